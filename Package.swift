@@ -1,0 +1,72 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "Switchboard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchboard", targets: ["switchboard"]),
+        .library(name: "SwitchboardServer", targets: ["SwitchboardServer"]),
+        .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    ],
+    targets: [
+        // Domain types: config model and validation, errors, usage and prices, JSON peeking, SSE parsing. No HTTP.
+        .target(name: "SwitchboardCore", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Balancers and attempt planning: pure algorithms, no I/O.
+        .target(name: "SwitchboardRouting", dependencies: ["SwitchboardCore"]),
+        // Provider adapters over an upstream transport; the simulated (mock) provider.
+        .target(name: "SwitchboardProviders", dependencies: [
+            "SwitchboardCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ]),
+        // Storage protocol and its SQLite and memory implementations.
+        .target(name: "SwitchboardStore", dependencies: [
+            "SwitchboardCore",
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The Hummingbird application: routes, middleware, request pipeline, services.
+        .target(name: "SwitchboardServer", dependencies: [
+            "SwitchboardCore", "SwitchboardRouting", "SwitchboardProviders", "SwitchboardStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "switchboard", dependencies: [
+            "SwitchboardServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Test support: scripted fake upstreams, fixtures.
+        .target(name: "SwitchboardTesting", dependencies: [
+            "SwitchboardCore", "SwitchboardServer",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        .testTarget(name: "SwitchboardTests", dependencies: [
+            "SwitchboardCore", "SwitchboardRouting", "SwitchboardProviders", "SwitchboardStore",
+            "SwitchboardServer", "SwitchboardTesting",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+    ]
+)

@@ -1,0 +1,458 @@
+import Yams
+
+/// One thing wrong with a configuration, at a key path such as `models[2].deployments[0].provider`.
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}
+
+/// Every problem found in a configuration; thrown by `ConfigLoader.load`.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigProblem]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Reads a YAML configuration into a `GatewayConfig`, reporting every problem at once.
+///
+/// Keys (all snake_case; `env:NAME` works wherever a secret goes: `auth.master_key`, `auth.keys[].key`,
+/// `providers[].api_key`, `providers[].headers.*`):
+/// - `server`: `listen` ("HOST:PORT", "127.0.0.1:8080"), `max_body_bytes` (int, 8388608), `event_loop_threads`
+///   (int, 0 = one per core), `shutdown_grace_s` (number, 30)
+/// - `storage`: "memory" or "sqlite:PATH" (default "memory")
+/// - `auth`: `master_key` (string), `keys` (list of `{name, key, models: [glob]}`)
+/// - `providers` (list): `name`, `kind` (openai | mock), `region`; openai: `base_url`, `api_key`, `headers` (map);
+///   mock: `latency_ms`, `ttft_ms`, `tokens_per_s`, `error_rate`, `seed`, `completion_tokens`, `embedding_dimensions`
+/// - `models` (list): `name`, `balancing` (round-robin | weighted), `deployments` (list of `{provider, model,
+///   weight (1), price: {input, output, cached_input} in USD per 1M tokens}`)
+/// - `routing`: `retries` (int, 2), `timeout_s` (number, 60), `connect_timeout_s` (number, 5)
+public enum ConfigLoader {
+    public static func load(yaml: String, environment: [String: String]) throws(ConfigError) -> GatewayConfig {
+        var walker = Walker(environment: environment)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(problems: [ConfigProblem(path: "", message: "not valid YAML: \(yamlErrorSummary(error))")])
+        }
+        guard let root else {
+            throw ConfigError(problems: [ConfigProblem(path: "", message: "the configuration is empty")])
+        }
+        let config = walker.gatewayConfig(root)
+        if let config, walker.problems.isEmpty { return config }
+        throw ConfigError(problems: walker.problems)
+    }
+
+    private static func yamlErrorSummary(_ error: any Error) -> String {
+        let text = String(describing: error)
+        return text.split(separator: "\n").first.map(String.init) ?? text
+    }
+}
+
+// MARK: - The tree walker
+
+private struct Walker {
+    let environment: [String: String]
+    var problems: [ConfigProblem] = []
+
+    init(environment: [String: String]) { self.environment = environment }
+
+    mutating func problem(_ path: String, _ message: String) {
+        problems.append(ConfigProblem(path: path, message: message))
+    }
+
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    // MARK: Shapes
+
+    /// The mapping at `node`, after checking its keys against `allowed` (unknown keys get a did-you-mean).
+    mutating func mapping(_ node: Node, _ path: String, allowed: [String]) -> [String: Node]? {
+        guard case .mapping(let m) = node else {
+            problem(path, "expected a mapping (key: value), found \(describe(node))")
+            return nil
+        }
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            guard let key = k.string else {
+                problem(path, "keys must be strings")
+                continue
+            }
+            if !allowed.contains(key) {
+                let hint = suggestion(for: key, among: allowed).map { "; did you mean \"\($0)\"?" } ?? ""
+                problem(Self.join(path, key), "unknown key \"\(key)\"\(hint) (allowed: \(allowed.joined(separator: ", ")))")
+                continue
+            }
+            if out[key] != nil { problem(Self.join(path, key), "duplicate key") }
+            out[key] = v
+        }
+        return out
+    }
+
+    mutating func sequence(_ node: Node, _ path: String) -> [Node]? {
+        guard case .sequence(let s) = node else {
+            problem(path, "expected a list, found \(describe(node))")
+            return nil
+        }
+        return Array(s)
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let s): s.string.isEmpty || s.string == "~" || s.string == "null" ? "nothing" : "\"\(s.string)\""
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    // MARK: Scalars
+
+    mutating func string(_ m: [String: Node], _ key: String, _ path: String, required: Bool = false) -> String? {
+        let p = Self.join(path, key)
+        guard let node = m[key] else {
+            if required { problem(p, "required") }
+            return nil
+        }
+        guard case .scalar(let s) = node, !s.string.isEmpty || s.style != .plain else {
+            problem(p, "expected a string, found \(describe(node))")
+            return nil
+        }
+        if required && s.string.isEmpty { problem(p, "must not be empty"); return nil }
+        return s.string
+    }
+
+    mutating func int(_ m: [String: Node], _ key: String, _ path: String, range: ClosedRange<Int>) -> Int? {
+        let p = Self.join(path, key)
+        guard let node = m[key] else { return nil }
+        guard case .scalar(let s) = node, s.style == .plain, let v = Int(s.string) else {
+            problem(p, "expected an integer, found \(describe(node))")
+            return nil
+        }
+        guard range.contains(v) else {
+            problem(p, "must be between \(range.lowerBound) and \(range.upperBound), found \(v)")
+            return nil
+        }
+        return v
+    }
+
+    mutating func number(_ m: [String: Node], _ key: String, _ path: String, range: ClosedRange<Double>) -> Double? {
+        let p = Self.join(path, key)
+        guard let node = m[key] else { return nil }
+        guard case .scalar(let s) = node, s.style == .plain, let v = Double(s.string), v.isFinite else {
+            problem(p, "expected a number, found \(describe(node))")
+            return nil
+        }
+        guard range.contains(v) else {
+            problem(p, "must be between \(trim(range.lowerBound)) and \(trim(range.upperBound)), found \(trim(v))")
+            return nil
+        }
+        return v
+    }
+
+    private func trim(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+
+    /// A string that may be an `env:NAME` reference; the reference is resolved, a missing variable is a problem.
+    mutating func secret(_ m: [String: Node], _ key: String, _ path: String) -> String? {
+        guard let raw = string(m, key, path) else { return nil }
+        return resolve(raw, Self.join(path, key))
+    }
+
+    mutating func resolve(_ raw: String, _ path: String) -> String? {
+        guard raw.hasPrefix("env:") else { return raw }
+        let name = String(raw.dropFirst(4))
+        guard !name.isEmpty else {
+            problem(path, "\"env:\" needs a variable name, as in env:OPENAI_API_KEY")
+            return nil
+        }
+        guard let value = environment[name], !value.isEmpty else {
+            problem(path, "environment variable \(name) is not set")
+            return nil
+        }
+        return value
+    }
+
+    // MARK: Sections
+
+    mutating func gatewayConfig(_ root: Node) -> GatewayConfig? {
+        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing"]) else { return nil }
+        let server = top["server"].map { serverConfig($0) } ?? ServerConfig()
+        let storage = top["storage"].map { storageLocation($0) } ?? .memory
+        let auth = top["auth"].map { authConfig($0) } ?? AuthConfig()
+        let routing = top["routing"].map { routingConfig($0) } ?? RoutingConfig()
+
+        var providers: [ProviderConfig] = []
+        if let node = top["providers"], let list = sequence(node, "providers") {
+            var seen: [String: Int] = [:]
+            for (i, item) in list.enumerated() {
+                let path = "providers[\(i)]"
+                guard let p = providerConfig(item, path) else { continue }
+                if let first = seen[p.name] {
+                    problem("\(path).name", "duplicate provider name \"\(p.name)\" (also providers[\(first)])")
+                } else {
+                    seen[p.name] = i
+                }
+                providers.append(p)
+            }
+        } else if top["providers"] == nil {
+            problem("providers", "required: at least one provider")
+        }
+        if top["providers"] != nil, providers.isEmpty, problems.isEmpty { problem("providers", "must list at least one provider") }
+
+        var models: [ModelConfig] = []
+        let providerNames = Set(providers.map(\.name))
+        if let node = top["models"], let list = sequence(node, "models") {
+            var seen: [String: Int] = [:]
+            for (i, item) in list.enumerated() {
+                let path = "models[\(i)]"
+                guard let model = modelConfig(item, path, providerNames: providerNames) else { continue }
+                if let first = seen[model.name] {
+                    problem("\(path).name", "duplicate model name \"\(model.name)\" (also models[\(first)])")
+                } else {
+                    seen[model.name] = i
+                }
+                models.append(model)
+            }
+            if list.isEmpty { problem("models", "must list at least one model") }
+        } else if top["models"] == nil {
+            problem("models", "required: at least one model")
+        }
+        return GatewayConfig(server: server, storage: storage, auth: auth, providers: providers, models: models, routing: routing)
+    }
+
+    mutating func serverConfig(_ node: Node) -> ServerConfig {
+        var server = ServerConfig()
+        guard let m = mapping(node, "server", allowed: ["listen", "max_body_bytes", "event_loop_threads", "shutdown_grace_s"]) else {
+            return server
+        }
+        if let listen = string(m, "listen", "server") {
+            if let (host, port) = parseListen(listen) {
+                server.host = host
+                server.port = port
+            } else {
+                problem("server.listen", "expected \"HOST:PORT\" (port 0–65535), found \"\(listen)\"")
+            }
+        }
+        if let v = int(m, "max_body_bytes", "server", range: 1...(1 << 30)) { server.maxBodyBytes = v }
+        if let v = int(m, "event_loop_threads", "server", range: 0...256) { server.eventLoopThreads = v }
+        if let v = number(m, "shutdown_grace_s", "server", range: 0...3600) { server.shutdownGraceSeconds = v }
+        return server
+    }
+
+    mutating func storageLocation(_ node: Node) -> StorageLocation {
+        guard case .scalar(let s) = node else {
+            problem("storage", "expected \"memory\" or \"sqlite:PATH\", found \(describe(node))")
+            return .memory
+        }
+        let value = s.string
+        if value == "memory" { return .memory }
+        if value.hasPrefix("sqlite:") {
+            let path = String(value.dropFirst("sqlite:".count))
+            if path.isEmpty { problem("storage", "\"sqlite:\" needs a file path, as in sqlite:switchboard.db") }
+            return .sqlite(path: path)
+        }
+        if value.hasPrefix("postgres://") || value.hasPrefix("postgresql://") {
+            problem("storage", "PostgreSQL storage is not available in this version; use \"sqlite:PATH\" or \"memory\"")
+            return .memory
+        }
+        problem("storage", "expected \"memory\" or \"sqlite:PATH\", found \"\(value)\"")
+        return .memory
+    }
+
+    mutating func authConfig(_ node: Node) -> AuthConfig {
+        var auth = AuthConfig()
+        guard let m = mapping(node, "auth", allowed: ["master_key", "keys"]) else { return auth }
+        auth.masterKey = secret(m, "master_key", "auth")
+        if let node = m["keys"], let list = sequence(node, "auth.keys") {
+            var names: [String: Int] = [:]
+            for (i, item) in list.enumerated() {
+                let path = "auth.keys[\(i)]"
+                guard let k = mapping(item, path, allowed: ["name", "key", "models"]) else { continue }
+                let name = string(k, "name", path, required: true)
+                let key = secret(k, "key", path)
+                if k["key"] == nil { problem("\(path).key", "required") }
+                var models: [String] = []
+                if let node = k["models"], let list = sequence(node, "\(path).models") {
+                    for (j, item) in list.enumerated() {
+                        if case .scalar(let s) = item, !s.string.isEmpty { models.append(s.string) } else {
+                            problem("\(path).models[\(j)]", "expected a model name or glob, found \(describe(item))")
+                        }
+                    }
+                }
+                if let name {
+                    if let first = names[name] { problem("\(path).name", "duplicate key name \"\(name)\" (also auth.keys[\(first)])") }
+                    names[name] = i
+                }
+                if let name, let key { auth.keys.append(StaticKey(name: name, key: key, models: models)) }
+            }
+        }
+        return auth
+    }
+
+    mutating func routingConfig(_ node: Node) -> RoutingConfig {
+        var routing = RoutingConfig()
+        guard let m = mapping(node, "routing", allowed: ["retries", "timeout_s", "connect_timeout_s"]) else { return routing }
+        if let v = int(m, "retries", "routing", range: 0...10) { routing.retries = v }
+        if let v = number(m, "timeout_s", "routing", range: 0.001...86_400) { routing.timeoutSeconds = v }
+        if let v = number(m, "connect_timeout_s", "routing", range: 0.001...600) { routing.connectTimeoutSeconds = v }
+        return routing
+    }
+
+    static let openAIKeys = ["base_url", "api_key", "headers"]
+    static let mockKeys = ["latency_ms", "ttft_ms", "tokens_per_s", "error_rate", "seed", "completion_tokens", "embedding_dimensions"]
+
+    mutating func providerConfig(_ node: Node, _ path: String) -> ProviderConfig? {
+        guard case .mapping = node else {
+            problem(path, "expected a provider mapping, found \(describe(node))")
+            return nil
+        }
+        // Read `kind` first so the allowed keys can depend on it.
+        let kindName = node.mapping?["kind"]?.string
+        let common = ["name", "kind", "region"]
+        let allowed: [String]
+        switch kindName {
+        case "openai": allowed = common + Self.openAIKeys
+        case "mock": allowed = common + Self.mockKeys
+        default: allowed = common + Self.openAIKeys + Self.mockKeys
+        }
+        guard let m = mapping(node, path, allowed: allowed) else { return nil }
+        let name = string(m, "name", path, required: true)
+        let region = string(m, "region", path)
+        guard let kindRaw = string(m, "kind", path, required: true) else { return nil }
+        let kind: ProviderKind
+        switch kindRaw {
+        case "openai":
+            var o = OpenAIProviderConfig()
+            if let url = string(m, "base_url", path) {
+                if (url.hasPrefix("http://") || url.hasPrefix("https://")) && url.count > 8 && !url.contains(" ") {
+                    o.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+                } else {
+                    problem("\(path).base_url", "expected an http:// or https:// URL, found \"\(url)\"")
+                }
+            }
+            o.apiKey = secret(m, "api_key", path)
+            if let h = m["headers"] {
+                if case .mapping(let hm) = h {
+                    for (k, v) in hm {
+                        guard let hn = k.string, isToken(hn) else {
+                            problem("\(path).headers", "invalid header name \(describe(k))")
+                            continue
+                        }
+                        guard case .scalar(let sv) = v else {
+                            problem("\(path).headers.\(hn)", "expected a string, found \(describe(v))")
+                            continue
+                        }
+                        if let value = resolve(sv.string, "\(path).headers.\(hn)") { o.headers.append((hn, value)) }
+                    }
+                } else {
+                    problem("\(path).headers", "expected a mapping of header names to values, found \(describe(h))")
+                }
+            }
+            kind = .openai(o)
+        case "mock":
+            var mock = MockProviderConfig()
+            if let v = int(m, "latency_ms", path, range: 0...600_000) { mock.latencyMs = v }
+            if let v = int(m, "ttft_ms", path, range: 0...600_000) { mock.ttftMs = v }
+            if let v = number(m, "tokens_per_s", path, range: 0...1_000_000) { mock.tokensPerSecond = v }
+            if let v = number(m, "error_rate", path, range: 0...1) { mock.errorRate = v }
+            if let v = int(m, "seed", path, range: 0...Int.max) { mock.seed = UInt64(v) }
+            if let v = int(m, "completion_tokens", path, range: 1...100_000) { mock.completionTokens = v }
+            if let v = int(m, "embedding_dimensions", path, range: 1...16_384) { mock.embeddingDimensions = v }
+            kind = .mock(mock)
+        default:
+            let hint = suggestion(for: kindRaw, among: ProviderKind.names).map { "; did you mean \"\($0)\"?" } ?? ""
+            problem("\(path).kind", "unknown provider kind \"\(kindRaw)\"\(hint) (known: \(ProviderKind.names.joined(separator: ", ")))")
+            return nil
+        }
+        guard let name else { return nil }
+        return ProviderConfig(name: name, kind: kind, region: region)
+    }
+
+    mutating func modelConfig(_ node: Node, _ path: String, providerNames: Set<String>) -> ModelConfig? {
+        guard let m = mapping(node, path, allowed: ["name", "balancing", "deployments"]) else { return nil }
+        let name = string(m, "name", path, required: true)
+        var balancing = BalancingPolicyName.roundRobin
+        if let raw = string(m, "balancing", path) {
+            if let b = BalancingPolicyName(rawValue: raw) { balancing = b } else {
+                let all = BalancingPolicyName.allCases.map(\.rawValue)
+                let hint = suggestion(for: raw, among: all).map { "; did you mean \"\($0)\"?" } ?? ""
+                problem("\(path).balancing", "unknown balancing policy \"\(raw)\"\(hint) (known: \(all.joined(separator: ", ")))")
+            }
+        }
+        var deployments: [DeploymentConfig] = []
+        if let node = m["deployments"], let list = sequence(node, "\(path).deployments") {
+            if list.isEmpty { problem("\(path).deployments", "must list at least one deployment") }
+            for (i, item) in list.enumerated() {
+                if let d = deploymentConfig(item, "\(path).deployments[\(i)]", providerNames: providerNames) { deployments.append(d) }
+            }
+        } else if m["deployments"] == nil {
+            problem("\(path).deployments", "required: at least one deployment")
+        }
+        guard let name, !deployments.isEmpty else { return nil }
+        return ModelConfig(name: name, balancing: balancing, deployments: deployments)
+    }
+
+    mutating func deploymentConfig(_ node: Node, _ path: String, providerNames: Set<String>) -> DeploymentConfig? {
+        guard let m = mapping(node, path, allowed: ["provider", "model", "weight", "price"]) else { return nil }
+        let provider = string(m, "provider", path, required: true)
+        if let provider, !providerNames.contains(provider) {
+            let hint = suggestion(for: provider, among: Array(providerNames)).map { "; did you mean \"\($0)\"?" } ?? ""
+            problem("\(path).provider", "unknown provider \"\(provider)\"\(hint)")
+        }
+        let model = string(m, "model", path, required: true)
+        let weight = int(m, "weight", path, range: 1...1_000_000) ?? 1
+        var price = Price()
+        if let node = m["price"], let pm = mapping(node, "\(path).price", allowed: ["input", "output", "cached_input"]) {
+            if let v = number(pm, "input", "\(path).price", range: 0...1_000_000) { price.input = v }
+            if let v = number(pm, "output", "\(path).price", range: 0...1_000_000) { price.output = v }
+            price.cachedInput = number(pm, "cached_input", "\(path).price", range: 0...1_000_000)
+        }
+        guard let provider, let model, providerNames.contains(provider) else { return nil }
+        return DeploymentConfig(provider: provider, model: model, weight: weight, price: price)
+    }
+
+    private func isToken(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(c)
+        }
+    }
+}
+
+/// Parses "HOST:PORT" (IPv6 as "[::1]:8080").
+public func parseListen(_ s: String) -> (host: String, port: Int)? {
+    guard let colon = s.lastIndex(of: ":") else { return nil }
+    var host = String(s[..<colon])
+    guard let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port), !host.isEmpty else { return nil }
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return (host, port)
+}
+
+/// The closest of `candidates` to `word` by edit distance, if it is close enough to be a likely typo.
+public func suggestion(for word: String, among candidates: [String]) -> String? {
+    let limit = max(1, min(3, word.count / 3))
+    var best: (String, Int)?
+    for c in candidates.sorted() {
+        let d = editDistance(word.lowercased(), c.lowercased())
+        if d <= limit, d < (best?.1 ?? .max) { best = (c, d) }
+    }
+    return best?.0
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8), b = Array(b.utf8)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var prev = Array(0...b.count)
+    var cur = prev
+    for i in 1...a.count {
+        cur[0] = i
+        for j in 1...b.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&prev, &cur)
+    }
+    return prev[b.count]
+}

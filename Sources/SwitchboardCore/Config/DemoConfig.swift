@@ -1,0 +1,33 @@
+/// The configuration `switchboard serve` runs without `--config`: simulated providers only, no keys or network.
+public enum DemoConfig {
+    /// The client key the demo accepts (printed at start).
+    public static let clientKey = "sk-switchboard-demo"
+
+    public static let yaml = """
+    # Switchboard demo: two simulated providers with different speed and price, three public models.
+    server:
+      listen: "127.0.0.1:8080"
+    storage: "sqlite:switchboard.db"
+    auth:
+      keys:
+        - { name: demo, key: "\(clientKey)" }
+    providers:
+      - { name: sim-fast, kind: mock, latency_ms: 20, ttft_ms: 60, tokens_per_s: 250, completion_tokens: 24, seed: 1 }
+      - { name: sim-cheap, kind: mock, latency_ms: 80, ttft_ms: 250, tokens_per_s: 60, completion_tokens: 24, seed: 2 }
+    models:
+      - name: demo
+        balancing: round-robin
+        deployments:
+          - { provider: sim-fast, model: sim-fast-1, price: { input: 2.50, output: 10.00, cached_input: 1.25 } }
+          - { provider: sim-cheap, model: sim-cheap-1, price: { input: 0.15, output: 0.60, cached_input: 0.075 } }
+      - name: demo-fast
+        deployments:
+          - { provider: sim-fast, model: sim-fast-1, price: { input: 2.50, output: 10.00, cached_input: 1.25 } }
+      - name: demo-cheap
+        deployments:
+          - { provider: sim-cheap, model: sim-cheap-1, price: { input: 0.15, output: 0.60, cached_input: 0.075 } }
+    routing:
+      retries: 2
+      timeout_s: 60
+    """
+}

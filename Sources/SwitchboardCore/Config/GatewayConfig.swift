@@ -1,0 +1,190 @@
+/// The gateway's whole configuration, validated. Built by `ConfigLoader` from YAML; every field has a default
+/// except the lists of providers and models.
+public struct GatewayConfig: Sendable {
+    public var server: ServerConfig
+    public var storage: StorageLocation
+    public var auth: AuthConfig
+    public var providers: [ProviderConfig]
+    public var models: [ModelConfig]
+    public var routing: RoutingConfig
+
+    public init(server: ServerConfig = .init(), storage: StorageLocation = .memory, auth: AuthConfig = .init(),
+                providers: [ProviderConfig], models: [ModelConfig], routing: RoutingConfig = .init()) {
+        self.server = server
+        self.storage = storage
+        self.auth = auth
+        self.providers = providers
+        self.models = models
+        self.routing = routing
+    }
+
+    public func provider(named name: String) -> ProviderConfig? { providers.first { $0.name == name } }
+}
+
+/// `server:` — where and how the gateway listens.
+public struct ServerConfig: Sendable, Equatable {
+    /// `server.listen`, "HOST:PORT"; default "127.0.0.1:8080".
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// `server.max_body_bytes`; default 8 MiB. Larger request bodies get 413 without being read whole.
+    public var maxBodyBytes: Int = 8 << 20
+    /// `server.event_loop_threads`; 0 (default) means one per CPU core.
+    public var eventLoopThreads: Int = 0
+    /// `server.shutdown_grace_s`; default 30. How long in-flight requests may run on after SIGTERM/SIGINT.
+    public var shutdownGraceSeconds: Double = 30
+
+    public init() {}
+}
+
+/// `storage:` — where state (the request log for now) lives.
+public enum StorageLocation: Sendable, Equatable, CustomStringConvertible {
+    case memory
+    case sqlite(path: String)
+
+    public var description: String {
+        switch self {
+        case .memory: "memory"
+        case .sqlite(let path): "sqlite:\(path)"
+        }
+    }
+}
+
+/// `auth:` — who may call the gateway.
+public struct AuthConfig: Sendable {
+    /// `auth.master_key`: may use every model.
+    public var masterKey: String?
+    /// `auth.keys`: static client keys.
+    public var keys: [StaticKey]
+
+    public init(masterKey: String? = nil, keys: [StaticKey] = []) {
+        self.masterKey = masterKey
+        self.keys = keys
+    }
+}
+
+/// One client key from `auth.keys`.
+public struct StaticKey: Sendable {
+    public var name: String
+    public var key: String
+    /// Public model names (globs with `*` and `?`) this key may use; empty means all.
+    public var models: [String]
+
+    public init(name: String, key: String, models: [String] = []) {
+        self.name = name
+        self.key = key
+        self.models = models
+    }
+}
+
+/// One entry of `providers:`.
+public struct ProviderConfig: Sendable {
+    public var name: String
+    public var kind: ProviderKind
+    /// `region`: a free-form tag (routing by region comes later).
+    public var region: String?
+
+    public init(name: String, kind: ProviderKind, region: String? = nil) {
+        self.name = name
+        self.kind = kind
+        self.region = region
+    }
+}
+
+public enum ProviderKind: Sendable {
+    case openai(OpenAIProviderConfig)
+    case mock(MockProviderConfig)
+
+    public var name: String {
+        switch self {
+        case .openai: "openai"
+        case .mock: "mock"
+        }
+    }
+
+    public static let names = ["openai", "mock"]
+}
+
+/// `kind: openai` — any OpenAI-compatible server (OpenAI, OpenRouter, vLLM, Ollama, Groq, …).
+public struct OpenAIProviderConfig: Sendable {
+    /// `base_url`, e.g. "https://api.openai.com/v1"; paths like "/chat/completions" are appended. Default OpenAI's.
+    public var baseURL: String
+    /// `api_key`, sent as `Authorization: Bearer`; none when nil (local servers).
+    public var apiKey: String?
+    /// `headers`: extra headers sent with every request (values may be `env:` references).
+    public var headers: [(name: String, value: String)]
+
+    public init(baseURL: String = "https://api.openai.com/v1", apiKey: String? = nil, headers: [(name: String, value: String)] = []) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.headers = headers
+    }
+}
+
+/// `kind: mock` — a simulated OpenAI-compatible provider, in process.
+public struct MockProviderConfig: Sendable, Equatable {
+    /// `latency_ms`: delay before the response head (and the whole non-streamed answer).
+    public var latencyMs: Int = 0
+    /// `ttft_ms`: for streams, delay from the head to the first token.
+    public var ttftMs: Int = 0
+    /// `tokens_per_s`: generation speed; 0 means instant.
+    public var tokensPerSecond: Double = 0
+    /// `error_rate`: fraction (0…1) of requests answered with HTTP 500 instead.
+    public var errorRate: Double = 0
+    /// `seed`: seeds the simulated randomness (error draws, generated text).
+    public var seed: UInt64 = 0
+    /// `completion_tokens`: tokens generated when the request sets no `max_tokens`/`max_completion_tokens`.
+    public var completionTokens: Int = 16
+    /// `embedding_dimensions`: length of embedding vectors when the request sets no `dimensions`.
+    public var embeddingDimensions: Int = 64
+
+    public init() {}
+}
+
+/// One entry of `models:` — a public model name and the deployments that can serve it.
+public struct ModelConfig: Sendable {
+    public var name: String
+    public var balancing: BalancingPolicyName
+    public var deployments: [DeploymentConfig]
+
+    public init(name: String, balancing: BalancingPolicyName = .roundRobin, deployments: [DeploymentConfig]) {
+        self.name = name
+        self.balancing = balancing
+        self.deployments = deployments
+    }
+}
+
+/// `balancing:` — how a model's deployments share its traffic.
+public enum BalancingPolicyName: String, Sendable, CaseIterable {
+    /// Each deployment in turn.
+    case roundRobin = "round-robin"
+    /// In turn, in proportion to `weight` (smooth weighted round-robin).
+    case weighted
+}
+
+/// One entry of `models[].deployments`.
+public struct DeploymentConfig: Sendable {
+    public var provider: String
+    /// The model name the upstream knows.
+    public var model: String
+    public var weight: Int
+    public var price: Price
+
+    public init(provider: String, model: String, weight: Int = 1, price: Price = .free) {
+        self.provider = provider
+        self.model = model
+        self.weight = weight
+        self.price = price
+    }
+}
+
+/// `routing:` — retries and timeouts.
+public struct RoutingConfig: Sendable, Equatable {
+    /// `routing.retries`: further attempts after the first, each on another deployment when one exists. Default 2.
+    public var retries: Int = 2
+    /// `routing.timeout_s`: longest wait for an upstream's response head, and longest gap between stream chunks. Default 60.
+    public var timeoutSeconds: Double = 60
+    /// `routing.connect_timeout_s`: longest wait to open a connection to an upstream. Default 5.
+    public var connectTimeoutSeconds: Double = 5
+
+    public init() {}
+}

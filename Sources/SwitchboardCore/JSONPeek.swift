@@ -1,0 +1,317 @@
+/// A validating single-pass JSON scanner that reports where selected top-level fields of an object are.
+///
+/// The gateway forwards request bodies as the original bytes; it only needs to know a handful of fields
+/// (`model`, `stream`, …) and whether the document is well-formed. This scanner checks the whole document
+/// against the JSON grammar (RFC 8259) without building any values, and records the byte range and kind of the
+/// requested top-level keys so the caller can read them or splice a replacement in place.
+public enum JSONPeek {
+    public enum Kind: Sendable, Equatable {
+        case object, array, string, number, bool, null
+
+        public var name: String {
+            switch self {
+            case .object: "object"
+            case .array: "array"
+            case .string: "string"
+            case .number: "number"
+            case .bool: "boolean"
+            case .null: "null"
+            }
+        }
+    }
+
+    /// A top-level value: its kind and its byte range (for strings, including the quotes).
+    public struct Value: Sendable, Equatable {
+        public var range: Range<Int>
+        public var kind: Kind
+    }
+
+    public struct SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var offset: Int
+        public var reason: String
+        public var description: String { "\(reason) at byte \(offset)" }
+    }
+
+    /// Maximum nesting depth accepted; deeper documents are rejected rather than risking the stack.
+    public static let maxDepth = 512
+
+    /// Validates `bytes` as one JSON object and returns, for each of `keys`, the last value found under that
+    /// top-level key (or nil). Keys are matched on their raw bytes (escaped keys never match).
+    public static func topLevel(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]]) throws(SyntaxError) -> [Value?] {
+        var scanner = Scanner(bytes: bytes)
+        var found = [Value?](repeating: nil, count: keys.count)
+        scanner.skipWhitespace()
+        guard scanner.peek() == UInt8(ascii: "{") else {
+            throw scanner.error(scanner.atEnd ? "the body is empty" : "expected a JSON object")
+        }
+        scanner.index += 1
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "}") {
+            scanner.index += 1
+        } else {
+            while true {
+                scanner.skipWhitespace()
+                guard scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a string key") }
+                let keyStart = scanner.index + 1
+                try scanner.scanString()
+                let keyEnd = scanner.index - 1
+                scanner.skipWhitespace()
+                guard scanner.peek() == UInt8(ascii: ":") else { throw scanner.error("expected ':'") }
+                scanner.index += 1
+                scanner.skipWhitespace()
+                let valueStart = scanner.index
+                let kind = try scanner.scanValue(depth: 1)
+                if let slot = match(bytes, keyStart..<keyEnd, keys) {
+                    found[slot] = Value(range: valueStart..<scanner.index, kind: kind)
+                }
+                scanner.skipWhitespace()
+                switch scanner.peek() {
+                case UInt8(ascii: ","): scanner.index += 1
+                case UInt8(ascii: "}"): scanner.index += 1
+                    scanner.skipWhitespace()
+                    guard scanner.atEnd else { throw scanner.error("unexpected data after the JSON object") }
+                    return found
+                default: throw scanner.error("expected ',' or '}'")
+                }
+            }
+        }
+        scanner.skipWhitespace()
+        guard scanner.atEnd else { throw scanner.error("unexpected data after the JSON object") }
+        return found
+    }
+
+    private static func match(_ bytes: UnsafeRawBufferPointer, _ key: Range<Int>, _ keys: [[UInt8]]) -> Int? {
+        outer: for (slot, candidate) in keys.enumerated() where candidate.count == key.count {
+            var i = key.lowerBound
+            for b in candidate {
+                if bytes[i] != b { continue outer }
+                i += 1
+            }
+            return slot
+        }
+        return nil
+    }
+
+    /// The decoded text of a string value (handles every JSON escape); nil if `value` is not a string.
+    public static func string(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> String? {
+        guard value.kind == .string else { return nil }
+        let inner = (value.range.lowerBound + 1)..<(value.range.upperBound - 1)
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[inner])
+        if !raw.contains(UInt8(ascii: "\\")) {
+            return String(decoding: raw, as: UTF8.self)
+        }
+        return unescape(raw)
+    }
+
+    /// True when the value is the literal `true`.
+    public static func isTrue(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Bool {
+        value.kind == .bool && bytes[value.range.lowerBound] == UInt8(ascii: "t")
+    }
+
+    /// True when the value is an array with no elements.
+    public static func isEmptyArray(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Bool {
+        guard value.kind == .array else { return false }
+        for i in (value.range.lowerBound + 1)..<(value.range.upperBound - 1) where !isWhitespace(bytes[i]) {
+            return false
+        }
+        return true
+    }
+
+    static func isWhitespace(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09
+    }
+
+    private static func unescape(_ raw: UnsafeRawBufferPointer) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(raw.count)
+        var i = 0
+        func hex4(_ at: Int) -> UInt32? {
+            guard at + 4 <= raw.count else { return nil }
+            var v: UInt32 = 0
+            for k in at..<(at + 4) {
+                let c = raw[k]
+                let d: UInt32
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+                default: return nil
+                }
+                v = v << 4 | d
+            }
+            return v
+        }
+        while i < raw.count {
+            let c = raw[i]
+            guard c == UInt8(ascii: "\\"), i + 1 < raw.count else { out.append(c); i += 1; continue }
+            let e = raw[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4(i) else { continue }
+                i += 4
+                if (0xD800..<0xDC00).contains(scalar), i + 6 <= raw.count, raw[i] == UInt8(ascii: "\\"),
+                   raw[i + 1] == UInt8(ascii: "u"), let low = hex4(i + 2), (0xDC00..<0xE000).contains(low) {
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+                }
+                let us = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                out.append(contentsOf: Array(String(us).utf8))
+            default: out.append(e)   // \" \\ \/
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    struct Scanner {
+        let bytes: UnsafeRawBufferPointer
+        var index = 0
+
+        init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        var atEnd: Bool { index >= bytes.count }
+        func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+
+        func error(_ reason: String) -> SyntaxError {
+            SyntaxError(offset: index, reason: atEnd && index > 0 ? "unexpected end of data" : reason)
+        }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count, JSONPeek.isWhitespace(bytes[index]) { index += 1 }
+        }
+
+        mutating func scanValue(depth: Int) throws(SyntaxError) -> Kind {
+            guard let c = peek() else { throw error("expected a value") }
+            switch c {
+            case UInt8(ascii: "\""):
+                try scanString()
+                return .string
+            case UInt8(ascii: "{"):
+                try scanObject(depth: depth + 1)
+                return .object
+            case UInt8(ascii: "["):
+                try scanArray(depth: depth + 1)
+                return .array
+            case UInt8(ascii: "t"):
+                try scanLiteral("true")
+                return .bool
+            case UInt8(ascii: "f"):
+                try scanLiteral("false")
+                return .bool
+            case UInt8(ascii: "n"):
+                try scanLiteral("null")
+                return .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                try scanNumber()
+                return .number
+            default:
+                throw error("unexpected character '\(Character(Unicode.Scalar(c)))'")
+            }
+        }
+
+        mutating func scanObject(depth: Int) throws(SyntaxError) {
+            guard depth <= JSONPeek.maxDepth else { throw error("nesting deeper than \(JSONPeek.maxDepth) levels") }
+            index += 1
+            skipWhitespace()
+            if peek() == UInt8(ascii: "}") { index += 1; return }
+            while true {
+                skipWhitespace()
+                guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                try scanString()
+                skipWhitespace()
+                guard peek() == UInt8(ascii: ":") else { throw error("expected ':'") }
+                index += 1
+                skipWhitespace()
+                _ = try scanValue(depth: depth)
+                skipWhitespace()
+                switch peek() {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "}"): index += 1; return
+                default: throw error("expected ',' or '}'")
+                }
+            }
+        }
+
+        mutating func scanArray(depth: Int) throws(SyntaxError) {
+            guard depth <= JSONPeek.maxDepth else { throw error("nesting deeper than \(JSONPeek.maxDepth) levels") }
+            index += 1
+            skipWhitespace()
+            if peek() == UInt8(ascii: "]") { index += 1; return }
+            while true {
+                skipWhitespace()
+                _ = try scanValue(depth: depth)
+                skipWhitespace()
+                switch peek() {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "]"): index += 1; return
+                default: throw error("expected ',' or ']'")
+                }
+            }
+        }
+
+        /// Scans a string starting at the opening quote; leaves `index` after the closing quote.
+        mutating func scanString() throws(SyntaxError) {
+            index += 1
+            while index < bytes.count {
+                let c = bytes[index]
+                if c == UInt8(ascii: "\"") { index += 1; return }
+                if c < 0x20 { throw error("control character in string") }
+                if c == UInt8(ascii: "\\") {
+                    index += 1
+                    guard let e = peek() else { break }
+                    switch e {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                         UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        index += 1
+                    case UInt8(ascii: "u"):
+                        index += 1
+                        for _ in 0..<4 {
+                            guard let h = peek(), isHex(h) else { throw error("invalid \\u escape") }
+                            index += 1
+                        }
+                    default: throw error("invalid escape")
+                    }
+                    continue
+                }
+                index += 1
+            }
+            throw error("unterminated string")
+        }
+
+        mutating func scanLiteral(_ word: StaticString) throws(SyntaxError) {
+            let n = word.utf8CodeUnitCount
+            guard index + n <= bytes.count else { index = bytes.count; throw error("invalid literal") }
+            let p = word.utf8Start
+            for k in 0..<n where bytes[index + k] != p[k] { throw error("invalid literal") }
+            index += n
+        }
+
+        mutating func scanNumber() throws(SyntaxError) {
+            if peek() == UInt8(ascii: "-") { index += 1 }
+            guard let first = peek(), isDigit(first) else { throw error("invalid number") }
+            index += 1
+            if first != UInt8(ascii: "0") { while let d = peek(), isDigit(d) { index += 1 } }
+            if peek() == UInt8(ascii: ".") {
+                index += 1
+                guard let d = peek(), isDigit(d) else { throw error("invalid number") }
+                while let d = peek(), isDigit(d) { index += 1 }
+            }
+            if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+                index += 1
+                if let s = peek(), s == UInt8(ascii: "+") || s == UInt8(ascii: "-") { index += 1 }
+                guard let d = peek(), isDigit(d) else { throw error("invalid number") }
+                while let d = peek(), isDigit(d) { index += 1 }
+            }
+        }
+
+        private func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+        private func isHex(_ b: UInt8) -> Bool {
+            isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F"))
+        }
+    }
+}

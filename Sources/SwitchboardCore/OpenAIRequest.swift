@@ -1,0 +1,134 @@
+import Foundation
+import NIOCore
+
+/// The parts of an OpenAI request body the gateway needs, read without decoding the rest, plus the original bytes.
+public struct OpenAIRequest: Sendable {
+    public enum Endpoint: Sendable { case chatCompletions, embeddings }
+
+    public let endpoint: Endpoint
+    /// The original body, forwarded as is when nothing needs rewriting.
+    public let body: ByteBuffer
+    public let model: String
+    public let stream: Bool
+    /// The client asked for the usage chunk itself (`stream_options.include_usage: true`).
+    public let clientWantsUsage: Bool
+    private let modelRange: Range<Int>
+    private let streamOptions: JSONPeek.Value?
+
+    private static let chatKeys: [[UInt8]] = ["model", "messages", "stream", "stream_options"].map { Array($0.utf8) }
+    private static let embeddingKeys: [[UInt8]] = ["model", "input"].map { Array($0.utf8) }
+
+    /// Reads a chat completion request; throws the 400 the client should get for malformed or incomplete bodies.
+    public static func chat(_ body: ByteBuffer) throws(GatewayError) -> OpenAIRequest {
+        try body.withUnsafeReadableBytes { (bytes) throws(GatewayError) -> OpenAIRequest in
+            let fields = try peek(bytes, keys: chatKeys)
+            let (model, modelRange) = try requireModel(bytes, fields[0])
+            guard let messages = fields[1] else { throw .missingParameter("messages") }
+            guard messages.kind == .array else {
+                throw .invalidParameter("messages", "Invalid type for 'messages': expected an array, but got \(messages.kind.name).")
+            }
+            if JSONPeek.isEmptyArray(bytes, messages) {
+                throw .invalidParameter("messages", "'messages' must contain at least one message.")
+            }
+            var stream = false
+            if let s = fields[2], s.kind != .null {
+                guard s.kind == .bool else {
+                    throw .invalidParameter("stream", "Invalid type for 'stream': expected a boolean, but got \(s.kind.name).")
+                }
+                stream = JSONPeek.isTrue(bytes, s)
+            }
+            var wantsUsage = false
+            if let so = fields[3], so.kind != .null {
+                guard so.kind == .object else {
+                    throw .invalidParameter("stream_options", "Invalid type for 'stream_options': expected an object, but got \(so.kind.name).")
+                }
+                let inner = UnsafeRawBufferPointer(rebasing: bytes[so.range])
+                if let f = try? JSONPeek.topLevel(inner, keys: [Array("include_usage".utf8)]), let iu = f[0] {
+                    wantsUsage = JSONPeek.isTrue(inner, iu)
+                }
+            }
+            return OpenAIRequest(endpoint: .chatCompletions, body: body, model: model, stream: stream,
+                                 clientWantsUsage: wantsUsage, modelRange: modelRange, streamOptions: fields[3])
+        }
+    }
+
+    /// Reads an embeddings request; throws the 400 the client should get for malformed or incomplete bodies.
+    public static func embeddings(_ body: ByteBuffer) throws(GatewayError) -> OpenAIRequest {
+        try body.withUnsafeReadableBytes { (bytes) throws(GatewayError) -> OpenAIRequest in
+            let fields = try peek(bytes, keys: embeddingKeys)
+            let (model, modelRange) = try requireModel(bytes, fields[0])
+            guard let input = fields[1] else { throw .missingParameter("input") }
+            switch input.kind {
+            case .string, .array: break
+            default: throw .invalidParameter("input", "Invalid type for 'input': expected a string or an array, but got \(input.kind.name).")
+            }
+            if JSONPeek.isEmptyArray(bytes, input) { throw .invalidParameter("input", "'input' must not be empty.") }
+            return OpenAIRequest(endpoint: .embeddings, body: body, model: model, stream: false, clientWantsUsage: false,
+                                 modelRange: modelRange, streamOptions: nil)
+        }
+    }
+
+    private static func peek(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]]) throws(GatewayError) -> [JSONPeek.Value?] {
+        do {
+            return try JSONPeek.topLevel(bytes, keys: keys)
+        } catch {
+            throw .invalidJSON(error.description)
+        }
+    }
+
+    private static func requireModel(_ bytes: UnsafeRawBufferPointer, _ value: JSONPeek.Value?) throws(GatewayError) -> (String, Range<Int>) {
+        guard let value else { throw .missingParameter("model") }
+        guard let model = JSONPeek.string(bytes, value) else {
+            throw .invalidParameter("model", "Invalid type for 'model': expected a string, but got \(value.kind.name).")
+        }
+        guard !model.isEmpty else { throw .invalidParameter("model", "'model' must not be empty.") }
+        return (model, value.range)
+    }
+
+    /// The body to send to an OpenAI-compatible upstream: `model` set to the upstream's name and, for streams,
+    /// `stream_options.include_usage` switched on. The original buffer when neither changes anything.
+    public func upstreamBody(model upstreamModel: String) -> ByteBuffer {
+        var edits: [(range: Range<Int>, replacement: String)] = []
+        if upstreamModel != model { edits.append((modelRange, JSONString.quote(upstreamModel))) }
+        if stream && !clientWantsUsage {
+            if let so = streamOptions, so.kind == .object {
+                edits.append((so.range, rewrittenStreamOptions(so)))
+            } else if let so = streamOptions {
+                edits.append((so.range, #"{"include_usage":true}"#))
+            } else {
+                // Insert before the closing brace of the top-level object.
+                let close = body.withUnsafeReadableBytes { bytes in
+                    var i = bytes.count - 1
+                    while i > 0, bytes[i] != UInt8(ascii: "}") { i -= 1 }
+                    return i
+                }
+                edits.append((close..<close, #","stream_options":{"include_usage":true}"#))
+            }
+        }
+        guard !edits.isEmpty else { return body }
+        edits.sort { $0.range.lowerBound < $1.range.lowerBound }
+        var out = ByteBufferAllocator().buffer(capacity: body.readableBytes + 64)
+        var position = 0
+        for edit in edits {
+            if let part = body.getSlice(at: body.readerIndex + position, length: edit.range.lowerBound - position) {
+                var p = part
+                out.writeBuffer(&p)
+            }
+            out.writeString(edit.replacement)
+            position = edit.range.upperBound
+        }
+        if var rest = body.getSlice(at: body.readerIndex + position, length: body.readableBytes - position) {
+            out.writeBuffer(&rest)
+        }
+        return out
+    }
+
+    /// `stream_options` with `include_usage: true` added, other members kept (a rare path: full decode of a small object).
+    private func rewrittenStreamOptions(_ so: JSONPeek.Value) -> String {
+        let data = Data(body.getBytes(at: body.readerIndex + so.range.lowerBound, length: so.range.count) ?? [])
+        var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        object["include_usage"] = true
+        let out = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(#"{"include_usage":true}"#.utf8)
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,50 @@
+/// What the gateway records about one request once it has ended.
+public struct RequestRecord: Sendable, Equatable {
+    public var id: String
+    /// Start of the request, seconds since 1970.
+    public var startedAt: Double
+    /// Name of the client key (never the key itself).
+    public var keyName: String
+    public var endpoint: String
+    /// The public model the client asked for.
+    public var model: String
+    /// Provider and upstream model of the attempt that answered (or the last one tried).
+    public var provider: String?
+    public var upstreamModel: String?
+    public var stream: Bool
+    /// Status the client got (200 for streams that ended with an error event is reported as the error's status).
+    public var status: Int
+    /// Error code when the request failed, e.g. `upstream_timeout`.
+    public var errorCode: String?
+    public var attempts: Int
+    public var latencyMs: Double
+    /// Time to the first byte of the upstream's body (streams: the first token).
+    public var ttftMs: Double?
+    public var usage: Usage
+    public var costUSD: Double
+
+    public init(id: String, startedAt: Double, keyName: String, endpoint: String, model: String, provider: String? = nil,
+                upstreamModel: String? = nil, stream: Bool = false, status: Int, errorCode: String? = nil, attempts: Int = 0,
+                latencyMs: Double = 0, ttftMs: Double? = nil, usage: Usage = Usage(), costUSD: Double = 0) {
+        self.id = id
+        self.startedAt = startedAt
+        self.keyName = keyName
+        self.endpoint = endpoint
+        self.model = model
+        self.provider = provider
+        self.upstreamModel = upstreamModel
+        self.stream = stream
+        self.status = status
+        self.errorCode = errorCode
+        self.attempts = attempts
+        self.latencyMs = latencyMs
+        self.ttftMs = ttftMs
+        self.usage = usage
+        self.costUSD = costUSD
+    }
+}
+
+/// Receives the record of every finished request. Must return at once: it is called on the request path.
+public protocol UsageRecorder: Sendable {
+    func record(_ record: RequestRecord)
+}

@@ -1,0 +1,155 @@
+import Foundation
+import NIOCore
+
+/// Watches an OpenAI-style server-sent-event stream as it is relayed: finds the usage chunk, `[DONE]` and error
+/// events, and optionally removes the usage-only chunk the gateway asked for on the client's behalf.
+///
+/// Events may be split anywhere across chunks. In `.passthrough` mode every chunk is returned unchanged at once;
+/// in `.stripUsageChunk` mode complete events are returned as soon as they are complete and a partial event waits
+/// only for the rest of itself.
+public struct SSERelay: Sendable {
+    public enum Mode: Sendable { case passthrough, stripUsageChunk }
+
+    public let mode: Mode
+    /// Usage from the stream's usage chunk, once seen.
+    public private(set) var usage: Usage?
+    /// True once `data: [DONE]` was seen.
+    public private(set) var sawDone = false
+    /// True once an event carrying a top-level `error` object was seen.
+    public private(set) var sawError = false
+    /// Bytes of an event that has not ended yet.
+    private var pending = ByteBuffer()
+    /// How far into `pending` the terminator search already looked.
+    private var searched = 0
+
+    public init(mode: Mode) { self.mode = mode }
+
+    /// Feeds one chunk from upstream; returns the bytes to send to the client now (nil: nothing yet).
+    public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
+        let buffer: ByteBuffer
+        let fresh = pending.readableBytes == 0
+        if fresh {
+            buffer = chunk
+        } else {
+            var copy = chunk
+            pending.writeBuffer(&copy)
+            buffer = pending
+        }
+        let (events, consumed) = completeEvents(in: buffer, from: fresh ? 0 : max(0, searched - 3))
+        if consumed < buffer.readableBytes {
+            pending = buffer.getSlice(at: buffer.readerIndex + consumed, length: buffer.readableBytes - consumed)!
+            searched = pending.readableBytes
+        } else {
+            pending = ByteBuffer()
+            searched = 0
+        }
+        if mode == .passthrough { return chunk }
+        // Strip mode: forward the complete events except a usage-only chunk.
+        if fresh && consumed == chunk.readableBytes && events.allSatisfy({ $0.keep }) {
+            return chunk     // the usual case: whole events, none removed: forward the original buffer
+        }
+        var out = ByteBuffer()
+        for (event, keep) in events where keep {
+            var e = event
+            out.writeBuffer(&e)
+        }
+        return out.readableBytes > 0 ? out : nil
+    }
+
+    /// The end of the stream: returns whatever partial event is left (in strip mode; passthrough sent it already).
+    public mutating func finish() -> ByteBuffer? {
+        guard pending.readableBytes > 0 else { return nil }
+        let rest = pending
+        pending = ByteBuffer()
+        searched = 0
+        let keep = rest.withUnsafeReadableBytes { inspect(event: $0) }
+        if mode == .passthrough { return nil }
+        return keep ? rest : nil
+    }
+
+    /// The complete events in `buffer` (each with whether to keep it) and the number of bytes they span.
+    private mutating func completeEvents(in buffer: ByteBuffer, from start: Int) -> (events: [(event: ByteBuffer, keep: Bool)], consumed: Int) {
+        var ends: [Int] = []
+        buffer.withUnsafeReadableBytes { bytes in
+            var i = start
+            let n = bytes.count
+            while i < n {
+                if bytes[i] == 0x0A {
+                    if i + 1 < n, bytes[i + 1] == 0x0A { ends.append(i + 2); i += 2; continue }
+                    if i + 2 < n, bytes[i + 1] == 0x0D, bytes[i + 2] == 0x0A { ends.append(i + 3); i += 3; continue }
+                }
+                i += 1
+            }
+        }
+        var consumed = 0
+        var events: [(event: ByteBuffer, keep: Bool)] = []
+        events.reserveCapacity(ends.count)
+        for end in ends {
+            let event = buffer.getSlice(at: buffer.readerIndex + consumed, length: end - consumed)!
+            let keep = event.withUnsafeReadableBytes { inspect(event: $0) }
+            events.append((event, keep))
+            consumed = end
+        }
+        return (events, consumed)
+    }
+
+    private static let usageKeys: [[UInt8]] = [Array("usage".utf8), Array("choices".utf8), Array("error".utf8)]
+
+    /// Looks at one event: records usage, `[DONE]` and errors. Returns false for a usage-only chunk in strip mode.
+    private mutating func inspect(event: UnsafeRawBufferPointer) -> Bool {
+        // Collect the `data:` payload (events from OpenAI-compatible servers carry one data line).
+        var lineStart = 0
+        var payload: Range<Int>?
+        let n = event.count
+        while lineStart < n {
+            var lineEnd = lineStart
+            while lineEnd < n, event[lineEnd] != 0x0A { lineEnd += 1 }
+            var contentEnd = lineEnd
+            if contentEnd > lineStart, event[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+            if contentEnd - lineStart >= 5, event[lineStart] == UInt8(ascii: "d"), event[lineStart + 1] == UInt8(ascii: "a"),
+               event[lineStart + 2] == UInt8(ascii: "t"), event[lineStart + 3] == UInt8(ascii: "a"),
+               event[lineStart + 4] == UInt8(ascii: ":") {
+                var s = lineStart + 5
+                if s < contentEnd, event[s] == 0x20 { s += 1 }
+                payload = s..<contentEnd
+                break
+            }
+            lineStart = lineEnd + 1
+        }
+        guard let payload, !payload.isEmpty else { return true }
+        let data = UnsafeRawBufferPointer(rebasing: event[payload])
+        if data.count == 6, data.elementsEqual("[DONE]".utf8) {
+            sawDone = true
+            return true
+        }
+        // Cheap pre-check: only events mentioning "usage" or "error" are scanned.
+        guard contains(data, "\"usage\"") || contains(data, "\"error\"") else { return true }
+        guard let fields = try? JSONPeek.topLevel(data, keys: Self.usageKeys) else { return true }
+        if let err = fields[2], err.kind == .object { sawError = true }
+        guard let u = fields[0], u.kind == .object else { return true }
+        let slice = UnsafeRawBufferPointer(rebasing: data[u.range])
+        if let wire = try? JSONDecoder().decode(Usage.OpenAIWire.self, from: Data(slice)) {
+            usage = Usage(openAI: wire)
+        }
+        if mode == .stripUsageChunk, let choices = fields[1], JSONPeek.isEmptyArray(data, choices) {
+            return false
+        }
+        return true
+    }
+
+    private func contains(_ data: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
+        let m = needle.utf8CodeUnitCount
+        guard data.count >= m else { return false }
+        let p = needle.utf8Start
+        var i = 0
+        while i <= data.count - m {
+            if data[i] == p[0] {
+                var k = 1
+                while k < m, data[i + k] == p[k] { k += 1 }
+                if k == m { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,34 @@
+import NIOCore
+import SwitchboardCore
+
+/// Per-call facts a provider needs besides the request itself.
+public struct ProviderCallContext: Sendable {
+    public var requestID: String
+    /// Longest wait for the upstream's response head.
+    public var timeout: Duration
+
+    public init(requestID: String, timeout: Duration) {
+        self.requestID = requestID
+        self.timeout = timeout
+    }
+}
+
+/// A model provider: turns a gateway request for one deployment into an upstream call.
+///
+/// Providers speak to their upstream only through an `UpstreamTransport`. The response they return is in
+/// OpenAI's wire format (status, JSON or SSE body).
+public protocol Provider: Sendable {
+    var name: String { get }
+    func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
+}
+
+/// Builds the provider for a configured entry, over `transport` (ignored by kinds that simulate their upstream).
+public func makeProvider(_ config: ProviderConfig, transport: any UpstreamTransport) -> any Provider {
+    switch config.kind {
+    case .openai(let o):
+        OpenAICompatibleProvider(name: config.name, baseURL: o.baseURL, apiKey: o.apiKey, headers: o.headers, transport: transport)
+    case .mock(let m):
+        OpenAICompatibleProvider(name: config.name, baseURL: "http://mock.invalid/v1", apiKey: nil, headers: [],
+                                 transport: MockTransport(config: m))
+    }
+}

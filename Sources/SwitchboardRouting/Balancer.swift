@@ -1,0 +1,89 @@
+import SwitchboardCore
+import Synchronization
+
+/// What a balancer may know about the request it is placing. Everything is optional: a balancer must work
+/// with an empty context.
+public struct BalancingContext: Sendable {
+    /// 1 for the first attempt, 2 for the first retry, …
+    public var attempt: Int
+    public init(attempt: Int = 1) { self.attempt = attempt }
+}
+
+/// Chooses which deployment of a model serves an attempt.
+///
+/// `candidates` are indices into the model's deployment list, already filtered to the eligible ones (not yet
+/// tried, and later: healthy, under their caps). A balancer returns one of them, or nil only when the list is empty.
+public protocol Balancer: Sendable {
+    func choose(among candidates: [Int], context: BalancingContext) -> Int?
+}
+
+/// The balancer for a model's configured policy.
+public func makeBalancer(_ policy: BalancingPolicyName, weights: [Int]) -> any Balancer {
+    switch policy {
+    case .roundRobin: RoundRobinBalancer()
+    case .weighted: WeightedRoundRobinBalancer(weights: weights)
+    }
+}
+
+// MARK: - Round robin
+
+/// The pure state of round-robin: a cursor over deployment indices.
+public struct RoundRobinState: Sendable, Equatable {
+    public private(set) var cursor: Int = 0
+    public init() {}
+
+    /// The first candidate at or after the cursor (wrapping), advancing the cursor past it.
+    public mutating func pick(among candidates: [Int]) -> Int? {
+        guard let first = candidates.min() else { return nil }
+        let chosen = candidates.filter { $0 >= cursor }.min() ?? first
+        cursor = chosen + 1
+        return chosen
+    }
+}
+
+/// Each deployment in turn, shared by all requests of a model.
+public final class RoundRobinBalancer: Balancer {
+    private let state = Mutex(RoundRobinState())
+    public init() {}
+    public func choose(among candidates: [Int], context: BalancingContext) -> Int? {
+        state.withLock { $0.pick(among: candidates) }
+    }
+}
+
+// MARK: - Smooth weighted round robin
+
+/// The pure state of smooth weighted round-robin (as in nginx): every pick adds each eligible deployment's weight
+/// to its running score and takes the highest, which then pays back the total. Over any window of
+/// `sum(weights)` picks each deployment is chosen exactly `weight` times, interleaved rather than in bursts.
+public struct SmoothWeightedState: Sendable, Equatable {
+    public let weights: [Int]
+    public private(set) var scores: [Int]
+
+    public init(weights: [Int]) {
+        self.weights = weights.map { max($0, 1) }
+        self.scores = Array(repeating: 0, count: weights.count)
+    }
+
+    public mutating func pick(among candidates: [Int]) -> Int? {
+        let valid = candidates.filter { $0 >= 0 && $0 < weights.count }
+        guard !valid.isEmpty else { return nil }
+        var total = 0
+        var best = valid[0]
+        for i in valid {
+            scores[i] += weights[i]
+            total += weights[i]
+            if scores[i] > scores[best] { best = i }
+        }
+        scores[best] -= total
+        return best
+    }
+}
+
+/// In turn, in proportion to each deployment's `weight`.
+public final class WeightedRoundRobinBalancer: Balancer {
+    private let state: Mutex<SmoothWeightedState>
+    public init(weights: [Int]) { state = Mutex(SmoothWeightedState(weights: weights)) }
+    public func choose(among candidates: [Int], context: BalancingContext) -> Int? {
+        state.withLock { $0.pick(among: candidates) }
+    }
+}

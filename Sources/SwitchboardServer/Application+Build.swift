@@ -1,0 +1,148 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardProviders
+import SwitchboardStore
+
+/// Everything the gateway's routes need, built from a configuration.
+public struct GatewayServices: Sendable {
+    public let config: GatewayConfig
+    let gateway: Gateway
+    public let storage: any Storage
+    public let requestLog: RequestLogService
+    let keys: KeyTable
+
+    /// Builds the services. `transport` defaults to a shared AsyncHTTPClient (then owned and shut down by the app).
+    public init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger) {
+        self.config = config
+        self.storage = storage
+        requestLog = RequestLogService(storage: storage, logger: logger)
+        gateway = Gateway(config: config, transport: transport, recorder: requestLog)
+        keys = KeyTable(config.auth)
+    }
+}
+
+/// The gateway's routes, in pipeline order.
+public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestContext> {
+    // The request pipeline, in order (DESIGN §3):
+    //  1. request id, JSON errors for everything (FrontMiddleware); body size limit (readBody)
+    //  2. authenticate: key → identity (AuthMiddleware)
+    //  3. admission: rate limits, budgets, priorities — not yet
+    //  4. input guardrails — not yet
+    //  5. cache lookup — not yet
+    //  6. route: public model → its deployments (Gateway.serve)
+    //  7. attempt loop: balancer picks a deployment → provider → upstream; retry on connection errors, timeouts,
+    //     429 and 5xx until the first byte reaches the client (Gateway.serve)
+    //  8. relay: stream bytes as they arrive, pick up usage on the way (Gateway.streamResponse)
+    //  9. record: usage, cost, latency, TTFT, outcome → request log, batched off the request path (RequestLogService)
+    let router = Router(context: GatewayRequestContext.self)
+    let routes: [String: [HTTPRequest.Method]] = [
+        "/healthz": [.get], "/readyz": [.get],
+        "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get],
+    ]
+    router.add(middleware: FrontMiddleware(routes: routes))
+
+    router.get("/healthz") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
+    router.get("/readyz") { _, _ in
+        do {
+            try await services.storage.ping()
+            return jsonResponse(#"{"status":"ready"}"#)
+        } catch {
+            return GatewayError(status: 503, type: "server_error", code: "storage_unavailable",
+                                message: "Storage is not reachable.").response()
+        }
+    }
+
+    let limit = services.config.server.maxBodyBytes
+    let gateway = services.gateway
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys))
+    v1.post("chat/completions") { request, context in
+        let body = try await readBody(request, limit: limit)
+        let parsed = try OpenAIRequest.chat(body)
+        return await gateway.serve(parsed, identity: context.identity!, requestID: context.requestID, logger: context.logger)
+    }
+    v1.post("embeddings") { request, context in
+        let body = try await readBody(request, limit: limit)
+        let parsed = try OpenAIRequest.embeddings(body)
+        return await gateway.serve(parsed, identity: context.identity!, requestID: context.requestID, logger: context.logger)
+    }
+    v1.get("models") { _, context in
+        let identity = context.identity!
+        let entries = gateway.modelNames.filter { identity.allows(model: $0) }.map {
+            #"{"id":\#(JSONString.quote($0)),"object":"model","created":0,"owned_by":"switchboard"}"#
+        }
+        return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)
+    }
+    return router
+}
+
+/// Reads the request body up to `limit` bytes; 413 beyond it, without reading further.
+func readBody(_ request: Request, limit: Int) async throws(GatewayError) -> ByteBuffer {
+    if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        throw .bodyTooLarge(limit: limit)
+    }
+    do {
+        return try await request.body.collect(upTo: limit)
+    } catch is NIOTooManyBytesError {
+        throw .bodyTooLarge(limit: limit)
+    } catch {
+        throw GatewayError(status: 400, type: "invalid_request_error", code: "body_read_failed", message: "The request body could not be read.")
+    }
+}
+
+/// Shuts the shared HTTP client down after the server has drained.
+struct HTTPClientService: Service {
+    let transport: HTTPClientTransport
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await transport.shutdown()
+    }
+}
+
+/// Builds the whole application: storage opened and migrated, the upstream client, the request log, the server.
+///
+/// - Parameters:
+///   - transport: replaces the real HTTP client (tests); nil builds the shared AsyncHTTPClient.
+///   - storage: replaces the storage the configuration names (tests).
+///   - onServerRunning: called with the bound port once the server listens.
+public func buildApplication(
+    config: GatewayConfig,
+    storage: (any Storage)? = nil,
+    transport: (any UpstreamTransport)? = nil,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let store: any Storage
+    if let storage {
+        store = storage
+    } else {
+        store = try await openStorage(config.storage)
+    }
+    try await store.migrate()
+    var extraServices: [any Service] = []
+    let upstream: any UpstreamTransport
+    if let transport {
+        upstream = transport
+    } else {
+        let client = HTTPClientTransport(connectTimeout: .milliseconds(Int64(config.routing.connectTimeoutSeconds * 1000)),
+                                         idleTimeout: .milliseconds(Int64(config.routing.timeoutSeconds * 1000)))
+        extraServices.append(HTTPClientService(transport: client))
+        upstream = client
+    }
+    let services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
+    extraServices.append(services.requestLog)
+    let router = buildRouter(services)
+    return Application(
+        router: router,
+        server: .http1(configuration: .init(idleTimeout: .seconds(75))),
+        configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: nil, backlog: 1024),
+        services: extraServices,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        logger: logger
+    )
+}

@@ -1,0 +1,268 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchboardCore
+import SwitchboardProviders
+import SwitchboardRouting
+
+/// A deployment ready to call: its provider, the upstream's model name and its prices.
+struct DeploymentRoute: Sendable {
+    let provider: any Provider
+    let upstreamModel: String
+    let price: Price
+}
+
+/// A public model: its deployments and the balancer that shares traffic among them.
+struct ModelRoute: Sendable {
+    let name: String
+    let balancer: any Balancer
+    let deployments: [DeploymentRoute]
+}
+
+/// The proxying engine: picks deployments, calls providers, retries before the first byte, relays the answer,
+/// and hands a record of every request to the recorder.
+final class Gateway: Sendable {
+    let models: [String: ModelRoute]
+    /// Public model names in configuration order (for `/v1/models`).
+    let modelNames: [String]
+    let routing: RoutingConfig
+    let recorder: any UsageRecorder
+    /// Largest non-streamed upstream body the gateway reads.
+    let maxResponseBytes = 64 << 20
+
+    init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder) {
+        var providers: [String: any Provider] = [:]
+        for p in config.providers { providers[p.name] = makeProvider(p, transport: transport) }
+        var models: [String: ModelRoute] = [:]
+        for m in config.models {
+            let deployments = m.deployments.compactMap { d in
+                providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price) }
+            }
+            models[m.name] = ModelRoute(name: m.name, balancer: makeBalancer(m.balancing, weights: m.deployments.map(\.weight)),
+                                        deployments: deployments)
+        }
+        self.models = models
+        modelNames = config.models.map(\.name)
+        routing = config.routing
+        self.recorder = recorder
+    }
+
+    /// Serves one chat-completion or embeddings request end to end.
+    func serve(_ request: OpenAIRequest, identity: Identity, requestID: String, logger: Logger) async -> Response {
+        var trace = Trace(request: request, identity: identity, requestID: requestID)
+        guard let route = models[request.model] else { return trace.fail(.unknownModel(request.model), recorder) }
+        guard identity.allows(model: request.model) else {
+            return trace.fail(GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",
+                                           message: "Your key may not use the model '\(request.model)'.", param: "model"), recorder)
+        }
+        var planner = AttemptPlanner(deploymentCount: route.deployments.count, retries: routing.retries)
+        var failure = GatewayError.internalError("no deployment could be tried")
+        let timeout = Duration.milliseconds(Int64(routing.timeoutSeconds * 1000))
+        let context = ProviderCallContext(requestID: requestID, timeout: timeout)
+
+        while let index = planner.next(using: route.balancer) {
+            let deployment = route.deployments[index]
+            trace.attempt(deployment)
+            let upstream: UpstreamResponse
+            do {
+                upstream = try await deployment.provider.send(request, upstreamModel: deployment.upstreamModel, context: context)
+            } catch {
+                failure = self.gatewayError(error, provider: deployment.provider.name)
+                logger.debug("Upstream attempt failed", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "error": "\(error.code.rawValue)"])
+                if AttemptPlanner.isRetryable(error.code == .timeout ? .timeout : .connection) { continue }
+                break
+            }
+            if upstream.status >= 400 {
+                failure = await Self.upstreamFailure(upstream, provider: deployment.provider.name)
+                logger.debug("Upstream answered with an error", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "status": "\(upstream.status)"])
+                if AttemptPlanner.isRetryable(.status(upstream.status)) { continue }
+                break
+            }
+            if request.stream {
+                // Commit point: read the first chunk before answering, so a failure up to here is still retried.
+                var iterator = upstream.body.makeAsyncIterator()
+                let first: ByteBuffer?
+                do {
+                    first = try await iterator.next()
+                } catch {
+                    failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
+                    continue
+                }
+                trace.firstByte()
+                return streamResponse(first: first, rest: IteratorBox(iterator), upstream: upstream, trace: trace, route: route)
+            }
+            let body: ByteBuffer
+            do {
+                body = try await upstream.body.collect(upTo: maxResponseBytes)
+            } catch {
+                failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
+                continue
+            }
+            trace.firstByte()
+            let usage = Self.usage(inJSON: body)
+            trace.finish(status: 200, usage: usage)
+            var headers = trace.headers(modelName: route.name)
+            headers[.contentType] = upstream.header("content-type") ?? "application/json"
+            headers[.switchboardCost] = formatUSD(trace.record.costUSD)
+            recorder.record(trace.record)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        }
+        return trace.fail(failure, recorder, headers: trace.headers(modelName: route.name))
+    }
+
+    /// Relays an SSE stream: bytes go to the client as they arrive; usage is picked up on the way; a failure after
+    /// the commit point ends the stream with an error event.
+    private func streamResponse(first: ByteBuffer?, rest: IteratorBox, upstream: UpstreamResponse, trace: Trace, route: ModelRoute) -> Response {
+        var headers = trace.headers(modelName: route.name)
+        headers[.contentType] = upstream.header("content-type") ?? "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let recorder = self.recorder
+        let mode: SSERelay.Mode = trace.wantsUsage ? .passthrough : .stripUsageChunk
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var trace = trace
+            var relay = SSERelay(mode: mode)
+            var upstreamError: GatewayError?
+            do {
+                if let first, let out = relay.feed(first) { try await writer.write(out) }
+                while true {
+                    let chunk: ByteBuffer?
+                    do {
+                        chunk = try await rest.iterator.next()
+                    } catch {
+                        upstreamError = self.gatewayError(HTTPClientTransport.classify(error), provider: trace.record.provider ?? "")
+                        break
+                    }
+                    guard let chunk else { break }
+                    if let out = relay.feed(chunk) { try await writer.write(out) }
+                }
+                if let tail = relay.finish() { try await writer.write(tail) }
+                if upstreamError == nil, !relay.sawDone, !relay.sawError {
+                    upstreamError = .streamInterrupted(provider: trace.record.provider ?? "")
+                }
+                if let upstreamError {
+                    try await writer.write(ByteBuffer(string: "data: \(upstreamError.openAIBody)\n\n"))
+                }
+            } catch {
+                // The client went away: leaving the loop drops the upstream body, which cancels the upstream request.
+                trace.finish(status: 499, usage: relay.usage ?? Usage(), errorCode: "client_closed_request")
+                recorder.record(trace.record)
+                throw error
+            }
+            trace.finish(status: upstreamError?.status ?? 200, usage: relay.usage ?? Usage(), errorCode: upstreamError?.code)
+            recorder.record(trace.record)
+            try await writer.finish(nil)
+        })
+    }
+
+    // MARK: Helpers
+
+    func gatewayError(_ error: UpstreamError, provider: String) -> GatewayError {
+        switch error.code {
+        case .timeout: .upstreamTimeout(provider: provider, seconds: routing.timeoutSeconds)
+        case .connectFailed, .connectionClosed, .other: .upstreamUnreachable(provider: provider)
+        case .responseTooLarge: .upstreamBadResponse(provider: provider, "the response is too large")
+        }
+    }
+
+    /// The error the client gets for an upstream error status: 4xx keep their status, 5xx become 502; the upstream's
+    /// own message, type, code and param are kept when it sent an OpenAI-shaped error.
+    static func upstreamFailure(_ upstream: UpstreamResponse, provider: String) async -> GatewayError {
+        var error = GatewayError.upstreamStatus(provider: provider, status: upstream.status)
+        if let text = upstream.header("retry-after"), let seconds = Int(text) { error.retryAfterSeconds = seconds }
+        guard let body = try? await upstream.body.collect(upTo: 1 << 20) else { return error }
+        struct Wire: Decodable {
+            struct Inner: Decodable { var message: String?; var type: String?; var code: StringOrInt?; var param: String? }
+            var error: Inner?
+        }
+        if let wire = try? JSONDecoder().decode(Wire.self, from: Data(buffer: body)), let inner = wire.error {
+            if let m = inner.message { error.message = upstream.status >= 500 ? "The upstream provider '\(provider)' failed: \(m)" : m }
+            if upstream.status < 500 {
+                if let t = inner.type { error.type = t }
+                if let c = inner.code?.text { error.code = c }
+                error.param = inner.param
+            }
+        }
+        return error
+    }
+
+    /// Usage from a non-streamed OpenAI response body (the top-level `usage` object).
+    static func usage(inJSON body: ByteBuffer) -> Usage? {
+        body.withUnsafeReadableBytes { bytes in
+            guard let fields = try? JSONPeek.topLevel(bytes, keys: [Array("usage".utf8)]), let u = fields[0], u.kind == .object else { return nil }
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[u.range])
+            return try? JSONDecoder().decode(Usage.OpenAIWire.self, from: Data(slice)).usage
+        }
+    }
+}
+
+/// A `code` that providers send as a string or a number.
+struct StringOrInt: Decodable {
+    var text: String
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) { text = s } else { text = String(try c.decode(Int.self)) }
+    }
+}
+
+/// Hands a body iterator to the response writer. Only the writer touches it, once, after the handler returned.
+final class IteratorBox: @unchecked Sendable {
+    var iterator: UpstreamBody.AsyncIterator
+    init(_ iterator: UpstreamBody.AsyncIterator) { self.iterator = iterator }
+}
+
+/// What is known about a request while it runs; becomes its `RequestRecord`.
+struct Trace: Sendable {
+    var record: RequestRecord
+    let started = ContinuousClock.now
+    let wantsUsage: Bool
+    var price = Price.free
+
+    init(request: OpenAIRequest, identity: Identity, requestID: String) {
+        record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
+                               endpoint: request.endpoint == .chatCompletions ? "chat.completions" : "embeddings",
+                               model: request.model, stream: request.stream, status: 0)
+        wantsUsage = request.clientWantsUsage
+    }
+
+    mutating func attempt(_ deployment: DeploymentRoute) {
+        record.attempts += 1
+        record.provider = deployment.provider.name
+        record.upstreamModel = deployment.upstreamModel
+        price = deployment.price
+    }
+
+    mutating func firstByte() {
+        record.ttftMs = Self.ms(ContinuousClock.now - started)
+    }
+
+    mutating func finish(status: Int, usage: Usage?, errorCode: String? = nil) {
+        record.status = status
+        record.errorCode = errorCode
+        record.latencyMs = Self.ms(ContinuousClock.now - started)
+        if let usage {
+            record.usage = usage
+            record.costUSD = price.cost(of: usage)
+        }
+    }
+
+    mutating func fail(_ error: GatewayError, _ recorder: any UsageRecorder, headers: HTTPFields = [:]) -> Response {
+        finish(status: error.status, usage: nil, errorCode: error.code)
+        recorder.record(record)
+        return error.response(headers: headers)
+    }
+
+    func headers(modelName: String) -> HTTPFields {
+        var h = HTTPFields()
+        h[.switchboardModel] = modelName
+        if let p = record.provider { h[.switchboardProvider] = p }
+        h[.switchboardAttempts] = String(record.attempts)
+        return h
+    }
+
+    static func ms(_ d: Duration) -> Double {
+        let (s, atto) = d.components
+        return Double(s) * 1000 + Double(atto) / 1e15
+    }
+}

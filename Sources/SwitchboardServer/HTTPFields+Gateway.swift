@@ -1,0 +1,29 @@
+import HTTPTypes
+import Hummingbird
+import SwitchboardCore
+
+extension HTTPField.Name {
+    static let requestID = Self("x-request-id")!
+    static let switchboardModel = Self("x-switchboard-model")!
+    static let switchboardProvider = Self("x-switchboard-provider")!
+    static let switchboardAttempts = Self("x-switchboard-attempts")!
+    static let switchboardCost = Self("x-switchboard-cost-usd")!
+    static let xAPIKey = Self("x-api-key")!
+}
+
+extension GatewayError {
+    /// This error as an OpenAI-shaped JSON response.
+    func response(headers extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "application/json"
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: openAIBody)))
+    }
+}
+
+/// A JSON response from a string.
+func jsonResponse(_ text: String, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
+    var headers = extra
+    headers[.contentType] = "application/json"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+}

@@ -1,0 +1,98 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import SwitchboardCore
+
+/// Outermost middleware: gives every request an id, turns every error into a JSON error response (unknown paths
+/// 404, wrong methods 405, never a bare 500), and puts `x-request-id` on every response.
+struct FrontMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    /// Paths the gateway serves and their methods, to tell 404 from 405.
+    let routes: [String: [HTTPRequest.Method]]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.requestID = Self.requestID(from: request)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as GatewayError {
+            response = error.response()
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path
+            if let methods = routes[path] {
+                var headers = HTTPFields()
+                headers[.allow] = methods.map(\.rawValue).joined(separator: ", ")
+                response = GatewayError.methodNotAllowed(method: request.method.rawValue, path: path).response(headers: headers)
+            } else {
+                response = GatewayError.notFound(path: path).response()
+            }
+        } catch let error as HTTPError {
+            response = GatewayError(status: Int(error.status.code), type: "invalid_request_error", code: "http_error",
+                                    message: error.body ?? error.status.reasonPhrase).response()
+        } catch {
+            context.logger.error("Unhandled error", metadata: ["error.type": "\(type(of: error))", "request.id": "\(context.requestID)"])
+            response = GatewayError.internalError("unexpected \(type(of: error))").response()
+        }
+        response.headers[.requestID] = context.requestID
+        return response
+    }
+
+    /// The client's `x-request-id` when it is short and printable, else a new one.
+    static func requestID(from request: Request) -> String {
+        if let given = request.headers[.requestID], !given.isEmpty, given.utf8.count <= 128,
+           given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return given
+        }
+        return newRequestID()
+    }
+}
+
+/// `req_` + 24 hex digits from the system generator.
+func newRequestID() -> String {
+    var g = SystemRandomNumberGenerator()
+    let a = g.next() as UInt64, b = g.next() as UInt32
+    let hex = String(a, radix: 16), hex2 = String(b, radix: 16)
+    return "req_" + String(repeating: "0", count: 16 - hex.count) + hex + String(repeating: "0", count: 8 - hex2.count) + hex2
+}
+
+/// Resolves the client key (`Authorization: Bearer` or `x-api-key`) to an identity; 401 otherwise.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let keys: KeyTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let presented = Self.presentedKey(request) else { throw GatewayError.missingKey }
+        guard let identity = keys.identity(for: presented) else { throw GatewayError.invalidKey }
+        var context = context
+        context.identity = identity
+        return try await next(request, context)
+    }
+
+    static func presentedKey(_ request: Request) -> String? {
+        if let auth = request.headers[.authorization] {
+            let parts = auth.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                let key = parts[1].trimmingCharacters(in: .whitespaces)
+                if !key.isEmpty { return key }
+            }
+        }
+        if let key = request.headers[.xAPIKey], !key.isEmpty { return key }
+        return nil
+    }
+}
+
+/// The static keys of the configuration, by key.
+struct KeyTable: Sendable {
+    private let byKey: [String: Identity]
+
+    init(_ auth: AuthConfig) {
+        var table: [String: Identity] = [:]
+        for k in auth.keys { table[k.key] = Identity(name: k.name, allowedModels: k.models) }
+        if let master = auth.masterKey { table[master] = Identity(name: "master") }
+        byKey = table
+    }
+
+    func identity(for key: String) -> Identity? { byKey[key] }
+}

@@ -1,0 +1,75 @@
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardStore
+import Synchronization
+
+/// The recorder behind every request: records go into a bounded buffer (never blocking, dropping and counting
+/// when full) and a background service writes them to storage in batches. On shutdown it writes what is left.
+public final class RequestLogService: UsageRecorder, Service {
+    private struct State {
+        var pending: [RequestRecord] = []
+        var dropped = 0
+        var written = 0
+    }
+
+    private let state = Mutex(State())
+    private let wake: AsyncStream<Void>
+    private let wakeContinuation: AsyncStream<Void>.Continuation
+    let storage: any Storage
+    let capacity: Int
+    let batchSize: Int
+    let logger: Logger
+
+    public init(storage: any Storage, capacity: Int = 10_000, batchSize: Int = 500, logger: Logger) {
+        self.storage = storage
+        self.capacity = capacity
+        self.batchSize = batchSize
+        self.logger = logger
+        (wake, wakeContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public func record(_ record: RequestRecord) {
+        let accepted = state.withLock { s in
+            guard s.pending.count < capacity else {
+                s.dropped += 1
+                return false
+            }
+            s.pending.append(record)
+            return true
+        }
+        if accepted { wakeContinuation.yield() }
+    }
+
+    /// Records dropped because the buffer was full, and records written so far.
+    public var counts: (dropped: Int, written: Int, pending: Int) {
+        state.withLock { ($0.dropped, $0.written, $0.pending.count) }
+    }
+
+    public func run() async throws {
+        for await _ in wake.cancelOnGracefulShutdown() {
+            await flush()
+        }
+        await flush()
+    }
+
+    /// Writes everything buffered, in batches.
+    public func flush() async {
+        while true {
+            let batch: [RequestRecord] = state.withLock { s in
+                let n = min(batchSize, s.pending.count)
+                let b = Array(s.pending.prefix(n))
+                s.pending.removeFirst(n)
+                return b
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try await storage.insert(batch)
+                state.withLock { $0.written += batch.count }
+            } catch {
+                state.withLock { $0.dropped += batch.count }
+                logger.error("Request log write failed", metadata: ["records": "\(batch.count)", "error.type": "\(type(of: error))"])
+            }
+        }
+    }
+}

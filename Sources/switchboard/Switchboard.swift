@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardServer
+
+@main
+enum Entry {
+    static func main() async {
+        await Switchboard.main()
+    }
+}
+
+struct Switchboard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "A self-hosted LLM gateway: one OpenAI-compatible endpoint in front of many model providers.",
+        subcommands: [Serve.self, Check.self, MockProvider.self],
+        defaultSubcommand: nil
+    )
+}
+
+/// Reads the configuration file (or the embedded demo), printing every problem on failure.
+func loadConfig(path: String?) throws -> GatewayConfig {
+    let text: String
+    if let path {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read the configuration file \(path)")
+        }
+        text = String(decoding: data, as: UTF8.self)
+    } else {
+        text = DemoConfig.yaml
+    }
+    do {
+        return try ConfigLoader.load(yaml: text, environment: ProcessInfo.processInfo.environment)
+    } catch {
+        let file = path ?? "the demo configuration"
+        FileHandle.standardError.write(Data("\(file): \(error.problems.count) problem(s):\n".utf8))
+        for p in error.problems { FileHandle.standardError.write(Data("  \(p)\n".utf8)) }
+        throw ExitCode(1)
+    }
+}
+
+func makeLogger(_ label: String, level: String?) -> Logger {
+    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: label)
+    logger.logLevel = level.flatMap(Logger.Level.init(rawValue:))
+        ?? ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    return logger
+}
+
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway.",
+        discussion: "Without --config it runs the embedded demo: simulated providers, models demo, demo-fast and demo-cheap, key \(DemoConfig.clientKey).")
+
+    @Option(help: "The YAML configuration file (default: the embedded demo configuration).")
+    var config: String?
+
+    @Option(help: "Listen address HOST:PORT, overriding server.listen.")
+    var listen: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info, or $LOG_LEVEL).")
+    var logLevel: String?
+
+    func run() async throws {
+        var cfg = try loadConfig(path: config)
+        if let listen {
+            guard let (host, port) = parseListen(listen) else { throw ValidationError("--listen expects HOST:PORT, got \(listen)") }
+            cfg.server.host = host
+            cfg.server.port = port
+        }
+        // Before anything touches the event loop group.
+        if cfg.server.eventLoopThreads > 0 { NIOSingletons.groupLoopCountSuggestion = cfg.server.eventLoopThreads }
+        let logger = makeLogger("switchboard", level: logLevel)
+        let demo = config == nil
+        let final = cfg
+        let app = try await buildApplication(config: cfg, logger: logger) { port in
+            let cfg = final
+            let url = "http://\(cfg.server.host.contains(":") ? "[\(cfg.server.host)]" : cfg.server.host):\(port)"
+            say("Switchboard listening on \(url)  (OpenAI base URL: \(url)/v1)")
+            say("models: \(cfg.models.map(\.name).joined(separator: ", "))   storage: \(cfg.storage)")
+            if demo {
+                say("demo key: \(DemoConfig.clientKey)")
+                say("try:")
+                say("  curl \(url)/v1/chat/completions -H 'Authorization: Bearer \(DemoConfig.clientKey)' -H 'Content-Type: application/json' \\")
+                say("    -d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'")
+            }
+        }
+        var groupConfig = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(cfg.server.shutdownGraceSeconds * 1000))
+        let group = ServiceGroup(configuration: groupConfig)
+        do {
+            try await group.run()
+        } catch {
+            logger.warning("Shutdown did not complete cleanly", metadata: ["error.type": "\(type(of: error))"])
+        }
+        say("Switchboard stopped.")
+    }
+}
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate a configuration file and print every problem (exit 1 if any).")
+
+    @Option(help: "The YAML configuration file.")
+    var config: String
+
+    func run() async throws {
+        let cfg = try loadConfig(path: config)
+        say("\(config): OK — \(cfg.providers.count) provider(s), \(cfg.models.count) model(s), listen \(cfg.server.host):\(cfg.server.port), storage \(cfg.storage)")
+    }
+}
+
+struct MockProvider: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mock-provider",
+        abstract: "Run the simulated OpenAI-compatible provider alone (for demos, tests and benchmarks).")
+
+    @Option(help: "Listen address HOST:PORT.")
+    var listen: String = "127.0.0.1:9090"
+    @Option(help: "Delay before the response head, in ms.")
+    var latencyMs: Int = 0
+    @Option(help: "For streams, delay from the head to the first token, in ms.")
+    var ttftMs: Int = 0
+    @Option(help: "Generation speed in tokens per second (0: instant).")
+    var tokensPerS: Double = 0
+    @Option(help: "Fraction of requests (0…1) answered with HTTP 500.")
+    var errorRate: Double = 0
+    @Option(help: "Seed of the simulated randomness.")
+    var seed: UInt64 = 0
+    @Option(help: "Tokens generated when the request sets no max_tokens.")
+    var completionTokens: Int = 16
+    @Option(help: "Embedding vector length when the request sets no dimensions.")
+    var embeddingDimensions: Int = 64
+    @Option(help: "Log level (default info).")
+    var logLevel: String?
+
+    func validate() throws {
+        guard parseListen(listen) != nil else { throw ValidationError("--listen expects HOST:PORT, got \(listen)") }
+        guard latencyMs >= 0, ttftMs >= 0, tokensPerS >= 0 else { throw ValidationError("delays and speeds must not be negative") }
+        guard (0...1).contains(errorRate) else { throw ValidationError("--error-rate must be between 0 and 1") }
+        guard completionTokens >= 1, (1...16_384).contains(embeddingDimensions) else {
+            throw ValidationError("--completion-tokens must be ≥ 1 and --embedding-dimensions 1…16384")
+        }
+    }
+
+    func run() async throws {
+        let (host, port) = parseListen(listen)!
+        var mock = MockProviderConfig()
+        mock.latencyMs = latencyMs
+        mock.ttftMs = ttftMs
+        mock.tokensPerSecond = tokensPerS
+        mock.errorRate = errorRate
+        mock.seed = seed
+        mock.completionTokens = completionTokens
+        mock.embeddingDimensions = embeddingDimensions
+        let logger = makeLogger("switchboard.mock", level: logLevel)
+        let app = buildMockProviderApplication(config: mock, host: host, port: port, logger: logger) { port in
+            say("mock provider listening on http://\(host):\(port)  (OpenAI base URL: http://\(host):\(port)/v1)")
+        }
+        try await app.runService()
+    }
+}

@@ -1,0 +1,511 @@
+#!/usr/bin/env bash
+# Switchboard benchmark: Switchboard vs a plain nginx reverse proxy vs the upstream itself.
+#
+# Starts, on 127.0.0.1 only:
+#   (A) direct      an "instant upstream" (nginx `return`) speaking the OpenAI chat API, plain and SSE
+#   (B) nginx proxy nginx reverse proxy in front of (A), upstream keepalive 64   -- the reference
+#   (C) switchboard .build/release/switchboard in front of (A)
+# and measures max throughput (wrk), latency at a fixed rate (hey), CPU per request, streaming
+# time-to-first-byte, RSS and start-up time. Prints a table and writes JSON to $BENCH_OUT.
+#
+# Environment (all optional):
+#   DURATION=10          seconds of each max-throughput wrk run (after a WARMUP=2 second warm-up)
+#   RATE_DURATION=10     seconds of each fixed-rate hey run (RATE_WORKERS=50 x RATE_PER_WORKER=20 req/s)
+#   CONNECTIONS=50 THREADS=2   wrk connections and threads
+#   TTFB_SAMPLES=30      streaming time-to-first-byte samples per target
+#   PIN=1                pin load generators to one CPU and servers to another (default 1 if nproc >= 2);
+#                        CLIENT_CPUS / SERVER_CPUS override the CPU lists (default: first / second allowed CPU)
+#   SKIP_BUILD=1         do not run `swift build -c release --product switchboard`
+#   SWITCHBOARD_BIN=...  use this binary (implies SKIP_BUILD=1); default .build/release/switchboard
+#   SW_EVENT_LOOP_THREADS=N  add `event_loop_threads: N` to the generated Switchboard config
+#   NO_SWITCHBOARD=1     benchmark only direct and nginx proxy (no build, switchboard column empty)
+#   BENCH_OUT=path       JSON results (default .bench-results.json in the repo root)
+#   KEEP_TMP=1           keep the temporary directory (configs, logs, raw tool output)
+#   STARTUP_TIMEOUT=30 BUILD_TIMEOUT=3600   seconds
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+CONF_DIR=$SCRIPT_DIR/bench
+
+DURATION=${DURATION:-10}
+RATE_DURATION=${RATE_DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNECTIONS=${CONNECTIONS:-50}
+THREADS=${THREADS:-2}
+RATE_WORKERS=${RATE_WORKERS:-50}
+RATE_PER_WORKER=${RATE_PER_WORKER:-20}
+TTFB_SAMPLES=${TTFB_SAMPLES:-30}
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-30}
+BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
+NO_SWITCHBOARD=${NO_SWITCHBOARD:-0}
+KEEP_TMP=${KEEP_TMP:-0}
+SW_EVENT_LOOP_THREADS=${SW_EVENT_LOOP_THREADS:-}
+
+if [[ -n ${BENCH_OUT:-} ]]; then
+    [[ $BENCH_OUT == /* ]] || BENCH_OUT=$PWD/$BENCH_OUT
+else
+    BENCH_OUT=$REPO_ROOT/.bench-results.json
+fi
+if [[ -n ${SWITCHBOARD_BIN:-} ]]; then
+    SKIP_BUILD=1
+    [[ $SWITCHBOARD_BIN == /* ]] || SWITCHBOARD_BIN=$PWD/$SWITCHBOARD_BIN
+else
+    SWITCHBOARD_BIN=$REPO_ROOT/.build/release/switchboard
+fi
+SKIP_BUILD=${SKIP_BUILD:-0}
+[[ $NO_SWITCHBOARD == 1 ]] && SKIP_BUILD=1
+
+for v in DURATION RATE_DURATION WARMUP CONNECTIONS THREADS RATE_WORKERS RATE_PER_WORKER TTFB_SAMPLES STARTUP_TIMEOUT BUILD_TIMEOUT; do
+    [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || { echo "bench: $v must be a positive integer (got '${!v}')" >&2; exit 2; }
+done
+
+AUTH_HEADER="Authorization: Bearer sk-bench"
+CHAT_BODY='{"model":"bench","messages":[{"role":"user","content":"Say hello to the benchmark in one short sentence."}],"max_tokens":16}'
+STREAM_BODY='{"model":"bench-stream","messages":[{"role":"user","content":"Say hello to the benchmark in one short sentence."}],"max_tokens":16,"stream":true}'
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Temp dir, process bookkeeping and cleanup. Only PIDs started here are ever signalled.
+# ---------------------------------------------------------------------------------------------
+PIDS=()
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench.XXXXXX")
+
+cleanup() {
+    local rc=$? pid kids i
+    trap - EXIT INT TERM
+    set +e
+    for pid in "${PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+    done
+    for ((i = 0; i < 50; i++)); do          # up to 5 s for a graceful exit
+        local alive=0
+        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for pid in "${PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kids=$(pgrep -P "$pid" 2>/dev/null)
+            # shellcheck disable=SC2086
+            kill -KILL "$pid" $kids 2>/dev/null
+        fi
+        wait "$pid" 2>/dev/null
+    done
+    if [[ $KEEP_TMP == 1 ]]; then
+        log "kept temporary files in $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+now_us() { local t=${EPOCHREALTIME//[.,]/}; echo "$((10#$t))"; }
+
+free_ports() { # free_ports N -> N distinct free TCP ports on 127.0.0.1
+    python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+EOF
+}
+
+render() { # render TEMPLATE OUT KEY=VALUE...
+    local tpl=$1 out=$2 kv content
+    shift 2
+    content=$(<"$tpl")
+    for kv in "$@"; do content=${content//"@${kv%%=*}@"/"${kv#*=}"}; done
+    printf '%s\n' "$content" >"$out"
+}
+
+group_pids() { # a process and its direct children (nginx master + workers)
+    echo "$1"
+    pgrep -P "$1" 2>/dev/null || true
+}
+
+cpu_ticks() { # cpu_ticks PID... -> summed utime+stime in clock ticks (threads included)
+    local pid s total=0
+    for pid in "$@"; do
+        s=$(<"/proc/$pid/stat") || continue
+        s=${s##*) }
+        # shellcheck disable=SC2086
+        set -- $s
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
+}
+
+mem_kb() { # mem_kb FIELD PID... -> summed VmRSS / VmHWM in kB
+    local field=$1 pid total=0 v
+    shift
+    for pid in "$@"; do
+        v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+
+kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+RESULTS=$TMP/results.txt
+: >"$RESULTS"
+rec() { printf '%s=%s\n' "$1" "$2" >>"$RESULTS"; }
+
+http_code() { # http_code URL [curl args...] -> status code ("000" if no answer)
+    local url=$1
+    shift
+    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" 2>/dev/null || true
+}
+
+# start_server NAME READY_URL LOGFILE CMD... : launch in background (pinned to the server CPU),
+# record its PID, poll READY_URL every 5 ms until 200; sets STARTED_PID and STARTED_MS.
+start_server() {
+    local name=$1 url=$2 logf=$3 t0 t1 code pid
+    shift 3
+    t0=$(now_us)
+    "${SERVER_PIN[@]}" "$@" >"$logf" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    while :; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)
+        t1=$(now_us)
+        [[ $code == 200 ]] && break
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 30 "$logf" >&2 || true
+            die "$name exited before becoming ready (log above)"
+        fi
+        if (((t1 - t0) > STARTUP_TIMEOUT * 1000000)); then
+            tail -n 30 "$logf" >&2 || true
+            die "$name not ready at $url after ${STARTUP_TIMEOUT}s (last status $code)"
+        fi
+        sleep 0.005
+    done
+    STARTED_PID=$pid
+    STARTED_MS=$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1000 }')
+    log "$name ready on $url in ${STARTED_MS} ms (pid $pid)"
+}
+
+# run_wrk LABEL URL SECONDS [CONNECTIONS [INTERVAL_MS]] -> fills the associative array WRK from the
+# BENCH_WRK line of post.lua. With INTERVAL_MS each connection is paced to ~1 request per INTERVAL_MS.
+declare -A WRK
+run_wrk() {
+    local label=$1 url=$2 secs=$3 conns=${4:-$CONNECTIONS} interval=${5:-} out=$TMP/wrk-$1.txt line kv
+    BENCH_BODY=$CHAT_BODY BENCH_AUTH="Bearer sk-bench" BENCH_INTERVAL_MS=$interval \
+        "${CLIENT_PIN[@]}" timeout $((secs + 30)) \
+        wrk -t"$THREADS" -c"$conns" -d"${secs}s" --latency -s "$CONF_DIR/post.lua" "$url" >"$out" 2>&1 ||
+        { cat "$out" >&2; die "wrk failed against $url"; }
+    line=$(grep '^BENCH_WRK ' "$out" || true)
+    [[ -n $line ]] || { cat "$out" >&2; die "no BENCH_WRK summary from wrk ($url)"; }
+    WRK=()
+    for kv in ${line#BENCH_WRK }; do WRK[${kv%%=*}]=${kv#*=}; done
+}
+
+# run_hey LABEL URL -> sets HEY_P50_MS HEY_P99_MS HEY_RPS HEY_BAD
+run_hey() {
+    local label=$1 url=$2 out=$TMP/hey-$1.txt
+    "${CLIENT_PIN[@]}" timeout $((RATE_DURATION + 40)) \
+        hey -z "${RATE_DURATION}s" -c "$RATE_WORKERS" -q "$RATE_PER_WORKER" -m POST \
+        -H "$AUTH_HEADER" -T application/json -d "$CHAT_BODY" "$url" >"$out" 2>&1 ||
+        { cat "$out" >&2; die "hey failed against $url"; }
+    HEY_P50_MS=$(awk '$1 == "50%" && $2 == "in" { printf "%.3f", $3 * 1000 }' "$out")
+    HEY_P99_MS=$(awk '$1 == "99%" && $2 == "in" { printf "%.3f", $3 * 1000 }' "$out")
+    HEY_RPS=$(awk '$1 == "Requests/sec:" { printf "%.1f", $2 }' "$out")
+    # non-200 responses plus transport errors
+    HEY_BAD=$(awk '
+        /^Status code distribution:/ { s = 1; e = 0; next }
+        /^Error distribution:/       { e = 1; s = 0; next }
+        s && $1 ~ /^\[[0-9]+\]$/ { if ($1 != "[200]") bad += $2; next }
+        e && $1 ~ /^\[[0-9]+\]$/ { gsub(/[\[\]]/, "", $1); bad += $1; next }
+        END { print bad + 0 }' "$out")
+    [[ -n $HEY_P50_MS && -n $HEY_P99_MS ]] || { cat "$out" >&2; die "could not parse hey output ($url)"; }
+}
+
+median_ms() { # median of seconds values in a file, in ms
+    sort -g "$1" | awk '{ a[NR] = $1 } END {
+        if (NR == 0) { exit 1 }
+        m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+        printf "%.3f", m * 1000 }'
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. Tools
+# ---------------------------------------------------------------------------------------------
+NGINX_BIN=/usr/sbin/nginx
+[[ -x $NGINX_BIN ]] || NGINX_BIN=$(command -v nginx || true)
+missing=()
+[[ -n $NGINX_BIN && -x $NGINX_BIN ]] || missing+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v hey >/dev/null 2>&1 || missing+=(hey)
+if ((${#missing[@]})); then
+    log "installing ${missing[*]} with apt-get"
+    SUDO=()
+    ((EUID == 0)) || SUDO=(sudo)
+    "${SUDO[@]}" apt-get install -y "${missing[@]}" ||
+        { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y "${missing[@]}"; } ||
+        die "could not install ${missing[*]}"
+    NGINX_BIN=/usr/sbin/nginx
+    [[ -x $NGINX_BIN ]] || NGINX_BIN=$(command -v nginx || true)
+fi
+for tool in curl python3 timeout awk pgrep getconf; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
+done
+[[ -x $NGINX_BIN ]] || die "nginx not found"
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------------------------------------
+# 2. Build
+# ---------------------------------------------------------------------------------------------
+if [[ $SKIP_BUILD != 1 ]]; then
+    log "building: swift build -c release --product switchboard"
+    (cd "$REPO_ROOT" && timeout "$BUILD_TIMEOUT" swift build -c release --product switchboard) ||
+        die "release build failed"
+fi
+if [[ $NO_SWITCHBOARD != 1 && ! -x $SWITCHBOARD_BIN ]]; then
+    die "no Switchboard binary at $SWITCHBOARD_BIN (build it, set SWITCHBOARD_BIN, or NO_SWITCHBOARD=1)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# CPU pinning
+# ---------------------------------------------------------------------------------------------
+NPROC=$(nproc)
+PIN=${PIN:-$((NPROC >= 2 ? 1 : 0))}
+CLIENT_PIN=()
+SERVER_PIN=()
+if [[ $PIN == 1 ]]; then
+    command -v taskset >/dev/null 2>&1 || die "PIN=1 needs taskset (util-linux)"
+    read -r -a ALLOWED <<<"$(python3 -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))')"
+    ((${#ALLOWED[@]} >= 2)) || die "PIN=1 needs at least 2 usable CPUs (have: ${ALLOWED[*]})"
+    CLIENT_CPUS=${CLIENT_CPUS:-${ALLOWED[0]}}
+    SERVER_CPUS=${SERVER_CPUS:-${ALLOWED[1]}}
+    CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
+    SERVER_PIN=(taskset -c "$SERVER_CPUS")
+    PIN_DESC="load generators on CPU $CLIENT_CPUS, servers on CPU $SERVER_CPUS"
+else
+    PIN_DESC="off"
+fi
+
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+log "loadavg at start: $LOADAVG_START  (nproc $NPROC, pinning: $PIN_DESC)"
+
+# ---------------------------------------------------------------------------------------------
+# 3. Servers
+# ---------------------------------------------------------------------------------------------
+read -r UP_PORT PX_PORT SW_PORT <<<"$(free_ports 3)"
+
+nginx_prefix() { # nginx_prefix DIR: private prefix with temp dirs and a temp_paths.conf include
+    local d=$1 m
+    mkdir -p "$d/tmp"
+    {
+        echo "client_body_temp_path $d/tmp/client_body;"
+        echo "proxy_temp_path $d/tmp/proxy;"
+        for m in fastcgi uwsgi scgi; do
+            if ! "$NGINX_BIN" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
+                echo "${m}_temp_path $d/tmp/$m;"
+            fi
+        done
+    } >"$d/temp_paths.conf"
+}
+
+UP_DIR=$TMP/upstream
+PX_DIR=$TMP/proxy
+nginx_prefix "$UP_DIR"
+nginx_prefix "$PX_DIR"
+render "$CONF_DIR/upstream.conf.in" "$UP_DIR/nginx.conf" PREFIX="$UP_DIR" PORT="$UP_PORT"
+render "$CONF_DIR/proxy.conf.in" "$PX_DIR/nginx.conf" PREFIX="$PX_DIR" PORT="$PX_PORT" UPSTREAM_PORT="$UP_PORT"
+"$NGINX_BIN" -t -q -p "$UP_DIR/" -e "$UP_DIR/error.log" -c "$UP_DIR/nginx.conf" || die "upstream nginx config invalid"
+"$NGINX_BIN" -t -q -p "$PX_DIR/" -e "$PX_DIR/error.log" -c "$PX_DIR/nginx.conf" || die "proxy nginx config invalid"
+
+DIRECT_URL=http://127.0.0.1:$UP_PORT
+NGINX_URL=http://127.0.0.1:$PX_PORT
+SW_URL=http://127.0.0.1:$SW_PORT
+
+start_server "instant upstream (nginx)" "$DIRECT_URL/v1/models" "$UP_DIR/stdout.log" \
+    "$NGINX_BIN" -p "$UP_DIR/" -e "$UP_DIR/error.log" -c "$UP_DIR/nginx.conf"
+UP_PID=$STARTED_PID
+rec startup_ms.direct "$STARTED_MS"
+
+start_server "nginx proxy" "$NGINX_URL/v1/models" "$PX_DIR/stdout.log" \
+    "$NGINX_BIN" -p "$PX_DIR/" -e "$PX_DIR/error.log" -c "$PX_DIR/nginx.conf"
+PX_PID=$STARTED_PID
+rec startup_ms.nginx "$STARTED_MS"
+
+HAVE_SW=0
+if [[ $NO_SWITCHBOARD != 1 ]]; then
+    SW_CONFIG=$TMP/switchboard.yaml
+    EXTRA_SERVER=""
+    [[ -n $SW_EVENT_LOOP_THREADS ]] && EXTRA_SERVER=", event_loop_threads: $SW_EVENT_LOOP_THREADS"
+    render "$CONF_DIR/switchboard.yaml.in" "$SW_CONFIG" PORT="$SW_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="$EXTRA_SERVER"
+    start_server "switchboard" "$SW_URL/readyz" "$TMP/switchboard.log" \
+        "$SWITCHBOARD_BIN" serve --config "$SW_CONFIG" --listen "127.0.0.1:$SW_PORT"
+    SW_PID=$STARTED_PID
+    rec startup_ms.sw "$STARTED_MS"
+    HAVE_SW=1
+fi
+
+sleep 0.5 # settle, then idle memory before any request
+rec rss_idle_mb.direct "$(kb_to_mb "$(mem_kb VmRSS $(group_pids "$UP_PID"))")"
+rec rss_idle_mb.nginx "$(kb_to_mb "$(mem_kb VmRSS $(group_pids "$PX_PID"))")"
+((HAVE_SW)) && rec rss_idle_mb.sw "$(kb_to_mb "$(mem_kb VmRSS $(group_pids "$SW_PID"))")"
+
+# Targets: name, chat URL, streaming URL, PIDs for CPU accounting (evaluated when measured)
+TARGETS=(direct nginx)
+((HAVE_SW)) && TARGETS+=(sw)
+declare -A CHAT_URL=([direct]=$DIRECT_URL/v1/chat/completions [nginx]=$NGINX_URL/v1/chat/completions [sw]=$SW_URL/v1/chat/completions)
+declare -A STREAM_URL=([direct]=$DIRECT_URL/v1/stream/chat/completions [nginx]=$NGINX_URL/v1/stream/chat/completions [sw]=$SW_URL/v1/chat/completions)
+declare -A LABEL=([direct]="direct" [nginx]="nginx proxy" [sw]="switchboard")
+target_pids() {
+    case $1 in
+        direct) group_pids "$UP_PID" ;;
+        nginx) group_pids "$PX_PID" ;;
+        sw) group_pids "$SW_PID" ;; # Switchboard is one process; children (if any) counted too
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Sanity checks: every target answers the chat request and the stream properly.
+# ---------------------------------------------------------------------------------------------
+for t in "${TARGETS[@]}"; do
+    body=$TMP/sanity-$t.json
+    code=$(curl -s -o "$body" -w '%{http_code}' --max-time 10 -X POST -H "$AUTH_HEADER" \
+        -H 'Content-Type: application/json' -d "$CHAT_BODY" "${CHAT_URL[$t]}" || true)
+    if [[ $code != 200 ]] || ! grep -q '"chat.completion"' "$body"; then
+        head -c 600 "$body" >&2 || true
+        echo >&2
+        die "${LABEL[$t]}: chat request to ${CHAT_URL[$t]} gave HTTP $code, not a chat.completion"
+    fi
+    body=$TMP/sanity-$t.sse
+    code=$(curl -s -N -o "$body" -w '%{http_code}' --max-time 10 -X POST -H "$AUTH_HEADER" \
+        -H 'Content-Type: application/json' -d "$STREAM_BODY" "${STREAM_URL[$t]}" || true)
+    if [[ $code != 200 ]] || ! grep -q 'chat.completion.chunk' "$body" || ! grep -q '^data: \[DONE\]' "$body"; then
+        head -c 600 "$body" >&2 || true
+        echo >&2
+        die "${LABEL[$t]}: streaming request to ${STREAM_URL[$t]} gave HTTP $code, not an SSE stream ending in [DONE]"
+    fi
+done
+if ((HAVE_SW)); then
+    code=$(http_code "$SW_URL/v1/chat/completions" -X POST -H 'Content-Type: application/json' -d "$CHAT_BODY")
+    [[ $code == 401 ]] || log "warning: switchboard answered $code (expected 401) to a request without a key"
+fi
+log "sanity checks passed for: ${TARGETS[*]}"
+
+# ---------------------------------------------------------------------------------------------
+# 5a. Max throughput (wrk) + CPU per request
+# ---------------------------------------------------------------------------------------------
+for t in "${TARGETS[@]}"; do
+    log "wrk ${LABEL[$t]}: warm-up ${WARMUP}s, then ${DURATION}s (-t$THREADS -c$CONNECTIONS)"
+    run_wrk "$t-warmup" "${CHAT_URL[$t]}" "$WARMUP"
+    mapfile -t cpids < <(target_pids "$t")
+    ticks0=$(cpu_ticks "${cpids[@]}")
+    run_wrk "$t" "${CHAT_URL[$t]}" "$DURATION"
+    ticks1=$(cpu_ticks "${cpids[@]}")
+    reqs=${WRK[requests]}
+    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+    rec "rps.$t" "${WRK[rps]}"
+    rec "wrk_p50_ms.$t" "$(awk -v u="${WRK[p50_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
+    rec "wrk_p99_ms.$t" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
+    rec "wrk_requests.$t" "$reqs"
+    rec "wrk_errors.$t" "$errs"
+    cpu_us=$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')
+    rec "cpu_us.$t" "$cpu_us"
+    log "  ${LABEL[$t]}: ${WRK[rps]} req/s, p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, cpu ${cpu_us} us/req, errors $errs"
+    ((errs == 0)) || log "  warning: ${LABEL[$t]} had $errs errors/non-2xx responses under wrk"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 5b. Latency at a fixed rate (hey)
+# ---------------------------------------------------------------------------------------------
+RATE_RPS=$((RATE_WORKERS * RATE_PER_WORKER))
+for t in "${TARGETS[@]}"; do
+    log "hey ${LABEL[$t]}: ${RATE_RPS} req/s (${RATE_WORKERS} x ${RATE_PER_WORKER}) for ${RATE_DURATION}s"
+    run_hey "$t" "${CHAT_URL[$t]}"
+    rec "rate_p50_ms.$t" "$HEY_P50_MS"
+    rec "rate_p99_ms.$t" "$HEY_P99_MS"
+    rec "rate_rps.$t" "$HEY_RPS"
+    rec "rate_non200.$t" "$HEY_BAD"
+    log "  ${LABEL[$t]}: p50 ${HEY_P50_MS} ms, p99 ${HEY_P99_MS} ms, ${HEY_RPS} req/s, non-200 $HEY_BAD"
+done
+
+# Same rate with wrk pacing each connection (random gaps, not bursts) and microsecond-resolution
+# percentiles: hey starts all its workers' rate tickers together, so it sends bursts of
+# RATE_WORKERS requests and reports latencies rounded to 0.1 ms.
+RATE_INTERVAL_MS=$(awk -v w="$RATE_WORKERS" -v r="$RATE_RPS" 'BEGIN { printf "%.0f", w * 1000 / r }')
+for t in "${TARGETS[@]}"; do
+    log "wrk paced ${LABEL[$t]}: ~${RATE_RPS} req/s (${RATE_WORKERS} conns, 1 req per ~${RATE_INTERVAL_MS} ms each) for ${RATE_DURATION}s"
+    run_wrk "$t-paced" "${CHAT_URL[$t]}" "$RATE_DURATION" "$RATE_WORKERS" "$RATE_INTERVAL_MS"
+    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+    rec "paced_p50_ms.$t" "$(awk -v u="${WRK[p50_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
+    rec "paced_p99_ms.$t" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
+    rec "paced_rps.$t" "${WRK[rps]}"
+    rec "paced_errors.$t" "$errs"
+    log "  ${LABEL[$t]}: p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, ${WRK[rps]} req/s, errors $errs"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 5c. Streaming time-to-first-byte (sequential curl, targets interleaved)
+# ---------------------------------------------------------------------------------------------
+log "streaming TTFB: $TTFB_SAMPLES sequential requests per target"
+ttfb() {
+    "${CLIENT_PIN[@]}" curl -s -o /dev/null -w '%{time_starttransfer}\n' --max-time 10 -X POST \
+        -H "$AUTH_HEADER" -H 'Content-Type: application/json' -d "$STREAM_BODY" "$1"
+}
+for t in "${TARGETS[@]}"; do
+    : >"$TMP/ttfb-$t.txt"
+    for _ in 1 2 3; do ttfb "${STREAM_URL[$t]}" >/dev/null || true; done # warm-up
+done
+for ((i = 0; i < TTFB_SAMPLES; i++)); do
+    for t in "${TARGETS[@]}"; do
+        ttfb "${STREAM_URL[$t]}" >>"$TMP/ttfb-$t.txt" || die "streaming request to ${STREAM_URL[$t]} failed"
+    done
+done
+for t in "${TARGETS[@]}"; do
+    m=$(median_ms "$TMP/ttfb-$t.txt")
+    rec "ttfb_ms.$t" "$m"
+    log "  ${LABEL[$t]}: median TTFB $m ms"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 5d. Memory after the load
+# ---------------------------------------------------------------------------------------------
+for t in "${TARGETS[@]}"; do
+    mapfile -t mpids < <(target_pids "$t")
+    rec "rss_loaded_mb.$t" "$(kb_to_mb "$(mem_kb VmRSS "${mpids[@]}")")"
+    rec "rss_peak_mb.$t" "$(kb_to_mb "$(mem_kb VmHWM "${mpids[@]}")")"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 6. Report
+# ---------------------------------------------------------------------------------------------
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+log "loadavg at end: $LOADAVG_END"
+rec meta.date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+rec meta.commit "$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
+rec meta.host "$(uname -srm)"
+rec meta.nproc "$NPROC"
+rec meta.pin "$PIN_DESC"
+rec meta.duration_s "$DURATION"
+rec meta.warmup_s "$WARMUP"
+rec meta.connections "$CONNECTIONS"
+rec meta.wrk_threads "$THREADS"
+rec meta.rate_rps "$RATE_RPS"
+rec meta.rate_duration_s "$RATE_DURATION"
+rec meta.ttfb_samples "$TTFB_SAMPLES"
+rec meta.loadavg_start "$LOADAVG_START"
+rec meta.loadavg_end "$LOADAVG_END"
+rec meta.nginx "$("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
+rec meta.switchboard_bin "$([[ $HAVE_SW == 1 ]] && echo "$SWITCHBOARD_BIN" || echo none)"
+
+python3 "$CONF_DIR/report.py" "$RESULTS" "$BENCH_OUT"

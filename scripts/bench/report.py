@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Turn the raw numbers collected by scripts/bench.sh into the summary table and a JSON file.
+
+Usage: report.py RESULTS_FILE JSON_OUT
+
+RESULTS_FILE holds `key=value` lines. Per-target keys are `<metric>.<target>` with target one of
+direct | nginx | sw; everything else is metadata (`meta.<name>`). Missing values print as "-".
+"""
+import json
+import sys
+
+TARGETS = ("direct", "nginx", "sw")
+
+
+def load(path):
+    raw = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            k, v = line.split("=", 1)
+            raw[k] = v
+    return raw
+
+
+def num(raw, key):
+    v = raw.get(key)
+    if v is None or v == "":
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def sub(a, b):
+    return None if a is None or b is None else a - b
+
+
+def div(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: report.py RESULTS_FILE JSON_OUT")
+    raw = load(sys.argv[1])
+    out_path = sys.argv[2]
+
+    def per(metric):
+        return {t: num(raw, f"{metric}.{t}") for t in TARGETS}
+
+    def added(vals):
+        """Latency a proxy adds over the direct path."""
+        return {"direct": None, "nginx": sub(vals["nginx"], vals["direct"]), "sw": sub(vals["sw"], vals["direct"])}
+
+    def at_most(limit):
+        return lambda v, r: None if v is None else v <= limit
+
+    def zero(v, r):
+        return None if v is None else v == 0
+
+    rate_p50, rate_p99 = per("rate_p50_ms"), per("rate_p99_ms")
+    paced_p50, paced_p99 = per("paced_p50_ms"), per("paced_p99_ms")
+    ttfb = per("ttfb_ms")
+    rate = raw.get("meta.rate_rps", "1000")
+    # (key, label, values per target, number format, target text, check(sw_value, ratio) -> bool | None)
+    rows = [
+        ("throughput_rps", "throughput (req/s, wrk max)", per("rps"), "{:.0f}",
+         "sw >= 25% of nginx (aim 50%)", lambda v, r: None if r is None else r >= 0.25),
+        ("max_load_p50_ms", "  latency p50 at max load (ms)", per("wrk_p50_ms"), "{:.3f}", "", None),
+        ("max_load_p99_ms", "  latency p99 at max load (ms)", per("wrk_p99_ms"), "{:.3f}", "", None),
+        ("max_load_errors", "  wrk errors / non-2xx", per("wrk_errors"), "{:.0f}", "0", zero),
+        ("cpu_us_per_request", "CPU per request (us, at max load)", per("cpu_us"), "{:.1f}", "sw <= 100 us",
+         at_most(100)),
+        ("rate_achieved_rps", f"hey at {rate} req/s: achieved (req/s)", per("rate_rps"), "{:.0f}", f"~{rate}", None),
+        ("rate_p50_ms", "  latency p50 (ms)", rate_p50, "{:.3f}", "", None),
+        ("rate_p99_ms", "  latency p99 (ms)", rate_p99, "{:.3f}", "", None),
+        ("rate_added_p50_ms", "  added latency p50 (ms)", added(rate_p50), "{:+.3f}", "sw <= 0.2 ms", at_most(0.2)),
+        ("rate_added_p99_ms", "  added latency p99 (ms)", added(rate_p99), "{:+.3f}", "sw <= 1 ms", at_most(1.0)),
+        ("rate_non200", "  non-200 / errors", per("rate_non200"), "{:.0f}", "0", zero),
+        ("paced_achieved_rps", f"wrk paced ~{rate} req/s: achieved", per("paced_rps"), "{:.0f}", f"~{rate}", None),
+        ("paced_p50_ms", "  latency p50 (ms)", paced_p50, "{:.3f}", "", None),
+        ("paced_p99_ms", "  latency p99 (ms)", paced_p99, "{:.3f}", "", None),
+        ("paced_added_p50_ms", "  added latency p50 (ms)", added(paced_p50), "{:+.3f}", "sw <= 0.2 ms", at_most(0.2)),
+        ("paced_added_p99_ms", "  added latency p99 (ms)", added(paced_p99), "{:+.3f}", "sw <= 1 ms", at_most(1.0)),
+        ("paced_errors", "  errors / non-2xx", per("paced_errors"), "{:.0f}", "0", zero),
+        ("stream_ttfb_ms", "streaming TTFB median (ms)", ttfb, "{:.3f}", "", None),
+        ("stream_ttfb_added_ms", "  streaming TTFB added (ms)", added(ttfb), "{:+.3f}", "sw <= 1 ms", at_most(1.0)),
+        ("rss_idle_mb", "RSS idle after start (MB)", per("rss_idle_mb"), "{:.1f}", "sw <= 50 MB", at_most(50)),
+        ("rss_after_load_mb", "RSS after load (MB)", per("rss_loaded_mb"), "{:.1f}", "", None),
+        ("rss_peak_mb", "RSS peak, VmHWM (MB)", per("rss_peak_mb"), "{:.1f}", "sw <= 100 MB", at_most(100)),
+        ("startup_ms", "start-up to ready (ms)", per("startup_ms"), "{:.1f}", "sw < 500 ms",
+         lambda v, r: None if v is None else v < 500),
+    ]
+    no_ratio = {"max_load_errors", "rate_non200", "paced_errors"}
+
+    def fmt(fmt_spec, v):
+        return "-" if v is None else fmt_spec.format(v)
+
+    header = ("figure", "direct", "nginx proxy", "switchboard", "sw/nginx", "design target", "check")
+    table = []
+    results = {}
+    for key, label, vals, spec, target, check in rows:
+        ratio = div(vals["sw"], vals["nginx"])
+        if vals["nginx"] is not None and vals["nginx"] <= 0:
+            ratio = None  # e.g. nginx added no measurable latency: a ratio would mislead
+        if key in no_ratio:
+            ratio = None
+        verdict = None if check is None else check(vals["sw"], ratio)
+        table.append((label, fmt(spec, vals["direct"]), fmt(spec, vals["nginx"]), fmt(spec, vals["sw"]),
+                      "-" if ratio is None else f"{ratio:.2f}x", target,
+                      "" if verdict is None else ("ok" if verdict else "MISS")))
+        results[key] = {"direct": vals["direct"], "nginx": vals["nginx"], "switchboard": vals["sw"],
+                        "ratio_sw_over_nginx": ratio, "target": target or None, "pass": verdict}
+
+    widths = [max(len(str(r[i])) for r in [header] + table) for i in range(len(header))]
+
+    def line(r):
+        cells = []
+        for i, c in enumerate(r):
+            cells.append(str(c).ljust(widths[i]) if i in (0, 5, 6) else str(c).rjust(widths[i]))
+        return " | ".join(cells).rstrip()
+
+    meta = {k[5:]: v for k, v in raw.items() if k.startswith("meta.")}
+    print()
+    print("Switchboard benchmark  ({})".format(meta.get("date", "")))
+    print("  commit {}  |  nproc {}  |  pinning {}  |  wrk {}s x{} conns, fixed rate {} req/s for {}s".format(
+        meta.get("commit", "?"), meta.get("nproc", "?"), meta.get("pin", "?"),
+        meta.get("duration_s", "?"), meta.get("connections", "?"), rate, meta.get("rate_duration_s", "?")))
+    print("  loadavg start: {}  |  end: {}".format(meta.get("loadavg_start", "?"), meta.get("loadavg_end", "?")))
+    print()
+    print(line(header))
+    print("-+-".join("-" * w for w in widths))
+    for r in table:
+        print(line(r))
+    print()
+    print("direct = the instant upstream itself (nginx `return`); nginx proxy = nginx reverse proxy with upstream")
+    print("keepalive; CPU/request of 'direct' is the upstream's own CPU. RSS of nginx = master + worker.")
+    checked = [r for r in results.values() if r["pass"] is not None]
+    missed = [k for k, r in results.items() if r["pass"] is False]
+    if checked:
+        print("design-doc targets: {}/{} met{}".format(
+            len(checked) - len(missed), len(checked), "" if not missed else "; missed: " + ", ".join(missed)))
+
+    doc = {"meta": meta, "results": results}
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, sort_keys=False)
+        f.write("\n")
+    print(f"results written to {out_path}")
+
+
+if __name__ == "__main__":
+    main()

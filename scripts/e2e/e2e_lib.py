@@ -1,0 +1,282 @@
+"""Shared helpers for Switchboard's end-to-end tests: a tiny test runner, raw HTTP and SSE over http.client.
+
+Only the standard library is used here, so the raw checks do not depend on which HTTP client the openai SDK
+happens to bundle (openai 3.x ships `httpx2`, not `httpx`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import sys
+import time
+import traceback
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Test runner
+# --------------------------------------------------------------------------------------------------------------
+
+class Skip(Exception):
+    """Raised by a test that cannot run in this setup (only ever on explicit request, e.g. --skip-remote)."""
+
+
+class Runner:
+    """Registers tests with @runner.test, runs them in order, prints PASS/FAIL lines and a closing summary line
+    of the form `LABEL: N passed, M failed` (plus `, K skipped` when any were skipped)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.tests: list[tuple[str, Callable[[], None]]] = []
+        self.passed: list[str] = []
+        self.failed: list[str] = []
+        self.skipped: list[str] = []
+
+    def test(self, fn: Callable[[], None]) -> Callable[[], None]:
+        self.tests.append((fn.__name__.removeprefix("test_"), fn))
+        return fn
+
+    def run(self, only: Optional[list[str]] = None) -> int:
+        for name, fn in self.tests:
+            if only and not any(o in name for o in only):
+                continue
+            started = time.monotonic()
+            try:
+                fn()
+            except Skip as e:
+                self.skipped.append(name)
+                print(f"SKIP {name}: {e}", flush=True)
+                continue
+            except Exception as e:  # noqa: BLE001 - every failure is reported, never swallowed
+                elapsed = time.monotonic() - started
+                self.failed.append(name)
+                print(f"FAIL {name} ({elapsed:.2f}s): {type(e).__name__}: {e}", flush=True)
+                for line in traceback.format_exc().rstrip().splitlines():
+                    print(f"     | {line}", flush=True)
+                continue
+            elapsed = time.monotonic() - started
+            self.passed.append(name)
+            print(f"PASS {name} ({elapsed:.2f}s)", flush=True)
+        return self.finish()
+
+    def finish(self) -> int:
+        if self.failed:
+            print(f"{self.label} failures: {', '.join(self.failed)}", flush=True)
+        line = f"{self.label}: {len(self.passed)} passed, {len(self.failed)} failed"
+        if self.skipped:
+            line += f", {len(self.skipped)} skipped"
+        print(line, flush=True)
+        if not self.passed and not self.failed:
+            return 1  # ran nothing: treat as a failure, never as a pass
+        return 1 if self.failed else 0
+
+
+def check(cond: object, message: str) -> None:
+    """assert that survives `python -O`."""
+    if not cond:
+        raise AssertionError(message)
+
+
+def check_eq(actual: object, expected: object, what: str) -> None:
+    if actual != expected:
+        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Raw HTTP
+# --------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lower-cased names; repeated headers joined with ", "
+    body: bytes
+
+    def json(self) -> object:
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise AssertionError(f"response body is not JSON ({e}): {self.body[:500]!r}") from None
+
+    def error_object(self) -> dict:
+        """The `error` object of an OpenAI-shaped error body, checked for its four keys."""
+        doc = self.json()
+        check(isinstance(doc, dict) and isinstance(doc.get("error"), dict),
+              f"expected an OpenAI-shaped error body {{\"error\": {{...}}}}, got {self.body[:500]!r}")
+        err = doc["error"]
+        for key in ("message", "type", "param", "code"):
+            check(key in err, f"error object lacks key {key!r}: {err!r}")
+        check(isinstance(err["message"], str) and err["message"], f"error.message must be a non-empty string: {err!r}")
+        check(isinstance(err["type"], str) and err["type"], f"error.type must be a non-empty string: {err!r}")
+        return err
+
+
+def split_url(url: str) -> tuple[str, int, str]:
+    u = urllib.parse.urlsplit(url)
+    check(u.scheme == "http", f"only http:// URLs are supported here, got {url}")
+    return u.hostname or "127.0.0.1", u.port or 80, u.path or "/"
+
+
+def headers_of(resp: http.client.HTTPResponse) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in resp.getheaders():
+        k = k.lower()
+        out[k] = f"{out[k]}, {v}" if k in out else v
+    return out
+
+
+def request(method: str, url: str, *, headers: Optional[dict[str, str]] = None, body: Optional[bytes] = None,
+            json_body: object = None, timeout: float = 30.0) -> RawResponse:
+    host, port, path = split_url(url)
+    hdrs = dict(headers or {})
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        return RawResponse(resp.status, headers_of(resp), data)
+    finally:
+        conn.close()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Server-sent events
+# --------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class SSEStream:
+    """An open streaming response; iterate `events()` for each event's data string ("[DONE]" included)."""
+    conn: http.client.HTTPConnection
+    resp: http.client.HTTPResponse
+    status: int
+    headers: dict[str, str]
+    raw_lines: list[str] = field(default_factory=list)
+
+    def events(self) -> Iterator[str]:
+        data_lines: list[str] = []
+        while True:
+            line_b = self.resp.readline()
+            if not line_b:  # EOF
+                if data_lines:
+                    yield "\n".join(data_lines)
+                return
+            line = line_b.decode("utf-8").rstrip("\r\n")
+            self.raw_lines.append(line)
+            if line == "":
+                if data_lines:
+                    yield "\n".join(data_lines)
+                    data_lines = []
+                continue
+            if line.startswith(":"):
+                continue  # comment / keep-alive
+            name, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data_lines.append(value)
+            # event:, id:, retry: are accepted and ignored
+
+    def close(self) -> None:
+        try:
+            self.resp.close()
+        finally:
+            self.conn.close()
+
+
+def open_stream(url: str, key: str, payload: dict, *, timeout: float = 30.0,
+                extra_headers: Optional[dict[str, str]] = None) -> SSEStream:
+    host, port, path = split_url(url)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    hdrs = {"Content-Type": "application/json", "Accept": "text/event-stream", **bearer(key), **(extra_headers or {})}
+    conn.request("POST", path, body=json.dumps(payload).encode(), headers=hdrs)
+    resp = conn.getresponse()
+    return SSEStream(conn, resp, resp.status, headers_of(resp))
+
+
+@dataclass
+class StreamResult:
+    chunks: list[dict]
+    done: bool           # a `data: [DONE]` event arrived
+    events_after_done: int
+    text: str
+    finish_reasons: list[str]
+    usage_chunks: list[dict]
+
+
+def read_chat_stream(stream: SSEStream, on_chunk: Optional[Callable[[int, dict], None]] = None) -> StreamResult:
+    """Reads a chat-completions SSE stream to its end, checking each event is a JSON chunk or [DONE]."""
+    chunks: list[dict] = []
+    done = False
+    after_done = 0
+    text_parts: list[str] = []
+    finish: list[str] = []
+    usage_chunks: list[dict] = []
+    for data in stream.events():
+        if done:
+            after_done += 1
+            continue
+        if data == "[DONE]":
+            done = True
+            continue
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise AssertionError(f"stream event is neither JSON nor [DONE]: {data[:300]!r}") from None
+        check(isinstance(chunk, dict), f"stream chunk is not a JSON object: {data[:300]!r}")
+        check("error" not in chunk, f"stream carried an error event: {data[:500]}")
+        chunks.append(chunk)
+        if on_chunk:
+            on_chunk(len(chunks), chunk)
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                text_parts.append(delta["content"])
+            if choice.get("finish_reason"):
+                finish.append(choice["finish_reason"])
+        if chunk.get("usage"):
+            usage_chunks.append(chunk)
+    return StreamResult(chunks, done, after_done, "".join(text_parts), finish, usage_chunks)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Processes and ports
+# --------------------------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http_ok(url: str, *, timeout: float, alive: Optional[Callable[[], bool]] = None,
+                 headers: Optional[dict[str, str]] = None) -> None:
+    """Polls `url` until it answers 200; raises if `timeout` passes or `alive()` turns False."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise AssertionError(f"process exited before {url} answered 200 (last: {last})")
+        try:
+            r = request("GET", url, headers=headers, timeout=2)
+            if r.status == 200:
+                return
+            last = f"HTTP {r.status}"
+        except OSError as e:
+            last = f"{type(e).__name__}: {e}"
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer 200 within {timeout:.0f}s (last: {last})")
+
+
+def eprint(*args: object) -> None:
+    print(*args, file=sys.stderr, flush=True)

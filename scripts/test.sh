@@ -1,0 +1,402 @@
+#!/usr/bin/env bash
+# Switchboard's test command: unit tests, then end-to-end tests of the built binary.
+#
+#   scripts/test.sh                      # everything
+#   scripts/test.sh --filter ConfigTests # extra arguments go to `swift test`
+#   SKIP_SWIFT_TEST=1 scripts/test.sh    # only the end-to-end part
+#   SWITCHBOARD_BIN=path scripts/test.sh # test that binary instead of building one
+#
+# Stages: a Python venv at .venv with the openai SDK; `swift test`; `swift build --product switchboard`;
+# `switchboard check` on a good and a bad config; a gateway plus a `switchboard mock-provider` upstream, exercised
+# through the openai SDK (scripts/e2e/sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
+# the embedded demo config (`switchboard serve` without --config).
+# Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+VPY="$VENV/bin/python"
+E2E="$ROOT/scripts/e2e"
+READY_TIMEOUT="${READY_TIMEOUT:-30}"
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+# Everything here talks to 127.0.0.1; never through a proxy from the environment.
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
+
+PASSED=0
+FAILED=0
+FAILURES=()
+BG_PIDS=()
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-test.XXXXXX")"
+LOGS="$WORK/logs"
+mkdir -p "$LOGS"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+section() { printf '\n==> %s\n' "$*"; }
+pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$1"; }
+fail() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); printf 'FAIL %s%s\n' "$1" "${2:+: $2}"; }
+
+# Starts a command in the background with its output in $LOGS/NAME.{out,err}.log; sets LAST_PID.
+start_bg() {
+    local name=$1
+    shift
+    "$@" >"$LOGS/$name.out.log" 2>"$LOGS/$name.err.log" </dev/null &
+    LAST_PID=$!
+    BG_PIDS+=("$LAST_PID")
+    printf 'started %s (pid %s): %s\n' "$name" "$LAST_PID" "$*"
+}
+
+# stop_pid PID TIMEOUT: SIGTERM, then SIGKILL after TIMEOUT seconds; sets STOP_RC (exit status) and STOP_SECS.
+stop_pid() {
+    local pid=$1 timeout=$2 start=$SECONDS
+    STOP_RC=0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS - start < timeout)); do sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            printf 'pid %s still running %ss after SIGTERM: SIGKILL\n' "$pid" "$timeout"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    wait "$pid" 2>/dev/null || STOP_RC=$?
+    STOP_SECS=$((SECONDS - start))
+}
+
+# wait_ready URL PID NAME [curl args...]: polls URL until 200, failing early if PID exits.
+wait_ready() {
+    local url=$1 pid=$2 name=$3 deadline=$((SECONDS + READY_TIMEOUT))
+    shift 3
+    while ((SECONDS < deadline)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            printf '%s exited before %s answered 200\n' "$name" "$url"
+            return 1
+        fi
+        if curl -fsS -o /dev/null --max-time 2 "$@" "$url" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    printf '%s did not answer 200 at %s within %ss\n' "$name" "$url" "$READY_TIMEOUT"
+    return 1
+}
+
+dump_logs() {
+    local f
+    for f in "$LOGS"/*.log; do
+        [[ -e $f ]] || continue
+        case $f in *_test.log) continue ;; esac # already shown as they ran
+        printf '\n----- %s (last 100 lines) -----\n' "${f#"$WORK"/}"
+        tail -n 100 "$f" || true
+    done
+}
+
+# add_counts LABEL LOGFILE EXIT_STATUS: adds a Python test script's `LABEL: N passed, M failed` line to the totals.
+add_counts() {
+    local label=$1 log=$2 rc=$3 line p f
+    line="$(grep -E "^$label: [0-9]+ passed, [0-9]+ failed" "$log" | tail -n 1 || true)"
+    if [[ -z $line ]]; then
+        fail "$label" "no summary line (the script crashed or hung; exit status $rc)"
+        return
+    fi
+    p="$(sed -E 's/^[^:]+: ([0-9]+) passed.*/\1/' <<<"$line")"
+    f="$(sed -E 's/^[^:]+: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")"
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    if ((f > 0)); then FAILURES+=("$label: $f test(s)"); fi
+    if ((rc != 0 && f == 0)); then fail "$label" "exit status $rc"; fi
+}
+
+finish() {
+    section "Summary"
+    if ((FAILED > 0)); then
+        dump_logs
+        printf '\nFailed:\n'
+        printf '  - %s\n' "${FAILURES[@]}"
+        printf 'Logs kept in %s\n' "$LOGS"
+    fi
+    printf 'total: %d passed, %d failed\n' "$PASSED" "$FAILED"
+    if ((FAILED > 0 || PASSED == 0)); then exit 1; fi
+    exit 0
+}
+
+# A stage that cannot go on: record it and stop here.
+abort() {
+    fail "$1" "${2:-}"
+    finish
+}
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+on_exit() {
+    local rc=$? pid
+    for pid in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for pid in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do
+        for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if ((rc == 0)); then rm -rf "$WORK"; fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+need_cmd() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        printf '%s not found: installing Debian package %s\n' "$1" "$2"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    fi
+    command -v "$1" >/dev/null 2>&1 || abort "setup" "$1 is required (Debian package $2)"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Setup: tools and the Python venv
+# ---------------------------------------------------------------------------------------------------------------
+
+section "Setup"
+need_cmd curl curl
+need_cmd "$PYTHON" python3
+need_cmd timeout coreutils
+
+venv_ok() { [[ -x $VPY ]] && "$VPY" -c 'import openai; from openai import OpenAI' >/dev/null 2>&1; }
+
+if venv_ok; then
+    printf 'reusing %s (openai %s)\n' "$VENV" "$("$VPY" -c 'import openai; print(openai.__version__)')"
+else
+    rm -rf "$VENV"
+    if ! "$PYTHON" -m venv "$VENV" >"$LOGS/venv.log" 2>&1; then
+        # Debian's own python3 needs python3-venv for `-m venv`.
+        rm -rf "$VENV"
+        if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+            printf 'python3 -m venv failed: installing python3-venv\n'
+            apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+            PYTHON=/usr/bin/python3
+        fi
+        "$PYTHON" -m venv "$VENV" >"$LOGS/venv.log" 2>&1 || abort "setup" "could not create $VENV (see $LOGS/venv.log)"
+    fi
+    "$VPY" -m pip install --quiet --disable-pip-version-check -r "$E2E/requirements.txt" >"$LOGS/pip.log" 2>&1 ||
+        { cat "$LOGS/pip.log"; abort "setup" "pip install -r scripts/e2e/requirements.txt failed"; }
+    venv_ok || abort "setup" "openai does not import in $VENV"
+    printf 'created %s (openai %s)\n' "$VENV" "$("$VPY" -c 'import openai; print(openai.__version__)')"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Unit tests and the build
+# ---------------------------------------------------------------------------------------------------------------
+
+section "swift test $*"
+if [[ ${SKIP_SWIFT_TEST:-0} == 1 ]]; then
+    printf 'skipped (SKIP_SWIFT_TEST=1)\n'
+else
+    rc=0
+    swift test "$@" || rc=$?
+    if ((rc == 0)); then pass "swift test"; else fail "swift test" "exit status $rc"; fi
+fi
+
+section "Build"
+if [[ -n ${SWITCHBOARD_BIN:-} ]]; then
+    BIN="$SWITCHBOARD_BIN"
+    printf 'using SWITCHBOARD_BIN=%s\n' "$BIN"
+else
+    swift build --product switchboard || abort "swift build --product switchboard"
+    BIN="$ROOT/.build/debug/switchboard"
+fi
+[[ -x $BIN ]] || abort "build" "$BIN is not an executable"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ports and configs
+# ---------------------------------------------------------------------------------------------------------------
+
+read -r P_MOCK P_GW P_SHUT P_DEMO < <("$PYTHON" -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+for s in socks:
+    s.close()
+')
+export E2E_UPSTREAM_KEY="sk-upstream-e2e"
+
+# write_config FILE PORT STORAGE
+write_config() {
+    cat >"$1" <<EOF
+server: { listen: "127.0.0.1:$2", max_body_bytes: 8388608, shutdown_grace_s: 10 }
+storage: "$3"
+auth: { master_key: "sk-master", keys: [ { name: e2e, key: "sk-e2e" } ] }
+providers:
+  - { name: sim, kind: mock, ttft_ms: 5, tokens_per_s: 2000, seed: 7 }
+  - { name: slow, kind: mock, ttft_ms: 50, tokens_per_s: 20, seed: 7, completion_tokens: 40 }
+  - { name: remote, kind: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: "env:E2E_UPSTREAM_KEY" }
+models:
+  - { name: demo, deployments: [ { provider: sim, model: sim-1, price: { input: 1.0, output: 2.0 } } ] }
+  - { name: slow, deployments: [ { provider: slow, model: sim-slow } ] }
+  - { name: remote, deployments: [ { provider: remote, model: mock-remote } ] }
+routing: { retries: 2, timeout_s: 30 }
+EOF
+}
+CFG="$WORK/e2e.yaml"
+CFG_SHUT="$WORK/e2e-shutdown.yaml"
+write_config "$CFG" "$P_GW" "memory"
+write_config "$CFG_SHUT" "$P_SHUT" "sqlite:$WORK/shutdown.db"
+
+# Three mistakes at once: an unknown top-level key, a deployment naming an unknown provider, a missing env var.
+BAD_CFG="$WORK/bad.yaml"
+cat >"$BAD_CFG" <<'EOF'
+server: { listen: "127.0.0.1:8080" }
+providers:
+  - { name: openai, kind: openai, api_key: "env:DOES_NOT_EXIST_XYZ" }
+provders:
+  - { name: spare, kind: mock }
+models:
+  - { name: gpt, deployments: [ { provider: opnai, model: gpt-4o-mini } ] }
+EOF
+
+# ---------------------------------------------------------------------------------------------------------------
+# switchboard check
+# ---------------------------------------------------------------------------------------------------------------
+
+section "switchboard check"
+rc=0
+"$BIN" check --config "$CFG" >"$LOGS/check-good.log" 2>&1 || rc=$?
+if ((rc == 0)); then pass "check: good config exits 0"; else
+    cat "$LOGS/check-good.log"
+    fail "check: good config exits 0" "exit status $rc"
+fi
+
+rc=0
+env -u DOES_NOT_EXIST_XYZ "$BIN" check --config "$BAD_CFG" >"$LOGS/check-bad.log" 2>&1 || rc=$?
+cat "$LOGS/check-bad.log"
+if ((rc == 1)); then pass "check: bad config exits 1"; else fail "check: bad config exits 1" "exit status $rc"; fi
+for word in provders opnai DOES_NOT_EXIST_XYZ; do
+    if grep -q -- "$word" "$LOGS/check-bad.log"; then pass "check: reports $word"; else
+        fail "check: reports $word" "not in the output of check"
+    fi
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# Gateway + upstream mock, through the openai SDK
+# ---------------------------------------------------------------------------------------------------------------
+
+section "Gateway e2e through the openai SDK"
+start_bg mock-provider "$BIN" mock-provider --listen "127.0.0.1:$P_MOCK" --ttft-ms 10 --tokens-per-s 100 --seed 7
+MOCK_PID=$LAST_PID
+if wait_ready "http://127.0.0.1:$P_MOCK/v1/models" "$MOCK_PID" mock-provider -H "Authorization: Bearer any"; then
+    pass "mock-provider ready"
+else
+    abort "mock-provider ready"
+fi
+
+start_bg gateway "$BIN" serve --config "$CFG"
+GW_PID=$LAST_PID
+if wait_ready "http://127.0.0.1:$P_GW/readyz" "$GW_PID" gateway; then pass "gateway ready"; else abort "gateway ready"; fi
+
+rc=0
+timeout -k 5 600 "$VPY" "$E2E/sdk_test.py" --base-url "http://127.0.0.1:$P_GW/v1" --key sk-e2e \
+    --master-key sk-master --max-body-bytes 8388608 2>&1 | tee "$LOGS/sdk_test.log" || rc=$?
+add_counts sdk "$LOGS/sdk_test.log" "$rc"
+
+if kill -0 "$GW_PID" 2>/dev/null; then pass "gateway still running after the SDK tests"; else
+    fail "gateway still running after the SDK tests" "it exited"
+fi
+if grep -Eq 'Fatal error|Program crashed' "$LOGS"/gateway.*.log; then
+    fail "gateway log free of crashes" "$(grep -Eh 'Fatal error|Program crashed' "$LOGS"/gateway.*.log | head -n 3)"
+else
+    pass "gateway log free of crashes"
+fi
+stop_pid "$GW_PID" 15
+if ((STOP_RC == 0)); then pass "gateway exits 0 on SIGTERM when idle (${STOP_SECS}s)"; else
+    fail "gateway exits 0 on SIGTERM when idle" "exit status $STOP_RC after ${STOP_SECS}s"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Graceful shutdown (its own gateway, started by the script so it can collect the exit status)
+# ---------------------------------------------------------------------------------------------------------------
+
+section "Graceful shutdown"
+rc=0
+timeout -k 5 120 "$VPY" "$E2E/shutdown_test.py" --bin "$BIN" --config "$CFG_SHUT" --listen "127.0.0.1:$P_SHUT" \
+    --key sk-e2e --grace 10 --log-dir "$LOGS" --expect-file "$WORK/shutdown.db" >"$LOGS/shutdown_test.log" 2>&1 &
+SHUT_PID=$!
+BG_PIDS+=("$SHUT_PID")
+wait "$SHUT_PID" || rc=$?
+cat "$LOGS/shutdown_test.log"
+add_counts shutdown "$LOGS/shutdown_test.log" "$rc"
+
+stop_pid "$MOCK_PID" 10
+
+# ---------------------------------------------------------------------------------------------------------------
+# The embedded demo config
+# ---------------------------------------------------------------------------------------------------------------
+
+section "Demo config (serve without --config)"
+start_bg demo "$BIN" serve --listen "127.0.0.1:$P_DEMO"
+DEMO_PID=$LAST_PID
+if wait_ready "http://127.0.0.1:$P_DEMO/readyz" "$DEMO_PID" demo; then
+    pass "demo: ready"
+    # The banner may take a moment to reach the log; a server must flush it while running.
+    for _ in $(seq 1 50); do
+        grep -q 'sk-switchboard-demo' "$LOGS/demo.out.log" && break
+        sleep 0.1
+    done
+    printf -- '--- demo stdout ---\n'
+    cat "$LOGS/demo.out.log"
+    printf -- '-------------------\n'
+    if grep -Eq "http://(127\.0\.0\.1|localhost):$P_DEMO" "$LOGS/demo.out.log"; then pass "demo: stdout shows the URL"; else
+        fail "demo: stdout shows the URL" "no http://127.0.0.1:$P_DEMO in stdout"
+    fi
+    if grep -q 'sk-switchboard-demo' "$LOGS/demo.out.log"; then pass "demo: stdout shows the demo key"; else
+        hint=""
+        if grep -q 'sk-switchboard-demo' "$LOGS/demo.err.log"; then hint=" (it is on stderr)"; fi
+        fail "demo: stdout shows the demo key" "sk-switchboard-demo not in stdout while the server runs$hint"
+    fi
+    if grep -q 'curl' "$LOGS/demo.out.log"; then pass "demo: stdout shows a curl example"; else
+        fail "demo: stdout shows a curl example" "no curl in stdout"
+    fi
+
+    code="$(curl -sS -o "$WORK/demo-chat.json" -w '%{http_code}' --max-time 30 \
+        -H 'Authorization: Bearer sk-switchboard-demo' -H 'Content-Type: application/json' \
+        -d '{"model":"demo","messages":[{"role":"user","content":"Hello from test.sh"}]}' \
+        "http://127.0.0.1:$P_DEMO/v1/chat/completions" || true)"
+    if [[ $code == 200 ]] && "$PYTHON" -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["choices"][0]["message"]["content"].strip(), doc
+' "$WORK/demo-chat.json" 2>"$LOGS/demo-chat-check.log"; then
+        pass "demo: curl chat on demo returns 200 with content"
+    else
+        fail "demo: curl chat on demo returns 200 with content" "HTTP $code: $(head -c 300 "$WORK/demo-chat.json" 2>/dev/null)"
+    fi
+
+    code="$(curl -sS -o "$WORK/demo-models.json" -w '%{http_code}' --max-time 10 \
+        -H 'Authorization: Bearer sk-switchboard-demo' "http://127.0.0.1:$P_DEMO/v1/models" || true)"
+    if [[ $code == 200 ]] && "$PYTHON" -c '
+import json, sys
+ids = {m["id"] for m in json.load(open(sys.argv[1]))["data"]}
+missing = {"demo", "demo-fast", "demo-cheap"} - ids
+assert not missing, f"missing {missing} in {ids}"
+' "$WORK/demo-models.json" 2>"$LOGS/demo-models-check.log"; then
+        pass "demo: /v1/models lists demo, demo-fast, demo-cheap"
+    else
+        fail "demo: /v1/models lists demo, demo-fast, demo-cheap" "HTTP $code: $(tail -n 1 "$LOGS/demo-models-check.log")"
+    fi
+else
+    fail "demo: ready"
+fi
+stop_pid "$DEMO_PID" 15
+if ((STOP_RC == 0)); then pass "demo: exits 0 on SIGTERM (${STOP_SECS}s)"; else
+    fail "demo: exits 0 on SIGTERM" "exit status $STOP_RC after ${STOP_SECS}s"
+fi
+
+finish
