@@ -204,9 +204,11 @@ start_server() {
 declare -A WRK
 run_wrk() {
     local label=$1 url=$2 secs=$3 conns=${4:-$CONNECTIONS} interval=${5:-} out=$TMP/wrk-$1.txt line kv
+    local threads=$THREADS
+    ((conns >= threads)) || threads=$conns
     BENCH_BODY=$CHAT_BODY BENCH_AUTH="Bearer sk-bench" BENCH_INTERVAL_MS=$interval \
         "${CLIENT_PIN[@]}" timeout $((secs + 30)) \
-        wrk -t"$THREADS" -c"$conns" -d"${secs}s" --latency -s "$CONF_DIR/post.lua" "$url" >"$out" 2>&1 ||
+        wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$CONF_DIR/post.lua" "$url" >"$out" 2>&1 ||
         { cat "$out" >&2; die "wrk failed against $url"; }
     line=$(grep '^BENCH_WRK ' "$out" || true)
     [[ -n $line ]] || { cat "$out" >&2; die "no BENCH_WRK summary from wrk ($url)"; }

@@ -104,6 +104,15 @@ struct HTTPClientService: Service {
     }
 }
 
+/// Closes storage once everything else has stopped (it is the first service, so the last to stop).
+struct StorageService: Service {
+    let storage: any Storage
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await storage.close()
+    }
+}
+
 /// Builds the whole application: storage opened and migrated, the upstream client, the request log, the server.
 ///
 /// - Parameters:
@@ -124,7 +133,8 @@ public func buildApplication(
         store = try await openStorage(config.storage)
     }
     try await store.migrate()
-    var extraServices: [any Service] = []
+    // Services stop in reverse order, after the server has drained: request log flush, HTTP client, storage.
+    var extraServices: [any Service] = [StorageService(storage: store)]
     let upstream: any UpstreamTransport
     if let transport {
         upstream = transport

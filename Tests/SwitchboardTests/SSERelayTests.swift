@@ -1,0 +1,97 @@
+import NIOCore
+import Testing
+@testable import SwitchboardCore
+
+@Suite struct SSERelayTests {
+    static let content = #"data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}"# + "\n\n"
+    static let finish = #"data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"# + "\n\n"
+    static let usage = #"data: {"id":"c","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19,"prompt_tokens_details":{"cached_tokens":4}}}"# + "\n\n"
+    static let done = "data: [DONE]\n\n"
+    static let stream = content + content + finish + usage + done
+
+    /// Feeds `text` split at the given cut points and returns what the client receives.
+    func relay(_ text: String, cuts: [Int], mode: SSERelay.Mode) -> (String, SSERelay) {
+        var r = SSERelay(mode: mode)
+        let bytes = Array(text.utf8)
+        var out = ""
+        var start = 0
+        for cut in cuts + [bytes.count] where cut >= start {
+            if let o = r.feed(ByteBuffer(bytes: bytes[start..<cut])) { out += String(buffer: o) }
+            start = cut
+        }
+        if let o = r.finish() { out += String(buffer: o) }
+        return (out, r)
+    }
+
+    @Test func passthroughSplitAtEveryByteKeepsBytesAndFindsUsage() {
+        let n = Self.stream.utf8.count
+        for cut in 0...n {
+            let (out, r) = relay(Self.stream, cuts: [cut], mode: .passthrough)
+            #expect(out == Self.stream)
+            #expect(r.usage == Usage(promptTokens: 12, completionTokens: 7, cachedTokens: 4))
+            #expect(r.sawDone)
+        }
+    }
+
+    @Test func stripModeRemovesOnlyTheUsageChunkAtEverySplit() {
+        let expected = Self.content + Self.content + Self.finish + Self.done
+        let n = Self.stream.utf8.count
+        for cut in 0...n {
+            for second in stride(from: cut, through: n, by: 17) {
+                let (out, r) = relay(Self.stream, cuts: [cut, second], mode: .stripUsageChunk)
+                #expect(out == expected, "cut at \(cut), \(second)")
+                #expect(r.usage?.completionTokens == 7)
+                #expect(r.sawDone)
+            }
+        }
+    }
+
+    @Test func byteByByte() {
+        let cuts = Array(1..<Self.stream.utf8.count)
+        let (out, r) = relay(Self.stream, cuts: cuts, mode: .stripUsageChunk)
+        #expect(out == Self.content + Self.content + Self.finish + Self.done)
+        #expect(r.usage?.promptTokens == 12)
+    }
+
+    @Test func crlfEventsAndContinuousUsageAreKept() {
+        // A provider that reports usage on a content chunk (choices not empty): it is never dropped.
+        let withUsage = #"data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"# + "\r\n\r\n"
+        let (out, r) = relay(withUsage + "data: [DONE]\r\n\r\n", cuts: [5, 40], mode: .stripUsageChunk)
+        #expect(out == withUsage + "data: [DONE]\r\n\r\n")
+        #expect(r.usage?.completionTokens == 1)
+        #expect(r.sawDone)
+    }
+
+    @Test func detectsErrorEventsAndMissingDone() {
+        let (_, r) = relay(#"data: {"error":{"message":"boom"}}"# + "\n\n", cuts: [3], mode: .passthrough)
+        #expect(r.sawError)
+        #expect(!r.sawDone)
+        let (_, truncated) = relay(Self.content, cuts: [], mode: .passthrough)
+        #expect(!truncated.sawDone && !truncated.sawError)
+    }
+
+    @Test func unterminatedTailIsForwardedAtTheEnd() {
+        let (out, _) = relay(Self.content + "data: partial", cuts: [10], mode: .stripUsageChunk)
+        #expect(out == Self.content + "data: partial")
+    }
+}
+
+@Suite struct UsageTests {
+    @Test func costUsesCachedPrice() {
+        let price = Price(input: 2.5, output: 10, cachedInput: 1.25)
+        let usage = Usage(promptTokens: 1000, completionTokens: 200, cachedTokens: 400)
+        // 600 × 2.5 + 400 × 1.25 + 200 × 10 = 1500 + 500 + 2000 = 4000 per 1M
+        #expect(abs(price.cost(of: usage) - 0.004) < 1e-12)
+        #expect(abs(Price(input: 2.5, output: 10).cost(of: usage) - 0.0045) < 1e-12)
+        #expect(Price.free.cost(of: usage) == 0)
+    }
+
+    @Test func cachedNeverExceedsPrompt() {
+        #expect(Price(input: 1, output: 0, cachedInput: 0).cost(of: Usage(promptTokens: 10, cachedTokens: 50)) == 0)
+    }
+
+    @Test(arguments: [(0.004, "0.004"), (0, "0"), (1.5, "1.5"), (0.00000015, "0.00000015"), (12, "12"), (-1, "0"), (.nan, "0")])
+    func formatsUSD(_ amount: Double, _ text: String) {
+        #expect(formatUSD(amount) == text)
+    }
+}
