@@ -41,11 +41,12 @@ section() { printf '\n==> %s\n' "$*"; }
 pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$1"; }
 fail() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); printf 'FAIL %s%s\n' "$1" "${2:+: $2}"; }
 
-# Starts a command in the background with its output in $LOGS/NAME.{out,err}.log; sets LAST_PID.
+# Starts a command in the background with its output in $LOGS/NAME.{out,err}.log, in the folder $START_DIR
+# (default: the repo root); sets LAST_PID (the command's own pid: the subshell execs it).
 start_bg() {
     local name=$1
     shift
-    "$@" >"$LOGS/$name.out.log" 2>"$LOGS/$name.err.log" </dev/null &
+    (cd "${START_DIR:-$ROOT}" && exec "$@") >"$LOGS/$name.out.log" 2>"$LOGS/$name.err.log" </dev/null &
     LAST_PID=$!
     BG_PIDS+=("$LAST_PID")
     printf 'started %s (pid %s): %s\n' "$name" "$LAST_PID" "$*"
@@ -213,6 +214,7 @@ else
     BIN="$ROOT/.build/debug/switchboard"
 fi
 [[ -x $BIN ]] || abort "build" "$BIN is not an executable"
+BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Ports and configs
@@ -341,7 +343,8 @@ stop_pid "$MOCK_PID" 10
 # ---------------------------------------------------------------------------------------------------------------
 
 section "Demo config (serve without --config)"
-start_bg demo "$BIN" serve --listen "127.0.0.1:$P_DEMO"
+# In $WORK: the demo config keeps its request log in ./switchboard.db.
+START_DIR="$WORK" start_bg demo "$BIN" serve --listen "127.0.0.1:$P_DEMO"
 DEMO_PID=$LAST_PID
 if wait_ready "http://127.0.0.1:$P_DEMO/readyz" "$DEMO_PID" demo; then
     pass "demo: ready"

@@ -32,11 +32,12 @@ public struct RoundRobinState: Sendable, Equatable {
     public private(set) var cursor: Int = 0
     public init() {}
 
-    /// The first candidate at or after the cursor (wrapping), advancing the cursor past it.
-    public mutating func pick(among candidates: [Int]) -> Int? {
+    /// The first candidate at or after the cursor (wrapping). A first attempt advances the cursor past it; a retry
+    /// (`advance: false`) does not, so a failing deployment does not shift the rotation of later requests.
+    public mutating func pick(among candidates: [Int], advance: Bool = true) -> Int? {
         guard let first = candidates.min() else { return nil }
         let chosen = candidates.filter { $0 >= cursor }.min() ?? first
-        cursor = chosen + 1
+        if advance { cursor = chosen + 1 }
         return chosen
     }
 }
@@ -46,7 +47,7 @@ public final class RoundRobinBalancer: Balancer {
     private let state = Mutex(RoundRobinState())
     public init() {}
     public func choose(among candidates: [Int], context: BalancingContext) -> Int? {
-        state.withLock { $0.pick(among: candidates) }
+        state.withLock { $0.pick(among: candidates, advance: context.attempt == 1) }
     }
 }
 
@@ -64,9 +65,12 @@ public struct SmoothWeightedState: Sendable, Equatable {
         self.scores = Array(repeating: 0, count: weights.count)
     }
 
-    public mutating func pick(among candidates: [Int]) -> Int? {
+    /// Picks among `candidates`. A retry (`advance: false`) takes the candidate that would win next without
+    /// changing any score, so retries do not disturb the split of first attempts.
+    public mutating func pick(among candidates: [Int], advance: Bool = true) -> Int? {
         let valid = candidates.filter { $0 >= 0 && $0 < weights.count }
         guard !valid.isEmpty else { return nil }
+        guard advance else { return valid.max { scores[$0] + weights[$0] < scores[$1] + weights[$1] } }
         var total = 0
         var best = valid[0]
         for i in valid {
@@ -84,6 +88,6 @@ public final class WeightedRoundRobinBalancer: Balancer {
     private let state: Mutex<SmoothWeightedState>
     public init(weights: [Int]) { state = Mutex(SmoothWeightedState(weights: weights)) }
     public func choose(among candidates: [Int], context: BalancingContext) -> Int? {
-        state.withLock { $0.pick(among: candidates) }
+        state.withLock { $0.pick(among: candidates, advance: context.attempt == 1) }
     }
 }

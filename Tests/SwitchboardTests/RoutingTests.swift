@@ -44,6 +44,26 @@ import Testing
         #expect([planner.next(using: b), planner.next(using: b), planner.next(using: b), planner.next(using: b)] == [0, 0, 0, nil])
     }
 
+    @Test func retriesDoNotShiftTheRotation() {
+        // Deployment 0 always fails: every request tries 0 then 1 under a shared balancer.
+        let b = RoundRobinBalancer()
+        var firsts: [Int] = []
+        for _ in 0..<6 {
+            var planner = AttemptPlanner(deploymentCount: 2, retries: 1)
+            firsts.append(planner.next(using: b)!)
+            _ = planner.next(using: b)
+        }
+        #expect(firsts == [0, 1, 0, 1, 0, 1])
+        let w = WeightedRoundRobinBalancer(weights: [1, 1])
+        var wf: [Int] = []
+        for _ in 0..<6 {
+            var planner = AttemptPlanner(deploymentCount: 2, retries: 1)
+            wf.append(planner.next(using: w)!)
+            #expect(planner.next(using: w) != wf.last)
+        }
+        #expect(wf.filter { $0 == 0 }.count == 3)
+    }
+
     @Test func retryableFailures() {
         #expect(AttemptPlanner.isRetryable(.connection))
         #expect(AttemptPlanner.isRetryable(.timeout))

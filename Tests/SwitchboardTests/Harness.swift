@@ -1,0 +1,92 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SwitchboardCore
+import SwitchboardProviders
+import SwitchboardServer
+import SwitchboardStore
+
+/// Runs the gateway for a test: `.router` in process, or `.live` on a free port with a real upstream client.
+func withGateway<T: Sendable>(
+    _ yaml: String, env: [String: String] = [:], mode: TestingSetup = .router,
+    _ body: @Sendable (GatewayHarness) async throws -> T
+) async throws -> T {
+    var config = try ConfigLoader.load(yaml: yaml, environment: env)
+    config.server.port = 0
+    let storage = MemoryStorage()
+    let transport = HTTPClientTransport(connectTimeout: .milliseconds(Int64(config.routing.connectTimeoutSeconds * 1000)),
+                                        idleTimeout: .milliseconds(Int64(config.routing.timeoutSeconds * 1000)))
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    let services = GatewayServices(config: config, storage: storage, transport: transport, logger: logger)
+    let app = Application(router: buildRouter(services), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+    do {
+        let result = try await app.test(mode) { client in
+            try await body(GatewayHarness(client: client, services: services, storage: storage))
+        }
+        try await transport.shutdown()
+        return result
+    } catch {
+        try? await transport.shutdown()
+        throw error
+    }
+}
+
+struct GatewayHarness: Sendable {
+    let client: any TestClientProtocol
+    let services: GatewayServices
+    let storage: MemoryStorage
+
+    static let key = "sk-test"
+
+    func post(_ path: String, _ body: String, key: String? = GatewayHarness.key, headers extra: HTTPFields = [:]) async throws -> TestResponse {
+        var headers = extra
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        headers[.contentType] = "application/json"
+        return try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    func get(_ path: String, key: String? = GatewayHarness.key) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        return try await client.execute(uri: path, method: .get, headers: headers)
+    }
+
+    /// The request log after everything recorded so far has been written.
+    func records() async throws -> [RequestRecord] {
+        await services.requestLog.flush()
+        return try await storage.recentRequests(limit: 1000)
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+    func json() throws -> [String: Any] { try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:] }
+    var errorObject: [String: Any]? { (try? json())?["error"] as? [String: Any] }
+    func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+}
+
+let chatBody = #"{"model":"demo","messages":[{"role":"user","content":"Hello"}]}"#
+
+/// A gateway config with one mock model and one key per purpose.
+let mockYAML = """
+auth:
+  master_key: "sk-master"
+  keys:
+    - { name: tester, key: "\(GatewayHarness.key)" }
+    - { name: limited, key: "sk-limited", models: ["demo-*"] }
+providers:
+  - { name: sim-a, kind: mock, seed: 1 }
+  - { name: sim-b, kind: mock, seed: 2 }
+models:
+  - name: demo
+    deployments:
+      - { provider: sim-a, model: a-1, price: { input: 100000, output: 200000 } }
+      - { provider: sim-b, model: b-1, price: { input: 1, output: 1 } }
+  - name: demo-small
+    deployments: [ { provider: sim-a, model: a-1 } ]
+"""
