@@ -103,6 +103,28 @@ public enum JSONPeek {
         return unescape(raw)
     }
 
+    /// The value of a number that is a whole number in `Int` range (`12`, `-3`, `1.0e2`); nil otherwise.
+    public static func integer(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Int? {
+        guard value.kind == .number else { return nil }
+        var result = 0
+        var negative = false
+        for i in value.range {
+            let c = bytes[i]
+            if c == UInt8(ascii: "-") { negative = true; continue }
+            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else {
+                // A fraction or exponent: the slow path.
+                let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[value.range]), as: UTF8.self)
+                guard let d = Double(text), d == d.rounded(), abs(d) < 9e15 else { return nil }
+                return Int(d)
+            }
+            let (m, o1) = result.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int(c - UInt8(ascii: "0")))
+            if o1 || o2 { return nil }
+            result = a
+        }
+        return negative ? -result : result
+    }
+
     /// True when the value is the literal `true`.
     public static func isTrue(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Bool {
         value.kind == .bool && bytes[value.range.lowerBound] == UInt8(ascii: "t")

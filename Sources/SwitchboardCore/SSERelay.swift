@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// Watches an OpenAI-style server-sent-event stream as it is relayed: finds the usage chunk, `[DONE]` and error
@@ -127,10 +126,7 @@ public struct SSERelay: Sendable {
         guard let fields = try? JSONPeek.topLevel(data, keys: Self.usageKeys) else { return true }
         if let err = fields[2], err.kind == .object { sawError = true }
         guard let u = fields[0], u.kind == .object else { return true }
-        let slice = UnsafeRawBufferPointer(rebasing: data[u.range])
-        if let wire = try? JSONDecoder().decode(Usage.OpenAIWire.self, from: Data(slice)) {
-            usage = Usage(openAI: wire)
-        }
+        if let found = Usage.openAIUsageObject(UnsafeRawBufferPointer(rebasing: data[u.range])) { usage = found }
         if mode == .stripUsageChunk, let choices = fields[1], JSONPeek.isEmptyArray(data, choices) {
             return false
         }

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Token usage of one request, normalised across providers.
 public struct Usage: Sendable, Equatable, Codable {
     /// All input tokens, cached ones included.
@@ -16,19 +18,32 @@ public struct Usage: Sendable, Equatable, Codable {
 }
 
 extension Usage {
-    /// OpenAI's `usage` object as it appears in responses and the final stream chunk.
-    public struct OpenAIWire: Decodable, Sendable {
-        struct PromptDetails: Decodable { var cached_tokens: Int? }
-        var prompt_tokens: Int?
-        var completion_tokens: Int?
-        var prompt_tokens_details: PromptDetails?
+    private static let usageKey: [[UInt8]] = [Array("usage".utf8)]
+    private static let usageKeys: [[UInt8]] = ["prompt_tokens", "completion_tokens", "prompt_tokens_details"].map { Array($0.utf8) }
+    private static let detailKeys: [[UInt8]] = [Array("cached_tokens".utf8)]
 
-        public var usage: Usage { Usage(openAI: self) }
+    /// Usage from a non-streamed OpenAI response body (its top-level `usage` object); nil when there is none.
+    public static func inOpenAIResponse(_ body: ByteBuffer) -> Usage? {
+        body.withUnsafeReadableBytes { bytes in
+            guard let fields = try? JSONPeek.topLevel(bytes, keys: usageKey), let u = fields[0], u.kind == .object else { return nil }
+            return openAIUsageObject(UnsafeRawBufferPointer(rebasing: bytes[u.range]))
+        }
     }
 
-    init(openAI wire: OpenAIWire) {
-        self.init(promptTokens: wire.prompt_tokens ?? 0, completionTokens: wire.completion_tokens ?? 0,
-                  cachedTokens: wire.prompt_tokens_details?.cached_tokens ?? 0)
+    /// Reads OpenAI's `usage` object (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details.cached_tokens`)
+    /// from its bytes, without a JSON decoder.
+    public static func openAIUsageObject(_ bytes: UnsafeRawBufferPointer) -> Usage? {
+        guard let f = try? JSONPeek.topLevel(bytes, keys: usageKeys) else { return nil }
+        var usage = Usage()
+        usage.promptTokens = f[0].flatMap { JSONPeek.integer(bytes, $0) } ?? 0
+        usage.completionTokens = f[1].flatMap { JSONPeek.integer(bytes, $0) } ?? 0
+        if let details = f[2], details.kind == .object {
+            let inner = UnsafeRawBufferPointer(rebasing: bytes[details.range])
+            if let d = try? JSONPeek.topLevel(inner, keys: detailKeys), let cached = d[0] {
+                usage.cachedTokens = JSONPeek.integer(inner, cached) ?? 0
+            }
+        }
+        return usage
     }
 }
 

@@ -101,7 +101,7 @@ final class Gateway: Sendable {
                 continue
             }
             trace.firstByte()
-            let usage = Self.usage(inJSON: body)
+            let usage = Usage.inOpenAIResponse(body)
             trace.finish(status: 200, usage: usage)
             var headers = trace.headers(modelName: route.name)
             headers[.contentType] = upstream.header("content-type") ?? "application/json"
@@ -185,15 +185,6 @@ final class Gateway: Sendable {
             }
         }
         return error
-    }
-
-    /// Usage from a non-streamed OpenAI response body (the top-level `usage` object).
-    static func usage(inJSON body: ByteBuffer) -> Usage? {
-        body.withUnsafeReadableBytes { bytes in
-            guard let fields = try? JSONPeek.topLevel(bytes, keys: [Array("usage".utf8)]), let u = fields[0], u.kind == .object else { return nil }
-            let slice = UnsafeRawBufferPointer(rebasing: bytes[u.range])
-            return try? JSONDecoder().decode(Usage.OpenAIWire.self, from: Data(slice)).usage
-        }
     }
 }
 

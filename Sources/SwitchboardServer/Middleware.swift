@@ -70,16 +70,23 @@ struct AuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
+    /// The key from `Authorization: Bearer KEY` (scheme case-insensitive) or else `x-api-key`.
     static func presentedKey(_ request: Request) -> String? {
-        if let auth = request.headers[.authorization] {
-            let parts = auth.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                let key = parts[1].trimmingCharacters(in: .whitespaces)
-                if !key.isEmpty { return key }
-            }
-        }
+        if let auth = request.headers[.authorization], let key = bearerToken(auth) { return key }
         if let key = request.headers[.xAPIKey], !key.isEmpty { return key }
         return nil
+    }
+
+    static func bearerToken(_ header: String) -> String? {
+        var utf8 = Substring(header).utf8
+        let scheme = "bearer".utf8
+        guard utf8.count > scheme.count,
+              zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+              utf8.dropFirst(scheme.count).first == UInt8(ascii: " ") else { return nil }
+        utf8 = utf8.dropFirst(scheme.count + 1)
+        while let c = utf8.first, c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") { utf8 = utf8.dropFirst() }
+        while let c = utf8.last, c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") { utf8 = utf8.dropLast() }
+        return utf8.isEmpty ? nil : String(Substring(utf8))
     }
 }
 

@@ -1,25 +1,40 @@
 import SwitchboardCore
 import Synchronization
 
-/// Keeps everything in process memory, bounded: the request log holds the newest `capacity` entries.
+/// Keeps everything in process memory, bounded: the request log holds the newest `capacity` entries in a ring.
 public final class MemoryStorage: Storage {
-    private let records: Mutex<[RequestRecord]> = Mutex([])
+    private struct Ring {
+        var slots: [RequestRecord] = []
+        var next = 0      // where the next record goes once the ring is full
+    }
+
+    private let log = Mutex(Ring())
     public let capacity: Int
 
-    public init(capacity: Int = 10_000) { self.capacity = capacity }
+    public init(capacity: Int = 10_000) { self.capacity = max(capacity, 1) }
 
     public func migrate() async throws {}
     public func ping() async throws {}
 
     public func insert(_ new: [RequestRecord]) async throws {
-        records.withLock { all in
-            all.append(contentsOf: new)
-            if all.count > capacity { all.removeFirst(all.count - capacity) }
+        log.withLock { ring in
+            for r in new {
+                if ring.slots.count < capacity {
+                    ring.slots.append(r)
+                } else {
+                    ring.slots[ring.next] = r
+                    ring.next = (ring.next + 1) % capacity
+                }
+            }
         }
     }
 
     public func recentRequests(limit: Int) async throws -> [RequestRecord] {
-        records.withLock { Array($0.suffix(max(limit, 0)).reversed()) }
+        log.withLock { ring in
+            // Oldest first is slots[next...] + slots[..<next]; newest first is its reverse.
+            let ordered = ring.slots[ring.next...] + ring.slots[..<ring.next]
+            return Array(ordered.suffix(max(limit, 0)).reversed())
+        }
     }
 
     public func close() async throws {}

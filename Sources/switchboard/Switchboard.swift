@@ -53,6 +53,12 @@ func makeLogger(_ label: String, level: String?) -> Logger {
     return logger
 }
 
+/// One event loop per CPU in the process's affinity mask, capped by what cgroups allow.
+func defaultEventLoopThreads() -> Int {
+    let allowed = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)).flatMap(allowedCPUCount(procStatus:))
+    return max(1, min(allowed ?? System.coreCount, System.coreCount))
+}
+
 func say(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
@@ -78,8 +84,9 @@ struct Serve: AsyncParsableCommand {
             cfg.server.host = host
             cfg.server.port = port
         }
-        // Before anything touches the event loop group.
-        if cfg.server.eventLoopThreads > 0 { NIOSingletons.groupLoopCountSuggestion = cfg.server.eventLoopThreads }
+        // Before anything touches the event loop group: the configured count, else one per CPU this process may use
+        // (NIO's own default counts the machine's cores even under `taskset`).
+        NIOSingletons.groupLoopCountSuggestion = cfg.server.eventLoopThreads > 0 ? cfg.server.eventLoopThreads : defaultEventLoopThreads()
         let logger = makeLogger("switchboard", level: logLevel)
         let demo = config == nil
         let final = cfg

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
 import Testing
+@testable import SwitchboardServer
 
 /// The app in process (`.router`): routing, auth, validation, errors, headers, recording — with mock providers.
 @Suite struct AppTests {
@@ -132,5 +133,15 @@ import Testing
             let ready = try await h.get("/readyz", key: nil)
             #expect(ready.status == .ok && ready.text.contains("ready"))
         }
+    }
+}
+
+@Suite struct KeyParsingTests {
+    @Test(arguments: [
+        ("Bearer sk-1", "sk-1"), ("bearer sk-1", "sk-1"), ("BEARER   sk-1  ", "sk-1"), ("Bearer", nil), ("Bearer ", nil),
+        ("Basic abc", nil), ("Bearersk-1", nil), ("Token sk-1", nil),
+    ] as [(String, String?)])
+    func bearerTokens(_ header: String, _ key: String?) {
+        #expect(AuthMiddleware.bearerToken(header) == key)
     }
 }

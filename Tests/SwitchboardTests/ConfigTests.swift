@@ -109,6 +109,15 @@ import Testing
             == [#"providers[0].base_url: expected an http:// or https:// URL, found "ftp://x""#])
     }
 
+    @Test func cpuListCounting() {
+        #expect(countCPUList("0-3,8,10-11") == 7)
+        #expect(countCPUList("1") == 1)
+        #expect(countCPUList("") == nil)
+        #expect(countCPUList("3-1") == nil)
+        #expect(allowedCPUCount(procStatus: "Name:\tx\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\nMems: 0\n") == 2)
+        #expect(allowedCPUCount(procStatus: "nothing") == nil)
+    }
+
     @Test func listenParsing() {
         #expect(parseListen("127.0.0.1:8080")! == ("127.0.0.1", 8080))
         #expect(parseListen("[::1]:0")! == ("::1", 0))

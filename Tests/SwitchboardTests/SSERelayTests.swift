@@ -95,3 +95,21 @@ import Testing
         #expect(formatUSD(amount) == text)
     }
 }
+
+@Suite struct UsageParsingTests {
+    @Test func readsUsageFromAResponseWithoutADecoder() {
+        let body = ByteBuffer(string: #"{"id":"x","choices":[{"message":{"content":"usage"}}],"usage":{"prompt_tokens":1200,"completion_tokens":34,"total_tokens":1234,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":5}}}"#)
+        #expect(Usage.inOpenAIResponse(body) == Usage(promptTokens: 1200, completionTokens: 34, cachedTokens: 1024))
+        #expect(Usage.inOpenAIResponse(ByteBuffer(string: #"{"usage":null}"#)) == nil)
+        #expect(Usage.inOpenAIResponse(ByteBuffer(string: #"{"usage":{"prompt_tokens":2.0E1}}"#)) == Usage(promptTokens: 20))
+        #expect(Usage.inOpenAIResponse(ByteBuffer(string: "not json")) == nil)
+    }
+
+    @Test func integersFromNumbers() throws {
+        for (text, value) in [("0", 0), ("-12", -12), ("1.5", nil), ("1e3", 1000), ("99999999999999999999", nil)] as [(String, Int?)] {
+            let doc = Array(#"{"n":\#(text)}"#.utf8)
+            let got = try doc.withUnsafeBytes { p in JSONPeek.integer(p, try JSONPeek.topLevel(p, keys: [Array("n".utf8)])[0]!) }
+            #expect(got == value, "\(text)")
+        }
+    }
+}

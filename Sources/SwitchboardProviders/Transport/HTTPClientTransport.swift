@@ -17,6 +17,7 @@ public final class HTTPClientTransport: UpstreamTransport {
         cfg.redirectConfiguration = .disallow
         cfg.decompression = .disabled
         cfg.httpVersion = .automatic
+        cfg.tracing.tracer = nil      // no per-request span bookkeeping unless tracing is configured
         client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: cfg)
     }
 
