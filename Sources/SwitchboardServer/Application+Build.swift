@@ -17,7 +17,7 @@ public struct GatewayServices: Sendable {
     public let requestLog: RequestLogService
     let keys: KeyTable
 
-    /// Builds the services. `transport` defaults to a shared AsyncHTTPClient (then owned and shut down by the app).
+    /// Builds the services around an upstream transport (owned by the caller).
     public init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger) {
         self.config = config
         self.storage = storage
@@ -95,9 +95,9 @@ func readBody(_ request: Request, limit: Int) async throws(GatewayError) -> Byte
     }
 }
 
-/// Shuts the shared HTTP client down after the server has drained.
-struct HTTPClientService: Service {
-    let transport: HTTPClientTransport
+/// Shuts the shared upstream clients down after the server has drained.
+struct TransportService: Service {
+    let transport: DefaultTransport
     func run() async throws {
         try? await gracefulShutdown()
         try await transport.shutdown()
@@ -116,7 +116,8 @@ struct StorageService: Service {
 /// Builds the whole application: storage opened and migrated, the upstream client, the request log, the server.
 ///
 /// - Parameters:
-///   - transport: replaces the real HTTP client (tests); nil builds the shared AsyncHTTPClient.
+///   - transport: replaces the real upstream clients (tests); nil builds the default transport (lean NIO client for
+///     http://, AsyncHTTPClient for https://).
 ///   - storage: replaces the storage the configuration names (tests).
 ///   - onServerRunning: called with the bound port once the server listens.
 public func buildApplication(
@@ -139,9 +140,9 @@ public func buildApplication(
     if let transport {
         upstream = transport
     } else {
-        let client = HTTPClientTransport(connectTimeout: .milliseconds(Int64(config.routing.connectTimeoutSeconds * 1000)),
-                                         idleTimeout: .milliseconds(Int64(config.routing.timeoutSeconds * 1000)))
-        extraServices.append(HTTPClientService(transport: client))
+        let client = DefaultTransport(connectTimeout: .milliseconds(Int64(config.routing.connectTimeoutSeconds * 1000)),
+                                      idleTimeout: .milliseconds(Int64(config.routing.timeoutSeconds * 1000)))
+        extraServices.append(TransportService(transport: client))
         upstream = client
     }
     let services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)

@@ -11,15 +11,35 @@ import SwitchboardServer
 import SwitchboardStore
 
 /// Runs the gateway for a test: `.router` in process, or `.live` on a free port with a real upstream client.
+/// The upstream clients a test can run the gateway with.
+enum TransportKind: String, CaseIterable, Sendable {
+    /// What the gateway uses: the lean NIO client for http:// (AsyncHTTPClient for https://).
+    case lean
+    /// AsyncHTTPClient for everything.
+    case asyncHTTPClient
+
+    func make(_ config: GatewayConfig) -> (any UpstreamTransport, @Sendable () async throws -> Void) {
+        let connect = Duration.milliseconds(Int64(config.routing.connectTimeoutSeconds * 1000))
+        let idle = Duration.milliseconds(Int64(config.routing.timeoutSeconds * 1000))
+        switch self {
+        case .lean:
+            let t = DefaultTransport(connectTimeout: connect, idleTimeout: idle)
+            return (t, { try await t.shutdown() })
+        case .asyncHTTPClient:
+            let t = HTTPClientTransport(connectTimeout: connect, idleTimeout: idle)
+            return (t, { try await t.shutdown() })
+        }
+    }
+}
+
 func withGateway<T: Sendable>(
-    _ yaml: String, env: [String: String] = [:], mode: TestingSetup = .router,
+    _ yaml: String, env: [String: String] = [:], mode: TestingSetup = .router, transport kind: TransportKind = .lean,
     _ body: @Sendable (GatewayHarness) async throws -> T
 ) async throws -> T {
     var config = try ConfigLoader.load(yaml: yaml, environment: env)
     config.server.port = 0
     let storage = MemoryStorage()
-    let transport = HTTPClientTransport(connectTimeout: .milliseconds(Int64(config.routing.connectTimeoutSeconds * 1000)),
-                                        idleTimeout: .milliseconds(Int64(config.routing.timeoutSeconds * 1000)))
+    let (transport, shutdown) = kind.make(config)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let services = GatewayServices(config: config, storage: storage, transport: transport, logger: logger)
@@ -28,10 +48,10 @@ func withGateway<T: Sendable>(
         let result = try await app.test(mode) { client in
             try await body(GatewayHarness(client: client, services: services, storage: storage))
         }
-        try await transport.shutdown()
+        try await shutdown()
         return result
     } catch {
-        try? await transport.shutdown()
+        try? await shutdown()
         throw error
     }
 }

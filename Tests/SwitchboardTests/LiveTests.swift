@@ -64,9 +64,10 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
 }
 
 @Suite struct LiveTests {
-    @Test func forwardsOriginalBytesWithTheProvidersKeyOnly() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func forwardsOriginalBytesWithTheProvidersKeyOnly(_ kind: TransportKind) async throws {
         try await FakeUpstream.run({ _ in jsonReply(Wire.chatCompletion(prompt: 100, completion: 10, cached: 40)) }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 let body = #"{"model":"single","messages":[{"role":"user","content":"x"}],"logit_bias":{"50256":-100},"user":"u-1","response_format":{"type":"json_object"},"x_vendor":{"deep":[1,2]}}"#
                 let r = try await h.post("/v1/chat/completions", body, key: "sk-test")
                 #expect(r.status == .ok)
@@ -86,14 +87,14 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test(arguments: [500, 502, 503, 429])
-    func retriesOnAnotherDeployment(_ status: Int) async throws {
+    @Test(arguments: TransportKind.allCases, [500, 502, 503, 429])
+    func retriesOnAnotherDeployment(_ kind: TransportKind, _ status: Int) async throws {
         try await FakeUpstream.run({ r in
             provider(of: r) == "up1"
                 ? jsonReply(Wire.error("temporarily broken", type: "server_error"), status: .init(code: status))
                 : jsonReply(Wire.chatCompletion(content: "from up2"))
         }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 for _ in 0..<2 {   // round-robin starts on each deployment once
                     let r = try await h.post("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#)
                     #expect(r.status == .ok)
@@ -107,11 +108,12 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test func clientErrorsPassThroughUnretried() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func clientErrorsPassThroughUnretried(_ kind: TransportKind) async throws {
         try await FakeUpstream.run({ _ in
             jsonReply(Wire.error("This model's maximum context length is 8192 tokens.", code: "context_length_exceeded"), status: .badRequest)
         }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 let r = try await h.post("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#)
                 #expect(r.status == .badRequest)
                 #expect(r.errorObject?["message"] as? String == "This model's maximum context length is 8192 tokens.")
@@ -122,9 +124,10 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test func exhaustedRetriesAre502WithTheUpstreamsMessage() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func exhaustedRetriesAre502WithTheUpstreamsMessage(_ kind: TransportKind) async throws {
         try await FakeUpstream.run({ _ in jsonReply(Wire.error("overloaded", type: "server_error"), status: .internalServerError) }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 let r = try await h.post("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#)
                 #expect(r.status == .badGateway)
                 #expect((r.errorObject?["message"] as? String)?.contains("overloaded") == true)
@@ -134,8 +137,9 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test func refusedConnectionIs502Fast() async throws {
-        try await withGateway(liveYAML("http://127.0.0.1:9/v1"), mode: .live) { h in
+    @Test(arguments: TransportKind.allCases)
+    func refusedConnectionIs502Fast(_ kind: TransportKind) async throws {
+        try await withGateway(liveYAML("http://127.0.0.1:9/v1"), mode: .live, transport: kind) { h in
             let started = ContinuousClock.now
             let r = try await h.post("/v1/chat/completions", #"{"model":"dead","messages":[{"role":"user","content":"x"}]}"#)
             #expect(r.status == .badGateway)
@@ -145,12 +149,13 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test func slowUpstreamIs504() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func slowUpstreamIs504(_ kind: TransportKind) async throws {
         try await FakeUpstream.run({ _ in
             try await Task.sleep(for: .seconds(5))    // the upstream is slow; the gateway gives up after timeout_s
             return jsonReply(Wire.chatCompletion())
         }) { fake in
-            try await withGateway(liveYAML(fake.baseURL, timeout: 0.3, retries: 0), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL, timeout: 0.3, retries: 0), mode: .live, transport: kind) { h in
                 let r = try await h.post("/v1/chat/completions", #"{"model":"single","messages":[{"role":"user","content":"x"}]}"#)
                 #expect(r.status == .gatewayTimeout)
                 #expect(r.errorObject?["code"] as? String == "upstream_timeout")
@@ -158,9 +163,10 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test func chunkedOversizedBodyIs413() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func chunkedOversizedBodyIs413(_ kind: TransportKind) async throws {
         let yaml = liveYAML("http://127.0.0.1:9/v1").replacingOccurrences(of: "auth:", with: "server: { max_body_bytes: 1000 }\nauth:")
-        try await withGateway(yaml, mode: .live) { h in
+        try await withGateway(yaml, mode: .live, transport: kind) { h in
             let client = HTTPClient(eventLoopGroupProvider: .singleton)
             defer { _ = client.shutdown() }
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(h.client.port!)/v1/chat/completions")
@@ -174,7 +180,8 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test func streamIsRelayedIncrementally() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func streamIsRelayedIncrementally(_ kind: TransportKind) async throws {
         let gate = Gate()
         try await FakeUpstream.run({ _ in
             sseReply { send in
@@ -185,7 +192,7 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
                 try await send(Wire.done)
             }
         }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
                 defer { _ = client.shutdown() }
                 let port = h.client.port!
@@ -208,25 +215,27 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test func streamKeepsUsageWhenAsked() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func streamKeepsUsageWhenAsked(_ kind: TransportKind) async throws {
         try await FakeUpstream.run({ _ in
             sseReply { send in
                 for e in [Wire.chunk("a", finish: "stop"), Wire.usageChunk(prompt: 3, completion: 1), Wire.done] { try await send(e) }
             }
         }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 let r = try await h.post("/v1/chat/completions", #"{"model":"single","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#)
                 #expect(r.text == Wire.chunk("a", finish: "stop") + Wire.usageChunk(prompt: 3, completion: 1) + Wire.done)
             }
         }
     }
 
-    @Test func streamFailingBeforeFirstByteFallsOverInvisibly() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func streamFailingBeforeFirstByteFallsOverInvisibly(_ kind: TransportKind) async throws {
         try await FakeUpstream.run({ r in
             if provider(of: r) == "up1" { return jsonReply(Wire.error("busy", type: "server_error"), status: .serviceUnavailable) }
             return sseReply { send in for e in [Wire.chunk("ok", finish: "stop"), Wire.done] { try await send(e) } }
         }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 for _ in 0..<2 {
                     let r = try await h.post("/v1/chat/completions", #"{"model":"chat","stream":true,"messages":[{"role":"user","content":"x"}]}"#)
                     #expect(r.status == .ok)
@@ -236,8 +245,8 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test(arguments: [true, false])
-    func upstreamFailureMidStreamEndsWithAnErrorEvent(_ abrupt: Bool) async throws {
+    @Test(arguments: TransportKind.allCases, [true, false])
+    func upstreamFailureMidStreamEndsWithAnErrorEvent(_ kind: TransportKind, _ abrupt: Bool) async throws {
         struct Boom: Error {}
         try await FakeUpstream.run({ _ in
             sseReply { send in
@@ -245,7 +254,7 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
                 if abrupt { throw Boom() }    // the connection breaks mid-body
             }                                 // or: the upstream ends cleanly but without [DONE]
         }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 let r = try await within(10) {
                     try await h.post("/v1/chat/completions", #"{"model":"single","stream":true,"messages":[{"role":"user","content":"x"}]}"#)
                 }
@@ -260,7 +269,8 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 
-    @Test func clientDisconnectCancelsTheUpstream() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func clientDisconnectCancelsTheUpstream(_ kind: TransportKind) async throws {
         let upstreamSawClose = Gate()
         try await FakeUpstream.run({ _ in
             var headers = HTTPFields()
@@ -278,7 +288,7 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
                 try await writer.finish(nil)
             })
         }) { fake in
-            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, transport: kind) { h in
                 let port = h.client.port!
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
                 try await within(10) {

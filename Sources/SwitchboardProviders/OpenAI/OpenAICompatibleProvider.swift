@@ -31,6 +31,6 @@ public struct OpenAICompatibleProvider: Provider {
         if request.stream { h.append(("accept", "text/event-stream")) }
         let url = request.endpoint == .chatCompletions ? chatURL : embeddingsURL
         return try await transport.execute(UpstreamRequest(url: url, headers: h, body: request.upstreamBody(model: upstreamModel),
-                                                           timeout: context.timeout))
+                                                           timeout: context.timeout, streamResponse: request.stream))
     }
 }

@@ -10,14 +10,17 @@ public struct UpstreamRequest: Sendable {
     public var body: ByteBuffer?
     /// Longest wait for the response head.
     public var timeout: Duration
+    /// The caller will read the body as a stream (SSE); otherwise transports may collect it before answering.
+    public var streamResponse: Bool
 
     public init(method: String = "POST", url: String, headers: [(name: String, value: String)] = [],
-                body: ByteBuffer? = nil, timeout: Duration) {
+                body: ByteBuffer? = nil, timeout: Duration, streamResponse: Bool = false) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.streamResponse = streamResponse
     }
 
     /// The path part of `url` (after scheme and authority), for transports that dispatch on it.
@@ -59,6 +62,7 @@ public struct UpstreamBody: AsyncSequence, Sendable {
 
     enum Source: Sendable {
         case httpClient(HTTPClientResponse.Body)
+        case producer(BodyProducer)
         case generator(@Sendable () -> any AsyncIteratorProtocol<ByteBuffer, any Error>)
         case buffer(ByteBuffer)
     }
@@ -67,6 +71,7 @@ public struct UpstreamBody: AsyncSequence, Sendable {
 
     public init(_ body: HTTPClientResponse.Body) { source = .httpClient(body) }
     public init(_ buffer: ByteBuffer) { source = .buffer(buffer) }
+    init(producer: BodyProducer) { source = .producer(producer) }
     /// A body produced by an iterator made on demand (simulated upstreams, tests).
     public init(iterator: @escaping @Sendable () -> any AsyncIteratorProtocol<ByteBuffer, any Error>) {
         source = .generator(iterator)
@@ -75,6 +80,7 @@ public struct UpstreamBody: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         enum State {
             case httpClient(HTTPClientResponse.Body.AsyncIterator)
+            case producer(BodyProducer.AsyncIterator)
             case generator(any AsyncIteratorProtocol<ByteBuffer, any Error>)
             case buffer(ByteBuffer?)
         }
@@ -86,6 +92,8 @@ public struct UpstreamBody: AsyncSequence, Sendable {
                 let chunk = try await it.next()
                 state = .httpClient(it)
                 return chunk
+            case .producer(let it):
+                return try await it.next()
             case .generator(var it):
                 let chunk = try await it.next()
                 state = .generator(it)
@@ -100,6 +108,7 @@ public struct UpstreamBody: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator {
         switch source {
         case .httpClient(let body): AsyncIterator(state: .httpClient(body.makeAsyncIterator()))
+        case .producer(let sequence): AsyncIterator(state: .producer(sequence.makeAsyncIterator()))
         case .generator(let make): AsyncIterator(state: .generator(make()))
         case .buffer(let b): AsyncIterator(state: .buffer(b.readableBytes > 0 ? b : nil))
         }
