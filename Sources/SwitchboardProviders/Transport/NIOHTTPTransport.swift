@@ -39,7 +39,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
             do {
                 return try await exchange(head: head, body: request.body, stream: request.streamResponse,
                                           timeout: TimeAmount(request.timeout), on: channel, key: target.key)
-            } catch let error as StaleConnection where reused && attempt == 0 {
+            } catch let error as StaleConnection where reused && attempt == 0 && !Task.isCancelled {
                 _ = error   // the upstream closed an idle keep-alive connection: try once more on a new one
             } catch let error as StaleConnection {
                 _ = error
@@ -217,6 +217,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         let exchange = unwrapOutboundIn(data)
         guard case .idle = state, context.channel.isActive else {
             exchange.result.fail(StaleConnection())
+            promise?.fail(StaleConnection())
             return
         }
         state = .awaitingHead(exchange, sawBytes: false)
@@ -306,7 +307,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(HTTPClientTransport.classify(error).code == .other ? UpstreamError(.connectionClosed) : HTTPClientTransport.classify(error), context: context)
+        // The connection is established, so any I/O or protocol error here means it broke.
+        fail(UpstreamError(.connectionClosed), context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
