@@ -68,18 +68,7 @@ public struct SSERelay: Sendable {
 
     /// The complete events in `buffer` (each with whether to keep it) and the number of bytes they span.
     private mutating func completeEvents(in buffer: ByteBuffer, from start: Int) -> (events: [(event: ByteBuffer, keep: Bool)], consumed: Int) {
-        var ends: [Int] = []
-        buffer.withUnsafeReadableBytes { bytes in
-            var i = start
-            let n = bytes.count
-            while i < n {
-                if bytes[i] == 0x0A {
-                    if i + 1 < n, bytes[i + 1] == 0x0A { ends.append(i + 2); i += 2; continue }
-                    if i + 2 < n, bytes[i + 1] == 0x0D, bytes[i + 2] == 0x0A { ends.append(i + 3); i += 3; continue }
-                }
-                i += 1
-            }
-        }
+        let ends = buffer.withUnsafeReadableBytes { SSEFraming.eventEnds(in: $0, from: start) }
         var consumed = 0
         var events: [(event: ByteBuffer, keep: Bool)] = []
         events.reserveCapacity(ends.count)
@@ -96,25 +85,7 @@ public struct SSERelay: Sendable {
 
     /// Looks at one event: records usage, `[DONE]` and errors. Returns false for a usage-only chunk in strip mode.
     private mutating func inspect(event: UnsafeRawBufferPointer) -> Bool {
-        // Collect the `data:` payload (events from OpenAI-compatible servers carry one data line).
-        var lineStart = 0
-        var payload: Range<Int>?
-        let n = event.count
-        while lineStart < n {
-            var lineEnd = lineStart
-            while lineEnd < n, event[lineEnd] != 0x0A { lineEnd += 1 }
-            var contentEnd = lineEnd
-            if contentEnd > lineStart, event[contentEnd - 1] == 0x0D { contentEnd -= 1 }
-            if contentEnd - lineStart >= 5, event[lineStart] == UInt8(ascii: "d"), event[lineStart + 1] == UInt8(ascii: "a"),
-               event[lineStart + 2] == UInt8(ascii: "t"), event[lineStart + 3] == UInt8(ascii: "a"),
-               event[lineStart + 4] == UInt8(ascii: ":") {
-                var s = lineStart + 5
-                if s < contentEnd, event[s] == 0x20 { s += 1 }
-                payload = s..<contentEnd
-                break
-            }
-            lineStart = lineEnd + 1
-        }
+        let payload = SSEFraming.fields(of: event).data
         guard let payload, !payload.isEmpty else { return true }
         let data = UnsafeRawBufferPointer(rebasing: event[payload])
         if data.count == 6, data.elementsEqual("[DONE]".utf8) {

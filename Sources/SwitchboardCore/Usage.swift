@@ -1,17 +1,26 @@
 import NIOCore
 
 /// Token usage of one request, normalised across providers.
+///
+/// `promptTokens` counts every input token, cached and cache-writing ones included (OpenAI's `prompt_tokens`;
+/// Anthropic's `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`). `completionTokens` counts
+/// every output token, reasoning included.
 public struct Usage: Sendable, Equatable, Codable {
-    /// All input tokens, cached ones included.
     public var promptTokens: Int
     public var completionTokens: Int
-    /// Input tokens served from the provider's prompt cache (a subset of `promptTokens`).
+    /// Input tokens read from the provider's prompt cache (part of `promptTokens`).
     public var cachedTokens: Int
+    /// Input tokens written to the provider's prompt cache (part of `promptTokens`; Anthropic bills them apart).
+    public var cacheWriteTokens: Int
+    /// Output tokens spent on reasoning (part of `completionTokens`).
+    public var reasoningTokens: Int
 
-    public init(promptTokens: Int = 0, completionTokens: Int = 0, cachedTokens: Int = 0) {
+    public init(promptTokens: Int = 0, completionTokens: Int = 0, cachedTokens: Int = 0, cacheWriteTokens: Int = 0, reasoningTokens: Int = 0) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.cachedTokens = cachedTokens
+        self.cacheWriteTokens = cacheWriteTokens
+        self.reasoningTokens = reasoningTokens
     }
 
     public var totalTokens: Int { promptTokens + completionTokens }
@@ -19,8 +28,9 @@ public struct Usage: Sendable, Equatable, Codable {
 
 extension Usage {
     private static let usageKey: [[UInt8]] = [Array("usage".utf8)]
-    private static let usageKeys: [[UInt8]] = ["prompt_tokens", "completion_tokens", "prompt_tokens_details"].map { Array($0.utf8) }
+    private static let usageKeys: [[UInt8]] = ["prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details", "cache_creation_input_tokens"].map { Array($0.utf8) }
     private static let detailKeys: [[UInt8]] = [Array("cached_tokens".utf8)]
+    private static let completionDetailKeys: [[UInt8]] = [Array("reasoning_tokens".utf8)]
 
     /// Usage from a non-streamed OpenAI response body (its top-level `usage` object); nil when there is none.
     public static func inOpenAIResponse(_ body: ByteBuffer) -> Usage? {
@@ -30,8 +40,9 @@ extension Usage {
         }
     }
 
-    /// Reads OpenAI's `usage` object (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details.cached_tokens`)
-    /// from its bytes, without a JSON decoder.
+    /// Reads OpenAI's `usage` object (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details.cached_tokens`,
+    /// `completion_tokens_details.reasoning_tokens`, and `cache_creation_input_tokens` where a translating gateway
+    /// adds it) from its bytes, without a JSON decoder.
     public static func openAIUsageObject(_ bytes: UnsafeRawBufferPointer) -> Usage? {
         guard let f = try? JSONPeek.topLevel(bytes, keys: usageKeys) else { return nil }
         var usage = Usage()
@@ -43,31 +54,49 @@ extension Usage {
                 usage.cachedTokens = JSONPeek.integer(inner, cached) ?? 0
             }
         }
+        if let details = f[3], details.kind == .object {
+            let inner = UnsafeRawBufferPointer(rebasing: bytes[details.range])
+            if let d = try? JSONPeek.topLevel(inner, keys: completionDetailKeys), let reasoning = d[0] {
+                usage.reasoningTokens = JSONPeek.integer(inner, reasoning) ?? 0
+            }
+        }
+        // Cache writes, as gateways that translate Anthropic usage report them (outside OpenAI's own fields).
+        usage.cacheWriteTokens = f[4].flatMap { JSONPeek.integer(bytes, $0) } ?? 0
         return usage
     }
 }
 
-/// Prices of a deployment in USD per one million tokens.
+/// Prices of a deployment in USD per one million tokens, per token class.
 public struct Price: Sendable, Equatable {
     public var input: Double
     public var output: Double
-    /// Price of cached input tokens; the input price when not set.
+    /// Cache-read input tokens; `input` when not set.
     public var cachedInput: Double?
+    /// Cache-write input tokens; `input` when not set (Anthropic charges 1.25× input for 5-minute writes).
+    public var cacheWrite: Double?
+    /// Reasoning output tokens; `output` when not set.
+    public var reasoning: Double?
 
-    public init(input: Double = 0, output: Double = 0, cachedInput: Double? = nil) {
+    public init(input: Double = 0, output: Double = 0, cachedInput: Double? = nil, cacheWrite: Double? = nil, reasoning: Double? = nil) {
         self.input = input
         self.output = output
         self.cachedInput = cachedInput
+        self.cacheWrite = cacheWrite
+        self.reasoning = reasoning
     }
 
     public static let free = Price()
 
-    /// Cost in USD of `usage` at these prices. Cached tokens are charged at `cachedInput`, the rest at `input`.
+    /// Cost in USD of `usage`: each token class at its own price (classes never overlap, so nothing is billed twice).
     public func cost(of usage: Usage) -> Double {
-        let cached = min(max(usage.cachedTokens, 0), max(usage.promptTokens, 0))
-        let uncached = max(usage.promptTokens, 0) - cached
-        let micro = Double(uncached) * input + Double(cached) * (cachedInput ?? input)
-            + Double(max(usage.completionTokens, 0)) * output
+        let prompt = max(usage.promptTokens, 0)
+        let cached = min(max(usage.cachedTokens, 0), prompt)
+        let written = min(max(usage.cacheWriteTokens, 0), prompt - cached)
+        let plainInput = prompt - cached - written
+        let completion = max(usage.completionTokens, 0)
+        let reasoning = min(max(usage.reasoningTokens, 0), completion)
+        let micro = Double(plainInput) * input + Double(cached) * (cachedInput ?? input) + Double(written) * (cacheWrite ?? input)
+            + Double(completion - reasoning) * output + Double(reasoning) * (self.reasoning ?? output)
         return micro / 1_000_000
     }
 }

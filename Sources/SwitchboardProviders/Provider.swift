@@ -6,10 +6,13 @@ public struct ProviderCallContext: Sendable {
     public var requestID: String
     /// Longest wait for the upstream's response head.
     public var timeout: Duration
+    /// Client headers a provider may pass on (lower-case names), e.g. `anthropic-beta`.
+    public var clientHeaders: [(name: String, value: String)]
 
-    public init(requestID: String, timeout: Duration) {
+    public init(requestID: String, timeout: Duration, clientHeaders: [(name: String, value: String)] = []) {
         self.requestID = requestID
         self.timeout = timeout
+        self.clientHeaders = clientHeaders
     }
 }
 
@@ -27,8 +30,16 @@ public func makeProvider(_ config: ProviderConfig, transport: any UpstreamTransp
     switch config.kind {
     case .openai(let o):
         OpenAICompatibleProvider(name: config.name, baseURL: o.baseURL, apiKey: o.apiKey, headers: o.headers, transport: transport)
+    case .anthropic(let a):
+        AnthropicProvider(name: config.name, config: a, transport: transport)
     case .mock(let m):
-        OpenAICompatibleProvider(name: config.name, baseURL: "http://mock.invalid/v1", apiKey: nil, headers: [],
-                                 transport: MockTransport(config: m))
+        switch m.api {
+        case .openai:
+            OpenAICompatibleProvider(name: config.name, baseURL: "http://mock.invalid/v1", apiKey: nil, headers: [],
+                                     transport: MockTransport(config: m))
+        case .anthropic:
+            AnthropicProvider(name: config.name, config: AnthropicProviderConfig(baseURL: "http://mock.invalid"),
+                              transport: MockTransport(config: m))
+        }
     }
 }

@@ -64,7 +64,8 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     v1.post("chat/completions") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.chat(body)
-        return await gateway.serve(parsed, identity: context.identity!, requestID: context.requestID, logger: context.logger)
+        return await gateway.serve(parsed, identity: context.identity!, requestID: context.requestID,
+                                   clientHeaders: passthroughHeaders(request), logger: context.logger)
     }
     v1.post("embeddings") { request, context in
         let body = try await readBody(request, limit: limit)
@@ -79,6 +80,12 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)
     }
     return router
+}
+
+/// Client headers providers may forward (Anthropic beta flags).
+func passthroughHeaders(_ request: Request) -> [(name: String, value: String)] {
+    guard let beta = request.headers[.anthropicBeta] else { return [] }
+    return [("anthropic-beta", beta)]
 }
 
 /// Reads the request body up to `limit` bytes; 413 beyond it, without reading further.

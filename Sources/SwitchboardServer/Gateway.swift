@@ -50,7 +50,8 @@ final class Gateway: Sendable {
     }
 
     /// Serves one chat-completion or embeddings request end to end.
-    func serve(_ request: OpenAIRequest, identity: Identity, requestID: String, logger: Logger) async -> Response {
+    func serve(_ request: OpenAIRequest, identity: Identity, requestID: String, clientHeaders: [(name: String, value: String)] = [],
+               logger: Logger) async -> Response {
         var trace = Trace(request: request, identity: identity, requestID: requestID)
         guard let route = models[request.model] else { return trace.fail(.unknownModel(request.model), recorder) }
         guard identity.allows(model: request.model) else {
@@ -60,7 +61,7 @@ final class Gateway: Sendable {
         var planner = AttemptPlanner(deploymentCount: route.deployments.count, retries: routing.retries)
         var failure = GatewayError.internalError("no deployment could be tried")
         let timeout = Duration.milliseconds(Int64(routing.timeoutSeconds * 1000))
-        let context = ProviderCallContext(requestID: requestID, timeout: timeout)
+        let context = ProviderCallContext(requestID: requestID, timeout: timeout, clientHeaders: clientHeaders)
 
         while let index = planner.next(using: route.balancer) {
             let deployment = route.deployments[index]

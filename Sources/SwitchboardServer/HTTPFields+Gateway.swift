@@ -9,6 +9,7 @@ extension HTTPField.Name {
     static let switchboardAttempts = Self("x-switchboard-attempts")!
     static let switchboardCost = Self("x-switchboard-cost-usd")!
     static let xAPIKey = Self("x-api-key")!
+    static let anthropicBeta = Self("anthropic-beta")!
 }
 
 extension GatewayError {

@@ -5,8 +5,8 @@ import NIOCore
 import SwitchboardCore
 import SwitchboardProviders
 
-/// `switchboard mock-provider`: the simulated provider (`MockTransport`) served over HTTP with OpenAI's API.
-/// Any bearer key is accepted.
+/// `switchboard mock-provider`: the simulated provider (`MockTransport`) served over HTTP with OpenAI's API and
+/// Anthropic's Messages API (`/v1/messages`). Any key is accepted.
 public func buildMockProviderApplication(
     config: MockProviderConfig, host: String, port: Int, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -34,7 +34,7 @@ public func buildMockProviderApplication(
         }
         return Response(status: .init(code: upstream.status), headers: headers, body: ResponseBody(asyncSequence: upstream.body))
     }
-    for path in ["/v1/chat/completions", "/v1/embeddings", "/chat/completions", "/embeddings"] {
+    for path in ["/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/chat/completions", "/embeddings"] {
         router.post(RouterPath(path), use: handler)
     }
     for path in ["/v1/models", "/models"] { router.get(RouterPath(path), use: handler) }

@@ -86,6 +86,16 @@ import Testing
         #expect(Price.free.cost(of: usage) == 0)
     }
 
+    @Test func everyTokenClassHasItsPrice() {
+        let price = Price(input: 3, output: 15, cachedInput: 0.3, cacheWrite: 3.75, reasoning: 20)
+        // 1000 prompt = 500 plain + 300 cache read + 200 cache write; 100 completion = 60 text + 40 reasoning.
+        let usage = Usage(promptTokens: 1000, completionTokens: 100, cachedTokens: 300, cacheWriteTokens: 200, reasoningTokens: 40)
+        let expected = (500 * 3 + 300 * 0.3 + 200 * 3.75 + 60 * 15 + 40 * 20) / 1e6
+        #expect(abs(price.cost(of: usage) - expected) < 1e-12)
+        // Without class prices every class falls back to input/output.
+        #expect(abs(Price(input: 3, output: 15).cost(of: usage) - (1000 * 3 + 100 * 15) / 1e6) < 1e-12)
+    }
+
     @Test func cachedNeverExceedsPrompt() {
         #expect(Price(input: 1, output: 0, cachedInput: 0).cost(of: Usage(promptTokens: 10, cachedTokens: 50)) == 0)
     }
@@ -99,7 +109,7 @@ import Testing
 @Suite struct UsageParsingTests {
     @Test func readsUsageFromAResponseWithoutADecoder() {
         let body = ByteBuffer(string: #"{"id":"x","choices":[{"message":{"content":"usage"}}],"usage":{"prompt_tokens":1200,"completion_tokens":34,"total_tokens":1234,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":5}}}"#)
-        #expect(Usage.inOpenAIResponse(body) == Usage(promptTokens: 1200, completionTokens: 34, cachedTokens: 1024))
+        #expect(Usage.inOpenAIResponse(body) == Usage(promptTokens: 1200, completionTokens: 34, cachedTokens: 1024, reasoningTokens: 5))
         #expect(Usage.inOpenAIResponse(ByteBuffer(string: #"{"usage":null}"#)) == nil)
         #expect(Usage.inOpenAIResponse(ByteBuffer(string: #"{"usage":{"prompt_tokens":2.0E1}}"#)) == Usage(promptTokens: 20))
         #expect(Usage.inOpenAIResponse(ByteBuffer(string: "not json")) == nil)

@@ -7,7 +7,7 @@ import Testing
     func record(_ i: Int) -> RequestRecord {
         RequestRecord(id: "r\(i)", startedAt: Double(i), keyName: "k", endpoint: "chat.completions", model: "m", provider: "p",
                       upstreamModel: "u", stream: i % 2 == 0, status: 200, errorCode: i % 3 == 0 ? "x" : nil, attempts: 1,
-                      latencyMs: 1.5, ttftMs: i % 2 == 0 ? 0.5 : nil, usage: Usage(promptTokens: i, completionTokens: 2, cachedTokens: 1),
+                      latencyMs: 1.5, ttftMs: i % 2 == 0 ? 0.5 : nil, usage: Usage(promptTokens: i, completionTokens: 2, cachedTokens: 1, cacheWriteTokens: 3, reasoningTokens: 1),
                       costUSD: 0.25)
     }
 

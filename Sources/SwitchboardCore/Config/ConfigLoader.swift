@@ -25,10 +25,11 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 ///   (int, 0 = one per core), `shutdown_grace_s` (number, 30)
 /// - `storage`: "memory" or "sqlite:PATH" (default "memory")
 /// - `auth`: `master_key` (string), `keys` (list of `{name, key, models: [glob]}`)
-/// - `providers` (list): `name`, `kind` (openai | mock), `region`; openai: `base_url`, `api_key`, `headers` (map);
-///   mock: `latency_ms`, `ttft_ms`, `tokens_per_s`, `error_rate`, `seed`, `completion_tokens`, `embedding_dimensions`
+/// - `providers` (list): `name`, `kind` (openai | anthropic | mock), `region`; openai: `base_url`, `api_key`,
+///   `headers` (map); anthropic: the same plus `version` and `max_tokens`; mock: `latency_ms`, `ttft_ms`,
+///   `tokens_per_s`, `error_rate`, `seed`, `completion_tokens`, `embedding_dimensions`, `api` (openai | anthropic)
 /// - `models` (list): `name`, `balancing` (round-robin | weighted), `deployments` (list of `{provider, model,
-///   weight (1), price: {input, output, cached_input} in USD per 1M tokens}`)
+///   weight (1), price: {input, output, cached_input, cache_write, reasoning} in USD per 1M tokens}`)
 /// - `routing`: `retries` (int, 2), `timeout_s` (number, 60), `connect_timeout_s` (number, 5)
 public enum ConfigLoader {
     public static func load(yaml: String, environment: [String: String]) throws(ConfigError) -> GatewayConfig {
@@ -302,7 +303,8 @@ private struct Walker {
     }
 
     static let openAIKeys = ["base_url", "api_key", "headers"]
-    static let mockKeys = ["latency_ms", "ttft_ms", "tokens_per_s", "error_rate", "seed", "completion_tokens", "embedding_dimensions"]
+    static let anthropicKeys = ["base_url", "api_key", "headers", "version", "max_tokens"]
+    static let mockKeys = ["latency_ms", "ttft_ms", "tokens_per_s", "error_rate", "seed", "completion_tokens", "embedding_dimensions", "api"]
 
     mutating func providerConfig(_ node: Node, _ path: String) -> ProviderConfig? {
         guard case .mapping = node else {
@@ -315,8 +317,9 @@ private struct Walker {
         let allowed: [String]
         switch kindName {
         case "openai": allowed = common + Self.openAIKeys
+        case "anthropic": allowed = common + Self.anthropicKeys
         case "mock": allowed = common + Self.mockKeys
-        default: allowed = common + Self.openAIKeys + Self.mockKeys
+        default: allowed = common + Self.anthropicKeys + Self.mockKeys
         }
         guard let m = mapping(node, path, allowed: allowed) else { return nil }
         let name = string(m, "name", path, required: true)
@@ -326,32 +329,16 @@ private struct Walker {
         switch kindRaw {
         case "openai":
             var o = OpenAIProviderConfig()
-            if let url = string(m, "base_url", path) {
-                if (url.hasPrefix("http://") || url.hasPrefix("https://")) && url.count > 8 && !url.contains(" ") {
-                    o.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
-                } else {
-                    problem("\(path).base_url", "expected an http:// or https:// URL, found \"\(url)\"")
-                }
-            }
-            o.apiKey = secret(m, "api_key", path)
-            if let h = m["headers"] {
-                if case .mapping(let hm) = h {
-                    for (k, v) in hm {
-                        guard let hn = k.string, isToken(hn) else {
-                            problem("\(path).headers", "invalid header name \(describe(k))")
-                            continue
-                        }
-                        guard case .scalar(let sv) = v else {
-                            problem("\(path).headers.\(hn)", "expected a string, found \(describe(v))")
-                            continue
-                        }
-                        if let value = resolve(sv.string, "\(path).headers.\(hn)") { o.headers.append((hn, value)) }
-                    }
-                } else {
-                    problem("\(path).headers", "expected a mapping of header names to values, found \(describe(h))")
-                }
-            }
+            let http = httpProvider(m, path, defaultBaseURL: o.baseURL)
+            (o.baseURL, o.apiKey, o.headers) = (http.baseURL, http.apiKey, http.headers)
             kind = .openai(o)
+        case "anthropic":
+            var a = AnthropicProviderConfig()
+            let http = httpProvider(m, path, defaultBaseURL: a.baseURL)
+            (a.baseURL, a.apiKey, a.headers) = (http.baseURL, http.apiKey, http.headers)
+            if let v = string(m, "version", path) { a.version = v }
+            if let v = int(m, "max_tokens", path, range: 1...1_000_000) { a.defaultMaxTokens = v }
+            kind = .anthropic(a)
         case "mock":
             var mock = MockProviderConfig()
             if let v = int(m, "latency_ms", path, range: 0...600_000) { mock.latencyMs = v }
@@ -361,6 +348,11 @@ private struct Walker {
             if let v = int(m, "seed", path, range: 0...Int.max) { mock.seed = UInt64(v) }
             if let v = int(m, "completion_tokens", path, range: 1...100_000) { mock.completionTokens = v }
             if let v = int(m, "embedding_dimensions", path, range: 1...16_384) { mock.embeddingDimensions = v }
+            if let raw = string(m, "api", path) {
+                if let api = MockAPI(rawValue: raw) { mock.api = api } else {
+                    problem("\(path).api", "unknown API \"\(raw)\" (known: \(MockAPI.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+            }
             kind = .mock(mock)
         default:
             let hint = suggestion(for: kindRaw, among: ProviderKind.names).map { "; did you mean \"\($0)\"?" } ?? ""
@@ -369,6 +361,39 @@ private struct Walker {
         }
         guard let name else { return nil }
         return ProviderConfig(name: name, kind: kind, region: region)
+    }
+
+    /// `base_url`, `api_key` and `headers` of a provider that speaks HTTP.
+    mutating func httpProvider(_ m: [String: Node], _ path: String, defaultBaseURL: String)
+        -> (baseURL: String, apiKey: String?, headers: [(name: String, value: String)]) {
+        var baseURL = defaultBaseURL
+        var headers: [(name: String, value: String)] = []
+        if let url = string(m, "base_url", path) {
+            if (url.hasPrefix("http://") || url.hasPrefix("https://")) && url.count > 8 && !url.contains(" ") {
+                baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            } else {
+                problem("\(path).base_url", "expected an http:// or https:// URL, found \"\(url)\"")
+            }
+        }
+        let apiKey = secret(m, "api_key", path)
+        if let h = m["headers"] {
+            if case .mapping(let hm) = h {
+                for (k, v) in hm {
+                    guard let hn = k.string, isToken(hn) else {
+                        problem("\(path).headers", "invalid header name \(describe(k))")
+                        continue
+                    }
+                    guard case .scalar(let sv) = v else {
+                        problem("\(path).headers.\(hn)", "expected a string, found \(describe(v))")
+                        continue
+                    }
+                    if let value = resolve(sv.string, "\(path).headers.\(hn)") { headers.append((hn, value)) }
+                }
+            } else {
+                problem("\(path).headers", "expected a mapping of header names to values, found \(describe(h))")
+            }
+        }
+        return (baseURL, apiKey, headers)
     }
 
     mutating func modelConfig(_ node: Node, _ path: String, providerNames: Set<String>) -> ModelConfig? {
@@ -405,10 +430,12 @@ private struct Walker {
         let model = string(m, "model", path, required: true)
         let weight = int(m, "weight", path, range: 1...1_000_000) ?? 1
         var price = Price()
-        if let node = m["price"], let pm = mapping(node, "\(path).price", allowed: ["input", "output", "cached_input"]) {
+        if let node = m["price"], let pm = mapping(node, "\(path).price", allowed: ["input", "output", "cached_input", "cache_write", "reasoning"]) {
             if let v = number(pm, "input", "\(path).price", range: 0...1_000_000) { price.input = v }
             if let v = number(pm, "output", "\(path).price", range: 0...1_000_000) { price.output = v }
             price.cachedInput = number(pm, "cached_input", "\(path).price", range: 0...1_000_000)
+            price.cacheWrite = number(pm, "cache_write", "\(path).price", range: 0...1_000_000)
+            price.reasoning = number(pm, "reasoning", "\(path).price", range: 0...1_000_000)
         }
         guard let provider, let model, providerNames.contains(provider) else { return nil }
         return DeploymentConfig(provider: provider, model: model, weight: weight, price: price)

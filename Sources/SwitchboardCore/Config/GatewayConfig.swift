@@ -92,16 +92,41 @@ public struct ProviderConfig: Sendable {
 
 public enum ProviderKind: Sendable {
     case openai(OpenAIProviderConfig)
+    case anthropic(AnthropicProviderConfig)
     case mock(MockProviderConfig)
 
     public var name: String {
         switch self {
         case .openai: "openai"
+        case .anthropic: "anthropic"
         case .mock: "mock"
         }
     }
 
-    public static let names = ["openai", "mock"]
+    public static let names = ["openai", "anthropic", "mock"]
+}
+
+/// `kind: anthropic` — Anthropic's Messages API (OpenAI requests are translated both ways).
+public struct AnthropicProviderConfig: Sendable {
+    /// `base_url`; default "https://api.anthropic.com" ("/v1/messages" is appended).
+    public var baseURL: String
+    /// `api_key`, sent as `x-api-key`.
+    public var apiKey: String?
+    /// `version`: the `anthropic-version` header; default "2023-06-01".
+    public var version: String
+    /// `max_tokens`: used when the client sets none (Anthropic requires one); default 4096.
+    public var defaultMaxTokens: Int
+    /// `headers`: extra headers sent with every request.
+    public var headers: [(name: String, value: String)]
+
+    public init(baseURL: String = "https://api.anthropic.com", apiKey: String? = nil, version: String = "2023-06-01",
+                defaultMaxTokens: Int = 4096, headers: [(name: String, value: String)] = []) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.version = version
+        self.defaultMaxTokens = defaultMaxTokens
+        self.headers = headers
+    }
 }
 
 /// `kind: openai` — any OpenAI-compatible server (OpenAI, OpenRouter, vLLM, Ollama, Groq, …).
@@ -136,8 +161,14 @@ public struct MockProviderConfig: Sendable, Equatable {
     public var completionTokens: Int = 16
     /// `embedding_dimensions`: length of embedding vectors when the request sets no `dimensions`.
     public var embeddingDimensions: Int = 64
+    /// `api`: the wire format the simulated upstream speaks, `openai` (default) or `anthropic`.
+    public var api: MockAPI = .openai
 
     public init() {}
+}
+
+public enum MockAPI: String, Sendable, Equatable, CaseIterable {
+    case openai, anthropic
 }
 
 /// One entry of `models:` — a public model name and the deployments that can serve it.

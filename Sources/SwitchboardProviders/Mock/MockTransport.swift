@@ -30,11 +30,16 @@ public final class MockTransport: UpstreamTransport {
         } catch {
             throw UpstreamError(.connectionClosed)
         }
+        let anthropic = path.hasSuffix("/messages")
         if config.errorRate > 0, errorDraws.withLock({ $0.nextUnit() }) < config.errorRate {
-            return Self.json(500, Self.error("The simulated provider failed this request (error_rate \(config.errorRate)).", type: "server_error", code: "simulated_error"))
+            let message = "The simulated provider failed this request (error_rate \(config.errorRate))."
+            return anthropic ? Self.json(500, Self.anthropicError(message, type: "api_error"))
+                : Self.json(500, Self.error(message, type: "server_error", code: "simulated_error"))
         }
         let body = request.body.map { Data(buffer: $0) } ?? Data()
         switch (request.method, path) {
+        case ("POST", _) where anthropic:
+            return anthropicMessages(body, id: n)
         case ("POST", let p) where p.hasSuffix("/chat/completions"):
             return chat(body, id: n)
         case ("POST", let p) where p.hasSuffix("/embeddings"):
@@ -58,6 +63,10 @@ public final class MockTransport: UpstreamTransport {
 
     static func error(_ message: String, type: String, code: String, param: String? = nil) -> String {
         GatewayError(status: 0, type: type, code: code, message: message, param: param).openAIBody
+    }
+
+    static func anthropicError(_ message: String, type: String) -> String {
+        #"{"type":"error","error":{"type":\#(JSONString.quote(type)),"message":\#(JSONString.quote(message))}}"#
     }
 
     // MARK: Chat
@@ -297,9 +306,20 @@ struct MockStreamEvents: Sendable {
     }
 }
 
+/// The steps of a simulated stream in some wire format.
+protocol MockEventSource: Sendable {
+    var steps: Int { get }
+    /// The event(s) for content step `i`.
+    func step(_ i: Int) -> String
+    /// What follows the last step.
+    var tail: String { get }
+}
+
+extension MockStreamEvents: MockEventSource {}
+
 /// Emits a simulated stream with its timing: the first token after `ttft_ms`, then one per `1/tokens_per_s`.
 struct MockStreamIterator: AsyncIteratorProtocol {
-    let events: MockStreamEvents
+    let events: any MockEventSource
     let config: MockProviderConfig
     let clock: any Clock<Duration>
     var index = 0

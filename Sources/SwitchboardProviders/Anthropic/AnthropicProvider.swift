@@ -1,0 +1,98 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import SwitchboardCore
+
+/// `kind: anthropic`: Anthropic's Messages API behind the OpenAI surface. Requests are translated to Messages,
+/// answers (plain, streamed, errors) back to OpenAI's wire format, usage with cache reads and writes kept apart.
+public struct AnthropicProvider: Provider {
+    public let name: String
+    let messagesURL: String
+    let headers: [(name: String, value: String)]
+    let defaultMaxTokens: Int
+    let transport: any UpstreamTransport
+    let maxResponseBytes = 64 << 20
+
+    public init(name: String, config: AnthropicProviderConfig, transport: any UpstreamTransport) {
+        self.name = name
+        let base = config.baseURL.hasSuffix("/") ? String(config.baseURL.dropLast()) : config.baseURL
+        messagesURL = base + "/v1/messages"
+        var h: [(name: String, value: String)] = [("content-type", "application/json"), ("anthropic-version", config.version)]
+        if let key = config.apiKey { h.append(("x-api-key", key)) }
+        h.append(contentsOf: config.headers)
+        headers = h
+        defaultMaxTokens = config.defaultMaxTokens
+        self.transport = transport
+    }
+
+    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+        guard request.endpoint == .chatCompletions else {
+            return .openAIError(GatewayError(status: 400, type: "invalid_request_error", code: "unsupported_endpoint",
+                                             message: "The provider '\(name)' (Anthropic) does not offer embeddings."))
+        }
+        guard let openAI = JSONValue.parse(Data(buffer: request.body)) else {
+            return .openAIError(.invalidJSON("the body could not be decoded for translation"))
+        }
+        let translated: JSONValue
+        do {
+            translated = try AnthropicTranslation.request(openAI, model: upstreamModel, defaultMaxTokens: defaultMaxTokens)
+        } catch {
+            return .openAIError(error)
+        }
+        var h = headers
+        h.append(("x-request-id", context.requestID))
+        for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
+        if request.stream { h.append(("accept", "text/event-stream")) }
+        let upstream = try await transport.execute(UpstreamRequest(url: messagesURL, headers: h, body: ByteBuffer(string: translated.jsonText),
+                                                                   timeout: context.timeout, streamResponse: request.stream))
+        let created = Int(Date().timeIntervalSince1970)
+        if upstream.status >= 400 {
+            let raw = try? await upstream.body.collect(upTo: 1 << 20)
+            var out: [(name: String, value: String)] = [("content-type", "application/json")]
+            if let retry = upstream.header("retry-after") { out.append(("retry-after", retry)) }
+            let body = AnthropicTranslation.error(raw.flatMap { JSONValue.parse(Data(buffer: $0)) }, status: upstream.status)
+            return UpstreamResponse(status: upstream.status, headers: out, body: UpstreamBody(ByteBuffer(string: body)))
+        }
+        if request.stream {
+            return UpstreamResponse(status: upstream.status, headers: [("content-type", "text/event-stream")], body: UpstreamBody(iterator: {
+                TranslatingIterator(upstream: upstream.body.makeAsyncIterator(), translator: AnthropicStreamTranslator(created: created))
+            }))
+        }
+        let raw: ByteBuffer
+        do {
+            raw = try await upstream.body.collect(upTo: maxResponseBytes)
+        } catch {
+            throw HTTPClientTransport.classify(error)
+        }
+        guard let message = JSONValue.parse(Data(buffer: raw)), message["type"]?.string == "message" else {
+            return .openAIError(.upstreamBadResponse(provider: name, "not an Anthropic message"))
+        }
+        return UpstreamResponse(status: 200, headers: [("content-type", "application/json")],
+                                body: UpstreamBody(ByteBuffer(string: AnthropicTranslation.response(message, created: created).jsonText)))
+    }
+}
+
+/// Translates an Anthropic event stream chunk by chunk as the client reads it.
+struct TranslatingIterator: AsyncIteratorProtocol {
+    var upstream: UpstreamBody.AsyncIterator
+    var translator: AnthropicStreamTranslator
+    var done = false
+
+    mutating func next() async throws -> ByteBuffer? {
+        while !done {
+            guard let chunk = try await upstream.next() else {
+                done = true
+                return translator.finish()
+            }
+            if let out = translator.feed(chunk) { return out }
+        }
+        return nil
+    }
+}
+
+extension UpstreamResponse {
+    /// A response in OpenAI's error shape that no upstream sent (the provider refused the request itself).
+    static func openAIError(_ error: GatewayError) -> UpstreamResponse {
+        UpstreamResponse(status: error.status, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: error.openAIBody)))
+    }
+}
