@@ -241,10 +241,12 @@ providers:
   - { name: sim, kind: mock, ttft_ms: 5, tokens_per_s: 2000, seed: 7 }
   - { name: slow, kind: mock, ttft_ms: 50, tokens_per_s: 20, seed: 7, completion_tokens: 40 }
   - { name: remote, kind: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: "env:E2E_UPSTREAM_KEY" }
+  - { name: remote-claude, kind: anthropic, base_url: "http://127.0.0.1:$P_MOCK", api_key: "env:E2E_UPSTREAM_KEY" }
 models:
   - { name: demo, deployments: [ { provider: sim, model: sim-1, price: { input: 1.0, output: 2.0 } } ] }
   - { name: slow, deployments: [ { provider: slow, model: sim-slow } ] }
   - { name: remote, deployments: [ { provider: remote, model: mock-remote } ] }
+  - { name: claude, deployments: [ { provider: remote-claude, model: claude-mock } ] }
 routing: { retries: 2, timeout_s: 30 }
 EOF
 }

@@ -522,6 +522,28 @@ def test_remote_tools():
 
 
 @test
+def test_anthropic_backend_plain():
+    """The openai SDK against a kind: anthropic provider (the mock's /v1/messages over HTTP): translated both ways."""
+    need_remote()
+    check_plain_chat("claude", "remote-claude")
+
+
+@test
+def test_anthropic_backend_stream():
+    need_remote()
+    check_stream_without_usage("claude")
+    check_stream_with_usage("claude")
+    check_raw_stream("claude")
+
+
+@test
+def test_anthropic_backend_tools():
+    need_remote()
+    check_tools_plain("claude")
+    check_tools_stream("claude")
+
+
+@test
 def test_remote_embeddings():
     need_remote()
     check_embeddings("remote")
