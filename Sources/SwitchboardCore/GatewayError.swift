@@ -100,6 +100,31 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         GatewayError(status: 500, type: "server_error", code: "internal_error", message: "Internal gateway error: \(detail).")
     }
 
+    /// Anthropic's error types; the error's own `type` when it is one of them, else the one for its status.
+    public var anthropicType: String {
+        let known: Set = ["invalid_request_error", "authentication_error", "permission_error", "not_found_error", "request_too_large",
+                          "rate_limit_error", "api_error", "overloaded_error", "timeout_error"]
+        // The gateway labels its own 401/403/404/413 "invalid_request_error" (OpenAI's habit): those map by status.
+        let generic = type == "invalid_request_error" && status != 400
+        if known.contains(type) && !generic { return type }
+        switch status {
+        case 400, 405: return "invalid_request_error"
+        case 401: return "authentication_error"
+        case 403: return "permission_error"
+        case 404: return "not_found_error"
+        case 413: return "request_too_large"
+        case 429: return "rate_limit_error"
+        case 503, 529: return "overloaded_error"
+        case 504: return "timeout_error"
+        default: return "api_error"
+        }
+    }
+
+    /// The Anthropic error body: `{"type":"error","error":{"type","message"}}`.
+    public var anthropicBody: String {
+        #"{"type":"error","error":{"type":"# + JSONString.quote(anthropicType) + #","message":"# + JSONString.quote(message) + "}}"
+    }
+
     /// The OpenAI error body: `{"error":{"message","type","param","code"}}`.
     public var openAIBody: String {
         var out = #"{"error":{"message":"#

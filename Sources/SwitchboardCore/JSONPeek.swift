@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A validating single-pass JSON scanner that reports where selected top-level fields of an object are.
 ///
 /// The gateway forwards request bodies as the original bytes; it only needs to know a handful of fields
@@ -123,6 +125,25 @@ public enum JSONPeek {
             result = a
         }
         return negative ? -result : result
+    }
+
+    /// `body` with each byte range replaced by its text (ranges relative to the readable bytes, not overlapping);
+    /// the original buffer when there is nothing to replace.
+    public static func splice(_ body: ByteBuffer, _ edits: [(range: Range<Int>, replacement: String)]) -> ByteBuffer {
+        guard !edits.isEmpty else { return body }
+        var out = ByteBufferAllocator().buffer(capacity: body.readableBytes + 64)
+        var position = 0
+        for edit in edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+            if var part = body.getSlice(at: body.readerIndex + position, length: edit.range.lowerBound - position) {
+                out.writeBuffer(&part)
+            }
+            out.writeString(edit.replacement)
+            position = edit.range.upperBound
+        }
+        if var rest = body.getSlice(at: body.readerIndex + position, length: body.readableBytes - position) {
+            out.writeBuffer(&rest)
+        }
+        return out
     }
 
     /// True when the value is the literal `true`.

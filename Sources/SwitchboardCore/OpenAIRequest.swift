@@ -68,7 +68,7 @@ public struct OpenAIRequest: Sendable {
         }
     }
 
-    private static func peek(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]]) throws(GatewayError) -> [JSONPeek.Value?] {
+    static func peek(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]]) throws(GatewayError) -> [JSONPeek.Value?] {
         do {
             return try JSONPeek.topLevel(bytes, keys: keys)
         } catch {
@@ -76,7 +76,7 @@ public struct OpenAIRequest: Sendable {
         }
     }
 
-    private static func requireModel(_ bytes: UnsafeRawBufferPointer, _ value: JSONPeek.Value?) throws(GatewayError) -> (String, Range<Int>) {
+    static func requireModel(_ bytes: UnsafeRawBufferPointer, _ value: JSONPeek.Value?) throws(GatewayError) -> (String, Range<Int>) {
         guard let value else { throw .missingParameter("model") }
         guard let model = JSONPeek.string(bytes, value) else {
             throw .invalidParameter("model", "Invalid type for 'model': expected a string, but got \(value.kind.name).")
@@ -105,22 +105,7 @@ public struct OpenAIRequest: Sendable {
                 edits.append((close..<close, #","stream_options":{"include_usage":true}"#))
             }
         }
-        guard !edits.isEmpty else { return body }
-        edits.sort { $0.range.lowerBound < $1.range.lowerBound }
-        var out = ByteBufferAllocator().buffer(capacity: body.readableBytes + 64)
-        var position = 0
-        for edit in edits {
-            if let part = body.getSlice(at: body.readerIndex + position, length: edit.range.lowerBound - position) {
-                var p = part
-                out.writeBuffer(&p)
-            }
-            out.writeString(edit.replacement)
-            position = edit.range.upperBound
-        }
-        if var rest = body.getSlice(at: body.readerIndex + position, length: body.readableBytes - position) {
-            out.writeBuffer(&rest)
-        }
-        return out
+        return JSONPeek.splice(body, edits)
     }
 
     /// `stream_options` with `include_usage: true` added, other members kept (a rare path: full decode of a small object).

@@ -1,15 +1,20 @@
 import NIOCore
 
-/// Watches an OpenAI-style server-sent-event stream as it is relayed: finds the usage chunk, `[DONE]` and error
-/// events, and optionally removes the usage-only chunk the gateway asked for on the client's behalf.
+/// Watches a server-sent-event stream as it is relayed: finds usage, the end marker and error events, and (OpenAI
+/// streams) optionally removes the usage-only chunk the gateway asked for on the client's behalf.
+///
+/// OpenAI streams: usage in the final `choices: []` chunk, end = `data: [DONE]`. Anthropic streams: usage in
+/// `message_start` and `message_delta`, end = `message_stop`; nothing is ever removed.
 ///
 /// Events may be split anywhere across chunks. In `.passthrough` mode every chunk is returned unchanged at once;
 /// in `.stripUsageChunk` mode complete events are returned as soon as they are complete and a partial event waits
 /// only for the rest of itself.
 public struct SSERelay: Sendable {
     public enum Mode: Sendable { case passthrough, stripUsageChunk }
+    public enum Format: Sendable { case openAI, anthropic }
 
     public let mode: Mode
+    public let format: Format
     /// Usage from the stream's usage chunk, once seen.
     public private(set) var usage: Usage?
     /// True once `data: [DONE]` was seen.
@@ -21,7 +26,10 @@ public struct SSERelay: Sendable {
     /// How far into `pending` the terminator search already looked.
     private var searched = 0
 
-    public init(mode: Mode) { self.mode = mode }
+    public init(mode: Mode, format: Format = .openAI) {
+        self.mode = format == .anthropic ? .passthrough : mode
+        self.format = format
+    }
 
     /// Feeds one chunk from upstream; returns the bytes to send to the client now (nil: nothing yet).
     public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
@@ -88,6 +96,10 @@ public struct SSERelay: Sendable {
         let payload = SSEFraming.fields(of: event).data
         guard let payload, !payload.isEmpty else { return true }
         let data = UnsafeRawBufferPointer(rebasing: event[payload])
+        if format == .anthropic {
+            inspectAnthropic(data)
+            return true
+        }
         if data.count == 6, data.elementsEqual("[DONE]".utf8) {
             sawDone = true
             return true
@@ -102,6 +114,40 @@ public struct SSERelay: Sendable {
             return false
         }
         return true
+    }
+
+    private static let anthropicKeys: [[UInt8]] = ["type", "message", "usage", "error"].map { Array($0.utf8) }
+    private static let messageUsageKey: [[UInt8]] = [Array("usage".utf8)]
+
+    private mutating func inspectAnthropic(_ data: UnsafeRawBufferPointer) {
+        // Only the events that carry usage, the end or an error are scanned.
+        guard contains(data, "message_") || contains(data, "\"error\"") else { return }
+        guard let f = try? JSONPeek.topLevel(data, keys: Self.anthropicKeys), let t = f[0], let type = JSONPeek.string(data, t) else { return }
+        switch type {
+        case "message_start":
+            guard let m = f[1], m.kind == .object else { return }
+            let message = UnsafeRawBufferPointer(rebasing: data[m.range])
+            if let mf = try? JSONPeek.topLevel(message, keys: Self.messageUsageKey), let u = mf[0], u.kind == .object {
+                usage = Usage.anthropicUsageObject(UnsafeRawBufferPointer(rebasing: message[u.range]))
+            }
+        case "message_delta":
+            guard let u = f[2], u.kind == .object, let delta = Usage.anthropicUsageObject(UnsafeRawBufferPointer(rebasing: data[u.range])) else { return }
+            var total = usage ?? Usage()
+            // Output is cumulative; input counts, when repeated here, replace the earlier ones.
+            if delta.completionTokens > 0 { total.completionTokens = delta.completionTokens }
+            if delta.promptTokens > 0 {
+                total.promptTokens = delta.promptTokens
+                total.cachedTokens = delta.cachedTokens
+                total.cacheWriteTokens = delta.cacheWriteTokens
+            }
+            usage = total
+        case "message_stop":
+            sawDone = true
+        case "error":
+            sawError = true
+        default:
+            break
+        }
     }
 
     private func contains(_ data: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {

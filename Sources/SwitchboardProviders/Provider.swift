@@ -18,11 +18,13 @@ public struct ProviderCallContext: Sendable {
 
 /// A model provider: turns a gateway request for one deployment into an upstream call.
 ///
-/// Providers speak to their upstream only through an `UpstreamTransport`. The response they return is in
-/// OpenAI's wire format (status, JSON or SSE body).
+/// Providers speak to their upstream only through an `UpstreamTransport`. `send` answers in OpenAI's wire format,
+/// `sendMessages` in Anthropic's (status, JSON or SSE body, errors in that API's shape), translating when the
+/// upstream speaks the other one.
 public protocol Provider: Sendable {
     var name: String { get }
     func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
+    func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
 }
 
 /// Builds the provider for a configured entry, over `transport` (ignored by kinds that simulate their upstream).

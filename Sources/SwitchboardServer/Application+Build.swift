@@ -43,7 +43,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let router = Router(context: GatewayRequestContext.self)
     let routes: [String: [HTTPRequest.Method]] = [
         "/healthz": [.get], "/readyz": [.get],
-        "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get],
+        "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/messages": [.post],
     ]
     router.add(middleware: FrontMiddleware(routes: routes))
 
@@ -64,13 +64,19 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     v1.post("chat/completions") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.chat(body)
-        return await gateway.serve(parsed, identity: context.identity!, requestID: context.requestID,
+        return await gateway.serve(OpenAIAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
                                    clientHeaders: passthroughHeaders(request), logger: context.logger)
     }
     v1.post("embeddings") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.embeddings(body)
-        return await gateway.serve(parsed, identity: context.identity!, requestID: context.requestID, logger: context.logger)
+        return await gateway.serve(OpenAIAPI.self, parsed, identity: context.identity!, requestID: context.requestID, logger: context.logger)
+    }
+    v1.post("messages") { request, context in
+        let body = try await readBody(request, limit: limit)
+        let parsed = try AnthropicMessagesRequest.parse(body)
+        return await gateway.serve(AnthropicAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
+                                   clientHeaders: passthroughHeaders(request), logger: context.logger)
     }
     v1.get("models") { _, context in
         let identity = context.identity!

@@ -49,14 +49,15 @@ final class Gateway: Sendable {
         self.recorder = recorder
     }
 
-    /// Serves one chat-completion or embeddings request end to end.
-    func serve(_ request: OpenAIRequest, identity: Identity, requestID: String, clientHeaders: [(name: String, value: String)] = [],
-               logger: Logger) async -> Response {
-        var trace = Trace(request: request, identity: identity, requestID: requestID)
-        guard let route = models[request.model] else { return trace.fail(.unknownModel(request.model), recorder) }
-        guard identity.allows(model: request.model) else {
+    /// Serves one request of the client's API end to end.
+    func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
+                               clientHeaders: [(name: String, value: String)] = [], logger: Logger) async -> Response {
+        let modelName = API.model(request)
+        var trace = Trace(endpoint: API.endpoint(request), model: modelName, stream: API.isStream(request), identity: identity, requestID: requestID)
+        guard let route = models[modelName] else { return trace.fail(.unknownModel(modelName), api: API.self, recorder) }
+        guard identity.allows(model: modelName) else {
             return trace.fail(GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",
-                                           message: "Your key may not use the model '\(request.model)'.", param: "model"), recorder)
+                                           message: "Your key may not use the model '\(modelName)'.", param: "model"), api: API.self, recorder)
         }
         var planner = AttemptPlanner(deploymentCount: route.deployments.count, retries: routing.retries)
         var failure = GatewayError.internalError("no deployment could be tried")
@@ -68,7 +69,7 @@ final class Gateway: Sendable {
             trace.attempt(deployment)
             let upstream: UpstreamResponse
             do {
-                upstream = try await deployment.provider.send(request, upstreamModel: deployment.upstreamModel, context: context)
+                upstream = try await API.send(request, via: deployment.provider, upstreamModel: deployment.upstreamModel, context: context)
             } catch {
                 failure = self.gatewayError(error, provider: deployment.provider.name)
                 logger.debug("Upstream attempt failed", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "error": "\(error.code.rawValue)"])
@@ -81,7 +82,7 @@ final class Gateway: Sendable {
                 if AttemptPlanner.isRetryable(.status(upstream.status)) { continue }
                 break
             }
-            if request.stream {
+            if API.isStream(request) {
                 // Commit point: read the first chunk before answering, so a failure up to here is still retried.
                 var iterator = upstream.body.makeAsyncIterator()
                 let first: ByteBuffer?
@@ -92,7 +93,8 @@ final class Gateway: Sendable {
                     continue
                 }
                 trace.firstByte()
-                return streamResponse(first: first, rest: IteratorBox(iterator), upstream: upstream, trace: trace, route: route)
+                return streamResponse(API.self, first: first, rest: IteratorBox(iterator), relay: API.relay(for: request),
+                                      upstream: upstream, trace: trace, route: route)
             }
             let body: ByteBuffer
             do {
@@ -102,7 +104,7 @@ final class Gateway: Sendable {
                 continue
             }
             trace.firstByte()
-            let usage = Usage.inOpenAIResponse(body)
+            let usage = API.usage(in: body)
             trace.finish(status: 200, usage: usage)
             var headers = trace.headers(modelName: route.name)
             headers[.contentType] = upstream.header("content-type") ?? "application/json"
@@ -110,20 +112,20 @@ final class Gateway: Sendable {
             recorder.record(trace.record)
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
-        return trace.fail(failure, recorder, headers: trace.headers(modelName: route.name))
+        return trace.fail(failure, api: API.self, recorder, headers: trace.headers(modelName: route.name))
     }
 
     /// Relays an SSE stream: bytes go to the client as they arrive; usage is picked up on the way; a failure after
     /// the commit point ends the stream with an error event.
-    private func streamResponse(first: ByteBuffer?, rest: IteratorBox, upstream: UpstreamResponse, trace: Trace, route: ModelRoute) -> Response {
+    private func streamResponse<API: ClientAPI>(_ api: API.Type, first: ByteBuffer?, rest: IteratorBox, relay: SSERelay,
+                                                upstream: UpstreamResponse, trace: Trace, route: ModelRoute) -> Response {
         var headers = trace.headers(modelName: route.name)
         headers[.contentType] = upstream.header("content-type") ?? "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let recorder = self.recorder
-        let mode: SSERelay.Mode = trace.wantsUsage ? .passthrough : .stripUsageChunk
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var trace = trace
-            var relay = SSERelay(mode: mode)
+            var relay = relay
             var upstreamError: GatewayError?
             do {
                 if let first, let out = relay.feed(first) { try await writer.write(out) }
@@ -143,7 +145,7 @@ final class Gateway: Sendable {
                     upstreamError = .streamInterrupted(provider: trace.record.provider ?? "")
                 }
                 if let upstreamError {
-                    try await writer.write(ByteBuffer(string: "data: \(upstreamError.openAIBody)\n\n"))
+                    try await writer.write(ByteBuffer(string: API.streamErrorEvent(upstreamError)))
                 }
             } catch {
                 // The client went away: leaving the loop drops the upstream body, which cancels the upstream request.
@@ -208,14 +210,11 @@ final class IteratorBox: @unchecked Sendable {
 struct Trace: Sendable {
     var record: RequestRecord
     let started = ContinuousClock.now
-    let wantsUsage: Bool
     var price = Price.free
 
-    init(request: OpenAIRequest, identity: Identity, requestID: String) {
+    init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
-                               endpoint: request.endpoint == .chatCompletions ? "chat.completions" : "embeddings",
-                               model: request.model, stream: request.stream, status: 0)
-        wantsUsage = request.clientWantsUsage
+                               endpoint: endpoint, model: model, stream: stream, status: 0)
     }
 
     mutating func attempt(_ deployment: DeploymentRoute) {
@@ -239,10 +238,10 @@ struct Trace: Sendable {
         }
     }
 
-    mutating func fail(_ error: GatewayError, _ recorder: any UsageRecorder, headers: HTTPFields = [:]) -> Response {
+    mutating func fail<API: ClientAPI>(_ error: GatewayError, api: API.Type, _ recorder: any UsageRecorder, headers: HTTPFields = [:]) -> Response {
         finish(status: error.status, usage: nil, errorCode: error.code)
         recorder.record(record)
-        return error.response(headers: headers)
+        return error.response(body: API.errorBody(error), headers: headers)
     }
 
     func headers(modelName: String) -> HTTPFields {

@@ -13,12 +13,12 @@ extension HTTPField.Name {
 }
 
 extension GatewayError {
-    /// This error as an OpenAI-shaped JSON response.
-    func response(headers extra: HTTPFields = [:]) -> Response {
+    /// This error as a JSON response, in OpenAI's shape unless another body is given.
+    func response(body: String? = nil, headers extra: HTTPFields = [:]) -> Response {
         var headers = extra
         headers[.contentType] = "application/json"
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
-        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: openAIBody)))
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body ?? openAIBody)))
     }
 }
 

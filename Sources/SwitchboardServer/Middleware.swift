@@ -14,26 +14,31 @@ struct FrontMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.requestID = Self.requestID(from: request)
+        // Errors on the Anthropic routes come in Anthropic's shape, everywhere else in OpenAI's.
+        let anthropic = request.uri.path.hasPrefix("/v1/messages")
+        func render(_ e: GatewayError, _ headers: HTTPFields = [:]) -> Response {
+            e.response(body: anthropic ? e.anthropicBody : e.openAIBody, headers: headers)
+        }
         var response: Response
         do {
             response = try await next(request, context)
         } catch let error as GatewayError {
-            response = error.response()
+            response = render(error)
         } catch let error as HTTPError where error.status == .notFound {
             let path = request.uri.path
             if let methods = routes[path] {
                 var headers = HTTPFields()
                 headers[.allow] = methods.map(\.rawValue).joined(separator: ", ")
-                response = GatewayError.methodNotAllowed(method: request.method.rawValue, path: path).response(headers: headers)
+                response = render(GatewayError.methodNotAllowed(method: request.method.rawValue, path: path), headers)
             } else {
-                response = GatewayError.notFound(path: path).response()
+                response = render(GatewayError.notFound(path: path))
             }
         } catch let error as HTTPError {
-            response = GatewayError(status: Int(error.status.code), type: "invalid_request_error", code: "http_error",
-                                    message: error.body ?? error.status.reasonPhrase).response()
+            response = render(GatewayError(status: Int(error.status.code), type: "invalid_request_error", code: "http_error",
+                                           message: error.body ?? error.status.reasonPhrase))
         } catch {
             context.logger.error("Unhandled error", metadata: ["error.type": "\(type(of: error))", "request.id": "\(context.requestID)"])
-            response = GatewayError.internalError("unexpected \(type(of: error))").response()
+            response = render(GatewayError.internalError("unexpected \(type(of: error))"))
         }
         response.headers[.requestID] = context.requestID
         return response

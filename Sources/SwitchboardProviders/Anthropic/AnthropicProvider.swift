@@ -72,6 +72,19 @@ public struct AnthropicProvider: Provider {
     }
 }
 
+extension AnthropicProvider {
+    /// An Anthropic Messages request to Anthropic: the client's bytes go as they are (thinking blocks and their
+    /// signatures intact), only `model` rewritten; the answer comes back untouched.
+    public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+        var h = headers
+        h.append(("x-request-id", context.requestID))
+        for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
+        if request.stream { h.append(("accept", "text/event-stream")) }
+        return try await transport.execute(UpstreamRequest(url: messagesURL, headers: h, body: request.upstreamBody(model: upstreamModel),
+                                                           timeout: context.timeout, streamResponse: request.stream))
+    }
+}
+
 /// Translates an Anthropic event stream chunk by chunk as the client reads it.
 struct TranslatingIterator: AsyncIteratorProtocol {
     var upstream: UpstreamBody.AsyncIterator
@@ -94,5 +107,10 @@ extension UpstreamResponse {
     /// A response in OpenAI's error shape that no upstream sent (the provider refused the request itself).
     static func openAIError(_ error: GatewayError) -> UpstreamResponse {
         UpstreamResponse(status: error.status, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: error.openAIBody)))
+    }
+
+    /// The same in Anthropic's error shape.
+    static func anthropicError(_ error: GatewayError) -> UpstreamResponse {
+        UpstreamResponse(status: error.status, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: error.anthropicBody)))
     }
 }

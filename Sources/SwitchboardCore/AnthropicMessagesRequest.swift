@@ -1,0 +1,60 @@
+import NIOCore
+
+/// The parts of an Anthropic Messages request (`POST /v1/messages`) the gateway needs, read without decoding the
+/// rest, plus the original bytes (forwarded untouched to Anthropic deployments but for `model`).
+public struct AnthropicMessagesRequest: Sendable {
+    public let body: ByteBuffer
+    public let model: String
+    public let stream: Bool
+    private let modelRange: Range<Int>
+
+    private static let keys: [[UInt8]] = ["model", "messages", "max_tokens", "stream"].map { Array($0.utf8) }
+
+    /// Reads a Messages request; throws the 400 the client should get for malformed or incomplete bodies.
+    public static func parse(_ body: ByteBuffer) throws(GatewayError) -> AnthropicMessagesRequest {
+        try body.withUnsafeReadableBytes { (bytes) throws(GatewayError) -> AnthropicMessagesRequest in
+            let fields = try OpenAIRequest.peek(bytes, keys: keys)
+            let (model, modelRange) = try OpenAIRequest.requireModel(bytes, fields[0])
+            guard let messages = fields[1] else { throw .missingParameter("messages") }
+            guard messages.kind == .array, !JSONPeek.isEmptyArray(bytes, messages) else {
+                throw .invalidParameter("messages", "messages: must be a non-empty array.")
+            }
+            guard let maxTokens = fields[2] else { throw .missingParameter("max_tokens") }
+            guard let n = JSONPeek.integer(bytes, maxTokens), n >= 1 else {
+                throw .invalidParameter("max_tokens", "max_tokens: must be a positive integer.")
+            }
+            var stream = false
+            if let s = fields[3], s.kind != .null {
+                guard s.kind == .bool else { throw .invalidParameter("stream", "stream: must be a boolean.") }
+                stream = JSONPeek.isTrue(bytes, s)
+            }
+            return AnthropicMessagesRequest(body: body, model: model, stream: stream, modelRange: modelRange)
+        }
+    }
+
+    /// The body for an Anthropic upstream: the client's bytes with only `model` replaced.
+    public func upstreamBody(model upstreamModel: String) -> ByteBuffer {
+        upstreamModel == model ? body : JSONPeek.splice(body, [(modelRange, JSONString.quote(upstreamModel))])
+    }
+}
+
+extension Usage {
+    private static let anthropicKeys: [[UInt8]] = ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map { Array($0.utf8) }
+    private static let usageKey: [[UInt8]] = [Array("usage".utf8)]
+
+    /// Reads Anthropic's `usage` object. `input_tokens` counts uncached input only, so the normalised prompt count is
+    /// input + cache reads + cache writes.
+    public static func anthropicUsageObject(_ bytes: UnsafeRawBufferPointer) -> Usage? {
+        guard let f = try? JSONPeek.topLevel(bytes, keys: anthropicKeys) else { return nil }
+        func int(_ i: Int) -> Int { f[i].flatMap { JSONPeek.integer(bytes, $0) } ?? 0 }
+        return Usage(promptTokens: int(0) + int(2) + int(3), completionTokens: int(1), cachedTokens: int(2), cacheWriteTokens: int(3))
+    }
+
+    /// Usage of a non-streamed Anthropic message (its top-level `usage`).
+    public static func inAnthropicMessage(_ body: ByteBuffer) -> Usage? {
+        body.withUnsafeReadableBytes { bytes in
+            guard let f = try? JSONPeek.topLevel(bytes, keys: usageKey), let u = f[0], u.kind == .object else { return nil }
+            return anthropicUsageObject(UnsafeRawBufferPointer(rebasing: bytes[u.range]))
+        }
+    }
+}

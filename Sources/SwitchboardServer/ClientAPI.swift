@@ -1,0 +1,49 @@
+import NIOCore
+import SwitchboardCore
+import SwitchboardProviders
+
+/// The API a client speaks: how its requests reach providers and how answers, usage and errors look in it.
+/// The gateway's attempt loop and relay are written once over this.
+protocol ClientAPI: Sendable {
+    associatedtype Request: Sendable
+    static func model(_ request: Request) -> String
+    static func isStream(_ request: Request) -> Bool
+    /// Name of the endpoint, as recorded in the request log.
+    static func endpoint(_ request: Request) -> String
+    /// Watches (and for OpenAI, trims) the streamed answer.
+    static func relay(for request: Request) -> SSERelay
+    static func send(_ request: Request, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
+    /// Usage in a non-streamed answer.
+    static func usage(in body: ByteBuffer) -> Usage?
+    static func errorBody(_ error: GatewayError) -> String
+    /// The last event of a stream that broke after it had started.
+    static func streamErrorEvent(_ error: GatewayError) -> String
+}
+
+/// OpenAI's chat completions and embeddings.
+enum OpenAIAPI: ClientAPI {
+    static func model(_ r: OpenAIRequest) -> String { r.model }
+    static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
+    static func endpoint(_ r: OpenAIRequest) -> String { r.endpoint == .chatCompletions ? "chat.completions" : "embeddings" }
+    static func relay(for r: OpenAIRequest) -> SSERelay { SSERelay(mode: r.clientWantsUsage ? .passthrough : .stripUsageChunk) }
+    static func send(_ r: OpenAIRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+        try await provider.send(r, upstreamModel: upstreamModel, context: context)
+    }
+    static func usage(in body: ByteBuffer) -> Usage? { Usage.inOpenAIResponse(body) }
+    static func errorBody(_ e: GatewayError) -> String { e.openAIBody }
+    static func streamErrorEvent(_ e: GatewayError) -> String { "data: \(e.openAIBody)\n\n" }
+}
+
+/// Anthropic's Messages API.
+enum AnthropicAPI: ClientAPI {
+    static func model(_ r: AnthropicMessagesRequest) -> String { r.model }
+    static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
+    static func endpoint(_ r: AnthropicMessagesRequest) -> String { "messages" }
+    static func relay(for r: AnthropicMessagesRequest) -> SSERelay { SSERelay(mode: .passthrough, format: .anthropic) }
+    static func send(_ r: AnthropicMessagesRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+        try await provider.sendMessages(r, upstreamModel: upstreamModel, context: context)
+    }
+    static func usage(in body: ByteBuffer) -> Usage? { Usage.inAnthropicMessage(body) }
+    static func errorBody(_ e: GatewayError) -> String { e.anthropicBody }
+    static func streamErrorEvent(_ e: GatewayError) -> String { "event: error\ndata: \(e.anthropicBody)\n\n" }
+}
