@@ -6,9 +6,9 @@
 #   SKIP_SWIFT_TEST=1 scripts/test.sh    # only the end-to-end part
 #   SWITCHBOARD_BIN=path scripts/test.sh # test that binary instead of building one
 #
-# Stages: a Python venv at .venv with the openai SDK; `swift test`; `swift build --product switchboard`;
+# Stages: a Python venv at .venv with the openai and anthropic SDKs; `swift test`; `swift build --product switchboard`;
 # `switchboard check` on a good and a bad config; a gateway plus a `switchboard mock-provider` upstream, exercised
-# through the openai SDK (scripts/e2e/sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
+# through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
 # the embedded demo config (`switchboard serve` without --config).
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
 set -euo pipefail
@@ -170,7 +170,7 @@ need_cmd curl curl
 need_cmd "$PYTHON" python3
 need_cmd timeout coreutils
 
-venv_ok() { [[ -x $VPY ]] && "$VPY" -c 'import openai; from openai import OpenAI' >/dev/null 2>&1; }
+venv_ok() { [[ -x $VPY ]] && "$VPY" -c 'import openai, anthropic; from openai import OpenAI' >/dev/null 2>&1; }
 
 if venv_ok; then
     printf 'reusing %s (openai %s)\n' "$VENV" "$("$VPY" -c 'import openai; print(openai.__version__)')"
@@ -293,7 +293,7 @@ done
 # Gateway + upstream mock, through the openai SDK
 # ---------------------------------------------------------------------------------------------------------------
 
-section "Gateway e2e through the openai SDK"
+section "Gateway e2e through the openai and anthropic SDKs"
 start_bg mock-provider "$BIN" mock-provider --listen "127.0.0.1:$P_MOCK" --ttft-ms 10 --tokens-per-s 50 --seed 7
 MOCK_PID=$LAST_PID
 if wait_ready "http://127.0.0.1:$P_MOCK/v1/models" "$MOCK_PID" mock-provider -H "Authorization: Bearer any"; then
@@ -310,6 +310,11 @@ rc=0
 timeout -k 5 600 "$VPY" "$E2E/sdk_test.py" --base-url "http://127.0.0.1:$P_GW/v1" --key sk-e2e \
     --master-key sk-master --max-body-bytes 8388608 2>&1 | tee "$LOGS/sdk_test.log" || rc=$?
 add_counts sdk "$LOGS/sdk_test.log" "$rc"
+
+rc=0
+timeout -k 5 300 "$VPY" "$E2E/anthropic_sdk_test.py" --base-url "http://127.0.0.1:$P_GW" --key sk-e2e --models demo,claude \
+    2>&1 | tee "$LOGS/anthropic_sdk_test.log" || rc=$?
+add_counts anthropic-sdk "$LOGS/anthropic_sdk_test.log" "$rc"
 
 if kill -0 "$GW_PID" 2>/dev/null; then pass "gateway still running after the SDK tests"; else
     fail "gateway still running after the SDK tests" "it exited"
