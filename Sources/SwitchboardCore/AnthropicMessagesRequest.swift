@@ -32,6 +32,18 @@ public struct AnthropicMessagesRequest: Sendable {
         }
     }
 
+    /// The model of a `count_tokens` request (which, unlike a Messages request, needs no `max_tokens`), after
+    /// checking the body is JSON with `model` and `messages`.
+    public static func countTokensModel(_ body: ByteBuffer) throws(GatewayError) -> String {
+        try body.withUnsafeReadableBytes { (bytes) throws(GatewayError) -> String in
+            let f = try OpenAIRequest.peek(bytes, keys: [Array("model".utf8), Array("messages".utf8)])
+            let (model, _) = try OpenAIRequest.requireModel(bytes, f[0])
+            guard let messages = f[1] else { throw .missingParameter("messages") }
+            guard messages.kind == .array else { throw .invalidParameter("messages", "messages: must be an array.") }
+            return model
+        }
+    }
+
     /// The body for an Anthropic upstream: the client's bytes with only `model` replaced.
     public func upstreamBody(model upstreamModel: String) -> ByteBuffer {
         upstreamModel == model ? body : JSONPeek.splice(body, [(modelRange, JSONString.quote(upstreamModel))])

@@ -25,6 +25,14 @@ public protocol Provider: Sendable {
     var name: String { get }
     func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
     func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
+    /// Anthropic's `count_tokens` for a Messages request body, when the provider can count exactly; nil otherwise.
+    func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse?
+}
+
+extension Provider {
+    public func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse? {
+        nil
+    }
 }
 
 /// Builds the provider for a configured entry, over `transport` (ignored by kinds that simulate their upstream).

@@ -44,6 +44,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let routes: [String: [HTTPRequest.Method]] = [
         "/healthz": [.get], "/readyz": [.get],
         "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/messages": [.post],
+        "/v1/messages/count_tokens": [.post],
     ]
     router.add(middleware: FrontMiddleware(routes: routes))
 
@@ -77,6 +78,12 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         let parsed = try AnthropicMessagesRequest.parse(body)
         return await gateway.serve(AnthropicAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
                                    clientHeaders: passthroughHeaders(request), logger: context.logger)
+    }
+    v1.post("messages/count_tokens") { request, context in
+        let body = try await readBody(request, limit: limit)
+        let model = try AnthropicMessagesRequest.countTokensModel(body)
+        return try await gateway.countTokens(body, model: model, identity: context.identity!, requestID: context.requestID,
+                                             clientHeaders: passthroughHeaders(request))
     }
     v1.get("models") { _, context in
         let identity = context.identity!

@@ -115,6 +115,37 @@ final class Gateway: Sendable {
         return trace.fail(failure, api: API.self, recorder, headers: trace.headers(modelName: route.name))
     }
 
+    /// `POST /v1/messages/count_tokens`: counted exactly by the model's first Anthropic deployment, else estimated
+    /// locally (`x-switchboard-token-count: estimate`). Nothing is billed or logged.
+    func countTokens(_ body: ByteBuffer, model: String, identity: Identity, requestID: String,
+                     clientHeaders: [(name: String, value: String)]) async throws(GatewayError) -> Response {
+        guard let route = models[model] else { throw .unknownModel(model) }
+        guard identity.allows(model: model) else {
+            throw GatewayError(status: 403, type: "permission_error", code: "model_not_allowed", message: "Your key may not use the model '\(model)'.")
+        }
+        var headers = HTTPFields()
+        headers[.switchboardModel] = model
+        headers[.contentType] = "application/json"
+        let context = ProviderCallContext(requestID: requestID, timeout: .milliseconds(Int64(routing.timeoutSeconds * 1000)), clientHeaders: clientHeaders)
+        for deployment in route.deployments {
+            let upstream: UpstreamResponse?
+            do {
+                upstream = try await deployment.provider.countTokens(body, upstreamModel: deployment.upstreamModel, context: context)
+            } catch {
+                continue      // try the next Anthropic deployment, or estimate
+            }
+            guard let upstream else { continue }
+            guard upstream.status < 500, let answer = try? await upstream.body.collect(upTo: 1 << 20) else { continue }
+            headers[.switchboardProvider] = deployment.provider.name
+            headers[.switchboardTokenCount] = "exact"
+            return Response(status: .init(code: upstream.status), headers: headers, body: .init(byteBuffer: answer))
+        }
+        guard let request = JSONValue.parse(Data(buffer: body)) else { throw .invalidJSON("the body could not be decoded") }
+        headers[.switchboardTokenCount] = "estimate"
+        return Response(status: .ok, headers: headers,
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(TokenEstimate.anthropicInput(request))}"#)))
+    }
+
     /// Relays an SSE stream: bytes go to the client as they arrive; usage is picked up on the way; a failure after
     /// the commit point ends the stream with an error event.
     private func streamResponse<API: ClientAPI>(_ api: API.Type, first: ByteBuffer?, rest: IteratorBox, relay: SSERelay,

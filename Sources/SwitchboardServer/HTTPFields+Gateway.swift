@@ -10,6 +10,7 @@ extension HTTPField.Name {
     static let switchboardCost = Self("x-switchboard-cost-usd")!
     static let xAPIKey = Self("x-api-key")!
     static let anthropicBeta = Self("anthropic-beta")!
+    static let switchboardTokenCount = Self("x-switchboard-token-count")!
 }
 
 extension GatewayError {

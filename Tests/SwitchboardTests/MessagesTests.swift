@@ -198,3 +198,49 @@ enum OpenAIFixture {
         }
     }
 }
+
+@Suite struct CountTokensTests {
+    @Test func estimateCountsTextImagesAndTools() {
+        let r: JSONValue = ["system": "12345678", "messages": [
+            ["role": "user", "content": "abcd"],
+            ["role": "user", "content": [["type": "image", "source": [:]], ["type": "text", "text": "abcdefgh"]]],
+        ]]
+        // system 2 + two messages × 3 + "abcd" 1 + image 1600 + "abcdefgh" 2
+        #expect(TokenEstimate.anthropicInput(r) == 2 + 6 + 1 + 1600 + 2)
+    }
+
+    @Test func estimatedForOpenAIBackendsExactForAnthropicOnes() async throws {
+        try await FakeUpstream.run({ r in
+            #expect(r.path == "/v1/messages/count_tokens")
+            #expect(r.text.contains(#""model":"claude-opus-4-1""#))
+            return jsonReply(#"{"input_tokens":1234}"#)
+        }) { fake in
+            let yaml = """
+            auth: { keys: [ { name: tester, key: "sk-test" } ] }
+            providers:
+              - { name: claude-up, kind: anthropic, base_url: "http://127.0.0.1:\(fake.port)", api_key: "sk-ant" }
+              - { name: gpt-sim, kind: mock }
+            models:
+              - { name: claude, deployments: [ { provider: claude-up, model: claude-opus-4-1 } ] }
+              - { name: gpt, deployments: [ { provider: gpt-sim, model: g } ] }
+            """
+            try await withGateway(yaml, mode: .live) { h in
+                func count(_ model: String, _ extra: String = "") async throws -> TestResponse {
+                    var headers = HTTPFields()
+                    headers[HTTPField.Name("x-api-key")!] = "sk-test"
+                    return try await h.client.execute(uri: "/v1/messages/count_tokens", method: .post, headers: headers,
+                        body: ByteBuffer(string: #"{"model":"\#(model)","messages":[{"role":"user","content":"Hello, world"}]\#(extra)}"#))
+                }
+                let exact = try await count("claude")
+                #expect(exact.status == .ok && exact.text == #"{"input_tokens":1234}"#)
+                #expect(exact.header("x-switchboard-token-count") == "exact" && exact.header("x-switchboard-provider") == "claude-up")
+                let estimate = try await count("gpt")
+                #expect(estimate.status == .ok && estimate.text == #"{"input_tokens":6}"#)
+                #expect(estimate.header("x-switchboard-token-count") == "estimate")
+                let unknown = try await count("nope")
+                #expect(unknown.status == .notFound && JSONValue.parse(Data(buffer: unknown.body))?["error"]?["type"] == "not_found_error")
+                #expect(try await h.records().isEmpty)     // counting is not a billed request
+            }
+        }
+    }
+}

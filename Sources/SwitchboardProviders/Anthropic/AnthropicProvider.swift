@@ -85,6 +85,18 @@ extension AnthropicProvider {
     }
 }
 
+extension AnthropicProvider {
+    /// `POST /v1/messages/count_tokens` upstream, with `model` set to the deployment's.
+    public func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse? {
+        let peeked = body.withUnsafeReadableBytes { try? JSONPeek.topLevel($0, keys: [Array("model".utf8)]) }
+        let rewritten = peeked.flatMap { $0[0] }.map { JSONPeek.splice(body, [($0.range, JSONString.quote(upstreamModel))]) } ?? body
+        var h = headers
+        h.append(("x-request-id", context.requestID))
+        for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
+        return try await transport.execute(UpstreamRequest(url: messagesURL + "/count_tokens", headers: h, body: rewritten, timeout: context.timeout))
+    }
+}
+
 /// Translates an Anthropic event stream chunk by chunk as the client reads it.
 struct TranslatingIterator: AsyncIteratorProtocol {
     var upstream: UpstreamBody.AsyncIterator
