@@ -42,6 +42,8 @@ public func makeProvider(_ config: ProviderConfig, transport: any UpstreamTransp
         OpenAICompatibleProvider(name: config.name, baseURL: o.baseURL, apiKey: o.apiKey, headers: o.headers, transport: transport)
     case .anthropic(let a):
         AnthropicProvider(name: config.name, config: a, transport: transport)
+    case .azure(let a):
+        OpenAICompatibleProvider(azure: config.name, config: a, transport: transport)
     case .mock(let m):
         switch m.api {
         case .openai:

@@ -10,6 +10,8 @@ import Synchronization
 public struct ReceivedRequest: Sendable {
     public var method: String
     public var path: String
+    /// The query string, without the `?` ("" when none).
+    public var query: String
     public var headers: HTTPFields
     public var body: ByteBuffer
     public var text: String { String(buffer: body) }
@@ -37,7 +39,8 @@ public final class FakeUpstream: Sendable {
         let router = Router()
         let route: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             let body = try await request.body.collect(upTo: 64 << 20)
-            let r = ReceivedRequest(method: request.method.rawValue, path: request.uri.path, headers: request.headers, body: body)
+            let r = ReceivedRequest(method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "",
+                                    headers: request.headers, body: body)
             holder.withLock { $0 }?.append(r)
             return try await handler(r)
         }

@@ -145,3 +145,40 @@ models:
         }
     }
 }
+
+/// `kind: azure`: OpenAI's wire format at Azure's per-deployment URLs with an `api-key` header.
+@Suite struct AzureProviderTests {
+    @Test func deploymentInTheURLAndTheKeyAsApiKey() async throws {
+        try await FakeUpstream.run({ r in
+            r.path.hasSuffix("/embeddings") ? jsonReply(#"{"object":"list","data":[],"model":"x","usage":{"prompt_tokens":2,"total_tokens":2}}"#)
+                : jsonReply(Wire.chatCompletion(prompt: 10, completion: 2))
+        }) { fake in
+            let yaml = """
+            auth: { keys: [ { name: tester, key: "sk-test" } ] }
+            providers:
+              - { name: az, kind: azure, base_url: "http://127.0.0.1:\(fake.port)/", api_key: "az-key", api_version: "2024-06-01" }
+            models:
+              - { name: gpt, deployments: [ { provider: az, model: "my gpt4o", price: { input: 1, output: 1 } } ] }
+            """
+            try await withGateway(yaml, mode: .live) { h in
+                let chat = try await h.post("/v1/chat/completions", #"{"model":"gpt","messages":[{"role":"user","content":"x"}]}"#)
+                #expect(chat.status == .ok && chat.header("x-switchboard-cost-usd") == "0.000012")
+                let embed = try await h.post("/v1/embeddings", #"{"model":"gpt","input":"x"}"#)
+                #expect(embed.status == .ok)
+                let reqs = fake.requests
+                #expect(reqs.map(\.path) == ["/openai/deployments/my%20gpt4o/chat/completions", "/openai/deployments/my%20gpt4o/embeddings"])
+                #expect(reqs.allSatisfy { $0.query == "api-version=2024-06-01" })
+                #expect(reqs.allSatisfy { $0.headers[HTTPField.Name("api-key")!] == "az-key" && $0.headers[.authorization] == nil })
+            }
+        }
+    }
+
+    @Test func baseURLIsRequired() {
+        do {
+            _ = try ConfigLoader.load(yaml: "providers: [{name: az, kind: azure}]\nmodels: [{name: m, deployments: [{provider: az, model: d}]}]", environment: [:])
+            Issue.record("accepted an azure provider without base_url")
+        } catch {
+            #expect(error.problems.map(\.description) == ["providers[0].base_url: required for kind azure, e.g. https://my-resource.openai.azure.com"])
+        }
+    }
+}

@@ -26,7 +26,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// - `storage`: "memory" or "sqlite:PATH" (default "memory")
 /// - `auth`: `master_key` (string), `keys` (list of `{name, key, models: [glob]}`)
 /// - `providers` (list): `name`, `kind` (openai | anthropic | mock), `region`; openai: `base_url`, `api_key`,
-///   `headers` (map); anthropic: the same plus `version` and `max_tokens`; mock: `latency_ms`, `ttft_ms`,
+///   `headers` (map); anthropic: the same plus `version` and `max_tokens`; azure: `base_url` (required), `api_key`,
+///   `api_version`, `headers`; mock: `latency_ms`, `ttft_ms`,
 ///   `tokens_per_s`, `error_rate`, `seed`, `completion_tokens`, `embedding_dimensions`, `api` (openai | anthropic)
 /// - `models` (list): `name`, `balancing` (round-robin | weighted), `deployments` (list of `{provider, model,
 ///   weight (1), price: {input, output, cached_input, cache_write, reasoning} in USD per 1M tokens}`)
@@ -304,6 +305,7 @@ private struct Walker {
 
     static let openAIKeys = ["base_url", "api_key", "headers"]
     static let anthropicKeys = ["base_url", "api_key", "headers", "version", "max_tokens"]
+    static let azureKeys = ["base_url", "api_key", "headers", "api_version"]
     static let mockKeys = ["latency_ms", "ttft_ms", "tokens_per_s", "error_rate", "seed", "completion_tokens", "embedding_dimensions", "api"]
 
     mutating func providerConfig(_ node: Node, _ path: String) -> ProviderConfig? {
@@ -318,8 +320,9 @@ private struct Walker {
         switch kindName {
         case "openai": allowed = common + Self.openAIKeys
         case "anthropic": allowed = common + Self.anthropicKeys
+        case "azure": allowed = common + Self.azureKeys
         case "mock": allowed = common + Self.mockKeys
-        default: allowed = common + Self.anthropicKeys + Self.mockKeys
+        default: allowed = common + Self.anthropicKeys + Self.azureKeys + Self.mockKeys
         }
         guard let m = mapping(node, path, allowed: allowed) else { return nil }
         let name = string(m, "name", path, required: true)
@@ -339,6 +342,12 @@ private struct Walker {
             if let v = string(m, "version", path) { a.version = v }
             if let v = int(m, "max_tokens", path, range: 1...1_000_000) { a.defaultMaxTokens = v }
             kind = .anthropic(a)
+        case "azure":
+            if m["base_url"] == nil { problem("\(path).base_url", "required for kind azure, e.g. https://my-resource.openai.azure.com") }
+            let http = httpProvider(m, path, defaultBaseURL: "")
+            var a = AzureProviderConfig(baseURL: http.baseURL, apiKey: http.apiKey, headers: http.headers)
+            if let v = string(m, "api_version", path) { a.apiVersion = v }
+            kind = .azure(a)
         case "mock":
             var mock = MockProviderConfig()
             if let v = int(m, "latency_ms", path, range: 0...600_000) { mock.latencyMs = v }

@@ -93,17 +93,38 @@ public struct ProviderConfig: Sendable {
 public enum ProviderKind: Sendable {
     case openai(OpenAIProviderConfig)
     case anthropic(AnthropicProviderConfig)
+    case azure(AzureProviderConfig)
     case mock(MockProviderConfig)
 
     public var name: String {
         switch self {
         case .openai: "openai"
         case .anthropic: "anthropic"
+        case .azure: "azure"
         case .mock: "mock"
         }
     }
 
-    public static let names = ["openai", "anthropic", "mock"]
+    public static let names = ["openai", "anthropic", "azure", "mock"]
+}
+
+/// `kind: azure` — Azure OpenAI. A deployment's `model` is the Azure deployment name.
+public struct AzureProviderConfig: Sendable {
+    /// `base_url` (required): the resource endpoint, e.g. "https://my-resource.openai.azure.com".
+    public var baseURL: String
+    /// `api_key`, sent as `api-key`.
+    public var apiKey: String?
+    /// `api_version`: the `api-version` query parameter; default "2024-10-21".
+    public var apiVersion: String
+    /// `headers`: extra headers sent with every request.
+    public var headers: [(name: String, value: String)]
+
+    public init(baseURL: String, apiKey: String? = nil, apiVersion: String = "2024-10-21", headers: [(name: String, value: String)] = []) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.apiVersion = apiVersion
+        self.headers = headers
+    }
 }
 
 /// `kind: anthropic` — Anthropic's Messages API (OpenAI requests are translated both ways).

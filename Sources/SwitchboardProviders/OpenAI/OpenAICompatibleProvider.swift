@@ -8,20 +8,50 @@ import SwitchboardCore
 /// The request body goes upstream as the client sent it, with only `model` (and, for streams,
 /// `stream_options.include_usage`) rewritten; the provider's key goes as `Authorization: Bearer`.
 public struct OpenAICompatibleProvider: Provider {
+    /// Where requests go: under a base URL (`/chat/completions`), or Azure's per-deployment URLs.
+    enum Endpoints: Sendable {
+        case base(chat: String, embeddings: String)
+        /// `{base}/openai/deployments/{deployment}/chat/completions?api-version={version}`
+        case azure(base: String, apiVersion: String)
+
+        func url(_ endpoint: OpenAIRequest.Endpoint, model: String) -> String {
+            switch self {
+            case .base(let chat, let embeddings):
+                return endpoint == .chatCompletions ? chat : embeddings
+            case .azure(let base, let version):
+                let deployment = model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? model
+                let path = endpoint == .chatCompletions ? "chat/completions" : "embeddings"
+                return "\(base)/openai/deployments/\(deployment)/\(path)?api-version=\(version)"
+            }
+        }
+    }
+
     public let name: String
-    let chatURL: String
-    let embeddingsURL: String
+    let endpoints: Endpoints
     let headers: [(name: String, value: String)]
     let transport: any UpstreamTransport
 
+    /// An OpenAI-compatible server at `baseURL`; the key goes as `Authorization: Bearer`.
     public init(name: String, baseURL: String, apiKey: String?, headers extra: [(name: String, value: String)],
                 transport: any UpstreamTransport) {
-        self.name = name
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        chatURL = base + "/chat/completions"
-        embeddingsURL = base + "/embeddings"
+        self.init(name: name, endpoints: .base(chat: base + "/chat/completions", embeddings: base + "/embeddings"),
+                  auth: apiKey.map { ("authorization", "Bearer \($0)") }, headers: extra, transport: transport)
+    }
+
+    /// Azure OpenAI: the deployment's `model` is the Azure deployment name; the key goes as `api-key`.
+    public init(azure name: String, config: AzureProviderConfig, transport: any UpstreamTransport) {
+        let base = config.baseURL.hasSuffix("/") ? String(config.baseURL.dropLast()) : config.baseURL
+        self.init(name: name, endpoints: .azure(base: base, apiVersion: config.apiVersion),
+                  auth: config.apiKey.map { ("api-key", $0) }, headers: config.headers, transport: transport)
+    }
+
+    init(name: String, endpoints: Endpoints, auth: (name: String, value: String)?, headers extra: [(name: String, value: String)],
+         transport: any UpstreamTransport) {
+        self.name = name
+        self.endpoints = endpoints
         var h: [(name: String, value: String)] = [("content-type", "application/json")]
-        if let apiKey { h.append(("authorization", "Bearer \(apiKey)")) }
+        if let auth { h.append(auth) }
         h.append(contentsOf: extra)
         headers = h
         self.transport = transport
@@ -31,7 +61,7 @@ public struct OpenAICompatibleProvider: Provider {
         var h = headers
         h.append(("x-request-id", context.requestID))
         if request.stream { h.append(("accept", "text/event-stream")) }
-        let url = request.endpoint == .chatCompletions ? chatURL : embeddingsURL
+        let url = endpoints.url(request.endpoint, model: upstreamModel)
         return try await transport.execute(UpstreamRequest(url: url, headers: h, body: request.upstreamBody(model: upstreamModel),
                                                            timeout: context.timeout, streamResponse: request.stream))
     }
