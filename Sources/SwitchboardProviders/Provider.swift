@@ -44,6 +44,8 @@ public func makeProvider(_ config: ProviderConfig, transport: any UpstreamTransp
         AnthropicProvider(name: config.name, config: a, transport: transport)
     case .azure(let a):
         OpenAICompatibleProvider(azure: config.name, config: a, transport: transport)
+    case .gemini(let g):
+        GeminiProvider(name: config.name, config: g, transport: transport)
     case .mock(let m):
         switch m.api {
         case .openai:
@@ -52,6 +54,8 @@ public func makeProvider(_ config: ProviderConfig, transport: any UpstreamTransp
         case .anthropic:
             AnthropicProvider(name: config.name, config: AnthropicProviderConfig(baseURL: "http://mock.invalid"),
                               transport: MockTransport(config: m))
+        case .gemini:
+            GeminiProvider(name: config.name, config: GeminiProviderConfig(baseURL: "http://mock.invalid"), transport: MockTransport(config: m))
         }
     }
 }

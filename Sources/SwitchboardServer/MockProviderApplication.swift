@@ -6,7 +6,7 @@ import SwitchboardCore
 import SwitchboardProviders
 
 /// `switchboard mock-provider`: the simulated provider (`MockTransport`) served over HTTP with OpenAI's API and
-/// Anthropic's Messages API (`/v1/messages`). Any key is accepted.
+/// Anthropic's Messages API (`/v1/messages`) and Gemini's (`/v1beta/models/{m}:generateContent`, …). Any key is accepted.
 public func buildMockProviderApplication(
     config: MockProviderConfig, host: String, port: Int, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -38,6 +38,7 @@ public func buildMockProviderApplication(
         router.post(RouterPath(path), use: handler)
     }
     for path in ["/v1/models", "/models"] { router.get(RouterPath(path), use: handler) }
+    router.post("/v1beta/models/**", use: handler)     // Gemini: models/{model}:generateContent and friends
     return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil, backlog: 1024),
                        onServerRunning: { await onServerRunning($0.localAddress?.port ?? 0) }, logger: logger)
 }

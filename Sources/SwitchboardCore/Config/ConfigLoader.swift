@@ -27,8 +27,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// - `auth`: `master_key` (string), `keys` (list of `{name, key, models: [glob]}`)
 /// - `providers` (list): `name`, `kind` (openai | anthropic | mock), `region`; openai: `base_url`, `api_key`,
 ///   `headers` (map); anthropic: the same plus `version` and `max_tokens`; azure: `base_url` (required), `api_key`,
-///   `api_version`, `headers`; mock: `latency_ms`, `ttft_ms`,
-///   `tokens_per_s`, `error_rate`, `seed`, `completion_tokens`, `embedding_dimensions`, `api` (openai | anthropic)
+///   `api_version`, `headers`; gemini: `base_url`, `api_key`, `headers`; mock: `latency_ms`, `ttft_ms`,
+///   `tokens_per_s`, `error_rate`, `seed`, `completion_tokens`, `embedding_dimensions`, `api` (openai | anthropic | gemini)
 /// - `models` (list): `name`, `balancing` (round-robin | weighted), `deployments` (list of `{provider, model,
 ///   weight (1), price: {input, output, cached_input, cache_write, reasoning} in USD per 1M tokens}`)
 /// - `routing`: `retries` (int, 2), `timeout_s` (number, 60), `connect_timeout_s` (number, 5)
@@ -306,6 +306,7 @@ private struct Walker {
     static let openAIKeys = ["base_url", "api_key", "headers"]
     static let anthropicKeys = ["base_url", "api_key", "headers", "version", "max_tokens"]
     static let azureKeys = ["base_url", "api_key", "headers", "api_version"]
+    static let geminiKeys = ["base_url", "api_key", "headers"]
     static let mockKeys = ["latency_ms", "ttft_ms", "tokens_per_s", "error_rate", "seed", "completion_tokens", "embedding_dimensions", "api"]
 
     mutating func providerConfig(_ node: Node, _ path: String) -> ProviderConfig? {
@@ -321,6 +322,7 @@ private struct Walker {
         case "openai": allowed = common + Self.openAIKeys
         case "anthropic": allowed = common + Self.anthropicKeys
         case "azure": allowed = common + Self.azureKeys
+        case "gemini": allowed = common + Self.geminiKeys
         case "mock": allowed = common + Self.mockKeys
         default: allowed = common + Self.anthropicKeys + Self.azureKeys + Self.mockKeys
         }
@@ -348,6 +350,11 @@ private struct Walker {
             var a = AzureProviderConfig(baseURL: http.baseURL, apiKey: http.apiKey, headers: http.headers)
             if let v = string(m, "api_version", path) { a.apiVersion = v }
             kind = .azure(a)
+        case "gemini":
+            var g = GeminiProviderConfig()
+            let http = httpProvider(m, path, defaultBaseURL: g.baseURL)
+            (g.baseURL, g.apiKey, g.headers) = (http.baseURL, http.apiKey, http.headers)
+            kind = .gemini(g)
         case "mock":
             var mock = MockProviderConfig()
             if let v = int(m, "latency_ms", path, range: 0...600_000) { mock.latencyMs = v }

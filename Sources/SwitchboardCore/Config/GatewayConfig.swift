@@ -94,6 +94,7 @@ public enum ProviderKind: Sendable {
     case openai(OpenAIProviderConfig)
     case anthropic(AnthropicProviderConfig)
     case azure(AzureProviderConfig)
+    case gemini(GeminiProviderConfig)
     case mock(MockProviderConfig)
 
     public var name: String {
@@ -101,11 +102,28 @@ public enum ProviderKind: Sendable {
         case .openai: "openai"
         case .anthropic: "anthropic"
         case .azure: "azure"
+        case .gemini: "gemini"
         case .mock: "mock"
         }
     }
 
-    public static let names = ["openai", "anthropic", "azure", "mock"]
+    public static let names = ["openai", "anthropic", "azure", "gemini", "mock"]
+}
+
+/// `kind: gemini` — Google's Gemini API (generateContent).
+public struct GeminiProviderConfig: Sendable {
+    /// `base_url`; default "https://generativelanguage.googleapis.com" ("/v1beta/models/…" is appended).
+    public var baseURL: String
+    /// `api_key`, sent as `x-goog-api-key`.
+    public var apiKey: String?
+    /// `headers`: extra headers sent with every request.
+    public var headers: [(name: String, value: String)]
+
+    public init(baseURL: String = "https://generativelanguage.googleapis.com", apiKey: String? = nil, headers: [(name: String, value: String)] = []) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.headers = headers
+    }
 }
 
 /// `kind: azure` — Azure OpenAI. A deployment's `model` is the Azure deployment name.
@@ -182,14 +200,14 @@ public struct MockProviderConfig: Sendable, Equatable {
     public var completionTokens: Int = 16
     /// `embedding_dimensions`: length of embedding vectors when the request sets no `dimensions`.
     public var embeddingDimensions: Int = 64
-    /// `api`: the wire format the simulated upstream speaks, `openai` (default) or `anthropic`.
+    /// `api`: the wire format the simulated upstream speaks, `openai` (default), `anthropic` or `gemini`.
     public var api: MockAPI = .openai
 
     public init() {}
 }
 
 public enum MockAPI: String, Sendable, Equatable, CaseIterable {
-    case openai, anthropic
+    case openai, anthropic, gemini
 }
 
 /// One entry of `models:` — a public model name and the deployments that can serve it.

@@ -97,10 +97,20 @@ extension AnthropicProvider {
     }
 }
 
-/// Translates an Anthropic event stream chunk by chunk as the client reads it.
-struct TranslatingIterator: AsyncIteratorProtocol {
+/// A stream format translator: bytes in as they arrive, translated bytes out.
+protocol StreamTranslator: Sendable {
+    mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer?
+    mutating func finish() -> ByteBuffer?
+}
+
+extension AnthropicStreamTranslator: StreamTranslator {}
+extension OpenAIToMessagesStream: StreamTranslator {}
+extension GeminiStreamTranslator: StreamTranslator {}
+
+/// Translates an upstream body chunk by chunk as the client reads it.
+struct TranslatingIterator<Translator: StreamTranslator>: AsyncIteratorProtocol {
     var upstream: UpstreamBody.AsyncIterator
-    var translator: AnthropicStreamTranslator
+    var translator: Translator
     var done = false
 
     mutating func next() async throws -> ByteBuffer? {

@@ -31,8 +31,10 @@ public final class MockTransport: UpstreamTransport {
             throw UpstreamError(.connectionClosed)
         }
         let anthropic = path.hasSuffix("/messages")
+        let gemini = path.contains("/models/") && (path.hasSuffix(":generateContent") || path.hasSuffix(":streamGenerateContent") || path.hasSuffix(":batchEmbedContents"))
         if config.errorRate > 0, errorDraws.withLock({ $0.nextUnit() }) < config.errorRate {
             let message = "The simulated provider failed this request (error_rate \(config.errorRate))."
+            if gemini { return Self.geminiError(500, message, "INTERNAL") }
             return anthropic ? Self.json(500, Self.anthropicError(message, type: "api_error"))
                 : Self.json(500, Self.error(message, type: "server_error", code: "simulated_error"))
         }
@@ -40,6 +42,8 @@ public final class MockTransport: UpstreamTransport {
         switch (request.method, path) {
         case ("POST", _) where anthropic:
             return anthropicMessages(body, id: n)
+        case ("POST", _) where gemini:
+            return self.gemini(path, body, id: n)
         case ("POST", let p) where p.hasSuffix("/chat/completions"):
             return chat(body, id: n)
         case ("POST", let p) where p.hasSuffix("/embeddings"):

@@ -1,0 +1,80 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import SwitchboardCore
+
+/// `kind: gemini`: Google's Gemini API behind the OpenAI surface (and, through it, the Anthropic one).
+/// Chat goes to `models/{model}:generateContent` or `:streamGenerateContent?alt=sse`, embeddings to
+/// `:batchEmbedContents`; the key goes as `x-goog-api-key`.
+public struct GeminiProvider: Provider {
+    public let name: String
+    let base: String
+    let headers: [(name: String, value: String)]
+    let transport: any UpstreamTransport
+
+    public init(name: String, config: GeminiProviderConfig, transport: any UpstreamTransport) {
+        self.name = name
+        base = (config.baseURL.hasSuffix("/") ? String(config.baseURL.dropLast()) : config.baseURL) + "/v1beta/models/"
+        var h: [(name: String, value: String)] = [("content-type", "application/json")]
+        if let key = config.apiKey { h.append(("x-goog-api-key", key)) }
+        h.append(contentsOf: config.headers)
+        headers = h
+        self.transport = transport
+    }
+
+    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+        guard let openAI = JSONValue.parse(Data(buffer: request.body)) else {
+            return .openAIError(.invalidJSON("the body could not be decoded for translation"))
+        }
+        let model = upstreamModel.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? upstreamModel
+        let body: JSONValue
+        let url: String
+        var inputs: [String] = []
+        do {
+            switch request.endpoint {
+            case .chatCompletions:
+                body = try GeminiTranslation.request(openAI)
+                url = base + model + (request.stream ? ":streamGenerateContent?alt=sse" : ":generateContent")
+            case .embeddings:
+                (body, inputs) = try GeminiTranslation.embeddingsRequest(openAI, model: upstreamModel)
+                url = base + model + ":batchEmbedContents"
+            }
+        } catch {
+            return .openAIError(error)
+        }
+        var h = headers
+        h.append(("x-request-id", context.requestID))
+        let upstream = try await transport.execute(UpstreamRequest(url: url, headers: h, body: ByteBuffer(string: body.jsonText),
+                                                                   timeout: context.timeout, streamResponse: request.stream))
+        let created = Int(Date().timeIntervalSince1970)
+        if upstream.status >= 400 {
+            let raw = try? await upstream.body.collect(upTo: 1 << 20)
+            var out: [(name: String, value: String)] = [("content-type", "application/json")]
+            if let retry = upstream.header("retry-after") { out.append(("retry-after", retry)) }
+            let text = GeminiTranslation.error(raw.flatMap { JSONValue.parse(Data(buffer: $0)) }, status: upstream.status)
+            return UpstreamResponse(status: upstream.status, headers: out, body: UpstreamBody(ByteBuffer(string: text)))
+        }
+        if request.stream {
+            return UpstreamResponse(status: upstream.status, headers: [("content-type", "text/event-stream")], body: UpstreamBody(iterator: {
+                TranslatingIterator(upstream: upstream.body.makeAsyncIterator(), translator: GeminiStreamTranslator(model: upstreamModel, created: created))
+            }))
+        }
+        let raw: ByteBuffer
+        do {
+            raw = try await upstream.body.collect(upTo: 64 << 20)
+        } catch {
+            throw HTTPClientTransport.classify(error)
+        }
+        guard let answer = JSONValue.parse(Data(buffer: raw)) else {
+            return .openAIError(.upstreamBadResponse(provider: name, "not JSON"))
+        }
+        let translated = request.endpoint == .chatCompletions
+            ? GeminiTranslation.response(answer, model: upstreamModel, created: created)
+            : GeminiTranslation.embeddingsResponse(answer, inputs: inputs, model: upstreamModel, base64: openAI["encoding_format"]?.string == "base64")
+        return UpstreamResponse(status: 200, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: translated.jsonText)))
+    }
+
+    public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+        try await messagesThroughChat(request, upstreamModel: upstreamModel, context: context)
+    }
+}
