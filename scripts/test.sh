@@ -242,11 +242,13 @@ providers:
   - { name: slow, kind: mock, ttft_ms: 50, tokens_per_s: 20, seed: 7, completion_tokens: 40 }
   - { name: remote, kind: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: "env:E2E_UPSTREAM_KEY" }
   - { name: remote-claude, kind: anthropic, base_url: "http://127.0.0.1:$P_MOCK", api_key: "env:E2E_UPSTREAM_KEY" }
+  - { name: remote-gemini, kind: gemini, base_url: "http://127.0.0.1:$P_MOCK", api_key: "env:E2E_UPSTREAM_KEY" }
 models:
   - { name: demo, deployments: [ { provider: sim, model: sim-1, price: { input: 1.0, output: 2.0 } } ] }
   - { name: slow, deployments: [ { provider: slow, model: sim-slow } ] }
   - { name: remote, deployments: [ { provider: remote, model: mock-remote } ] }
   - { name: claude, deployments: [ { provider: remote-claude, model: claude-mock } ] }
+  - { name: gemini, deployments: [ { provider: remote-gemini, model: gemini-mock } ] }
 routing: { retries: 2, timeout_s: 30 }
 EOF
 }
@@ -312,7 +314,7 @@ timeout -k 5 600 "$VPY" "$E2E/sdk_test.py" --base-url "http://127.0.0.1:$P_GW/v1
 add_counts sdk "$LOGS/sdk_test.log" "$rc"
 
 rc=0
-timeout -k 5 300 "$VPY" "$E2E/anthropic_sdk_test.py" --base-url "http://127.0.0.1:$P_GW" --key sk-e2e --models demo,claude \
+timeout -k 5 300 "$VPY" "$E2E/anthropic_sdk_test.py" --base-url "http://127.0.0.1:$P_GW" --key sk-e2e --models demo,claude,gemini \
     2>&1 | tee "$LOGS/anthropic_sdk_test.log" || rc=$?
 add_counts anthropic-sdk "$LOGS/anthropic_sdk_test.log" "$rc"
 

@@ -544,6 +544,18 @@ def test_anthropic_backend_tools():
 
 
 @test
+def test_gemini_backend():
+    """The openai SDK against a kind: gemini provider (the mock's generateContent API over HTTP)."""
+    need_remote()
+    check_plain_chat("gemini", "remote-gemini")
+    check_stream_without_usage("gemini")
+    check_stream_with_usage("gemini")
+    check_tools_plain("gemini")
+    check_tools_stream("gemini")
+    check_embeddings("gemini")
+
+
+@test
 def test_remote_embeddings():
     need_remote()
     check_embeddings("remote")
