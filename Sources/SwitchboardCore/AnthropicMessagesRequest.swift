@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// The parts of an Anthropic Messages request (`POST /v1/messages`) the gateway needs, read without decoding the
@@ -6,9 +7,12 @@ public struct AnthropicMessagesRequest: Sendable {
     public let body: ByteBuffer
     public let model: String
     public let stream: Bool
+    /// What the request needs from a deployment.
+    public let needs: RequestNeeds
     private let modelRange: Range<Int>
 
-    private static let keys: [[UInt8]] = ["model", "messages", "max_tokens", "stream"].map { Array($0.utf8) }
+    private static let keys: [[UInt8]] = ["model", "messages", "max_tokens", "stream", "tools", "system"].map { Array($0.utf8) }
+    private static let imageType = Array(#""image""#.utf8)
 
     /// Reads a Messages request; throws the 400 the client should get for malformed or incomplete bodies.
     public static func parse(_ body: ByteBuffer) throws(GatewayError) -> AnthropicMessagesRequest {
@@ -28,7 +32,14 @@ public struct AnthropicMessagesRequest: Sendable {
                 guard s.kind == .bool else { throw .invalidParameter("stream", "stream: must be a boolean.") }
                 stream = JSONPeek.isTrue(bytes, s)
             }
-            return AnthropicMessagesRequest(body: body, model: model, stream: stream, modelRange: modelRange)
+            var needs = RequestNeeds(streaming: stream, maxOutputTokens: n,
+                                     estimatedPromptTokens: (messages.range.count + (fields[5]?.range.count ?? 0)) / 4)
+            if let tools = fields[4], tools.kind == .array, !JSONPeek.isEmptyArray(bytes, tools) { needs.tools = true }
+            if JSONPeek.contains(bytes, messages, imageType),
+               let decoded = JSONValue.parse(Data(UnsafeRawBufferPointer(rebasing: bytes[messages.range]))) {
+                needs.vision = decoded.array?.contains { ($0["content"]?.array ?? []).contains { $0["type"]?.string == "image" } } ?? false
+            }
+            return AnthropicMessagesRequest(body: body, model: model, stream: stream, needs: needs, modelRange: modelRange)
         }
     }
 

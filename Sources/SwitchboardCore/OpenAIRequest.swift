@@ -12,10 +12,15 @@ public struct OpenAIRequest: Sendable {
     public let stream: Bool
     /// The client asked for the usage chunk itself (`stream_options.include_usage: true`).
     public let clientWantsUsage: Bool
+    /// What the request needs from a deployment (tools, images, JSON mode, …).
+    public let needs: RequestNeeds
     private let modelRange: Range<Int>
     private let streamOptions: JSONPeek.Value?
 
-    private static let chatKeys: [[UInt8]] = ["model", "messages", "stream", "stream_options"].map { Array($0.utf8) }
+    private static let chatKeys: [[UInt8]] = ["model", "messages", "stream", "stream_options", "tools", "response_format",
+                                              "max_tokens", "max_completion_tokens"].map { Array($0.utf8) }
+    private static let imageURL = Array(#""image_url""#.utf8)
+    private static let typeKey: [[UInt8]] = [Array("type".utf8)]
     private static let embeddingKeys: [[UInt8]] = ["model", "input"].map { Array($0.utf8) }
 
     /// Reads a chat completion request; throws the 400 the client should get for malformed or incomplete bodies.
@@ -47,8 +52,23 @@ public struct OpenAIRequest: Sendable {
                     wantsUsage = JSONPeek.isTrue(inner, iu)
                 }
             }
+            var needs = RequestNeeds(streaming: stream)
+            if let tools = fields[4], tools.kind == .array, !JSONPeek.isEmptyArray(bytes, tools) { needs.tools = true }
+            if let format = fields[5], format.kind == .object {
+                let inner = UnsafeRawBufferPointer(rebasing: bytes[format.range])
+                if let f = try? JSONPeek.topLevel(inner, keys: typeKey), let t = f[0], let type = JSONPeek.string(inner, t) {
+                    needs.jsonMode = type != "text"
+                }
+            }
+            // An "image_url" anywhere in the messages is checked properly, by decoding them (rare, so cheap overall).
+            if JSONPeek.contains(bytes, messages, imageURL),
+               let decoded = JSONValue.parse(Data(UnsafeRawBufferPointer(rebasing: bytes[messages.range]))) {
+                needs.vision = decoded.array?.contains { ($0["content"]?.array ?? []).contains { $0["type"]?.string == "image_url" } } ?? false
+            }
+            needs.maxOutputTokens = (fields[7] ?? fields[6]).flatMap { JSONPeek.integer(bytes, $0) }
+            needs.estimatedPromptTokens = messages.range.count / 4
             return OpenAIRequest(endpoint: .chatCompletions, body: body, model: model, stream: stream,
-                                 clientWantsUsage: wantsUsage, modelRange: modelRange, streamOptions: fields[3])
+                                 clientWantsUsage: wantsUsage, needs: needs, modelRange: modelRange, streamOptions: fields[3])
         }
     }
 
@@ -64,7 +84,7 @@ public struct OpenAIRequest: Sendable {
             }
             if JSONPeek.isEmptyArray(bytes, input) { throw .invalidParameter("input", "'input' must not be empty.") }
             return OpenAIRequest(endpoint: .embeddings, body: body, model: model, stream: false, clientWantsUsage: false,
-                                 modelRange: modelRange, streamOptions: nil)
+                                 needs: RequestNeeds(estimatedPromptTokens: input.range.count / 4), modelRange: modelRange, streamOptions: nil)
         }
     }
 

@@ -15,14 +15,19 @@ public enum AttemptFailure: Sendable, Equatable {
 /// A pure value: no clock, no I/O. Each retry goes to a deployment not yet tried while there is one; once all
 /// have been tried, the balancer may choose among all again.
 public struct AttemptPlanner: Sendable {
-    public let deploymentCount: Int
+    /// The deployments this request may go to (indices into the model's list).
+    public let candidates: [Int]
     public let maxAttempts: Int
     public private(set) var attempts = 0
     public private(set) var tried: [Int] = []
 
-    public init(deploymentCount: Int, retries: Int) {
-        self.deploymentCount = deploymentCount
+    public init(candidates: [Int], retries: Int) {
+        self.candidates = candidates
         self.maxAttempts = 1 + max(retries, 0)
+    }
+
+    public init(deploymentCount: Int, retries: Int) {
+        self.init(candidates: Array(0..<max(deploymentCount, 0)), retries: retries)
     }
 
     /// Whether a failure of this kind may be retried (on another deployment). Client errors (4xx other than 429)
@@ -36,9 +41,9 @@ public struct AttemptPlanner: Sendable {
 
     /// The deployment for the next attempt, or nil when the attempt budget is spent.
     public mutating func next(using balancer: any Balancer) -> Int? {
-        guard attempts < maxAttempts, deploymentCount > 0 else { return nil }
-        let untried = (0..<deploymentCount).filter { !tried.contains($0) }
-        let pool = untried.isEmpty ? Array(0..<deploymentCount) : untried
+        guard attempts < maxAttempts, !candidates.isEmpty else { return nil }
+        let untried = candidates.filter { !tried.contains($0) }
+        let pool = untried.isEmpty ? candidates : untried
         guard let chosen = balancer.choose(among: pool, context: BalancingContext(attempt: attempts + 1)) else { return nil }
         attempts += 1
         tried.append(chosen)

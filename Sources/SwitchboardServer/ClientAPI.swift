@@ -8,6 +8,8 @@ protocol ClientAPI: Sendable {
     associatedtype Request: Sendable
     static func model(_ request: Request) -> String
     static func isStream(_ request: Request) -> Bool
+    /// What the request needs from a deployment.
+    static func needs(_ request: Request) -> RequestNeeds
     /// Name of the endpoint, as recorded in the request log.
     static func endpoint(_ request: Request) -> String
     /// Watches (and for OpenAI, trims) the streamed answer.
@@ -24,6 +26,7 @@ protocol ClientAPI: Sendable {
 enum OpenAIAPI: ClientAPI {
     static func model(_ r: OpenAIRequest) -> String { r.model }
     static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
+    static func needs(_ r: OpenAIRequest) -> RequestNeeds { r.needs }
     static func endpoint(_ r: OpenAIRequest) -> String { r.endpoint == .chatCompletions ? "chat.completions" : "embeddings" }
     static func relay(for r: OpenAIRequest) -> SSERelay { SSERelay(mode: r.clientWantsUsage ? .passthrough : .stripUsageChunk) }
     static func send(_ r: OpenAIRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
@@ -38,6 +41,7 @@ enum OpenAIAPI: ClientAPI {
 enum AnthropicAPI: ClientAPI {
     static func model(_ r: AnthropicMessagesRequest) -> String { r.model }
     static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
+    static func needs(_ r: AnthropicMessagesRequest) -> RequestNeeds { r.needs }
     static func endpoint(_ r: AnthropicMessagesRequest) -> String { "messages" }
     static func relay(for r: AnthropicMessagesRequest) -> SSERelay { SSERelay(mode: .passthrough, format: .anthropic) }
     static func send(_ r: AnthropicMessagesRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {

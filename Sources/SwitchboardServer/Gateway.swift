@@ -12,6 +12,7 @@ struct DeploymentRoute: Sendable {
     let provider: any Provider
     let upstreamModel: String
     let price: Price
+    let capabilities: Capabilities
 }
 
 /// A public model: its deployments and the balancer that shares traffic among them.
@@ -38,7 +39,7 @@ final class Gateway: Sendable {
         var models: [String: ModelRoute] = [:]
         for m in config.models {
             let deployments = m.deployments.compactMap { d in
-                providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price) }
+                providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price, capabilities: d.capabilities) }
             }
             models[m.name] = ModelRoute(name: m.name, balancer: makeBalancer(m.balancing, weights: m.deployments.map(\.weight)),
                                         deployments: deployments)
@@ -59,7 +60,15 @@ final class Gateway: Sendable {
             return trace.fail(GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",
                                            message: "Your key may not use the model '\(modelName)'.", param: "model"), api: API.self, recorder)
         }
-        var planner = AttemptPlanner(deploymentCount: route.deployments.count, retries: routing.retries)
+        // Only deployments that can serve this request (tools, images, JSON mode, streaming, limits) are tried.
+        let needs = API.needs(request)
+        let eligible = route.deployments.indices.filter { route.deployments[$0].capabilities.missing(for: needs) == nil }
+        if eligible.isEmpty, let missing = route.deployments.first?.capabilities.missing(for: needs) {
+            return trace.fail(GatewayError(status: 400, type: "invalid_request_error", code: "unsupported_capability",
+                                           message: "The model '\(modelName)' cannot serve this request: no deployment supports \(RequestNeeds.describe(missing)) (capability '\(missing)').",
+                                           param: missing), api: API.self, recorder)
+        }
+        var planner = AttemptPlanner(candidates: eligible, retries: routing.retries)
         var failure = GatewayError.internalError("no deployment could be tried")
         let timeout = Duration.milliseconds(Int64(routing.timeoutSeconds * 1000))
         let context = ProviderCallContext(requestID: requestID, timeout: timeout, clientHeaders: clientHeaders)

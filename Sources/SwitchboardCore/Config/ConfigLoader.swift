@@ -30,7 +30,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 ///   `api_version`, `headers`; gemini: `base_url`, `api_key`, `headers`; mock: `latency_ms`, `ttft_ms`,
 ///   `tokens_per_s`, `error_rate`, `seed`, `completion_tokens`, `embedding_dimensions`, `api` (openai | anthropic | gemini)
 /// - `models` (list): `name`, `balancing` (round-robin | weighted), `deployments` (list of `{provider, model,
-///   weight (1), price: {input, output, cached_input, cache_write, reasoning} in USD per 1M tokens}`)
+///   weight (1), price: {input, output, cached_input, cache_write, reasoning} in USD per 1M tokens, capabilities:
+///   {tools, vision, json_mode, streaming (booleans, default true), context_window, max_output_tokens}}`)
 /// - `routing`: `retries` (int, 2), `timeout_s` (number, 60), `connect_timeout_s` (number, 5)
 public enum ConfigLoader {
     public static func load(yaml: String, environment: [String: String]) throws(ConfigError) -> GatewayConfig {
@@ -205,12 +206,12 @@ private struct Walker {
         if top["providers"] != nil, providers.isEmpty, problems.isEmpty { problem("providers", "must list at least one provider") }
 
         var models: [ModelConfig] = []
-        let providerNames = Set(providers.map(\.name))
+        let providerKinds = Dictionary(providers.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
         if let node = top["models"], let list = sequence(node, "models") {
             var seen: [String: Int] = [:]
             for (i, item) in list.enumerated() {
                 let path = "models[\(i)]"
-                guard let model = modelConfig(item, path, providerNames: providerNames) else { continue }
+                guard let model = modelConfig(item, path, providers: providerKinds) else { continue }
                 if let first = seen[model.name] {
                     problem("\(path).name", "duplicate model name \"\(model.name)\" (also models[\(first)])")
                 } else {
@@ -412,7 +413,7 @@ private struct Walker {
         return (baseURL, apiKey, headers)
     }
 
-    mutating func modelConfig(_ node: Node, _ path: String, providerNames: Set<String>) -> ModelConfig? {
+    mutating func modelConfig(_ node: Node, _ path: String, providers: [String: ProviderKind]) -> ModelConfig? {
         guard let m = mapping(node, path, allowed: ["name", "balancing", "deployments"]) else { return nil }
         let name = string(m, "name", path, required: true)
         var balancing = BalancingPolicyName.roundRobin
@@ -427,7 +428,7 @@ private struct Walker {
         if let node = m["deployments"], let list = sequence(node, "\(path).deployments") {
             if list.isEmpty { problem("\(path).deployments", "must list at least one deployment") }
             for (i, item) in list.enumerated() {
-                if let d = deploymentConfig(item, "\(path).deployments[\(i)]", providerNames: providerNames) { deployments.append(d) }
+                if let d = deploymentConfig(item, "\(path).deployments[\(i)]", providers: providers) { deployments.append(d) }
             }
         } else if m["deployments"] == nil {
             problem("\(path).deployments", "required: at least one deployment")
@@ -436,8 +437,30 @@ private struct Walker {
         return ModelConfig(name: name, balancing: balancing, deployments: deployments)
     }
 
-    mutating func deploymentConfig(_ node: Node, _ path: String, providerNames: Set<String>) -> DeploymentConfig? {
-        guard let m = mapping(node, path, allowed: ["provider", "model", "weight", "price"]) else { return nil }
+    mutating func bool(_ m: [String: Node], _ key: String, _ path: String) -> Bool? {
+        guard let node = m[key] else { return nil }
+        guard case .scalar(let s) = node, s.style == .plain, let v = Bool(s.string.lowercased()) else {
+            problem(Self.join(path, key), "expected true or false, found \(describe(node))")
+            return nil
+        }
+        return v
+    }
+
+    mutating func capabilities(_ node: Node, _ path: String, kind: ProviderKind?) -> Capabilities {
+        var c = kind.map(Capabilities.defaults(for:)) ?? Capabilities()
+        guard let m = mapping(node, path, allowed: ["tools", "vision", "json_mode", "streaming", "context_window", "max_output_tokens"]) else { return c }
+        if let v = bool(m, "tools", path) { c.tools = v }
+        if let v = bool(m, "vision", path) { c.vision = v }
+        if let v = bool(m, "json_mode", path) { c.jsonMode = v }
+        if let v = bool(m, "streaming", path) { c.streaming = v }
+        if let v = int(m, "context_window", path, range: 1...100_000_000) { c.contextWindow = v }
+        if let v = int(m, "max_output_tokens", path, range: 1...100_000_000) { c.maxOutputTokens = v }
+        return c
+    }
+
+    mutating func deploymentConfig(_ node: Node, _ path: String, providers: [String: ProviderKind]) -> DeploymentConfig? {
+        let providerNames = Set(providers.keys)
+        guard let m = mapping(node, path, allowed: ["provider", "model", "weight", "price", "capabilities"]) else { return nil }
         let provider = string(m, "provider", path, required: true)
         if let provider, !providerNames.contains(provider) {
             let hint = suggestion(for: provider, among: Array(providerNames)).map { "; did you mean \"\($0)\"?" } ?? ""
@@ -453,8 +476,10 @@ private struct Walker {
             price.cacheWrite = number(pm, "cache_write", "\(path).price", range: 0...1_000_000)
             price.reasoning = number(pm, "reasoning", "\(path).price", range: 0...1_000_000)
         }
+        let kind = provider.flatMap { providers[$0] }
+        let caps = m["capabilities"].map { capabilities($0, "\(path).capabilities", kind: kind) } ?? kind.map(Capabilities.defaults(for:)) ?? Capabilities()
         guard let provider, let model, providerNames.contains(provider) else { return nil }
-        return DeploymentConfig(provider: provider, model: model, weight: weight, price: price)
+        return DeploymentConfig(provider: provider, model: model, weight: weight, price: price, capabilities: caps)
     }
 
     private func isToken(_ s: String) -> Bool {

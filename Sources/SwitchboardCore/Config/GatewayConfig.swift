@@ -238,12 +238,15 @@ public struct DeploymentConfig: Sendable {
     public var model: String
     public var weight: Int
     public var price: Price
+    /// `capabilities`: what this deployment can do (defaults per provider kind, overridden key by key).
+    public var capabilities: Capabilities
 
-    public init(provider: String, model: String, weight: Int = 1, price: Price = .free) {
+    public init(provider: String, model: String, weight: Int = 1, price: Price = .free, capabilities: Capabilities = Capabilities()) {
         self.provider = provider
         self.model = model
         self.weight = weight
         self.price = price
+        self.capabilities = capabilities
     }
 }
 
