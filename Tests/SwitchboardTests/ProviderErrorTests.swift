@@ -1,0 +1,112 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+@testable import SwitchboardProviders
+
+/// Translation round trips: OpenAI → Anthropic → OpenAI keeps the conversation.
+@Suite struct RoundTripTests {
+    @Test func openAIThroughAnthropicAndBack() throws {
+        let original = JSONValue.parse(Data(#"""
+        {"model":"m","max_tokens":50,"stream":true,"stop":["END"],"user":"u",
+         "messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Weather?"},
+          {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"w","arguments":"{\"c\":\"Paris\"}"}}]},
+          {"role":"tool","tool_call_id":"call_1","content":"18C"},{"role":"user","content":"Thanks"}],
+         "tools":[{"type":"function","function":{"name":"w","description":"d","parameters":{"type":"object"}}}],"tool_choice":"auto"}
+        """#.utf8))!
+        let anthropic = try AnthropicTranslation.request(original, model: "m")
+        let back = try MessagesToOpenAI.request(anthropic)
+        #expect(back["messages"] == original["messages"])
+        #expect(back["tools"] == original["tools"])
+        #expect(back["tool_choice"] == original["tool_choice"])
+        for key in ["max_tokens", "stream", "stop", "user", "model"] { #expect(back[key] == original[key], "\(key)") }
+    }
+
+    @Test func anthropicAnswerThroughOpenAIAndBack() throws {
+        let message = JSONValue.parse(Data(AnthropicFixture.messageWithToolAndCache.utf8))!
+        let openAI = AnthropicTranslation.response(message, created: 1)
+        let usage = try #require(Usage.inOpenAIResponse(ByteBuffer(string: openAI.jsonText)))
+        let back = MessagesToOpenAI.response(openAI, usage: usage, model: "claude-sonnet-4-5")
+        for key in ["id", "content", "stop_reason", "usage", "model", "role", "type"] { #expect(back[key] == message[key], "\(key)") }
+    }
+}
+
+/// Provider errors keep their meaning through every kind: 429 and 529/5xx are retried on another deployment, and
+/// when none is left the client gets the status (429 with Retry-After) and the provider's message; 400s (context too
+/// long) are passed through at once.
+@Suite struct ProviderErrorTests {
+    enum Kind: String, CaseIterable, Sendable { case openai, anthropic, gemini }
+
+    func failure(_ kind: Kind, _ status: Int) -> Response {
+        var headers = HTTPFields()
+        if status == 429 { headers[.retryAfter] = "7" }
+        let body: String
+        switch (kind, status) {
+        case (.openai, 400): body = Wire.error("This model's maximum context length is 128000 tokens.", code: "context_length_exceeded")
+        case (.openai, _): body = Wire.error("Rate limit reached", type: "requests", code: "rate_limit_exceeded")
+        case (.anthropic, 400): body = #"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#
+        case (.anthropic, 429): body = #"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#
+        case (.anthropic, _): body = AnthropicFixture.overloadedError
+        case (.gemini, 400): body = #"{"error":{"code":400,"message":"The input token count exceeds the maximum number of tokens allowed.","status":"INVALID_ARGUMENT"}}"#
+        case (.gemini, 429): body = #"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}"#
+        case (.gemini, _): body = #"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#
+        }
+        return jsonReply(body, status: .init(code: status), headers: headers)
+    }
+
+    func yaml(_ kind: Kind, _ port: Int) -> String {
+        let base = kind == .openai ? "http://127.0.0.1:\(port)/v1" : "http://127.0.0.1:\(port)"
+        return """
+        auth: { keys: [ { name: tester, key: "sk-test" } ] }
+        providers:
+          - { name: a, kind: \(kind.rawValue), base_url: "\(base)", api_key: "key-a" }
+          - { name: b, kind: \(kind.rawValue), base_url: "\(base)", api_key: "key-b" }
+        models:
+          - { name: two, deployments: [ { provider: a, model: m1 }, { provider: b, model: m1 } ] }
+          - { name: one, deployments: [ { provider: a, model: m1 } ] }
+        routing: { retries: 1 }
+        """
+    }
+
+    @Test(arguments: Kind.allCases, [429, 529, 503])
+    func retriedOnAnotherDeploymentThenPassedOn(_ kind: Kind, _ status: Int) async throws {
+        let success: [Kind: String] = [.openai: Wire.chatCompletion(), .anthropic: AnthropicFixture.messageWithToolAndCache, .gemini: GeminiFixture.functionCall]
+        try await FakeUpstream.run({ [self] r in
+            let fromA = [r.headers[.authorization], r.headers[HTTPField.Name("x-api-key")!], r.headers[HTTPField.Name("x-goog-api-key")!]]
+                .contains { $0?.hasSuffix("key-a") == true }
+            return fromA ? failure(kind, status) : jsonReply(success[kind]!)
+        }) { fake in
+            try await withGateway(yaml(kind, fake.port), mode: .live) { h in
+                let body = #"{"model":"two","messages":[{"role":"user","content":"x"}]}"#
+                for _ in 0..<2 {
+                    let r = try await h.post("/v1/chat/completions", body)
+                    #expect(r.status == .ok && r.header("x-switchboard-provider") == "b")
+                }
+                let only = try await h.post("/v1/chat/completions", #"{"model":"one","messages":[{"role":"user","content":"x"}]}"#)
+                if status == 429 {
+                    #expect(only.status == .tooManyRequests && only.header("retry-after") == "7")
+                    #expect((only.errorObject?["message"] as? String)?.isEmpty == false)
+                } else {
+                    #expect(only.status == .badGateway)
+                }
+                #expect(only.header("x-switchboard-attempts") == "2")
+            }
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func contextTooLongIsPassedThroughUnretried(_ kind: Kind) async throws {
+        try await FakeUpstream.run({ [self] _ in failure(kind, 400) }) { fake in
+            try await withGateway(yaml(kind, fake.port), mode: .live) { h in
+                let r = try await h.post("/v1/chat/completions", #"{"model":"two","messages":[{"role":"user","content":"x"}]}"#)
+                #expect(r.status == .badRequest)
+                #expect((r.errorObject?["message"] as? String)?.contains("token") == true)
+                #expect(fake.requests.count == 1)
+            }
+        }
+    }
+}
