@@ -20,11 +20,7 @@ extension Provider {
         }
         let upstream = try await send(chat, upstreamModel: upstreamModel, context: context)
         if upstream.status >= 400 {
-            let raw = try? await upstream.body.collect(upTo: 1 << 20)
-            var headers: [(name: String, value: String)] = [("content-type", "application/json")]
-            if let retry = upstream.header("retry-after") { headers.append(("retry-after", retry)) }
-            let body = MessagesToOpenAI.error(raw.flatMap { JSONValue.parse(Data(buffer: $0)) }, status: upstream.status)
-            return UpstreamResponse(status: upstream.status, headers: headers, body: UpstreamBody(ByteBuffer(string: body)))
+            return await upstream.translatingError { MessagesToOpenAI.error($0, status: upstream.status) }
         }
         let model = request.model
         if request.stream {

@@ -47,11 +47,7 @@ public struct AnthropicProvider: Provider {
                                                                    timeout: context.timeout, streamResponse: request.stream))
         let created = Int(Date().timeIntervalSince1970)
         if upstream.status >= 400 {
-            let raw = try? await upstream.body.collect(upTo: 1 << 20)
-            var out: [(name: String, value: String)] = [("content-type", "application/json")]
-            if let retry = upstream.header("retry-after") { out.append(("retry-after", retry)) }
-            let body = AnthropicTranslation.error(raw.flatMap { JSONValue.parse(Data(buffer: $0)) }, status: upstream.status)
-            return UpstreamResponse(status: upstream.status, headers: out, body: UpstreamBody(ByteBuffer(string: body)))
+            return await upstream.translatingError { AnthropicTranslation.error($0, status: upstream.status) }
         }
         if request.stream {
             return UpstreamResponse(status: upstream.status, headers: [("content-type", "text/event-stream")], body: UpstreamBody(iterator: {
@@ -129,6 +125,15 @@ extension UpstreamResponse {
     /// A response in OpenAI's error shape that no upstream sent (the provider refused the request itself).
     static func openAIError(_ error: GatewayError) -> UpstreamResponse {
         UpstreamResponse(status: error.status, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: error.openAIBody)))
+    }
+
+    /// An upstream error answer with its body rewritten into another API's shape (status and `Retry-After` kept).
+    func translatingError(_ translate: (JSONValue?) -> String) async -> UpstreamResponse {
+        let raw = try? await body.collect(upTo: 1 << 20)
+        var out: [(name: String, value: String)] = [("content-type", "application/json")]
+        if let retry = header("retry-after") { out.append(("retry-after", retry)) }
+        return UpstreamResponse(status: status, headers: out,
+                                body: UpstreamBody(ByteBuffer(string: translate(raw.flatMap { JSONValue.parse(Data(buffer: $0)) }))))
     }
 
     /// The same in Anthropic's error shape.

@@ -9,7 +9,7 @@ import SwitchboardCore
 /// finish chunk; message_stop → the usage chunk and `[DONE]`; error → an OpenAI error event; ping → nothing.
 /// Events may be split anywhere across chunks.
 public struct AnthropicStreamTranslator: Sendable {
-    private var pending = ByteBuffer()
+    private var events = SSEEventBuffer()
     private var id = "msg"
     private var model = ""
     private let created: Int
@@ -22,35 +22,20 @@ public struct AnthropicStreamTranslator: Sendable {
 
     /// Feeds upstream bytes; returns the OpenAI SSE bytes ready to send (nil: nothing yet).
     public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
-        var chunk = chunk
-        pending.writeBuffer(&chunk)
-        let ends = pending.withUnsafeReadableBytes { SSEFraming.eventEnds(in: $0) }
-        guard let last = ends.last else { return nil }
         var out = ByteBuffer()
-        var start = 0
-        for end in ends {
-            let event = pending.getSlice(at: pending.readerIndex + start, length: end - start)!
-            start = end
-            translate(event, into: &out)
-        }
-        pending.moveReaderIndex(forwardBy: last)
-        pending.discardReadBytes()
+        for data in events.add(chunk) { translate(data, into: &out) }
         return out.readableBytes > 0 ? out : nil
     }
 
     /// The end of the upstream stream: a final event without its blank line is still translated.
     public mutating func finish() -> ByteBuffer? {
-        guard pending.readableBytes > 0 else { return nil }
         var out = ByteBuffer()
-        translate(pending, into: &out)
-        pending = ByteBuffer()
+        if let data = events.finish() { translate(data, into: &out) }
         return out.readableBytes > 0 ? out : nil
     }
 
-    private mutating func translate(_ event: ByteBuffer, into out: inout ByteBuffer) {
-        guard let data = event.withUnsafeReadableBytes({ bytes -> Data? in
-            SSEFraming.fields(of: bytes).data.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) }
-        }), !data.isEmpty, let e = JSONValue.parse(data) else { return }
+    private mutating func translate(_ data: Data, into out: inout ByteBuffer) {
+        guard let e = JSONValue.parse(data) else { return }
         switch e["type"]?.string {
         case "message_start":
             let m = e["message"]

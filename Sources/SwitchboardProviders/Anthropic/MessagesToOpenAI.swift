@@ -152,7 +152,7 @@ public enum MessagesToOpenAI {
 /// reason and usage, message_stop. An OpenAI error event becomes an Anthropic `error` event.
 public struct OpenAIToMessagesStream: Sendable {
     private enum Block: Equatable { case none, text, tool(Int) }
-    private var pending = ByteBuffer()
+    private var events = SSEEventBuffer()
     private let model: String
     private var started = false
     private var block = Block.none
@@ -164,33 +164,18 @@ public struct OpenAIToMessagesStream: Sendable {
     public init(model: String) { self.model = model }
 
     public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
-        var chunk = chunk
-        pending.writeBuffer(&chunk)
-        let ends = pending.withUnsafeReadableBytes { SSEFraming.eventEnds(in: $0) }
-        guard let last = ends.last else { return nil }
         var out = ByteBuffer()
-        var start = 0
-        for end in ends {
-            translate(pending.getSlice(at: pending.readerIndex + start, length: end - start)!, into: &out)
-            start = end
-        }
-        pending.moveReaderIndex(forwardBy: last)
-        pending.discardReadBytes()
+        for data in events.add(chunk) { translate(data, into: &out) }
         return out.readableBytes > 0 ? out : nil
     }
 
     public mutating func finish() -> ByteBuffer? {
-        guard pending.readableBytes > 0 else { return nil }
         var out = ByteBuffer()
-        translate(pending, into: &out)
-        pending = ByteBuffer()
+        if let data = events.finish() { translate(data, into: &out) }
         return out.readableBytes > 0 ? out : nil
     }
 
-    private mutating func translate(_ event: ByteBuffer, into out: inout ByteBuffer) {
-        guard let data = event.withUnsafeReadableBytes({ bytes -> Data? in
-            SSEFraming.fields(of: bytes).data.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) }
-        }), !data.isEmpty else { return }
+    private mutating func translate(_ data: Data, into out: inout ByteBuffer) {
         if data == Data("[DONE]".utf8) {
             end(into: &out)
             return

@@ -48,11 +48,7 @@ public struct GeminiProvider: Provider {
                                                                    timeout: context.timeout, streamResponse: request.stream))
         let created = Int(Date().timeIntervalSince1970)
         if upstream.status >= 400 {
-            let raw = try? await upstream.body.collect(upTo: 1 << 20)
-            var out: [(name: String, value: String)] = [("content-type", "application/json")]
-            if let retry = upstream.header("retry-after") { out.append(("retry-after", retry)) }
-            let text = GeminiTranslation.error(raw.flatMap { JSONValue.parse(Data(buffer: $0)) }, status: upstream.status)
-            return UpstreamResponse(status: upstream.status, headers: out, body: UpstreamBody(ByteBuffer(string: text)))
+            return await upstream.translatingError { GeminiTranslation.error($0, status: upstream.status) }
         }
         if request.stream {
             return UpstreamResponse(status: upstream.status, headers: [("content-type", "text/event-stream")], body: UpstreamBody(iterator: {

@@ -226,7 +226,7 @@ public enum GeminiTranslation {
 /// Turns Gemini's SSE stream (each event a partial GenerateContentResponse, no end marker) into OpenAI chunks; the
 /// usage chunk and `[DONE]` follow when the upstream stream ends.
 public struct GeminiStreamTranslator: Sendable {
-    private var pending = ByteBuffer()
+    private var events = SSEEventBuffer()
     private let model: String
     private let created: Int
     private var id = "chatcmpl-gemini"
@@ -241,18 +241,8 @@ public struct GeminiStreamTranslator: Sendable {
     }
 
     public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
-        var chunk = chunk
-        pending.writeBuffer(&chunk)
-        let ends = pending.withUnsafeReadableBytes { SSEFraming.eventEnds(in: $0) }
-        guard let last = ends.last else { return nil }
         var out = ByteBuffer()
-        var start = 0
-        for end in ends {
-            translate(pending.getSlice(at: pending.readerIndex + start, length: end - start)!, into: &out)
-            start = end
-        }
-        pending.moveReaderIndex(forwardBy: last)
-        pending.discardReadBytes()
+        for data in events.add(chunk) { translate(data, into: &out) }
         return out.readableBytes > 0 ? out : nil
     }
 
@@ -260,8 +250,7 @@ public struct GeminiStreamTranslator: Sendable {
     /// A stream that ends without a finish reason gets no `[DONE]`, so the gateway reports it as interrupted.
     public mutating func finish() -> ByteBuffer? {
         var out = ByteBuffer()
-        if pending.readableBytes > 0 { translate(pending, into: &out) }
-        pending = ByteBuffer()
+        if let data = events.finish() { translate(data, into: &out) }
         if sawFinish {
             write(["id": .string(id), "object": "chat.completion.chunk", "created": .int(created), "model": .string(model),
                    "choices": [], "usage": GeminiTranslation.openAIUsage(usage)], into: &out)
@@ -270,10 +259,8 @@ public struct GeminiStreamTranslator: Sendable {
         return out.readableBytes > 0 ? out : nil
     }
 
-    private mutating func translate(_ event: ByteBuffer, into out: inout ByteBuffer) {
-        guard let data = event.withUnsafeReadableBytes({ bytes -> Data? in
-            SSEFraming.fields(of: bytes).data.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) }
-        }), !data.isEmpty, let g = JSONValue.parse(data) else { return }
+    private mutating func translate(_ data: Data, into out: inout ByteBuffer) {
+        guard let g = JSONValue.parse(data) else { return }
         if let e = g["error"] {
             let type = e["status"]?.string ?? "server_error"
             write(["error": ["message": e["message"] ?? "The provider failed.", "type": .string(type), "param": nil, "code": .string(type)]], into: &out)
