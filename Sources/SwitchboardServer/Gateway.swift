@@ -85,6 +85,14 @@ final class Gateway: Sendable {
                 if AttemptPlanner.isRetryable(error.code == .timeout ? .timeout : .connection) { continue }
                 break
             }
+            if upstream.status == 401 || upstream.status == 403 {
+                // The provider refused the gateway's own credentials: never echo its message (it may quote part of
+                // the provider key) and never blame the client's key. Another deployment may have working ones.
+                failure = GatewayError(status: 502, type: "upstream_error", code: "upstream_auth_failed",
+                                       message: "The upstream provider '\(deployment.provider.name)' rejected the gateway's credentials (HTTP \(upstream.status)).")
+                logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider.name)", "status": "\(upstream.status)"])
+                continue
+            }
             if upstream.status >= 400 {
                 failure = await Self.upstreamFailure(upstream, provider: deployment.provider.name)
                 logger.debug("Upstream answered with an error", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "status": "\(upstream.status)"])

@@ -308,3 +308,26 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
         }
     }
 }
+
+/// A provider that rejects the gateway's key: the client never sees the provider's message (it may quote the key)
+/// and is not told its own key is wrong; another deployment with working credentials takes over.
+@Suite struct UpstreamCredentialTests {
+    @Test func rejectedProviderKeyIsRedactedAndFailedOver() async throws {
+        try await FakeUpstream.run({ r in
+            r.headers[.authorization] == "Bearer sk-provider-1"
+                ? jsonReply(Wire.error("Incorrect API key provided: sk-prov*****er-1.", code: "invalid_api_key"), status: .unauthorized)
+                : jsonReply(Wire.chatCompletion())
+        }) { fake in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live) { h in
+                let single = try await h.post("/v1/chat/completions", #"{"model":"single","messages":[{"role":"user","content":"x"}]}"#)
+                #expect(single.status == .badGateway)
+                #expect(single.errorObject?["code"] as? String == "upstream_auth_failed")
+                #expect(!single.text.contains("sk-prov"))
+                for _ in 0..<2 {
+                    let r = try await h.post("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#)
+                    #expect(r.status == .ok && r.header("x-switchboard-provider") == "up2")
+                }
+            }
+        }
+    }
+}
