@@ -9,9 +9,11 @@ public struct AnthropicMessagesRequest: Sendable {
     public let stream: Bool
     /// What the request needs from a deployment.
     public let needs: RequestNeeds
+    /// `metadata.user_id`, when set (session affinity).
+    public var user: String?
     private let modelRange: Range<Int>
 
-    private static let keys: [[UInt8]] = ["model", "messages", "max_tokens", "stream", "tools", "system"].map { Array($0.utf8) }
+    private static let keys: [[UInt8]] = ["model", "messages", "max_tokens", "stream", "tools", "system", "metadata"].map { Array($0.utf8) }
     private static let imageType = Array(#""image""#.utf8)
 
     /// Reads a Messages request; throws the 400 the client should get for malformed or incomplete bodies.
@@ -39,7 +41,12 @@ public struct AnthropicMessagesRequest: Sendable {
                let decoded = JSONValue.parse(Data(UnsafeRawBufferPointer(rebasing: bytes[messages.range]))) {
                 needs.vision = decoded.array?.contains { ($0["content"]?.array ?? []).contains { $0["type"]?.string == "image" } } ?? false
             }
-            return AnthropicMessagesRequest(body: body, model: model, stream: stream, needs: needs, modelRange: modelRange)
+            var request = AnthropicMessagesRequest(body: body, model: model, stream: stream, needs: needs, modelRange: modelRange)
+            if let meta = fields[6], meta.kind == .object {
+                let inner = UnsafeRawBufferPointer(rebasing: bytes[meta.range])
+                if let f = try? JSONPeek.topLevel(inner, keys: [Array("user_id".utf8)]), let u = f[0] { request.user = JSONPeek.string(inner, u) }
+            }
+            return request
         }
     }
 

@@ -14,11 +14,13 @@ public struct OpenAIRequest: Sendable {
     public let clientWantsUsage: Bool
     /// What the request needs from a deployment (tools, images, JSON mode, …).
     public let needs: RequestNeeds
+    /// The `user` field, when set (session affinity).
+    public var user: String?
     private let modelRange: Range<Int>
     private let streamOptions: JSONPeek.Value?
 
     private static let chatKeys: [[UInt8]] = ["model", "messages", "stream", "stream_options", "tools", "response_format",
-                                              "max_tokens", "max_completion_tokens"].map { Array($0.utf8) }
+                                              "max_tokens", "max_completion_tokens", "user"].map { Array($0.utf8) }
     private static let imageURL = Array(#""image_url""#.utf8)
     private static let typeKey: [[UInt8]] = [Array("type".utf8)]
     private static let embeddingKeys: [[UInt8]] = ["model", "input"].map { Array($0.utf8) }
@@ -67,8 +69,10 @@ public struct OpenAIRequest: Sendable {
             }
             needs.maxOutputTokens = (fields[7] ?? fields[6]).flatMap { JSONPeek.integer(bytes, $0) }
             needs.estimatedPromptTokens = messages.range.count / 4
-            return OpenAIRequest(endpoint: .chatCompletions, body: body, model: model, stream: stream,
-                                 clientWantsUsage: wantsUsage, needs: needs, modelRange: modelRange, streamOptions: fields[3])
+            var request = OpenAIRequest(endpoint: .chatCompletions, body: body, model: model, stream: stream,
+                                        clientWantsUsage: wantsUsage, needs: needs, modelRange: modelRange, streamOptions: fields[3])
+            request.user = fields[8].flatMap { JSONPeek.string(bytes, $0) }
+            return request
         }
     }
 

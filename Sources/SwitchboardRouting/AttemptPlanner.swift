@@ -40,11 +40,11 @@ public struct AttemptPlanner: Sendable {
     }
 
     /// The deployment for the next attempt, or nil when the attempt budget is spent.
-    public mutating func next(using balancer: any Balancer) -> Int? {
+    public mutating func next(using balancer: any Balancer, affinityKey: String? = nil) -> Int? {
         guard attempts < maxAttempts, !candidates.isEmpty else { return nil }
         let untried = candidates.filter { !tried.contains($0) }
         let pool = untried.isEmpty ? candidates : untried
-        guard let chosen = balancer.choose(among: pool, context: BalancingContext(attempt: attempts + 1)) else { return nil }
+        guard let chosen = balancer.choose(among: pool, context: BalancingContext(attempt: attempts + 1, affinityKey: affinityKey)) else { return nil }
         attempts += 1
         tried.append(chosen)
         return chosen

@@ -6,7 +6,12 @@ import Synchronization
 public struct BalancingContext: Sendable {
     /// 1 for the first attempt, 2 for the first retry, …
     public var attempt: Int
-    public init(attempt: Int = 1) { self.attempt = attempt }
+    /// What keeps a conversation on one deployment (for `consistent-hash`), when the request has one.
+    public var affinityKey: String?
+    public init(attempt: Int = 1, affinityKey: String? = nil) {
+        self.attempt = attempt
+        self.affinityKey = affinityKey
+    }
 }
 
 /// Chooses which deployment of a model serves an attempt.
@@ -15,13 +20,33 @@ public struct BalancingContext: Sendable {
 /// tried, and later: healthy, under their caps). A balancer returns one of them, or nil only when the list is empty.
 public protocol Balancer: Sendable {
     func choose(among candidates: [Int], context: BalancingContext) -> Int?
+    /// An attempt went to deployment `index` (load-aware policies count it).
+    func started(_ index: Int)
+    /// That attempt ended: `latencyMs` is its time to first byte, nil when it failed.
+    func finished(_ index: Int, latencyMs: Double?)
 }
 
-/// The balancer for a model's configured policy.
-public func makeBalancer(_ policy: BalancingPolicyName, weights: [Int]) -> any Balancer {
+extension Balancer {
+    public func started(_ index: Int) {}
+    public func finished(_ index: Int, latencyMs: Double?) {}
+}
+
+/// The balancer for a model's configured policy over its deployments.
+/// - Parameters:
+///   - seed: seeds the policies that draw at random (same seed, same sequence).
+///   - now: milliseconds on a monotonic clock (injected so tests and the simulator control time).
+public func makeBalancer(_ policy: BalancingPolicyName, deployments: [DeploymentConfig], seed: UInt64,
+                         now: @escaping @Sendable () -> Double) -> any Balancer {
+    let n = deployments.count
     switch policy {
-    case .roundRobin: RoundRobinBalancer()
-    case .weighted: WeightedRoundRobinBalancer(weights: weights)
+    case .roundRobin: return RoundRobinBalancer()
+    case .weighted: return WeightedRoundRobinBalancer(weights: deployments.map(\.weight))
+    case .random: return RandomBalancer(seed: seed)
+    case .leastOutstanding: return LeastOutstandingBalancer(count: n, seed: seed, now: now)
+    case .p2cEWMA: return P2CEWMABalancer(count: n, seed: seed, now: now)
+    case .lowestLatency: return LowestLatencyBalancer(count: n, seed: seed, now: now)
+    case .leastCost: return LeastCostBalancer(prices: deployments.map(\.price))
+    case .consistentHash: return ConsistentHashBalancer()
     }
 }
 

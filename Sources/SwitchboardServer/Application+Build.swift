@@ -66,7 +66,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.chat(body)
         return await gateway.serve(OpenAIAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
-                                   clientHeaders: passthroughHeaders(request), logger: context.logger)
+                                   clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity], logger: context.logger)
     }
     v1.post("embeddings") { request, context in
         let body = try await readBody(request, limit: limit)
@@ -77,7 +77,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         let body = try await readBody(request, limit: limit)
         let parsed = try AnthropicMessagesRequest.parse(body)
         return await gateway.serve(AnthropicAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
-                                   clientHeaders: passthroughHeaders(request), logger: context.logger)
+                                   clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity], logger: context.logger)
     }
     v1.post("messages/count_tokens") { request, context in
         let body = try await readBody(request, limit: limit)

@@ -10,6 +10,8 @@ protocol ClientAPI: Sendable {
     static func isStream(_ request: Request) -> Bool
     /// What the request needs from a deployment.
     static func needs(_ request: Request) -> RequestNeeds
+    /// What keeps a conversation on one deployment for `consistent-hash` (the request's user), if anything.
+    static func affinityKey(_ request: Request) -> String?
     /// Name of the endpoint, as recorded in the request log.
     static func endpoint(_ request: Request) -> String
     /// Watches (and for OpenAI, trims) the streamed answer.
@@ -27,6 +29,7 @@ enum OpenAIAPI: ClientAPI {
     static func model(_ r: OpenAIRequest) -> String { r.model }
     static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
     static func needs(_ r: OpenAIRequest) -> RequestNeeds { r.needs }
+    static func affinityKey(_ r: OpenAIRequest) -> String? { r.user }
     static func endpoint(_ r: OpenAIRequest) -> String { r.endpoint == .chatCompletions ? "chat.completions" : "embeddings" }
     static func relay(for r: OpenAIRequest) -> SSERelay { SSERelay(mode: r.clientWantsUsage ? .passthrough : .stripUsageChunk) }
     static func send(_ r: OpenAIRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
@@ -42,6 +45,7 @@ enum AnthropicAPI: ClientAPI {
     static func model(_ r: AnthropicMessagesRequest) -> String { r.model }
     static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
     static func needs(_ r: AnthropicMessagesRequest) -> RequestNeeds { r.needs }
+    static func affinityKey(_ r: AnthropicMessagesRequest) -> String? { r.user }
     static func endpoint(_ r: AnthropicMessagesRequest) -> String { "messages" }
     static func relay(for r: AnthropicMessagesRequest) -> SSERelay { SSERelay(mode: .passthrough, format: .anthropic) }
     static func send(_ r: AnthropicMessagesRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {

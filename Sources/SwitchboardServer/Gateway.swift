@@ -33,7 +33,10 @@ final class Gateway: Sendable {
     /// Largest non-streamed upstream body the gateway reads.
     let maxResponseBytes = 64 << 20
 
-    init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder) {
+    /// Milliseconds since the gateway started, for load-aware balancers.
+    let clockStart = ContinuousClock.now
+
+    init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max)) {
         var providers: [String: any Provider] = [:]
         for p in config.providers { providers[p.name] = makeProvider(p, transport: transport) }
         var models: [String: ModelRoute] = [:]
@@ -41,8 +44,10 @@ final class Gateway: Sendable {
             let deployments = m.deployments.compactMap { d in
                 providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price, capabilities: d.capabilities) }
             }
-            models[m.name] = ModelRoute(name: m.name, balancer: makeBalancer(m.balancing, weights: m.deployments.map(\.weight)),
-                                        deployments: deployments)
+            let start = clockStart
+            let balancer = makeBalancer(m.balancing, deployments: m.deployments, seed: seed ^ stableHash(m.name),
+                                        now: { Trace.ms(ContinuousClock.now - start) })
+            models[m.name] = ModelRoute(name: m.name, balancer: balancer, deployments: deployments)
         }
         self.models = models
         modelNames = config.models.map(\.name)
@@ -52,7 +57,7 @@ final class Gateway: Sendable {
 
     /// Serves one request of the client's API end to end.
     func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
-                               clientHeaders: [(name: String, value: String)] = [], logger: Logger) async -> Response {
+                               clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil, logger: Logger) async -> Response {
         let modelName = API.model(request)
         var trace = Trace(endpoint: API.endpoint(request), model: modelName, stream: API.isStream(request), identity: identity, requestID: requestID)
         guard let route = models[modelName] else { return trace.fail(.unknownModel(modelName), api: API.self, recorder) }
@@ -73,17 +78,26 @@ final class Gateway: Sendable {
         let timeout = Duration.milliseconds(Int64(routing.timeoutSeconds * 1000))
         let context = ProviderCallContext(requestID: requestID, timeout: timeout, clientHeaders: clientHeaders)
 
-        while let index = planner.next(using: route.balancer) {
+        let affinityKey = affinity ?? API.affinityKey(request)
+        while let index = planner.next(using: route.balancer, affinityKey: affinityKey) {
             let deployment = route.deployments[index]
             trace.attempt(deployment)
+            let attemptStart = ContinuousClock.now
+            route.balancer.started(index)
             let upstream: UpstreamResponse
             do {
                 upstream = try await API.send(request, via: deployment.provider, upstreamModel: deployment.upstreamModel, context: context)
             } catch {
+                route.balancer.finished(index, latencyMs: nil)
                 failure = self.gatewayError(error, provider: deployment.provider.name)
                 logger.debug("Upstream attempt failed", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "error": "\(error.code.rawValue)"])
                 if AttemptPlanner.isRetryable(error.code == .timeout ? .timeout : .connection) { continue }
                 break
+            }
+            if upstream.status >= 400 {
+                // Unhealthy answers count as failures for load-aware policies; a client error says nothing bad about it.
+                let healthy = upstream.status < 500 && upstream.status != 429 && upstream.status != 401 && upstream.status != 403
+                route.balancer.finished(index, latencyMs: healthy ? Trace.ms(ContinuousClock.now - attemptStart) : nil)
             }
             if upstream.status == 401 || upstream.status == 403 {
                 // The provider refused the gateway's own credentials: never echo its message (it may quote part of
@@ -106,21 +120,24 @@ final class Gateway: Sendable {
                 do {
                     first = try await iterator.next()
                 } catch {
+                    route.balancer.finished(index, latencyMs: nil)
                     failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
                     continue
                 }
                 trace.firstByte()
-                return streamResponse(API.self, first: first, rest: IteratorBox(iterator), relay: API.relay(for: request),
-                                      upstream: upstream, trace: trace, route: route)
+                return streamResponse(API.self, first: first, rest: IteratorBox(iterator), relay: API.relay(for: request), upstream: upstream,
+                                      trace: trace, route: route, index: index, attemptTTFT: Trace.ms(ContinuousClock.now - attemptStart))
             }
             let body: ByteBuffer
             do {
                 body = try await upstream.body.collect(upTo: maxResponseBytes)
             } catch {
+                route.balancer.finished(index, latencyMs: nil)
                 failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
                 continue
             }
             trace.firstByte()
+            route.balancer.finished(index, latencyMs: Trace.ms(ContinuousClock.now - attemptStart))
             let usage = API.usage(in: body)
             trace.finish(status: 200, usage: usage)
             var headers = trace.headers(modelName: route.name)
@@ -166,14 +183,17 @@ final class Gateway: Sendable {
     /// Relays an SSE stream: bytes go to the client as they arrive; usage is picked up on the way; a failure after
     /// the commit point ends the stream with an error event.
     private func streamResponse<API: ClientAPI>(_ api: API.Type, first: ByteBuffer?, rest: IteratorBox, relay: SSERelay,
-                                                upstream: UpstreamResponse, trace: Trace, route: ModelRoute) -> Response {
+                                                upstream: UpstreamResponse, trace: Trace, route: ModelRoute, index: Int, attemptTTFT: Double) -> Response {
         var headers = trace.headers(modelName: route.name)
         headers[.contentType] = upstream.header("content-type") ?? "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let recorder = self.recorder
+        let balancer = route.balancer
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var trace = trace
             var relay = relay
+            // The stream is in flight until it ends; its latency signal is the time to first byte.
+            defer { balancer.finished(index, latencyMs: attemptTTFT) }
             var upstreamError: GatewayError?
             do {
                 if let first, let out = relay.feed(first) { try await writer.write(out) }

@@ -11,6 +11,7 @@ extension HTTPField.Name {
     static let xAPIKey = Self("x-api-key")!
     static let anthropicBeta = Self("anthropic-beta")!
     static let switchboardTokenCount = Self("x-switchboard-token-count")!
+    static let switchboardAffinity = Self("x-switchboard-affinity")!
 }
 
 extension GatewayError {

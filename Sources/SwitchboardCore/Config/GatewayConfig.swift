@@ -229,6 +229,18 @@ public enum BalancingPolicyName: String, Sendable, CaseIterable {
     case roundRobin = "round-robin"
     /// In turn, in proportion to `weight` (smooth weighted round-robin).
     case weighted
+    /// Uniformly at random.
+    case random
+    /// Fewest requests in flight ("least connections").
+    case leastOutstanding = "least-outstanding"
+    /// Power of two random choices on peak-EWMA time to first byte × requests in flight.
+    case p2cEWMA = "p2c-ewma"
+    /// Lowest peak-EWMA time to first byte.
+    case lowestLatency = "lowest-latency"
+    /// Cheapest by price.
+    case leastCost = "least-cost"
+    /// The same conversation to the same deployment (`x-switchboard-affinity` header, else `user`).
+    case consistentHash = "consistent-hash"
 }
 
 /// One entry of `models[].deployments`.

@@ -1,0 +1,167 @@
+import Foundation
+import SwitchboardCore
+import Synchronization
+
+/// A seedable generator shared by a balancer's picks (SplitMix64): the same seed gives the same sequence.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// FNV-1a: a hash that is the same in every process (Swift's `hashValue` is not).
+public func stableHash(_ s: String) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return h
+}
+
+/// Uniformly at random among the candidates.
+public final class RandomBalancer: Balancer {
+    private let rng: Mutex<SeededGenerator>
+    public init(seed: UInt64) { rng = Mutex(SeededGenerator(seed: seed)) }
+    public func choose(among candidates: [Int], context: BalancingContext) -> Int? {
+        rng.withLock { candidates.randomElement(using: &$0) }
+    }
+}
+
+/// The pure state of load-aware policies: in-flight requests and a peak-sensitive moving average of latency
+/// (time to first byte) per deployment.
+///
+/// Peak EWMA (as in Finagle and Linkerd): a sample above the average replaces it at once, a sample below decays it
+/// with time constant `tau`, so a slow deployment is avoided immediately and re-trusted gradually.
+public struct LoadState: Sendable, Equatable {
+    public private(set) var outstanding: [Int]
+    public private(set) var ewmaMs: [Double?]
+    private var lastUpdate: [Double]
+    public let tauMs: Double
+
+    public init(count: Int, tauMs: Double = 10_000) {
+        outstanding = Array(repeating: 0, count: count)
+        ewmaMs = Array(repeating: nil, count: count)
+        lastUpdate = Array(repeating: 0, count: count)
+        self.tauMs = tauMs
+    }
+
+    public mutating func started(_ i: Int) {
+        guard outstanding.indices.contains(i) else { return }
+        outstanding[i] += 1
+    }
+
+    /// Ends a request; `latencyMs` nil when it failed before answering (then it counts as the worst seen, doubled).
+    public mutating func finished(_ i: Int, latencyMs: Double?, nowMs: Double) {
+        guard outstanding.indices.contains(i) else { return }
+        outstanding[i] = max(0, outstanding[i] - 1)
+        let sample = latencyMs ?? 2 * max(ewmaMs.compactMap { $0 }.max() ?? 1000, 1000)
+        if let old = ewmaMs[i], sample < old {
+            let w = exp(-max(nowMs - lastUpdate[i], 0) / tauMs)
+            ewmaMs[i] = old * w + sample * (1 - w)
+        } else {
+            ewmaMs[i] = sample
+        }
+        lastUpdate[i] = nowMs
+    }
+
+    /// The expected cost of sending one more request to `i`. Unmeasured deployments look as good as the best
+    /// measured one, so they get tried.
+    public func cost(_ i: Int) -> Double {
+        let latency = ewmaMs[i] ?? ewmaMs.compactMap { $0 }.min() ?? 1
+        return max(latency, 0.001) * Double(outstanding[i] + 1)
+    }
+}
+
+/// A balancer driven by a `LoadState`, fed by the gateway's start and finish signals.
+public class LoadAwareBalancer: Balancer, @unchecked Sendable {
+    let state: Mutex<(load: LoadState, rng: SeededGenerator)>
+    let now: @Sendable () -> Double
+
+    /// - Parameter now: the clock in milliseconds (injected; tests use a manual one).
+    public init(count: Int, seed: UInt64, now: @escaping @Sendable () -> Double) {
+        state = Mutex((LoadState(count: count), SeededGenerator(seed: seed)))
+        self.now = now
+    }
+
+    public func choose(among candidates: [Int], context: BalancingContext) -> Int? { nil }
+
+    public func started(_ index: Int) { state.withLock { $0.load.started(index) } }
+
+    public func finished(_ index: Int, latencyMs: Double?) {
+        let t = now()
+        state.withLock { $0.load.finished(index, latencyMs: latencyMs, nowMs: t) }
+    }
+
+    public var load: LoadState { state.withLock { $0.load } }
+}
+
+/// Least outstanding requests ("least connections"); ties broken at random.
+public final class LeastOutstandingBalancer: LoadAwareBalancer, @unchecked Sendable {
+    public override func choose(among candidates: [Int], context: BalancingContext) -> Int? {
+        state.withLock { s in
+            guard let fewest = candidates.map({ s.load.outstanding[$0] }).min() else { return nil }
+            return candidates.filter { s.load.outstanding[$0] == fewest }.randomElement(using: &s.rng)
+        }
+    }
+}
+
+/// Power of two choices on peak-EWMA latency × outstanding requests: two random candidates, the cheaper wins.
+/// Nearly as good as always picking the best, without herding every request onto it.
+public final class P2CEWMABalancer: LoadAwareBalancer, @unchecked Sendable {
+    public override func choose(among candidates: [Int], context: BalancingContext) -> Int? {
+        state.withLock { s in
+            guard candidates.count > 1 else { return candidates.first }
+            let a = candidates.randomElement(using: &s.rng)!
+            var b = candidates.randomElement(using: &s.rng)!
+            while b == a { b = candidates.randomElement(using: &s.rng)! }
+            return s.load.cost(a) <= s.load.cost(b) ? a : b
+        }
+    }
+}
+
+/// The lowest peak-EWMA latency; unmeasured deployments first, ties at random.
+public final class LowestLatencyBalancer: LoadAwareBalancer, @unchecked Sendable {
+    public override func choose(among candidates: [Int], context: BalancingContext) -> Int? {
+        state.withLock { s in
+            let unmeasured = candidates.filter { s.load.ewmaMs[$0] == nil }
+            if !unmeasured.isEmpty { return unmeasured.randomElement(using: &s.rng) }
+            guard let best = candidates.compactMap({ s.load.ewmaMs[$0] }).min() else { return nil }
+            return candidates.filter { s.load.ewmaMs[$0] == best }.randomElement(using: &s.rng)
+        }
+    }
+}
+
+/// The cheapest deployment by price (input + output per 1M tokens); ties in turn.
+public final class LeastCostBalancer: Balancer {
+    let prices: [Double]
+    let rotation = RoundRobinBalancer()
+    public init(prices: [Price]) { self.prices = prices.map { $0.input + $0.output } }
+    public func choose(among candidates: [Int], context: BalancingContext) -> Int? {
+        guard let cheapest = candidates.map({ prices[$0] }).min() else { return nil }
+        return rotation.choose(among: candidates.filter { prices[$0] == cheapest }, context: context)
+    }
+}
+
+/// Affinity: the same key (a session header, the `user` field, or the prompt's beginning) goes to the same
+/// deployment while it is eligible — rendezvous hashing, so removing one deployment only moves its own keys.
+/// Without a key it falls back to round-robin.
+public final class ConsistentHashBalancer: Balancer {
+    let fallback = RoundRobinBalancer()
+    public init() {}
+    public func choose(among candidates: [Int], context: BalancingContext) -> Int? {
+        guard let key = context.affinityKey else { return fallback.choose(among: candidates, context: context) }
+        let h = Self.hash(key)
+        return candidates.max { Self.mix(h, $0) < Self.mix(h, $1) }
+    }
+
+    static func hash(_ s: String) -> UInt64 { stableHash(s) }
+
+    static func mix(_ h: UInt64, _ i: Int) -> UInt64 {
+        var g = SeededGenerator(seed: h ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
+        return g.next()
+    }
+}
