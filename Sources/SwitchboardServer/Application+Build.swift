@@ -44,7 +44,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let routes: [String: [HTTPRequest.Method]] = [
         "/healthz": [.get], "/readyz": [.get],
         "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/messages": [.post],
-        "/v1/messages/count_tokens": [.post],
+        "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
     ]
     router.add(middleware: FrontMiddleware(routes: routes))
 
@@ -91,6 +91,14 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
             #"{"id":\#(JSONString.quote($0)),"object":"model","created":0,"owned_by":"switchboard"}"#
         }
         return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)
+    }
+    // Admin API: the master key only (roles come with managed keys).
+    let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys))
+    admin.get("health") { _, context in
+        guard context.identity?.isMaster == true else {
+            throw GatewayError(status: 403, type: "invalid_request_error", code: "admin_only", message: "This endpoint needs the master key.")
+        }
+        return jsonResponse(gateway.healthReport())
     }
     return router
 }

@@ -20,6 +20,29 @@ struct ModelRoute: Sendable {
     let name: String
     let balancer: any Balancer
     let deployments: [DeploymentRoute]
+    /// The deployments' health, shared with every other model using the same provider and upstream model.
+    let health: RouteHealth
+}
+
+/// A model's view of the gateway-wide health book: its deployment indices mapped to shared slots.
+struct RouteHealth: Sendable {
+    let book: HealthBook
+    let slots: [Int]
+
+    func available(_ indices: [Int]) -> [Int] {
+        let free = Set(book.available(indices.map { slots[$0] }))
+        return indices.filter { free.contains(slots[$0]) }
+    }
+    func admit(_ i: Int) -> Bool { book.admit(slots[i]) }
+    func succeeded(_ i: Int) { book.succeeded(slots[i]) }
+    func failed(_ i: Int) { book.failed(slots[i]) }
+    func rateLimited(_ i: Int, retryAfterMs: Double?) { book.rateLimited(slots[i], retryAfterMs: retryAfterMs) }
+    func waitMs(_ indices: [Int]) -> Double { book.waitMs(indices.map { slots[$0] }) }
+    func onlyRateLimited(_ indices: [Int]) -> Bool { book.onlyRateLimited(indices.map { slots[$0] }) }
+    var snapshot: [CircuitBreaker] {
+        let all = book.snapshot
+        return slots.map { all[$0] }
+    }
 }
 
 /// The proxying engine: picks deployments, calls providers, retries before the first byte, relays the answer,
@@ -39,15 +62,23 @@ final class Gateway: Sendable {
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max)) {
         var providers: [String: any Provider] = [:]
         for p in config.providers { providers[p.name] = makeProvider(p, transport: transport) }
+        // One health slot per distinct deployment (provider + upstream model), shared by the models using it.
+        var slotOf: [String: Int] = [:]
+        for m in config.models {
+            for d in m.deployments where slotOf["\(d.provider)/\(d.model)"] == nil { slotOf["\(d.provider)/\(d.model)"] = slotOf.count }
+        }
+        let start = clockStart
+        let book = HealthBook(count: slotOf.count, now: { Trace.ms(ContinuousClock.now - start) })
         var models: [String: ModelRoute] = [:]
         for m in config.models {
             let deployments = m.deployments.compactMap { d in
                 providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price, capabilities: d.capabilities) }
             }
-            let start = clockStart
             let balancer = makeBalancer(m.balancing, deployments: m.deployments, seed: seed ^ stableHash(m.name),
                                         now: { Trace.ms(ContinuousClock.now - start) })
-            models[m.name] = ModelRoute(name: m.name, balancer: balancer, deployments: deployments)
+            let slots = m.deployments.map { slotOf["\($0.provider)/\($0.model)"]! }
+            models[m.name] = ModelRoute(name: m.name, balancer: balancer, deployments: deployments,
+                                        health: RouteHealth(book: book, slots: slots))
         }
         self.models = models
         modelNames = config.models.map(\.name)
@@ -73,13 +104,25 @@ final class Gateway: Sendable {
                                            message: "The model '\(modelName)' cannot serve this request: no deployment supports \(RequestNeeds.describe(missing)) (capability '\(missing)').",
                                            param: missing), api: API.self, recorder)
         }
-        var planner = AttemptPlanner(candidates: eligible, retries: routing.retries)
+        // Ejected deployments (circuit open) and those cooling down after a 429 are never picked.
+        let healthy = route.health.available(eligible)
+        if healthy.isEmpty {
+            let wait = max(1, Int((route.health.waitMs(eligible) / 1000).rounded(.up)))
+            let error = route.health.onlyRateLimited(eligible)
+                ? GatewayError(status: 429, type: "rate_limit_error", code: "upstream_rate_limited",
+                               message: "Every deployment of the model '\(modelName)' is rate limited by its provider; retry in \(wait) s.", retryAfterSeconds: wait)
+                : GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
+                               message: "Every deployment of the model '\(modelName)' is failing; retry in \(wait) s.", retryAfterSeconds: wait)
+            return trace.fail(error, api: API.self, recorder)
+        }
+        var planner = AttemptPlanner(candidates: healthy, retries: routing.retries)
         var failure = GatewayError.internalError("no deployment could be tried")
         let timeout = Duration.milliseconds(Int64(routing.timeoutSeconds * 1000))
         let context = ProviderCallContext(requestID: requestID, timeout: timeout, clientHeaders: clientHeaders)
 
         let affinityKey = affinity ?? API.affinityKey(request)
         while let index = planner.next(using: route.balancer, affinityKey: affinityKey) {
+            guard route.health.admit(index) else { continue }    // another request took its half-open probe
             let deployment = route.deployments[index]
             trace.attempt(deployment)
             let attemptStart = ContinuousClock.now
@@ -89,6 +132,7 @@ final class Gateway: Sendable {
                 upstream = try await API.send(request, via: deployment.provider, upstreamModel: deployment.upstreamModel, context: context)
             } catch {
                 route.balancer.finished(index, latencyMs: nil)
+                route.health.failed(index)
                 failure = self.gatewayError(error, provider: deployment.provider.name)
                 logger.debug("Upstream attempt failed", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "error": "\(error.code.rawValue)"])
                 if AttemptPlanner.isRetryable(error.code == .timeout ? .timeout : .connection) { continue }
@@ -98,6 +142,13 @@ final class Gateway: Sendable {
                 // Unhealthy answers count as failures for load-aware policies; a client error says nothing bad about it.
                 let healthy = upstream.status < 500 && upstream.status != 429 && upstream.status != 401 && upstream.status != 403
                 route.balancer.finished(index, latencyMs: healthy ? Trace.ms(ContinuousClock.now - attemptStart) : nil)
+                if upstream.status == 429 {
+                    route.health.rateLimited(index, retryAfterMs: Self.retryAfterMs(upstream))
+                } else if healthy {
+                    route.health.succeeded(index)
+                } else {
+                    route.health.failed(index)
+                }
             }
             if upstream.status == 401 || upstream.status == 403 {
                 // The provider refused the gateway's own credentials: never echo its message (it may quote part of
@@ -121,10 +172,12 @@ final class Gateway: Sendable {
                     first = try await iterator.next()
                 } catch {
                     route.balancer.finished(index, latencyMs: nil)
+                    route.health.failed(index)
                     failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
                     continue
                 }
                 trace.firstByte()
+                route.health.succeeded(index)
                 return streamResponse(API.self, first: first, rest: IteratorBox(iterator), relay: API.relay(for: request), upstream: upstream,
                                       trace: trace, route: route, index: index, attemptTTFT: Trace.ms(ContinuousClock.now - attemptStart))
             }
@@ -133,11 +186,13 @@ final class Gateway: Sendable {
                 body = try await upstream.body.collect(upTo: maxResponseBytes)
             } catch {
                 route.balancer.finished(index, latencyMs: nil)
+                route.health.failed(index)
                 failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
                 continue
             }
             trace.firstByte()
             route.balancer.finished(index, latencyMs: Trace.ms(ContinuousClock.now - attemptStart))
+            route.health.succeeded(index)
             let usage = API.usage(in: body)
             trace.finish(status: 200, usage: usage)
             var headers = trace.headers(modelName: route.name)
@@ -189,6 +244,7 @@ final class Gateway: Sendable {
         headers[.cacheControl] = "no-cache"
         let recorder = self.recorder
         let balancer = route.balancer
+        let health = route.health
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var trace = trace
             var relay = relay
@@ -203,6 +259,7 @@ final class Gateway: Sendable {
                         chunk = try await rest.iterator.next()
                     } catch {
                         upstreamError = self.gatewayError(HTTPClientTransport.classify(error), provider: trace.record.provider ?? "")
+                        health.failed(index)
                         break
                     }
                     guard let chunk else { break }
@@ -228,6 +285,44 @@ final class Gateway: Sendable {
     }
 
     // MARK: Helpers
+
+    /// `Retry-After` (seconds) or `retry-after-ms` of an upstream answer, in milliseconds.
+    static func retryAfterMs(_ upstream: UpstreamResponse) -> Double? {
+        if let ms = upstream.header("retry-after-ms").flatMap(Double.init) { return ms }
+        return upstream.header("retry-after").flatMap(Double.init).map { $0 * 1000 }
+    }
+
+    /// `GET /admin/health`: every model's deployments with their circuit state, cooldown and load.
+    func healthReport() -> String {
+        let now = Trace.ms(ContinuousClock.now - clockStart)
+        let models: [JSONValue] = modelNames.compactMap { name in
+            guard let route = self.models[name] else { return nil }
+            let load = (route.balancer as? LoadAwareBalancer)?.load
+            let entries: [JSONValue] = zip(route.deployments.indices, route.health.snapshot).map { i, b in
+                var state: String
+                var ejectedMs = 0.0
+                switch b.state {
+                case .closed: state = "closed"
+                case .open(let until): state = "open"; ejectedMs = max(until - now, 0)
+                case .halfOpen: state = "half_open"
+                }
+                if state == "closed", b.cooldownUntilMs > now { state = "cooling_down" }
+                var e: [String: JSONValue] = [
+                    "provider": .string(route.deployments[i].provider.name), "model": .string(route.deployments[i].upstreamModel),
+                    "state": .string(state), "ejections": .int(b.ejections),
+                    "ejected_for_ms": .int(Int(ejectedMs)), "cooldown_ms": .int(Int(max(b.cooldownUntilMs - now, 0))),
+                ]
+                if case .closed(let n) = b.state { e["consecutive_failures"] = .int(n) }
+                if let load {
+                    e["in_flight"] = .int(load.outstanding[i])
+                    e["ewma_ttft_ms"] = load.ewmaMs[i].map { .double(($0 * 10).rounded() / 10) } ?? .null
+                }
+                return .object(e)
+            }
+            return ["name": .string(name), "deployments": .array(entries)]
+        }
+        return JSONValue.object(["models": .array(models)]).jsonText
+    }
 
     func gatewayError(_ error: UpstreamError, provider: String) -> GatewayError {
         switch error.code {

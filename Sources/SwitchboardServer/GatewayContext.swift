@@ -21,10 +21,13 @@ public struct Identity: Sendable, Equatable {
     public var name: String
     /// Public model names or globs (`*`, `?`) this caller may use; empty means every model.
     public var allowedModels: [String]
+    /// Authenticated with the master key (admin API).
+    public var isMaster: Bool
 
-    public init(name: String, allowedModels: [String] = []) {
+    public init(name: String, allowedModels: [String] = [], isMaster: Bool = false) {
         self.name = name
         self.allowedModels = allowedModels
+        self.isMaster = isMaster
     }
 
     public func allows(model: String) -> Bool {

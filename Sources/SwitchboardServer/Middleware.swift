@@ -102,7 +102,7 @@ struct KeyTable: Sendable {
     init(_ auth: AuthConfig) {
         var table: [String: Identity] = [:]
         for k in auth.keys { table[k.key] = Identity(name: k.name, allowedModels: k.models) }
-        if let master = auth.masterKey { table[master] = Identity(name: "master") }
+        if let master = auth.masterKey { table[master] = Identity(name: "master", isMaster: true) }
         byKey = table
     }
 

@@ -1,0 +1,143 @@
+import Synchronization
+
+/// Passive health of one deployment, as a pure state machine driven by attempt outcomes and a clock in ms.
+///
+/// closed → (`failureThreshold` consecutive failures) → open for `baseEjectionMs × 2^(ejections)` (capped) →
+/// half-open: exactly one probe request; success closes (and forgets the back-off), failure re-opens for longer.
+/// A 429 is not a failure: it puts the deployment in cooldown until its `Retry-After`, health unchanged.
+public struct CircuitBreaker: Sendable, Equatable {
+    public enum State: Sendable, Equatable {
+        case closed(consecutiveFailures: Int)
+        case open(untilMs: Double)
+        case halfOpen(probeInFlight: Bool)
+    }
+
+    public struct Policy: Sendable, Equatable {
+        public var failureThreshold = 5
+        public var baseEjectionMs = 5_000.0
+        public var maxEjectionMs = 300_000.0
+        public var defaultCooldownMs = 1_000.0
+        public init() {}
+    }
+
+    public private(set) var state = State.closed(consecutiveFailures: 0)
+    /// How many times in a row it has been ejected (drives the back-off).
+    public private(set) var ejections = 0
+    public private(set) var cooldownUntilMs = 0.0
+    public let policy: Policy
+
+    public init(policy: Policy = Policy()) { self.policy = policy }
+
+    /// Whether a request may go to this deployment now. Moving from open to half-open hands out the one probe.
+    public mutating func admit(nowMs: Double) -> Bool {
+        guard nowMs >= cooldownUntilMs else { return false }
+        switch state {
+        case .closed: return true
+        case .open(let until):
+            guard nowMs >= until else { return false }
+            state = .halfOpen(probeInFlight: true)
+            return true
+        case .halfOpen(let probing):
+            guard !probing else { return false }
+            state = .halfOpen(probeInFlight: true)
+            return true
+        }
+    }
+
+    /// Whether it would admit a request now, without taking the probe.
+    public func isAvailable(nowMs: Double) -> Bool {
+        guard nowMs >= cooldownUntilMs else { return false }
+        switch state {
+        case .closed: return true
+        case .open(let until): return nowMs >= until
+        case .halfOpen(let probing): return !probing
+        }
+    }
+
+    public mutating func succeeded() {
+        state = .closed(consecutiveFailures: 0)
+        ejections = 0
+    }
+
+    public mutating func failed(nowMs: Double) {
+        switch state {
+        case .closed(let n):
+            if n + 1 >= policy.failureThreshold { eject(nowMs) } else { state = .closed(consecutiveFailures: n + 1) }
+        case .halfOpen:
+            eject(nowMs)
+        case .open:
+            break     // an attempt that started before the ejection ended late
+        }
+    }
+
+    /// A 429: cooldown until `retryAfterMs` from now (or the default), health unchanged; a half-open probe is
+    /// released so the next one can go once the cooldown ends.
+    public mutating func rateLimited(nowMs: Double, retryAfterMs: Double?) {
+        cooldownUntilMs = max(cooldownUntilMs, nowMs + (retryAfterMs ?? policy.defaultCooldownMs))
+        if case .halfOpen = state { state = .halfOpen(probeInFlight: false) }
+    }
+
+    /// When it may next be tried (now if available).
+    public func availableAtMs(nowMs: Double) -> Double {
+        var t = max(nowMs, cooldownUntilMs)
+        if case .open(let until) = state { t = max(t, until) }
+        return t
+    }
+
+    private mutating func eject(_ nowMs: Double) {
+        let duration = min(policy.baseEjectionMs * Double(1 << min(ejections, 20)), policy.maxEjectionMs)
+        ejections += 1
+        state = .open(untilMs: nowMs + duration)
+    }
+}
+
+/// The health of a model's deployments, shared by all requests.
+public final class HealthBook: Sendable {
+    private let breakers: Mutex<[CircuitBreaker]>
+    public let now: @Sendable () -> Double
+
+    public init(count: Int, policy: CircuitBreaker.Policy = .init(), now: @escaping @Sendable () -> Double) {
+        breakers = Mutex(Array(repeating: CircuitBreaker(policy: policy), count: count))
+        self.now = now
+    }
+
+    /// The candidates that may be tried now (without taking probes; `admit` does that for the chosen one).
+    public func available(_ candidates: [Int]) -> [Int] {
+        let t = now()
+        return breakers.withLock { b in candidates.filter { b[$0].isAvailable(nowMs: t) } }
+    }
+
+    public func admit(_ index: Int) -> Bool {
+        let t = now()
+        return breakers.withLock { $0[index].admit(nowMs: t) }
+    }
+
+    public func succeeded(_ index: Int) { breakers.withLock { $0[index].succeeded() } }
+    public func failed(_ index: Int) {
+        let t = now()
+        breakers.withLock { $0[index].failed(nowMs: t) }
+    }
+    public func rateLimited(_ index: Int, retryAfterMs: Double?) {
+        let t = now()
+        breakers.withLock { $0[index].rateLimited(nowMs: t, retryAfterMs: retryAfterMs) }
+    }
+
+    /// Milliseconds until the earliest of `candidates` may be tried again.
+    public func waitMs(_ candidates: [Int]) -> Double {
+        let t = now()
+        return breakers.withLock { b in candidates.map { b[$0].availableAtMs(nowMs: t) - t }.min() ?? 0 }
+    }
+
+    /// True when every one of `candidates` is only cooling down after a 429 (none is failing).
+    public func onlyRateLimited(_ candidates: [Int]) -> Bool {
+        let t = now()
+        return breakers.withLock { b in
+            candidates.allSatisfy { i in
+                if case .closed = b[i].state { return b[i].cooldownUntilMs > t }
+                return false
+            }
+        }
+    }
+
+    public var snapshot: [CircuitBreaker] { breakers.withLock { $0 } }
+}

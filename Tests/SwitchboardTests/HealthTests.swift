@@ -1,0 +1,131 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+@testable import SwitchboardRouting
+
+@Suite struct CircuitBreakerTests {
+    @Test func ejectsAfterConsecutiveFailuresThenProbesOnce() {
+        var b = CircuitBreaker()
+        for _ in 0..<4 { do { let ok = b.admit(nowMs: 0); #expect(ok) }; b.failed(nowMs: 0) }
+        b.succeeded()                                            // a success resets the count
+        for _ in 0..<5 { do { let ok = b.admit(nowMs: 0); #expect(ok) }; b.failed(nowMs: 0) }
+        #expect(b.state == .open(untilMs: 5_000))
+        do { let ok = b.admit(nowMs: 4_999); #expect(!ok) }
+        do { let ok = b.admit(nowMs: 5_000); #expect(ok) }                           // the half-open probe
+        do { let ok = b.admit(nowMs: 5_001); #expect(!ok) }                          // only one
+        b.failed(nowMs: 5_100)
+        #expect(b.state == .open(untilMs: 15_100))               // back-off doubles
+        do { let ok = b.admit(nowMs: 15_100); #expect(ok) }
+        b.succeeded()
+        #expect(b.state == .closed(consecutiveFailures: 0) && b.ejections == 0)
+    }
+
+    @Test func backOffIsCapped() {
+        var b = CircuitBreaker()
+        var now = 0.0
+        for _ in 0..<5 { b.failed(nowMs: now) }
+        for _ in 0..<12 {
+            guard case .open(let until) = b.state else { Issue.record("not open"); return }
+            #expect(until - now <= b.policy.maxEjectionMs)
+            now = until
+            do { let ok = b.admit(nowMs: now); #expect(ok) }
+            b.failed(nowMs: now)
+        }
+        #expect(b.state == .open(untilMs: now + b.policy.maxEjectionMs))
+    }
+
+    @Test func rateLimitIsCooldownNotFailure() {
+        var b = CircuitBreaker()
+        b.rateLimited(nowMs: 0, retryAfterMs: 7_000)
+        do { let early = b.admit(nowMs: 6_999); let onTime = b.admit(nowMs: 7_000); #expect(!early && onTime) }
+        #expect(b.state == .closed(consecutiveFailures: 0))
+        b.rateLimited(nowMs: 8_000, retryAfterMs: nil)
+        #expect(!b.isAvailable(nowMs: 8_999) && b.isAvailable(nowMs: 9_000))
+    }
+
+    /// A random walk against a simple reference model of the rules.
+    @Test func agreesWithAReferenceModel() {
+        var rng = SeededGenerator(seed: 11)
+        var b = CircuitBreaker()
+        var failures = 0, ejections = 0, openUntil: Double? = nil, probing = false
+        var now = 0.0
+        for _ in 0..<20_000 {
+            now += Double(rng.next() % 400)
+            let refAvailable = openUntil.map { now >= $0 && !probing } ?? !probing
+            #expect(b.isAvailable(nowMs: now) == refAvailable)
+            guard b.admit(nowMs: now) else { continue }
+            if let until = openUntil, now >= until { probing = true; openUntil = nil }
+            if rng.next() % 3 == 0 {
+                b.failed(nowMs: now)
+                if probing || failures + 1 >= 5 {
+                    openUntil = now + min(5_000 * pow(2, Double(ejections)), 300_000)
+                    ejections += 1; failures = 0; probing = false
+                } else { failures += 1 }
+            } else {
+                b.succeeded()
+                failures = 0; ejections = 0; probing = false
+            }
+        }
+    }
+}
+
+@Suite struct HealthLiveTests {
+    static func yaml(_ base: String) -> String {
+        """
+        auth: { master_key: "sk-admin", keys: [ { name: tester, key: "sk-test" }, { name: master, key: "sk-fake-master" } ] }
+        providers:
+          - { name: up1, kind: openai, base_url: "\(base)", api_key: "k1" }
+          - { name: up2, kind: openai, base_url: "\(base)", api_key: "k2" }
+        models:
+          - { name: chat, deployments: [ { provider: up1, model: m }, { provider: up2, model: m } ] }
+          - { name: solo, deployments: [ { provider: up1, model: m } ] }
+        routing: { retries: 2 }
+        """
+    }
+
+    @Test func aFailingDeploymentIsEjectedAndNoLongerTried() async throws {
+        try await FakeUpstream.run({ r in
+            r.headers[.authorization] == "Bearer k1" ? jsonReply(Wire.error("down", type: "server_error"), status: .internalServerError)
+                : jsonReply(Wire.chatCompletion())
+        }) { fake in
+            try await withGateway(Self.yaml(fake.baseURL), mode: .live) { h in
+                for _ in 0..<10 { #expect(try await h.post("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#).status == .ok) }
+                let toUp1 = fake.requests.filter { $0.headers[.authorization] == "Bearer k1" }.count
+                #expect(toUp1 == 5)           // five failures eject it; after that it is not tried at all
+                let later = try await h.post("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#)
+                #expect(later.header("x-switchboard-attempts") == "1")
+                let solo = try await h.post("/v1/chat/completions", #"{"model":"solo","messages":[{"role":"user","content":"x"}]}"#)
+                #expect(solo.status == .serviceUnavailable && solo.errorObject?["code"] as? String == "no_healthy_deployment")
+                #expect(Int(solo.header("retry-after") ?? "") ?? 0 >= 1)
+                let report = try await h.get("/admin/health", key: "sk-admin")
+                let models = try #require(JSONValue.parse(Data(buffer: report.body))?["models"]?.array)
+                #expect(models.first?["deployments"]?.array?.first?["state"] == "open")
+                #expect(models.first?["deployments"]?.array?.last?["state"] == "closed")
+                #expect(try await h.get("/admin/health", key: "sk-test").status == .forbidden)
+                #expect(try await h.get("/admin/health", key: "sk-fake-master").status == .forbidden)   // a key named "master" is not the master key
+            }
+        }
+    }
+
+    @Test func rateLimitedDeploymentCoolsDownForRetryAfter() async throws {
+        try await FakeUpstream.run({ r in
+            guard r.headers[.authorization] == "Bearer k1" else { return jsonReply(Wire.chatCompletion()) }
+            var headers = HTTPFields()
+            headers[.retryAfter] = "30"
+            return jsonReply(Wire.error("slow down", type: "requests", code: "rate_limit_exceeded"), status: .tooManyRequests, headers: headers)
+        }) { fake in
+            try await withGateway(Self.yaml(fake.baseURL), mode: .live) { h in
+                for _ in 0..<6 { #expect(try await h.post("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#).status == .ok) }
+                #expect(fake.requests.filter { $0.headers[.authorization] == "Bearer k1" }.count == 1)     // one 429, then it cools down
+                let report = try await h.get("/admin/health", key: "sk-admin")
+                let first = JSONValue.parse(Data(buffer: report.body))?["models"]?.array?.first?["deployments"]?.array?.first
+                #expect(first?["state"] == "cooling_down" && (first?["cooldown_ms"]?.int ?? 0) > 25_000)
+            }
+        }
+    }
+}
