@@ -24,6 +24,33 @@ struct ModelRoute: Sendable {
     let health: RouteHealth
 }
 
+/// How an attempt ended, as far as balancing and health are concerned.
+enum AttemptOutcome {
+    /// The deployment answered (a client error included: it says nothing bad about the deployment).
+    case answered(latencyMs: Double)
+    /// A 429: cool down, not unhealthy.
+    case rateLimited(retryAfterMs: Double?)
+    /// Connection error, timeout, 5xx, broken body, rejected provider key.
+    case failed
+}
+
+extension ModelRoute {
+    /// Feeds an attempt's outcome to the balancer (which counts it as ended) and to the deployment's health.
+    func record(_ index: Int, _ outcome: AttemptOutcome) {
+        switch outcome {
+        case .answered(let latency):
+            balancer.finished(index, latencyMs: latency)
+            health.succeeded(index)
+        case .rateLimited(let retryAfter):
+            balancer.finished(index, latencyMs: nil)
+            health.rateLimited(index, retryAfterMs: retryAfter)
+        case .failed:
+            balancer.finished(index, latencyMs: nil)
+            health.failed(index)
+        }
+    }
+}
+
 /// A model's view of the gateway-wide health book: its deployment indices mapped to shared slots.
 struct RouteHealth: Sendable {
     let book: HealthBook
@@ -131,24 +158,17 @@ final class Gateway: Sendable {
             do {
                 upstream = try await API.send(request, via: deployment.provider, upstreamModel: deployment.upstreamModel, context: context)
             } catch {
-                route.balancer.finished(index, latencyMs: nil)
-                route.health.failed(index)
+                route.record(index, .failed)
                 failure = self.gatewayError(error, provider: deployment.provider.name)
                 logger.debug("Upstream attempt failed", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "error": "\(error.code.rawValue)"])
                 if AttemptPlanner.isRetryable(error.code == .timeout ? .timeout : .connection) { continue }
                 break
             }
-            if upstream.status >= 400 {
-                // Unhealthy answers count as failures for load-aware policies; a client error says nothing bad about it.
-                let healthy = upstream.status < 500 && upstream.status != 429 && upstream.status != 401 && upstream.status != 403
-                route.balancer.finished(index, latencyMs: healthy ? Trace.ms(ContinuousClock.now - attemptStart) : nil)
-                if upstream.status == 429 {
-                    route.health.rateLimited(index, retryAfterMs: Self.retryAfterMs(upstream))
-                } else if healthy {
-                    route.health.succeeded(index)
-                } else {
-                    route.health.failed(index)
-                }
+            switch upstream.status {
+            case 429: route.record(index, .rateLimited(retryAfterMs: Self.retryAfterMs(upstream)))
+            case 401, 403, 500...: route.record(index, .failed)
+            case 400...: route.record(index, .answered(latencyMs: Trace.ms(ContinuousClock.now - attemptStart)))
+            default: break     // success: recorded once the body (or the first chunk) has arrived
             }
             if upstream.status == 401 || upstream.status == 403 {
                 // The provider refused the gateway's own credentials: never echo its message (it may quote part of
@@ -171,13 +191,12 @@ final class Gateway: Sendable {
                 do {
                     first = try await iterator.next()
                 } catch {
-                    route.balancer.finished(index, latencyMs: nil)
-                    route.health.failed(index)
+                    route.record(index, .failed)
                     failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
                     continue
                 }
                 trace.firstByte()
-                route.health.succeeded(index)
+                route.health.succeeded(index)      // the balancer hears of it when the stream ends
                 return streamResponse(API.self, first: first, rest: IteratorBox(iterator), relay: API.relay(for: request), upstream: upstream,
                                       trace: trace, route: route, index: index, attemptTTFT: Trace.ms(ContinuousClock.now - attemptStart))
             }
@@ -185,14 +204,12 @@ final class Gateway: Sendable {
             do {
                 body = try await upstream.body.collect(upTo: maxResponseBytes)
             } catch {
-                route.balancer.finished(index, latencyMs: nil)
-                route.health.failed(index)
+                route.record(index, .failed)
                 failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
                 continue
             }
             trace.firstByte()
-            route.balancer.finished(index, latencyMs: Trace.ms(ContinuousClock.now - attemptStart))
-            route.health.succeeded(index)
+            route.record(index, .answered(latencyMs: Trace.ms(ContinuousClock.now - attemptStart)))
             let usage = API.usage(in: body)
             trace.finish(status: 200, usage: usage)
             var headers = trace.headers(modelName: route.name)
