@@ -143,7 +143,10 @@ final class Gateway: Sendable {
             return trace.fail(error, api: API.self, recorder)
         }
         var planner = AttemptPlanner(candidates: healthy, retries: routing.retries)
-        var failure = GatewayError.internalError("no deployment could be tried")
+        // What the client gets if no attempt is even made (another request holds the only half-open probe).
+        var failure = GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
+                                   message: "The deployments of the model '\(modelName)' are being re-checked after failures; retry shortly.",
+                                   retryAfterSeconds: 1)
         let timeout = Duration.milliseconds(Int64(routing.timeoutSeconds * 1000))
         let context = ProviderCallContext(requestID: requestID, timeout: timeout, clientHeaders: clientHeaders)
 
