@@ -2,25 +2,8 @@ import Foundation
 import SwitchboardCore
 import Synchronization
 
-/// A seedable generator shared by a balancer's picks (SplitMix64): the same seed gives the same sequence.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// FNV-1a: a hash that is the same in every process (Swift's `hashValue` is not).
-public func stableHash(_ s: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    return h
-}
+/// The generator balancers draw from (seeded: the same seed gives the same sequence).
+public typealias SeededGenerator = SplitMix64
 
 /// Uniformly at random among the candidates.
 public final class RandomBalancer: Balancer {

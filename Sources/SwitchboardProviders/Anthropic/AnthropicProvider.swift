@@ -99,9 +99,30 @@ protocol StreamTranslator: Sendable {
     mutating func finish() -> ByteBuffer?
 }
 
-extension AnthropicStreamTranslator: StreamTranslator {}
-extension OpenAIToMessagesStream: StreamTranslator {}
-extension GeminiStreamTranslator: StreamTranslator {}
+/// A translator that works event by event: it supplies `translate`, the buffering comes with it.
+protocol EventTranslator: StreamTranslator {
+    var events: SSEEventBuffer { get set }
+    mutating func translate(_ data: Data, into out: inout ByteBuffer)
+}
+
+extension EventTranslator {
+    public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
+        var out = ByteBuffer()
+        for data in events.add(chunk) { translate(data, into: &out) }
+        return out.readableBytes > 0 ? out : nil
+    }
+
+    /// The end of the upstream stream: a final event without its blank line is still translated.
+    public mutating func finish() -> ByteBuffer? {
+        var out = ByteBuffer()
+        if let data = events.finish() { translate(data, into: &out) }
+        return out.readableBytes > 0 ? out : nil
+    }
+}
+
+extension AnthropicStreamTranslator: EventTranslator {}
+extension OpenAIToMessagesStream: EventTranslator {}
+extension GeminiStreamTranslator: EventTranslator {}     // keeps its own finish(): usage and [DONE] at the end
 
 /// Translates an upstream body chunk by chunk as the client reads it.
 struct TranslatingIterator<Translator: StreamTranslator>: AsyncIteratorProtocol {

@@ -9,7 +9,7 @@ import SwitchboardCore
 /// finish chunk; message_stop → the usage chunk and `[DONE]`; error → an OpenAI error event; ping → nothing.
 /// Events may be split anywhere across chunks.
 public struct AnthropicStreamTranslator: Sendable {
-    private var events = SSEEventBuffer()
+    var events = SSEEventBuffer()
     private var id = "msg"
     private var model = ""
     private let created: Int
@@ -20,21 +20,7 @@ public struct AnthropicStreamTranslator: Sendable {
 
     public init(created: Int) { self.created = created }
 
-    /// Feeds upstream bytes; returns the OpenAI SSE bytes ready to send (nil: nothing yet).
-    public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
-        var out = ByteBuffer()
-        for data in events.add(chunk) { translate(data, into: &out) }
-        return out.readableBytes > 0 ? out : nil
-    }
-
-    /// The end of the upstream stream: a final event without its blank line is still translated.
-    public mutating func finish() -> ByteBuffer? {
-        var out = ByteBuffer()
-        if let data = events.finish() { translate(data, into: &out) }
-        return out.readableBytes > 0 ? out : nil
-    }
-
-    private mutating func translate(_ data: Data, into out: inout ByteBuffer) {
+    mutating func translate(_ data: Data, into out: inout ByteBuffer) {
         guard let e = JSONValue.parse(data) else { return }
         switch e["type"]?.string {
         case "message_start":

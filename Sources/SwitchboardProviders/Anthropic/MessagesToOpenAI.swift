@@ -152,7 +152,7 @@ public enum MessagesToOpenAI {
 /// reason and usage, message_stop. An OpenAI error event becomes an Anthropic `error` event.
 public struct OpenAIToMessagesStream: Sendable {
     private enum Block: Equatable { case none, text, tool(Int) }
-    private var events = SSEEventBuffer()
+    var events = SSEEventBuffer()
     private let model: String
     private var started = false
     private var block = Block.none
@@ -163,19 +163,7 @@ public struct OpenAIToMessagesStream: Sendable {
 
     public init(model: String) { self.model = model }
 
-    public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
-        var out = ByteBuffer()
-        for data in events.add(chunk) { translate(data, into: &out) }
-        return out.readableBytes > 0 ? out : nil
-    }
-
-    public mutating func finish() -> ByteBuffer? {
-        var out = ByteBuffer()
-        if let data = events.finish() { translate(data, into: &out) }
-        return out.readableBytes > 0 ? out : nil
-    }
-
-    private mutating func translate(_ data: Data, into out: inout ByteBuffer) {
+    mutating func translate(_ data: Data, into out: inout ByteBuffer) {
         if data == Data("[DONE]".utf8) {
             end(into: &out)
             return

@@ -226,7 +226,7 @@ public enum GeminiTranslation {
 /// Turns Gemini's SSE stream (each event a partial GenerateContentResponse, no end marker) into OpenAI chunks; the
 /// usage chunk and `[DONE]` follow when the upstream stream ends.
 public struct GeminiStreamTranslator: Sendable {
-    private var events = SSEEventBuffer()
+    var events = SSEEventBuffer()
     private let model: String
     private let created: Int
     private var id = "chatcmpl-gemini"
@@ -238,12 +238,6 @@ public struct GeminiStreamTranslator: Sendable {
     public init(model: String, created: Int) {
         self.model = model
         self.created = created
-    }
-
-    public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
-        var out = ByteBuffer()
-        for data in events.add(chunk) { translate(data, into: &out) }
-        return out.readableBytes > 0 ? out : nil
     }
 
     /// The end of the upstream stream: the last partial event, then (if the model finished) usage and `[DONE]`.
@@ -259,7 +253,7 @@ public struct GeminiStreamTranslator: Sendable {
         return out.readableBytes > 0 ? out : nil
     }
 
-    private mutating func translate(_ data: Data, into out: inout ByteBuffer) {
+    mutating func translate(_ data: Data, into out: inout ByteBuffer) {
         guard let g = JSONValue.parse(data) else { return }
         if let e = g["error"] {
             let type = e["status"]?.string ?? "server_error"

@@ -22,7 +22,7 @@ extension MockTransport {
         let prompt = MockText.promptTokens(counted)
         // Prompt caching, simulated: a request that marks anything with cache_control reads half its prompt from cache.
         let cacheRead = String(decoding: body, as: UTF8.self).contains("\"cache_control\"") ? prompt / 2 : 0
-        let seed = config.seed ^ fnv1a(body)
+        let seed = config.seed ^ stableHash(body)
         let plan: MockReply
         if let call = MockToolCall.choose(Self.openAIShape(object), messages: Self.openAIShape(messages), seed: seed) {
             plan = .tool(call)

@@ -32,7 +32,7 @@ extension MockTransport {
         var counted: [[String: Any]] = contents.map { ["content": $0["parts"] ?? []] }
         if let system = object["systemInstruction"] as? [String: Any] { counted.append(["content": system["parts"] ?? []]) }
         let prompt = MockText.promptTokens(counted)
-        let seed = config.seed ^ fnv1a(body)
+        let seed = config.seed ^ stableHash(body)
         let plan: MockReply
         if let call = MockToolCall.choose(Self.openAIShape(gemini: object), messages: Self.openAIShape(gemini: contents), seed: seed) {
             plan = .tool(call)

@@ -88,7 +88,7 @@ public final class MockTransport: UpstreamTransport {
         let includeUsage = ((object["stream_options"] as? [String: Any])?["include_usage"] as? Bool) ?? false
         let limit = (object["max_completion_tokens"] as? Int) ?? (object["max_tokens"] as? Int)
         let promptTokens = MockText.promptTokens(messages)
-        let seed = config.seed ^ fnv1a(body)
+        let seed = config.seed ^ stableHash(body)
         let plan: MockReply
         if let call = MockToolCall.choose(object, messages: messages, seed: seed) {
             plan = .tool(call)
@@ -258,7 +258,7 @@ enum MockText {
     }
 
     static func embedding(_ input: String, dimensions: Int, seed: UInt64) -> [Float] {
-        var rng = SplitMix64(seed: seed ^ fnv1a(input.utf8))
+        var rng = SplitMix64(seed: seed ^ stableHash(input.utf8))
         var v = (0..<dimensions).map { _ in Float(rng.nextUnit() * 2 - 1) }
         let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
         if norm > 0 { v = v.map { $0 / norm } }
