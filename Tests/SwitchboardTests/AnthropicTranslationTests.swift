@@ -118,19 +118,7 @@ import Testing
 }
 
 @Suite struct AnthropicStreamTranslationTests {
-    /// Feeds `text` split at `cuts` and returns the OpenAI SSE output.
-    func run(_ text: String, cuts: [Int]) -> String {
-        var t = AnthropicStreamTranslator(created: 1)
-        let bytes = Array(text.utf8)
-        var out = ""
-        var start = 0
-        for cut in cuts + [bytes.count] where cut >= start {
-            if let o = t.feed(ByteBuffer(bytes: bytes[start..<cut])) { out += String(buffer: o) }
-            start = cut
-        }
-        if let o = t.finish() { out += String(buffer: o) }
-        return out
-    }
+    func run(_ text: String, cuts: [Int]) -> String { translate(AnthropicStreamTranslator(created: 1), text, cuts: cuts) }
 
     func chunks(_ sse: String) -> [JSONValue] {
         sse.components(separatedBy: "\n\n").compactMap { e in

@@ -67,17 +67,7 @@ enum GeminiFixture {
     }
 
     @Test func streamAtEveryByteBoundary() {
-        func run(_ cuts: [Int]) -> String {
-            var t = GeminiStreamTranslator(model: "m", created: 1)
-            let bytes = Array(GeminiFixture.textStream.utf8)
-            var out = "", start = 0
-            for cut in cuts + [bytes.count] where cut >= start {
-                if let o = t.feed(ByteBuffer(bytes: bytes[start..<cut])) { out += String(buffer: o) }
-                start = cut
-            }
-            if let o = t.finish() { out += String(buffer: o) }
-            return out
-        }
+        func run(_ cuts: [Int]) -> String { translate(GeminiStreamTranslator(model: "m", created: 1), GeminiFixture.textStream, cuts: cuts) }
         let whole = run([])
         for cut in 0...GeminiFixture.textStream.utf8.count { #expect(run([cut]) == whole, "split at \(cut)") }
         var relay = SSERelay(mode: .stripUsageChunk)

@@ -64,18 +64,7 @@ enum OpenAIFixture {
         #expect(a["usage"] == ["input_tokens": 40, "output_tokens": 9, "cache_read_input_tokens": 60, "cache_creation_input_tokens": 0])
     }
 
-    func run(_ text: String, cuts: [Int]) -> String {
-        var t = OpenAIToMessagesStream(model: "claude")
-        let bytes = Array(text.utf8)
-        var out = ""
-        var start = 0
-        for cut in cuts + [bytes.count] where cut >= start {
-            if let o = t.feed(ByteBuffer(bytes: bytes[start..<cut])) { out += String(buffer: o) }
-            start = cut
-        }
-        if let o = t.finish() { out += String(buffer: o) }
-        return out
-    }
+    func run(_ text: String, cuts: [Int]) -> String { translate(OpenAIToMessagesStream(model: "claude"), text, cuts: cuts) }
 
     @Test func streamBecomesAnthropicEventsAtEveryByteBoundary() {
         let whole = run(OpenAIFixture.textToolStream, cuts: [])
