@@ -96,6 +96,10 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     public static let shuttingDown = GatewayError(
         status: 503, type: "server_error", code: "shutting_down", message: "The gateway is shutting down.", retryAfterSeconds: 1)
 
+    /// The client went away before an answer (recorded, never sent).
+    public static let clientClosed = GatewayError(status: 499, type: "client_closed_request", code: "client_closed_request",
+                                                  message: "The client closed the request.")
+
     public static func internalError(_ detail: String) -> GatewayError {
         GatewayError(status: 500, type: "server_error", code: "internal_error", message: "Internal gateway error: \(detail).")
     }

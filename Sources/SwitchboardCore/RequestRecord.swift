@@ -17,6 +17,13 @@ public struct RequestRecord: Sendable, Equatable {
     /// Error code when the request failed, e.g. `upstream_timeout`.
     public var errorCode: String?
     public var attempts: Int
+    /// How the answering attempt was chosen: primary, retry, fallback, context_window_fallback,
+    /// content_policy_fallback or hedge.
+    public var routeReason: String?
+    /// The public model that answered, when a fallback did.
+    public var servedModel: String?
+    /// A hedge was started for this request.
+    public var hedged = false
     public var latencyMs: Double
     /// Time to the first byte of the upstream's body (streams: the first token).
     public var ttftMs: Double?

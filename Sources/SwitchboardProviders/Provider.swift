@@ -8,11 +8,14 @@ public struct ProviderCallContext: Sendable {
     public var timeout: Duration
     /// Client headers a provider may pass on (lower-case names), e.g. `anthropic-beta`.
     public var clientHeaders: [(name: String, value: String)]
+    /// The deployment's connect, idle and total limits.
+    public var limits: AttemptLimits
 
-    public init(requestID: String, timeout: Duration, clientHeaders: [(name: String, value: String)] = []) {
+    public init(requestID: String, timeout: Duration, clientHeaders: [(name: String, value: String)] = [], limits: AttemptLimits = .init()) {
         self.requestID = requestID
         self.timeout = timeout
         self.clientHeaders = clientHeaders
+        self.limits = limits
     }
 }
 

@@ -1,3 +1,4 @@
+import SwitchboardCore
 import Synchronization
 
 /// Passive health of one deployment, as a pure state machine driven by attempt outcomes and a clock in ms.
@@ -18,19 +19,29 @@ public struct CircuitBreaker: Sendable, Equatable {
         public var maxEjectionMs = 300_000.0
         public var defaultCooldownMs = 1_000.0
         public init() {}
+
+        /// The policy of `routing.health`.
+        public init(_ config: HealthPolicyConfig) {
+            failureThreshold = config.failureThreshold
+            baseEjectionMs = config.ejectionSeconds * 1000
+            maxEjectionMs = config.maxEjectionSeconds * 1000
+            defaultCooldownMs = config.cooldownSeconds * 1000
+        }
     }
 
     public private(set) var state = State.closed(consecutiveFailures: 0)
     /// How many times in a row it has been ejected (drives the back-off).
     public private(set) var ejections = 0
     public private(set) var cooldownUntilMs = 0.0
+    /// Set while active health checks say the deployment is down: it is not tried, whatever the passive state.
+    public var activelyDown = false
     public let policy: Policy
 
     public init(policy: Policy = Policy()) { self.policy = policy }
 
     /// Whether a request may go to this deployment now. Moving from open to half-open hands out the one probe.
     public mutating func admit(nowMs: Double) -> Bool {
-        guard nowMs >= cooldownUntilMs else { return false }
+        guard nowMs >= cooldownUntilMs, !activelyDown else { return false }
         switch state {
         case .closed: return true
         case .open(let until):
@@ -46,7 +57,7 @@ public struct CircuitBreaker: Sendable, Equatable {
 
     /// Whether it would admit a request now, without taking the probe.
     public func isAvailable(nowMs: Double) -> Bool {
-        guard nowMs >= cooldownUntilMs else { return false }
+        guard nowMs >= cooldownUntilMs, !activelyDown else { return false }
         switch state {
         case .closed: return true
         case .open(let until): return nowMs >= until
@@ -70,6 +81,12 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
     }
 
+    /// An admitted request was given up before it ended (a hedge that lost): it says nothing about health, but a
+    /// half-open probe it held is handed back.
+    public mutating func abandoned() {
+        if case .halfOpen(true) = state { state = .halfOpen(probeInFlight: false) }
+    }
+
     /// A 429: cooldown until `retryAfterMs` from now (or the default), health unchanged; a half-open probe is
     /// released so the next one can go once the cooldown ends.
     public mutating func rateLimited(nowMs: Double, retryAfterMs: Double?) {
@@ -81,6 +98,7 @@ public struct CircuitBreaker: Sendable, Equatable {
     public func availableAtMs(nowMs: Double) -> Double {
         var t = max(nowMs, cooldownUntilMs)
         if case .open(let until) = state { t = max(t, until) }
+        if activelyDown { t = max(t, nowMs + policy.baseEjectionMs) }     // until the next probes say otherwise
         return t
     }
 
@@ -96,7 +114,10 @@ public final class HealthBook: Sendable {
     private let breakers: Mutex<[CircuitBreaker]>
     public let now: @Sendable () -> Double
 
+    public let count: Int
+
     public init(count: Int, policy: CircuitBreaker.Policy = .init(), now: @escaping @Sendable () -> Double) {
+        self.count = count
         breakers = Mutex(Array(repeating: CircuitBreaker(policy: policy), count: count))
         self.now = now
     }
@@ -117,6 +138,7 @@ public final class HealthBook: Sendable {
         let t = now()
         breakers.withLock { $0[index].failed(nowMs: t) }
     }
+    public func abandoned(_ index: Int) { breakers.withLock { $0[index].abandoned() } }
     public func rateLimited(_ index: Int, retryAfterMs: Double?) {
         let t = now()
         breakers.withLock { $0[index].rateLimited(nowMs: t, retryAfterMs: retryAfterMs) }
@@ -133,11 +155,14 @@ public final class HealthBook: Sendable {
         let t = now()
         return breakers.withLock { b in
             candidates.allSatisfy { i in
-                if case .closed = b[i].state { return b[i].cooldownUntilMs > t }
+                if case .closed = b[i].state, !b[i].activelyDown { return b[i].cooldownUntilMs > t }
                 return false
             }
         }
     }
+
+    /// Active health checks' verdict on a deployment.
+    public func setActivelyDown(_ index: Int, _ down: Bool) { breakers.withLock { $0[index].activelyDown = down } }
 
     public var snapshot: [CircuitBreaker] { breakers.withLock { $0 } }
 }

@@ -51,10 +51,19 @@ public struct LoadState: Sendable, Equatable {
         lastUpdate[i] = nowMs
     }
 
+    /// The latency estimate of `i` at `nowMs`: the average decays towards zero while no sample arrives (as in
+    /// Linkerd's peak EWMA), so a deployment that was slow once and then got no traffic is tried again eventually
+    /// and can prove it recovered.
+    public func estimateMs(_ i: Int, nowMs: Double?) -> Double? {
+        guard let v = ewmaMs[i] else { return nil }
+        guard let now = nowMs, now > lastUpdate[i] else { return v }
+        return v * exp(-(now - lastUpdate[i]) / tauMs)
+    }
+
     /// The expected cost of sending one more request to `i`. Unmeasured deployments look as good as the best
     /// measured one, so they get tried.
-    public func cost(_ i: Int) -> Double {
-        let latency = ewmaMs[i] ?? ewmaMs.compactMap { $0 }.min() ?? 1
+    public func cost(_ i: Int, nowMs: Double? = nil) -> Double {
+        let latency = estimateMs(i, nowMs: nowMs) ?? ewmaMs.indices.compactMap { estimateMs($0, nowMs: nowMs) }.min() ?? 1
         return max(latency, 0.001) * Double(outstanding[i] + 1)
     }
 }
@@ -96,12 +105,13 @@ public final class LeastOutstandingBalancer: LoadAwareBalancer, @unchecked Senda
 /// Nearly as good as always picking the best, without herding every request onto it.
 public final class P2CEWMABalancer: LoadAwareBalancer, @unchecked Sendable {
     public override func choose(among candidates: [Int], context: BalancingContext) -> Int? {
-        state.withLock { s in
+        let t = now()
+        return state.withLock { s in
             guard candidates.count > 1 else { return candidates.first }
             let a = candidates.randomElement(using: &s.rng)!
             var b = candidates.randomElement(using: &s.rng)!
             while b == a { b = candidates.randomElement(using: &s.rng)! }
-            return s.load.cost(a) <= s.load.cost(b) ? a : b
+            return s.load.cost(a, nowMs: t) <= s.load.cost(b, nowMs: t) ? a : b
         }
     }
 }
@@ -109,11 +119,12 @@ public final class P2CEWMABalancer: LoadAwareBalancer, @unchecked Sendable {
 /// The lowest peak-EWMA latency; unmeasured deployments first, ties at random.
 public final class LowestLatencyBalancer: LoadAwareBalancer, @unchecked Sendable {
     public override func choose(among candidates: [Int], context: BalancingContext) -> Int? {
-        state.withLock { s in
+        let t = now()
+        return state.withLock { s in
             let unmeasured = candidates.filter { s.load.ewmaMs[$0] == nil }
             if !unmeasured.isEmpty { return unmeasured.randomElement(using: &s.rng) }
-            guard let best = candidates.compactMap({ s.load.ewmaMs[$0] }).min() else { return nil }
-            return candidates.filter { s.load.ewmaMs[$0] == best }.randomElement(using: &s.rng)
+            guard let best = candidates.compactMap({ s.load.estimateMs($0, nowMs: t) }).min() else { return nil }
+            return candidates.filter { s.load.estimateMs($0, nowMs: t) == best }.randomElement(using: &s.rng)
         }
     }
 }

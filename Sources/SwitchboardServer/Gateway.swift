@@ -7,105 +7,57 @@ import SwitchboardCore
 import SwitchboardProviders
 import SwitchboardRouting
 
-/// A deployment ready to call: its provider, the upstream's model name and its prices.
+/// A deployment ready to call: its provider, the upstream's model name, prices and time limits.
 struct DeploymentRoute: Sendable {
     let provider: any Provider
     let upstreamModel: String
     let price: Price
-    let capabilities: Capabilities
+    let timeouts: DeploymentTimeouts
 }
 
-/// A public model: its deployments and the balancer that shares traffic among them.
+/// A public model: its deployments as the gateway calls them, and as routing sees them.
 struct ModelRoute: Sendable {
     let name: String
-    let balancer: any Balancer
     let deployments: [DeploymentRoute]
-    /// The deployments' health, shared with every other model using the same provider and upstream model.
-    let health: RouteHealth
+    let routed: RoutedModel
 }
 
-/// How an attempt ended, as far as balancing and health are concerned.
-enum AttemptOutcome {
-    /// The deployment answered (a client error included: it says nothing bad about the deployment).
-    case answered(latencyMs: Double)
-    /// A 429: cool down, not unhealthy.
-    case rateLimited(retryAfterMs: Double?)
-    /// Connection error, timeout, 5xx, broken body, rejected provider key.
-    case failed
+/// What one attempt came to before anything reached the client.
+enum AttemptResult: Sendable {
+    /// A stream whose first chunk arrived (nil: it ended at once).
+    case streaming(UpstreamResponse, first: ByteBuffer?, rest: IteratorBox, ttftMs: Double)
+    /// A whole non-streamed answer.
+    case complete(UpstreamResponse, body: ByteBuffer, latencyMs: Double)
+    /// No answer: what the client would get, and what routing makes of it.
+    case failed(GatewayError, RoutePlan.Failure)
 }
 
-extension ModelRoute {
-    /// Feeds an attempt's outcome to the balancer (which counts it as ended) and to the deployment's health.
-    func record(_ index: Int, _ outcome: AttemptOutcome) {
-        switch outcome {
-        case .answered(let latency):
-            balancer.finished(index, latencyMs: latency)
-            health.succeeded(index)
-        case .rateLimited(let retryAfter):
-            balancer.finished(index, latencyMs: nil)
-            health.rateLimited(index, retryAfterMs: retryAfter)
-        case .failed:
-            balancer.finished(index, latencyMs: nil)
-            health.failed(index)
-        }
-    }
-}
-
-/// A model's view of the gateway-wide health book: its deployment indices mapped to shared slots.
-struct RouteHealth: Sendable {
-    let book: HealthBook
-    let slots: [Int]
-
-    func available(_ indices: [Int]) -> [Int] {
-        let free = Set(book.available(indices.map { slots[$0] }))
-        return indices.filter { free.contains(slots[$0]) }
-    }
-    func admit(_ i: Int) -> Bool { book.admit(slots[i]) }
-    func succeeded(_ i: Int) { book.succeeded(slots[i]) }
-    func failed(_ i: Int) { book.failed(slots[i]) }
-    func rateLimited(_ i: Int, retryAfterMs: Double?) { book.rateLimited(slots[i], retryAfterMs: retryAfterMs) }
-    func waitMs(_ indices: [Int]) -> Double { book.waitMs(indices.map { slots[$0] }) }
-    func onlyRateLimited(_ indices: [Int]) -> Bool { book.onlyRateLimited(indices.map { slots[$0] }) }
-    var snapshot: [CircuitBreaker] {
-        let all = book.snapshot
-        return slots.map { all[$0] }
-    }
-}
-
-/// The proxying engine: picks deployments, calls providers, retries before the first byte, relays the answer,
-/// and hands a record of every request to the recorder.
+/// The proxying engine: plans each request's attempts (routing table), calls providers, retries and falls back
+/// before the first byte, hedges slow attempts, relays the answer, and hands a record of every request to the recorder.
 final class Gateway: Sendable {
     let models: [String: ModelRoute]
     /// Public model names in configuration order (for `/v1/models`).
     let modelNames: [String]
     let routing: RoutingConfig
+    let table: RoutingTable
     let recorder: any UsageRecorder
     /// Largest non-streamed upstream body the gateway reads.
     let maxResponseBytes = 64 << 20
 
-    /// Milliseconds since the gateway started, for load-aware balancers.
+    /// Milliseconds since the gateway started: the routing table's clock.
     let clockStart = ContinuousClock.now
 
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max)) {
         var providers: [String: any Provider] = [:]
         for p in config.providers { providers[p.name] = makeProvider(p, transport: transport) }
-        // One health slot per distinct deployment (provider + upstream model), shared by the models using it.
-        var slotOf: [String: Int] = [:]
-        for m in config.models {
-            for d in m.deployments where slotOf["\(d.provider)/\(d.model)"] == nil { slotOf["\(d.provider)/\(d.model)"] = slotOf.count }
-        }
         let start = clockStart
-        let book = HealthBook(count: slotOf.count, now: { Trace.ms(ContinuousClock.now - start) })
+        table = RoutingTable(config: config, seed: seed, now: { Trace.ms(ContinuousClock.now - start) })
         var models: [String: ModelRoute] = [:]
         for m in config.models {
             let deployments = m.deployments.compactMap { d in
-                providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price, capabilities: d.capabilities) }
+                providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price, timeouts: d.timeouts) }
             }
-            let balancer = makeBalancer(m.balancing, deployments: m.deployments, seed: seed ^ stableHash(m.name),
-                                        now: { Trace.ms(ContinuousClock.now - start) })
-            let slots = m.deployments.map { slotOf["\($0.provider)/\($0.model)"]! }
-            models[m.name] = ModelRoute(name: m.name, balancer: balancer, deployments: deployments,
-                                        health: RouteHealth(book: book, slots: slots))
+            models[m.name] = ModelRoute(name: m.name, deployments: deployments, routed: table.models[m.name]!)
         }
         self.models = models
         modelNames = config.models.map(\.name)
@@ -118,110 +70,176 @@ final class Gateway: Sendable {
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil, logger: Logger) async -> Response {
         let modelName = API.model(request)
         var trace = Trace(endpoint: API.endpoint(request), model: modelName, stream: API.isStream(request), identity: identity, requestID: requestID)
-        guard let route = models[modelName] else { return trace.fail(.unknownModel(modelName), api: API.self, recorder) }
+        guard models[modelName] != nil else { return trace.fail(.unknownModel(modelName), api: API.self, recorder) }
         guard identity.allows(model: modelName) else {
             return trace.fail(GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",
                                            message: "Your key may not use the model '\(modelName)'.", param: "model"), api: API.self, recorder)
         }
-        // Only deployments that can serve this request (tools, images, JSON mode, streaming, limits) are tried.
-        let needs = API.needs(request)
-        let eligible = route.deployments.indices.filter { route.deployments[$0].capabilities.missing(for: needs) == nil }
-        if eligible.isEmpty, let missing = route.deployments.first?.capabilities.missing(for: needs) {
-            return trace.fail(GatewayError(status: 400, type: "invalid_request_error", code: "unsupported_capability",
-                                           message: "The model '\(modelName)' cannot serve this request: no deployment supports \(RequestNeeds.describe(missing)) (capability '\(missing)').",
-                                           param: missing), api: API.self, recorder)
+        // Only deployments that can serve the request (capabilities, context window), are healthy and have room
+        // under their caps are tried; see RoutePlan for the order of retries and fallbacks.
+        guard var plan = table.plan(model: modelName, needs: API.needs(request), affinityKey: affinity ?? API.affinityKey(request),
+                                    allows: { identity.allows(model: $0) }) else {
+            return trace.fail(.unknownModel(modelName), api: API.self, recorder)
         }
-        // Ejected deployments (circuit open) and those cooling down after a 429 are never picked.
-        let healthy = route.health.available(eligible)
-        if healthy.isEmpty {
-            let wait = max(1, Int((route.health.waitMs(eligible) / 1000).rounded(.up)))
-            let error = route.health.onlyRateLimited(eligible)
-                ? GatewayError(status: 429, type: "rate_limit_error", code: "upstream_rate_limited",
-                               message: "Every deployment of the model '\(modelName)' is rate limited by its provider; retry in \(wait) s.", retryAfterSeconds: wait)
-                : GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
-                               message: "Every deployment of the model '\(modelName)' is failing; retry in \(wait) s.", retryAfterSeconds: wait)
-            return trace.fail(error, api: API.self, recorder)
-        }
-        var planner = AttemptPlanner(candidates: healthy, retries: routing.retries)
-        // What the client gets if no attempt is even made (another request holds the only half-open probe).
-        var failure = GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
-                                   message: "The deployments of the model '\(modelName)' are being re-checked after failures; retry shortly.",
-                                   retryAfterSeconds: 1)
-        let timeout = Duration.milliseconds(Int64(routing.timeoutSeconds * 1000))
-        let context = ProviderCallContext(requestID: requestID, timeout: timeout, clientHeaders: clientHeaders)
-
-        let affinityKey = affinity ?? API.affinityKey(request)
-        while let index = planner.next(using: route.balancer, affinityKey: affinityKey) {
-            guard route.health.admit(index) else { continue }    // another request took its half-open probe
-            let deployment = route.deployments[index]
-            trace.attempt(deployment)
-            let attemptStart = ContinuousClock.now
-            route.balancer.started(index)
-            let upstream: UpstreamResponse
-            do {
-                upstream = try await API.send(request, via: deployment.provider, upstreamModel: deployment.upstreamModel, context: context)
-            } catch {
-                route.record(index, .failed)
-                failure = self.gatewayError(error, provider: deployment.provider.name)
-                logger.debug("Upstream attempt failed", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "error": "\(error.code.rawValue)"])
-                if AttemptPlanner.isRetryable(error.code == .timeout ? .timeout : .connection) { continue }
-                break
-            }
-            switch upstream.status {
-            case 429: route.record(index, .rateLimited(retryAfterMs: Self.retryAfterMs(upstream)))
-            case 401, 403, 500...: route.record(index, .failed)
-            case 400...: route.record(index, .answered(latencyMs: Trace.ms(ContinuousClock.now - attemptStart)))
-            default: break     // success: recorded once the body (or the first chunk) has arrived
-            }
-            if upstream.status == 401 || upstream.status == 403 {
-                // The provider refused the gateway's own credentials: never echo its message (it may quote part of
-                // the provider key) and never blame the client's key. Another deployment may have working ones.
-                failure = GatewayError(status: 502, type: "upstream_error", code: "upstream_auth_failed",
-                                       message: "The upstream provider '\(deployment.provider.name)' rejected the gateway's credentials (HTTP \(upstream.status)).")
-                logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider.name)", "status": "\(upstream.status)"])
+        var failure: GatewayError?
+        while true {
+            let lease: AttemptLease
+            switch plan.next() {
+            case .wait(let ms):
+                try? await Task.sleep(for: .milliseconds(Int64(ms.rounded(.up))))
+                if Task.isCancelled { return trace.fail(.clientClosed, api: API.self, recorder) }
                 continue
+            case .exhausted(let why):
+                let error = exhaustedError(why, last: failure, model: modelName, plan: plan)
+                return trace.fail(error, api: API.self, recorder, headers: trace.headers(modelName: plan.current.name))
+            case .attempt(let l):
+                lease = l
             }
-            if upstream.status >= 400 {
-                failure = await Self.upstreamFailure(upstream, provider: deployment.provider.name)
-                logger.debug("Upstream answered with an error", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)", "status": "\(upstream.status)"])
-                if AttemptPlanner.isRetryable(.status(upstream.status)) { continue }
-                break
+            if lease.delayMs > 0 {
+                try? await Task.sleep(for: .milliseconds(Int64(lease.delayMs.rounded(.up))))
+                if Task.isCancelled { lease.abandon(); return trace.fail(.clientClosed, api: API.self, recorder) }
             }
-            if API.isStream(request) {
-                // Commit point: read the first chunk before answering, so a failure up to here is still retried.
-                var iterator = upstream.body.makeAsyncIterator()
-                let first: ByteBuffer?
-                do {
-                    first = try await iterator.next()
-                } catch {
-                    route.record(index, .failed)
-                    failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
+            let hedgeAfter = table.hedgeDelayMs(lease.model, slot: lease.slot)
+            let (result, winner) = hedgeAfter == nil
+                ? (await attempt(API.self, request, lease, plan: plan, requestID: requestID, clientHeaders: clientHeaders), lease)
+                : await hedged(API.self, request, lease, plan: &plan, afterMs: hedgeAfter!, trace: &trace, requestID: requestID, clientHeaders: clientHeaders)
+            let route = models[winner.model.name]!
+            let deployment = route.deployments[winner.deployment]
+            trace.attempt(deployment, reason: winner.reason, model: winner.model.name)
+            switch result {
+            case .failed(let error, let kind):
+                plan.failed(winner, kind)
+                failure = error
+                logger.debug("Upstream attempt failed", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)",
+                                                                   "error": "\(error.code)"])
+                if case .failed = kind, error.code == "upstream_auth_failed" {
+                    logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider.name)"])
+                }
+                if !kind.isRetryable { return trace.fail(error, api: API.self, recorder, headers: trace.headers(modelName: route.name)) }
+            case .streaming(let upstream, let first, let rest, let ttft):
+                trace.firstByte()
+                winner.firstByte(ttftMs: ttft)
+                return streamResponse(API.self, first: first, rest: rest, relay: API.relay(for: request), upstream: upstream,
+                                      trace: trace, route: route, lease: winner, attemptTTFT: ttft)
+            case .complete(let upstream, let body, let latency):
+                trace.firstByte()
+                winner.firstByte(ttftMs: latency)
+                let usage = API.usage(in: body)
+                winner.finished(latencyMs: latency, tokens: usage?.totalTokens)
+                trace.finish(status: 200, usage: usage)
+                var headers = trace.headers(modelName: route.name)
+                headers[.contentType] = upstream.header("content-type") ?? "application/json"
+                headers[.switchboardCost] = formatUSD(trace.record.costUSD)
+                recorder.record(trace.record)
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+            }
+        }
+    }
+
+    /// One attempt on the lease's deployment, up to its first byte (streams) or whole answer. Touches no shared
+    /// state: the caller reports the outcome.
+    func attempt<API: ClientAPI>(_ api: API.Type, _ request: API.Request, _ lease: AttemptLease, plan: RoutePlan,
+                                 requestID: String, clientHeaders: [(name: String, value: String)]) async -> AttemptResult {
+        let deployment = models[lease.model.name]!.deployments[lease.deployment]
+        let provider = deployment.provider.name
+        let t = deployment.timeouts
+        // The head must come within the first-token limit, the total limit and what is left of the deadline.
+        let headSeconds = min(t.firstTokenSeconds ?? routing.timeoutSeconds, t.totalSeconds ?? .infinity, max(plan.remainingMs / 1000, 0.001))
+        let limits = AttemptLimits(connect: t.connectSeconds.map(Self.duration), idle: t.idleSeconds.map(Self.duration),
+                                   total: t.totalSeconds.map(Self.duration))
+        let context = ProviderCallContext(requestID: requestID, timeout: Self.duration(headSeconds), clientHeaders: clientHeaders, limits: limits)
+        let start = ContinuousClock.now
+        let upstream: UpstreamResponse
+        do {
+            upstream = try await API.send(request, via: deployment.provider, upstreamModel: deployment.upstreamModel, context: context)
+        } catch {
+            return .failed(gatewayError(error, provider: provider, seconds: headSeconds), .failed)
+        }
+        switch upstream.status {
+        case 200..<300:
+            break
+        case 401, 403:
+            // The provider refused the gateway's own credentials: never echo its message (it may quote part of the
+            // provider key) and never blame the client's key. Another deployment may have working ones.
+            return .failed(GatewayError(status: 502, type: "upstream_error", code: "upstream_auth_failed",
+                                        message: "The upstream provider '\(provider)' rejected the gateway's credentials (HTTP \(upstream.status))."), .failed)
+        case 429:
+            let retryAfter = Self.retryAfterMs(upstream)
+            return .failed(await Self.upstreamFailure(upstream, provider: provider), .rateLimited(retryAfterMs: retryAfter))
+        case 400..<500:
+            let error = await Self.upstreamFailure(upstream, provider: provider)
+            return .failed(error, RoutePlan.Failure.classify(status: upstream.status, code: error.code, message: error.message))
+        default:
+            return .failed(await Self.upstreamFailure(upstream, provider: provider), .failed)
+        }
+        if API.isStream(request) {
+            // Commit point: read the first chunk before answering, so a failure up to here is still retried.
+            let box = IteratorBox(upstream.body.makeAsyncIterator())
+            let first: ByteBuffer?
+            do {
+                if let limit = t.firstTokenSeconds {
+                    first = try await box.next(within: Self.duration(max(limit - Trace.ms(ContinuousClock.now - start) / 1000, 0.001)))
+                } else {
+                    first = try await box.iterator.next()
+                }
+            } catch {
+                return .failed(gatewayError(HTTPClientTransport.classify(error), provider: provider, seconds: t.firstTokenSeconds ?? routing.timeoutSeconds), .failed)
+            }
+            return .streaming(upstream, first: first, rest: box, ttftMs: Trace.ms(ContinuousClock.now - start))
+        }
+        do {
+            let body = try await upstream.body.collect(upTo: maxResponseBytes)
+            return .complete(upstream, body: body, latencyMs: Trace.ms(ContinuousClock.now - start))
+        } catch {
+            return .failed(gatewayError(HTTPClientTransport.classify(error), provider: provider, seconds: t.totalSeconds ?? routing.timeoutSeconds), .failed)
+        }
+    }
+
+    /// Runs `lease`'s attempt; if it has no first byte after `afterMs`, starts a second one on another deployment.
+    /// The first to answer wins and the other is cancelled (its lease abandoned: no verdict on its health). A
+    /// failure before the hedge starts is returned at once, so the caller's retry logic takes over.
+    func hedged<API: ClientAPI>(_ api: API.Type, _ request: API.Request, _ lease: AttemptLease, plan: inout RoutePlan, afterMs: Double,
+                                trace: inout Trace, requestID: String, clientHeaders: [(name: String, value: String)]) async -> (AttemptResult, AttemptLease) {
+        let frozen = plan
+        return await withTaskGroup(of: (AttemptResult, AttemptLease)?.self) { group in
+            group.addTask { (await self.attempt(API.self, request, lease, plan: frozen, requestID: requestID, clientHeaders: clientHeaders), lease) }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int64(afterMs.rounded(.up))))
+                return nil
+            }
+            var running: [AttemptLease] = [lease]
+            var timerPending = true
+            var lastFailure: (AttemptResult, AttemptLease)?
+            while let outcome = await group.next() {
+                guard let (result, owner) = outcome else {
+                    timerPending = false
+                    if running.count == 1, !Task.isCancelled, let second = plan.hedge(excluding: lease) {
+                        running.append(second)
+                        trace.record.hedged = true
+                        trace.record.attempts += 1
+                        let now = plan
+                        group.addTask { (await self.attempt(API.self, request, second, plan: now, requestID: requestID, clientHeaders: clientHeaders), second) }
+                    }
                     continue
                 }
-                trace.firstByte()
-                route.health.succeeded(index)      // the balancer hears of it when the stream ends
-                return streamResponse(API.self, first: first, rest: IteratorBox(iterator), relay: API.relay(for: request), upstream: upstream,
-                                      trace: trace, route: route, index: index, attemptTTFT: Trace.ms(ContinuousClock.now - attemptStart))
+                running.removeAll { $0 === owner }
+                if case .failed = result {
+                    if running.isEmpty {
+                        group.cancelAll()
+                        return (result, owner)
+                    }
+                    // The other attempt may still answer; this failure is reported now.
+                    if case .failed(_, let kind) = result { plan.failed(owner, kind) }
+                    lastFailure = (result, owner)
+                    continue
+                }
+                for other in running { other.abandon() }
+                group.cancelAll()
+                _ = timerPending
+                return (result, owner)
             }
-            let body: ByteBuffer
-            do {
-                body = try await upstream.body.collect(upTo: maxResponseBytes)
-            } catch {
-                route.record(index, .failed)
-                failure = self.gatewayError(HTTPClientTransport.classify(error), provider: deployment.provider.name)
-                continue
-            }
-            trace.firstByte()
-            route.record(index, .answered(latencyMs: Trace.ms(ContinuousClock.now - attemptStart)))
-            let usage = API.usage(in: body)
-            trace.finish(status: 200, usage: usage)
-            var headers = trace.headers(modelName: route.name)
-            headers[.contentType] = upstream.header("content-type") ?? "application/json"
-            headers[.switchboardCost] = formatUSD(trace.record.costUSD)
-            recorder.record(trace.record)
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+            return lastFailure ?? (.failed(.internalError("no attempt finished"), .failed), lease)
         }
-        return trace.fail(failure, api: API.self, recorder, headers: trace.headers(modelName: route.name))
     }
 
     /// `POST /v1/messages/count_tokens`: counted exactly by the model's first Anthropic deployment, else estimated
@@ -258,18 +276,17 @@ final class Gateway: Sendable {
     /// Relays an SSE stream: bytes go to the client as they arrive; usage is picked up on the way; a failure after
     /// the commit point ends the stream with an error event.
     private func streamResponse<API: ClientAPI>(_ api: API.Type, first: ByteBuffer?, rest: IteratorBox, relay: SSERelay,
-                                                upstream: UpstreamResponse, trace: Trace, route: ModelRoute, index: Int, attemptTTFT: Double) -> Response {
+                                                upstream: UpstreamResponse, trace: Trace, route: ModelRoute, lease: AttemptLease,
+                                                attemptTTFT: Double) -> Response {
         var headers = trace.headers(modelName: route.name)
         headers[.contentType] = upstream.header("content-type") ?? "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let recorder = self.recorder
-        let balancer = route.balancer
-        let health = route.health
+        let totalLimit = route.deployments[lease.deployment].timeouts.totalSeconds
+        let streamStart = ContinuousClock.now
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var trace = trace
             var relay = relay
-            // The stream is in flight until it ends; its latency signal is the time to first byte.
-            defer { balancer.finished(index, latencyMs: attemptTTFT) }
             var upstreamError: GatewayError?
             do {
                 if let first, let out = relay.feed(first) { try await writer.write(out) }
@@ -278,12 +295,17 @@ final class Gateway: Sendable {
                     do {
                         chunk = try await rest.iterator.next()
                     } catch {
-                        upstreamError = self.gatewayError(HTTPClientTransport.classify(error), provider: trace.record.provider ?? "")
-                        health.failed(index)
+                        upstreamError = self.gatewayError(HTTPClientTransport.classify(error), provider: trace.record.provider ?? "",
+                                                          seconds: totalLimit ?? self.routing.timeoutSeconds)
                         break
                     }
                     guard let chunk else { break }
                     if let out = relay.feed(chunk) { try await writer.write(out) }
+                    // `total` is also checked here, for transports that cannot enforce it themselves.
+                    if let totalLimit, Trace.ms(ContinuousClock.now - streamStart) > totalLimit * 1000 + attemptTTFT {
+                        upstreamError = .upstreamTimeout(provider: trace.record.provider ?? "", seconds: totalLimit)
+                        break
+                    }
                 }
                 if let tail = relay.finish() { try await writer.write(tail) }
                 if upstreamError == nil, !relay.sawDone, !relay.sawError {
@@ -294,9 +316,16 @@ final class Gateway: Sendable {
                 }
             } catch {
                 // The client went away: leaving the loop drops the upstream body, which cancels the upstream request.
+                lease.finished(latencyMs: attemptTTFT, tokens: relay.usage?.totalTokens)
                 trace.finish(status: 499, usage: relay.usage ?? Usage(), errorCode: "client_closed_request")
                 recorder.record(trace.record)
                 throw error
+            }
+            // The stream is in flight until it ends; its latency signal is the time to first byte.
+            if upstreamError != nil {
+                lease.brokeMidStream(tokens: relay.usage?.totalTokens)
+            } else {
+                lease.finished(latencyMs: attemptTTFT, tokens: relay.usage?.totalTokens)
             }
             trace.finish(status: upstreamError?.status ?? 200, usage: relay.usage ?? Usage(), errorCode: upstreamError?.code)
             recorder.record(trace.record)
@@ -312,13 +341,16 @@ final class Gateway: Sendable {
         return upstream.header("retry-after").flatMap(Double.init).map { $0 * 1000 }
     }
 
-    /// `GET /admin/health`: every model's deployments with their circuit state, cooldown and load.
+    /// `GET /admin/health`: every model's deployments with their circuit state, cooldown, load and caps.
     func healthReport() -> String {
-        let now = Trace.ms(ContinuousClock.now - clockStart)
+        let now = table.now()
+        let breakers = table.health.snapshot
         let models: [JSONValue] = modelNames.compactMap { name in
             guard let route = self.models[name] else { return nil }
-            let load = (route.balancer as? LoadAwareBalancer)?.load
-            let entries: [JSONValue] = zip(route.deployments.indices, route.health.snapshot).map { i, b in
+            let load = (route.routed.balancer as? LoadAwareBalancer)?.load
+            let entries: [JSONValue] = route.deployments.indices.map { i in
+                let slot = route.routed.deployments[i].slot
+                let b = breakers[slot]
                 var state: String
                 var ejectedMs = 0.0
                 switch b.state {
@@ -327,9 +359,10 @@ final class Gateway: Sendable {
                 case .halfOpen: state = "half_open"
                 }
                 if state == "closed", b.cooldownUntilMs > now { state = "cooling_down" }
+                if b.activelyDown { state = "down" }
                 var e: [String: JSONValue] = [
                     "provider": .string(route.deployments[i].provider.name), "model": .string(route.deployments[i].upstreamModel),
-                    "state": .string(state), "ejections": .int(b.ejections),
+                    "state": .string(state), "ejections": .int(b.ejections), "probe_down": .bool(b.activelyDown),
                     "ejected_for_ms": .int(Int(ejectedMs)), "cooldown_ms": .int(Int(max(b.cooldownUntilMs - now, 0))),
                 ]
                 if case .closed(let n) = b.state { e["consecutive_failures"] = .int(n) }
@@ -337,16 +370,66 @@ final class Gateway: Sendable {
                     e["in_flight"] = .int(load.outstanding[i])
                     e["ewma_ttft_ms"] = load.ewmaMs[i].map { .double(($0 * 10).rounded() / 10) } ?? .null
                 }
+                let limits = table.slotDeployments[slot].limits
+                if !limits.isUnlimited {
+                    let use = table.capacity.snapshot(slot)
+                    var caps: [String: JSONValue] = ["in_flight": .int(use.inFlight), "requests_last_minute": .int(use.requests),
+                                                     "tokens_last_minute": .int(use.tokens)]
+                    if let v = limits.rpm { caps["rpm"] = .int(v) }
+                    if let v = limits.tpm { caps["tpm"] = .int(v) }
+                    if let v = limits.maxConcurrent { caps["max_concurrent"] = .int(v) }
+                    e["capacity"] = .object(caps)
+                }
+                if let p95 = table.latency.percentile(slot, 95) { e["p95_ttft_ms"] = .double((p95 * 10).rounded() / 10) }
                 return .object(e)
             }
-            return ["name": .string(name), "deployments": .array(entries)]
+            var model: [String: JSONValue] = ["name": .string(name), "deployments": .array(entries)]
+            if !route.routed.fallbacks.isEmpty { model["fallbacks"] = .array(route.routed.fallbacks.map { .string($0) }) }
+            return .object(model)
         }
         return JSONValue.object(["models": .array(models)]).jsonText
     }
 
-    func gatewayError(_ error: UpstreamError, provider: String) -> GatewayError {
+    /// The client's error when routing gave up.
+    func exhaustedError(_ why: RoutePlan.Exhausted, last: GatewayError?, model: String, plan: RoutePlan) -> GatewayError {
+        switch why {
+        case .noCapableDeployment(let missing):
+            if let last { return last }
+            return GatewayError(status: 400, type: "invalid_request_error", code: "unsupported_capability",
+                                message: "The model '\(model)' cannot serve this request: no deployment supports \(RequestNeeds.describe(missing)) (capability '\(missing)').",
+                                param: missing)
+        case .unavailable(let waitMs, let onlyRateLimited, let saturated):
+            if let last { return last }
+            let wait = max(1, Int((waitMs / 1000).rounded(.up)))
+            if saturated {
+                return GatewayError(status: 429, type: "rate_limit_error", code: "deployment_capacity_exceeded",
+                                    message: "Every deployment of the model '\(model)' is at its configured capacity (rpm, tpm or concurrency); retry in \(wait) s.",
+                                    retryAfterSeconds: wait)
+            }
+            if onlyRateLimited {
+                return GatewayError(status: 429, type: "rate_limit_error", code: "upstream_rate_limited",
+                                    message: "Every deployment of the model '\(model)' is rate limited by its provider; retry in \(wait) s.", retryAfterSeconds: wait)
+            }
+            return GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
+                                message: "Every deployment of the model '\(model)' is failing or being re-checked after failures; retry in \(wait) s.",
+                                retryAfterSeconds: wait)
+        case .attemptsSpent:
+            return last ?? GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
+                                        message: "The deployments of the model '\(model)' are being re-checked after failures; retry shortly.",
+                                        retryAfterSeconds: 1)
+        case .deadline:
+            let seconds = ((plan.deadlineMs - plan.startMs) / 100).rounded() / 10
+            let detail = last.map { " The last attempt failed: \($0.message)" } ?? ""
+            return GatewayError(status: 504, type: "timeout_error", code: "deadline_exceeded",
+                                message: "No deployment answered the model '\(model)' within its \(seconds.formatted()) s deadline after \(plan.totalAttempts) attempt(s).\(detail)")
+        }
+    }
+
+    static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded(.up))) }
+
+    func gatewayError(_ error: UpstreamError, provider: String, seconds: Double) -> GatewayError {
         switch error.code {
-        case .timeout: .upstreamTimeout(provider: provider, seconds: routing.timeoutSeconds)
+        case .timeout: .upstreamTimeout(provider: provider, seconds: seconds)
         case .connectFailed, .connectionClosed, .other: .upstreamUnreachable(provider: provider)
         case .responseTooLarge: .upstreamBadResponse(provider: provider, "the response is too large")
         }
@@ -387,6 +470,19 @@ struct StringOrInt: Decodable {
 final class IteratorBox: @unchecked Sendable {
     var iterator: UpstreamBody.AsyncIterator
     init(_ iterator: UpstreamBody.AsyncIterator) { self.iterator = iterator }
+
+    /// The next chunk, or a timeout error if none arrives within `limit` (the body is then abandoned).
+    func next(within limit: Duration) async throws -> ByteBuffer? {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await self.iterator.next() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw UpstreamError(.timeout)
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
 }
 
 /// What is known about a request while it runs; becomes its `RequestRecord`.
@@ -400,8 +496,10 @@ struct Trace: Sendable {
                                endpoint: endpoint, model: model, stream: stream, status: 0)
     }
 
-    mutating func attempt(_ deployment: DeploymentRoute) {
+    mutating func attempt(_ deployment: DeploymentRoute, reason: RoutePlan.Reason, model: String) {
         record.attempts += 1
+        record.routeReason = reason.rawValue
+        record.servedModel = model == record.model ? nil : model
         record.provider = deployment.provider.name
         record.upstreamModel = deployment.upstreamModel
         price = deployment.price
@@ -432,6 +530,7 @@ struct Trace: Sendable {
         h[.switchboardModel] = modelName
         if let p = record.provider { h[.switchboardProvider] = p }
         h[.switchboardAttempts] = String(record.attempts)
+        if let reason = record.routeReason { h[.switchboardRoute] = reason }
         return h
     }
 

@@ -7,6 +7,8 @@ extension HTTPField.Name {
     static let switchboardModel = Self("x-switchboard-model")!
     static let switchboardProvider = Self("x-switchboard-provider")!
     static let switchboardAttempts = Self("x-switchboard-attempts")!
+    /// How the answering attempt was chosen: primary, retry, fallback, context_window_fallback, content_policy_fallback, hedge.
+    static let switchboardRoute = Self("x-switchboard-route")!
     static let switchboardCost = Self("x-switchboard-cost-usd")!
     static let xAPIKey = Self("x-api-key")!
     static let anthropicBeta = Self("anthropic-beta")!

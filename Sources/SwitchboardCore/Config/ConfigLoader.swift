@@ -156,7 +156,7 @@ private struct Walker {
         return v
     }
 
-    private func trim(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+    func trim(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
 
     /// A string that may be an `env:NAME` reference; the reference is resolved, a missing variable is a problem.
     mutating func secret(_ m: [String: Node], _ key: String, _ path: String) -> String? {
@@ -223,7 +223,30 @@ private struct Walker {
         } else if top["models"] == nil {
             problem("models", "required: at least one model")
         }
+        checkFallbacks(models, routing: routing, modelsNode: top["models"])
         return GatewayConfig(server: server, storage: storage, auth: auth, providers: providers, models: models, routing: routing)
+    }
+
+    /// Every fallback names a configured model other than the one it belongs to.
+    mutating func checkFallbacks(_ models: [ModelConfig], routing: RoutingConfig, modelsNode: Node?) {
+        let names = models.map(\.name)
+        func check(_ name: String, _ path: String, owner: String?) {
+            if name == owner { problem(path, "a model cannot fall back to itself") }
+            else if !names.contains(name) {
+                let hint = suggestion(for: name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                problem(path, "unknown model \"\(name)\"\(hint)")
+            }
+        }
+        if let d = routing.defaultFallback { check(d, "routing.default_fallback", owner: nil) }
+        // Models that failed to load are missing from `models`; find each one's index in the YAML list by name.
+        let order: [String] = modelsNode?.sequence?.map { $0.mapping?["name"]?.string ?? "" } ?? names
+        for m in models {
+            let i = order.firstIndex(of: m.name) ?? 0
+            for (key, list) in [("fallbacks", m.fallbacks), ("context_window_fallbacks", m.contextWindowFallbacks ?? []),
+                                ("content_policy_fallbacks", m.contentPolicyFallbacks ?? [])] {
+                for (j, f) in list.enumerated() { check(f, "models[\(i)].\(key)[\(j)]", owner: m.name) }
+            }
+        }
     }
 
     mutating func serverConfig(_ node: Node) -> ServerConfig {
@@ -297,8 +320,23 @@ private struct Walker {
 
     mutating func routingConfig(_ node: Node) -> RoutingConfig {
         var routing = RoutingConfig()
-        guard let m = mapping(node, "routing", allowed: ["retries", "timeout_s", "connect_timeout_s"]) else { return routing }
+        guard let m = mapping(node, "routing", allowed: ["retries", "timeout_s", "connect_timeout_s", "deadline_s", "backoff",
+                                                         "default_fallback", "health"]) else { return routing }
         if let v = int(m, "retries", "routing", range: 0...10) { routing.retries = v }
+        if let v = number(m, "deadline_s", "routing", range: 0.001...86_400) { routing.deadlineSeconds = v }
+        routing.defaultFallback = string(m, "default_fallback", "routing")
+        if let node = m["backoff"], let b = mapping(node, "routing.backoff", allowed: ["base_ms", "max_ms"]) {
+            if let v = number(b, "base_ms", "routing.backoff", range: 0...600_000) { routing.backoff.baseMs = v }
+            if let v = number(b, "max_ms", "routing.backoff", range: 0...600_000) { routing.backoff.maxMs = v }
+            if routing.backoff.maxMs < routing.backoff.baseMs { problem("routing.backoff.max_ms", "must be at least base_ms (\(trim(routing.backoff.baseMs)))") }
+        }
+        if let node = m["health"], let h = mapping(node, "routing.health", allowed: ["failure_threshold", "ejection_s", "max_ejection_s", "cooldown_s"]) {
+            if let v = int(h, "failure_threshold", "routing.health", range: 1...1000) { routing.health.failureThreshold = v }
+            if let v = number(h, "ejection_s", "routing.health", range: 0.001...86_400) { routing.health.ejectionSeconds = v }
+            if let v = number(h, "max_ejection_s", "routing.health", range: 0.001...86_400) { routing.health.maxEjectionSeconds = v }
+            if let v = number(h, "cooldown_s", "routing.health", range: 0...86_400) { routing.health.cooldownSeconds = v }
+            if routing.health.maxEjectionSeconds < routing.health.ejectionSeconds { problem("routing.health.max_ejection_s", "must be at least ejection_s") }
+        }
         if let v = number(m, "timeout_s", "routing", range: 0.001...86_400) { routing.timeoutSeconds = v }
         if let v = number(m, "connect_timeout_s", "routing", range: 0.001...600) { routing.connectTimeoutSeconds = v }
         return routing
@@ -317,7 +355,7 @@ private struct Walker {
         }
         // Read `kind` first so the allowed keys can depend on it.
         let kindName = node.mapping?["kind"]?.string
-        let common = ["name", "kind", "region"]
+        let common = ["name", "kind", "region", "health_check"]
         let allowed: [String]
         switch kindName {
         case "openai": allowed = common + Self.openAIKeys
@@ -376,8 +414,22 @@ private struct Walker {
             problem("\(path).kind", "unknown provider kind \"\(kindRaw)\"\(hint) (known: \(ProviderKind.names.joined(separator: ", ")))")
             return nil
         }
+        let healthCheck = m["health_check"].map { healthCheckConfig($0, "\(path).health_check") }
         guard let name else { return nil }
-        return ProviderConfig(name: name, kind: kind, region: region)
+        return ProviderConfig(name: name, kind: kind, region: region, healthCheck: healthCheck)
+    }
+
+    mutating func healthCheckConfig(_ node: Node, _ path: String) -> HealthCheckConfig {
+        var c = HealthCheckConfig()
+        guard let m = mapping(node, path, allowed: ["path", "interval_s", "timeout_s", "healthy_threshold", "unhealthy_threshold"]) else { return c }
+        if let v = string(m, "path", path) {
+            if v.hasPrefix("/") { c.path = v } else { problem("\(path).path", "must start with \"/\", e.g. \"/models\"") }
+        }
+        if let v = number(m, "interval_s", path, range: 0.05...86_400) { c.intervalSeconds = v }
+        if let v = number(m, "timeout_s", path, range: 0.001...600) { c.timeoutSeconds = v }
+        if let v = int(m, "healthy_threshold", path, range: 1...100) { c.healthyThreshold = v }
+        if let v = int(m, "unhealthy_threshold", path, range: 1...100) { c.unhealthyThreshold = v }
+        return c
     }
 
     /// `base_url`, `api_key` and `headers` of a provider that speaks HTTP.
@@ -414,7 +466,8 @@ private struct Walker {
     }
 
     mutating func modelConfig(_ node: Node, _ path: String, providers: [String: ProviderKind]) -> ModelConfig? {
-        guard let m = mapping(node, path, allowed: ["name", "balancing", "deployments"]) else { return nil }
+        guard let m = mapping(node, path, allowed: ["name", "balancing", "deployments", "fallbacks", "context_window_fallbacks",
+                                                    "content_policy_fallbacks", "retries", "deadline_s", "hedge"]) else { return nil }
         let name = string(m, "name", path, required: true)
         var balancing = BalancingPolicyName.roundRobin
         if let raw = string(m, "balancing", path) {
@@ -434,7 +487,32 @@ private struct Walker {
             problem("\(path).deployments", "required: at least one deployment")
         }
         guard let name, !deployments.isEmpty else { return nil }
-        return ModelConfig(name: name, balancing: balancing, deployments: deployments)
+        var model = ModelConfig(name: name, balancing: balancing, deployments: deployments)
+        model.fallbacks = stringList(m, "fallbacks", path) ?? []
+        model.contextWindowFallbacks = stringList(m, "context_window_fallbacks", path)
+        model.contentPolicyFallbacks = stringList(m, "content_policy_fallbacks", path)
+        model.retries = int(m, "retries", path, range: 0...10)
+        model.deadlineSeconds = number(m, "deadline_s", path, range: 0.001...86_400)
+        if let node = m["hedge"], let h = mapping(node, "\(path).hedge", allowed: ["after_ms", "percentile"]) {
+            var hedge = HedgeConfig()
+            if let v = number(h, "after_ms", "\(path).hedge", range: 1...600_000) { hedge.afterMs = v }
+            hedge.percentile = number(h, "percentile", "\(path).hedge", range: 1...99.9)
+            model.hedge = hedge
+        }
+        return model
+    }
+
+    /// A list of non-empty strings.
+    mutating func stringList(_ m: [String: Node], _ key: String, _ path: String) -> [String]? {
+        guard let node = m[key] else { return nil }
+        guard let items = sequence(node, Self.join(path, key)) else { return nil }
+        var out: [String] = []
+        for (i, item) in items.enumerated() {
+            if case .scalar(let s) = item, !s.string.isEmpty { out.append(s.string) } else {
+                problem("\(Self.join(path, key))[\(i)]", "expected a model name, found \(describe(item))")
+            }
+        }
+        return out
     }
 
     mutating func bool(_ m: [String: Node], _ key: String, _ path: String) -> Bool? {
@@ -460,7 +538,8 @@ private struct Walker {
 
     mutating func deploymentConfig(_ node: Node, _ path: String, providers: [String: ProviderKind]) -> DeploymentConfig? {
         let providerNames = Set(providers.keys)
-        guard let m = mapping(node, path, allowed: ["provider", "model", "weight", "price", "capabilities"]) else { return nil }
+        guard let m = mapping(node, path, allowed: ["provider", "model", "weight", "price", "capabilities", "rpm", "tpm",
+                                                    "max_concurrent", "timeouts"]) else { return nil }
         let provider = string(m, "provider", path, required: true)
         if let provider, !providerNames.contains(provider) {
             let hint = suggestion(for: provider, among: Array(providerNames)).map { "; did you mean \"\($0)\"?" } ?? ""
@@ -478,8 +557,18 @@ private struct Walker {
         }
         let kind = provider.flatMap { providers[$0] }
         let caps = m["capabilities"].map { capabilities($0, "\(path).capabilities", kind: kind) } ?? kind.map(Capabilities.defaults(for:)) ?? Capabilities()
+        let limits = DeploymentLimits(rpm: int(m, "rpm", path, range: 1...100_000_000), tpm: int(m, "tpm", path, range: 1...10_000_000_000),
+                                      maxConcurrent: int(m, "max_concurrent", path, range: 1...1_000_000))
+        var timeouts = DeploymentTimeouts()
+        if let node = m["timeouts"], let t = mapping(node, "\(path).timeouts", allowed: ["connect_s", "first_token_s", "idle_s", "total_s"]) {
+            let p = "\(path).timeouts"
+            timeouts = DeploymentTimeouts(connectSeconds: number(t, "connect_s", p, range: 0.001...600),
+                                          firstTokenSeconds: number(t, "first_token_s", p, range: 0.001...86_400),
+                                          idleSeconds: number(t, "idle_s", p, range: 0.001...86_400),
+                                          totalSeconds: number(t, "total_s", p, range: 0.001...86_400))
+        }
         guard let provider, let model, providerNames.contains(provider) else { return nil }
-        return DeploymentConfig(provider: provider, model: model, weight: weight, price: price, capabilities: caps)
+        return DeploymentConfig(provider: provider, model: model, weight: weight, price: price, capabilities: caps, limits: limits, timeouts: timeouts)
     }
 
     private func isToken(_ s: String) -> Bool {

@@ -82,11 +82,14 @@ public struct ProviderConfig: Sendable {
     public var kind: ProviderKind
     /// `region`: a free-form tag (routing by region comes later).
     public var region: String?
+    /// `health_check`: active probes (off when nil).
+    public var healthCheck: HealthCheckConfig?
 
-    public init(name: String, kind: ProviderKind, region: String? = nil) {
+    public init(name: String, kind: ProviderKind, region: String? = nil, healthCheck: HealthCheckConfig? = nil) {
         self.name = name
         self.kind = kind
         self.region = region
+        self.healthCheck = healthCheck
     }
 }
 
@@ -215,6 +218,18 @@ public struct ModelConfig: Sendable {
     public var name: String
     public var balancing: BalancingPolicyName
     public var deployments: [DeploymentConfig]
+    /// `fallbacks`: models tried in order when every attempt on this one failed.
+    public var fallbacks: [String] = []
+    /// `context_window_fallbacks`: models tried when the prompt is too long for this one (default: `fallbacks`).
+    public var contextWindowFallbacks: [String]?
+    /// `content_policy_fallbacks`: models tried when a provider refuses the content (default: `fallbacks`).
+    public var contentPolicyFallbacks: [String]?
+    /// `retries`: overrides `routing.retries` for this model.
+    public var retries: Int?
+    /// `deadline_s`: overrides `routing.deadline_s` for this model.
+    public var deadlineSeconds: Double?
+    /// `hedge`: opt-in hedged requests.
+    public var hedge: HedgeConfig?
 
     public init(name: String, balancing: BalancingPolicyName = .roundRobin, deployments: [DeploymentConfig]) {
         self.name = name
@@ -252,20 +267,37 @@ public struct DeploymentConfig: Sendable {
     public var price: Price
     /// `capabilities`: what this deployment can do (defaults per provider kind, overridden key by key).
     public var capabilities: Capabilities
+    /// `rpm`, `tpm`, `max_concurrent`.
+    public var limits: DeploymentLimits
+    /// `timeouts`.
+    public var timeouts: DeploymentTimeouts
 
-    public init(provider: String, model: String, weight: Int = 1, price: Price = .free, capabilities: Capabilities = Capabilities()) {
+    public init(provider: String, model: String, weight: Int = 1, price: Price = .free, capabilities: Capabilities = Capabilities(),
+                limits: DeploymentLimits = .init(), timeouts: DeploymentTimeouts = .init()) {
         self.provider = provider
         self.model = model
         self.weight = weight
         self.price = price
         self.capabilities = capabilities
+        self.limits = limits
+        self.timeouts = timeouts
     }
 }
 
-/// `routing:` — retries and timeouts.
+/// `routing:` — retries, deadlines, back-off, fallbacks, health and timeouts.
 public struct RoutingConfig: Sendable, Equatable {
-    /// `routing.retries`: further attempts after the first, each on another deployment when one exists. Default 2.
+    /// `routing.retries`: further attempts on a model after the first, each on another deployment when one exists.
+    /// Default 2. Fallback models get their own attempts.
     public var retries: Int = 2
+    /// `routing.deadline_s`: the longest a request may spend on attempts, waits and fallbacks before its answer
+    /// starts. Default 120.
+    public var deadlineSeconds: Double = 120
+    /// `routing.backoff`.
+    public var backoff = BackoffConfig()
+    /// `routing.default_fallback`: a model tried last for every model (not for itself).
+    public var defaultFallback: String?
+    /// `routing.health`.
+    public var health = HealthPolicyConfig()
     /// `routing.timeout_s`: longest wait for an upstream's response head, and longest gap between stream chunks. Default 60.
     public var timeoutSeconds: Double = 60
     /// `routing.connect_timeout_s`: longest wait to open a connection to an upstream. Default 5.

@@ -44,7 +44,7 @@ public struct AnthropicProvider: Provider {
         for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
         if request.stream { h.append(("accept", "text/event-stream")) }
         let upstream = try await transport.execute(UpstreamRequest(url: messagesURL, headers: h, body: ByteBuffer(string: translated.jsonText),
-                                                                   timeout: context.timeout, streamResponse: request.stream))
+                                                                   timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
         let created = Int(Date().timeIntervalSince1970)
         if upstream.status >= 400 {
             return await upstream.translatingError { AnthropicTranslation.error($0, status: upstream.status) }
@@ -77,7 +77,7 @@ extension AnthropicProvider {
         for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
         if request.stream { h.append(("accept", "text/event-stream")) }
         return try await transport.execute(UpstreamRequest(url: messagesURL, headers: h, body: request.upstreamBody(model: upstreamModel),
-                                                           timeout: context.timeout, streamResponse: request.stream))
+                                                           timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
     }
 }
 

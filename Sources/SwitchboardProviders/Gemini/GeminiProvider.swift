@@ -45,7 +45,7 @@ public struct GeminiProvider: Provider {
         var h = headers
         h.append(("x-request-id", context.requestID))
         let upstream = try await transport.execute(UpstreamRequest(url: url, headers: h, body: ByteBuffer(string: body.jsonText),
-                                                                   timeout: context.timeout, streamResponse: request.stream))
+                                                                   timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
         let created = Int(Date().timeIntervalSince1970)
         if upstream.status >= 400 {
             return await upstream.translatingError { GeminiTranslation.error($0, status: upstream.status) }

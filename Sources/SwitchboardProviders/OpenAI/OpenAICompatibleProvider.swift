@@ -63,7 +63,7 @@ public struct OpenAICompatibleProvider: Provider {
         if request.stream { h.append(("accept", "text/event-stream")) }
         let url = endpoints.url(request.endpoint, model: upstreamModel)
         return try await transport.execute(UpstreamRequest(url: url, headers: h, body: request.upstreamBody(model: upstreamModel),
-                                                           timeout: context.timeout, streamResponse: request.stream))
+                                                           timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
     }
 
     public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {

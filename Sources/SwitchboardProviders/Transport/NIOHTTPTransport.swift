@@ -35,10 +35,10 @@ public final class NIOHTTPTransport: UpstreamTransport {
         for (name, value) in request.headers { head.headers.add(name: name, value: value) }
         head.headers.add(name: "content-length", value: String(request.body?.readableBytes ?? 0))
         for attempt in 0..<2 {
-            let (channel, reused) = try await connection(to: target)
+            let (channel, reused) = try await connection(to: target, connectTimeout: request.limits.connect.map(TimeAmount.init) ?? connectTimeout)
             do {
                 return try await exchange(head: head, body: request.body, stream: request.streamResponse,
-                                          timeout: TimeAmount(request.timeout), on: channel, key: target.key)
+                                          timeout: TimeAmount(request.timeout), limits: request.limits, on: channel, key: target.key)
             } catch let error as StaleConnection where reused && attempt == 0 && !Task.isCancelled {
                 _ = error   // the upstream closed an idle keep-alive connection: try once more on a new one
             } catch let error as StaleConnection {
@@ -64,7 +64,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     // MARK: Connections
 
-    private func connection(to target: PlainHTTPTarget) async throws(UpstreamError) -> (any Channel, reused: Bool) {
+    private func connection(to target: PlainHTTPTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (any Channel, reused: Bool) {
         while let channel = idle.withLock({ $0[target.key]?.popLast() }) {
             if channel.isActive { return (channel, true) }
         }
@@ -101,10 +101,11 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     // MARK: One exchange
 
-    private func exchange(head: HTTPRequestHead, body: ByteBuffer?, stream: Bool, timeout: TimeAmount,
+    private func exchange(head: HTTPRequestHead, body: ByteBuffer?, stream: Bool, timeout: TimeAmount, limits: AttemptLimits,
                           on channel: any Channel, key: String) async throws -> UpstreamResponse {
         let promise = channel.eventLoop.makePromise(of: ExchangeResult.self)
-        let start = Exchange(head: head, body: body, stream: stream, headTimeout: timeout, result: promise)
+        let start = Exchange(head: head, body: body, stream: stream, headTimeout: timeout, idleTimeout: limits.idle.map(TimeAmount.init),
+                             total: limits.total.map(TimeAmount.init), result: promise)
         channel.writeAndFlush(start, promise: nil)
         let result = try await withTaskCancellationHandler {
             try await promise.futureResult.get()
@@ -164,6 +165,10 @@ struct Exchange: Sendable {
     var body: ByteBuffer?
     var stream: Bool
     var headTimeout: TimeAmount
+    /// The longest gap between body parts (beyond the connection's idle limit), when set.
+    var idleTimeout: TimeAmount?
+    /// The whole exchange, when set.
+    var total: TimeAmount?
     var result: EventLoopPromise<ExchangeResult>
 }
 
@@ -203,6 +208,11 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
 
     private var state = State.idle
     private var headDeadline: Scheduled<Void>?
+    /// The exchange's total deadline and its idle watch (only when the request sets them).
+    private var totalDeadline: Scheduled<Void>?
+    private var idleWatch: Scheduled<Void>?
+    private var idleLimit: TimeAmount?
+    private var lastRead = NIODeadline.now()
     private var readHeld = false
     private var producing = true
     private let maxResponseBytes: Int
@@ -225,17 +235,51 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         headDeadline = context.eventLoop.scheduleTask(in: exchange.headTimeout) { [weak self] in
             self?.fail(UpstreamError(.timeout), context: context)
         }
+        if let total = exchange.total {
+            totalDeadline = context.eventLoop.scheduleTask(in: total) { [weak self] in
+                self?.fail(UpstreamError(.timeout), context: context)
+            }
+        }
+        idleLimit = exchange.idleTimeout
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         if let body = exchange.body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
     }
 
+    /// Checks the gap since the last body part when the idle limit could have passed; re-arms itself otherwise.
+    private func armIdleWatch(context: ChannelHandlerContext) {
+        guard let limit = idleLimit else { return }
+        idleWatch = context.eventLoop.scheduleTask(deadline: lastRead + limit) { [weak self] in
+            guard let self else { return }
+            self.idleWatch = nil
+            switch self.state {
+            case .collecting, .streaming:
+                // Back-pressure (the client reads slowly) is not the upstream's idleness.
+                if !self.producing { self.lastRead = .now() }
+                if NIODeadline.now() >= self.lastRead + limit { self.fail(UpstreamError(.timeout), context: context) }
+                else { self.armIdleWatch(context: context) }
+            default: break
+            }
+        }
+    }
+
+    private func cancelTimers() {
+        headDeadline?.cancel()
+        headDeadline = nil
+        totalDeadline?.cancel()
+        totalDeadline = nil
+        idleWatch?.cancel()
+        idleWatch = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if idleLimit != nil { lastRead = .now() }
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .awaitingHead(let exchange, _)):
             if head.status.code < 200 { state = .awaitingHead(exchange, sawBytes: true); return }   // 1xx: wait on
             headDeadline?.cancel()
             headDeadline = nil
+            armIdleWatch(context: context)
             if exchange.stream {
                 let sequence = BodyProducer.makeSequence(
                     backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
@@ -271,6 +315,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     private func finishExchange(keepAlive: Bool, context: ChannelHandlerContext) {
+        cancelTimers()
+        idleLimit = nil
         producing = true
         if readHeld { readHeld = false; context.read() }
         if keepAlive { release(context.channel) } else { context.close(promise: nil) }
@@ -278,8 +324,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
 
     /// Fails the exchange in flight (if any) and closes the connection.
     private func fail(_ error: any Error, context: ChannelHandlerContext) {
-        headDeadline?.cancel()
-        headDeadline = nil
+        cancelTimers()
         let previous = state
         state = .closing
         switch previous {
@@ -297,7 +342,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if case .awaitingHead(let exchange, let sawBytes) = state, !sawBytes {
-            headDeadline?.cancel()
+            cancelTimers()
             state = .closing
             exchange.result.fail(StaleConnection())
         } else {

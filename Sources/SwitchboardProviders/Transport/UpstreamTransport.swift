@@ -10,16 +10,19 @@ public struct UpstreamRequest: Sendable {
     public var body: ByteBuffer?
     /// Longest wait for the response head.
     public var timeout: Duration
+    /// Per-deployment limits beyond the head timeout (the transport's defaults when nil).
+    public var limits: AttemptLimits
     /// The caller will read the body as a stream (SSE); otherwise transports may collect it before answering.
     public var streamResponse: Bool
 
     public init(method: String = "POST", url: String, headers: [(name: String, value: String)] = [],
-                body: ByteBuffer? = nil, timeout: Duration, streamResponse: Bool = false) {
+                body: ByteBuffer? = nil, timeout: Duration, limits: AttemptLimits = .init(), streamResponse: Bool = false) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.limits = limits
         self.streamResponse = streamResponse
     }
 
@@ -30,6 +33,23 @@ public struct UpstreamRequest: Sendable {
         guard let slash = rest.firstIndex(of: "/") else { return "/" }
         let path = rest[slash...]
         return String(path.split(separator: "?", maxSplits: 1).first ?? path)
+    }
+}
+
+/// Time limits of one attempt besides the head timeout. The lean transport (plain `http://`) honours all three;
+/// AsyncHTTPClient (`https://`) uses its client-wide connect and read timeouts (`routing.connect_timeout_s`,
+/// `routing.timeout_s`); the gateway itself checks `total` whenever a chunk arrives.
+public struct AttemptLimits: Sendable, Equatable {
+    /// Opening the connection.
+    public var connect: Duration?
+    /// The longest gap between two body chunks.
+    public var idle: Duration?
+    /// The whole exchange, body included: past it the body ends with a timeout error.
+    public var total: Duration?
+    public init(connect: Duration? = nil, idle: Duration? = nil, total: Duration? = nil) {
+        self.connect = connect
+        self.idle = idle
+        self.total = total
     }
 }
 

@@ -1,0 +1,124 @@
+import SwitchboardCore
+import Synchronization
+
+/// The pure state of one deployment's caps (`rpm`, `tpm`, `max_concurrent`).
+///
+/// Requests and tokens are counted in 60 one-second buckets, so "per minute" means the last 60 whole seconds
+/// (a request ages out between 59 and 60 s after it started). Tokens are charged with an estimate when the
+/// request starts and corrected with the actual usage when it ends.
+public struct CapacityWindow: Sendable, Equatable {
+    public let limits: DeploymentLimits
+    private var requests = [Int](repeating: 0, count: 60)
+    private var tokens = [Int](repeating: 0, count: 60)
+    private var second: Int = 0
+    public private(set) var inFlight = 0
+
+    public init(limits: DeploymentLimits) { self.limits = limits }
+
+    /// Ages out buckets older than 60 s.
+    private mutating func advance(to nowMs: Double) {
+        let s = Int((nowMs / 1000).rounded(.down))
+        guard s > second else { return }
+        if s - second >= 60 {
+            for i in 0..<60 { requests[i] = 0; tokens[i] = 0 }
+        } else {
+            for t in (second + 1)...s { requests[t % 60] = 0; tokens[t % 60] = 0 }
+        }
+        second = s
+    }
+
+    public mutating func requestsInWindow(nowMs: Double) -> Int { advance(to: nowMs); return requests.reduce(0, +) }
+    public mutating func tokensInWindow(nowMs: Double) -> Int { advance(to: nowMs); return tokens.reduce(0, +) }
+
+    /// Whether a request estimated at `tokens` fits now.
+    public mutating func hasRoom(tokens estimate: Int, nowMs: Double) -> Bool {
+        if let c = limits.maxConcurrent, inFlight >= c { return false }
+        guard limits.rpm != nil || limits.tpm != nil else { return true }
+        advance(to: nowMs)
+        if let rpm = limits.rpm, requests.reduce(0, +) >= rpm { return false }
+        // A request larger than the whole tpm is let through when the window is empty, or it could never run.
+        if let tpm = limits.tpm {
+            let used = tokens.reduce(0, +)
+            if used > 0, used + estimate > tpm { return false }
+        }
+        return true
+    }
+
+    public mutating func acquire(tokens estimate: Int, nowMs: Double) {
+        advance(to: nowMs)
+        inFlight += 1
+        requests[second % 60] += 1
+        tokens[second % 60] += estimate
+    }
+
+    /// The request ended; `actualTokens` (when known) replaces its estimate in the current bucket.
+    public mutating func release(estimate: Int, actualTokens: Int?, nowMs: Double) {
+        advance(to: nowMs)
+        inFlight = max(0, inFlight - 1)
+        if let actual = actualTokens { tokens[second % 60] = max(0, tokens[second % 60] + actual - estimate) }
+    }
+
+    /// Milliseconds until a request could fit, assuming nothing else starts (0 if it fits now; the time until the
+    /// oldest counted second ages out otherwise; nil when only in-flight requests ending can make room).
+    public mutating func msUntilRoom(tokens estimate: Int, nowMs: Double) -> Double? {
+        if hasRoom(tokens: estimate, nowMs: nowMs) { return 0 }
+        if let c = limits.maxConcurrent, inFlight >= c { return nil }
+        for ahead in 1...60 {
+            // In `ahead` seconds the buckets of seconds second-59 … second-60+ahead have aged out.
+            var r = 0, t = 0
+            for age in 0..<(60 - ahead) { r += requests[(second - age + 600) % 60]; t += tokens[(second - age + 600) % 60] }
+            let rpmOK = limits.rpm.map { r < $0 } ?? true
+            let tpmOK = limits.tpm.map { t == 0 || t + estimate <= $0 } ?? true
+            if rpmOK && tpmOK { return max(1, Double(second + ahead) * 1000 - nowMs) }
+        }
+        return 60_000
+    }
+}
+
+/// The caps of every deployment, shared by all requests (slots as in `HealthBook`).
+public final class CapacityBook: Sendable {
+    private let windows: Mutex<[CapacityWindow]>
+    private let limited: [Bool]
+    public let now: @Sendable () -> Double
+
+    public init(limits: [DeploymentLimits], now: @escaping @Sendable () -> Double) {
+        windows = Mutex(limits.map(CapacityWindow.init(limits:)))
+        limited = limits.map { !$0.isUnlimited }
+        self.now = now
+    }
+
+    /// The candidates with room for a request of `tokens` (unlimited ones without taking the lock).
+    public func withRoom(_ candidates: [Int], tokens: Int) -> [Int] {
+        guard candidates.contains(where: { limited[$0] }) else { return candidates }
+        let t = now()
+        return windows.withLock { w in candidates.filter { !limited[$0] || w[$0].hasRoom(tokens: tokens, nowMs: t) } }
+    }
+
+    /// Takes room for one request if there is some (atomically: two requests cannot both take the last place).
+    public func tryAcquire(_ slot: Int, tokens: Int) -> Bool {
+        guard limited[slot] else { return true }
+        let t = now()
+        return windows.withLock { w in
+            guard w[slot].hasRoom(tokens: tokens, nowMs: t) else { return false }
+            w[slot].acquire(tokens: tokens, nowMs: t)
+            return true
+        }
+    }
+
+    public func release(_ slot: Int, estimate: Int, actualTokens: Int?) {
+        guard limited[slot] else { return }
+        let t = now()
+        windows.withLock { $0[slot].release(estimate: estimate, actualTokens: actualTokens, nowMs: t) }
+    }
+
+    /// Milliseconds until one of `candidates` has room (nil when they wait on in-flight requests only).
+    public func msUntilRoom(_ candidates: [Int], tokens: Int) -> Double? {
+        let t = now()
+        return windows.withLock { w in candidates.compactMap { w[$0].msUntilRoom(tokens: tokens, nowMs: t) }.min() }
+    }
+
+    public func snapshot(_ slot: Int) -> (inFlight: Int, requests: Int, tokens: Int) {
+        let t = now()
+        return windows.withLock { w in (w[slot].inFlight, w[slot].requestsInWindow(nowMs: t), w[slot].tokensInWindow(nowMs: t)) }
+    }
+}
