@@ -51,11 +51,15 @@ public struct CapacityWindow: Sendable, Equatable {
         tokens[second % 60] += estimate
     }
 
-    /// The request ended; `actualTokens` (when known) replaces its estimate in the current bucket.
-    public mutating func release(estimate: Int, actualTokens: Int?, nowMs: Double) {
+    /// The request that started at `startedMs` ended; `actualTokens` (when known) replaces its estimate in the
+    /// second it was charged to, if that second is still counted.
+    public mutating func release(estimate: Int, actualTokens: Int?, startedMs: Double, nowMs: Double) {
         advance(to: nowMs)
         inFlight = max(0, inFlight - 1)
-        if let actual = actualTokens { tokens[second % 60] = max(0, tokens[second % 60] + actual - estimate) }
+        let s = Int((startedMs / 1000).rounded(.down))
+        if let actual = actualTokens, s > second - 60, s <= second {
+            tokens[s % 60] = max(0, tokens[s % 60] + actual - estimate)
+        }
     }
 
     /// Milliseconds until a request could fit, assuming nothing else starts (0 if it fits now; the time until the
@@ -105,10 +109,10 @@ public final class CapacityBook: Sendable {
         }
     }
 
-    public func release(_ slot: Int, estimate: Int, actualTokens: Int?) {
+    public func release(_ slot: Int, estimate: Int, actualTokens: Int?, startedMs: Double) {
         guard limited[slot] else { return }
         let t = now()
-        windows.withLock { $0[slot].release(estimate: estimate, actualTokens: actualTokens, nowMs: t) }
+        windows.withLock { $0[slot].release(estimate: estimate, actualTokens: actualTokens, startedMs: startedMs, nowMs: t) }
     }
 
     /// Milliseconds until one of `candidates` has room (nil when they wait on in-flight requests only).

@@ -140,7 +140,7 @@ public final class AttemptLease: Sendable {
     private func end(latencyMs: Double?, tokens: Int?, health: HealthEffect) {
         guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
         model.balancer.finished(deployment, latencyMs: latencyMs)
-        table.capacity.release(slot, estimate: estimatedTokens, actualTokens: tokens)
+        table.capacity.release(slot, estimate: estimatedTokens, actualTokens: tokens, startedMs: started)
         switch health {
         case .none: break
         case .succeeded: table.health.succeeded(slot)
