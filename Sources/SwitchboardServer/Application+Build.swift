@@ -18,11 +18,13 @@ public struct GatewayServices: Sendable {
     let keys: KeyTable
 
     /// Builds the services around an upstream transport (owned by the caller).
-    public init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger) {
+    /// - Parameter routingClock: milliseconds on a monotonic clock for health, caps and balancers (tests inject one).
+    public init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger,
+                routingClock: (@Sendable () -> Double)? = nil) {
         self.config = config
         self.storage = storage
         requestLog = RequestLogService(storage: storage, logger: logger)
-        gateway = Gateway(config: config, transport: transport, recorder: requestLog)
+        gateway = Gateway(config: config, transport: transport, recorder: requestLog, clock: routingClock)
         keys = KeyTable(config.auth)
     }
 }

@@ -47,11 +47,12 @@ final class Gateway: Sendable {
     /// Milliseconds since the gateway started: the routing table's clock.
     let clockStart = ContinuousClock.now
 
-    init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max)) {
+    init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
+         clock: (@Sendable () -> Double)? = nil) {
         var providers: [String: any Provider] = [:]
         for p in config.providers { providers[p.name] = makeProvider(p, transport: transport) }
         let start = clockStart
-        table = RoutingTable(config: config, seed: seed, now: { Trace.ms(ContinuousClock.now - start) })
+        table = RoutingTable(config: config, seed: seed, now: clock ?? { Trace.ms(ContinuousClock.now - start) })
         var models: [String: ModelRoute] = [:]
         for m in config.models {
             let deployments = m.deployments.compactMap { d in

@@ -34,7 +34,7 @@ enum TransportKind: String, CaseIterable, Sendable {
 
 func withGateway<T: Sendable>(
     _ yaml: String, env: [String: String] = [:], mode: TestingSetup = .router, transport kind: TransportKind = .lean,
-    _ body: @Sendable (GatewayHarness) async throws -> T
+    clock: ManualClock? = nil, _ body: @Sendable (GatewayHarness) async throws -> T
 ) async throws -> T {
     var config = try ConfigLoader.load(yaml: yaml, environment: env)
     config.server.port = 0
@@ -42,7 +42,9 @@ func withGateway<T: Sendable>(
     let (transport, shutdown) = kind.make(config)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
-    let services = GatewayServices(config: config, storage: storage, transport: transport, logger: logger)
+    var routingClock: (@Sendable () -> Double)?
+    if let clock { routingClock = { clock.now } }
+    let services = GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock)
     let app = Application(router: buildRouter(services), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
     do {
         let result = try await app.test(mode) { client in
