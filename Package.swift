@@ -29,8 +29,10 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Balancers and attempt planning: pure algorithms, no I/O.
+        // Balancers, health, caps, route plans (retries, fallbacks, hedging): pure algorithms, no I/O.
         .target(name: "SwitchboardRouting", dependencies: ["SwitchboardCore"]),
+        // The routing simulator: the real routing code against simulated providers on a virtual clock.
+        .target(name: "SwitchboardSimulator", dependencies: ["SwitchboardCore", "SwitchboardRouting"]),
         // Provider adapters over an upstream transport; the simulated (mock) provider.
         .target(name: "SwitchboardProviders", dependencies: [
             "SwitchboardCore",
@@ -56,7 +58,7 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
-            "SwitchboardServer",
+            "SwitchboardServer", "SwitchboardSimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test support: scripted fake upstreams, fixtures.
@@ -67,7 +69,7 @@ let package = Package(
         ]),
         .testTarget(name: "SwitchboardTests", dependencies: [
             "SwitchboardCore", "SwitchboardRouting", "SwitchboardProviders", "SwitchboardStore",
-            "SwitchboardServer", "SwitchboardTesting",
+            "SwitchboardServer", "SwitchboardTesting", "SwitchboardSimulator",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ]

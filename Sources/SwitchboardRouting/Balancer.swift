@@ -22,12 +22,17 @@ public protocol Balancer: Sendable {
     func choose(among candidates: [Int], context: BalancingContext) -> Int?
     /// An attempt went to deployment `index` (load-aware policies count it).
     func started(_ index: Int)
-    /// That attempt ended: `latencyMs` is its time to first byte, nil when it failed.
+    /// It answered: its first byte came after `latencyMs`. It stays in flight until `finishedAfterAnswer`.
+    func answered(_ index: Int, latencyMs: Double)
+    func finishedAfterAnswer(_ index: Int)
+    /// It ended without `answered`: `latencyMs` is its latency sample, nil when it failed.
     func finished(_ index: Int, latencyMs: Double?)
 }
 
 extension Balancer {
     public func started(_ index: Int) {}
+    public func answered(_ index: Int, latencyMs: Double) {}
+    public func finishedAfterAnswer(_ index: Int) {}
     public func finished(_ index: Int, latencyMs: Double?) {}
 }
 
@@ -43,7 +48,7 @@ public func makeBalancer(_ policy: BalancingPolicyName, deployments: [Deployment
     case .weighted: return WeightedRoundRobinBalancer(weights: deployments.map(\.weight))
     case .random: return RandomBalancer(seed: seed)
     case .leastOutstanding: return LeastOutstandingBalancer(count: n, seed: seed, now: now)
-    case .p2cEWMA: return P2CEWMABalancer(count: n, seed: seed, now: now)
+    case .p2cEWMA: return P2CEWMABalancer(count: n, seed: seed, now: now, capacity: deployments.map { Double($0.limits.maxConcurrent ?? 8) })
     case .lowestLatency: return LowestLatencyBalancer(count: n, seed: seed, now: now)
     case .leastCost: return LeastCostBalancer(prices: deployments.map(\.price))
     case .consistentHash: return ConsistentHashBalancer()

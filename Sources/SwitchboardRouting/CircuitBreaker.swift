@@ -3,7 +3,8 @@ import Synchronization
 
 /// Passive health of one deployment, as a pure state machine driven by attempt outcomes and a clock in ms.
 ///
-/// closed → (`failureThreshold` consecutive failures) → open for `baseEjectionMs × 2^(ejections)` (capped) →
+/// closed → (`failureThreshold` consecutive failures, or a failure ratio of at least `errorRatio` over the last
+/// `ratioWindow` outcomes) → open for `baseEjectionMs × 2^(ejections)` (capped) →
 /// half-open: exactly one probe request; success closes (and forgets the back-off), failure re-opens for longer.
 /// A 429 is not a failure: it puts the deployment in cooldown until its `Retry-After`, health unchanged.
 public struct CircuitBreaker: Sendable, Equatable {
@@ -18,6 +19,10 @@ public struct CircuitBreaker: Sendable, Equatable {
         public var baseEjectionMs = 5_000.0
         public var maxEjectionMs = 300_000.0
         public var defaultCooldownMs = 1_000.0
+        /// Eject when at least this fraction of the last `ratioWindow` outcomes failed (nil: consecutive failures only).
+        public var errorRatio: Double? = 0.5
+        /// Outcomes the ratio is taken over (2…64); no ratio ejection before this many.
+        public var ratioWindow = 20
         public init() {}
 
         /// The policy of `routing.health`.
@@ -26,6 +31,8 @@ public struct CircuitBreaker: Sendable, Equatable {
             baseEjectionMs = config.ejectionSeconds * 1000
             maxEjectionMs = config.maxEjectionSeconds * 1000
             defaultCooldownMs = config.cooldownSeconds * 1000
+            errorRatio = config.errorRatio
+            ratioWindow = config.minRequests
         }
     }
 
@@ -33,6 +40,9 @@ public struct CircuitBreaker: Sendable, Equatable {
     /// How many times in a row it has been ejected (drives the back-off).
     public private(set) var ejections = 0
     public private(set) var cooldownUntilMs = 0.0
+    /// The last outcomes while closed, newest in bit 0 (1 = failure), and how many are recorded.
+    private var outcomes: UInt64 = 0
+    private var recorded = 0
     /// Set while active health checks say the deployment is down: it is not tried, whatever the passive state.
     public var activelyDown = false
     public let policy: Policy
@@ -66,14 +76,33 @@ public struct CircuitBreaker: Sendable, Equatable {
     }
 
     public mutating func succeeded() {
+        if case .closed = state { push(failed: false) } else { outcomes = 0; recorded = 0 }
         state = .closed(consecutiveFailures: 0)
         ejections = 0
+    }
+
+    private mutating func push(failed: Bool) {
+        let window = min(max(policy.ratioWindow, 2), 64)
+        outcomes = (outcomes << 1 | (failed ? 1 : 0)) & (window == 64 ? ~0 : (1 << UInt64(window)) - 1)
+        recorded = min(recorded + 1, window)
+    }
+
+    /// The failure ratio over the window, once it is full.
+    var windowRatio: Double? {
+        let window = min(max(policy.ratioWindow, 2), 64)
+        guard recorded >= window else { return nil }
+        return Double(outcomes.nonzeroBitCount) / Double(window)
     }
 
     public mutating func failed(nowMs: Double) {
         switch state {
         case .closed(let n):
-            if n + 1 >= policy.failureThreshold { eject(nowMs) } else { state = .closed(consecutiveFailures: n + 1) }
+            push(failed: true)
+            if n + 1 >= policy.failureThreshold || (policy.errorRatio.map { r in windowRatio.map { $0 >= r } ?? false } ?? false) {
+                eject(nowMs)
+            } else {
+                state = .closed(consecutiveFailures: n + 1)
+            }
         case .halfOpen:
             eject(nowMs)
         case .open:
@@ -94,6 +123,15 @@ public struct CircuitBreaker: Sendable, Equatable {
         if case .halfOpen = state { state = .halfOpen(probeInFlight: false) }
     }
 
+    /// Whether the next request would be its half-open probe (ejection over, probe not taken yet).
+    public func awaitsProbe(nowMs: Double) -> Bool {
+        guard isAvailable(nowMs: nowMs) else { return false }
+        switch state {
+        case .open, .halfOpen: return true
+        case .closed: return false
+        }
+    }
+
     /// When it may next be tried (now if available).
     public func availableAtMs(nowMs: Double) -> Double {
         var t = max(nowMs, cooldownUntilMs)
@@ -106,6 +144,8 @@ public struct CircuitBreaker: Sendable, Equatable {
         let duration = min(policy.baseEjectionMs * Double(1 << min(ejections, 20)), policy.maxEjectionMs)
         ejections += 1
         state = .open(untilMs: nowMs + duration)
+        outcomes = 0
+        recorded = 0
     }
 }
 
@@ -159,6 +199,12 @@ public final class HealthBook: Sendable {
                 return false
             }
         }
+    }
+
+    /// The candidates whose ejection is over and whose probe is not taken yet.
+    public func awaitingProbe(_ candidates: [Int]) -> [Int] {
+        let t = now()
+        return breakers.withLock { b in candidates.filter { b[$0].awaitsProbe(nowMs: t) } }
     }
 
     /// Active health checks' verdict on a deployment.

@@ -14,19 +14,32 @@ public final class RandomBalancer: Balancer {
     }
 }
 
-/// The pure state of load-aware policies: in-flight requests and a peak-sensitive moving average of latency
-/// (time to first byte) per deployment.
+/// The pure state of load-aware policies: requests in flight, requests still waiting for their first byte, and a
+/// peak-sensitive moving average of time to first byte per deployment.
 ///
 /// Peak EWMA (as in Finagle and Linkerd): a sample above the average replaces it at once, a sample below decays it
 /// with time constant `tau`, so a slow deployment is avoided immediately and re-trusted gradually.
 public struct LoadState: Sendable, Equatable {
+    /// Requests in flight (a stream until it ends): "connections".
     public private(set) var outstanding: [Int]
+    /// Requests sent and not answered yet: the provider's queue as this gateway sees it.
+    public private(set) var awaiting: [Int]
     public private(set) var ewmaMs: [Double?]
     private var lastUpdate: [Double]
+    /// The last sample was a failure: the next answer replaces the estimate (the deployment recovered).
+    private var lastFailed: [Bool]
+    /// How many waiting requests double a deployment's cost (its concurrency; 1 is the classic p2c formula).
+    public let capacity: [Double]
     public let tauMs: Double
+    /// How fast an estimate without samples drifts towards the best one.
+    public let idleTauMs: Double
 
-    public init(count: Int, tauMs: Double = 10_000) {
+    public init(count: Int, tauMs: Double = 10_000, idleTauMs: Double = 60_000, capacity: [Double]? = nil) {
+        self.idleTauMs = idleTauMs
+        self.capacity = capacity ?? Array(repeating: 1, count: count)
+        lastFailed = Array(repeating: false, count: count)
         outstanding = Array(repeating: 0, count: count)
+        awaiting = Array(repeating: 0, count: count)
         ewmaMs = Array(repeating: nil, count: count)
         lastUpdate = Array(repeating: 0, count: count)
         self.tauMs = tauMs
@@ -35,14 +48,35 @@ public struct LoadState: Sendable, Equatable {
     public mutating func started(_ i: Int) {
         guard outstanding.indices.contains(i) else { return }
         outstanding[i] += 1
+        awaiting[i] += 1
     }
 
-    /// Ends a request; `latencyMs` nil when it failed before answering (then it counts as the worst seen, doubled).
+    /// The first byte arrived after `latencyMs`: a sample, and no longer waiting (still in flight).
+    public mutating func answered(_ i: Int, latencyMs: Double, nowMs: Double) {
+        guard outstanding.indices.contains(i) else { return }
+        awaiting[i] = max(0, awaiting[i] - 1)
+        observe(i, latencyMs, nowMs: nowMs)
+    }
+
+    /// Ends a request that was `answered`.
+    public mutating func finishedAfterAnswer(_ i: Int) {
+        guard outstanding.indices.contains(i) else { return }
+        outstanding[i] = max(0, outstanding[i] - 1)
+    }
+
+    /// Ends a request that was not `answered`; `latencyMs` is its sample, nil when it failed. A failure leaves the
+    /// estimate alone — failing deployments are the circuit breaker's business (it ejects them), and a fast failure
+    /// must not look like a fast answer — but the next answer then replaces the estimate outright.
     public mutating func finished(_ i: Int, latencyMs: Double?, nowMs: Double) {
         guard outstanding.indices.contains(i) else { return }
         outstanding[i] = max(0, outstanding[i] - 1)
-        let sample = latencyMs ?? 2 * max(ewmaMs.compactMap { $0 }.max() ?? 1000, 1000)
-        if let old = ewmaMs[i], sample < old {
+        awaiting[i] = max(0, awaiting[i] - 1)
+        if let latencyMs { observe(i, latencyMs, nowMs: nowMs) } else { lastFailed[i] = true }
+    }
+
+    private mutating func observe(_ i: Int, _ sample: Double, nowMs: Double) {
+        defer { lastFailed[i] = false }
+        if let old = ewmaMs[i], sample < old, !lastFailed[i] {
             let w = exp(-max(nowMs - lastUpdate[i], 0) / tauMs)
             ewmaMs[i] = old * w + sample * (1 - w)
         } else {
@@ -51,20 +85,21 @@ public struct LoadState: Sendable, Equatable {
         lastUpdate[i] = nowMs
     }
 
-    /// The latency estimate of `i` at `nowMs`: the average decays towards zero while no sample arrives (as in
-    /// Linkerd's peak EWMA), so a deployment that was slow once and then got no traffic is tried again eventually
-    /// and can prove it recovered.
+    /// The latency estimate of `i` at `nowMs`. While a deployment gets no samples its estimate decays (time constant
+    /// `idleTau`, 60 s) towards the best deployment's, so one that was slow once and then got no traffic is eventually tried
+    /// again and can show it recovered — without being flooded while it is still slow.
     public func estimateMs(_ i: Int, nowMs: Double?) -> Double? {
         guard let v = ewmaMs[i] else { return nil }
         guard let now = nowMs, now > lastUpdate[i] else { return v }
-        return v * exp(-(now - lastUpdate[i]) / tauMs)
+        let floor = min(ewmaMs.compactMap { $0 }.min() ?? v, v)
+        return floor + (v - floor) * exp(-(now - lastUpdate[i]) / idleTauMs)
     }
 
-    /// The expected cost of sending one more request to `i`. Unmeasured deployments look as good as the best
-    /// measured one, so they get tried.
+    /// The expected cost of sending one more request to `i`: its latency estimate × (1 + requests waiting on it /
+    /// its capacity). Unmeasured deployments look as good as the best measured one, so they get tried.
     public func cost(_ i: Int, nowMs: Double? = nil) -> Double {
         let latency = estimateMs(i, nowMs: nowMs) ?? ewmaMs.indices.compactMap { estimateMs($0, nowMs: nowMs) }.min() ?? 1
-        return max(latency, 0.001) * Double(outstanding[i] + 1)
+        return max(latency, 0.001) * (1 + Double(awaiting[i]) / max(capacity[i], 1))
     }
 }
 
@@ -73,9 +108,11 @@ public class LoadAwareBalancer: Balancer, @unchecked Sendable {
     let state: Mutex<(load: LoadState, rng: SeededGenerator)>
     let now: @Sendable () -> Double
 
-    /// - Parameter now: the clock in milliseconds (injected; tests use a manual one).
-    public init(count: Int, seed: UInt64, now: @escaping @Sendable () -> Double) {
-        state = Mutex((LoadState(count: count), SeededGenerator(seed: seed)))
+    /// - Parameters:
+    ///   - now: the clock in milliseconds (injected; tests use a manual one).
+    ///   - capacity: per deployment, how many waiting requests double its cost (default 1).
+    public init(count: Int, seed: UInt64, now: @escaping @Sendable () -> Double, capacity: [Double]? = nil) {
+        state = Mutex((LoadState(count: count, capacity: capacity), SeededGenerator(seed: seed)))
         self.now = now
     }
 
@@ -87,6 +124,13 @@ public class LoadAwareBalancer: Balancer, @unchecked Sendable {
         let t = now()
         state.withLock { $0.load.finished(index, latencyMs: latencyMs, nowMs: t) }
     }
+
+    public func answered(_ index: Int, latencyMs: Double) {
+        let t = now()
+        state.withLock { $0.load.answered(index, latencyMs: latencyMs, nowMs: t) }
+    }
+
+    public func finishedAfterAnswer(_ index: Int) { state.withLock { $0.load.finishedAfterAnswer(index) } }
 
     public var load: LoadState { state.withLock { $0.load } }
 }
@@ -101,8 +145,11 @@ public final class LeastOutstandingBalancer: LoadAwareBalancer, @unchecked Senda
     }
 }
 
-/// Power of two choices on peak-EWMA latency × outstanding requests: two random candidates, the cheaper wins.
-/// Nearly as good as always picking the best, without herding every request onto it.
+/// Power of two choices on peak-EWMA latency × (1 + waiting requests / capacity): two random candidates, the
+/// cheaper wins. Nearly as good as always picking the best, without herding every request onto it. "Waiting" counts
+/// requests sent and not yet answered (a stream that is generating no longer waits); capacity is the deployment's
+/// `max_concurrent`, or 8 — model APIs serve many requests at once, and counting every waiting request as a full
+/// queue (the RPC formula) sends a slow deployment a few per cent of traffic at moderate load.
 public final class P2CEWMABalancer: LoadAwareBalancer, @unchecked Sendable {
     public override func choose(among candidates: [Int], context: BalancingContext) -> Int? {
         let t = now()

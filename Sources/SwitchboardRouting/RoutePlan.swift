@@ -169,7 +169,11 @@ public struct RoutePlan: Sendable {
                 return .exhausted(firstUnavailable ?? reason)
             }
             let untried = available.filter { !tried.contains($0) }
-            let pool = untried.isEmpty ? available : untried
+            var pool = untried.isEmpty ? available : untried
+            // A deployment whose ejection is over gets its one probe now, whatever the balancer thinks of its past
+            // latency: otherwise a latency-aware policy could avoid it long after it recovered.
+            let probing = Set(table.health.awaitingProbe(pool.map { m.deployments[$0].slot }))
+            if !probing.isEmpty { pool = pool.filter { probing.contains(m.deployments[$0].slot) } }
             let context = BalancingContext(attempt: attempts + 1, affinityKey: affinityKey)
             guard let chosen = m.balancer.choose(among: pool, context: context) ?? pool.first else { return .exhausted(.attemptsSpent) }
             var delay = 0.0

@@ -120,6 +120,7 @@ public final class AttemptLease: Sendable {
     let table: RoutingTable
     let started: Double
     private let ended = Atomic<Bool>(false)
+    private let answered = Atomic<Bool>(false)
 
     init(table: RoutingTable, model: RoutedModel, deployment: Int, estimatedTokens: Int, reason: RoutePlan.Reason, delayMs: Double) {
         self.table = table
@@ -139,7 +140,11 @@ public final class AttemptLease: Sendable {
 
     private func end(latencyMs: Double?, tokens: Int?, health: HealthEffect) {
         guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        model.balancer.finished(deployment, latencyMs: latencyMs)
+        if answered.load(ordering: .acquiring) {
+            model.balancer.finishedAfterAnswer(deployment)
+        } else {
+            model.balancer.finished(deployment, latencyMs: latencyMs)
+        }
         table.capacity.release(slot, estimate: estimatedTokens, actualTokens: tokens, startedMs: started)
         switch health {
         case .none: break
@@ -152,11 +157,13 @@ public final class AttemptLease: Sendable {
 
     /// The first byte arrived: the deployment is healthy. The attempt stays in flight until `finished`.
     public func firstByte(ttftMs: Double) {
+        guard !answered.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        model.balancer.answered(deployment, latencyMs: ttftMs)
         table.health.succeeded(slot)
         table.latency.add(slot, ms: ttftMs)
     }
 
-    /// The answer ended (after `firstByte`); `latencyMs` is the balancer's latency signal (time to first byte).
+    /// The answer ended (after `firstByte`, which gave the balancer its latency sample).
     public func finished(latencyMs: Double, tokens: Int?) { end(latencyMs: latencyMs, tokens: tokens, health: .none) }
 
     /// The stream broke after it had begun.

@@ -51,7 +51,9 @@ import Testing
     /// A random walk against a simple reference model of the rules.
     @Test func agreesWithAReferenceModel() {
         var rng = SeededGenerator(seed: 11)
-        var b = CircuitBreaker()
+        var policy = CircuitBreaker.Policy()
+        policy.errorRatio = nil          // consecutive failures only; the ratio has its own reference test
+        var b = CircuitBreaker(policy: policy)
         var failures = 0, ejections = 0, openUntil: Double? = nil, probing = false
         var now = 0.0
         for _ in 0..<20_000 {
@@ -71,6 +73,41 @@ import Testing
                 failures = 0; ejections = 0; probing = false
             }
         }
+    }
+}
+
+extension CircuitBreakerTests {
+    /// Consecutive failures never reach 5 here (every fourth outcome succeeds at most), so only the ratio ejects.
+    @Test func ejectsOnTheErrorRatioAgainstAReferenceModel() {
+        var policy = CircuitBreaker.Policy()
+        policy.ratioWindow = 10
+        policy.errorRatio = 0.6
+        var rng = SeededGenerator(seed: 5)
+        var b = CircuitBreaker(policy: policy)
+        var window: [Bool] = []
+        var now = 0.0
+        var sawEjection = false
+        for step in 0..<5_000 {
+            now += 10
+            guard b.admit(nowMs: now) else { continue }
+            let fail = step % 4 != 3 && rng.next() % 10 < 8
+            let wasClosed: Bool
+            if case .closed = b.state { wasClosed = true } else { wasClosed = false }
+            if fail { b.failed(nowMs: now) } else { b.succeeded() }
+            guard wasClosed else { window = []; continue }
+            window.append(fail)
+            if window.count > 10 { window.removeFirst() }
+            let consecutive = window.reversed().prefix { $0 }.count
+            let shouldEject = fail && (consecutive >= 5 || (window.count == 10 && Double(window.filter { $0 }.count) / 10 >= 0.6))
+            if case .open = b.state {
+                #expect(shouldEject, "step \(step)")
+                window = []
+                sawEjection = true
+            } else {
+                #expect(!shouldEject, "step \(step)")
+            }
+        }
+        #expect(sawEjection)
     }
 }
 

@@ -14,6 +14,7 @@ public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
 /// Every problem found in a configuration; thrown by `ConfigLoader.load`.
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var problems: [ConfigProblem]
+    public init(problems: [ConfigProblem]) { self.problems = problems }
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 
@@ -50,7 +51,7 @@ public enum ConfigLoader {
         throw ConfigError(problems: walker.problems)
     }
 
-    private static func yamlErrorSummary(_ error: any Error) -> String {
+    static func yamlErrorSummary(_ error: any Error) -> String {
         let text = String(describing: error)
         return text.split(separator: "\n").first.map(String.init) ?? text
     }
@@ -58,7 +59,7 @@ public enum ConfigLoader {
 
 // MARK: - The tree walker
 
-private struct Walker {
+struct Walker {
     let environment: [String: String]
     var problems: [ConfigProblem] = []
 
@@ -330,7 +331,10 @@ private struct Walker {
             if let v = number(b, "max_ms", "routing.backoff", range: 0...600_000) { routing.backoff.maxMs = v }
             if routing.backoff.maxMs < routing.backoff.baseMs { problem("routing.backoff.max_ms", "must be at least base_ms (\(trim(routing.backoff.baseMs)))") }
         }
-        if let node = m["health"], let h = mapping(node, "routing.health", allowed: ["failure_threshold", "ejection_s", "max_ejection_s", "cooldown_s"]) {
+        if let node = m["health"], let h = mapping(node, "routing.health", allowed: ["failure_threshold", "ejection_s", "max_ejection_s", "cooldown_s",
+                                                                                  "error_ratio", "min_requests"]) {
+            if let v = number(h, "error_ratio", "routing.health", range: 0...1) { routing.health.errorRatio = v == 0 ? nil : v }
+            if let v = int(h, "min_requests", "routing.health", range: 2...64) { routing.health.minRequests = v }
             if let v = int(h, "failure_threshold", "routing.health", range: 1...1000) { routing.health.failureThreshold = v }
             if let v = number(h, "ejection_s", "routing.health", range: 0.001...86_400) { routing.health.ejectionSeconds = v }
             if let v = number(h, "max_ejection_s", "routing.health", range: 0.001...86_400) { routing.health.maxEjectionSeconds = v }

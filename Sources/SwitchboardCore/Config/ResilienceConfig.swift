@@ -73,6 +73,11 @@ public struct HealthPolicyConfig: Sendable, Equatable {
     public var maxEjectionSeconds = 300.0
     /// `cooldown_s`: how long a 429 without `Retry-After` keeps a deployment aside. Default 1.
     public var cooldownSeconds = 1.0
+    /// `error_ratio`: also eject when at least this fraction of the last `min_requests` outcomes failed
+    /// (default 0.5; `0` turns it off).
+    public var errorRatio: Double? = 0.5
+    /// `min_requests`: the window for `error_ratio` (2…64). Default 20.
+    public var minRequests = 20
     public init() {}
 }
 
