@@ -30,6 +30,39 @@ public protocol Provider: Sendable {
     func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
     /// Anthropic's `count_tokens` for a Messages request body, when the provider can count exactly; nil otherwise.
     func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse?
+    /// An active health probe: GET `path` (default: the provider's model list) with the provider's credentials.
+    func probe(path: String?, timeout: Duration) async -> ProbeResult
+}
+
+/// What an active health probe found.
+public enum ProbeResult: Sendable, Equatable {
+    /// The provider answered and accepts the gateway's credentials (any status but 5xx, 401 and 403).
+    case up(status: Int)
+    /// 5xx, 401/403 (the credentials are refused), a connection error or a timeout.
+    case down(reason: String)
+
+    public var isUp: Bool { if case .up = self { true } else { false } }
+
+    /// Sends a probe request and reads (a bounded amount of) its answer.
+    static func of(_ request: UpstreamRequest, via transport: any UpstreamTransport) async -> ProbeResult {
+        do {
+            let response = try await transport.execute(request)
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            switch response.status {
+            case 500...: return .down(reason: "HTTP \(response.status)")
+            case 401, 403: return .down(reason: "credentials refused (HTTP \(response.status))")
+            default: return .up(status: response.status)
+            }
+        } catch {
+            return .down(reason: error.code.rawValue)
+        }
+    }
+}
+
+/// `base` + `path`, where `path` may carry its own query and `query` is added with the right separator.
+func probeURL(_ base: String, _ path: String, query: String? = nil) -> String {
+    guard let query else { return base + path }
+    return base + path + (path.contains("?") ? "&" : "?") + query
 }
 
 extension Provider {

@@ -212,3 +212,28 @@ public final class HealthBook: Sendable {
 
     public var snapshot: [CircuitBreaker] { breakers.withLock { $0 } }
 }
+
+/// Active health of one provider from its probe results: down after `unhealthyThreshold` failed probes in a row, up
+/// again after `healthyThreshold` good ones. Starts up.
+public struct ProbeTracker: Sendable, Equatable {
+    public let healthyThreshold: Int
+    public let unhealthyThreshold: Int
+    public private(set) var isDown = false
+    /// Results in a row that disagree with the current state.
+    public private(set) var streak = 0
+
+    public init(healthyThreshold: Int, unhealthyThreshold: Int) {
+        self.healthyThreshold = max(healthyThreshold, 1)
+        self.unhealthyThreshold = max(unhealthyThreshold, 1)
+    }
+
+    /// Records a probe; returns the new state when it changed.
+    public mutating func record(up: Bool) -> Bool? {
+        guard up == isDown else { streak = 0; return nil }       // agrees with the current state
+        streak += 1
+        guard streak >= (isDown ? healthyThreshold : unhealthyThreshold) else { return nil }
+        isDown.toggle()
+        streak = 0
+        return isDown
+    }
+}

@@ -16,6 +16,8 @@ public struct GatewayServices: Sendable {
     public let storage: any Storage
     public let requestLog: RequestLogService
     let keys: KeyTable
+    /// Active health checks (a service that does nothing when no provider has `health_check`).
+    public let healthChecks: HealthCheckService
 
     /// Builds the services around an upstream transport (owned by the caller).
     /// - Parameter routingClock: milliseconds on a monotonic clock for health, caps and balancers (tests inject one).
@@ -26,6 +28,7 @@ public struct GatewayServices: Sendable {
         requestLog = RequestLogService(storage: storage, logger: logger)
         gateway = Gateway(config: config, transport: transport, recorder: requestLog, clock: routingClock)
         keys = KeyTable(config.auth)
+        healthChecks = HealthCheckService(config: config, gateway: gateway, logger: logger)
     }
 }
 
@@ -177,6 +180,7 @@ public func buildApplication(
     }
     let services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
     extraServices.append(services.requestLog)
+    extraServices.append(services.healthChecks)
     let router = buildRouter(services)
     return Application(
         router: router,

@@ -36,6 +36,8 @@ enum AttemptResult: Sendable {
 /// before the first byte, hedges slow attempts, relays the answer, and hands a record of every request to the recorder.
 final class Gateway: Sendable {
     let models: [String: ModelRoute]
+    /// Every configured provider, by name.
+    let providers: [String: any Provider]
     /// Public model names in configuration order (for `/v1/models`).
     let modelNames: [String]
     let routing: RoutingConfig
@@ -61,6 +63,7 @@ final class Gateway: Sendable {
             models[m.name] = ModelRoute(name: m.name, deployments: deployments, routed: table.models[m.name]!)
         }
         self.models = models
+        self.providers = providers
         modelNames = config.models.map(\.name)
         routing = config.routing
         self.recorder = recorder

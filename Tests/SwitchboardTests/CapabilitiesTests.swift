@@ -56,6 +56,7 @@ import Testing
       - { name: smart, kind: mock, seed: 2 }
     models:
       - name: mixed
+        balancing: round-robin
         deployments:
           - { provider: plain, model: p, capabilities: { tools: false, vision: false } }
           - { provider: smart, model: s }

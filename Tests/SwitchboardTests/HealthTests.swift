@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
 import SwitchboardTesting
+import Synchronization
 import Testing
 @testable import SwitchboardRouting
 
@@ -119,8 +120,8 @@ extension CircuitBreakerTests {
           - { name: up1, kind: openai, base_url: "\(base)", api_key: "k1" }
           - { name: up2, kind: openai, base_url: "\(base)", api_key: "k2" }
         models:
-          - { name: chat, deployments: [ { provider: up1, model: m }, { provider: up2, model: m } ] }
-          - { name: solo, deployments: [ { provider: up1, model: m } ] }
+          - { name: chat, balancing: round-robin, deployments: [ { provider: up1, model: m }, { provider: up2, model: m } ] }
+          - { name: solo, balancing: round-robin, deployments: [ { provider: up1, model: m } ] }
         routing: { retries: 2 }
         """
     }
@@ -162,6 +163,56 @@ extension CircuitBreakerTests {
                 let report = try await h.get("/admin/health", key: "sk-admin")
                 let first = JSONValue.parse(Data(buffer: report.body))?["models"]?.array?.first?["deployments"]?.array?.first
                 #expect(first?["state"] == "cooling_down" && (first?["cooldown_ms"]?.int ?? 0) > 25_000)
+            }
+        }
+    }
+}
+
+@Suite struct ActiveHealthCheckTests {
+    @Test func probeTrackerNeedsStreaksBothWays() {
+        var t = ProbeTracker(healthyThreshold: 2, unhealthyThreshold: 3)
+        #expect([t.record(up: false), t.record(up: false), t.record(up: true), t.record(up: false), t.record(up: false)] == [nil, nil, nil, nil, nil])
+        #expect(t.record(up: false) == true)           // the third failure in a row
+        #expect(t.isDown)
+        #expect([t.record(up: true), t.record(up: false), t.record(up: true)] == [nil, nil, nil])
+        #expect(t.record(up: true) == false)           // the second success in a row
+        #expect(!t.isDown)
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func aProviderFailingItsProbesIsTakenOutAndComesBack(_ kind: TransportKind) async throws {
+        let healthy = Flag()
+        try await FakeUpstream.run({ r in
+            if r.method == "GET" {
+                return healthy.isSet || r.headers[.authorization] != "Bearer k1"
+                    ? jsonReply(#"{"object":"list","data":[]}"#) : jsonReply(Wire.error("down", type: "server_error"), status: .serviceUnavailable)
+            }
+            return jsonReply(Wire.chatCompletion())
+        }) { fake in
+            let yaml = """
+                auth: { master_key: "sk-admin", keys: [ { name: tester, key: "sk-test" } ] }
+                providers:
+                  - { name: up1, kind: openai, base_url: "\(fake.baseURL)", api_key: "k1", health_check: { interval_s: 3600, unhealthy_threshold: 2, healthy_threshold: 1 } }
+                  - { name: up2, kind: openai, base_url: "\(fake.baseURL)", api_key: "k2" }
+                models:
+                  - { name: chat, balancing: round-robin, deployments: [ { provider: up1, model: m }, { provider: up2, model: m } ] }
+                """
+            try await withGateway(yaml, mode: .live, transport: kind) { h in
+                let checks = h.services.healthChecks
+                #expect(await checks.probe(0) == .down(reason: "HTTP 503"))
+                let probe = try #require(fake.requests.first { $0.method == "GET" })
+                #expect(probe.path.hasSuffix("/models") && probe.headers[.authorization] == "Bearer k1")
+                #expect(await checks.probe(0) == .down(reason: "HTTP 503"))      // second failure: out
+                let body = #"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#
+                for _ in 0..<4 { #expect(try await h.post("/v1/chat/completions", body).header("x-switchboard-provider") == "up2") }
+                let report = try await h.get("/admin/health", key: "sk-admin")
+                let first = JSONValue.parse(Data(buffer: report.body))?["models"]?.array?.first?["deployments"]?.array?.first
+                #expect(first?["state"] == "down" && first?["probe_down"] == .bool(true))
+                healthy.set()
+                #expect(await checks.probe(0) == .up(status: 200))             // one good probe: back
+                var providers: Set<String> = []
+                for _ in 0..<4 { providers.insert(try await h.post("/v1/chat/completions", body).header("x-switchboard-provider") ?? "") }
+                #expect(providers == ["up1", "up2"])
             }
         }
     }

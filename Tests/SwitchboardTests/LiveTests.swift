@@ -33,6 +33,7 @@ func liveYAML(_ base: String, timeout: Double = 2, retries: Int = 2) -> String {
       - { name: dead, kind: openai, base_url: "http://127.0.0.1:1/v1", api_key: "sk-dead" }
     models:
       - name: chat
+        balancing: round-robin
         deployments:
           - { provider: up1, model: up-model-1, price: { input: 1, output: 2, cached_input: 0.5 } }
           - { provider: up2, model: up-model-2, price: { input: 1, output: 2 } }

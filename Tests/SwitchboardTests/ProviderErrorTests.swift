@@ -66,7 +66,7 @@ import Testing
           - { name: a, kind: \(kind.rawValue), base_url: "\(base)", api_key: "key-a" }
           - { name: b, kind: \(kind.rawValue), base_url: "\(base)", api_key: "key-b" }
         models:
-          - { name: two, deployments: [ { provider: a, model: m1 }, { provider: b, model: m1 } ] }
+          - { name: two, balancing: round-robin, deployments: [ { provider: a, model: m1 }, { provider: b, model: m1 } ] }
           - { name: one, deployments: [ { provider: a, model: m1 } ] }
         routing: { retries: 1 }
         """

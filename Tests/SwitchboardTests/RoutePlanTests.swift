@@ -57,7 +57,7 @@ import Testing
 
     @Test func retriesDoNotShiftTheRotation() throws {
         let t = try Self.table("""
-              - { name: m, retries: 1, deployments: [{ provider: p0, model: x }, { provider: p1, model: x }] }
+              - { name: m, retries: 1, balancing: round-robin, deployments: [{ provider: p0, model: x }, { provider: p1, model: x }] }
             """)
         var firsts: [Int] = []
         for _ in 0..<6 {

@@ -473,7 +473,7 @@ struct Walker {
         guard let m = mapping(node, path, allowed: ["name", "balancing", "deployments", "fallbacks", "context_window_fallbacks",
                                                     "content_policy_fallbacks", "retries", "deadline_s", "hedge"]) else { return nil }
         let name = string(m, "name", path, required: true)
-        var balancing = BalancingPolicyName.roundRobin
+        var balancing = BalancingPolicyName.p2cEWMA
         if let raw = string(m, "balancing", path) {
             if let b = BalancingPolicyName(rawValue: raw) { balancing = b } else {
                 let all = BalancingPolicyName.allCases.map(\.rawValue)

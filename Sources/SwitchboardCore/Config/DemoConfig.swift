@@ -12,8 +12,10 @@ public enum DemoConfig {
       keys:
         - { name: demo, key: "\(clientKey)" }
     providers:
-      - { name: sim-fast, kind: mock, latency_ms: 20, ttft_ms: 60, tokens_per_s: 250, completion_tokens: 24, seed: 1 }
-      - { name: sim-cheap, kind: mock, latency_ms: 80, ttft_ms: 250, tokens_per_s: 60, completion_tokens: 24, seed: 2 }
+      - { name: sim-fast, kind: mock, latency_ms: 20, ttft_ms: 60, tokens_per_s: 250, completion_tokens: 24, seed: 1,
+          health_check: { interval_s: 15 } }
+      - { name: sim-cheap, kind: mock, latency_ms: 80, ttft_ms: 250, tokens_per_s: 60, completion_tokens: 24, seed: 2,
+          health_check: { interval_s: 15 } }
     models:
       - name: demo
         balancing: round-robin
@@ -21,6 +23,7 @@ public enum DemoConfig {
           - { provider: sim-fast, model: sim-fast-1, price: { input: 2.50, output: 10.00, cached_input: 1.25 } }
           - { provider: sim-cheap, model: sim-cheap-1, price: { input: 0.15, output: 0.60, cached_input: 0.075 } }
       - name: demo-fast
+        fallbacks: [demo-cheap]
         deployments:
           - { provider: sim-fast, model: sim-fast-1, price: { input: 2.50, output: 10.00, cached_input: 1.25 } }
       - name: demo-cheap
@@ -29,5 +32,6 @@ public enum DemoConfig {
     routing:
       retries: 2
       timeout_s: 60
+      deadline_s: 120
     """
 }

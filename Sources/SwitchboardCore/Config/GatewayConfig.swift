@@ -231,7 +231,7 @@ public struct ModelConfig: Sendable {
     /// `hedge`: opt-in hedged requests.
     public var hedge: HedgeConfig?
 
-    public init(name: String, balancing: BalancingPolicyName = .roundRobin, deployments: [DeploymentConfig]) {
+    public init(name: String, balancing: BalancingPolicyName = .p2cEWMA, deployments: [DeploymentConfig]) {
         self.name = name
         self.balancing = balancing
         self.deployments = deployments

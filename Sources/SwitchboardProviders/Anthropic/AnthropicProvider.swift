@@ -25,6 +25,12 @@ public struct AnthropicProvider: Provider {
         self.transport = transport
     }
 
+    public func probe(path: String?, timeout: Duration) async -> ProbeResult {
+        let url = probeURL(String(messagesURL.dropLast("/v1/messages".count)), path ?? "/v1/models")
+        return await ProbeResult.of(UpstreamRequest(method: "GET", url: url, headers: headers.filter { $0.name != "content-type" }, timeout: timeout),
+                                    via: transport)
+    }
+
     public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
         guard request.endpoint == .chatCompletions else {
             return .openAIError(GatewayError(status: 400, type: "invalid_request_error", code: "unsupported_endpoint",

@@ -22,6 +22,12 @@ public struct GeminiProvider: Provider {
         self.transport = transport
     }
 
+    public func probe(path: String?, timeout: Duration) async -> ProbeResult {
+        let url = probeURL(String(base.dropLast("/v1beta/models/".count)), path ?? "/v1beta/models")
+        return await ProbeResult.of(UpstreamRequest(method: "GET", url: url, headers: headers.filter { $0.name != "content-type" }, timeout: timeout),
+                                    via: transport)
+    }
+
     public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
         guard let openAI = JSONValue.parse(Data(buffer: request.body)) else {
             return .openAIError(.invalidJSON("the body could not be decoded for translation"))

@@ -57,6 +57,16 @@ public struct OpenAICompatibleProvider: Provider {
         self.transport = transport
     }
 
+    public func probe(path: String?, timeout: Duration) async -> ProbeResult {
+        let url: String
+        switch endpoints {
+        case .base(let chat, _): url = probeURL(String(chat.dropLast("/chat/completions".count)), path ?? "/models")
+        case .azure(let base, let version): url = probeURL(base, path ?? "/openai/models", query: "api-version=\(version)")
+        }
+        return await ProbeResult.of(UpstreamRequest(method: "GET", url: url, headers: headers.filter { $0.name != "content-type" }, timeout: timeout),
+                                    via: transport)
+    }
+
     public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
         var h = headers
         h.append(("x-request-id", context.requestID))
