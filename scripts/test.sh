@@ -7,7 +7,7 @@
 #   SWITCHBOARD_BIN=path scripts/test.sh # test that binary instead of building one
 #
 # Stages: a Python venv at .venv with the openai and anthropic SDKs; `swift test`; `swift build --product switchboard`;
-# `switchboard check` on a good and a bad config; a gateway plus a `switchboard mock-provider` upstream, exercised
+# `switchboard check` on a good and a bad config; `switchboard simulate` on the shipped scenarios; a gateway plus a `switchboard mock-provider` upstream, exercised
 # through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
 # the embedded demo config (`switchboard serve` without --config).
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
@@ -290,6 +290,31 @@ for word in provders opnai DOES_NOT_EXIST_XYZ; do
         fail "check: reports $word" "not in the output of check"
     fi
 done
+
+# ---------------------------------------------------------------------------------------------------------------
+# switchboard simulate: every shipped scenario through the CLI, as the README runs it
+# ---------------------------------------------------------------------------------------------------------------
+
+section "switchboard simulate"
+for scenario in "$ROOT"/scenarios/*.yaml; do
+    name="$(basename "$scenario" .yaml)"
+    [[ "$name" == config ]] && continue
+    rc=0
+    "$BIN" simulate --config "$ROOT/scenarios/config.yaml" --scenario "$scenario" >"$LOGS/simulate-$name.log" 2>&1 || rc=$?
+    if ((rc == 0)) && grep -q '^oracle ' "$LOGS/simulate-$name.log" && grep -q '^p2c-ewma ' "$LOGS/simulate-$name.log"; then
+        pass "simulate: $name"
+    else
+        cat "$LOGS/simulate-$name.log"
+        fail "simulate: $name" "exit status $rc or a missing row"
+    fi
+done
+printf 'name: broken\npolicies: [p2c-ewm]\n' >"$LOGS/bad-scenario.yaml"
+rc=0
+"$BIN" simulate --config "$ROOT/scenarios/config.yaml" --scenario "$LOGS/bad-scenario.yaml" >"$LOGS/simulate-bad.log" 2>&1 || rc=$?
+if ((rc == 1)) && grep -q 'did you mean "p2c-ewma"' "$LOGS/simulate-bad.log"; then pass "simulate: a bad scenario exits 1 with its problems"; else
+    cat "$LOGS/simulate-bad.log"
+    fail "simulate: a bad scenario exits 1 with its problems" "exit status $rc"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # Gateway + upstream mock, through the openai SDK

@@ -21,15 +21,26 @@ let streamChunks: [ByteBuffer] = {
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.instructions, .mallocCountTotal, .wallClock], maxDuration: .seconds(2))
 
-    // Decode → route → encode: peek the request, pick a deployment, rewrite the model, read usage from the reply.
-    let balancer = RoundRobinBalancer()
+    // Decode → route → encode: peek the request, plan its route (p2c-ewma over two deployments, health, caps),
+    // rewrite the model, read usage from the reply, end the attempt.
+    let config = try! ConfigLoader.load(yaml: """
+        providers: [ { name: a, kind: mock }, { name: b, kind: mock } ]
+        models: [ { name: chat, deployments: [ { provider: a, model: gpt-4o-mini }, { provider: b, model: llama3 } ] } ]
+        """, environment: [:])
+    let start = ContinuousClock.now
+    let table = RoutingTable(config: config, seed: 1, now: {
+        let (s, a) = (ContinuousClock.now - start).components
+        return Double(s) * 1000 + Double(a) / 1e15
+    })
     Benchmark("request peek + route + rewrite + usage") { benchmark in
         for _ in benchmark.scaledIterations {
             let request = try OpenAIRequest.chat(chatBody)
-            var planner = AttemptPlanner(deploymentCount: 2, retries: 2)
-            let index = planner.next(using: balancer)!
-            blackHole(request.upstreamBody(model: index == 0 ? "gpt-4o-mini" : "llama3"))
+            var plan = table.plan(model: request.model, needs: request.needs, affinityKey: request.user)!
+            guard case .attempt(let lease) = plan.next() else { fatalError("no attempt") }
+            blackHole(request.upstreamBody(model: lease.deployment == 0 ? "gpt-4o-mini" : "llama3"))
             let usage = Usage.inOpenAIResponse(reply)!
+            lease.firstByte(ttftMs: 1)
+            lease.finished(latencyMs: 1, tokens: usage.totalTokens)
             blackHole(Price(input: 0.15, output: 0.6).cost(of: usage))
         }
     }
