@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Domain types: config model and validation, errors, usage and prices, JSON peeking, SSE parsing. No HTTP.
@@ -29,7 +30,8 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Balancers, health, caps, route plans (retries, fallbacks, hedging): pure algorithms, no I/O.
+        // Balancers, health, caps, route plans (retries, fallbacks, hedging), admission (rate limits, budgets):
+        // pure algorithms, no I/O.
         .target(name: "SwitchboardRouting", dependencies: ["SwitchboardCore"]),
         // The routing simulator: the real routing code against simulated providers on a virtual clock.
         .target(name: "SwitchboardSimulator", dependencies: ["SwitchboardCore", "SwitchboardRouting"]),
@@ -56,6 +58,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
             "SwitchboardServer", "SwitchboardSimulator",

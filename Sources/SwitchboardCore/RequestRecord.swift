@@ -5,6 +5,10 @@ public struct RequestRecord: Sendable, Equatable {
     public var startedAt: Double
     /// Name of the client key (never the key itself).
     public var keyName: String
+    /// Id of the managed key (nil for the master key and keys from the configuration).
+    public var keyID: String?
+    /// The managed key's team.
+    public var team: String?
     public var endpoint: String
     /// The public model the client asked for.
     public var model: String
@@ -32,7 +36,8 @@ public struct RequestRecord: Sendable, Equatable {
 
     public init(id: String, startedAt: Double, keyName: String, endpoint: String, model: String, provider: String? = nil,
                 upstreamModel: String? = nil, stream: Bool = false, status: Int, errorCode: String? = nil, attempts: Int = 0,
-                latencyMs: Double = 0, ttftMs: Double? = nil, usage: Usage = Usage(), costUSD: Double = 0) {
+                latencyMs: Double = 0, ttftMs: Double? = nil, usage: Usage = Usage(), costUSD: Double = 0,
+                keyID: String? = nil, team: String? = nil, routeReason: String? = nil, servedModel: String? = nil, hedged: Bool = false) {
         self.id = id
         self.startedAt = startedAt
         self.keyName = keyName
@@ -48,6 +53,11 @@ public struct RequestRecord: Sendable, Equatable {
         self.ttftMs = ttftMs
         self.usage = usage
         self.costUSD = costUSD
+        self.keyID = keyID
+        self.team = team
+        self.routeReason = routeReason
+        self.servedModel = servedModel
+        self.hedged = hedged
     }
 }
 

@@ -7,7 +7,7 @@ import Synchronization
 /// (a request ages out between 59 and 60 s after it started). Tokens are charged with an estimate when the
 /// request starts and corrected with the actual usage when it ends.
 public struct CapacityWindow: Sendable, Equatable {
-    public let limits: DeploymentLimits
+    public var limits: DeploymentLimits
     private var requests = [Int](repeating: 0, count: 60)
     private var tokens = [Int](repeating: 0, count: 60)
     private var second: Int = 0
@@ -60,6 +60,16 @@ public struct CapacityWindow: Sendable, Equatable {
         if let actual = actualTokens, s > second - 60, s <= second {
             tokens[s % 60] = max(0, tokens[s % 60] + actual - estimate)
         }
+    }
+
+    /// Milliseconds until the oldest counted second ages out of the window (when a used place frees up); 0 when
+    /// nothing is counted.
+    public mutating func msUntilOldestAgesOut(nowMs: Double) -> Double {
+        advance(to: nowMs)
+        for age in stride(from: 59, through: 0, by: -1) where requests[(second - age + 600) % 60] > 0 || tokens[(second - age + 600) % 60] > 0 {
+            return max(0, Double(second - age + 60) * 1000 - nowMs)
+        }
+        return 0
     }
 
     /// Milliseconds until a request could fit, assuming nothing else starts (0 if it fits now; the time until the

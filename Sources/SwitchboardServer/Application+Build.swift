@@ -15,19 +15,33 @@ public struct GatewayServices: Sendable {
     let gateway: Gateway
     public let storage: any Storage
     public let requestLog: RequestLogService
-    let keys: KeyTable
+    let keys: KeyDirectory
+    let keyService: KeyService
     /// Active health checks (a service that does nothing when no provider has `health_check`).
     public let healthChecks: HealthCheckService
 
     /// Builds the services around an upstream transport (owned by the caller).
     /// - Parameter routingClock: milliseconds on a monotonic clock for health, caps and balancers (tests inject one).
+    /// - Parameter wallClock: seconds since 1970 for key expiry, rate-limit windows and budget periods (tests inject one).
     public init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger,
-                routingClock: (@Sendable () -> Double)? = nil) {
+                routingClock: (@Sendable () -> Double)? = nil, wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.config = config
         self.storage = storage
         requestLog = RequestLogService(storage: storage, logger: logger)
-        gateway = Gateway(config: config, transport: transport, recorder: requestLog, clock: routingClock)
-        keys = KeyTable(config.auth)
+        let alerts = config.auth.budgetAlertWebhook.map { url in
+            BudgetAlerter(url: url, logger: logger) { url, body in
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body))
+                return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status.code)
+            }
+        }
+        gateway = Gateway(config: config, transport: transport, recorder: requestLog, clock: routingClock,
+                          admission: LocalAdmission(storage: storage, now: wallClock), alerts: alerts)
+        let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
+        keys = directory
+        keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
         healthChecks = HealthCheckService(config: config, gateway: gateway, logger: logger)
     }
 }
@@ -37,7 +51,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     // The request pipeline, in order (DESIGN §3):
     //  1. request id, JSON errors for everything (FrontMiddleware); body size limit (readBody)
     //  2. authenticate: key → identity (AuthMiddleware)
-    //  3. admission: rate limits, budgets, priorities — not yet
+    //  3. admission: the key's and team's rate limits, concurrency and budgets (Gateway.serve, once the model is known)
     //  4. input guardrails — not yet
     //  5. cache lookup — not yet
     //  6. route: public model → its deployments (Gateway.serve)
@@ -50,6 +64,8 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/healthz": [.get], "/readyz": [.get],
         "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/messages": [.post],
         "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
+        "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
+        "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
     ]
     router.add(middleware: FrontMiddleware(routes: routes))
 
@@ -66,7 +82,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
 
     let limit = services.config.server.maxBodyBytes
     let gateway = services.gateway
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys))
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys)).add(middleware: RoleMiddleware(.user, .admin))
     v1.post("chat/completions") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.chat(body)
@@ -97,14 +113,10 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         }
         return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)
     }
-    // Admin API: the master key only (roles come with managed keys).
+    // Admin API: the master key or a key with the admin role.
     let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys))
-    admin.get("health") { _, context in
-        guard context.identity?.isMaster == true else {
-            throw GatewayError(status: 403, type: "invalid_request_error", code: "admin_only", message: "This endpoint needs the master key.")
-        }
-        return jsonResponse(gateway.healthReport())
-    }
+    admin.group("health").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(gateway.healthReport()) }
+    AdminAPI.add(to: admin, service: services.keyService, storage: services.storage)
     return router
 }
 

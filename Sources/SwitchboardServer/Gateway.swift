@@ -43,6 +43,9 @@ final class Gateway: Sendable {
     let routing: RoutingConfig
     let table: RoutingTable
     let recorder: any UsageRecorder
+    /// Key and team limits (nil: nothing is limited, as in tests without storage).
+    let admission: (any AdmissionLedger)?
+    let alerts: BudgetAlerter?
     /// Largest non-streamed upstream body the gateway reads.
     let maxResponseBytes = 64 << 20
 
@@ -50,7 +53,9 @@ final class Gateway: Sendable {
     let clockStart = ContinuousClock.now
 
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
-         clock: (@Sendable () -> Double)? = nil) {
+         clock: (@Sendable () -> Double)? = nil, admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil) {
+        self.admission = admission
+        self.alerts = alerts
         var providers: [String: any Provider] = [:]
         for p in config.providers { providers[p.name] = makeProvider(p, transport: transport) }
         let start = clockStart
@@ -78,6 +83,27 @@ final class Gateway: Sendable {
         guard identity.allows(model: modelName) else {
             return trace.fail(GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",
                                            message: "Your key may not use the model '\(modelName)'.", param: "model"), api: API.self, recorder)
+        }
+        // Admission: the key's and its team's rate limits, concurrency and budgets, all or nothing.
+        let checks = identity.admissionChecks(model: modelName)
+        if !checks.isEmpty, let admission {
+            let needs = API.needs(request)
+            let charge = AdmissionCharge(tokens: needs.estimatedPromptTokens + (needs.maxOutputTokens ?? 0),
+                                         reserveUSD: reservation(model: modelName, needs: needs))
+            do {
+                switch try await admission.admit(checks, charge: charge) {
+                case .refused(let refusal):
+                    let (error, headers) = refusal.error(identity)
+                    return trace.fail(error, api: API.self, recorder, headers: headers)
+                case .admitted(let grant):
+                    trace.ticket = AdmissionTicket(grant: grant, ledger: admission, checks: checks, alerts: alerts)
+                }
+            } catch {
+                logger.error("Admission failed: storage unreachable", metadata: ["request.id": "\(requestID)", "error.type": "\(type(of: error))"])
+                return trace.fail(GatewayError(status: 503, type: "server_error", code: "storage_unavailable",
+                                               message: "Limits could not be checked: storage is not reachable.", retryAfterSeconds: 1),
+                                  api: API.self, recorder)
+            }
         }
         // Only deployments that can serve the request (capabilities, context window), are healthy and have room
         // under their caps are tried; see RoutePlan for the order of retries and fallbacks.
@@ -134,7 +160,7 @@ final class Gateway: Sendable {
                 var headers = trace.headers(modelName: route.name)
                 headers[.contentType] = upstream.header("content-type") ?? "application/json"
                 headers[.switchboardCost] = formatUSD(trace.record.costUSD)
-                recorder.record(trace.record)
+                trace.emit(recorder)
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }
         }
@@ -322,7 +348,7 @@ final class Gateway: Sendable {
                 // The client went away: leaving the loop drops the upstream body, which cancels the upstream request.
                 lease.finished(latencyMs: attemptTTFT, tokens: relay.usage?.totalTokens)
                 trace.finish(status: 499, usage: relay.usage ?? Usage(), errorCode: "client_closed_request")
-                recorder.record(trace.record)
+                trace.emit(recorder)
                 throw error
             }
             // The stream is in flight until it ends; its latency signal is the time to first byte.
@@ -332,12 +358,20 @@ final class Gateway: Sendable {
                 lease.finished(latencyMs: attemptTTFT, tokens: relay.usage?.totalTokens)
             }
             trace.finish(status: upstreamError?.status ?? 200, usage: relay.usage ?? Usage(), errorCode: upstreamError?.code)
-            recorder.record(trace.record)
+            trace.emit(recorder)
             try await writer.finish(nil)
         })
     }
 
     // MARK: Helpers
+
+    /// What a request may cost at most, reserved against budgets while it runs: the estimated prompt and
+    /// `max_tokens` (1,000 output tokens without it) at the dearest deployment of the model.
+    func reservation(model: String, needs: RequestNeeds) -> Double {
+        let output = needs.maxOutputTokens ?? 1000
+        let usage = Usage(promptTokens: needs.estimatedPromptTokens, completionTokens: output)
+        return models[model]?.deployments.map { $0.price.cost(of: usage) }.max() ?? 0
+    }
 
     /// `Retry-After` (seconds) or `retry-after-ms` of an upstream answer, in milliseconds.
     static func retryAfterMs(_ upstream: UpstreamResponse) -> Double? {
@@ -494,10 +528,18 @@ struct Trace: Sendable {
     var record: RequestRecord
     let started = ContinuousClock.now
     var price = Price.free
+    /// The request's claim on its key's and team's limits, given back when its record is emitted.
+    var ticket: AdmissionTicket?
 
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
-                               endpoint: endpoint, model: model, stream: stream, status: 0)
+                               endpoint: endpoint, model: model, stream: stream, status: 0, keyID: identity.keyID, team: identity.team)
+    }
+
+    /// Ends the request: its admission is completed with the actual usage and cost, its record handed over.
+    func emit(_ recorder: any UsageRecorder) {
+        ticket?.complete(tokens: record.status == 0 ? nil : record.usage.totalTokens, usd: record.costUSD)
+        recorder.record(record)
     }
 
     mutating func attempt(_ deployment: DeploymentRoute, reason: RoutePlan.Reason, model: String) {
@@ -525,7 +567,7 @@ struct Trace: Sendable {
 
     mutating func fail<API: ClientAPI>(_ error: GatewayError, api: API.Type, _ recorder: any UsageRecorder, headers: HTTPFields = [:]) -> Response {
         finish(status: error.status, usage: nil, errorCode: error.code)
-        recorder.record(record)
+        emit(recorder)
         return error.response(body: API.errorBody(error), headers: headers)
     }
 
@@ -535,6 +577,7 @@ struct Trace: Sendable {
         if let p = record.provider { h[.switchboardProvider] = p }
         h[.switchboardAttempts] = String(record.attempts)
         if let reason = record.routeReason { h[.switchboardRoute] = reason }
+        ticket?.grant.status.add(to: &h)
         return h
     }
 

@@ -1,6 +1,8 @@
 import Hummingbird
 import Logging
 import NIOCore
+import SwitchboardCore
+import SwitchboardRouting
 
 /// Per-request state, typed: the request id and, once authenticated, who is calling.
 public struct GatewayRequestContext: RequestContext {
@@ -21,17 +23,67 @@ public struct Identity: Sendable, Equatable {
     public var name: String
     /// Public model names or globs (`*`, `?`) this caller may use; empty means every model.
     public var allowedModels: [String]
-    /// Authenticated with the master key (admin API).
+    /// Authenticated with the master key: every role, every model, no limits.
     public var isMaster: Bool
+    /// The managed key's id (nil for the master key and keys from the configuration).
+    public var keyID: String?
+    public var roles: [Role]
+    public var priority: PriorityClass
+    public var region: String?
+    public var limits: Limits
+    /// The managed key's team, its model list and limits.
+    public var team: String?
+    public var teamModels: [String]
+    public var teamLimits: Limits
 
-    public init(name: String, allowedModels: [String] = [], isMaster: Bool = false) {
+    public init(name: String, allowedModels: [String] = [], isMaster: Bool = false, keyID: String? = nil, roles: [Role] = [.user],
+                priority: PriorityClass = .standard, region: String? = nil, limits: Limits = .init(), team: String? = nil,
+                teamModels: [String] = [], teamLimits: Limits = .init()) {
         self.name = name
         self.allowedModels = allowedModels
         self.isMaster = isMaster
+        self.keyID = keyID
+        self.roles = roles
+        self.priority = priority
+        self.region = region
+        self.limits = limits
+        self.team = team
+        self.teamModels = teamModels
+        self.teamLimits = teamLimits
     }
 
+    /// The identity of a managed key (and its team, if any).
+    public init(key: KeyRecord, team: TeamRecord?) {
+        self.init(name: key.name, allowedModels: key.models, keyID: key.id, roles: key.roles, priority: key.priority, region: key.region,
+                  limits: key.limits, team: key.team, teamModels: team?.models ?? [], teamLimits: team?.limits ?? .init())
+    }
+
+    /// Whether both the key's and its team's model lists allow `model`.
     public func allows(model: String) -> Bool {
-        allowedModels.isEmpty || allowedModels.contains { globMatch($0, model) }
+        (allowedModels.isEmpty || allowedModels.contains { globMatch($0, model) })
+            && (teamModels.isEmpty || teamModels.contains { globMatch($0, model) })
+    }
+
+    public func has(_ role: Role) -> Bool { isMaster || roles.contains(role) }
+
+    /// The limits a request for `model` must fit: the key's, the key's for that model, the team's, the team's for
+    /// that model (those that are set).
+    public func admissionChecks(model: String) -> [AdmissionCheck] {
+        var checks: [AdmissionCheck] = []
+        func add(_ scope: String, _ l: Limits) {
+            if !l.rates.isUnlimited || !l.budgets.isEmpty { checks.append(AdmissionCheck(scope: scope, rates: l.rates, budgets: l.budgets)) }
+            if let m = l.models[model], !m.isUnlimited { checks.append(AdmissionCheck(scope: scope + "/model:" + model, rates: m)) }
+        }
+        if let keyID { add("key:" + keyID, limits) }
+        if let team { add("team:" + team, teamLimits) }
+        return checks
+    }
+
+    /// A scope of `admissionChecks` in words, for error messages.
+    public func describe(scope: String) -> String {
+        let parts = scope.split(separator: "/model:", maxSplits: 1)
+        let base = parts[0].hasPrefix("team:") ? "team '\(team ?? "")'" : "key '\(name)'"
+        return parts.count > 1 ? "\(base) on model '\(parts[1])'" : base
     }
 }
 

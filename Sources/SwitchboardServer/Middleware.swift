@@ -26,7 +26,7 @@ struct FrontMiddleware: RouterMiddleware {
             response = render(error)
         } catch let error as HTTPError where error.status == .notFound {
             let path = request.uri.path
-            if let methods = routes[path] {
+            if let methods = Self.methods(for: path, in: routes) {
                 var headers = HTTPFields()
                 headers[.allow] = methods.map(\.rawValue).joined(separator: ", ")
                 response = render(GatewayError.methodNotAllowed(method: request.method.rawValue, path: path), headers)
@@ -42,6 +42,17 @@ struct FrontMiddleware: RouterMiddleware {
         }
         response.headers[.requestID] = context.requestID
         return response
+    }
+
+    /// The methods of the route `path` matches: exactly, or a pattern whose `*` segments match any one segment.
+    static func methods(for path: String, in routes: [String: [HTTPRequest.Method]]) -> [HTTPRequest.Method]? {
+        if let exact = routes[path] { return exact }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        for (pattern, methods) in routes where pattern.contains("*") {
+            let p = pattern.split(separator: "/", omittingEmptySubsequences: false)
+            if p.count == segments.count, zip(p, segments).allSatisfy({ $0 == "*" ? !$1.isEmpty : $0 == $1 }) { return methods }
+        }
+        return nil
     }
 
     /// The client's `x-request-id` when it is short and printable, else a new one.
@@ -65,14 +76,28 @@ func newRequestID() -> String {
 /// Resolves the client key (`Authorization: Bearer` or `x-api-key`) to an identity; 401 otherwise.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
-    let keys: KeyTable
+    let keys: KeyDirectory
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let presented = Self.presentedKey(request) else { throw GatewayError.missingKey }
-        guard let identity = keys.identity(for: presented) else { throw GatewayError.invalidKey }
-        var context = context
-        context.identity = identity
-        return try await next(request, context)
+        let resolution: KeyResolution
+        do {
+            resolution = try await keys.resolve(presented)
+        } catch {
+            context.logger.error("Key lookup failed: storage unreachable", metadata: ["error.type": "\(type(of: error))"])
+            throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable",
+                               message: "Your key could not be checked: storage is not reachable.", retryAfterSeconds: 1)
+        }
+        switch resolution {
+        case .identity(let identity):
+            var context = context
+            context.identity = identity
+            return try await next(request, context)
+        case .refused(let why):
+            throw GatewayError(status: 401, type: "invalid_request_error", code: "invalid_api_key", message: why)
+        case .unknown:
+            throw GatewayError.invalidKey
+        }
     }
 
     /// The key from `Authorization: Bearer KEY` (scheme case-insensitive) or else `x-api-key`.
@@ -93,18 +118,4 @@ struct AuthMiddleware: RouterMiddleware {
         while let c = utf8.last, c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") { utf8 = utf8.dropLast() }
         return utf8.isEmpty ? nil : String(Substring(utf8))
     }
-}
-
-/// The static keys of the configuration, by key.
-struct KeyTable: Sendable {
-    private let byKey: [String: Identity]
-
-    init(_ auth: AuthConfig) {
-        var table: [String: Identity] = [:]
-        for k in auth.keys { table[k.key] = Identity(name: k.name, allowedModels: k.models) }
-        if let master = auth.masterKey { table[master] = Identity(name: "master", isMaster: true) }
-        byKey = table
-    }
-
-    func identity(for key: String) -> Identity? { byKey[key] }
 }

@@ -2,13 +2,17 @@ import SwitchboardCore
 import Synchronization
 
 /// Keeps everything in process memory, bounded: the request log holds the newest `capacity` entries in a ring.
+/// Keys, teams and daily spend are kept whole (they are few).
 public final class MemoryStorage: Storage {
-    private struct Ring {
+    private struct State {
         var slots: [RequestRecord] = []
         var next = 0      // where the next record goes once the ring is full
+        var keys: [String: KeyRecord] = [:]
+        var teams: [String: TeamRecord] = [:]
+        var spend: [String: [Int: Double]] = [:]
     }
 
-    private let log = Mutex(Ring())
+    private let state = Mutex(State())
     public let capacity: Int
 
     public init(capacity: Int = 10_000) { self.capacity = max(capacity, 1) }
@@ -17,23 +21,70 @@ public final class MemoryStorage: Storage {
     public func ping() async throws {}
 
     public func insert(_ new: [RequestRecord]) async throws {
-        log.withLock { ring in
+        state.withLock { s in
             for r in new {
-                if ring.slots.count < capacity {
-                    ring.slots.append(r)
+                if s.slots.count < capacity {
+                    s.slots.append(r)
                 } else {
-                    ring.slots[ring.next] = r
-                    ring.next = (ring.next + 1) % capacity
+                    s.slots[s.next] = r
+                    s.next = (s.next + 1) % capacity
                 }
             }
+            for row in SpendRollup(new).rows { s.spend[row.scope, default: [:]][row.day, default: 0] += row.usd }
         }
     }
 
     public func recentRequests(limit: Int) async throws -> [RequestRecord] {
-        log.withLock { ring in
+        state.withLock { s in
             // Oldest first is slots[next...] + slots[..<next]; newest first is its reverse.
-            let ordered = ring.slots[ring.next...] + ring.slots[..<ring.next]
+            let ordered = s.slots[s.next...] + s.slots[..<s.next]
             return Array(ordered.suffix(max(limit, 0)).reversed())
+        }
+    }
+
+    private static func nameTaken(_ s: State, by key: KeyRecord) -> Bool {
+        key.revokedAt == nil && s.keys.values.contains { $0.id != key.id && $0.name == key.name && $0.revokedAt == nil }
+    }
+
+    public func insertKey(_ key: KeyRecord) async throws {
+        try state.withLock { s in
+            guard s.keys[key.id] == nil, !Self.nameTaken(s, by: key) else { throw StorageError.conflict("a key named \"\(key.name)\"") }
+            s.keys[key.id] = key
+        }
+    }
+
+    public func updateKey(_ key: KeyRecord) async throws {
+        try state.withLock { s in
+            guard !Self.nameTaken(s, by: key) else { throw StorageError.conflict("a key named \"\(key.name)\"") }
+            if s.keys[key.id] != nil { s.keys[key.id] = key }
+        }
+    }
+
+    public func key(id: String) async throws -> KeyRecord? { state.withLock { $0.keys[id] } }
+
+    public func keys() async throws -> [KeyRecord] {
+        state.withLock { s in s.keys.values.sorted { ($0.createdAt, $1.id) > ($1.createdAt, $0.id) } }
+    }
+
+    public func insertTeam(_ team: TeamRecord) async throws {
+        try state.withLock { s in
+            guard s.teams[team.name] == nil else { throw StorageError.conflict("a team named \"\(team.name)\"") }
+            s.teams[team.name] = team
+        }
+    }
+
+    public func updateTeam(_ team: TeamRecord) async throws {
+        state.withLock { s in if s.teams[team.name] != nil { s.teams[team.name] = team } }
+    }
+
+    public func team(name: String) async throws -> TeamRecord? { state.withLock { $0.teams[name] } }
+    public func teams() async throws -> [TeamRecord] { state.withLock { $0.teams.values.sorted { $0.name < $1.name } } }
+    public func deleteTeam(name: String) async throws -> Bool { state.withLock { $0.teams.removeValue(forKey: name) != nil } }
+
+    public func spend(scope: String, fromDay: Int) async throws -> SpendLedger {
+        state.withLock { s in
+            let days = s.spend[scope] ?? [:]
+            return SpendLedger(days: days.filter { $0.key >= fromDay }, before: days.reduce(0) { $1.key < fromDay ? $0 + $1.value : $0 })
         }
     }
 

@@ -49,7 +49,21 @@ public final class SQLiteStorage: Storage {
             "ALTER TABLE request_log ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE request_log ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0",
         ]),
+        (3, [
+            "ALTER TABLE request_log ADD COLUMN key_id TEXT",
+            "ALTER TABLE request_log ADD COLUMN team TEXT",
+            "ALTER TABLE request_log ADD COLUMN route_reason TEXT",
+            "ALTER TABLE request_log ADD COLUMN served_model TEXT",
+            "ALTER TABLE request_log ADD COLUMN hedged INTEGER NOT NULL DEFAULT 0",
+            GovernanceSchema.keys(real: "REAL"),
+            GovernanceSchema.keyNameIndex,
+            GovernanceSchema.teams(real: "REAL"),
+            GovernanceSchema.spend(real: "REAL", integer: "INTEGER"),
+        ]),
     ]
+
+    /// Serialises writes: a transaction spans several statements on the one connection.
+    let writes = WriteGate()
 
     public func migrate() async throws {
         _ = try await connection.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
@@ -57,15 +71,12 @@ public final class SQLiteStorage: Storage {
         let rows = try await connection.query("SELECT version FROM schema_migrations")
         let applied = Set(rows.compactMap { $0.column("version")?.integer })
         for migration in Self.migrations where !applied.contains(migration.version) {
-            _ = try await connection.query("BEGIN IMMEDIATE")
-            do {
-                for statement in migration.statements { _ = try await connection.query(statement) }
-                _ = try await connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                                               [.integer(migration.version), .float(now)])
-                _ = try await connection.query("COMMIT")
-            } catch {
-                _ = try? await connection.query("ROLLBACK")
-                throw error
+            try await writes.run {
+                try await self.transaction {
+                    for statement in migration.statements { _ = try await self.connection.query(statement) }
+                    _ = try await self.connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                                                        [.integer(migration.version), .float(now)])
+                }
             }
         }
     }
@@ -74,11 +85,27 @@ public final class SQLiteStorage: Storage {
         _ = try await connection.query("SELECT 1")
     }
 
-    static let columns = "id, started_at, key_name, endpoint, model, provider, upstream_model, stream, status, error_code, attempts, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens, cost_usd, cache_write_tokens, reasoning_tokens"
+    static let columns = "id, started_at, key_name, endpoint, model, provider, upstream_model, stream, status, error_code, attempts, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens, cost_usd, cache_write_tokens, reasoning_tokens, key_id, team, route_reason, served_model, hedged"
 
-    static let columnCount = 19
+    static let columnCount = 24
 
     public func insert(_ records: [RequestRecord]) async throws {
+        try await writes.run { try await self.transaction { try await self.insertRows(records) } }
+    }
+
+    /// Runs `body` between BEGIN IMMEDIATE and COMMIT (ROLLBACK when it throws). Callers hold the write gate.
+    func transaction(_ body: () async throws -> Void) async throws {
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            try await body()
+            _ = try await connection.query("COMMIT")
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
+    }
+
+    func insertRows(_ records: [RequestRecord]) async throws {
         // One multi-row INSERT per 500 records: one thread-pool hop instead of one per row.
         var start = 0
         while start < records.count {
@@ -94,9 +121,16 @@ public final class SQLiteStorage: Storage {
                           .integer(r.stream ? 1 : 0), .integer(r.status), r.errorCode.map(SQLiteData.text) ?? .null,
                           .integer(r.attempts), .float(r.latencyMs), r.ttftMs.map(SQLiteData.float) ?? .null,
                           .integer(r.usage.promptTokens), .integer(r.usage.completionTokens), .integer(r.usage.cachedTokens),
-                          .float(r.costUSD), .integer(r.usage.cacheWriteTokens), .integer(r.usage.reasoningTokens)]
+                          .float(r.costUSD), .integer(r.usage.cacheWriteTokens), .integer(r.usage.reasoningTokens),
+                          r.keyID.map(SQLiteData.text) ?? .null, r.team.map(SQLiteData.text) ?? .null,
+                          r.routeReason.map(SQLiteData.text) ?? .null, r.servedModel.map(SQLiteData.text) ?? .null,
+                          .integer(r.hedged ? 1 : 0)]
             }
             _ = try await connection.query(sql, binds)
+        }
+        for row in SpendRollup(records).rows {
+            _ = try await connection.query(GovernanceSchema.spendUpsert(placeholders: ["?", "?", "?", "?", "?"]),
+                                           [.text(row.scope), .integer(row.day), .float(row.usd), .integer(row.requests), .integer(row.tokens)])
         }
     }
 
@@ -115,11 +149,108 @@ public final class SQLiteStorage: Storage {
                 ttftMs: double("ttft_ms"),
                 usage: Usage(promptTokens: int("prompt_tokens"), completionTokens: int("completion_tokens"), cachedTokens: int("cached_tokens"),
                              cacheWriteTokens: int("cache_write_tokens"), reasoningTokens: int("reasoning_tokens")),
-                costUSD: double("cost_usd") ?? 0)
+                costUSD: double("cost_usd") ?? 0, keyID: text("key_id"), team: text("team"), routeReason: text("route_reason"),
+                servedModel: text("served_model"), hedged: int("hedged") != 0)
         }
     }
 
     public func close() async throws {
         try await connection.close()
+    }
+}
+
+// MARK: - Keys, teams, spend
+
+extension SQLiteStorage {
+    static func optionalText(_ s: String?) -> SQLiteData { s.map(SQLiteData.text) ?? .null }
+    static func optionalFloat(_ d: Double?) -> SQLiteData { d.map(SQLiteData.float) ?? .null }
+
+    func keyBinds(_ k: KeyRecord) -> [SQLiteData] {
+        [.text(k.id), .text(k.name), Self.optionalText(k.team), .text(k.secretHash), .text(k.salt), .float(k.createdAt),
+         .float(k.updatedAt), Self.optionalFloat(k.expiresAt), Self.optionalFloat(k.revokedAt), .text(GovernanceSpec.storedSpec(k).jsonText)]
+    }
+
+    /// Runs one write; a unique-constraint failure becomes `StorageError.conflict(what)`.
+    func write(_ sql: String, _ binds: [SQLiteData], conflict what: String) async throws {
+        try await writes.run {
+            do {
+                _ = try await self.connection.query(sql, binds)
+            } catch let error as SQLiteError where [.constraint, .constraintUniqueFailed, .constraintPrimaryKeyFailed].contains(error.reason) {
+                throw StorageError.conflict(what)
+            }
+        }
+    }
+
+    public func insertKey(_ key: KeyRecord) async throws {
+        try await write("INSERT INTO keys (\(GovernanceSchema.keyColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", keyBinds(key),
+                        conflict: "a key named \"\(key.name)\"")
+    }
+
+    public func updateKey(_ key: KeyRecord) async throws {
+        let b = keyBinds(key)
+        try await write("UPDATE keys SET name = ?, team = ?, secret_hash = ?, salt = ?, created_at = ?, updated_at = ?, expires_at = ?, revoked_at = ?, spec = ? WHERE id = ?",
+                        Array(b[1...]) + [b[0]], conflict: "a key named \"\(key.name)\"")
+    }
+
+    func keyRows(_ sql: String, _ binds: [SQLiteData]) async throws -> [KeyRecord] {
+        try await connection.query(sql, binds).map { row in
+            try GovernanceSchema.key(
+                id: row.column("id")?.string ?? "", name: row.column("name")?.string ?? "", team: row.column("team")?.string,
+                secretHash: row.column("secret_hash")?.string ?? "", salt: row.column("salt")?.string ?? "",
+                createdAt: row.column("created_at")?.double ?? 0, updatedAt: row.column("updated_at")?.double ?? 0,
+                expiresAt: row.column("expires_at")?.double, revokedAt: row.column("revoked_at")?.double,
+                spec: row.column("spec")?.string ?? "")
+        }
+    }
+
+    public func key(id: String) async throws -> KeyRecord? {
+        try await keyRows("SELECT \(GovernanceSchema.keyColumns) FROM keys WHERE id = ?", [.text(id)]).first
+    }
+
+    public func keys() async throws -> [KeyRecord] {
+        try await keyRows("SELECT \(GovernanceSchema.keyColumns) FROM keys ORDER BY created_at DESC, id", [])
+    }
+
+    public func insertTeam(_ team: TeamRecord) async throws {
+        try await write("INSERT INTO teams (name, created_at, updated_at, spec) VALUES (?, ?, ?, ?)",
+                        [.text(team.name), .float(team.createdAt), .float(team.updatedAt), .text(GovernanceSpec.storedSpec(team).jsonText)],
+                        conflict: "a team named \"\(team.name)\"")
+    }
+
+    public func updateTeam(_ team: TeamRecord) async throws {
+        try await write("UPDATE teams SET updated_at = ?, spec = ? WHERE name = ?",
+                        [.float(team.updatedAt), .text(GovernanceSpec.storedSpec(team).jsonText), .text(team.name)],
+                        conflict: "a team named \"\(team.name)\"")
+    }
+
+    func teamRows(_ sql: String, _ binds: [SQLiteData]) async throws -> [TeamRecord] {
+        try await connection.query(sql, binds).map { row in
+            try GovernanceSchema.team(name: row.column("name")?.string ?? "", createdAt: row.column("created_at")?.double ?? 0,
+                                      updatedAt: row.column("updated_at")?.double ?? 0, spec: row.column("spec")?.string ?? "")
+        }
+    }
+
+    public func team(name: String) async throws -> TeamRecord? {
+        try await teamRows("SELECT name, created_at, updated_at, spec FROM teams WHERE name = ?", [.text(name)]).first
+    }
+
+    public func teams() async throws -> [TeamRecord] {
+        try await teamRows("SELECT name, created_at, updated_at, spec FROM teams ORDER BY name", [])
+    }
+
+    public func deleteTeam(name: String) async throws -> Bool {
+        try await writes.run {
+            let rows = try await self.connection.query("DELETE FROM teams WHERE name = ? RETURNING name", [.text(name)])
+            return !rows.isEmpty
+        }
+    }
+
+    public func spend(scope: String, fromDay: Int) async throws -> SpendLedger {
+        let rows = try await connection.query("SELECT day, usd FROM spend_daily WHERE scope = ? AND day >= ?", [.text(scope), .integer(fromDay)])
+        var days: [Int: Double] = [:]
+        for row in rows { days[row.column("day")?.integer ?? 0, default: 0] += row.column("usd")?.double ?? 0 }
+        let before = try await connection.query("SELECT COALESCE(SUM(usd), 0) AS total FROM spend_daily WHERE scope = ? AND day < ?",
+                                                [.text(scope), .integer(fromDay)]).first?.column("total")?.double ?? 0
+        return SpendLedger(days: days, before: before)
     }
 }

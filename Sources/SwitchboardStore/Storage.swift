@@ -6,11 +6,57 @@ public protocol Storage: Sendable {
     func migrate() async throws
     /// Succeeds when the storage answers (used by `/readyz`).
     func ping() async throws
-    /// Appends finished requests to the request log.
+    /// Appends finished requests to the request log and adds their cost to the daily spend of their key and team,
+    /// in one transaction.
     func insert(_ records: [RequestRecord]) async throws
     /// The newest request-log entries, newest first.
     func recentRequests(limit: Int) async throws -> [RequestRecord]
+
+    // MARK: Keys and teams
+
+    /// Stores a new key; `StorageError.conflict` when its id or name is taken.
+    func insertKey(_ key: KeyRecord) async throws
+    /// Replaces a stored key (same id); `StorageError.conflict` when its new name is another key's.
+    func updateKey(_ key: KeyRecord) async throws
+    func key(id: String) async throws -> KeyRecord?
+    /// Every key, revoked ones included, newest first.
+    func keys() async throws -> [KeyRecord]
+    /// Stores a new team; `StorageError.conflict` when the name is taken.
+    func insertTeam(_ team: TeamRecord) async throws
+    func updateTeam(_ team: TeamRecord) async throws
+    func team(name: String) async throws -> TeamRecord?
+    func teams() async throws -> [TeamRecord]
+    /// Deletes a team; false when there was none.
+    func deleteTeam(name: String) async throws -> Bool
+
+    // MARK: Spend
+
+    /// The spend of `scope` (`key:ID` or `team:NAME`) by UTC day from `fromDay` on, and the sum before it.
+    func spend(scope: String, fromDay: Int) async throws -> SpendLedger
+
     func close() async throws
+}
+
+public enum StorageError: Error, Equatable, CustomStringConvertible {
+    /// A unique name or id is taken.
+    case conflict(String)
+    /// A stored row could not be read back.
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .conflict(let what): "already exists: \(what)"
+        case .corrupt(let what): "unreadable stored data: \(what)"
+        }
+    }
+}
+
+/// The spend scopes a record is charged to.
+public func spendScopes(_ r: RequestRecord) -> [String] {
+    var scopes: [String] = []
+    if let id = r.keyID { scopes.append("key:" + id) }
+    if let team = r.team { scopes.append("team:" + team) }
+    return scopes
 }
 
 /// Opens the storage a configuration names.

@@ -9,6 +9,7 @@ import SwitchboardCore
 import SwitchboardProviders
 import SwitchboardServer
 import SwitchboardStore
+import Synchronization
 
 /// Runs the gateway for a test: `.router` in process, or `.live` on a free port with a real upstream client.
 /// The upstream clients a test can run the gateway with.
@@ -34,17 +35,20 @@ enum TransportKind: String, CaseIterable, Sendable {
 
 func withGateway<T: Sendable>(
     _ yaml: String, env: [String: String] = [:], mode: TestingSetup = .router, transport kind: TransportKind = .lean,
-    clock: ManualClock? = nil, _ body: @Sendable (GatewayHarness) async throws -> T
+    clock: ManualClock? = nil, wall: WallClock? = nil, storage given: (any Storage)? = nil,
+    _ body: @Sendable (GatewayHarness) async throws -> T
 ) async throws -> T {
     var config = try ConfigLoader.load(yaml: yaml, environment: env)
     config.server.port = 0
-    let storage = MemoryStorage()
+    let storage = given ?? MemoryStorage()
     let (transport, shutdown) = kind.make(config)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     var routingClock: (@Sendable () -> Double)?
     if let clock { routingClock = { clock.now } }
-    let services = GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock)
+    let services = wall.map { wall in
+        GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock, wallClock: { wall.now })
+    } ?? GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock)
     let app = Application(router: buildRouter(services), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
     do {
         let result = try await app.test(mode) { client in
@@ -58,10 +62,17 @@ func withGateway<T: Sendable>(
     }
 }
 
+/// Seconds since 1970 for key expiry, rate-limit windows and budget periods; starts on 2027-03-10 12:00:00 UTC.
+final class WallClock: Sendable {
+    private let t = Mutex(1_804_680_000.0)
+    var now: Double { t.withLock { $0 } }
+    func advance(_ seconds: Double) { t.withLock { $0 += seconds } }
+}
+
 struct GatewayHarness: Sendable {
     let client: any TestClientProtocol
     let services: GatewayServices
-    let storage: MemoryStorage
+    let storage: any Storage
 
     static let key = "sk-test"
 
@@ -76,6 +87,14 @@ struct GatewayHarness: Sendable {
         var headers = HTTPFields()
         if let key { headers[.authorization] = "Bearer \(key)" }
         return try await client.execute(uri: path, method: .get, headers: headers)
+    }
+
+    /// Any method, with a JSON body when one is given.
+    func send(_ method: HTTPRequest.Method, _ path: String, _ body: String? = nil, key: String? = GatewayHarness.key) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if body != nil { headers[.contentType] = "application/json" }
+        return try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
     }
 
     /// The request log after everything recorded so far has been written.
@@ -106,6 +125,7 @@ providers:
   - { name: sim-b, kind: mock, seed: 2 }
 models:
   - name: demo
+    balancing: round-robin
     deployments:
       - { provider: sim-a, model: a-1, price: { input: 100000, output: 200000 } }
       - { provider: sim-b, model: b-1, price: { input: 1, output: 1 } }

@@ -291,8 +291,14 @@ struct Walker {
 
     mutating func authConfig(_ node: Node) -> AuthConfig {
         var auth = AuthConfig()
-        guard let m = mapping(node, "auth", allowed: ["master_key", "keys"]) else { return auth }
+        guard let m = mapping(node, "auth", allowed: ["master_key", "keys", "budget_alert_webhook", "key_cache_s"]) else { return auth }
         auth.masterKey = secret(m, "master_key", "auth")
+        if let url = string(m, "budget_alert_webhook", "auth") {
+            if url.hasPrefix("http://") || url.hasPrefix("https://") { auth.budgetAlertWebhook = url } else {
+                problem("auth.budget_alert_webhook", "expected an http:// or https:// URL, found \"\(url)\"")
+            }
+        }
+        if let v = number(m, "key_cache_s", "auth", range: 0...3600) { auth.keyCacheSeconds = v }
         if let node = m["keys"], let list = sequence(node, "auth.keys") {
             var names: [String: Int] = [:]
             for (i, item) in list.enumerated() {

@@ -55,6 +55,11 @@ public struct AuthConfig: Sendable {
     public var masterKey: String?
     /// `auth.keys`: static client keys.
     public var keys: [StaticKey]
+    /// `auth.budget_alert_webhook`: where budget soft-limit alerts are POSTed (JSON); none when nil.
+    public var budgetAlertWebhook: String?
+    /// `auth.key_cache_s`: how long a managed key looked up in storage is trusted before it is read again, so a
+    /// change made elsewhere (another replica, the CLI) takes effect within it. Default 5.
+    public var keyCacheSeconds: Double = 5
 
     public init(masterKey: String? = nil, keys: [StaticKey] = []) {
         self.masterKey = masterKey

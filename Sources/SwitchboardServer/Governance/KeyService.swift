@@ -1,0 +1,269 @@
+import Crypto
+import Foundation
+import Synchronization
+import SwitchboardCore
+import SwitchboardStore
+
+/// Salted SHA-256 of a key's secret: the only form in which a managed key is stored.
+enum KeyHash {
+    static func hash(secret: String, salt: String) -> String {
+        var h = SHA256()
+        h.update(data: Array(salt.utf8))
+        h.update(data: Array(secret.utf8))
+        return h.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func newSalt() -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+    }
+
+    /// Compares in time independent of where the texts differ.
+    static func matches(secret: String, _ key: KeyRecord) -> Bool {
+        let a = Array(hash(secret: secret, salt: key.salt).utf8), b = Array(key.secretHash.utf8)
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<a.count { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}
+
+/// What presenting a key yields.
+enum KeyResolution: Sendable {
+    case identity(Identity)
+    /// A managed key that exists but may not be used (revoked, expired): the message says why.
+    case refused(String)
+    case unknown
+}
+
+/// Resolves presented keys to identities: the master key and the configuration's keys from a table built once,
+/// managed keys from storage through a small cache (entries live `ttl` seconds, so a key revoked or changed by
+/// another replica or the CLI takes effect within that time; changes through this process's admin API at once).
+final class KeyDirectory: Sendable {
+    private struct Entry {
+        var key: KeyRecord?
+        var team: TeamRecord?
+        var fetched: Double
+    }
+
+    private let staticKeys: [String: Identity]
+    private let storage: any Storage
+    private let cache = Mutex<[String: Entry]>([:])
+    let ttl: Double
+    let maxEntries = 100_000
+    let now: @Sendable () -> Double
+
+    init(auth: AuthConfig, storage: any Storage, ttl: Double = 5, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        var table: [String: Identity] = [:]
+        for k in auth.keys { table[k.key] = Identity(name: k.name, allowedModels: k.models) }
+        if let master = auth.masterKey { table[master] = Identity(name: "master", isMaster: true, roles: Role.allCases) }
+        staticKeys = table
+        self.storage = storage
+        self.ttl = ttl
+        self.now = now
+    }
+
+    func resolve(_ presented: String) async throws -> KeyResolution {
+        if let identity = staticKeys[presented] { return .identity(identity) }
+        guard let (id, secret) = KeyText.parse(presented) else { return .unknown }
+        let t = now()
+        var entry = cache.withLock { $0[id] }
+        if entry == nil || t - entry!.fetched > ttl {
+            let key = try await storage.key(id: id)
+            let team = try await key?.team.asyncFlatMap { try await storage.team(name: $0) }
+            entry = Entry(key: key, team: team, fetched: t)
+            cache.withLock { c in
+                if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }
+                c[id] = entry
+            }
+        }
+        guard let key = entry?.key, KeyHash.matches(secret: secret, key) else { return .unknown }
+        if let why = key.refusal(at: t) { return .refused(why) }
+        return .identity(Identity(key: key, team: entry?.team))
+    }
+
+    /// Forgets cached keys (all of a team's when `team` is given).
+    func invalidate(keyID: String? = nil, team: String? = nil) {
+        cache.withLock { c in
+            if let keyID { c[keyID] = nil }
+            if let team { c = c.filter { $0.value.key?.team != team } }
+        }
+    }
+}
+
+extension Optional {
+    func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
+
+/// Creates, changes, revokes and rotates managed keys and teams: the one place the admin API and the CLI go
+/// through. Errors are `GatewayError`s with the admin API's statuses.
+struct KeyService: Sendable {
+    let storage: any Storage
+    /// Told about every change (the gateway's key cache).
+    var onChange: @Sendable (_ keyID: String?, _ team: String?) -> Void = { _, _ in }
+    var now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+
+    /// Every problem of a spec in one 400; `param` is the first problem's key path.
+    static func invalid(_ problems: ConfigError) -> GatewayError {
+        let path = problems.problems.first?.path ?? ""
+        return GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter",
+                            message: problems.problems.map(\.description).joined(separator: "; "), param: path.isEmpty ? nil : path)
+    }
+
+    static func notFound(_ what: String) -> GatewayError {
+        GatewayError(status: 404, type: "invalid_request_error", code: "not_found", message: "No \(what).")
+    }
+
+    static func conflict(_ e: StorageError) -> GatewayError {
+        GatewayError(status: 409, type: "invalid_request_error", code: "conflict", message: "Conflict: \(e.description).")
+    }
+
+    func storageCall<T>(_ body: () async throws -> T) async throws(GatewayError) -> T {
+        do {
+            return try await body()
+        } catch let e as StorageError {
+            if case .conflict = e { throw Self.conflict(e) }
+            throw GatewayError(status: 500, type: "server_error", code: "storage_error", message: "Storage error: \(e.description).")
+        } catch let e as GatewayError {
+            throw e
+        } catch {
+            throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable", message: "Storage is not reachable.")
+        }
+    }
+
+    func checkTeam(_ spec: KeySpec) async throws(GatewayError) {
+        if case .some(.some(let team)) = spec.team {
+            let exists = try await storageCall { try await storage.team(name: team) } != nil
+            if !exists {
+                throw GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter",
+                                   message: "team: no team named \"\(team)\"; create it first.", param: "team")
+            }
+        }
+    }
+
+    // MARK: Keys
+
+    /// A new key and its text (shown once).
+    func create(_ spec: KeySpec) async throws(GatewayError) -> (KeyRecord, String) {
+        guard let name = spec.name else {
+            throw GatewayError(status: 400, type: "invalid_request_error", code: "missing_parameter", message: "Missing required parameter: 'name'.", param: "name")
+        }
+        try await checkTeam(spec)
+        let t = now()
+        for _ in 0..<5 {
+            let id = KeyText.random(KeyText.idLength, alphabet: KeyText.idAlphabet)
+            let secret = KeyText.random(KeyText.secretLength, alphabet: KeyText.secretAlphabet)
+            let salt = KeyHash.newSalt()
+            var key = KeyRecord(id: id, name: name, createdAt: t, secretHash: KeyHash.hash(secret: secret, salt: salt), salt: salt)
+            spec.apply(to: &key)
+            if let e = key.expiresAt, e <= t {
+                throw GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter", message: "expires_at: must be in the future.", param: "expires_at")
+            }
+            if try await storageCall({ try await storage.key(id: id) }) != nil { continue }
+            try await storageCall { try await storage.insertKey(key) }
+            onChange(id, nil)
+            return (key, KeyText.make(id: id, secret: secret))
+        }
+        throw GatewayError.internalError("could not draw a free key id")
+    }
+
+    func key(_ id: String) async throws(GatewayError) -> KeyRecord {
+        guard KeyText.isValidID(id), let key = try await storageCall({ try await storage.key(id: id) }) else { throw Self.notFound("key with id '\(id)'") }
+        return key
+    }
+
+    /// A key by id, or by name among keys that are not revoked (CLI convenience).
+    func key(idOrName: String) async throws(GatewayError) -> KeyRecord {
+        if KeyText.isValidID(idOrName), let key = try await storageCall({ try await storage.key(id: idOrName) }) { return key }
+        let matches = try await storageCall { try await storage.keys() }.filter { $0.name == idOrName && $0.revokedAt == nil }
+        guard let key = matches.first else { throw Self.notFound("key with id or name '\(idOrName)'") }
+        return key
+    }
+
+    func keys() async throws(GatewayError) -> [KeyRecord] { try await storageCall { try await storage.keys() } }
+
+    func update(_ id: String, _ spec: KeySpec) async throws(GatewayError) -> KeyRecord {
+        var key = try await key(id)
+        guard key.revokedAt == nil else {
+            throw GatewayError(status: 409, type: "invalid_request_error", code: "key_revoked", message: "The key '\(id)' is revoked; it cannot be changed.")
+        }
+        try await checkTeam(spec)
+        spec.apply(to: &key)
+        key.updatedAt = now()
+        try await storageCall { try await storage.updateKey(key) }
+        onChange(id, nil)
+        return key
+    }
+
+    func revoke(_ id: String) async throws(GatewayError) -> KeyRecord {
+        var key = try await key(id)
+        if key.revokedAt == nil {
+            key.revokedAt = now()
+            key.updatedAt = key.revokedAt!
+            try await storageCall { try await storage.updateKey(key) }
+            onChange(id, nil)
+        }
+        return key
+    }
+
+    /// A new secret for the same key (same id, settings, limits and spend); the old text stops working at once.
+    func rotate(_ id: String) async throws(GatewayError) -> (KeyRecord, String) {
+        var key = try await key(id)
+        guard key.revokedAt == nil else {
+            throw GatewayError(status: 409, type: "invalid_request_error", code: "key_revoked", message: "The key '\(id)' is revoked; it cannot be rotated.")
+        }
+        let secret = KeyText.random(KeyText.secretLength, alphabet: KeyText.secretAlphabet)
+        key.salt = KeyHash.newSalt()
+        key.secretHash = KeyHash.hash(secret: secret, salt: key.salt)
+        key.updatedAt = now()
+        try await storageCall { try await storage.updateKey(key) }
+        onChange(id, nil)
+        return (key, KeyText.make(id: id, secret: secret))
+    }
+
+    // MARK: Teams
+
+    func createTeam(_ spec: TeamSpec) async throws(GatewayError) -> TeamRecord {
+        guard let name = spec.name else {
+            throw GatewayError(status: 400, type: "invalid_request_error", code: "missing_parameter", message: "Missing required parameter: 'name'.", param: "name")
+        }
+        var team = TeamRecord(name: name, createdAt: now())
+        spec.apply(to: &team)
+        try await storageCall { try await storage.insertTeam(team) }
+        return team
+    }
+
+    func team(_ name: String) async throws(GatewayError) -> TeamRecord {
+        guard let team = try await storageCall({ try await storage.team(name: name) }) else { throw Self.notFound("team named '\(name)'") }
+        return team
+    }
+
+    func teams() async throws(GatewayError) -> [TeamRecord] { try await storageCall { try await storage.teams() } }
+
+    func updateTeam(_ name: String, _ spec: TeamSpec) async throws(GatewayError) -> TeamRecord {
+        var team = try await team(name)
+        if let newName = spec.name, newName != name {
+            throw GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter", message: "name: a team cannot be renamed.", param: "name")
+        }
+        spec.apply(to: &team)
+        team.updatedAt = now()
+        try await storageCall { try await storage.updateTeam(team) }
+        onChange(nil, name)
+        return team
+    }
+
+    /// Deletes a team that no active key belongs to.
+    func deleteTeam(_ name: String) async throws(GatewayError) {
+        _ = try await team(name)
+        let members = try await storageCall { try await storage.keys() }.filter { $0.team == name && $0.revokedAt == nil }
+        guard members.isEmpty else {
+            throw GatewayError(status: 409, type: "invalid_request_error", code: "team_in_use",
+                               message: "The team '\(name)' still has \(members.count) active key(s); move or revoke them first.")
+        }
+        _ = try await storageCall { try await storage.deleteTeam(name: name) }
+        onChange(nil, name)
+    }
+}
