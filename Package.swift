@@ -61,7 +61,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
-            "SwitchboardServer", "SwitchboardSimulator",
+            "SwitchboardServer", "SwitchboardSimulator", "SwitchboardStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test support: scripted fake upstreams, fixtures.

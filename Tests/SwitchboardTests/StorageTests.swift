@@ -37,4 +37,72 @@ import Testing
         #expect(try await again.recentRequests(limit: 5000).count == 1203)
         try await again.close()
     }
+
+    /// The same contract for every storage: keys and teams round-trip, names are unique among active keys, spend
+    /// is summed per key and team by UTC day in the same write as the request log.
+    static func governanceContract(_ s: any Storage) async throws {
+        let day = BudgetCalendar.days(year: 2027, month: 3, day: 10)
+        let key = KeyRecord(id: "aaaaaaaaaaa1", name: "ci", team: "t", models: ["m*"], expiresAt: 2e9, roles: [.admin, .user], region: "eu",
+                            priority: .batch, limits: Limits(rates: .init(rpm: 5), budgets: [Budget(period: .week, limitUSD: 3, alertUSD: 2)],
+                                                             models: ["m": .init(tpm: 10)]),
+                            metadata: ["a": "b"], createdAt: 100, secretHash: String(repeating: "f", count: 64), salt: "00")
+        try await s.insertKey(key)
+        #expect(try await s.key(id: key.id) == key)
+        var other = key
+        other.id = "aaaaaaaaaaa2"
+        other.createdAt = 200
+        await #expect(throws: StorageError.conflict("a key named \"ci\"")) { try await s.insertKey(other) }
+        other.name = "ci-2"
+        try await s.insertKey(other)
+        #expect(try await s.keys().map(\.id) == ["aaaaaaaaaaa2", "aaaaaaaaaaa1"])
+        // A revoked key frees its name.
+        var revoked = key
+        revoked.revokedAt = 300
+        try await s.updateKey(revoked)
+        var reuse = key
+        reuse.id = "aaaaaaaaaaa3"
+        try await s.insertKey(reuse)
+        #expect(try await s.key(id: key.id)?.revokedAt == 300)
+        #expect(try await s.key(id: "zzzzzzzzzzzz") == nil)
+
+        let team = TeamRecord(name: "t", models: ["x"], limits: Limits(budgets: [Budget(period: .total, limitUSD: 9)]), metadata: ["c": "d"], createdAt: 5)
+        try await s.insertTeam(team)
+        await #expect(throws: StorageError.self) { try await s.insertTeam(team) }
+        var changed = team
+        changed.models = []
+        changed.updatedAt = 6
+        try await s.updateTeam(changed)
+        #expect(try await s.team(name: "t") == changed)
+        #expect(try await s.teams().map(\.name) == ["t"])
+        #expect(try await s.deleteTeam(name: "t"))
+        #expect(try await !s.deleteTeam(name: "t"))
+
+        func rec(_ id: String, day: Int, usd: Double, key: String?, team: String?) -> RequestRecord {
+            RequestRecord(id: id, startedAt: Double(day) * 86_400 + 3600, keyName: "k", endpoint: "chat.completions", model: "m", status: 200,
+                          usage: Usage(promptTokens: 3, completionTokens: 4), costUSD: usd, keyID: key, team: team)
+        }
+        try await s.insert([rec("1", day: day, usd: 1, key: "k1", team: "t"), rec("2", day: day, usd: 2, key: "k1", team: nil),
+                            rec("3", day: day - 40, usd: 4, key: "k1", team: "t"), rec("4", day: day, usd: 8, key: nil, team: nil)])
+        try await s.insert([rec("5", day: day, usd: 16, key: "k1", team: "t")])
+        let k1 = try await s.spend(scope: "key:k1", fromDay: day - 10)
+        #expect(k1.days == [day: 19] && k1.before == 4 && k1.spent(.total, today: day) == 23 && k1.spent(.day, today: day) == 19)
+        let t = try await s.spend(scope: "team:t", fromDay: day - 62)
+        #expect(t.days == [day: 17, day - 40: 4] && t.before == 0)
+        #expect(try await s.spend(scope: "key:none", fromDay: 0) == SpendLedger())
+        let log = try await s.recentRequests(limit: 10)
+        #expect(log.first { $0.id == "1" }?.keyID == "k1" && log.first { $0.id == "1" }?.team == "t")
+    }
+
+    @Test func memoryKeepsKeysTeamsAndSpend() async throws {
+        try await Self.governanceContract(MemoryStorage())
+    }
+
+    @Test func sqliteKeepsKeysTeamsAndSpend() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sb-\(UUID().uuidString).db").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let s = try await SQLiteStorage.open(path: path)
+        try await s.migrate()
+        try await Self.governanceContract(s)
+        try await s.close()
+    }
 }

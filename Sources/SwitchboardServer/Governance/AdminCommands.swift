@@ -1,0 +1,66 @@
+import Foundation
+import SwitchboardCore
+import SwitchboardStore
+
+/// The key and team operations of the admin API, for the `switchboard keys` and `switchboard teams` commands,
+/// which work on the configured storage directly (a running gateway sees their changes within `auth.key_cache_s`).
+public enum AdminCommand: Sendable {
+    case createKey(JSONValue)
+    case listKeys(team: String?, includeRevoked: Bool)
+    case showKey(String)
+    case updateKey(String, JSONValue)
+    case revokeKey(String)
+    case rotateKey(String)
+    case createTeam(JSONValue)
+    case listTeams
+    case showTeam(String)
+    case updateTeam(String, JSONValue)
+    case deleteTeam(String)
+
+    /// Runs the command; the answer is what the admin API would send, or its error.
+    public func run(storage: any Storage) async -> Result<JSONValue, GatewayError> {
+        let service = KeyService(storage: storage)
+        do throws(GatewayError) {
+            func spec(_ json: JSONValue) throws(GatewayError) -> KeySpec {
+                do { return try GovernanceSpec.key(json: json, now: service.now()) } catch { throw KeyService.invalid(error) }
+            }
+            func teamSpec(_ json: JSONValue) throws(GatewayError) -> TeamSpec {
+                do { return try GovernanceSpec.team(json: json) } catch { throw KeyService.invalid(error) }
+            }
+            switch self {
+            case .createKey(let json):
+                let (key, text) = try await service.create(try spec(json))
+                return .success(await AdminAPI.keyJSON(key, storage: storage, text: text))
+            case .listKeys(let team, let includeRevoked):
+                let keys = try await service.keys().filter { (team == nil || $0.team == team) && (includeRevoked || $0.revokedAt == nil) }
+                return .success(.array(keys.map(GovernanceSpec.json)))
+            case .showKey(let idOrName):
+                return .success(await AdminAPI.keyJSON(try await service.key(idOrName: idOrName), storage: storage))
+            case .updateKey(let idOrName, let json):
+                let key = try await service.key(idOrName: idOrName)
+                return .success(await AdminAPI.keyJSON(try await service.update(key.id, try spec(json)), storage: storage))
+            case .revokeKey(let idOrName):
+                return .success(GovernanceSpec.json(try await service.revoke(try await service.key(idOrName: idOrName).id)))
+            case .rotateKey(let idOrName):
+                let (key, text) = try await service.rotate(try await service.key(idOrName: idOrName).id)
+                return .success(await AdminAPI.keyJSON(key, storage: storage, text: text))
+            case .createTeam(let json):
+                return .success(GovernanceSpec.json(try await service.createTeam(try teamSpec(json))))
+            case .listTeams:
+                return .success(.array(try await service.teams().map(GovernanceSpec.json)))
+            case .showTeam(let name):
+                let team = try await service.team(name)
+                var o = GovernanceSpec.json(team).object ?? [:]
+                o["spend"] = await AdminAPI.spendJSON("team:" + name, storage: storage)
+                return .success(.object(o))
+            case .updateTeam(let name, let json):
+                return .success(GovernanceSpec.json(try await service.updateTeam(name, try teamSpec(json))))
+            case .deleteTeam(let name):
+                try await service.deleteTeam(name)
+                return .success(.object(["name": .string(name), "deleted": true]))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+}
