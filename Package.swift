@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Domain types: config model and validation, errors, usage and prices, JSON peeking, SSE parsing. No HTTP.
@@ -44,10 +45,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
-        // Storage protocol and its SQLite and memory implementations.
+        // Storage protocol and its SQLite, PostgreSQL and memory implementations.
         .target(name: "SwitchboardStore", dependencies: [
-            "SwitchboardCore",
+            "SwitchboardCore", "SwitchboardRouting",
             .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The Hummingbird application: routes, middleware, request pipeline, services.

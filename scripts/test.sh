@@ -146,6 +146,7 @@ on_exit() {
         done
         kill -KILL "$pid" 2>/dev/null || true
     done
+    if [[ -n ${PG_DIR:-} ]]; then "$ROOT/scripts/pg.sh" stop "$PG_DIR" || true; fi
     if ((rc == 0)); then rm -rf "$WORK"; fi
 }
 trap on_exit EXIT
@@ -190,6 +191,17 @@ else
         { cat "$LOGS/pip.log"; abort "setup" "pip install -r scripts/e2e/requirements.txt failed"; }
     venv_ok || abort "setup" "openai does not import in $VENV"
     printf 'created %s (openai %s)\n' "$VENV" "$("$VPY" -c 'import openai; print(openai.__version__)')"
+fi
+
+# A throwaway PostgreSQL for the storage and multi-replica tests (installed from Debian's packages if missing).
+PG_DIR=""
+if pg_env="$("$ROOT/scripts/pg.sh" start "$WORK/pg" 2>"$LOGS/pg-start.log")"; then
+    eval "$pg_env"
+    export SWITCHBOARD_TEST_POSTGRES_URL
+    pass "PostgreSQL started ($SWITCHBOARD_TEST_POSTGRES_URL)"
+else
+    cat "$LOGS/pg-start.log"
+    abort "PostgreSQL" "scripts/pg.sh could not start a throwaway cluster; the PostgreSQL tests need one"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

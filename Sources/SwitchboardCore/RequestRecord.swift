@@ -9,6 +9,8 @@ public struct RequestRecord: Sendable, Equatable {
     public var keyID: String?
     /// The managed key's team.
     public var team: String?
+    /// Spend scopes whose cost the admission ledger has already written (the request log must not add it again).
+    public var chargedScopes: [String] = []
     public var endpoint: String
     /// The public model the client asked for.
     public var model: String

@@ -1,5 +1,18 @@
 import SwitchboardCore
 
+/// Decides whether a request may start under its key's and team's limits, and takes its charge back or corrects
+/// it when the request ends. One process: an `AdmissionBook` in memory; several replicas: one shared through
+/// PostgreSQL.
+public protocol AdmissionLedger: Sendable {
+    func admit(_ checks: [AdmissionCheck], charge: AdmissionCharge) async throws -> AdmissionDecision
+    /// Called exactly once per admitted request, on the request path: must not block. Returns the soft-limit
+    /// alerts this spend crossed (a ledger may also report them later, by other means).
+    func complete(_ grant: AdmissionGrant, actualTokens: Int?, actualUSD: Double, budgets: [String: [Budget]]) -> [BudgetAlert]
+    /// Whether the ledger writes the actual spend of its budget scopes to storage itself (then the request log
+    /// must not add it again).
+    var chargesSpend: Bool { get }
+}
+
 /// One set of limits a request must fit: a key's, a key's for one model, a team's, ….
 public struct AdmissionCheck: Sendable, Equatable {
     /// Stable name of what is limited: `key:ID`, `key:ID/model:NAME`, `team:NAME`, `team:NAME/model:NAME`.

@@ -15,6 +15,17 @@ public struct CapacityWindow: Sendable, Equatable {
 
     public init(limits: DeploymentLimits) { self.limits = limits }
 
+    /// A window rebuilt from stored counts: requests and tokens per whole second (older than 60 s are ignored).
+    public init(limits: DeploymentLimits, nowMs: Double, seconds: [(second: Int, requests: Int, tokens: Int)], inFlight: Int) {
+        self.limits = limits
+        second = Int((nowMs / 1000).rounded(.down))
+        for s in seconds where s.second > second - 60 && s.second <= second {
+            requests[s.second % 60] += s.requests
+            tokens[s.second % 60] += s.tokens
+        }
+        self.inFlight = inFlight
+    }
+
     /// Ages out buckets older than 60 s.
     private mutating func advance(to nowMs: Double) {
         let s = Int((nowMs / 1000).rounded(.down))

@@ -538,7 +538,11 @@ struct Trace: Sendable {
 
     /// Ends the request: its admission is completed with the actual usage and cost, its record handed over.
     func emit(_ recorder: any UsageRecorder) {
-        ticket?.complete(tokens: record.status == 0 ? nil : record.usage.totalTokens, usd: record.costUSD)
+        var record = record
+        if let ticket {
+            ticket.complete(tokens: record.status == 0 ? nil : record.usage.totalTokens, usd: record.costUSD)
+            if ticket.ledger.chargesSpend { record.chargedScopes = ticket.grant.budgetScopes }
+        }
         recorder.record(record)
     }
 

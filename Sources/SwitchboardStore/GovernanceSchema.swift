@@ -88,7 +88,7 @@ struct SpendRollup {
         var index: [String: Int] = [:]
         for r in records {
             let day = BudgetCalendar.day(r.startedAt)
-            for scope in spendScopes(r) {
+            for scope in spendScopes(r) where !r.chargedScopes.contains(scope) {
                 let k = "\(scope)\u{0}\(day)"
                 if let i = index[k] {
                     rows[i].usd += r.costUSD

@@ -1,6 +1,7 @@
 import SwitchboardCore
 
-/// Where the gateway keeps its state. One protocol; SQLite (default), memory (tests), and later PostgreSQL.
+/// Where the gateway keeps its state. One protocol; SQLite (default, one process), PostgreSQL (several replicas),
+/// memory (tests).
 public protocol Storage: Sendable {
     /// Applies the migrations this version knows and the database has not seen yet.
     func migrate() async throws
@@ -64,5 +65,6 @@ public func openStorage(_ location: StorageLocation) async throws -> any Storage
     switch location {
     case .memory: MemoryStorage()
     case .sqlite(let path): try await SQLiteStorage.open(path: path)
+    case .postgres(let url): try PostgresStorage.open(url: url)
     }
 }

@@ -105,4 +105,21 @@ import Testing
         try await Self.governanceContract(s)
         try await s.close()
     }
+
+    @Test func postgresKeepsKeysTeamsAndSpendAndMigratesOnce() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        let s = try PostgresStorage.open(url: url)
+        // Three replicas starting at once: one migrates, the others find nothing to do.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 { group.addTask { try await s.migrate() } }
+            try await group.waitForAll()
+        }
+        try await Self.governanceContract(s)
+        let records = (0..<1203).map(record)
+        try await s.insert(records)
+        let back = try await s.recentRequests(limit: 5000).filter { $0.id.hasPrefix("r") }
+        #expect(back.count == 1203 && back.first == records.last)
+        try await s.ping()
+        try await s.close()
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// One thing wrong with a configuration, at a key path such as `models[2].deployments[0].provider`.
@@ -271,10 +272,10 @@ struct Walker {
 
     mutating func storageLocation(_ node: Node) -> StorageLocation {
         guard case .scalar(let s) = node else {
-            problem("storage", "expected \"memory\" or \"sqlite:PATH\", found \(describe(node))")
+            problem("storage", "expected \"memory\", \"sqlite:PATH\" or \"postgres://USER@HOST:PORT/DATABASE\", found \(describe(node))")
             return .memory
         }
-        let value = s.string
+        guard let value = resolve(s.string, "storage") else { return .memory }
         if value == "memory" { return .memory }
         if value.hasPrefix("sqlite:") {
             let path = String(value.dropFirst("sqlite:".count))
@@ -282,10 +283,13 @@ struct Walker {
             return .sqlite(path: path)
         }
         if value.hasPrefix("postgres://") || value.hasPrefix("postgresql://") {
-            problem("storage", "PostgreSQL storage is not available in this version; use \"sqlite:PATH\" or \"memory\"")
-            return .memory
+            guard let c = URLComponents(string: value), let host = c.host, !host.isEmpty, c.path.count > 1 else {
+                problem("storage", "expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+                return .memory
+            }
+            return .postgres(url: value)
         }
-        problem("storage", "expected \"memory\" or \"sqlite:PATH\", found \"\(value)\"")
+        problem("storage", "expected \"memory\", \"sqlite:PATH\" or \"postgres://USER@HOST:PORT/DATABASE\", found \"\(value)\"")
         return .memory
     }
 

@@ -36,15 +36,23 @@ public struct ServerConfig: Sendable, Equatable {
     public init() {}
 }
 
-/// `storage:` — where state (the request log for now) lives.
+/// `storage:` — where state (request log, keys, teams, spend) lives. May be an `env:NAME` reference.
 public enum StorageLocation: Sendable, Equatable, CustomStringConvertible {
     case memory
     case sqlite(path: String)
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…]`: shared by several replicas.
+    case postgres(url: String)
 
+    /// Never shows a password.
     public var description: String {
         switch self {
-        case .memory: "memory"
-        case .sqlite(let path): "sqlite:\(path)"
+        case .memory: return "memory"
+        case .sqlite(let path): return "sqlite:\(path)"
+        case .postgres(let url):
+            if let at = url.firstIndex(of: "@"), let scheme = url.range(of: "://"), let colon = url[scheme.upperBound..<at].firstIndex(of: ":") {
+                return String(url[..<colon]) + ":***" + String(url[at...])
+            }
+            return url
         }
     }
 }

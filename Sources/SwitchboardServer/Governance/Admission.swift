@@ -6,14 +6,6 @@ import SwitchboardCore
 import SwitchboardRouting
 import SwitchboardStore
 
-/// Decides whether a request may start under its key's and team's limits, and takes its charge back or corrects
-/// it when the request ends. One process: `LocalAdmission`; several replicas: a shared one in PostgreSQL.
-protocol AdmissionLedger: Sendable {
-    func admit(_ checks: [AdmissionCheck], charge: AdmissionCharge) async throws -> AdmissionDecision
-    /// Called exactly once per admitted request, on the request path: must not block.
-    func complete(_ grant: AdmissionGrant, actualTokens: Int?, actualUSD: Double, budgets: [String: [Budget]]) -> [BudgetAlert]
-}
-
 /// Exact admission for one process: an `AdmissionBook` under a lock (never held across an await). A scope's
 /// spend is read from storage the first time one of its budgets is checked; after that the book is the truth and
 /// storage follows through the request log.
@@ -45,6 +37,9 @@ final class LocalAdmission: AdmissionLedger {
             return b.admit(checks, charge: charge, nowMs: t * 1000, today: BudgetCalendar.day(t))
         }
     }
+
+    /// Spend reaches storage through the request log.
+    var chargesSpend: Bool { false }
 
     func complete(_ grant: AdmissionGrant, actualTokens: Int?, actualUSD: Double, budgets: [String: [Budget]]) -> [BudgetAlert] {
         let t = now()

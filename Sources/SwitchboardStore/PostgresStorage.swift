@@ -1,0 +1,268 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SwitchboardCore
+
+/// State in PostgreSQL, shared by every replica pointed at the same database: the request log, keys, teams,
+/// daily spend, and the rate-limit windows and in-flight counts of `PostgresAdmission`.
+public final class PostgresStorage: Storage {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Connects to `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`.
+    public static func open(url: String, logger: Logger = Logger(label: "switchboard.postgres")) throws -> PostgresStorage {
+        guard let c = URLComponents(string: url), ["postgres", "postgresql"].contains(c.scheme ?? ""), let host = c.host, !host.isEmpty else {
+            throw StorageError.corrupt("storage URL: expected postgres://USER@HOST:PORT/DATABASE")
+        }
+        let database = String(c.path.drop { $0 == "/" })
+        let mode = c.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS = switch mode {
+        case "require", "verify-full": .require(.makeClientConfiguration())
+        case "prefer": .prefer(.makeClientConfiguration())
+        default: .disable
+        }
+        var config = PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: c.user ?? "postgres",
+                                                  password: c.password, database: database.isEmpty ? nil : database, tls: tls)
+        config.options.maximumConnections = 16
+        config.options.minimumConnections = 2
+        config.options.connectTimeout = .seconds(5)
+        return PostgresStorage(client: PostgresClient(configuration: config, backgroundLogger: logger), logger: logger)
+    }
+
+    /// The schema, one step per version (PostgreSQL's own list: it started with everything SQLite has grown).
+    static let migrations: [(version: Int, statements: [String])] = [
+        (1, [
+            """
+            CREATE TABLE request_log (
+                id TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL, key_name TEXT NOT NULL, endpoint TEXT NOT NULL,
+                model TEXT NOT NULL, provider TEXT, upstream_model TEXT, stream BIGINT NOT NULL, status BIGINT NOT NULL,
+                error_code TEXT, attempts BIGINT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL, ttft_ms DOUBLE PRECISION,
+                prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
+                cost_usd DOUBLE PRECISION NOT NULL, cache_write_tokens BIGINT NOT NULL DEFAULT 0,
+                reasoning_tokens BIGINT NOT NULL DEFAULT 0, key_id TEXT, team TEXT, route_reason TEXT, served_model TEXT,
+                hedged BIGINT NOT NULL DEFAULT 0
+            )
+            """,
+            "CREATE INDEX request_log_started_at ON request_log (started_at)",
+            GovernanceSchema.keys(real: "DOUBLE PRECISION"),
+            GovernanceSchema.keyNameIndex,
+            GovernanceSchema.teams(real: "DOUBLE PRECISION"),
+            GovernanceSchema.spend(real: "DOUBLE PRECISION", integer: "BIGINT"),
+            // Requests and tokens started per scope and whole second (PostgresAdmission).
+            """
+            CREATE TABLE rate_windows (scope TEXT NOT NULL, second BIGINT NOT NULL, requests BIGINT NOT NULL,
+                tokens BIGINT NOT NULL, PRIMARY KEY (scope, second))
+            """,
+            // Requests in flight and USD reserved per scope and replica; rows of a replica that stopped sending
+            // heartbeats are ignored.
+            """
+            CREATE TABLE inflight (scope TEXT NOT NULL, replica TEXT NOT NULL, requests BIGINT NOT NULL,
+                reserved_usd DOUBLE PRECISION NOT NULL, heartbeat DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, replica))
+            """,
+            // Budget alerts sent, once per scope and period, whichever replica crosses the soft limit.
+            "CREATE TABLE budget_alerts (scope TEXT NOT NULL, period TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, period))",
+            // Takes the advisory locks of `scopes` in a fixed order (no deadlocks) and returns the database's clock.
+            """
+            CREATE FUNCTION sb_lock_scopes(scopes TEXT[]) RETURNS DOUBLE PRECISION AS $$
+            DECLARE s TEXT;
+            BEGIN
+                FOR s IN SELECT DISTINCT x FROM unnest(scopes) AS x ORDER BY x LOOP
+                    PERFORM pg_advisory_xact_lock(hashtextextended(s, 0));
+                END LOOP;
+                RETURN extract(epoch FROM clock_timestamp());
+            END $$ LANGUAGE plpgsql
+            """,
+        ]),
+    ]
+
+    public func migrate() async throws {
+        try await client.withConnection { conn in
+            // One replica migrates at a time; the others wait, then find nothing to do.
+            try await conn.query("SELECT pg_advisory_lock(72431001)", logger: logger)
+            do {
+                try await conn.query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)", logger: logger)
+                var applied = Set<Int>()
+                for try await v in try await conn.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) { applied.insert(v) }
+                for migration in Self.migrations where !applied.contains(migration.version) {
+                    try await conn.withTransaction(logger: logger) { tx in
+                        for statement in migration.statements { try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                        try await tx.query("INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(Date().timeIntervalSince1970))", logger: logger)
+                    }
+                }
+                try await conn.query("SELECT pg_advisory_unlock(72431001)", logger: logger)
+            } catch {
+                _ = try? await conn.query("SELECT pg_advisory_unlock(72431001)", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    public func ping() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+
+    static let logColumns = SQLiteStorage.columns
+    static let logColumnCount = SQLiteStorage.columnCount
+
+    public func insert(_ records: [RequestRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await client.withTransaction(logger: logger) { tx in
+            var start = 0
+            while start < records.count {
+                let batch = records[start..<min(start + 500, records.count)]
+                start += batch.count
+                var binds = PostgresBindings(capacity: batch.count * Self.logColumnCount)
+                var rows: [String] = []
+                var n = 0
+                for r in batch {
+                    rows.append("(" + (1...Self.logColumnCount).map { "$\(n + $0)" }.joined(separator: ",") + ")")
+                    n += Self.logColumnCount
+                    binds.append(r.id); binds.append(r.startedAt); binds.append(r.keyName); binds.append(r.endpoint); binds.append(r.model)
+                    binds.append(r.provider); binds.append(r.upstreamModel); binds.append(r.stream ? 1 : 0); binds.append(r.status)
+                    binds.append(r.errorCode); binds.append(r.attempts); binds.append(r.latencyMs); binds.append(r.ttftMs)
+                    binds.append(r.usage.promptTokens); binds.append(r.usage.completionTokens); binds.append(r.usage.cachedTokens)
+                    binds.append(r.costUSD); binds.append(r.usage.cacheWriteTokens); binds.append(r.usage.reasoningTokens)
+                    binds.append(r.keyID); binds.append(r.team); binds.append(r.routeReason); binds.append(r.servedModel); binds.append(r.hedged ? 1 : 0)
+                }
+                try await tx.query(PostgresQuery(unsafeSQL: "INSERT INTO request_log (\(Self.logColumns)) VALUES " + rows.joined(separator: ","), binds: binds), logger: logger)
+            }
+            let spend = SpendRollup(records).rows
+            if !spend.isEmpty {
+                try await Self.addSpend(spend, tx, logger)
+            }
+        }
+    }
+
+    /// One upsert for many (scope, day) rows (each pair at most once).
+    static func addSpend(_ rows: [SpendRollup.Row], _ conn: PostgresConnection, _ logger: Logger) async throws {
+        try await conn.query("""
+            INSERT INTO spend_daily (scope, day, usd, requests, tokens)
+            SELECT * FROM unnest(\(rows.map(\.scope))::text[], \(rows.map(\.day))::bigint[], \(rows.map(\.usd))::float8[],
+                                 \(rows.map(\.requests))::bigint[], \(rows.map(\.tokens))::bigint[])
+            ON CONFLICT (scope, day) DO UPDATE SET usd = spend_daily.usd + excluded.usd,
+                requests = spend_daily.requests + excluded.requests, tokens = spend_daily.tokens + excluded.tokens
+            """, logger: logger)
+    }
+
+    public func recentRequests(limit: Int) async throws -> [RequestRecord] {
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.logColumns) FROM request_log ORDER BY started_at DESC LIMIT \(max(limit, 0))"),
+                                          logger: logger).collect()
+        return try rows.map { row in
+            let r = row.makeRandomAccess()
+            func text(_ c: String) throws -> String? { try r[c].decode(String?.self) }
+            func int(_ c: String) throws -> Int { try r[c].decode(Int?.self) ?? 0 }
+            func double(_ c: String) throws -> Double? { try r[c].decode(Double?.self) }
+            return RequestRecord(
+                id: try text("id") ?? "", startedAt: try double("started_at") ?? 0, keyName: try text("key_name") ?? "",
+                endpoint: try text("endpoint") ?? "", model: try text("model") ?? "", provider: try text("provider"),
+                upstreamModel: try text("upstream_model"), stream: try int("stream") != 0, status: try int("status"),
+                errorCode: try text("error_code"), attempts: try int("attempts"), latencyMs: try double("latency_ms") ?? 0,
+                ttftMs: try double("ttft_ms"),
+                usage: Usage(promptTokens: try int("prompt_tokens"), completionTokens: try int("completion_tokens"), cachedTokens: try int("cached_tokens"),
+                             cacheWriteTokens: try int("cache_write_tokens"), reasoningTokens: try int("reasoning_tokens")),
+                costUSD: try double("cost_usd") ?? 0, keyID: try text("key_id"), team: try text("team"), routeReason: try text("route_reason"),
+                servedModel: try text("served_model"), hedged: try int("hedged") != 0)
+        }
+    }
+
+    // MARK: Keys and teams
+
+    /// Runs a write; a unique violation becomes `StorageError.conflict(what)`.
+    func write(_ query: PostgresQuery, conflict what: String) async throws {
+        do {
+            try await client.query(query, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw StorageError.conflict(what)
+        }
+    }
+
+    public func insertKey(_ k: KeyRecord) async throws {
+        try await write("""
+            INSERT INTO keys (\(unescaped: GovernanceSchema.keyColumns)) VALUES (\(k.id), \(k.name), \(k.team), \(k.secretHash), \(k.salt),
+                \(k.createdAt), \(k.updatedAt), \(k.expiresAt), \(k.revokedAt), \(GovernanceSpec.storedSpec(k).jsonText))
+            """, conflict: "a key named \"\(k.name)\"")
+    }
+
+    public func updateKey(_ k: KeyRecord) async throws {
+        try await write("""
+            UPDATE keys SET name = \(k.name), team = \(k.team), secret_hash = \(k.secretHash), salt = \(k.salt), created_at = \(k.createdAt),
+                updated_at = \(k.updatedAt), expires_at = \(k.expiresAt), revoked_at = \(k.revokedAt), spec = \(GovernanceSpec.storedSpec(k).jsonText)
+            WHERE id = \(k.id)
+            """, conflict: "a key named \"\(k.name)\"")
+    }
+
+    func keyRows(_ query: PostgresQuery) async throws -> [KeyRecord] {
+        try await client.query(query, logger: logger).collect().map { row in
+            let r = row.makeRandomAccess()
+            return try GovernanceSchema.key(
+                id: try r["id"].decode(String.self), name: try r["name"].decode(String.self), team: try r["team"].decode(String?.self),
+                secretHash: try r["secret_hash"].decode(String.self), salt: try r["salt"].decode(String.self),
+                createdAt: try r["created_at"].decode(Double.self), updatedAt: try r["updated_at"].decode(Double.self),
+                expiresAt: try r["expires_at"].decode(Double?.self), revokedAt: try r["revoked_at"].decode(Double?.self),
+                spec: try r["spec"].decode(String.self))
+        }
+    }
+
+    public func key(id: String) async throws -> KeyRecord? {
+        try await keyRows("SELECT \(unescaped: GovernanceSchema.keyColumns) FROM keys WHERE id = \(id)").first
+    }
+
+    public func keys() async throws -> [KeyRecord] {
+        try await keyRows("SELECT \(unescaped: GovernanceSchema.keyColumns) FROM keys ORDER BY created_at DESC, id")
+    }
+
+    public func insertTeam(_ t: TeamRecord) async throws {
+        try await write("INSERT INTO teams (name, created_at, updated_at, spec) VALUES (\(t.name), \(t.createdAt), \(t.updatedAt), \(GovernanceSpec.storedSpec(t).jsonText))",
+                        conflict: "a team named \"\(t.name)\"")
+    }
+
+    public func updateTeam(_ t: TeamRecord) async throws {
+        try await write("UPDATE teams SET updated_at = \(t.updatedAt), spec = \(GovernanceSpec.storedSpec(t).jsonText) WHERE name = \(t.name)",
+                        conflict: "a team named \"\(t.name)\"")
+    }
+
+    func teamRows(_ query: PostgresQuery) async throws -> [TeamRecord] {
+        try await client.query(query, logger: logger).collect().map { row in
+            let r = row.makeRandomAccess()
+            return try GovernanceSchema.team(name: try r["name"].decode(String.self), createdAt: try r["created_at"].decode(Double.self),
+                                             updatedAt: try r["updated_at"].decode(Double.self), spec: try r["spec"].decode(String.self))
+        }
+    }
+
+    public func team(name: String) async throws -> TeamRecord? {
+        try await teamRows("SELECT name, created_at, updated_at, spec FROM teams WHERE name = \(name)").first
+    }
+
+    public func teams() async throws -> [TeamRecord] {
+        try await teamRows("SELECT name, created_at, updated_at, spec FROM teams ORDER BY name")
+    }
+
+    public func deleteTeam(name: String) async throws -> Bool {
+        try await !client.query("DELETE FROM teams WHERE name = \(name) RETURNING name", logger: logger).collect().isEmpty
+    }
+
+    public func spend(scope: String, fromDay: Int) async throws -> SpendLedger {
+        var days: [Int: Double] = [:]
+        var before = 0.0
+        for try await (day, usd) in try await client.query("""
+            SELECT day, usd FROM spend_daily WHERE scope = \(scope) AND day >= \(fromDay)
+            UNION ALL SELECT -1, COALESCE(SUM(usd), 0) FROM spend_daily WHERE scope = \(scope) AND day < \(fromDay)
+            """, logger: logger).decode((Int, Double).self) {
+            if day == -1 { before = usd } else { days[day, default: 0] += usd }
+        }
+        return SpendLedger(days: days, before: before)
+    }
+
+    public func close() async throws {
+        runner.cancel()
+        _ = await runner.value
+    }
+}
