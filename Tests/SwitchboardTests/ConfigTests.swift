@@ -104,7 +104,10 @@ import Testing
         #expect(problems("providers: [\n").first?.hasPrefix("not valid YAML") == true)
         #expect(problems("providers: {a: 1}\nmodels: []").contains("providers: expected a list, found a mapping"))
         #expect(problems("storage: \"postgres://x\"\nproviders: [{name: a, kind: mock}]\nmodels: [{name: m, deployments: [{provider: a, model: x}]}]")
-            .first?.hasPrefix("storage: PostgreSQL storage is not available") == true)
+            == ["storage: expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"])
+        let pg = try? ConfigLoader.load(yaml: "storage: \"env:PG_URL\"\nproviders: [{name: a, kind: mock}]\nmodels: [{name: m, deployments: [{provider: a, model: x}]}]",
+                                        environment: ["PG_URL": "postgres://sb:secret@db:5433/gw"])
+        #expect(pg?.storage == .postgres(url: "postgres://sb:secret@db:5433/gw") && pg?.storage.description == "postgres://sb:***@db:5433/gw")
         #expect(problems("providers: [{name: a, kind: openai, base_url: \"ftp://x\"}]\nmodels: [{name: m, deployments: [{provider: a, model: x}]}]")
             == [#"providers[0].base_url: expected an http:// or https:// URL, found "ftp://x""#])
     }
