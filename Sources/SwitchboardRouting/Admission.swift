@@ -84,6 +84,13 @@ public struct BudgetAlert: Sendable, Equatable {
     public var budget: Budget
     public var spentUSD: Double
     public var periodStart: Int
+
+    public init(scope: String, budget: Budget, spentUSD: Double, periodStart: Int) {
+        self.scope = scope
+        self.budget = budget
+        self.spentUSD = spentUSD
+        self.periodStart = periodStart
+    }
 }
 
 /// Rate limits, concurrency and budgets of every key and team, in one process: exact, all-or-nothing admission
@@ -101,6 +108,9 @@ public struct AdmissionBook: Sendable {
     public func unloadedBudgets(_ checks: [AdmissionCheck]) -> [String] {
         checks.filter { !$0.budgets.isEmpty && ledgers[$0.scope] == nil }.map(\.scope)
     }
+
+    /// Installs a scope's window rebuilt from shared storage (a book built afresh for one decision).
+    public mutating func install(_ window: CapacityWindow, for scope: String) { windows[scope] = window }
 
     /// Installs the spend of a scope read from storage (ignored when already loaded: the book's copy is newer).
     public mutating func load(_ scope: String, _ ledger: SpendLedger) {

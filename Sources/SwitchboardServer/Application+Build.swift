@@ -7,6 +7,7 @@ import NIOCore
 import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardProviders
+import SwitchboardRouting
 import SwitchboardStore
 
 /// Everything the gateway's routes need, built from a configuration.
@@ -19,6 +20,8 @@ public struct GatewayServices: Sendable {
     let keyService: KeyService
     /// Active health checks (a service that does nothing when no provider has `health_check`).
     public let healthChecks: HealthCheckService
+    /// Admission shared through PostgreSQL (nil with other storage).
+    let sharedAdmission: PostgresAdmission?
 
     /// Builds the services around an upstream transport (owned by the caller).
     /// - Parameter routingClock: milliseconds on a monotonic clock for health, caps and balancers (tests inject one).
@@ -37,8 +40,18 @@ public struct GatewayServices: Sendable {
                 return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status.code)
             }
         }
+        // One process: exact admission in memory. PostgreSQL: shared by every replica, decided in the database.
+        let admission: any AdmissionLedger
+        if let pg = storage as? PostgresStorage {
+            let shared = PostgresAdmission(storage: pg, logger: logger, onAlerts: { alerts?.send($0) })
+            sharedAdmission = shared
+            admission = shared
+        } else {
+            sharedAdmission = nil
+            admission = LocalAdmission(storage: storage, now: wallClock)
+        }
         gateway = Gateway(config: config, transport: transport, recorder: requestLog, clock: routingClock,
-                          admission: LocalAdmission(storage: storage, now: wallClock), alerts: alerts)
+                          admission: admission, alerts: alerts)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
@@ -149,6 +162,22 @@ struct TransportService: Service {
     }
 }
 
+/// Keeps this replica's in-flight rows alive in PostgreSQL (every 5 s) and, on shutdown, writes the completions
+/// still pending.
+struct AdmissionMaintenanceService: Service {
+    let admission: PostgresAdmission
+    let logger: Logger
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do { try await admission.maintain() } catch {
+                logger.warning("Admission heartbeat failed", metadata: ["error.type": "\(type(of: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
+        }
+        await admission.flushPending()
+    }
+}
+
 /// Closes storage once everything else has stopped (it is the first service, so the last to stop).
 struct StorageService: Service {
     let storage: any Storage
@@ -191,6 +220,7 @@ public func buildApplication(
         upstream = client
     }
     let services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
+    if let shared = services.sharedAdmission { extraServices.append(AdmissionMaintenanceService(admission: shared, logger: logger)) }
     extraServices.append(services.requestLog)
     extraServices.append(services.healthChecks)
     let router = buildRouter(services)

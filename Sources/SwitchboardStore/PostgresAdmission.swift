@@ -1,0 +1,220 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import SwitchboardCore
+import SwitchboardRouting
+
+/// Admission shared by every replica on one PostgreSQL: exact, because each decision is taken under the advisory
+/// locks of the request's scopes, on the database's clock, from the shared counts — by the same `AdmissionBook`
+/// a single process uses, rebuilt for the decision.
+///
+/// Per scope the database holds requests and tokens per whole second (`rate_windows`), requests in flight and USD
+/// reserved per replica (`inflight`, with a heartbeat: a replica that stops is ignored after `staleAfter`
+/// seconds), and daily spend (`spend_daily`). An admission is one transaction: lock, read, decide, write.
+/// Completions are batched (every `flushInterval`, in one transaction): in-flight counts and reservations given
+/// back, token estimates corrected, actual spend added — atomically, so a budget never sees a request neither as
+/// reserved nor as spent.
+public final class PostgresAdmission: AdmissionLedger {
+    struct Completion {
+        var grant: AdmissionGrant
+        var tokens: Int?
+        var usd: Double
+        var budgets: [String: [Budget]]
+    }
+
+    let storage: PostgresStorage
+    public let replica: String
+    let logger: Logger
+    let onAlerts: @Sendable ([BudgetAlert]) -> Void
+    private let pending = Mutex<(items: [Completion], scheduled: Bool)>(([], false))
+    let flushInterval: Duration
+    public static let staleAfter = 30.0
+
+    public init(storage: PostgresStorage, flushInterval: Duration = .milliseconds(20), logger: Logger,
+                onAlerts: @escaping @Sendable ([BudgetAlert]) -> Void = { _ in }) {
+        self.storage = storage
+        replica = KeyText.random(12, alphabet: KeyText.idAlphabet)
+        self.flushInterval = flushInterval
+        self.logger = logger
+        self.onAlerts = onAlerts
+    }
+
+    public var chargesSpend: Bool { true }
+
+    public func admit(_ checks: [AdmissionCheck], charge: AdmissionCharge) async throws -> AdmissionDecision {
+        let scopes = checks.map(\.scope)
+        let rateScopes = checks.filter { !$0.rates.isUnlimited }.map(\.scope)
+        let budgetScopes = checks.filter { !$0.budgets.isEmpty }.map(\.scope)
+        let logger = logger, replica = replica
+        return try await storage.client.withTransaction(logger: logger) { tx in
+            var now = 0.0
+            for try await t in try await tx.query("SELECT sb_lock_scopes(\(scopes))", logger: logger).decode(Double.self) { now = t }
+            let nowMs = now * 1000, second = Int(now.rounded(.down)), today = BudgetCalendar.day(now), from = today - 62
+            var windows: [String: [(second: Int, requests: Int, tokens: Int)]] = [:]
+            var inFlight: [String: (requests: Int, reserved: Double)] = [:]
+            var days: [String: [Int: Double]] = [:], before: [String: Double] = [:]
+            let rows = try await tx.query("""
+                SELECT 'w', scope, second::float8, requests::float8, tokens::float8 FROM rate_windows
+                    WHERE scope = ANY(\(rateScopes)) AND second > \(second - 60)
+                UNION ALL SELECT 'f', scope, 0, SUM(requests)::float8, SUM(reserved_usd) FROM inflight
+                    WHERE scope = ANY(\(scopes)) AND heartbeat > \(now - Self.staleAfter) GROUP BY scope
+                UNION ALL SELECT 'd', scope, day::float8, usd, 0 FROM spend_daily WHERE scope = ANY(\(budgetScopes)) AND day >= \(from)
+                UNION ALL SELECT 'b', scope, 0, SUM(usd), 0 FROM spend_daily WHERE scope = ANY(\(budgetScopes)) AND day < \(from) GROUP BY scope
+                """, logger: logger)
+            for try await (kind, scope, a, b, c) in rows.decode((String, String, Double, Double, Double).self) {
+                switch kind {
+                case "w": windows[scope, default: []].append((Int(a), Int(b), Int(c)))
+                case "f": inFlight[scope] = (Int(b), c)
+                case "d": days[scope, default: [:]][Int(a)] = b
+                default: before[scope] = b
+                }
+            }
+            var book = AdmissionBook()
+            for check in checks {
+                if !check.rates.isUnlimited {
+                    book.install(CapacityWindow(limits: check.rates, nowMs: nowMs, seconds: windows[check.scope] ?? [],
+                                                inFlight: inFlight[check.scope]?.requests ?? 0), for: check.scope)
+                }
+                if !check.budgets.isEmpty {
+                    var ledger = SpendLedger(days: days[check.scope] ?? [:], before: before[check.scope] ?? 0)
+                    ledger.reserved = max(0, inFlight[check.scope]?.reserved ?? 0)
+                    book.load(check.scope, ledger)
+                }
+            }
+            let decision = book.admit(checks, charge: charge, nowMs: nowMs, today: today)
+            guard case .admitted(let grant) = decision else { return decision }
+            let held = Array(Set(grant.rateScopes + grant.budgetScopes)).sorted()
+            let reserves = held.map { grant.budgetScopes.contains($0) ? charge.reserveUSD : 0 }
+            try await tx.query("""
+                WITH w AS (
+                    INSERT INTO rate_windows (scope, second, requests, tokens) SELECT unnest(\(grant.rateScopes)::text[]), \(second), 1, \(charge.tokens)
+                    ON CONFLICT (scope, second) DO UPDATE SET requests = rate_windows.requests + 1, tokens = rate_windows.tokens + excluded.tokens
+                )
+                INSERT INTO inflight (scope, replica, requests, reserved_usd, heartbeat)
+                    SELECT unnest(\(held)::text[]), \(replica), 1, unnest(\(reserves)::float8[]), \(now)
+                ON CONFLICT (scope, replica) DO UPDATE SET requests = inflight.requests + 1,
+                    reserved_usd = inflight.reserved_usd + excluded.reserved_usd, heartbeat = excluded.heartbeat
+                """, logger: logger)
+            return decision
+        }
+    }
+
+    public func complete(_ grant: AdmissionGrant, actualTokens: Int?, actualUSD: Double, budgets: [String: [Budget]]) -> [BudgetAlert] {
+        let schedule = pending.withLock { p in
+            p.items.append(Completion(grant: grant, tokens: actualTokens, usd: actualUSD, budgets: budgets))
+            defer { p.scheduled = true }
+            return !p.scheduled
+        }
+        if schedule {
+            Task { [self] in
+                try? await Task.sleep(for: flushInterval)
+                await flushPending()
+            }
+        }
+        return []
+    }
+
+    /// Writes every pending completion; on failure they stay pending and the flush is retried.
+    public func flushPending() async {
+        var delay = flushInterval
+        while true {
+            let items = pending.withLock { p in
+                let items = p.items
+                p.items = []
+                if items.isEmpty { p.scheduled = false }
+                return items
+            }
+            if items.isEmpty { return }
+            do {
+                try await write(items)
+            } catch {
+                logger.error("Could not write finished requests' limits and spend; retrying", metadata: ["error.type": "\(type(of: error))"])
+                pending.withLock { $0.items.insert(contentsOf: items, at: 0) }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    func write(_ items: [Completion]) async throws {
+        var release: [String: (requests: Int, reserved: Double)] = [:]
+        var tokenFix: [String: Int] = [:]
+        var spend: [String: SpendRollup.Row] = [:]
+        var alertBudgets: [String: [Budget]] = [:]
+        for c in items {
+            let g = c.grant
+            for scope in Set(g.rateScopes + g.budgetScopes) {
+                release[scope, default: (0, 0)].requests += 1
+            }
+            let day = BudgetCalendar.day(g.startedMs / 1000), second = Int((g.startedMs / 1000).rounded(.down))
+            for scope in g.budgetScopes {
+                release[scope, default: (0, 0)].reserved += g.charge.reserveUSD
+                spend["\(scope)\u{0}\(day)", default: .init(scope: scope, day: day, usd: 0, requests: 0, tokens: 0)].usd += c.usd
+                spend["\(scope)\u{0}\(day)"]!.requests += 1
+                spend["\(scope)\u{0}\(day)"]!.tokens += c.tokens ?? 0
+                if let b = c.budgets[scope], b.contains(where: { $0.alertUSD != nil }) { alertBudgets[scope] = b }
+            }
+            if let actual = c.tokens, actual != g.charge.tokens {
+                for scope in g.rateScopes { tokenFix["\(scope)\u{0}\(second)", default: 0] += actual - g.charge.tokens }
+            }
+        }
+        let logger = logger, replica = replica
+        let releaseScopes = Array(release.keys)
+        let fixKeys = Array(tokenFix.keys)
+        try await storage.client.withTransaction(logger: logger) { tx in
+            try await tx.query("""
+                UPDATE inflight SET requests = GREATEST(0, inflight.requests - d.requests),
+                    reserved_usd = GREATEST(0, inflight.reserved_usd - d.reserved)
+                FROM (SELECT unnest(\(releaseScopes)::text[]) AS scope, unnest(\(releaseScopes.map { release[$0]!.requests })::bigint[]) AS requests,
+                             unnest(\(releaseScopes.map { release[$0]!.reserved })::float8[]) AS reserved) d
+                WHERE inflight.scope = d.scope AND inflight.replica = \(replica)
+                """, logger: logger)
+            if !fixKeys.isEmpty {
+                let parts = fixKeys.map { $0.split(separator: "\u{0}", maxSplits: 1) }
+                try await tx.query("""
+                    UPDATE rate_windows SET tokens = GREATEST(0, rate_windows.tokens + d.delta)
+                    FROM (SELECT unnest(\(parts.map { String($0[0]) })::text[]) AS scope, unnest(\(parts.map { Int($0[1])! })::bigint[]) AS second,
+                                 unnest(\(fixKeys.map { tokenFix[$0]! })::bigint[]) AS delta) d
+                    WHERE rate_windows.scope = d.scope AND rate_windows.second = d.second
+                    """, logger: logger)
+            }
+            if !spend.isEmpty { try await PostgresStorage.addSpend(Array(spend.values), tx, logger) }
+        }
+        if !alertBudgets.isEmpty { try await sendAlerts(alertBudgets) }
+    }
+
+    /// Soft limits crossed by now: each (scope, period) is claimed once in `budget_alerts`, by whichever replica
+    /// gets there first, and only that one reports it.
+    func sendAlerts(_ budgets: [String: [Budget]]) async throws {
+        var alerts: [BudgetAlert] = []
+        let now = Date().timeIntervalSince1970, today = BudgetCalendar.day(now)
+        for (scope, list) in budgets {
+            let ledger = try await storage.spend(scope: scope, fromDay: today - 62)
+            for b in list {
+                guard let alert = b.alertUSD else { continue }
+                let spent = ledger.spent(b.period, today: today)
+                guard spent >= alert else { continue }
+                let start = BudgetCalendar.start(of: b.period, containing: today)
+                let period = "\(b.period.rawValue):\(start)"
+                let claimed = try await storage.client.query("""
+                    INSERT INTO budget_alerts (scope, period, sent_at) VALUES (\(scope), \(period), \(now))
+                    ON CONFLICT DO NOTHING RETURNING scope
+                    """, logger: logger).collect()
+                if !claimed.isEmpty { alerts.append(BudgetAlert(scope: scope, budget: b, spentUSD: spent, periodStart: start)) }
+            }
+        }
+        if !alerts.isEmpty { onAlerts(alerts) }
+    }
+
+    /// Keeps this replica's in-flight rows alive and clears what no replica needs any more. Run it every few
+    /// seconds (well within `staleAfter`).
+    public func maintain() async throws {
+        let logger = logger, replica = replica
+        try await storage.client.withConnection { conn in
+            try await conn.query("UPDATE inflight SET heartbeat = extract(epoch FROM clock_timestamp()) WHERE replica = \(replica)", logger: logger)
+            try await conn.query("DELETE FROM inflight WHERE heartbeat < extract(epoch FROM clock_timestamp()) - 600", logger: logger)
+            try await conn.query("DELETE FROM rate_windows WHERE second < extract(epoch FROM clock_timestamp())::bigint - 120", logger: logger)
+        }
+    }
+}
