@@ -9,7 +9,8 @@
 # Stages: a Python venv at .venv with the openai and anthropic SDKs; `swift test`; `swift build --product switchboard`;
 # `switchboard check` on a good and a bad config; `switchboard simulate` on the shipped scenarios; a gateway plus a `switchboard mock-provider` upstream, exercised
 # through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
-# the embedded demo config (`switchboard serve` without --config).
+# keys, rate limits and budgets made with `switchboard keys` on one process (SQLite) and on three replicas sharing a
+# throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); the embedded demo config (`switchboard serve` without --config).
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
 set -euo pipefail
 
@@ -383,6 +384,28 @@ cat "$LOGS/shutdown_test.log"
 add_counts shutdown "$LOGS/shutdown_test.log" "$rc"
 
 stop_pid "$MOCK_PID" 10
+
+# ---------------------------------------------------------------------------------------------------------------
+# Keys, limits and budgets: one process on SQLite, three replicas on PostgreSQL (keys made with the CLI)
+# ---------------------------------------------------------------------------------------------------------------
+
+section "Keys, limits and budgets: one process on SQLite"
+rc=0
+timeout -k 5 300 "$PYTHON" "$E2E/replicas_test.py" --bin "$BIN" --storage "sqlite:$WORK/single.db" --replicas 1 \
+    --label single-replica --log-dir "$LOGS" 2>&1 | tee "$LOGS/single_replica_test.log" || rc=$?
+add_counts single-replica "$LOGS/single_replica_test.log" "$rc"
+
+section "Keys, limits and budgets: three replicas on one PostgreSQL"
+rc=0
+PG_REPLICAS_URL="${SWITCHBOARD_TEST_POSTGRES_URL%/*}/sb_replicas"
+if "${PG_BIN}/psql" "$SWITCHBOARD_TEST_POSTGRES_URL" -qAt -c "CREATE DATABASE sb_replicas" >"$LOGS/pg-createdb.log" 2>&1 ||
+    psql "$SWITCHBOARD_TEST_POSTGRES_URL" -qAt -c "CREATE DATABASE sb_replicas" >>"$LOGS/pg-createdb.log" 2>&1; then
+    timeout -k 5 300 "$PYTHON" "$E2E/replicas_test.py" --bin "$BIN" --storage "$PG_REPLICAS_URL" --replicas 3 \
+        --label three-replicas --log-dir "$LOGS" 2>&1 | tee "$LOGS/three_replicas_test.log" || rc=$?
+    add_counts three-replicas "$LOGS/three_replicas_test.log" "$rc"
+else
+    fail "three replicas" "could not create the database: $(cat "$LOGS/pg-createdb.log")"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # The embedded demo config

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Limits and budgets across replicas: N real `switchboard serve` processes on one storage, hit at once.
+
+    python scripts/e2e/replicas_test.py --bin .build/debug/switchboard --storage postgres://postgres@127.0.0.1:PORT/db \
+        --replicas 3 --log-dir /tmp/logs
+
+With PostgreSQL, pass a database of its own (it is migrated and filled). With --storage sqlite:PATH use --replicas 1
+(SQLite serves one process). Checks:
+
+  - keys and teams made with the CLI (`switchboard keys create`, `switchboard teams create`) work on every replica,
+  - a 100-requests-per-minute key hit with 300 concurrent requests spread over the replicas admits exactly 100; the
+    others get 429 `rate_limit_exceeded` with Retry-After and x-ratelimit-* headers, and never reach the upstream,
+  - a key with a total budget of 0.0495 USD, whose requests cost 0.001 USD each, hit with 300 concurrent requests,
+    admits exactly 50; its spend, shown by `switchboard keys show`, stays within the budget plus one request,
+  - a team limit of 30 requests per minute holds for two keys of the team together,
+  - a key revoked with the CLI is refused by every replica within auth.key_cache_s,
+  - every replica exits 0 on SIGTERM.
+Prints PASS/FAIL per check and closes with `replicas: N passed, M failed`; exits 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from e2e_lib import bearer, free_port, request, wait_http_ok
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--bin", required=True)
+ap.add_argument("--storage", required=True, help="postgres://… (a database of its own) or sqlite:PATH")
+ap.add_argument("--replicas", type=int, default=3)
+ap.add_argument("--log-dir", default=".")
+ap.add_argument("--label", default="replicas", help="the name on the summary line")
+args = ap.parse_args()
+
+passed: list[str] = []
+failed: list[str] = []
+
+
+def record(ok: bool, name: str, detail: str = "") -> bool:
+    (passed if ok else failed).append(name)
+    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
+    return ok
+
+
+def finish() -> int:
+    print(f"{args.label}: {len(passed)} passed, {len(failed)} failed", flush=True)
+    return 1 if failed or not passed else 0
+
+
+ports = [free_port() for _ in range(args.replicas)]
+config = os.path.join(args.log_dir, f"{args.label}.yaml")
+with open(config, "w") as f:
+    # Output costs 62.5 USD per 1M tokens: 16 completion tokens (max_tokens 16) cost 0.001 USD; the prompt is free.
+    f.write(f"""
+server: {{ listen: "127.0.0.1:{ports[0]}", shutdown_grace_s: 5 }}
+storage: "{args.storage}"
+auth: {{ master_key: "sk-master-replicas", key_cache_s: 1 }}
+providers:
+  - {{ name: sim, kind: mock, seed: 3 }}
+models:
+  - {{ name: chat, deployments: [ {{ provider: sim, model: sim-1, price: {{ input: 0, output: 62.5 }} }} ] }}
+""")
+
+
+def cli(*words: str) -> dict:
+    out = subprocess.run([args.bin, *words, "--config", config], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError(f"switchboard {' '.join(words)} exited {out.returncode}: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+procs: list[subprocess.Popen] = []
+
+
+def stop_all() -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def chat(port: int, key: str, max_tokens: int = 16):
+    return request("POST", f"http://127.0.0.1:{port}/v1/chat/completions", headers=bearer(key), timeout=60,
+                   json_body={"model": "chat", "max_tokens": max_tokens, "messages": [{"role": "user", "content": "hi"}]})
+
+
+def storm(key: str, n: int = 300) -> list:
+    """n requests at once, spread round-robin over the replicas."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(chat, ports[i % len(ports)], key) for i in range(n)]
+        return [f.result() for f in futures]
+
+
+try:
+    team = cli("teams", "create", "--name", "storm-team", "--rpm", "30")
+    record(team.get("name") == "storm-team", "CLI: team created")
+    rpm_key = cli("keys", "create", "--name", "storm-rpm", "--rpm", "100")["key"]
+    budget_key = cli("keys", "create", "--name", "storm-budget", "--budget", "total=0.0495")
+    team_keys = [cli("keys", "create", "--name", f"team-{i}", "--team", "storm-team")["key"] for i in range(2)]
+    record(rpm_key.startswith("sk-sb-") and budget_key["key"].startswith("sk-sb-"), "CLI: keys created and shown once")
+
+    for i, port in enumerate(ports):
+        log_out = open(os.path.join(args.log_dir, f"{args.label}-{i}.out.log"), "w")
+        log_err = open(os.path.join(args.log_dir, f"{args.label}-{i}.err.log"), "w")
+        procs.append(subprocess.Popen([args.bin, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
+                                      stdout=log_out, stderr=log_err, stdin=subprocess.DEVNULL))
+    for i, port in enumerate(ports):
+        wait_http_ok(f"http://127.0.0.1:{port}/readyz", timeout=30, alive=lambda p=procs[i]: p.poll() is None)
+    record(True, f"{len(ports)} replicas ready")
+
+    # 1. Rate limit: 300 at once, exactly 100 admitted.
+    t0 = time.monotonic()
+    results = storm(rpm_key)
+    took = time.monotonic() - t0
+    ok = [r for r in results if r.status == 200]
+    limited = [r for r in results if r.status == 429]
+    record(len(ok) == 100 and len(limited) == 200, "rpm 100, 300 concurrent requests over the replicas: exactly 100 admitted",
+           f"{len(ok)} × 200, {len(limited)} × 429, others {sorted({r.status for r in results} - {200, 429})}, {took:.2f} s")
+    bad_429 = [r for r in limited if r.json().get("error", {}).get("code") != "rate_limit_exceeded"
+               or not r.headers.get("retry-after") or r.headers.get("x-ratelimit-remaining-requests") != "0"
+               or r.headers.get("x-ratelimit-limit-requests") != "100"]
+    record(not bad_429, "every 429 has code rate_limit_exceeded, Retry-After and x-ratelimit-* headers",
+           f"{len(bad_429)} without; first: {bad_429[0].headers if bad_429 else ''}")
+    record(all(r.headers.get("x-switchboard-provider") is None for r in limited), "refused requests never reached a provider")
+
+    # 2. Budget: 0.0495 USD at 0.001 per request: exactly 50 admitted.
+    results = storm(budget_key["key"])
+    ok = [r for r in results if r.status == 200]
+    over = [r for r in results if r.status == 429 and r.json().get("error", {}).get("code") == "budget_exceeded"]
+    record(len(ok) == 50 and len(over) == 250, "budget 0.0495 USD, 300 concurrent requests of 0.001 USD: exactly 50 admitted",
+           f"{len(ok)} × 200, {len(over)} × budget_exceeded")
+    spent = None
+    for _ in range(50):
+        spent = cli("keys", "show", budget_key["id"])["spend"]["total_usd"]
+        if spent >= 0.0495:
+            break
+        time.sleep(0.2)
+    record(spent is not None and 0.0495 <= spent <= 0.0505, "the spend recorded stays within the budget plus one request",
+           f"total_usd {spent}")
+
+    # 3. A team limit holds for its keys together.
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=90) as pool:
+        futures = [pool.submit(chat, ports[i % len(ports)], team_keys[i % 2]) for i in range(90)]
+        results = [f.result() for f in futures]
+    ok = [r for r in results if r.status == 200]
+    record(len(ok) == 30, "team rpm 30 over two keys and all replicas: exactly 30 admitted", f"{len(ok)} × 200")
+
+    # 4. Revocation through the CLI reaches every replica within key_cache_s.
+    fresh = cli("keys", "create", "--name", "to-revoke")
+    statuses = [chat(port, fresh["key"]).status for port in ports]
+    record(statuses == [200] * len(ports), "a new key works on every replica at once", f"{statuses}")
+    cli("keys", "revoke", fresh["id"])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        statuses = [chat(port, fresh["key"]).status for port in ports]
+        if statuses == [401] * len(ports):
+            break
+        time.sleep(0.2)
+    record(statuses == [401] * len(ports), "a key revoked with the CLI is refused by every replica within key_cache_s", f"{statuses}")
+except Exception as e:  # noqa: BLE001 - report, then clean up
+    record(False, "replicas test ran to the end", f"{type(e).__name__}: {e}")
+finally:
+    stop_all()
+    codes = [p.returncode for p in procs]
+    if procs:
+        record(all(c == 0 for c in codes), "every replica exits 0 on SIGTERM", f"{codes}")
+
+sys.exit(finish())
