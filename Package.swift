@@ -56,6 +56,7 @@ let package = Package(
         .target(name: "SwitchboardServer", dependencies: [
             "SwitchboardCore", "SwitchboardRouting", "SwitchboardProviders", "SwitchboardStore",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

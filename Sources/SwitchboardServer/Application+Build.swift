@@ -2,6 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -22,6 +25,8 @@ public struct GatewayServices: Sendable {
     public let healthChecks: HealthCheckService
     /// Admission shared through PostgreSQL (nil with other storage).
     let sharedAdmission: PostgresAdmission?
+    /// `server.max_in_flight`'s queue (nil without a limit).
+    var gatewayGate: PriorityGate? { gateway.gate }
 
     /// Builds the services around an upstream transport (owned by the caller).
     /// - Parameter routingClock: milliseconds on a monotonic clock for health, caps and balancers (tests inject one).
@@ -162,6 +167,26 @@ struct TransportService: Service {
     }
 }
 
+/// The TLS settings of `server.tls`: its certificate chain and key, and with `client_ca_file` client certificates
+/// required and checked against that CA. Unreadable or invalid files are reported as configuration problems.
+func serverTLS(_ tls: TLSConfig) throws -> TLSConfiguration {
+    func problem(_ key: String, _ what: String, _ error: any Error) -> ConfigError {
+        ConfigError(problems: [ConfigProblem(path: "server.tls.\(key)", message: "\(what): \(error)")])
+    }
+    let chain: [NIOSSLCertificate]
+    do { chain = try NIOSSLCertificate.fromPEMFile(tls.certFile) } catch { throw problem("cert_file", "not a PEM certificate chain", error) }
+    guard !chain.isEmpty else { throw ConfigError(problems: [ConfigProblem(path: "server.tls.cert_file", message: "no certificate in the file")]) }
+    let key: NIOSSLPrivateKey
+    do { key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem) } catch { throw problem("key_file", "not a PEM private key", error) }
+    var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+    c.minimumTLSVersion = .tlsv12
+    if let ca = tls.clientCAFile {
+        do { c.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) } catch { throw problem("client_ca_file", "not a PEM certificate", error) }
+        c.certificateVerification = .noHostnameVerification
+    }
+    return c
+}
+
 /// Keeps this replica's in-flight rows alive in PostgreSQL (every 5 s) and, on shutdown, writes the completions
 /// still pending.
 struct AdmissionMaintenanceService: Service {
@@ -224,9 +249,10 @@ public func buildApplication(
     extraServices.append(services.requestLog)
     extraServices.append(services.healthChecks)
     let router = buildRouter(services)
+    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(75)))
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .seconds(75))),
+        server: try config.server.tls.map { try .tls(http1, tlsConfiguration: serverTLS($0)) } ?? http1,
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: nil, backlog: 1024),
         services: extraServices,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -46,6 +46,8 @@ final class Gateway: Sendable {
     /// Key and team limits (nil: nothing is limited, as in tests without storage).
     let admission: (any AdmissionLedger)?
     let alerts: BudgetAlerter?
+    /// `server.max_in_flight` and the priority queue in front of it (nil: no limit).
+    let gate: PriorityGate?
     /// Largest non-streamed upstream body the gateway reads.
     let maxResponseBytes = 64 << 20
 
@@ -56,6 +58,9 @@ final class Gateway: Sendable {
          clock: (@Sendable () -> Double)? = nil, admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil) {
         self.admission = admission
         self.alerts = alerts
+        gate = config.server.maxInFlight > 0
+            ? PriorityGate(capacity: config.server.maxInFlight, depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
+            : nil
         var providers: [String: any Provider] = [:]
         for p in config.providers { providers[p.name] = makeProvider(p, transport: transport) }
         let start = clockStart
@@ -103,6 +108,21 @@ final class Gateway: Sendable {
                 return trace.fail(GatewayError(status: 503, type: "server_error", code: "storage_unavailable",
                                                message: "Limits could not be checked: storage is not reachable.", retryAfterSeconds: 1),
                                   api: API.self, recorder)
+            }
+        }
+        // Priority: when the gateway is at `server.max_in_flight`, requests queue by their key's class; the
+        // lowest classes are shed first.
+        if let gate {
+            switch await gate.enter(identity.priority) {
+            case .entered(let permit):
+                trace.permit = permit
+            case .shed(let timedOut):
+                if Task.isCancelled { return trace.fail(.clientClosed, api: API.self, recorder) }
+                let why = timedOut ? "no place within \(String(format: "%g", gate.timeoutSeconds)) s"
+                                   : "the queue is full of requests of the same or a higher priority"
+                return trace.fail(GatewayError(status: 503, type: "server_error", code: "overloaded",
+                                               message: "The gateway is at capacity; this \(identity.priority.rawValue) request was shed (\(why)). Try again later.",
+                                               retryAfterSeconds: 1), api: API.self, recorder)
             }
         }
         // Only deployments that can serve the request (capabilities, context window), are healthy and have room
@@ -530,6 +550,8 @@ struct Trace: Sendable {
     var price = Price.free
     /// The request's claim on its key's and team's limits, given back when its record is emitted.
     var ticket: AdmissionTicket?
+    /// Its place under `server.max_in_flight`, given back when its record is emitted.
+    var permit: GatePermit?
 
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
@@ -543,6 +565,7 @@ struct Trace: Sendable {
             ticket.complete(tokens: record.status == 0 ? nil : record.usage.totalTokens, usd: record.costUSD)
             if ticket.ledger.chargesSpend { record.chargedScopes = ticket.grant.budgetScopes }
         }
+        permit?.release()
         recorder.record(record)
     }
 

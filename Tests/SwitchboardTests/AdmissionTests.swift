@@ -184,3 +184,58 @@ import Testing
         #expect(starts["key:a"]!.count > 100)
     }
 }
+
+@Suite struct PriorityGateTests {
+    @Test func admitsUpToCapacityThenQueuesByClassAndWakesStrictlyByPriority() {
+        var g = PriorityGateState(capacity: 2, depth: 4)
+        #expect(g.arrive(1, .batch) == .admitted && g.arrive(2, .batch) == .admitted)
+        #expect(g.arrive(3, .batch) == .queued(evicted: nil) && g.arrive(4, .standard) == .queued(evicted: nil))
+        #expect(g.arrive(5, .critical) == .queued(evicted: nil) && g.arrive(6, .batch) == .queued(evicted: nil))
+        // Full: a critical newcomer pushes out the newest batch waiter; a batch newcomer is shed.
+        #expect(g.arrive(7, .critical) == .queued(evicted: 6))
+        #expect(g.arrive(8, .batch) == .shed)
+        #expect(g.arrive(9, .standard) == .queued(evicted: 3))
+        #expect(g.arrive(10, .standard) == .shed)    // no lower class left to push out
+        // Places go to critical (oldest first), then standard, then batch.
+        var order: [UInt64] = []
+        while let next = g.release() { order.append(next) }
+        #expect(order == [5, 7, 4, 9])
+        #expect(g.inFlight == 1 && g.queued == 0)
+        // A newcomer does not overtake waiters of its class or above, even with a free place... and takes it when none wait.
+        #expect(g.arrive(11, .batch) == .admitted)
+        #expect(g.arrive(12, .standard) == .queued(evicted: nil))
+        #expect(g.remove(12) && !g.remove(12))
+    }
+
+    /// Random arrivals and releases: never more in flight than capacity, never more waiting than depth, and a
+    /// waiter is only woken while no waiter of a higher class exists.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func invariantsHoldUnderRandomTraffic(_ seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var g = PriorityGateState(capacity: 3, depth: 5)
+        var classOf: [UInt64: PriorityClass] = [:]
+        var waiting: Set<UInt64> = []
+        for id in UInt64(1)...3000 {
+            if rng.next() % 2 == 0 {
+                let p = PriorityClass.allCases[Int(rng.next() % 3)]
+                classOf[id] = p
+                switch g.arrive(id, p) {
+                case .admitted: break
+                case .queued(let evicted):
+                    waiting.insert(id)
+                    if let e = evicted {
+                        #expect(classOf[e]!.rank > p.rank)
+                        waiting.remove(e)
+                    }
+                case .shed: #expect(waiting.allSatisfy { classOf[$0]!.rank <= p.rank } && waiting.count == 5)
+                }
+            } else if g.inFlight > 0 {
+                if let woken = g.release() {
+                    #expect(waiting.allSatisfy { classOf[$0]!.rank >= classOf[woken]!.rank })
+                    waiting.remove(woken)
+                }
+            }
+            #expect(g.inFlight <= 3 && g.queued <= 5 && g.queued == waiting.count)
+        }
+    }
+}

@@ -1,9 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
 import SwitchboardStore
+import Synchronization
 import Testing
 @testable import SwitchboardServer
 
@@ -179,4 +181,65 @@ import Testing
             #expect(try await h.post("/v1/chat/completions", body, key: key).status == .ok)
         }
     }
+}
+
+/// The gateway saturated: requests queue by priority class, batch is shed first, critical is never starved.
+@Suite struct SaturationTests {
+    static let yaml = """
+    server: { max_in_flight: 1, queue_depth: 3, queue_timeout_s: 30 }
+    auth: { master_key: "sk-master" }
+    providers: [ { name: slow, kind: mock, latency_ms: 150 } ]
+    models: [ { name: demo, deployments: [ { provider: slow, model: s } ] } ]
+    """
+
+    @Test func criticalIsServedFirstAndBatchIsShedFirst() async throws {
+        try await withGateway(Self.yaml, mode: .live) { h in
+            let batch = try await KeysAppTests.createKey(h, #"{"name":"batch","priority":"batch"}"#).key
+            let critical = try await KeysAppTests.createKey(h, #"{"name":"critical","priority":"critical"}"#).key
+            let gate = try #require(h.services.gatewayGate)
+            let finished = Finished()
+            // Its own client: requests in parallel, each on its own connection.
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { _ = client.shutdown() }
+            let port = h.client.port!
+            let send: @Sendable (String, String) async throws -> (String, HTTPResponse.Status, String?) = { key, label in
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                request.method = .POST
+                request.headers.add(name: "authorization", value: "Bearer \(key)")
+                request.body = .bytes(ByteBuffer(string: chatBody))
+                let r = try await client.execute(request, timeout: .seconds(30))
+                _ = try await r.body.collect(upTo: 1 << 20)
+                if r.status == .ok { finished.add(label) }
+                return (label, HTTPResponse.Status(code: Int(r.status.code)), r.headers.first(name: "retry-after"))
+            }
+            let results = try await withThrowingTaskGroup(of: (String, HTTPResponse.Status, String?).self) { group in
+                // Four batch requests: one takes the place, three fill the queue.
+                for i in 0..<4 { group.addTask { try await send(batch, "b\(i)") } }
+                let deadline = ContinuousClock.now + .seconds(10)
+                while gate.snapshot.queued < 3 {
+                    guard ContinuousClock.now < deadline else { throw StorageError.corrupt("the batch requests never queued: \(gate.snapshot)") }
+                    await Task.yield()
+                }
+                // Two critical ones push the two newest batch waiters out and are served before the oldest one.
+                for i in 0..<2 { group.addTask { try await send(critical, "c\(i)") } }
+                var out: [(String, HTTPResponse.Status, String?)] = []
+                for try await r in group { out.append(r) }
+                return out
+            }
+            let ok = results.filter { $0.1 == .ok }.map(\.0), shed = results.filter { $0.1 == .serviceUnavailable }
+            #expect(ok.filter { $0.hasPrefix("c") }.count == 2, "\(results)")
+            #expect(ok.filter { $0.hasPrefix("b") }.count == 2 && shed.count == 2 && shed.allSatisfy { $0.0.hasPrefix("b") && $0.2 == "1" })
+            // One at a time: the batch request in flight, then both critical ones, then the oldest batch waiter.
+            let order = finished.labels.map(\.first!)
+            #expect(order == ["b", "c", "c", "b"], "\(finished.labels)")
+            let records = try await h.records()
+            #expect(records.filter { $0.errorCode == "overloaded" }.count == 2)
+        }
+    }
+}
+
+final class Finished: Sendable {
+    private let list = Mutex<[String]>([])
+    func add(_ label: String) { list.withLock { $0.append(label) } }
+    var labels: [String] { list.withLock { $0 } }
 }

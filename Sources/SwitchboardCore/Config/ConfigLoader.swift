@@ -253,8 +253,21 @@ struct Walker {
 
     mutating func serverConfig(_ node: Node) -> ServerConfig {
         var server = ServerConfig()
-        guard let m = mapping(node, "server", allowed: ["listen", "max_body_bytes", "event_loop_threads", "shutdown_grace_s"]) else {
+        guard let m = mapping(node, "server", allowed: ["listen", "max_body_bytes", "event_loop_threads", "shutdown_grace_s", "max_in_flight",
+                                                        "queue_depth", "queue_timeout_s", "tls"]) else {
             return server
+        }
+        if let v = int(m, "max_in_flight", "server", range: 0...1_000_000) { server.maxInFlight = v }
+        if let v = int(m, "queue_depth", "server", range: 0...1_000_000) { server.queueDepth = v }
+        if let v = number(m, "queue_timeout_s", "server", range: 0.001...3600) { server.queueTimeoutSeconds = v }
+        if let node = m["tls"], let t = mapping(node, "server.tls", allowed: ["cert_file", "key_file", "client_ca_file"]) {
+            let cert = string(t, "cert_file", "server.tls", required: true)
+            let key = string(t, "key_file", "server.tls", required: true)
+            let ca = string(t, "client_ca_file", "server.tls")
+            for (name, path) in [("cert_file", cert), ("key_file", key), ("client_ca_file", ca)] {
+                if let path, !FileManager.default.isReadableFile(atPath: path) { problem("server.tls.\(name)", "cannot read the file \"\(path)\"") }
+            }
+            if let cert, let key { server.tls = TLSConfig(certFile: cert, keyFile: key, clientCAFile: ca) }
         }
         if let listen = string(m, "listen", "server") {
             if let (host, port) = parseListen(listen) {

@@ -32,8 +32,31 @@ public struct ServerConfig: Sendable, Equatable {
     public var eventLoopThreads: Int = 0
     /// `server.shutdown_grace_s`; default 30. How long in-flight requests may run on after SIGTERM/SIGINT.
     public var shutdownGraceSeconds: Double = 30
+    /// `server.max_in_flight`: model requests served at once; beyond it they queue by priority class. 0 (default):
+    /// no limit.
+    public var maxInFlight: Int = 0
+    /// `server.queue_depth`: requests that may wait for a place (all classes together); default 1024.
+    public var queueDepth: Int = 1024
+    /// `server.queue_timeout_s`: the longest a request waits for a place; default 30.
+    public var queueTimeoutSeconds: Double = 30
+    /// `server.tls`: HTTPS (and optionally client certificates); plain HTTP when nil.
+    public var tls: TLSConfig?
 
     public init() {}
+}
+
+/// `server.tls`: PEM files of the server's certificate chain and private key; with `client_ca_file`, clients must
+/// present a certificate signed by that CA (mutual TLS).
+public struct TLSConfig: Sendable, Equatable {
+    public var certFile: String
+    public var keyFile: String
+    public var clientCAFile: String?
+
+    public init(certFile: String, keyFile: String, clientCAFile: String? = nil) {
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.clientCAFile = clientCAFile
+    }
 }
 
 /// `storage:` — where state (request log, keys, teams, spend) lives. May be an `env:NAME` reference.

@@ -1,0 +1,92 @@
+import Synchronization
+import SwitchboardCore
+import SwitchboardRouting
+
+/// `server.max_in_flight` with a priority queue in front (`PriorityGateState`), for async callers. A place is held
+/// by a `GatePermit` until the request's record is emitted (its stream has ended).
+final class PriorityGate: Sendable {
+    enum Outcome: Sendable {
+        case entered(GatePermit)
+        /// Shed: the queue was full (`queueFull`) or the wait was over (`timedOut`), or the client left.
+        case shed(timedOut: Bool)
+    }
+
+    private struct State {
+        var gate: PriorityGateState
+        var nextID: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        /// Decisions that arrived before their waiter parked.
+        var early: [UInt64: Bool] = [:]
+    }
+
+    private let state: Mutex<State>
+    let timeout: Duration
+    let timeoutSeconds: Double
+
+    init(capacity: Int, depth: Int, timeoutSeconds: Double) {
+        state = Mutex(State(gate: PriorityGateState(capacity: capacity, depth: depth)))
+        timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    var snapshot: (inFlight: Int, queued: Int) { state.withLock { ($0.gate.inFlight, $0.gate.queued) } }
+
+    func enter(_ priority: PriorityClass) async -> Outcome {
+        let (id, arrival) = state.withLock { s in
+            s.nextID += 1
+            return (s.nextID, s.gate.arrive(s.nextID, priority))
+        }
+        switch arrival {
+        case .admitted: return .entered(GatePermit(self))
+        case .shed: return .shed(timedOut: false)
+        case .queued(let evicted):
+            if let evicted { resolve(evicted, false) }
+        }
+        let timer = Task { [timeout] in
+            try await Task.sleep(for: timeout)
+            self.giveUp(id)
+        }
+        let admitted = await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                let early = state.withLock { s -> Bool? in
+                    if let r = s.early.removeValue(forKey: id) { return r }
+                    s.waiters[id] = c
+                    return nil
+                }
+                if let early { c.resume(returning: early) }
+            }
+        } onCancel: {
+            self.giveUp(id)
+        }
+        timer.cancel()
+        return admitted ? .entered(GatePermit(self)) : .shed(timedOut: true)
+    }
+
+    /// The waiter gives up (timeout, client gone) if it still waits.
+    private func giveUp(_ id: UInt64) {
+        let removed = state.withLock { $0.gate.remove(id) }
+        if removed { resolve(id, false) }
+    }
+
+    private func resolve(_ id: UInt64, _ admitted: Bool) {
+        let c = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+            if let c = s.waiters.removeValue(forKey: id) { return c }
+            s.early[id] = admitted
+            return nil
+        }
+        c?.resume(returning: admitted)
+    }
+
+    fileprivate func release() {
+        if let next = state.withLock({ $0.gate.release() }) { resolve(next, true) }
+    }
+}
+
+/// A place in the gate, given back exactly once (when the request ends, or on deinit).
+final class GatePermit: Sendable {
+    private let gate: PriorityGate
+    private let done = Atomic<Bool>(false)
+    init(_ gate: PriorityGate) { self.gate = gate }
+    func release() { if !done.exchange(true, ordering: .acquiringAndReleasing) { gate.release() } }
+    deinit { release() }
+}
