@@ -10,7 +10,8 @@
 # `switchboard check` on a good and a bad config; `switchboard simulate` on the shipped scenarios; a gateway plus a `switchboard mock-provider` upstream, exercised
 # through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
 # keys, rate limits and budgets made with `switchboard keys` on one process (SQLite) and on three replicas sharing a
-# throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); the embedded demo config (`switchboard serve` without --config).
+# throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); HTTPS and mutual TLS with certificates made by
+# openssl (scripts/e2e/tls_test.py); the embedded demo config (`switchboard serve` without --config).
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
 set -euo pipefail
 
@@ -406,6 +407,12 @@ if "${PG_BIN}/psql" "$SWITCHBOARD_TEST_POSTGRES_URL" -qAt -c "CREATE DATABASE sb
 else
     fail "three replicas" "could not create the database: $(cat "$LOGS/pg-createdb.log")"
 fi
+
+section "TLS termination and client certificates"
+need_cmd openssl openssl
+rc=0
+timeout -k 5 300 "$PYTHON" "$E2E/tls_test.py" --bin "$BIN" --work "$WORK/tls" 2>&1 | tee "$LOGS/tls_test.log" || rc=$?
+add_counts tls "$LOGS/tls_test.log" "$rc"
 
 # ---------------------------------------------------------------------------------------------------------------
 # The embedded demo config

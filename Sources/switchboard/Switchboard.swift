@@ -92,7 +92,7 @@ struct Serve: AsyncParsableCommand {
         let final = cfg
         let app = try await buildApplication(config: cfg, logger: logger) { port in
             let cfg = final
-            let url = "http://\(cfg.server.host.contains(":") ? "[\(cfg.server.host)]" : cfg.server.host):\(port)"
+            let url = "\(cfg.server.tls == nil ? "http" : "https")://\(cfg.server.host.contains(":") ? "[\(cfg.server.host)]" : cfg.server.host):\(port)"
             say("Switchboard listening on \(url)  (OpenAI base URL: \(url)/v1)")
             say("models: \(cfg.models.map(\.name).joined(separator: ", "))   storage: \(cfg.storage)")
             if demo {
