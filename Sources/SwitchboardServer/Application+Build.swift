@@ -25,6 +25,8 @@ public struct GatewayServices: Sendable {
     public let healthChecks: HealthCheckService
     /// Admission shared through PostgreSQL (nil with other storage).
     let sharedAdmission: PostgresAdmission?
+    /// Provider keys stored through the admin API (sealed in storage, in clear only here).
+    let credentials: CredentialOverrides
     /// `server.max_in_flight`'s queue (nil without a limit).
     var gatewayGate: PriorityGate? { gateway.gate }
 
@@ -55,8 +57,9 @@ public struct GatewayServices: Sendable {
             sharedAdmission = nil
             admission = LocalAdmission(storage: storage, now: wallClock)
         }
+        credentials = CredentialOverrides()
         gateway = Gateway(config: config, transport: transport, recorder: requestLog, clock: routingClock,
-                          admission: admission, alerts: alerts)
+                          admission: admission, alerts: alerts, credentials: credentials)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
@@ -84,6 +87,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
+        "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete],
     ]
     router.add(middleware: FrontMiddleware(routes: routes))
 
@@ -135,6 +139,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys))
     admin.group("health").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(gateway.healthReport()) }
     AdminAPI.add(to: admin, service: services.keyService, storage: services.storage)
+    CredentialsAPI.add(to: admin, config: services.config, storage: services.storage, overrides: services.credentials)
     return router
 }
 
@@ -246,6 +251,11 @@ public func buildApplication(
     }
     let services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
     if let shared = services.sharedAdmission { extraServices.append(AdmissionMaintenanceService(admission: shared, logger: logger)) }
+    if let key = config.auth.encryptionKey {
+        let names = Set(config.providers.map(\.name))
+        try await services.credentials.reload(from: store, key: key, providers: names, logger: logger)
+        extraServices.append(CredentialRefreshService(overrides: services.credentials, storage: store, key: key, providers: names, logger: logger))
+    }
     extraServices.append(services.requestLog)
     extraServices.append(services.healthChecks)
     let router = buildRouter(services)

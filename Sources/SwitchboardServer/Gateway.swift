@@ -55,14 +55,23 @@ final class Gateway: Sendable {
     let clockStart = ContinuousClock.now
 
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
-         clock: (@Sendable () -> Double)? = nil, admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil) {
+         clock: (@Sendable () -> Double)? = nil, admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
+         credentials: CredentialOverrides? = nil) {
         self.admission = admission
         self.alerts = alerts
         gate = config.server.maxInFlight > 0
             ? PriorityGate(capacity: config.server.maxInFlight, depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
             : nil
         var providers: [String: any Provider] = [:]
-        for p in config.providers { providers[p.name] = makeProvider(p, transport: transport) }
+        for p in config.providers {
+            // Keys stored through the admin API replace the configured ones, request by request.
+            if let credentials, let (header, prefix) = CredentialTransport.header(for: p.kind) {
+                providers[p.name] = makeProvider(p, transport: CredentialTransport(base: transport, provider: p.name, header: header,
+                                                                                  prefix: prefix, overrides: credentials))
+            } else {
+                providers[p.name] = makeProvider(p, transport: transport)
+            }
+        }
         let start = clockStart
         table = RoutingTable(config: config, seed: seed, now: clock ?? { Trace.ms(ContinuousClock.now - start) })
         var models: [String: ModelRoute] = [:]

@@ -48,6 +48,17 @@ enum GovernanceSchema {
         """
     }
 
+    static func credentials(real: String) -> String {
+        "CREATE TABLE provider_credentials (provider TEXT PRIMARY KEY, sealed TEXT NOT NULL, updated_at \(real) NOT NULL)"
+    }
+
+    static func credentialUpsert(placeholders p: [String]) -> String {
+        """
+        INSERT INTO provider_credentials (provider, sealed, updated_at) VALUES (\(p.joined(separator: ", ")))
+        ON CONFLICT (provider) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at
+        """
+    }
+
     static let keyColumns = "id, name, team, secret_hash, salt, created_at, updated_at, expires_at, revoked_at, spec"
 
     /// A key read back from its columns (the spec column through the same parser as the admin API).

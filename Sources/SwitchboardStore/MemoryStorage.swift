@@ -10,6 +10,7 @@ public final class MemoryStorage: Storage {
         var keys: [String: KeyRecord] = [:]
         var teams: [String: TeamRecord] = [:]
         var spend: [String: [Int: Double]] = [:]
+        var credentials: [String: StoredCredential] = [:]
     }
 
     private let state = Mutex(State())
@@ -80,6 +81,18 @@ public final class MemoryStorage: Storage {
     public func team(name: String) async throws -> TeamRecord? { state.withLock { $0.teams[name] } }
     public func teams() async throws -> [TeamRecord] { state.withLock { $0.teams.values.sorted { $0.name < $1.name } } }
     public func deleteTeam(name: String) async throws -> Bool { state.withLock { $0.teams.removeValue(forKey: name) != nil } }
+
+    public func setCredential(provider: String, sealed: String, updatedAt: Double) async throws {
+        state.withLock { $0.credentials[provider] = StoredCredential(provider: provider, sealed: sealed, updatedAt: updatedAt) }
+    }
+
+    public func credentials() async throws -> [StoredCredential] {
+        state.withLock { $0.credentials.values.sorted { $0.provider < $1.provider } }
+    }
+
+    public func deleteCredential(provider: String) async throws -> Bool {
+        state.withLock { $0.credentials.removeValue(forKey: provider) != nil }
+    }
 
     public func spend(scope: String, fromDay: Int) async throws -> SpendLedger {
         state.withLock { s in

@@ -81,6 +81,7 @@ public final class PostgresStorage: Storage {
             END $$ LANGUAGE plpgsql
             """,
         ]),
+        (2, [GovernanceSchema.credentials(real: "DOUBLE PRECISION")]),
     ]
 
     public func migrate() async throws {
@@ -247,6 +248,27 @@ public final class PostgresStorage: Storage {
 
     public func deleteTeam(name: String) async throws -> Bool {
         try await !client.query("DELETE FROM teams WHERE name = \(name) RETURNING name", logger: logger).collect().isEmpty
+    }
+
+    public func setCredential(provider: String, sealed: String, updatedAt: Double) async throws {
+        var binds = PostgresBindings()
+        binds.append(provider)
+        binds.append(sealed)
+        binds.append(updatedAt)
+        try await client.query(PostgresQuery(unsafeSQL: GovernanceSchema.credentialUpsert(placeholders: ["$1", "$2", "$3"]), binds: binds), logger: logger)
+    }
+
+    public func credentials() async throws -> [StoredCredential] {
+        var out: [StoredCredential] = []
+        for try await (provider, sealed, updatedAt) in try await client.query(
+            "SELECT provider, sealed, updated_at FROM provider_credentials ORDER BY provider", logger: logger).decode((String, String, Double).self) {
+            out.append(StoredCredential(provider: provider, sealed: sealed, updatedAt: updatedAt))
+        }
+        return out
+    }
+
+    public func deleteCredential(provider: String) async throws -> Bool {
+        try await !client.query("DELETE FROM provider_credentials WHERE provider = \(provider) RETURNING provider", logger: logger).collect().isEmpty
     }
 
     public func spend(scope: String, fromDay: Int) async throws -> SpendLedger {

@@ -60,6 +60,7 @@ public final class SQLiteStorage: Storage {
             GovernanceSchema.teams(real: "REAL"),
             GovernanceSchema.spend(real: "REAL", integer: "INTEGER"),
         ]),
+        (4, [GovernanceSchema.credentials(real: "REAL")]),
     ]
 
     /// Serialises writes: a transaction spans several statements on the one connection.
@@ -242,6 +243,24 @@ extension SQLiteStorage {
         try await writes.run {
             let rows = try await self.connection.query("DELETE FROM teams WHERE name = ? RETURNING name", [.text(name)])
             return !rows.isEmpty
+        }
+    }
+
+    public func setCredential(provider: String, sealed: String, updatedAt: Double) async throws {
+        try await write(GovernanceSchema.credentialUpsert(placeholders: ["?", "?", "?"]), [.text(provider), .text(sealed), .float(updatedAt)],
+                        conflict: "a credential for \"\(provider)\"")
+    }
+
+    public func credentials() async throws -> [StoredCredential] {
+        try await connection.query("SELECT provider, sealed, updated_at FROM provider_credentials ORDER BY provider").map { row in
+            StoredCredential(provider: row.column("provider")?.string ?? "", sealed: row.column("sealed")?.string ?? "",
+                             updatedAt: row.column("updated_at")?.double ?? 0)
+        }
+    }
+
+    public func deleteCredential(provider: String) async throws -> Bool {
+        try await writes.run {
+            try await !self.connection.query("DELETE FROM provider_credentials WHERE provider = ? RETURNING provider", [.text(provider)]).isEmpty
         }
     }
 

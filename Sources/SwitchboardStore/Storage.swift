@@ -30,12 +30,34 @@ public protocol Storage: Sendable {
     /// Deletes a team; false when there was none.
     func deleteTeam(name: String) async throws -> Bool
 
+    // MARK: Provider credentials (sealed: the storage never sees them in clear)
+
+    /// Stores (or replaces) the sealed credential of a provider.
+    func setCredential(provider: String, sealed: String, updatedAt: Double) async throws
+    /// Every stored credential, sealed.
+    func credentials() async throws -> [StoredCredential]
+    /// Deletes a provider's credential; false when there was none.
+    func deleteCredential(provider: String) async throws -> Bool
+
     // MARK: Spend
 
     /// The spend of `scope` (`key:ID` or `team:NAME`) by UTC day from `fromDay` on, and the sum before it.
     func spend(scope: String, fromDay: Int) async throws -> SpendLedger
 
     func close() async throws
+}
+
+/// A provider's API key as stored: AES-GCM sealed (nonce, ciphertext, tag; base64), with the provider's name as
+/// associated data so a sealed key cannot be moved to another provider.
+public struct StoredCredential: Sendable, Equatable {
+    public var provider: String
+    public var sealed: String
+    public var updatedAt: Double
+    public init(provider: String, sealed: String, updatedAt: Double) {
+        self.provider = provider
+        self.sealed = sealed
+        self.updatedAt = updatedAt
+    }
 }
 
 public enum StorageError: Error, Equatable, CustomStringConvertible {

@@ -308,7 +308,16 @@ struct Walker {
 
     mutating func authConfig(_ node: Node) -> AuthConfig {
         var auth = AuthConfig()
-        guard let m = mapping(node, "auth", allowed: ["master_key", "keys", "budget_alert_webhook", "key_cache_s"]) else { return auth }
+        guard let m = mapping(node, "auth", allowed: ["master_key", "keys", "budget_alert_webhook", "key_cache_s", "encryption_key"]) else { return auth }
+        if let text = secret(m, "encryption_key", "auth") {
+            if let bytes = Data(base64Encoded: text), bytes.count == 32 {
+                auth.encryptionKey = Array(bytes)
+            } else if text.utf8.count == 64, let bytes = hexBytes(text) {
+                auth.encryptionKey = bytes
+            } else {
+                problem("auth.encryption_key", "expected 32 bytes as base64 (openssl rand -base64 32) or 64 hex digits")
+            }
+        }
         auth.masterKey = secret(m, "master_key", "auth")
         if let url = string(m, "budget_alert_webhook", "auth") {
             if url.hasPrefix("http://") || url.hasPrefix("https://") { auth.budgetAlertWebhook = url } else {
@@ -606,6 +615,19 @@ struct Walker {
 }
 
 /// Parses "HOST:PORT" (IPv6 as "[::1]:8080").
+/// The bytes of an even-length hex string, or nil.
+func hexBytes(_ s: String) -> [UInt8]? {
+    let u = Array(s.utf8)
+    guard u.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(u.count / 2)
+    for i in stride(from: 0, to: u.count, by: 2) {
+        guard let b = UInt8(String(decoding: u[i...i + 1], as: UTF8.self), radix: 16) else { return nil }
+        out.append(b)
+    }
+    return out
+}
+
 public func parseListen(_ s: String) -> (host: String, port: Int)? {
     guard let colon = s.lastIndex(of: ":") else { return nil }
     var host = String(s[..<colon])

@@ -86,6 +86,9 @@ public struct AuthConfig: Sendable {
     public var masterKey: String?
     /// `auth.keys`: static client keys.
     public var keys: [StaticKey]
+    /// `auth.encryption_key`: 32 bytes (base64, or 64 hex digits) that seal provider keys stored through the admin
+    /// API (AES-256-GCM). Without it, the credentials API is off.
+    public var encryptionKey: [UInt8]?
     /// `auth.budget_alert_webhook`: where budget soft-limit alerts are POSTed (JSON); none when nil.
     public var budgetAlertWebhook: String?
     /// `auth.key_cache_s`: how long a managed key looked up in storage is trusted before it is read again, so a
