@@ -19,6 +19,8 @@
 #   SWITCHBOARD_BIN=...  use this binary (implies SKIP_BUILD=1); default .build/release/switchboard
 #   SW_EVENT_LOOP_THREADS=N  add `event_loop_threads: N` to the generated Switchboard config
 #   NO_SWITCHBOARD=1     benchmark only direct and nginx proxy (no build, switchboard column empty)
+#   NO_GOVERNED=1        skip the governed-key runs (a managed key with limits and a budget, on SQLite and on a
+#                        throwaway PostgreSQL started with scripts/pg.sh)
 #   BENCH_OUT=path       JSON results (default .bench-results.json in the repo root)
 #   KEEP_TMP=1           keep the temporary directory (configs, logs, raw tool output)
 #   STARTUP_TIMEOUT=30 BUILD_TIMEOUT=3600   seconds
@@ -94,6 +96,7 @@ cleanup() {
         fi
         wait "$pid" 2>/dev/null
     done
+    if [[ -n ${GOV_PG_DIR:-} ]]; then "$REPO_ROOT/scripts/pg.sh" stop "$GOV_PG_DIR" >/dev/null 2>&1; fi
     if [[ $KEEP_TMP == 1 ]]; then
         log "kept temporary files in $TMP"
     else
@@ -206,7 +209,7 @@ run_wrk() {
     local label=$1 url=$2 secs=$3 conns=${4:-$CONNECTIONS} interval=${5:-} out=$TMP/wrk-$1.txt line kv
     local threads=$THREADS
     ((conns >= threads)) || threads=$conns
-    BENCH_BODY=$CHAT_BODY BENCH_AUTH="Bearer sk-bench" BENCH_INTERVAL_MS=$interval \
+    BENCH_BODY=$CHAT_BODY BENCH_AUTH="Bearer ${WRK_KEY:-sk-bench}" BENCH_INTERVAL_MS=$interval \
         "${CLIENT_PIN[@]}" timeout $((secs + 30)) \
         wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$CONF_DIR/post.lua" "$url" >"$out" 2>&1 ||
         { cat "$out" >&2; die "wrk failed against $url"; }
@@ -350,7 +353,7 @@ if [[ $NO_SWITCHBOARD != 1 ]]; then
     SW_CONFIG=$TMP/switchboard.yaml
     EXTRA_SERVER=""
     [[ -n $SW_EVENT_LOOP_THREADS ]] && EXTRA_SERVER=", event_loop_threads: $SW_EVENT_LOOP_THREADS"
-    render "$CONF_DIR/switchboard.yaml.in" "$SW_CONFIG" PORT="$SW_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="$EXTRA_SERVER"
+    render "$CONF_DIR/switchboard.yaml.in" "$SW_CONFIG" PORT="$SW_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="$EXTRA_SERVER" STORAGE=memory
     start_server "switchboard" "$SW_URL/readyz" "$TMP/switchboard.log" \
         "$SWITCHBOARD_BIN" serve --config "$SW_CONFIG" --listen "127.0.0.1:$SW_PORT"
     SW_PID=$STARTED_PID
@@ -487,6 +490,54 @@ for t in "${TARGETS[@]}"; do
     rec "rss_loaded_mb.$t" "$(kb_to_mb "$(mem_kb VmRSS "${mpids[@]}")")"
     rec "rss_peak_mb.$t" "$(kb_to_mb "$(mem_kb VmHWM "${mpids[@]}")")"
 done
+
+# ---------------------------------------------------------------------------------------------
+# 5e. Governed requests: a managed key with rate limits, a concurrency limit and a budget, so every
+#     request is admitted and charged (spend written in batches) -- on SQLite and on PostgreSQL.
+# ---------------------------------------------------------------------------------------------
+if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
+    stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
+    stop_pid "$SW_PID"   # one Switchboard at a time on the server CPU
+    for storage in sqlite postgres; do
+        if [[ $storage == postgres ]]; then
+            pg_env=$("$REPO_ROOT/scripts/pg.sh" start "$TMP/pg" 2>"$TMP/pg.log") || { cat "$TMP/pg.log" >&2; die "could not start PostgreSQL"; }
+            eval "$pg_env"
+            GOV_PG_DIR=$PG_DIR
+            STORAGE_URL=$SWITCHBOARD_TEST_POSTGRES_URL
+        else
+            STORAGE_URL="sqlite:$TMP/governed.db"
+        fi
+        read -r GOV_PORT <<<"$(free_ports 1)"
+        GOV_CONFIG=$TMP/switchboard-$storage.yaml
+        render "$CONF_DIR/switchboard.yaml.in" "$GOV_CONFIG" PORT="$GOV_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="" STORAGE="$STORAGE_URL"
+        WRK_KEY=$("$SWITCHBOARD_BIN" keys create --config "$GOV_CONFIG" --name bench-governed --rpm 100000000 --tpm 10000000000 \
+            --max-concurrent 100000 --budget month=1000000 | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])') ||
+            die "could not create the governed key on $storage"
+        start_server "switchboard ($storage, governed key)" "http://127.0.0.1:$GOV_PORT/readyz" "$TMP/switchboard-$storage.log" \
+            "$SWITCHBOARD_BIN" serve --config "$GOV_CONFIG" --listen "127.0.0.1:$GOV_PORT"
+        GOV_PID=$STARTED_PID
+        GOV_URL=http://127.0.0.1:$GOV_PORT/v1/chat/completions
+        export WRK_KEY
+        log "wrk switchboard, governed key on $storage: warm-up ${WARMUP}s, then ${DURATION}s"
+        run_wrk "gov-$storage-warmup" "$GOV_URL" "$WARMUP"
+        ticks0=$(cpu_ticks "$GOV_PID")
+        run_wrk "gov-$storage" "$GOV_URL" "$DURATION"
+        ticks1=$(cpu_ticks "$GOV_PID")
+        reqs=${WRK[requests]}
+        errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+        rec "gov_rps.$storage" "${WRK[rps]}"
+        rec "gov_p99_ms.$storage" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
+        rec "gov_errors.$storage" "$errs"
+        rec "gov_cpu_us.$storage" "$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')"
+        unset WRK_KEY
+        sleep 1.5   # let the last batches of spend reach storage
+        spent=$("$SWITCHBOARD_BIN" keys show bench-governed --config "$GOV_CONFIG" | python3 -c 'import json, sys; d = json.load(sys.stdin)["spend"]; print(d["month_usd"])')
+        rec "gov_spend_usd.$storage" "$spent"
+        log "  $storage: ${WRK[rps]} req/s, p99 ${WRK[p99_us]} us, errors $errs, spend recorded $spent USD"
+        stop_pid "$GOV_PID"
+        if [[ $storage == postgres ]]; then "$REPO_ROOT/scripts/pg.sh" stop "$GOV_PG_DIR"; GOV_PG_DIR=""; fi
+    done
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. Report

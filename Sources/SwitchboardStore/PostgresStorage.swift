@@ -11,14 +11,17 @@ public final class PostgresStorage: Storage {
     let logger: Logger
     private let runner: Task<Void, Never>
 
-    init(client: PostgresClient, logger: Logger) {
+    init(client: PostgresClient, logger: Logger, started: CheckedContinuation<Void, Never>? = nil) {
         self.client = client
         self.logger = logger
-        runner = Task { await client.run() }
+        runner = Task {
+            started?.resume()
+            await client.run()
+        }
     }
 
     /// Connects to `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`.
-    public static func open(url: String, logger: Logger = Logger(label: "switchboard.postgres")) throws -> PostgresStorage {
+    public static func open(url: String, logger: Logger = Logger(label: "switchboard.postgres")) async throws -> PostgresStorage {
         guard let c = URLComponents(string: url), ["postgres", "postgresql"].contains(c.scheme ?? ""), let host = c.host, !host.isEmpty else {
             throw StorageError.corrupt("storage URL: expected postgres://USER@HOST:PORT/DATABASE")
         }
@@ -34,7 +37,12 @@ public final class PostgresStorage: Storage {
         config.options.maximumConnections = 16
         config.options.minimumConnections = 2
         config.options.connectTimeout = .seconds(5)
-        return PostgresStorage(client: PostgresClient(configuration: config, backgroundLogger: logger), logger: logger)
+        let client = PostgresClient(configuration: config, backgroundLogger: logger)
+        // The pool must be running before the first query (else postgres-nio warns and waits).
+        var storage: PostgresStorage?
+        await withCheckedContinuation { started in storage = PostgresStorage(client: client, logger: logger, started: started) }
+        await Task.yield()
+        return storage!
     }
 
     /// The schema, one step per version (PostgreSQL's own list: it started with everything SQLite has grown).

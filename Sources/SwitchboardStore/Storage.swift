@@ -87,6 +87,6 @@ public func openStorage(_ location: StorageLocation) async throws -> any Storage
     switch location {
     case .memory: MemoryStorage()
     case .sqlite(let path): try await SQLiteStorage.open(path: path)
-    case .postgres(let url): try PostgresStorage.open(url: url)
+    case .postgres(let url): try await PostgresStorage.open(url: url)
     }
 }

@@ -13,7 +13,7 @@ import Testing
         logger.logLevel = .critical
         var ledgers: [PostgresAdmission] = [], stores: [PostgresStorage] = []
         for _ in 0..<n {
-            let s = try PostgresStorage.open(url: url)
+            let s = try await PostgresStorage.open(url: url)
             try await s.migrate()
             stores.append(s)
             ledgers.append(PostgresAdmission(storage: s, logger: logger, onAlerts: onAlerts))

@@ -19,7 +19,7 @@ enum TestPostgres {
     static func freshDatabase() async throws -> String {
         let base = try baseURL
         let name = "sb_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let admin = try PostgresStorage.open(url: base)
+        let admin = try await PostgresStorage.open(url: base)
         try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
         try await admin.close()
         var c = URLComponents(string: base)!

@@ -108,7 +108,7 @@ import Testing
 
     @Test func postgresKeepsKeysTeamsAndSpendAndMigratesOnce() async throws {
         let url = try await TestPostgres.freshDatabase()
-        let s = try PostgresStorage.open(url: url)
+        let s = try await PostgresStorage.open(url: url)
         // Three replicas starting at once: one migrates, the others find nothing to do.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<3 { group.addTask { try await s.migrate() } }

@@ -123,6 +123,16 @@ def main():
             cells.append(str(c).ljust(widths[i]) if i in (0, 5, 6) else str(c).rjust(widths[i]))
         return " | ".join(cells).rstrip()
 
+    governed = {}
+    plain = num(raw, "rps.sw")
+    for storage in ("sqlite", "postgres"):
+        rps = num(raw, f"gov_rps.{storage}")
+        if rps is None:
+            continue
+        governed[storage] = {"rps": rps, "ratio_to_plain_key": div(rps, plain), "p99_ms": num(raw, f"gov_p99_ms.{storage}"),
+                             "cpu_us_per_request": num(raw, f"gov_cpu_us.{storage}"), "errors": num(raw, f"gov_errors.{storage}"),
+                             "spend_recorded_usd": num(raw, f"gov_spend_usd.{storage}")}
+
     meta = {k[5:]: v for k, v in raw.items() if k.startswith("meta.")}
     print()
     print("Switchboard benchmark  ({})".format(meta.get("date", "")))
@@ -138,13 +148,22 @@ def main():
     print()
     print("direct = the instant upstream itself (nginx `return`); nginx proxy = nginx reverse proxy with upstream")
     print("keepalive; CPU/request of 'direct' is the upstream's own CPU. RSS of nginx = master + worker.")
+    if governed:
+        print()
+        print("Governed key (rpm, tpm, max_concurrent and a monthly budget: every request admitted and charged), wrk max:")
+        print("  storage   | req/s  | vs plain key | p99 ms | CPU us/req | errors | spend recorded (USD)")
+        for storage, g in governed.items():
+            print("  {:<9} | {:>6} | {:>12} | {:>6} | {:>10} | {:>6} | {}".format(
+                storage, fmt("{:.0f}", g["rps"]), "-" if g["ratio_to_plain_key"] is None else f"{g['ratio_to_plain_key']:.2f}x",
+                fmt("{:.3f}", g["p99_ms"]), fmt("{:.1f}", g["cpu_us_per_request"]), fmt("{:.0f}", g["errors"]),
+                fmt("{:.4f}", g["spend_recorded_usd"])))
     checked = [r for r in results.values() if r["pass"] is not None]
     missed = [k for k, r in results.items() if r["pass"] is False]
     if checked:
         print("design-doc targets: {}/{} met{}".format(
             len(checked) - len(missed), len(checked), "" if not missed else "; missed: " + ", ".join(missed)))
 
-    doc = {"meta": meta, "results": results}
+    doc = {"meta": meta, "results": results, "governed": governed}
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2, sort_keys=False)
         f.write("\n")
