@@ -6,12 +6,13 @@ import SwitchboardCore
 import SwitchboardRouting
 
 /// Admission shared by every replica on one PostgreSQL: exact, because each decision is taken under the advisory
-/// locks of the request's scopes, on the database's clock, from the shared counts — by the same `AdmissionBook`
-/// a single process uses, rebuilt for the decision.
+/// locks of the request's scopes, on the database's clock, from the shared counts.
 ///
 /// Per scope the database holds requests and tokens per whole second (`rate_windows`), requests in flight and USD
 /// reserved per replica (`inflight`, with a heartbeat: a replica that stops is ignored after `staleAfter`
-/// seconds), and daily spend (`spend_daily`). An admission is one transaction: lock, read, decide, write.
+/// seconds), and daily spend (`spend_daily`). An admission is one statement, `sb_admit`: lock, read, decide (the
+/// rules of `AdmissionBook`, checked against it by a test), write — one round trip, the locks held only inside
+/// the database.
 /// Completions are batched (every `flushInterval`, in one transaction): in-flight counts and reservations given
 /// back, token estimates corrected, actual spend added — atomically, so a budget never sees a request neither as
 /// reserved nor as spent.
@@ -29,6 +30,7 @@ public final class PostgresAdmission: AdmissionLedger {
     let onAlerts: @Sendable ([BudgetAlert]) -> Void
     private let pending = Mutex<(items: [Completion], scheduled: Bool)>(([], false))
     let flushInterval: Duration
+    private let flushes = WriteGate()
     public static let staleAfter = 30.0
 
     public init(storage: PostgresStorage, flushInterval: Duration = .milliseconds(20), logger: Logger,
@@ -43,61 +45,42 @@ public final class PostgresAdmission: AdmissionLedger {
     public var chargesSpend: Bool { true }
 
     public func admit(_ checks: [AdmissionCheck], charge: AdmissionCharge) async throws -> AdmissionDecision {
-        let scopes = checks.map(\.scope)
-        let rateScopes = checks.filter { !$0.rates.isUnlimited }.map(\.scope)
-        let budgetScopes = checks.filter { !$0.budgets.isEmpty }.map(\.scope)
-        let logger = logger, replica = replica
-        return try await storage.client.withTransaction(logger: logger) { tx in
-            var now = 0.0
-            for try await t in try await tx.query("SELECT sb_lock_scopes(\(scopes))", logger: logger).decode(Double.self) { now = t }
-            let nowMs = now * 1000, second = Int(now.rounded(.down)), today = BudgetCalendar.day(now), from = today - 62
-            var windows: [String: [(second: Int, requests: Int, tokens: Int)]] = [:]
-            var inFlight: [String: (requests: Int, reserved: Double)] = [:]
-            var days: [String: [Int: Double]] = [:], before: [String: Double] = [:]
-            let rows = try await tx.query("""
-                SELECT 'w', scope, second::float8, requests::float8, tokens::float8 FROM rate_windows
-                    WHERE scope = ANY(\(rateScopes)) AND second > \(second - 60)
-                UNION ALL SELECT 'f', scope, 0, SUM(requests)::float8, SUM(reserved_usd) FROM inflight
-                    WHERE scope = ANY(\(scopes)) AND heartbeat > \(now - Self.staleAfter) GROUP BY scope
-                UNION ALL SELECT 'd', scope, day::float8, usd, 0 FROM spend_daily WHERE scope = ANY(\(budgetScopes)) AND day >= \(from)
-                UNION ALL SELECT 'b', scope, 0, SUM(usd), 0 FROM spend_daily WHERE scope = ANY(\(budgetScopes)) AND day < \(from) GROUP BY scope
-                """, logger: logger)
-            for try await (kind, scope, a, b, c) in rows.decode((String, String, Double, Double, Double).self) {
-                switch kind {
-                case "w": windows[scope, default: []].append((Int(a), Int(b), Int(c)))
-                case "f": inFlight[scope] = (Int(b), c)
-                case "d": days[scope, default: [:]][Int(a)] = b
-                default: before[scope] = b
-                }
-            }
-            var book = AdmissionBook()
-            for check in checks {
-                if !check.rates.isUnlimited {
-                    book.install(CapacityWindow(limits: check.rates, nowMs: nowMs, seconds: windows[check.scope] ?? [],
-                                                inFlight: inFlight[check.scope]?.requests ?? 0), for: check.scope)
-                }
-                if !check.budgets.isEmpty {
-                    var ledger = SpendLedger(days: days[check.scope] ?? [:], before: before[check.scope] ?? 0)
-                    ledger.reserved = max(0, inFlight[check.scope]?.reserved ?? 0)
-                    book.load(check.scope, ledger)
-                }
-            }
-            let decision = book.admit(checks, charge: charge, nowMs: nowMs, today: today)
-            guard case .admitted(let grant) = decision else { return decision }
-            let held = Array(Set(grant.rateScopes + grant.budgetScopes)).sorted()
-            let reserves = held.map { grant.budgetScopes.contains($0) ? charge.reserveUSD : 0 }
-            try await tx.query("""
-                WITH w AS (
-                    INSERT INTO rate_windows (scope, second, requests, tokens) SELECT unnest(\(grant.rateScopes)::text[]), \(second), 1, \(charge.tokens)
-                    ON CONFLICT (scope, second) DO UPDATE SET requests = rate_windows.requests + 1, tokens = rate_windows.tokens + excluded.tokens
-                )
-                INSERT INTO inflight (scope, replica, requests, reserved_usd, heartbeat)
-                    SELECT unnest(\(held)::text[]), \(replica), 1, unnest(\(reserves)::float8[]), \(now)
-                ON CONFLICT (scope, replica) DO UPDATE SET requests = inflight.requests + 1,
-                    reserved_usd = inflight.reserved_usd + excluded.reserved_usd, heartbeat = excluded.heartbeat
-                """, logger: logger)
-            return decision
+        try await admit(checks, charge: charge, at: nil)
+    }
+
+    /// One round trip: `sb_admit` decides and charges under the scopes' locks. `at` (seconds since 1970) replaces
+    /// the database clock in tests.
+    func admit(_ checks: [AdmissionCheck], charge: AdmissionCharge, at: Double?) async throws -> AdmissionDecision {
+        let rated = checks.filter { !$0.rates.isUnlimited }
+        let budgets = checks.flatMap { c in c.budgets.map { (c.scope, $0) } }
+        let scopes = rated.map(\.scope)
+        let rpms = rated.map { $0.rates.rpm ?? 0 }, tpms = rated.map { $0.rates.tpm ?? 0 }, concs = rated.map { $0.rates.maxConcurrent ?? 0 }
+        let bScopes = budgets.map(\.0), bPeriods = budgets.map(\.1.period.rawValue), bLimits = budgets.map(\.1.limitUSD)
+        let rows = try await storage.client.query("""
+            SELECT admitted, kind, r_scope, r_limit, r_value, retry_ms, spent, now_s, lim_req, rem_req, reset_req_ms, lim_tok, rem_tok, reset_tok_ms
+            FROM sb_admit(\(scopes)::text[], \(rpms)::bigint[], \(tpms)::bigint[], \(concs)::bigint[], \(bScopes)::text[], \(bPeriods)::text[],
+                          \(bLimits)::float8[], \(charge.tokens), \(charge.reserveUSD), \(replica), \(Self.staleAfter), \(at))
+            """, logger: logger).collect()
+        guard let row = rows.first?.makeRandomAccess() else { throw StorageError.corrupt("sb_admit returned no row") }
+        var status = RateLimitStatus()
+        status.limitRequests = try row["lim_req"].decode(Int?.self)
+        status.remainingRequests = try row["rem_req"].decode(Int?.self)
+        status.resetRequestsMs = try row["reset_req_ms"].decode(Double?.self)
+        status.limitTokens = try row["lim_tok"].decode(Int?.self)
+        status.remainingTokens = try row["rem_tok"].decode(Int?.self)
+        status.resetTokensMs = try row["reset_tok_ms"].decode(Double?.self)
+        let now = try row["now_s"].decode(Double.self)
+        if try row["admitted"].decode(Bool.self) {
+            return .admitted(AdmissionGrant(rateScopes: scopes, budgetScopes: Array(Set(bScopes)).sorted(), charge: charge,
+                                            startedMs: now * 1000, status: status))
         }
+        let scope = try row["r_scope"].decode(String.self), limit = try row["r_limit"].decode(String.self)
+        let value = try row["r_value"].decode(Double.self), retry = try row["retry_ms"].decode(Double?.self)
+        if try row["kind"].decode(String.self) == "budget" {
+            return .refused(.budget(scope: scope, period: BudgetPeriod(rawValue: limit) ?? .total, limitUSD: value,
+                                    spentUSD: try row["spent"].decode(Double.self), retryAfterMs: retry))
+        }
+        return .refused(.rate(scope: scope, limit: limit, value: Int(value), retryAfterMs: retry, status: status))
     }
 
     public func complete(_ grant: AdmissionGrant, actualTokens: Int?, actualUSD: Double, budgets: [String: [Budget]]) -> [BudgetAlert] {
@@ -115,8 +98,13 @@ public final class PostgresAdmission: AdmissionLedger {
         return []
     }
 
-    /// Writes every pending completion; on failure they stay pending and the flush is retried.
+    /// Writes every pending completion; on failure they stay pending and the flush is retried. Flushes run one at
+    /// a time, so when this returns, everything completed before the call is in the database.
     public func flushPending() async {
+        _ = try? await flushes.run { await self.flushNow() }
+    }
+
+    private func flushNow() async {
         var delay = flushInterval
         while true {
             let items = pending.withLock { p in

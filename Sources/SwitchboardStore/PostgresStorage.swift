@@ -90,7 +90,127 @@ public final class PostgresStorage: Storage {
             """,
         ]),
         (2, [GovernanceSchema.credentials(real: "DOUBLE PRECISION")]),
+        (3, [sbAdmit]),
     ]
+
+    /// One admission in one statement (see `PostgresAdmission`): locks the scopes, checks rate limits (the last 60
+    /// whole seconds), concurrency (in-flight rows of live replicas) and budgets (period spend plus live
+    /// reservations) in the order `AdmissionBook` does, and charges every scope when it admits. `at_s` replaces
+    /// the database clock (tests).
+    static let sbAdmit = #"""
+CREATE FUNCTION sb_admit(scopes TEXT[], rpms BIGINT[], tpms BIGINT[], concs BIGINT[],
+                         b_scopes TEXT[], b_periods TEXT[], b_limits DOUBLE PRECISION[],
+                         req_tokens BIGINT, reserve DOUBLE PRECISION, replica_id TEXT, stale DOUBLE PRECISION,
+                         at_s DOUBLE PRECISION)
+RETURNS TABLE (admitted BOOLEAN, kind TEXT, r_scope TEXT, r_limit TEXT, r_value DOUBLE PRECISION, retry_ms DOUBLE PRECISION,
+               spent DOUBLE PRECISION, now_s DOUBLE PRECISION, lim_req BIGINT, rem_req BIGINT, reset_req_ms DOUBLE PRECISION,
+               lim_tok BIGINT, rem_tok BIGINT, reset_tok_ms DOUBLE PRECISION) AS $$
+DECLARE
+    t DOUBLE PRECISION;
+    sec BIGINT;
+    today BIGINT;
+    i INT;
+    used_req BIGINT;
+    used_tok BIGINT;
+    oldest BIGINT;
+    flight BIGINT;
+    held DOUBLE PRECISION;
+    dropped_req BIGINT;
+    dropped_tok BIGINT;
+    reset DOUBLE PRECISION;
+    w RECORD;
+    p_start BIGINT;
+    p_end BIGINT;
+    total DOUBLE PRECISION;
+BEGIN
+    t := sb_lock_scopes(scopes || b_scopes);
+    IF at_s IS NOT NULL THEN t := at_s; END IF;
+    sec := floor(t)::BIGINT;
+    today := floor(t / 86400)::BIGINT;
+    now_s := t;
+    admitted := true;
+    -- Rate limits: the last 60 whole seconds; concurrency: in-flight rows of live replicas.
+    FOR i IN 1..coalesce(array_length(scopes, 1), 0) LOOP
+        SELECT coalesce(sum(x.requests), 0), coalesce(sum(x.tokens), 0), min(x.second) INTO used_req, used_tok, oldest
+            FROM rate_windows x WHERE x.scope = scopes[i] AND x.second > sec - 60 AND x.second <= sec;
+        reset := CASE WHEN oldest IS NULL THEN 0 ELSE greatest(0, (oldest + 60) * 1000.0 - t * 1000) END;
+        IF concs[i] > 0 THEN
+            SELECT coalesce(sum(f.requests), 0) INTO flight FROM inflight f WHERE f.scope = scopes[i] AND f.heartbeat > t - stale;
+            IF flight >= concs[i] THEN
+                admitted := false; kind := 'rate'; r_scope := scopes[i]; r_limit := 'max_concurrent'; r_value := concs[i];
+                retry_ms := NULL;
+            END IF;
+        END IF;
+        IF admitted AND ((rpms[i] > 0 AND used_req >= rpms[i]) OR (tpms[i] > 0 AND used_tok > 0 AND used_tok + req_tokens > tpms[i])) THEN
+            admitted := false; kind := 'rate'; r_scope := scopes[i];
+            IF rpms[i] > 0 AND used_req >= rpms[i] THEN r_limit := 'rpm'; r_value := rpms[i]; ELSE r_limit := 'tpm'; r_value := tpms[i]; END IF;
+            -- Room comes back when enough of the oldest seconds have aged out.
+            retry_ms := 60000; dropped_req := 0; dropped_tok := 0;
+            FOR w IN SELECT x.second, x.requests, x.tokens FROM rate_windows x
+                     WHERE x.scope = scopes[i] AND x.second > sec - 60 AND x.second <= sec ORDER BY x.second LOOP
+                dropped_req := dropped_req + w.requests;
+                dropped_tok := dropped_tok + w.tokens;
+                IF (rpms[i] = 0 OR used_req - dropped_req < rpms[i])
+                   AND (tpms[i] = 0 OR used_tok - dropped_tok = 0 OR used_tok - dropped_tok + req_tokens <= tpms[i]) THEN
+                    retry_ms := greatest(1, (w.second + 60) * 1000.0 - t * 1000);
+                    EXIT;
+                END IF;
+            END LOOP;
+        END IF;
+        IF NOT admitted THEN
+            -- The refused scope's figures for the x-ratelimit-* headers.
+            lim_req := NULLIF(rpms[i], 0); rem_req := CASE WHEN rpms[i] > 0 THEN greatest(0, rpms[i] - used_req) END;
+            reset_req_ms := CASE WHEN rpms[i] > 0 THEN reset END;
+            lim_tok := NULLIF(tpms[i], 0); rem_tok := CASE WHEN tpms[i] > 0 THEN greatest(0, tpms[i] - used_tok) END;
+            reset_tok_ms := CASE WHEN tpms[i] > 0 THEN reset END;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        -- Keep the tightest limit's figures as they will be once this request is charged.
+        IF rpms[i] > 0 AND (rem_req IS NULL OR rpms[i] - used_req - 1 < rem_req) THEN
+            lim_req := rpms[i]; rem_req := greatest(0, rpms[i] - used_req - 1);
+            reset_req_ms := CASE WHEN oldest IS NULL THEN greatest(0, (sec + 60) * 1000.0 - t * 1000) ELSE reset END;
+        END IF;
+        IF tpms[i] > 0 AND (rem_tok IS NULL OR tpms[i] - used_tok - req_tokens < rem_tok) THEN
+            lim_tok := tpms[i]; rem_tok := greatest(0, tpms[i] - used_tok - req_tokens);
+            reset_tok_ms := CASE WHEN oldest IS NULL THEN greatest(0, (sec + 60) * 1000.0 - t * 1000) ELSE reset END;
+        END IF;
+    END LOOP;
+    -- Budgets: the period's spend plus what live replicas' requests in flight have reserved.
+    FOR i IN 1..coalesce(array_length(b_scopes, 1), 0) LOOP
+        p_start := CASE b_periods[i]
+            WHEN 'day' THEN today
+            WHEN 'week' THEN today - ((today % 7 + 7 + 3) % 7)
+            WHEN 'month' THEN floor(extract(epoch FROM date_trunc('month', to_timestamp(t) AT TIME ZONE 'UTC')) / 86400)::BIGINT
+            ELSE NULL END;
+        -- One statement, one snapshot: a completion moves a request from reserved to spent atomically.
+        SELECT (SELECT coalesce(sum(d.usd), 0) FROM spend_daily d WHERE d.scope = b_scopes[i] AND (p_start IS NULL OR d.day >= p_start)),
+               (SELECT coalesce(sum(f.reserved_usd), 0) FROM inflight f WHERE f.scope = b_scopes[i] AND f.heartbeat > t - stale)
+            INTO total, held;
+        IF total + greatest(held, 0) >= b_limits[i] THEN
+            p_end := CASE b_periods[i]
+                WHEN 'day' THEN today + 1
+                WHEN 'week' THEN p_start + 7
+                WHEN 'month' THEN floor(extract(epoch FROM date_trunc('month', to_timestamp(t) AT TIME ZONE 'UTC') + interval '1 month') / 86400)::BIGINT
+                ELSE NULL END;
+            admitted := false; kind := 'budget'; r_scope := b_scopes[i]; r_limit := b_periods[i]; r_value := b_limits[i];
+            retry_ms := CASE WHEN p_end IS NULL THEN NULL ELSE p_end * 86400000.0 - t * 1000 END;
+            spent := total;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+    END LOOP;
+    -- Admitted: charge every scope.
+    INSERT INTO rate_windows (scope, second, requests, tokens) SELECT DISTINCT x, sec, 1, req_tokens FROM unnest(scopes) AS x
+        ON CONFLICT (scope, second) DO UPDATE SET requests = rate_windows.requests + 1, tokens = rate_windows.tokens + excluded.tokens;
+    INSERT INTO inflight (scope, replica, requests, reserved_usd, heartbeat)
+        SELECT x, replica_id, 1, CASE WHEN x = ANY(b_scopes) THEN reserve ELSE 0 END, t
+        FROM (SELECT DISTINCT unnest(scopes || b_scopes) AS x) AS u
+        ON CONFLICT (scope, replica) DO UPDATE SET requests = inflight.requests + 1,
+            reserved_usd = inflight.reserved_usd + excluded.reserved_usd, heartbeat = excluded.heartbeat;
+    RETURN NEXT;
+END $$ LANGUAGE plpgsql
+"""#
 
     public func migrate() async throws {
         try await client.withConnection { conn in
