@@ -150,14 +150,11 @@ public final class PostgresAdmission: AdmissionLedger {
         let logger = logger, replica = replica
         let releaseScopes = Array(release.keys)
         let fixKeys = Array(tokenFix.keys)
+        let lockScopes = Array(Set(releaseScopes + spend.values.map(\.scope) + fixKeys.map { String($0.split(separator: "\u{0}")[0]) })).sorted()
         try await storage.client.withTransaction(logger: logger) { tx in
-            try await tx.query("""
-                UPDATE inflight SET requests = GREATEST(0, inflight.requests - d.requests),
-                    reserved_usd = GREATEST(0, inflight.reserved_usd - d.reserved)
-                FROM (SELECT unnest(\(releaseScopes)::text[]) AS scope, unnest(\(releaseScopes.map { release[$0]!.requests })::bigint[]) AS requests,
-                             unnest(\(releaseScopes.map { release[$0]!.reserved })::float8[]) AS reserved) d
-                WHERE inflight.scope = d.scope AND inflight.replica = \(replica)
-                """, logger: logger)
+            // The scopes' advisory locks first, in sb_admit's order: admissions and completions of a scope take
+            // turns, and rows are always locked in the same order (rate_windows, inflight, spend_daily).
+            try await tx.query("SELECT sb_lock_scopes(\(lockScopes))", logger: logger)
             if !fixKeys.isEmpty {
                 let parts = fixKeys.map { $0.split(separator: "\u{0}", maxSplits: 1) }
                 try await tx.query("""
@@ -167,6 +164,13 @@ public final class PostgresAdmission: AdmissionLedger {
                     WHERE rate_windows.scope = d.scope AND rate_windows.second = d.second
                     """, logger: logger)
             }
+            try await tx.query("""
+                UPDATE inflight SET requests = GREATEST(0, inflight.requests - d.requests),
+                    reserved_usd = GREATEST(0, inflight.reserved_usd - d.reserved)
+                FROM (SELECT unnest(\(releaseScopes)::text[]) AS scope, unnest(\(releaseScopes.map { release[$0]!.requests })::bigint[]) AS requests,
+                             unnest(\(releaseScopes.map { release[$0]!.reserved })::float8[]) AS reserved) d
+                WHERE inflight.scope = d.scope AND inflight.replica = \(replica)
+                """, logger: logger)
             if !spend.isEmpty { try await PostgresStorage.addSpend(Array(spend.values), tx, logger) }
         }
         if !alertBudgets.isEmpty { try await sendAlerts(alertBudgets) }

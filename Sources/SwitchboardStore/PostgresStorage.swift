@@ -270,8 +270,10 @@ END $$ LANGUAGE plpgsql
         }
     }
 
-    /// One upsert for many (scope, day) rows (each pair at most once).
-    static func addSpend(_ rows: [SpendRollup.Row], _ conn: PostgresConnection, _ logger: Logger) async throws {
+    /// One upsert for many (scope, day) rows (each pair at most once), in (scope, day) order so that concurrent
+    /// writers lock rows in the same order.
+    static func addSpend(_ unsorted: [SpendRollup.Row], _ conn: PostgresConnection, _ logger: Logger) async throws {
+        let rows = unsorted.sorted { ($0.scope, $0.day) < ($1.scope, $1.day) }
         try await conn.query("""
             INSERT INTO spend_daily (scope, day, usd, requests, tokens)
             SELECT * FROM unnest(\(rows.map(\.scope))::text[], \(rows.map(\.day))::bigint[], \(rows.map(\.usd))::float8[],

@@ -84,16 +84,19 @@ import Testing
 
     /// Requests that end (reservation → spend) while others are admitted are never counted neither as reserved nor
     /// as spent: a 0.0495 USD budget at 0.001 USD a request admits exactly 50, whatever the interleaving.
+    /// With rate limits on the same scope and token corrections in the completions, nothing deadlocks (a
+    /// deadlock would surface as an error from `admit`).
     @Test func budgetsHoldWhileCompletionsInterleave() async throws {
         let (ledgers, stores) = try await Self.replicas(3)
         let budget = Budget(period: .total, limitUSD: 0.0495)
-        let checks = [AdmissionCheck(scope: "key:i", budgets: [budget])]
+        let checks = [AdmissionCheck(scope: "key:i", rates: .init(rpm: 1_000_000, tpm: 1_000_000_000, maxConcurrent: 1000), budgets: [budget]),
+                      AdmissionCheck(scope: "team:i", rates: .init(rpm: 1_000_000))]
         let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<300 {
                 group.addTask {
                     let ledger = ledgers[i % 3]
-                    guard case .admitted(let g) = try await ledger.admit(checks, charge: .init(tokens: 0, reserveUSD: 0.001)) else { return 0 }
-                    _ = ledger.complete(g, actualTokens: 0, actualUSD: 0.001, budgets: [:])
+                    guard case .admitted(let g) = try await ledger.admit(checks, charge: .init(tokens: 50, reserveUSD: 0.001)) else { return 0 }
+                    _ = ledger.complete(g, actualTokens: 20 + i % 7, actualUSD: 0.001, budgets: [:])
                     await ledger.flushPending()
                     return 1
                 }
