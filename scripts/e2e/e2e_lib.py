@@ -63,6 +63,12 @@ class Runner:
             print(f"PASS {name} ({elapsed:.2f}s)", flush=True)
         return self.finish()
 
+    def record(self, ok: bool, name: str, detail: str = "") -> bool:
+        """A check made in line (scripts that drive processes step by step): PASS/FAIL with its detail."""
+        (self.passed if ok else self.failed).append(name)
+        print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
+        return ok
+
     def finish(self) -> int:
         if self.failed:
             print(f"{self.label} failures: {', '.join(self.failed)}", flush=True)

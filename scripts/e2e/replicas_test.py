@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from e2e_lib import bearer, free_port, request, wait_http_ok
+from e2e_lib import Runner, bearer, free_port, request, wait_http_ok
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -39,19 +39,9 @@ ap.add_argument("--log-dir", default=".")
 ap.add_argument("--label", default="replicas", help="the name on the summary line")
 args = ap.parse_args()
 
-passed: list[str] = []
-failed: list[str] = []
+runner = Runner(args.label)
+record = runner.record
 
-
-def record(ok: bool, name: str, detail: str = "") -> bool:
-    (passed if ok else failed).append(name)
-    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
-    return ok
-
-
-def finish() -> int:
-    print(f"{args.label}: {len(passed)} passed, {len(failed)} failed", flush=True)
-    return 1 if failed or not passed else 0
 
 
 ports = [free_port() for _ in range(args.replicas)]
@@ -177,4 +167,4 @@ finally:
     if procs:
         record(all(c == 0 for c in codes), "every replica exits 0 on SIGTERM", f"{codes}")
 
-sys.exit(finish())
+sys.exit(runner.finish())

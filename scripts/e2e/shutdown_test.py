@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from e2e_lib import bearer, open_stream, read_chat_stream, request, wait_http_ok
+from e2e_lib import Runner, bearer, open_stream, read_chat_stream, request, wait_http_ok
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True, help="the switchboard binary")
@@ -38,19 +38,9 @@ args = ap.parse_args()
 
 ROOT = f"http://{args.listen}"
 BASE = f"{ROOT}/v1"
-passed: list[str] = []
-failed: list[str] = []
+runner = Runner("shutdown")
+record = runner.record
 
-
-def record(ok: bool, name: str, detail: str = "") -> bool:
-    (passed if ok else failed).append(name)
-    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
-    return ok
-
-
-def finish() -> int:
-    print(f"shutdown: {len(passed)} passed, {len(failed)} failed", flush=True)
-    return 1 if failed or not passed else 0
 
 
 def on_signal(signum, _frame):
@@ -96,7 +86,7 @@ def main() -> int:
         wait_http_ok(f"{ROOT}/readyz", timeout=30, alive=lambda: proc.poll() is None)
     except AssertionError as e:
         record(False, "gateway_ready", str(e))
-        return finish()
+        return runner.finish()
     record(True, "gateway_ready")
 
     warm = request("POST", f"{BASE}/chat/completions", headers=bearer(args.key),
@@ -134,11 +124,11 @@ def main() -> int:
     t.start()
     if not first_chunk.wait(timeout=15) or state["error"]:
         record(False, "stream_started", state["error"] or "no content chunk within 15 s")
-        return finish()
+        return runner.finish()
     if state["end_time"] is not None:
         record(False, "stream_started", "the stream ended before SIGTERM could be sent; the `slow` model is too fast "
                                         "for this test (expected ~2 s)")
-        return finish()
+        return runner.finish()
     record(True, "stream_started")
 
     killed_at = time.monotonic()
@@ -177,14 +167,14 @@ def main() -> int:
         rc = proc.wait(timeout=remaining)
     except subprocess.TimeoutExpired:
         record(False, "exits_0_within_grace", f"still running {args.grace + 1.0:.1f}s after SIGTERM")
-        return finish()
+        return runner.finish()
     took = time.monotonic() - killed_at
     record(rc == 0, "exits_0_within_grace", f"exit status {rc} after {took:.2f}s (grace {args.grace:g}s)")
 
     if args.expect_file:
         ok = os.path.isfile(args.expect_file) and os.path.getsize(args.expect_file) > 0
         record(ok, "storage_file_written", args.expect_file)
-    return finish()
+    return runner.finish()
 
 
 try:

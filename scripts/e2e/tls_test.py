@@ -22,7 +22,7 @@ import ssl
 import subprocess
 import sys
 
-from e2e_lib import free_port, wait_http_ok
+from e2e_lib import Runner, free_port, wait_http_ok
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -30,14 +30,8 @@ ap.add_argument("--work", required=True, help="a folder for certificates, config
 args = ap.parse_args()
 os.makedirs(args.work, exist_ok=True)
 
-passed: list[str] = []
-failed: list[str] = []
-
-
-def record(ok: bool, name: str, detail: str = "") -> bool:
-    (passed if ok else failed).append(name)
-    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
-    return ok
+runner = Runner("tls")
+record = runner.record
 
 
 def path(name: str) -> str:
@@ -168,5 +162,4 @@ finally:
     if procs:
         record(all(p.returncode == 0 for p in procs), "the TLS gateways exit 0 on SIGTERM", f"{[p.returncode for p in procs]}")
 
-print(f"tls: {len(passed)} passed, {len(failed)} failed", flush=True)
-sys.exit(1 if failed or not passed else 0)
+sys.exit(runner.finish())
