@@ -25,6 +25,8 @@ public struct GatewayServices: Sendable {
     public let healthChecks: HealthCheckService
     /// Admission shared through PostgreSQL (nil with other storage).
     let sharedAdmission: PostgresAdmission?
+    /// Counters and health gauges for `/metrics`; records pass through it to the request log.
+    let metrics: GatewayMetrics
     /// Provider keys stored through the admin API (sealed in storage, in clear only here).
     let credentials: CredentialOverrides
     /// `server.max_in_flight`'s queue (nil without a limit).
@@ -58,7 +60,8 @@ public struct GatewayServices: Sendable {
             admission = LocalAdmission(storage: storage, now: wallClock)
         }
         credentials = CredentialOverrides()
-        gateway = Gateway(config: config, transport: transport, recorder: requestLog, clock: routingClock,
+        metrics = GatewayMetrics(wrapping: requestLog, models: config.models.map(\.name))
+        gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: routingClock,
                           admission: admission, alerts: alerts, credentials: credentials)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
@@ -82,7 +85,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     //  9. record: usage, cost, latency, TTFT, outcome → request log, batched off the request path (RequestLogService)
     let router = Router(context: GatewayRequestContext.self)
     let routes: [String: [HTTPRequest.Method]] = [
-        "/healthz": [.get], "/readyz": [.get],
+        "/healthz": [.get], "/readyz": [.get], "/metrics": [.get],
         "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/messages": [.post],
         "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
@@ -92,6 +95,12 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     router.add(middleware: FrontMiddleware(routes: routes))
 
     router.get("/healthz") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
+    router.get("/metrics") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers,
+                        body: .init(byteBuffer: ByteBuffer(string: services.metrics.render(health: services.gateway.healthSnapshot()))))
+    }
     router.get("/readyz") { _, _ in
         do {
             try await services.storage.ping()

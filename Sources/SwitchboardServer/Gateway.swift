@@ -409,13 +409,29 @@ final class Gateway: Sendable {
     }
 
     /// `GET /admin/health`: every model's deployments with their circuit state, cooldown, load and caps.
-    func healthReport() -> String {
+    /// The health of one deployment as `/admin/health` and `/metrics` show it.
+    struct DeploymentHealth {
+        var provider: String
+        var upstreamModel: String
+        /// closed, open, half_open, cooling_down or down.
+        var state: String
+        var ejections: Int
+        var consecutiveFailures: Int?
+        var probeDown: Bool
+        var ejectedForMs: Double
+        var cooldownMs: Double
+        var slot: Int
+    }
+
+    static let healthStates = ["closed", "half_open", "cooling_down", "open", "down"]
+
+    /// Every model's deployments with their health, in configuration order.
+    func healthSnapshot() -> [(model: String, deployments: [DeploymentHealth])] {
         let now = table.now()
         let breakers = table.health.snapshot
-        let models: [JSONValue] = modelNames.compactMap { name in
+        return modelNames.compactMap { name in
             guard let route = self.models[name] else { return nil }
-            let load = (route.routed.balancer as? LoadAwareBalancer)?.load
-            let entries: [JSONValue] = route.deployments.indices.map { i in
+            return (name, route.deployments.indices.map { i in
                 let slot = route.routed.deployments[i].slot
                 let b = breakers[slot]
                 var state: String
@@ -427,19 +443,33 @@ final class Gateway: Sendable {
                 }
                 if state == "closed", b.cooldownUntilMs > now { state = "cooling_down" }
                 if b.activelyDown { state = "down" }
+                var failures: Int?
+                if case .closed(let n) = b.state { failures = n }
+                return DeploymentHealth(provider: route.deployments[i].provider.name, upstreamModel: route.deployments[i].upstreamModel,
+                                        state: state, ejections: b.ejections, consecutiveFailures: failures, probeDown: b.activelyDown,
+                                        ejectedForMs: ejectedMs, cooldownMs: max(b.cooldownUntilMs - now, 0), slot: slot)
+            })
+        }
+    }
+
+    func healthReport() -> String {
+        let models: [JSONValue] = healthSnapshot().map { name, deployments in
+            let route = self.models[name]!
+            let load = (route.routed.balancer as? LoadAwareBalancer)?.load
+            let entries: [JSONValue] = deployments.enumerated().map { i, h in
                 var e: [String: JSONValue] = [
-                    "provider": .string(route.deployments[i].provider.name), "model": .string(route.deployments[i].upstreamModel),
-                    "state": .string(state), "ejections": .int(b.ejections), "probe_down": .bool(b.activelyDown),
-                    "ejected_for_ms": .int(Int(ejectedMs)), "cooldown_ms": .int(Int(max(b.cooldownUntilMs - now, 0))),
+                    "provider": .string(h.provider), "model": .string(h.upstreamModel),
+                    "state": .string(h.state), "ejections": .int(h.ejections), "probe_down": .bool(h.probeDown),
+                    "ejected_for_ms": .int(Int(h.ejectedForMs)), "cooldown_ms": .int(Int(h.cooldownMs)),
                 ]
-                if case .closed(let n) = b.state { e["consecutive_failures"] = .int(n) }
+                if let n = h.consecutiveFailures { e["consecutive_failures"] = .int(n) }
                 if let load {
                     e["in_flight"] = .int(load.outstanding[i])
                     e["ewma_ttft_ms"] = load.ewmaMs[i].map { .double(($0 * 10).rounded() / 10) } ?? .null
                 }
-                let limits = table.slotDeployments[slot].limits
+                let limits = table.slotDeployments[h.slot].limits
                 if !limits.isUnlimited {
-                    let use = table.capacity.snapshot(slot)
+                    let use = table.capacity.snapshot(h.slot)
                     var caps: [String: JSONValue] = ["in_flight": .int(use.inFlight), "requests_last_minute": .int(use.requests),
                                                      "tokens_last_minute": .int(use.tokens)]
                     if let v = limits.rpm { caps["rpm"] = .int(v) }
@@ -447,7 +477,7 @@ final class Gateway: Sendable {
                     if let v = limits.maxConcurrent { caps["max_concurrent"] = .int(v) }
                     e["capacity"] = .object(caps)
                 }
-                if let p95 = table.latency.percentile(slot, 95) { e["p95_ttft_ms"] = .double((p95 * 10).rounded() / 10) }
+                if let p95 = table.latency.percentile(h.slot, 95) { e["p95_ttft_ms"] = .double((p95 * 10).rounded() / 10) }
                 return .object(e)
             }
             var model: [String: JSONValue] = ["name": .string(name), "deployments": .array(entries)]

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
 import SwitchboardStore
+import SwitchboardTesting
 import Synchronization
 import Testing
 @testable import SwitchboardServer
@@ -183,57 +184,73 @@ import Testing
     }
 }
 
-/// The gateway saturated: requests queue by priority class, batch is shed first, critical is never starved.
+/// The gateway saturated: requests queue by priority class, batch is shed first, critical is never starved. The
+/// upstream holds every answer until the test has set the scene, so the order does not depend on timing.
 @Suite struct SaturationTests {
-    static let yaml = """
-    server: { max_in_flight: 1, queue_depth: 3, queue_timeout_s: 30 }
-    auth: { master_key: "sk-master" }
-    providers: [ { name: slow, kind: mock, latency_ms: 150 } ]
-    models: [ { name: demo, deployments: [ { provider: slow, model: s } ] } ]
-    """
+    static func yaml(_ base: String) -> String {
+        """
+        server: { max_in_flight: 1, queue_depth: 3, queue_timeout_s: 30 }
+        auth: { master_key: "sk-master" }
+        providers: [ { name: up, kind: openai, base_url: "\(base)" } ]
+        models: [ { name: demo, deployments: [ { provider: up, model: s } ] } ]
+        """
+    }
 
     @Test func criticalIsServedFirstAndBatchIsShedFirst() async throws {
-        try await withGateway(Self.yaml, mode: .live) { h in
-            let batch = try await KeysAppTests.createKey(h, #"{"name":"batch","priority":"batch"}"#).key
-            let critical = try await KeysAppTests.createKey(h, #"{"name":"critical","priority":"critical"}"#).key
-            let gate = try #require(h.services.gatewayGate)
-            let finished = Finished()
-            // Its own client: requests in parallel, each on its own connection.
-            let client = HTTPClient(eventLoopGroupProvider: .singleton)
-            defer { _ = client.shutdown() }
-            let port = h.client.port!
-            let send: @Sendable (String, String) async throws -> (String, HTTPResponse.Status, String?) = { key, label in
-                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
-                request.method = .POST
-                request.headers.add(name: "authorization", value: "Bearer \(key)")
-                request.body = .bytes(ByteBuffer(string: chatBody))
-                let r = try await client.execute(request, timeout: .seconds(30))
-                _ = try await r.body.collect(upTo: 1 << 20)
-                if r.status == .ok { finished.add(label) }
-                return (label, HTTPResponse.Status(code: Int(r.status.code)), r.headers.first(name: "retry-after"))
-            }
-            let results = try await withThrowingTaskGroup(of: (String, HTTPResponse.Status, String?).self) { group in
-                // Four batch requests: one takes the place, three fill the queue.
-                for i in 0..<4 { group.addTask { try await send(batch, "b\(i)") } }
-                let deadline = ContinuousClock.now + .seconds(10)
-                while gate.snapshot.queued < 3 {
-                    guard ContinuousClock.now < deadline else { throw StorageError.corrupt("the batch requests never queued: \(gate.snapshot)") }
-                    await Task.yield()
+        let release = Gate()
+        try await FakeUpstream.run({ _ in
+            await release.wait()
+            return jsonReply(Wire.chatCompletion(content: "ok"))
+        }) { fake in
+            try await withGateway(Self.yaml(fake.baseURL), mode: .live) { h in
+                let batch = try await KeysAppTests.createKey(h, #"{"name":"batch","priority":"batch"}"#).key
+                let critical = try await KeysAppTests.createKey(h, #"{"name":"critical","priority":"critical"}"#).key
+                let gate = try #require(h.services.gatewayGate)
+                let finished = Finished(), shedCount = Counter()
+                // Its own client: requests in parallel, each on its own connection.
+                let client = HTTPClient(eventLoopGroupProvider: .singleton)
+                defer { _ = client.shutdown() }
+                let port = h.client.port!
+                let send: @Sendable (String, String) async throws -> (String, HTTPResponse.Status, String?) = { key, label in
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                    request.method = .POST
+                    request.headers.add(name: "authorization", value: "Bearer \(key)")
+                    request.body = .bytes(ByteBuffer(string: chatBody))
+                    let r = try await client.execute(request, timeout: .seconds(30))
+                    _ = try await r.body.collect(upTo: 1 << 20)
+                    if r.status == .ok { finished.add(label) }
+                    if r.status.code == 503 { _ = shedCount.next() }
+                    return (label, HTTPResponse.Status(code: Int(r.status.code)), r.headers.first(name: "retry-after"))
                 }
-                // Two critical ones push the two newest batch waiters out and are served before the oldest one.
-                for i in 0..<2 { group.addTask { try await send(critical, "c\(i)") } }
-                var out: [(String, HTTPResponse.Status, String?)] = []
-                for try await r in group { out.append(r) }
-                return out
+                func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while !condition() {
+                        guard ContinuousClock.now < deadline else { throw StorageError.corrupt("\(what) never happened: \(gate.snapshot)") }
+                        await Task.yield()
+                    }
+                }
+                let results = try await withThrowingTaskGroup(of: (String, HTTPResponse.Status, String?).self) { group in
+                    // Four batch requests: one takes the place (held by the upstream), three fill the queue.
+                    for i in 0..<4 { group.addTask { try await send(batch, "b\(i)") } }
+                    try await waitUntil("three batch requests queued") { gate.snapshot.queued == 3 && gate.snapshot.inFlight == 1 }
+                    // Two critical ones push the two newest batch waiters out (503 at once)...
+                    for i in 0..<2 { group.addTask { try await send(critical, "c\(i)") } }
+                    try await waitUntil("two batch requests shed") { shedCount.peek == 2 && gate.snapshot.queued == 3 }
+                    // ...and, once the upstream answers, run before the oldest batch waiter.
+                    release.open()
+                    var out: [(String, HTTPResponse.Status, String?)] = []
+                    for try await r in group { out.append(r) }
+                    return out
+                }
+                let ok = results.filter { $0.1 == .ok }.map(\.0), shed = results.filter { $0.1 == .serviceUnavailable }
+                #expect(ok.filter { $0.hasPrefix("c") }.count == 2, "\(results)")
+                #expect(ok.filter { $0.hasPrefix("b") }.count == 2 && shed.count == 2 && shed.allSatisfy { $0.0.hasPrefix("b") && $0.2 == "1" })
+                // One at a time: the batch request in flight, then both critical ones, then the oldest batch waiter.
+                let order = finished.labels.map(\.first!)
+                #expect(order == ["b", "c", "c", "b"], "\(finished.labels)")
+                let records = try await h.records()
+                #expect(records.filter { $0.errorCode == "overloaded" }.count == 2)
             }
-            let ok = results.filter { $0.1 == .ok }.map(\.0), shed = results.filter { $0.1 == .serviceUnavailable }
-            #expect(ok.filter { $0.hasPrefix("c") }.count == 2, "\(results)")
-            #expect(ok.filter { $0.hasPrefix("b") }.count == 2 && shed.count == 2 && shed.allSatisfy { $0.0.hasPrefix("b") && $0.2 == "1" })
-            // One at a time: the batch request in flight, then both critical ones, then the oldest batch waiter.
-            let order = finished.labels.map(\.first!)
-            #expect(order == ["b", "c", "c", "b"], "\(finished.labels)")
-            let records = try await h.records()
-            #expect(records.filter { $0.errorCode == "overloaded" }.count == 2)
         }
     }
 }

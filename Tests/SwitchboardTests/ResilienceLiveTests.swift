@@ -255,6 +255,7 @@ import Testing
 final class Counter: Sendable {
     private let n = Mutex(0)
     func next() -> Int { n.withLock { $0 += 1; return $0 } }
+    var peek: Int { n.withLock { $0 } }
 }
 
 final class Flag: Sendable {
