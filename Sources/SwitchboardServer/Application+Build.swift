@@ -31,6 +31,8 @@ public struct GatewayServices: Sendable {
     let credentials: CredentialOverrides
     /// `server.max_in_flight`'s queue (nil without a limit).
     var gatewayGate: PriorityGate? { gateway.gate }
+    /// The queue of a model whose deployments all have `max_concurrent`.
+    func modelGate(_ model: String) -> PriorityGate? { gateway.modelGates[model] }
 
     /// Builds the services around an upstream transport (owned by the caller).
     /// - Parameter routingClock: milliseconds on a monotonic clock for health, caps and balancers (tests inject one).

@@ -48,6 +48,8 @@ final class Gateway: Sendable {
     let alerts: BudgetAlerter?
     /// `server.max_in_flight` and the priority queue in front of it (nil: no limit).
     let gate: PriorityGate?
+    /// Per model whose deployments all have `max_concurrent`: their sum, with a priority queue in front.
+    let modelGates: [String: PriorityGate]
     /// Largest non-streamed upstream body the gateway reads.
     let maxResponseBytes = 64 << 20
 
@@ -62,6 +64,12 @@ final class Gateway: Sendable {
         gate = config.server.maxInFlight > 0
             ? PriorityGate(capacity: config.server.maxInFlight, depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
             : nil
+        var modelGates: [String: PriorityGate] = [:]
+        for m in config.models where !m.deployments.isEmpty && m.deployments.allSatisfy({ $0.limits.maxConcurrent != nil }) {
+            modelGates[m.name] = PriorityGate(capacity: m.deployments.reduce(0) { $0 + $1.limits.maxConcurrent! },
+                                              depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
+        }
+        self.modelGates = modelGates
         var providers: [String: any Provider] = [:]
         for p in config.providers {
             // Keys stored through the admin API replace the configured ones, request by request.
@@ -121,16 +129,19 @@ final class Gateway: Sendable {
         }
         // Priority: when the gateway is at `server.max_in_flight`, requests queue by their key's class; the
         // lowest classes are shed first.
-        if let gate {
+        // The same for a model whose deployments all have `max_concurrent`: at most their sum in flight, the
+        // rest queued by priority.
+        for (gate, what) in [(gate, "The gateway is"), (modelGates[modelName], "The deployments of '\(modelName)' are")] {
+            guard let gate else { continue }
             switch await gate.enter(identity.priority) {
             case .entered(let permit):
-                trace.permit = permit
+                trace.permits.append(permit)
             case .shed(let timedOut):
                 if Task.isCancelled { return trace.fail(.clientClosed, api: API.self, recorder) }
                 let why = timedOut ? "no place within \(String(format: "%g", gate.timeoutSeconds)) s"
                                    : "the queue is full of requests of the same or a higher priority"
                 return trace.fail(GatewayError(status: 503, type: "server_error", code: "overloaded",
-                                               message: "The gateway is at capacity; this \(identity.priority.rawValue) request was shed (\(why)). Try again later.",
+                                               message: "\(what) at capacity; this \(identity.priority.rawValue) request was shed (\(why)). Try again later.",
                                                retryAfterSeconds: 1), api: API.self, recorder)
             }
         }
@@ -589,8 +600,8 @@ struct Trace: Sendable {
     var price = Price.free
     /// The request's claim on its key's and team's limits, given back when its record is emitted.
     var ticket: AdmissionTicket?
-    /// Its place under `server.max_in_flight`, given back when its record is emitted.
-    var permit: GatePermit?
+    /// Its places under `server.max_in_flight` and its model's concurrency, given back when its record is emitted.
+    var permits: [GatePermit] = []
 
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
@@ -604,7 +615,7 @@ struct Trace: Sendable {
             ticket.complete(tokens: record.status == 0 ? nil : record.usage.totalTokens, usd: record.costUSD)
             if ticket.ledger.chargesSpend { record.chargedScopes = ticket.grant.budgetScopes }
         }
-        permit?.release()
+        for permit in permits { permit.release() }
         recorder.record(record)
     }
 

@@ -187,25 +187,28 @@ import Testing
 /// The gateway saturated: requests queue by priority class, batch is shed first, critical is never starved. The
 /// upstream holds every answer until the test has set the scene, so the order does not depend on timing.
 @Suite struct SaturationTests {
-    static func yaml(_ base: String) -> String {
+    /// Saturated either as a whole (`server.max_in_flight`) or at the model's deployments (`max_concurrent`).
+    static func yaml(_ base: String, deploymentCap: Bool) -> String {
         """
-        server: { max_in_flight: 1, queue_depth: 3, queue_timeout_s: 30 }
+        server: { \(deploymentCap ? "" : "max_in_flight: 1, ")queue_depth: 3, queue_timeout_s: 30 }
         auth: { master_key: "sk-master" }
         providers: [ { name: up, kind: openai, base_url: "\(base)" } ]
-        models: [ { name: demo, deployments: [ { provider: up, model: s } ] } ]
+        models: [ { name: demo, deployments: [ { provider: up, model: s\(deploymentCap ? ", max_concurrent: 1" : "") } ] } ]
         """
     }
 
-    @Test func criticalIsServedFirstAndBatchIsShedFirst() async throws {
+    @Test(arguments: [false, true])
+    func criticalIsServedFirstAndBatchIsShedFirst(deploymentCap: Bool) async throws {
         let release = Gate()
         try await FakeUpstream.run({ _ in
             await release.wait()
             return jsonReply(Wire.chatCompletion(content: "ok"))
         }) { fake in
-            try await withGateway(Self.yaml(fake.baseURL), mode: .live) { h in
+            try await withGateway(Self.yaml(fake.baseURL, deploymentCap: deploymentCap), mode: .live) { h in
                 let batch = try await KeysAppTests.createKey(h, #"{"name":"batch","priority":"batch"}"#).key
                 let critical = try await KeysAppTests.createKey(h, #"{"name":"critical","priority":"critical"}"#).key
-                let gate = try #require(h.services.gatewayGate)
+                let gate = try #require(deploymentCap ? h.services.modelGate("demo") : h.services.gatewayGate)
+                #expect((deploymentCap ? h.services.gatewayGate : h.services.modelGate("demo")) == nil)
                 let finished = Finished(), shedCount = Counter()
                 // Its own client: requests in parallel, each on its own connection.
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
