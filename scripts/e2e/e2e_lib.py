@@ -259,6 +259,21 @@ def read_chat_stream(stream: SSEStream, on_chunk: Optional[Callable[[int, dict],
 # Processes and ports
 # --------------------------------------------------------------------------------------------------------------
 
+def stop_processes(procs: list, timeout: float = 15.0) -> None:
+    """SIGTERM to every process still running, then wait for each (SIGKILL after `timeout` seconds)."""
+    import signal
+    import subprocess
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

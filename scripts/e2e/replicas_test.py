@@ -24,12 +24,11 @@ import argparse
 import concurrent.futures
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 
-from e2e_lib import Runner, bearer, free_port, request, wait_http_ok
+from e2e_lib import Runner, stop_processes, bearer, free_port, request, wait_http_ok
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -67,17 +66,6 @@ def cli(*words: str) -> dict:
 
 
 procs: list[subprocess.Popen] = []
-
-
-def stop_all() -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def chat(port: int, key: str, max_tokens: int = 16):
@@ -162,7 +150,7 @@ try:
 except Exception as e:  # noqa: BLE001 - report, then clean up
     record(False, "replicas test ran to the end", f"{type(e).__name__}: {e}")
 finally:
-    stop_all()
+    stop_processes(procs)
     codes = [p.returncode for p in procs]
     if procs:
         record(all(c == 0 for c in codes), "every replica exits 0 on SIGTERM", f"{codes}")

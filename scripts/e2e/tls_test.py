@@ -17,12 +17,11 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import ssl
 import subprocess
 import sys
 
-from e2e_lib import Runner, free_port, wait_http_ok
+from e2e_lib import Runner, stop_processes, free_port, wait_http_ok
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -151,14 +150,7 @@ try:
 except Exception as e:  # noqa: BLE001
     record(False, "tls test ran to the end", f"{type(e).__name__}: {e}")
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_processes(procs)
     if procs:
         record(all(p.returncode == 0 for p in procs), "the TLS gateways exit 0 on SIGTERM", f"{[p.returncode for p in procs]}")
 
