@@ -77,7 +77,9 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     // The request pipeline, in order (DESIGN §3):
     //  1. request id, JSON errors for everything (FrontMiddleware); body size limit (readBody)
     //  2. authenticate: key → identity (AuthMiddleware)
-    //  3. admission: the key's and team's rate limits, concurrency and budgets (Gateway.serve, once the model is known)
+    //  3. admission: the key's and team's rate limits, concurrency and budgets, then the priority queues of
+    //     server.max_in_flight and of models whose deployments all have max_concurrent (Gateway.serve, once the
+    //     model is known)
     //  4. input guardrails — not yet
     //  5. cache lookup — not yet
     //  6. route: public model → its deployments (Gateway.serve)
