@@ -62,7 +62,7 @@ public struct GatewayServices: Sendable {
             admission = LocalAdmission(storage: storage, now: wallClock)
         }
         credentials = CredentialOverrides()
-        metrics = GatewayMetrics(wrapping: requestLog, models: config.models.map(\.name))
+        metrics = GatewayMetrics(wrapping: requestLog, config: config, log: requestLog)
         gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: routingClock,
                           admission: admission, alerts: alerts, credentials: credentials)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)

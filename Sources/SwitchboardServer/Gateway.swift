@@ -101,6 +101,7 @@ final class Gateway: Sendable {
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil, logger: Logger) async -> Response {
         let modelName = API.model(request)
         var trace = Trace(endpoint: API.endpoint(request), model: modelName, stream: API.isStream(request), identity: identity, requestID: requestID)
+        (recorder as? GatewayMetrics)?.started()
         guard models[modelName] != nil else { return trace.fail(.unknownModel(modelName), api: API.self, recorder) }
         guard identity.allows(model: modelName) else {
             return trace.fail(GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",

@@ -31,9 +31,13 @@ import Testing
             _ = try await h.post("/v1/chat/completions", #"{"model":"broken","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test")
             _ = try await h.post("/v1/chat/completions", #"{"model":"nope","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test")
             let after = try await h.get("/metrics", key: nil).text
-            #expect(Self.value(after, #"switchboard_requests_total{model="ok",status_class="2xx"}"#) == 3)
-            #expect(Self.value(after, #"switchboard_requests_total{model="broken",status_class="5xx"}"#) == 1)
-            #expect(Self.value(after, #"switchboard_requests_total{model="unknown",status_class="4xx"}"#) == 1)
+            #expect(Self.value(after, #"switchboard_requests_total{model="ok",provider="good",deployment="g-1",status_class="2xx"}"#) == 3)
+            #expect(Self.value(after, #"switchboard_requests_total{model="broken",provider="bad",deployment="b-1",status_class="5xx"}"#) == 1)
+            #expect(Self.value(after, #"switchboard_requests_total{model="unknown",provider="none",deployment="none",status_class="4xx"}"#) == 1)
+            #expect(Self.value(after, #"switchboard_request_duration_seconds_count{model="ok"}"#) == 3)
+            #expect(Self.value(after, #"switchboard_time_to_first_token_seconds_count{model="ok"}"#) == 3)
+            #expect((Self.value(after, #"switchboard_tokens_total{model="ok",kind="completion"}"#) ?? 0) >= 3)
+            #expect(Self.value(after, #"switchboard_in_flight"#) == 0)
             // The failing deployment was ejected at its first failure; the good one stays closed.
             #expect(Self.value(after, #"switchboard_deployment_state{provider="bad",deployment="b-1",state="open"}"#) == 1)
             #expect(Self.value(after, #"switchboard_deployment_state{provider="bad",deployment="b-1",state="closed"}"#) == 0)
