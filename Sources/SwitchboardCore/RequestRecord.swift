@@ -67,3 +67,48 @@ public struct RequestRecord: Sendable, Equatable {
 public protocol UsageRecorder: Sendable {
     func record(_ record: RequestRecord)
 }
+
+/// A filter over the request log (`/admin/logs`, `/admin/analytics`): newest first, at most `limit` records.
+public struct LogQuery: Sendable, Equatable {
+    /// Seconds since 1970: `from` inclusive, `to` exclusive.
+    public var from: Double?
+    public var to: Double?
+    public var model: String?
+    public var provider: String?
+    public var keyID: String?
+    public var team: String?
+    /// An exact status, or a class: 2 for 2xx, 4 for 4xx, 5 for 5xx.
+    public var status: Int?
+    public var statusClass: Int?
+    /// Only records that started before this (seconds since 1970): the cursor of the next page.
+    public var before: Double?
+    public var limit: Int
+
+    public init(from: Double? = nil, to: Double? = nil, model: String? = nil, provider: String? = nil, keyID: String? = nil,
+                team: String? = nil, status: Int? = nil, statusClass: Int? = nil, before: Double? = nil, limit: Int = 100) {
+        self.from = from
+        self.to = to
+        self.model = model
+        self.provider = provider
+        self.keyID = keyID
+        self.team = team
+        self.status = status
+        self.statusClass = statusClass
+        self.before = before
+        self.limit = limit
+    }
+
+    /// Whether a record passes the filter (the memory storage; SQL storages say the same in WHERE).
+    public func matches(_ r: RequestRecord) -> Bool {
+        if let from, r.startedAt < from { return false }
+        if let to, r.startedAt >= to { return false }
+        if let before, r.startedAt >= before { return false }
+        if let model, r.model != model { return false }
+        if let provider, r.provider != provider { return false }
+        if let keyID, r.keyID != keyID { return false }
+        if let team, r.team != team { return false }
+        if let status, r.status != status { return false }
+        if let statusClass, r.status / 100 != statusClass { return false }
+        return true
+    }
+}

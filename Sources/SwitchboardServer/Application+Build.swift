@@ -94,7 +94,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
-        "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete],
+        "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete], "/admin/logs": [.get], "/admin/analytics": [.get],
     ]
     router.add(middleware: FrontMiddleware(routes: routes))
 
@@ -153,6 +153,8 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     admin.group("health").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(gateway.healthReport()) }
     AdminAPI.add(to: admin, service: services.keyService, storage: services.storage)
     CredentialsAPI.add(to: admin, config: services.config, storage: services.storage, overrides: services.credentials)
+    let requestLog = services.requestLog
+    LogsAPI.add(to: admin, storage: services.storage, flush: { await requestLog.flush() })
     return router
 }
 

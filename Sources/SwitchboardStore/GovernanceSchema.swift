@@ -59,6 +59,13 @@ enum GovernanceSchema {
         """
     }
 
+    /// For `/admin/logs` and `/admin/analytics` filters.
+    static let logIndexes = [
+        "CREATE INDEX request_log_key ON request_log (key_id, started_at)",
+        "CREATE INDEX request_log_model ON request_log (model, started_at)",
+        "CREATE INDEX request_log_team ON request_log (team, started_at)",
+    ]
+
     static let keyColumns = "id, name, team, secret_hash, salt, created_at, updated_at, expires_at, revoked_at, spec"
 
     /// A key read back from its columns (the spec column through the same parser as the admin API).

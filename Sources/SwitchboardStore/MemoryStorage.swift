@@ -35,11 +35,11 @@ public final class MemoryStorage: Storage {
         }
     }
 
-    public func recentRequests(limit: Int) async throws -> [RequestRecord] {
+    public func requests(_ query: LogQuery) async throws -> [RequestRecord] {
         state.withLock { s in
             // Oldest first is slots[next...] + slots[..<next]; newest first is its reverse.
             let ordered = s.slots[s.next...] + s.slots[..<s.next]
-            return Array(ordered.suffix(max(limit, 0)).reversed())
+            return Array(ordered.reversed().lazy.filter(query.matches).prefix(max(query.limit, 0)))
         }
     }
 

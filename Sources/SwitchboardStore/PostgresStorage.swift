@@ -91,6 +91,7 @@ public final class PostgresStorage: Storage {
         ]),
         (2, [GovernanceSchema.credentials(real: "DOUBLE PRECISION")]),
         (3, [sbAdmit]),
+        (4, GovernanceSchema.logIndexes),
     ]
 
     /// One admission in one statement (see `PostgresAdmission`): locks the scopes, checks rate limits (the last 60
@@ -283,9 +284,18 @@ END $$ LANGUAGE plpgsql
             """, logger: logger)
     }
 
-    public func recentRequests(limit: Int) async throws -> [RequestRecord] {
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.logColumns) FROM request_log ORDER BY started_at DESC LIMIT \(max(limit, 0))"),
-                                          logger: logger).collect()
+    public func requests(_ query: LogQuery) async throws -> [RequestRecord] {
+        let (clause, values) = logWhere(query) { "$\($0)" }
+        var binds = PostgresBindings()
+        for v in values {
+            switch v {
+            case .text(let t): binds.append(t)
+            case .real(let d): binds.append(d)
+            case .int(let i): binds.append(i)
+            }
+        }
+        let sql = "SELECT \(Self.logColumns) FROM request_log \(clause) ORDER BY started_at DESC LIMIT \(max(query.limit, 0))"
+        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
         return try rows.map { row in
             let r = row.makeRandomAccess()
             func text(_ c: String) throws -> String? { try r[c].decode(String?.self) }

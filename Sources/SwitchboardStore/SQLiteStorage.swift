@@ -61,6 +61,7 @@ public final class SQLiteStorage: Storage {
             GovernanceSchema.spend(real: "REAL", integer: "INTEGER"),
         ]),
         (4, [GovernanceSchema.credentials(real: "REAL")]),
+        (5, GovernanceSchema.logIndexes),
     ]
 
     /// Serialises writes: a transaction spans several statements on the one connection.
@@ -135,9 +136,16 @@ public final class SQLiteStorage: Storage {
         }
     }
 
-    public func recentRequests(limit: Int) async throws -> [RequestRecord] {
-        let rows = try await connection.query("SELECT \(Self.columns) FROM request_log ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                                              [.integer(max(limit, 0))])
+    public func requests(_ query: LogQuery) async throws -> [RequestRecord] {
+        let (clause, values) = logWhere(query) { _ in "?" }
+        let binds: [SQLiteData] = values.map {
+            switch $0 {
+            case .text(let t): .text(t)
+            case .real(let d): .float(d)
+            case .int(let i): .integer(i)
+            }
+        } + [.integer(max(query.limit, 0))]
+        let rows = try await connection.query("SELECT \(Self.columns) FROM request_log \(clause) ORDER BY started_at DESC, rowid DESC LIMIT ?", binds)
         return rows.map { row in
             func text(_ c: String) -> String? { row.column(c)?.string }
             func int(_ c: String) -> Int { row.column(c)?.integer ?? 0 }

@@ -10,8 +10,8 @@ public protocol Storage: Sendable {
     /// Appends finished requests to the request log and adds their cost to the daily spend of their key and team,
     /// in one transaction.
     func insert(_ records: [RequestRecord]) async throws
-    /// The newest request-log entries, newest first.
-    func recentRequests(limit: Int) async throws -> [RequestRecord]
+    /// Request-log entries that pass `query`, newest first.
+    func requests(_ query: LogQuery) async throws -> [RequestRecord]
 
     // MARK: Keys and teams
 
@@ -72,6 +72,40 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
         case .corrupt(let what): "unreadable stored data: \(what)"
         }
     }
+}
+
+extension Storage {
+    /// The newest request-log entries, newest first.
+    public func recentRequests(limit: Int) async throws -> [RequestRecord] { try await requests(LogQuery(limit: limit)) }
+}
+
+/// One value bound into a request-log filter.
+enum LogBind {
+    case text(String)
+    case real(Double)
+    case int(Int)
+}
+
+/// The WHERE clause of a `LogQuery` with numbered placeholders (`placeholder(n)`), and its values.
+func logWhere(_ q: LogQuery, placeholder: (Int) -> String) -> (sql: String, binds: [LogBind]) {
+    var clauses: [String] = [], binds: [LogBind] = []
+    func add(_ column: String, _ op: String, _ value: LogBind) {
+        binds.append(value)
+        clauses.append("\(column) \(op) \(placeholder(binds.count))")
+    }
+    if let v = q.from { add("started_at", ">=", .real(v)) }
+    if let v = q.to { add("started_at", "<", .real(v)) }
+    if let v = q.before { add("started_at", "<", .real(v)) }
+    if let v = q.model { add("model", "=", .text(v)) }
+    if let v = q.provider { add("provider", "=", .text(v)) }
+    if let v = q.keyID { add("key_id", "=", .text(v)) }
+    if let v = q.team { add("team", "=", .text(v)) }
+    if let v = q.status { add("status", "=", .int(v)) }
+    if let v = q.statusClass {
+        add("status", ">=", .int(v * 100))
+        add("status", "<", .int(v * 100 + 100))
+    }
+    return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), binds)
 }
 
 /// The spend scopes a record is charged to.

@@ -59,3 +59,38 @@ import Testing
         }
     }
 }
+
+/// `/admin/logs` and `/admin/analytics` over known traffic.
+@Suite struct LogsAPITests {
+    @Test func logsAreFilteredAndPagedAndAnalyticsAddUp() async throws {
+        try await withGateway(MetricsTests.yaml) { h in
+            for _ in 0..<4 { _ = try await h.post("/v1/chat/completions", #"{"model":"ok","messages":[{"role":"user","content":"hello"}]}"#, key: "sk-test") }
+            _ = try await h.post("/v1/chat/completions", #"{"model":"broken","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test")
+            let page = try await h.get("/admin/logs?model=ok&limit=3", key: "sk-master")
+            let json = try page.json()
+            let data = try #require(json["data"] as? [[String: Any]])
+            #expect(page.status == .ok && data.count == 3 && data.allSatisfy { $0["model"] as? String == "ok" && $0["status"] as? Int == 200 })
+            let cursor = try #require(json["next_before"] as? Double)
+            let rest = try await h.get("/admin/logs?model=ok&limit=3&before=\(cursor)", key: "sk-master").json()["data"] as? [[String: Any]]
+            #expect(rest?.count == 1)
+            let errors = try await h.get("/admin/logs?status=5xx", key: "sk-master").json()["data"] as? [[String: Any]]
+            #expect(errors?.count == 1 && errors?.first?["model"] as? String == "broken")
+            #expect(try await h.get("/admin/logs?status=abc", key: "sk-master").status == .badRequest)
+            #expect(try await h.get("/admin/logs?from=yesterday", key: "sk-master").status == .badRequest)
+            #expect(try await h.get("/admin/logs", key: "sk-test").status == .forbidden)
+
+            let analytics = try await h.get("/admin/analytics?group_by=model&bucket=hour", key: "sk-master").json()
+            let rows = try #require(analytics["data"] as? [[String: Any]])
+            let ok = try #require(rows.first { $0["group"] as? String == "ok" })
+            let records = try await h.records().filter { $0.model == "ok" }
+            #expect(ok["requests"] as? Int == 4 && ok["errors"] as? Int == 0)
+            #expect(ok["completion_tokens"] as? Int == records.reduce(0) { $0 + $1.usage.completionTokens })
+            #expect(abs((ok["cost_usd"] as? Double ?? -1) - records.reduce(0) { $0 + $1.costUSD }) < 1e-12)
+            let latencies = records.map(\.latencyMs).sorted()
+            #expect(ok["p95_latency_ms"] as? Double == latencies.last)
+            let broken = try #require(rows.first { $0["group"] as? String == "broken" })
+            #expect(broken["errors"] as? Int == 1 && broken["error_rate"] as? Double == 1)
+            #expect(try await h.get("/admin/analytics?group_by=colour", key: "sk-master").status == .badRequest)
+        }
+    }
+}

@@ -95,6 +95,29 @@ import Testing
 
     @Test func memoryKeepsKeysTeamsAndSpend() async throws {
         try await Self.governanceContract(MemoryStorage())
+        try await Self.logQueryContract(MemoryStorage())
+    }
+
+    /// Request-log filters and paging, the same on every storage.
+    static func logQueryContract(_ s: any Storage) async throws {
+        var records: [RequestRecord] = []
+        for i in 0..<40 {
+            let model = i % 2 == 0 ? "a" : "b", provider = i % 4 == 0 ? "p1" : "p2"
+            let status = i % 5 == 0 ? 429 : 200, key = i % 3 == 0 ? "k3" : "k1"
+            records.append(RequestRecord(id: "q\(i)", startedAt: 1000 + Double(i), keyName: "k", endpoint: "chat.completions", model: model,
+                                         provider: provider, status: status, keyID: key, team: "t"))
+        }
+        try await s.insert(records)
+        func ids(_ q: LogQuery) async throws -> [String] { try await s.requests(q).map(\.id) }
+        #expect(try await ids(LogQuery(limit: 3)) == ["q39", "q38", "q37"])
+        #expect(try await ids(LogQuery(before: 1037, limit: 2)) == ["q36", "q35"])
+        #expect(try await ids(LogQuery(from: 1010, to: 1012, limit: 10)) == ["q11", "q10"])
+        let expected: [String] = records.filter { $0.model == "a" && $0.provider == "p1" }.reversed().map(\.id)
+        let got = try await ids(LogQuery(model: "a", provider: "p1", limit: 100))
+        #expect(got == expected)
+        #expect(try await ids(LogQuery(keyID: "k3", status: 429, limit: 100)) == ["q30", "q15", "q0"])
+        #expect(try await ids(LogQuery(statusClass: 4, limit: 100)).count == 8)
+        #expect(try await ids(LogQuery(team: "none", limit: 100)).isEmpty)
     }
 
     @Test func sqliteKeepsKeysTeamsAndSpend() async throws {
@@ -104,6 +127,11 @@ import Testing
         try await s.migrate()
         try await Self.governanceContract(s)
         try await s.close()
+        let fresh = try await SQLiteStorage.open(path: path + "-2")
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + "-2" + suffix) } }
+        try await fresh.migrate()
+        try await Self.logQueryContract(fresh)
+        try await fresh.close()
     }
 
     @Test func postgresKeepsKeysTeamsAndSpendAndMigratesOnce() async throws {
@@ -115,6 +143,10 @@ import Testing
             try await group.waitForAll()
         }
         try await Self.governanceContract(s)
+        let second = try await PostgresStorage.open(url: try await TestPostgres.freshDatabase())
+        try await second.migrate()
+        try await Self.logQueryContract(second)
+        try await second.close()
         let records = (0..<1203).map(record)
         try await s.insert(records)
         let back = try await s.recentRequests(limit: 5000).filter { $0.id.hasPrefix("r") }
