@@ -408,6 +408,39 @@ else
     fail "three replicas" "could not create the database: $(cat "$LOGS/pg-createdb.log")"
 fi
 
+section "JSON logs and the access log"
+P_JSON="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+cat >"$WORK/json-log.yaml" <<EOF
+server: { listen: "127.0.0.1:$P_JSON" }
+auth: { keys: [ { name: e2e, key: "sk-e2e" } ] }
+logging: { format: json, access_log: true }
+providers: [ { name: sim, kind: mock } ]
+models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
+EOF
+start_bg json-log "$BIN" serve --config "$WORK/json-log.yaml"
+JSON_PID=$LAST_PID
+if wait_ready "http://127.0.0.1:$P_JSON/readyz" "$JSON_PID" json-log; then
+    rid="$(curl -sS -o /dev/null -D - --max-time 10 -H 'Authorization: Bearer sk-e2e' -H 'Content-Type: application/json' \
+        -d '{"model":"demo","messages":[{"role":"user","content":"hi"}]}' "http://127.0.0.1:$P_JSON/v1/chat/completions" |
+        tr -d '\r' | awk -F': ' 'tolower($1) == "x-request-id" { print $2 }')"
+    stop_pid "$JSON_PID" 15
+    if "$PYTHON" - "$LOGS/json-log.err.log" "$rid" <<'PYEOF'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+docs = [json.loads(l) for l in lines]                      # every line is one JSON object
+assert all({"ts", "level", "label", "message"} <= d.keys() for d in docs), docs
+access = [d for d in docs if d["message"] == "Request" and d.get("http.path") == "/v1/chat/completions"]
+assert access and access[0]["http.status"] == "200" and access[0]["request.id"] == sys.argv[2], access
+assert not any("sk-e2e" in l for l in lines), "a key in the log"
+PYEOF
+    then pass "logging: json lines, with an access-log line carrying the request id"; else
+        cat "$LOGS/json-log.err.log"
+        fail "logging: json lines, with an access-log line carrying the request id"
+    fi
+else
+    fail "json-log gateway ready"
+fi
+
 section "TLS termination and client certificates"
 need_cmd openssl openssl
 rc=0

@@ -96,7 +96,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
         "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete], "/admin/logs": [.get], "/admin/analytics": [.get],
     ]
-    router.add(middleware: FrontMiddleware(routes: routes))
+    router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
 
     router.get("/healthz") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
     router.get("/metrics") { _, _ in
@@ -272,6 +272,7 @@ public func buildApplication(
         extraServices.append(CredentialRefreshService(overrides: services.credentials, storage: store, key: key, providers: names, logger: logger))
     }
     extraServices.append(services.requestLog)
+    extraServices.append(RetentionService(storage: store, days: config.logging.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     let router = buildRouter(services)
     let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(75)))

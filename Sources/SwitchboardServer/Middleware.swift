@@ -10,8 +10,11 @@ struct FrontMiddleware: RouterMiddleware {
 
     /// Paths the gateway serves and their methods, to tell 404 from 405.
     let routes: [String: [HTTPRequest.Method]]
+    /// `logging.access_log`: one info line per request.
+    var accessLog = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
         var context = context
         context.requestID = Self.requestID(from: request)
         // Errors on the Anthropic routes come in Anthropic's shape, everywhere else in OpenAI's.
@@ -41,6 +44,13 @@ struct FrontMiddleware: RouterMiddleware {
             response = render(GatewayError.internalError("unexpected \(type(of: error))"))
         }
         response.headers[.requestID] = context.requestID
+        if accessLog {
+            // The status and the time to the response head (a stream goes on after this).
+            context.logger.info("Request", metadata: [
+                "request.id": "\(context.requestID)", "http.method": "\(request.method.rawValue)", "http.path": "\(request.uri.path)",
+                "http.status": "\(response.status.code)", "duration_ms": "\(String(format: "%.3f", Trace.ms(ContinuousClock.now - started)))",
+            ])
+        }
         return response
     }
 

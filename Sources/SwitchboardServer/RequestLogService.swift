@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchboardCore
@@ -70,6 +71,27 @@ public final class RequestLogService: UsageRecorder, Service {
                 state.withLock { $0.dropped += batch.count }
                 logger.error("Request log write failed", metadata: ["records": "\(batch.count)", "error.type": "\(type(of: error))"])
             }
+        }
+    }
+}
+
+/// `logging.request_log_retention_days`: deletes older request-log records at start and then every hour (the daily
+/// spend that budgets use is kept apart and is not deleted).
+struct RetentionService: Service {
+    let storage: any Storage
+    let days: Double
+    let logger: Logger
+
+    func run() async throws {
+        guard days > 0 else { return }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let n = try await storage.deleteRequests(before: Date().timeIntervalSince1970 - days * 86_400)
+                if n > 0 { logger.info("Request log trimmed", metadata: ["records": "\(n)", "retention_days": "\(days)"]) }
+            } catch {
+                logger.warning("Request log retention failed", metadata: ["error.type": "\(type(of: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
         }
     }
 }

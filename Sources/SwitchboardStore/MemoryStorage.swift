@@ -43,6 +43,16 @@ public final class MemoryStorage: Storage {
         }
     }
 
+    public func deleteRequests(before: Double) async throws -> Int {
+        state.withLock { s in
+            let ordered = Array(s.slots[s.next...] + s.slots[..<s.next])
+            let kept = ordered.filter { $0.startedAt >= before }
+            s.slots = kept
+            s.next = 0
+            return ordered.count - kept.count
+        }
+    }
+
     private static func nameTaken(_ s: State, by key: KeyRecord) -> Bool {
         key.revokedAt == nil && s.keys.values.contains { $0.id != key.id && $0.name == key.name && $0.revokedAt == nil }
     }

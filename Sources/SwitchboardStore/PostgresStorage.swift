@@ -235,6 +235,12 @@ END $$ LANGUAGE plpgsql
         }
     }
 
+    public func deleteRequests(before: Double) async throws -> Int {
+        var n = 0
+        for try await _ in try await client.query("DELETE FROM request_log WHERE started_at < \(before) RETURNING 1", logger: logger).decode(Int.self) { n += 1 }
+        return n
+    }
+
     public func ping() async throws {
         try await client.query("SELECT 1", logger: logger)
     }

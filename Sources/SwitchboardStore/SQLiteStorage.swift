@@ -83,6 +83,12 @@ public final class SQLiteStorage: Storage {
         }
     }
 
+    public func deleteRequests(before: Double) async throws -> Int {
+        try await writes.run {
+            try await self.connection.query("DELETE FROM request_log WHERE started_at < ? RETURNING 1", [.float(before)]).count
+        }
+    }
+
     public func ping() async throws {
         _ = try await connection.query("SELECT 1")
     }

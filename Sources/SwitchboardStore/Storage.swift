@@ -12,6 +12,8 @@ public protocol Storage: Sendable {
     func insert(_ records: [RequestRecord]) async throws
     /// Request-log entries that pass `query`, newest first.
     func requests(_ query: LogQuery) async throws -> [RequestRecord]
+    /// Deletes request-log entries that started before `before` (seconds since 1970); how many were deleted.
+    func deleteRequests(before: Double) async throws -> Int
 
     // MARK: Keys and teams
 

@@ -45,8 +45,11 @@ func loadConfig(path: String?) throws -> GatewayConfig {
     }
 }
 
-func makeLogger(_ label: String, level: String?) -> Logger {
-    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+func makeLogger(_ label: String, level: String?, format: LoggingConfig.Format = .text) -> Logger {
+    switch format {
+    case .text: LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+    }
     var logger = Logger(label: label)
     logger.logLevel = level.flatMap(Logger.Level.init(rawValue:))
         ?? ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -87,7 +90,7 @@ struct Serve: AsyncParsableCommand {
         // Before anything touches the event loop group: the configured count, else one per CPU this process may use
         // (NIO's own default counts the machine's cores even under `taskset`).
         NIOSingletons.groupLoopCountSuggestion = cfg.server.eventLoopThreads > 0 ? cfg.server.eventLoopThreads : defaultEventLoopThreads()
-        let logger = makeLogger("switchboard", level: logLevel)
+        let logger = makeLogger("switchboard", level: logLevel, format: cfg.logging.format)
         let demo = config == nil
         let final = cfg
         let app = try await buildApplication(config: cfg, logger: logger) { port in

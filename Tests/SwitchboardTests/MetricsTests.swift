@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import SwitchboardCore
 import Testing
 @testable import SwitchboardServer
@@ -92,5 +93,20 @@ import Testing
             #expect(broken["errors"] as? Int == 1 && broken["error_rate"] as? Double == 1)
             #expect(try await h.get("/admin/analytics?group_by=colour", key: "sk-master").status == .badRequest)
         }
+    }
+}
+
+@Suite struct JSONLogTests {
+    @Test func oneObjectPerLineWithMetadata() throws {
+        let lines = Finished()
+        var logger = Logger(label: "switchboard") { JSONLogHandler(label: $0, write: { lines.add($0) }) }
+        logger[metadataKey: "replica"] = "r1"
+        logger.warning("Upstream attempt failed", metadata: ["request.id": "req_1", "provider": "openai", "attempt": "\(2)"])
+        let line = try #require(lines.labels.first)
+        #expect(!line.contains("\n"))
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(o["level"] as? String == "warning" && o["message"] as? String == "Upstream attempt failed" && o["label"] as? String == "switchboard")
+        #expect(o["request.id"] as? String == "req_1" && o["provider"] as? String == "openai" && o["replica"] as? String == "r1")
+        #expect((o["ts"] as? String)?.hasSuffix("Z") == true)
     }
 }

@@ -118,6 +118,9 @@ import Testing
         #expect(try await ids(LogQuery(keyID: "k3", status: 429, limit: 100)) == ["q30", "q15", "q0"])
         #expect(try await ids(LogQuery(statusClass: 4, limit: 100)).count == 8)
         #expect(try await ids(LogQuery(team: "none", limit: 100)).isEmpty)
+        // Retention: everything that started before 1030 goes.
+        #expect(try await s.deleteRequests(before: 1030) == 30)
+        #expect(try await ids(LogQuery(limit: 100)) == (30..<40).reversed().map { "q\($0)" })
     }
 
     @Test func sqliteKeepsKeysTeamsAndSpend() async throws {

@@ -183,7 +183,8 @@ struct Walker {
     // MARK: Sections
 
     mutating func gatewayConfig(_ root: Node) -> GatewayConfig? {
-        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing"]) else { return nil }
+        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "logging"]) else { return nil }
+        let logging = top["logging"].map { loggingConfig($0) } ?? LoggingConfig()
         let server = top["server"].map { serverConfig($0) } ?? ServerConfig()
         let storage = top["storage"].map { storageLocation($0) } ?? .memory
         let auth = top["auth"].map { authConfig($0) } ?? AuthConfig()
@@ -226,7 +227,22 @@ struct Walker {
             problem("models", "required: at least one model")
         }
         checkFallbacks(models, routing: routing, modelsNode: top["models"])
-        return GatewayConfig(server: server, storage: storage, auth: auth, providers: providers, models: models, routing: routing)
+        var config = GatewayConfig(server: server, storage: storage, auth: auth, providers: providers, models: models, routing: routing)
+        config.logging = logging
+        return config
+    }
+
+    mutating func loggingConfig(_ node: Node) -> LoggingConfig {
+        var l = LoggingConfig()
+        guard let m = mapping(node, "logging", allowed: ["format", "access_log", "request_log_retention_days"]) else { return l }
+        if let f = string(m, "format", "logging") {
+            if let format = LoggingConfig.Format(rawValue: f) { l.format = format } else {
+                problem("logging.format", "expected text or json, found \"\(f)\"")
+            }
+        }
+        if let v = bool(m, "access_log", "logging") { l.accessLog = v }
+        if let v = number(m, "request_log_retention_days", "logging", range: 0...36_500) { l.retentionDays = v }
+        return l
     }
 
     /// Every fallback names a configured model other than the one it belongs to.

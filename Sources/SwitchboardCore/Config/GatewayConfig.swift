@@ -7,6 +7,7 @@ public struct GatewayConfig: Sendable {
     public var providers: [ProviderConfig]
     public var models: [ModelConfig]
     public var routing: RoutingConfig
+    public var logging = LoggingConfig()
 
     public init(server: ServerConfig = .init(), storage: StorageLocation = .memory, auth: AuthConfig = .init(),
                 providers: [ProviderConfig], models: [ModelConfig], routing: RoutingConfig = .init()) {
@@ -41,6 +42,19 @@ public struct ServerConfig: Sendable, Equatable {
     public var queueTimeoutSeconds: Double = 30
     /// `server.tls`: HTTPS (and optionally client certificates); plain HTTP when nil.
     public var tls: TLSConfig?
+
+    public init() {}
+}
+
+/// `logging:` — how the gateway writes its log, and how long it keeps the request log.
+public struct LoggingConfig: Sendable, Equatable {
+    public enum Format: String, Sendable { case text, json }
+    /// `format`: `text` (default) or `json` (one object per line: time, level, label, message, metadata).
+    public var format: Format = .text
+    /// `access_log`: one `info` line per request (method, path, status, duration, request id, key name). Off by default.
+    public var accessLog = false
+    /// `request_log_retention_days`: request-log records older than this are deleted (hourly); 0 keeps them. Default 30.
+    public var retentionDays: Double = 30
 
     public init() {}
 }
