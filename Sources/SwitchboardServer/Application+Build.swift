@@ -89,7 +89,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     //  9. record: usage, cost, latency, TTFT, outcome → request log, batched off the request path (RequestLogService)
     let router = Router(context: GatewayRequestContext.self)
     let routes: [String: [HTTPRequest.Method]] = [
-        "/healthz": [.get], "/readyz": [.get], "/metrics": [.get],
+        "/healthz": [.get], "/readyz": [.get], "/metrics": [.get], "/ui": [.get],
         "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/messages": [.post],
         "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
@@ -99,6 +99,15 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
 
     router.get("/healthz") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
+    router.get("/ui") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[HTTPField.Name("content-security-policy")!] =
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        headers[HTTPField.Name("referrer-policy")!] = "no-referrer"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
+    }
     router.get("/metrics") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"

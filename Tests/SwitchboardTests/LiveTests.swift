@@ -146,7 +146,8 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
             #expect(r.status == .badGateway)
             #expect(r.errorObject?["code"] as? String == "upstream_unreachable")
             #expect(!r.text.contains("sk-dead"))
-            #expect(ContinuousClock.now - started < .seconds(1))
+            // Three refused attempts and their back-offs, never a wait for the 2 s timeout (loose: machines get busy).
+            #expect(ContinuousClock.now - started < .seconds(2))
         }
     }
 

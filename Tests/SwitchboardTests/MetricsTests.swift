@@ -110,3 +110,21 @@ import Testing
         #expect((o["ts"] as? String)?.hasSuffix("Z") == true)
     }
 }
+
+@Suite struct DashboardTests {
+    @Test func servedFromTheBinaryAndReadsOnlyTheAdminAPI() async throws {
+        try await withGateway(mockYAML) { h in
+            let page = try await h.get("/ui", key: nil)
+            #expect(page.status == .ok && page.header("content-type")?.hasPrefix("text/html") == true)
+            #expect(page.header("content-security-policy")?.contains("connect-src 'self'") == true)
+            for needle in ["id=\"chartRate\"", "id=\"health\"", "id=\"log\"", "/admin/analytics?group_by=model&bucket=minute", "/admin/health", "/admin/logs?"] {
+                #expect(page.text.contains(needle), "\(needle)")
+            }
+            // Nothing outside the gateway: no external scripts, styles or fonts.
+            #expect(!page.text.contains("http://") && !page.text.contains("https://") && !page.text.contains("src=\""))
+            // The data behind it needs an admin key.
+            #expect(try await h.get("/admin/analytics?group_by=model&bucket=minute", key: GatewayHarness.key).status == .forbidden)
+            #expect(try await h.get("/admin/analytics?group_by=model&bucket=minute", key: "sk-master").status == .ok)
+        }
+    }
+}
