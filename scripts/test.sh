@@ -11,7 +11,8 @@
 # through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
 # keys, rate limits and budgets made with `switchboard keys` on one process (SQLite) and on three replicas sharing a
 # throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); HTTPS and mutual TLS with certificates made by
-# openssl (scripts/e2e/tls_test.py); the embedded demo config (`switchboard serve` without --config).
+# openssl (scripts/e2e/tls_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
+# .test-artifacts/dashboard.png (scripts/e2e/dashboard_test.py); the embedded demo config (`switchboard serve` without --config).
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
 set -euo pipefail
 
@@ -440,6 +441,13 @@ PYEOF
 else
     fail "json-log gateway ready"
 fi
+
+section "Dashboard in headless Chromium"
+need_cmd chromium chromium
+rc=0
+timeout -k 5 300 "$PYTHON" "$E2E/dashboard_test.py" --bin "$BIN" --work "$WORK/dashboard" --artifacts "$ROOT/.test-artifacts" 2>&1 |
+    tee "$LOGS/dashboard_test.log" || rc=$?
+add_counts dashboard "$LOGS/dashboard_test.log" "$rc"
 
 section "TLS termination and client certificates"
 need_cmd openssl openssl

@@ -17,7 +17,7 @@ enum Dashboard {
   header h1 { font-size: 18px; margin: 0; }
   header .status { color: var(--dim); margin-left: auto; }
   main { padding: 16px 20px; display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
-  section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
+  section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; overflow-x: auto; }
   section.wide { grid-column: 1 / -1; }
   h2 { font-size: 14px; margin: 0 0 8px; color: var(--dim); font-weight: 600; }
   table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }

@@ -100,6 +100,7 @@ struct Serve: AsyncParsableCommand {
             say("models: \(cfg.models.map(\.name).joined(separator: ", "))   storage: \(cfg.storage)")
             if demo {
                 say("demo key: \(DemoConfig.clientKey)")
+                say("dashboard: \(url)/ui  (admin key: \(DemoConfig.adminKey))")
                 say("try:")
                 say("  curl \(url)/v1/chat/completions -H 'Authorization: Bearer \(DemoConfig.clientKey)' -H 'Content-Type: application/json' \\")
                 say("    -d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'")

@@ -2,6 +2,8 @@
 public enum DemoConfig {
     /// The client key the demo accepts (printed at start).
     public static let clientKey = "sk-switchboard-demo"
+    /// The demo's master key, for the dashboard and the admin API (printed at start; a demo has nothing to protect).
+    public static let adminKey = "sk-switchboard-admin"
 
     public static let yaml = """
     # Switchboard demo: two simulated providers with different speed and price, three public models.
@@ -9,6 +11,7 @@ public enum DemoConfig {
       listen: "127.0.0.1:8080"
     storage: "sqlite:switchboard.db"
     auth:
+      master_key: "\(adminKey)"
       keys:
         - { name: demo, key: "\(clientKey)" }
     providers:
