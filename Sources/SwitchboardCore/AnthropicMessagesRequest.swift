@@ -26,8 +26,8 @@ public struct AnthropicMessagesRequest: Sendable {
                 throw .invalidParameter("messages", "messages: must be a non-empty array.")
             }
             guard let maxTokens = fields[2] else { throw .missingParameter("max_tokens") }
-            guard let n = JSONPeek.integer(bytes, maxTokens), n >= 1 else {
-                throw .invalidParameter("max_tokens", "max_tokens: must be a positive integer.")
+            guard let n = JSONPeek.integer(bytes, maxTokens), (1...RequestNeeds.maxOutputTokensLimit).contains(n) else {
+                throw .invalidParameter("max_tokens", "max_tokens: must be an integer from 1 to \(RequestNeeds.maxOutputTokensLimit).")
             }
             var stream = false
             if let s = fields[3], s.kind != .null {

@@ -37,6 +37,10 @@ public struct RequestNeeds: Sendable, Equatable {
     /// A rough count of prompt tokens (about four bytes each), for context-window checks.
     public var estimatedPromptTokens = 0
 
+    /// The largest `max_tokens` a request may ask for (no model comes near it; it keeps token arithmetic far from
+    /// overflow).
+    public static let maxOutputTokensLimit = 100_000_000
+
     public init(tools: Bool = false, vision: Bool = false, jsonMode: Bool = false, streaming: Bool = false,
                 maxOutputTokens: Int? = nil, estimatedPromptTokens: Int = 0) {
         self.tools = tools

@@ -67,7 +67,13 @@ public struct OpenAIRequest: Sendable {
                let decoded = JSONValue.parse(Data(UnsafeRawBufferPointer(rebasing: bytes[messages.range]))) {
                 needs.vision = decoded.array?.contains { ($0["content"]?.array ?? []).contains { $0["type"]?.string == "image_url" } } ?? false
             }
-            needs.maxOutputTokens = (fields[7] ?? fields[6]).flatMap { JSONPeek.integer(bytes, $0) }
+            if let field = fields[7] ?? fields[6], field.kind != .null {
+                let name = fields[7] != nil ? "max_completion_tokens" : "max_tokens"
+                guard let n = JSONPeek.integer(bytes, field), (1...RequestNeeds.maxOutputTokensLimit).contains(n) else {
+                    throw .invalidParameter(name, "\(name): must be an integer from 1 to \(RequestNeeds.maxOutputTokensLimit).")
+                }
+                needs.maxOutputTokens = n
+            }
             needs.estimatedPromptTokens = messages.range.count / 4
             var request = OpenAIRequest(endpoint: .chatCompletions, body: body, model: model, stream: stream,
                                         clientWantsUsage: wantsUsage, needs: needs, modelRange: modelRange, streamOptions: fields[3])

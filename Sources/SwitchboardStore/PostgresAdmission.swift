@@ -164,6 +164,9 @@ public final class PostgresAdmission: AdmissionLedger {
                     WHERE rate_windows.scope = d.scope AND rate_windows.second = d.second
                     """, logger: logger)
             }
+            // Rows in scope order, as sb_admit inserts them and the heartbeat updates them.
+            try await tx.query("SELECT 1 FROM inflight WHERE replica = \(replica) AND scope = ANY(\(releaseScopes)) ORDER BY scope FOR UPDATE",
+                               logger: logger)
             try await tx.query("""
                 UPDATE inflight SET requests = GREATEST(0, inflight.requests - d.requests),
                     reserved_usd = GREATEST(0, inflight.reserved_usd - d.reserved)
@@ -173,7 +176,12 @@ public final class PostgresAdmission: AdmissionLedger {
                 """, logger: logger)
             if !spend.isEmpty { try await PostgresStorage.addSpend(Array(spend.values), tx, logger) }
         }
-        if !alertBudgets.isEmpty { try await sendAlerts(alertBudgets) }
+        // After the commit: an alert that fails must not make the batch run again.
+        if !alertBudgets.isEmpty {
+            do { try await sendAlerts(alertBudgets) } catch {
+                logger.warning("Budget alert check failed", metadata: ["error.type": "\(type(of: error))"])
+            }
+        }
     }
 
     /// Soft limits crossed by now: each (scope, period) is claimed once in `budget_alerts`, by whichever replica
@@ -203,7 +211,9 @@ public final class PostgresAdmission: AdmissionLedger {
     /// seconds (well within `staleAfter`).
     public func maintain() async throws {
         let logger = logger, replica = replica
-        try await storage.client.withConnection { conn in
+        try await storage.client.withTransaction(logger: logger) { conn in
+            // Rows in scope order, as sb_admit and the completion batches lock them (no deadlock between them).
+            try await conn.query("SELECT 1 FROM inflight WHERE replica = \(replica) ORDER BY scope FOR UPDATE", logger: logger)
             try await conn.query("UPDATE inflight SET heartbeat = extract(epoch FROM clock_timestamp()) WHERE replica = \(replica)", logger: logger)
             try await conn.query("DELETE FROM inflight WHERE heartbeat < extract(epoch FROM clock_timestamp()) - 600", logger: logger)
             try await conn.query("DELETE FROM rate_windows WHERE second < extract(epoch FROM clock_timestamp())::bigint - 120", logger: logger)

@@ -202,11 +202,11 @@ BEGIN
         END IF;
     END LOOP;
     -- Admitted: charge every scope.
-    INSERT INTO rate_windows (scope, second, requests, tokens) SELECT DISTINCT x, sec, 1, req_tokens FROM unnest(scopes) AS x
+    INSERT INTO rate_windows (scope, second, requests, tokens) SELECT DISTINCT x, sec, 1, req_tokens FROM unnest(scopes) AS x ORDER BY x
         ON CONFLICT (scope, second) DO UPDATE SET requests = rate_windows.requests + 1, tokens = rate_windows.tokens + excluded.tokens;
     INSERT INTO inflight (scope, replica, requests, reserved_usd, heartbeat)
         SELECT x, replica_id, 1, CASE WHEN x = ANY(b_scopes) THEN reserve ELSE 0 END, t
-        FROM (SELECT DISTINCT unnest(scopes || b_scopes) AS x) AS u
+        FROM (SELECT DISTINCT unnest(scopes || b_scopes) AS x) AS u ORDER BY x
         ON CONFLICT (scope, replica) DO UPDATE SET requests = inflight.requests + 1,
             reserved_usd = inflight.reserved_usd + excluded.reserved_usd, heartbeat = excluded.heartbeat;
     RETURN NEXT;

@@ -146,6 +146,21 @@ import Testing
         }
     }
 
+    /// `max_tokens` feeds token estimates and reservations: out-of-range values are a 400, never an overflow or a
+    /// negative charge.
+    @Test func outOfRangeMaxTokensIsRefusedBeforeAdmission() async throws {
+        try await withGateway(mockYAML) { h in
+            let (_, key) = try await Self.createKey(h, #"{"name":"tok","limits":{"tpm":1000,"budgets":[{"period":"day","usd":5}]}}"#)
+            for value in ["9223372036854775807", "-100000000", "0", "1.5", "\"many\""] {
+                let r = try await h.post("/v1/chat/completions", #"{"model":"demo","max_tokens":\#(value),"messages":[{"role":"user","content":"x"}]}"#, key: key)
+                #expect(r.status == .badRequest && r.errorObject?["param"] as? String == "max_tokens", "\(value): \(r.status)")
+            }
+            let anthropic = try await h.post("/v1/messages", #"{"model":"demo","max_tokens":9223372036854775807,"messages":[{"role":"user","content":"x"}]}"#, key: key)
+            #expect(anthropic.status == .badRequest)
+            #expect(try await h.post("/v1/chat/completions", #"{"model":"demo","max_tokens":16,"messages":[{"role":"user","content":"x"}]}"#, key: key).status == .ok)
+        }
+    }
+
     @Test func teamLimitsAndPerModelLimitsApplyToEveryKeyOfTheTeam() async throws {
         try await withGateway(mockYAML) { h in
             _ = try await h.send(.post, "/admin/teams", #"{"name":"t","limits":{"rpm":3}}"#, key: Self.master)
