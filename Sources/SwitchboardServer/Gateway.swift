@@ -137,10 +137,10 @@ final class Gateway: Sendable {
             switch await gate.enter(identity.priority) {
             case .entered(let permit):
                 trace.permits.append(permit)
-            case .shed(let timedOut):
+            case .shed(let how):
                 if Task.isCancelled { return trace.fail(.clientClosed, api: API.self, recorder) }
-                let why = timedOut ? "no place within \(String(format: "%g", gate.timeoutSeconds)) s"
-                                   : "the queue is full of requests of the same or a higher priority"
+                let why = how == .timedOut ? "no place within \(String(format: "%g", gate.timeoutSeconds)) s"
+                                           : "the queue is full of requests of the same or a higher priority"
                 return trace.fail(GatewayError(status: 503, type: "server_error", code: "overloaded",
                                                message: "\(what) at capacity; this \(identity.priority.rawValue) request was shed (\(why)). Try again later.",
                                                retryAfterSeconds: 1), api: API.self, recorder)

@@ -224,7 +224,7 @@ import Testing
                 let critical = try await KeysAppTests.createKey(h, #"{"name":"critical","priority":"critical"}"#).key
                 let gate = try #require(deploymentCap ? h.services.modelGate("demo") : h.services.gatewayGate)
                 #expect((deploymentCap ? h.services.gatewayGate : h.services.modelGate("demo")) == nil)
-                let finished = Finished(), shedCount = Counter()
+                let finished = Finished(), shedCount = Counter(), shedMessages = Finished()
                 // Its own client: requests in parallel, each on its own connection.
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
                 defer { _ = client.shutdown() }
@@ -235,9 +235,10 @@ import Testing
                     request.headers.add(name: "authorization", value: "Bearer \(key)")
                     request.body = .bytes(ByteBuffer(string: chatBody))
                     let r = try await client.execute(request, timeout: .seconds(30))
-                    _ = try await r.body.collect(upTo: 1 << 20)
                     if r.status == .ok { finished.add(label) }
                     if r.status.code == 503 { _ = shedCount.next() }
+                    let body = try await r.body.collect(upTo: 1 << 20)
+                    if r.status.code == 503 { shedMessages.add(String(buffer: body)) }
                     return (label, HTTPResponse.Status(code: Int(r.status.code)), r.headers.first(name: "retry-after"))
                 }
                 func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
@@ -268,6 +269,8 @@ import Testing
                 #expect(order == ["b", "c", "c", "b"], "\(finished.labels)")
                 let records = try await h.records()
                 #expect(records.filter { $0.errorCode == "overloaded" }.count == 2)
+                // Pushed out by a higher class, not timed out.
+                #expect(shedMessages.labels.count == 2 && shedMessages.labels.allSatisfy { $0.contains("the queue is full") }, "\(shedMessages.labels)")
             }
         }
     }

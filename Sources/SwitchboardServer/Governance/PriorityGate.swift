@@ -7,16 +7,22 @@ import SwitchboardRouting
 final class PriorityGate: Sendable {
     enum Outcome: Sendable {
         case entered(GatePermit)
-        /// Shed: the queue was full (`queueFull`) or the wait was over (`timedOut`), or the client left.
-        case shed(timedOut: Bool)
+        /// Turned away: `full` (the queue was full, or a higher class pushed this request out) or `timedOut` (no
+        /// place within the queue timeout, or the client left).
+        case shed(Shed)
     }
+
+    enum Shed: Sendable { case full, timedOut }
+
+    /// How a waiter's wait ended.
+    private enum Wake: Sendable { case admitted, pushedOut, gaveUp }
 
     private struct State {
         var gate: PriorityGateState
         var nextID: UInt64 = 0
-        var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        var waiters: [UInt64: CheckedContinuation<Wake, Never>] = [:]
         /// Decisions that arrived before their waiter parked.
-        var early: [UInt64: Bool] = [:]
+        var early: [UInt64: Wake] = [:]
     }
 
     private let state: Mutex<State>
@@ -38,17 +44,17 @@ final class PriorityGate: Sendable {
         }
         switch arrival {
         case .admitted: return .entered(GatePermit(self))
-        case .shed: return .shed(timedOut: false)
+        case .shed: return .shed(.full)
         case .queued(let evicted):
-            if let evicted { resolve(evicted, false) }
+            if let evicted { resolve(evicted, .pushedOut) }
         }
         let timer = Task { [timeout] in
             try await Task.sleep(for: timeout)
             self.giveUp(id)
         }
-        let admitted = await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-                let early = state.withLock { s -> Bool? in
+        let wake = await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Wake, Never>) in
+                let early = state.withLock { s -> Wake? in
                     if let r = s.early.removeValue(forKey: id) { return r }
                     s.waiters[id] = c
                     return nil
@@ -59,26 +65,30 @@ final class PriorityGate: Sendable {
             self.giveUp(id)
         }
         timer.cancel()
-        return admitted ? .entered(GatePermit(self)) : .shed(timedOut: true)
+        switch wake {
+        case .admitted: return .entered(GatePermit(self))
+        case .pushedOut: return .shed(.full)
+        case .gaveUp: return .shed(.timedOut)
+        }
     }
 
     /// The waiter gives up (timeout, client gone) if it still waits.
     private func giveUp(_ id: UInt64) {
         let removed = state.withLock { $0.gate.remove(id) }
-        if removed { resolve(id, false) }
+        if removed { resolve(id, .gaveUp) }
     }
 
-    private func resolve(_ id: UInt64, _ admitted: Bool) {
-        let c = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+    private func resolve(_ id: UInt64, _ wake: Wake) {
+        let c = state.withLock { s -> CheckedContinuation<Wake, Never>? in
             if let c = s.waiters.removeValue(forKey: id) { return c }
-            s.early[id] = admitted
+            s.early[id] = wake
             return nil
         }
-        c?.resume(returning: admitted)
+        c?.resume(returning: wake)
     }
 
     fileprivate func release() {
-        if let next = state.withLock({ $0.gate.release() }) { resolve(next, true) }
+        if let next = state.withLock({ $0.gate.release() }) { resolve(next, .admitted) }
     }
 }
 
