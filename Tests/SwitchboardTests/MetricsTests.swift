@@ -71,7 +71,7 @@ import Testing
             let json = try page.json()
             let data = try #require(json["data"] as? [[String: Any]])
             #expect(page.status == .ok && data.count == 3 && data.allSatisfy { $0["model"] as? String == "ok" && $0["status"] as? Int == 200 })
-            let cursor = try #require(json["next_before"] as? Double)
+            let cursor = try #require(json["next_before"] as? String)
             let rest = try await h.get("/admin/logs?model=ok&limit=3&before=\(cursor)", key: "sk-master").json()["data"] as? [[String: Any]]
             #expect(rest?.count == 1)
             let errors = try await h.get("/admin/logs?status=5xx", key: "sk-master").json()["data"] as? [[String: Any]]

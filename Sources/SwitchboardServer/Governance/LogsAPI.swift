@@ -55,7 +55,8 @@ enum LogsAPI {
             do { records = try await storage.requests(q) } catch { throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable", message: "Storage is not reachable.") }
             var page: [String: JSONValue] = ["object": "list", "data": .array(records.map(json))]
             // The next page: records that started before the last one shown (same-instant neighbours may repeat).
-            page["next_before"] = records.count == limit ? .double(records.last!.startedAt) : .null
+            // As text, digit for digit: a JSON number could be rounded on its way and skip or repeat a record.
+            page["next_before"] = records.count == limit ? .string(String(records.last!.startedAt)) : .null
             return AdminAPI.json(.object(page))
         }
         admin.group("analytics").add(middleware: RoleMiddleware(.admin)).get { request, _ in
