@@ -93,6 +93,10 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
                      message: "The upstream provider '\(provider)' stopped the stream before it finished.")
     }
 
+    /// Storage did not answer (admin reads and writes, `/readyz`).
+    public static let storageUnavailable = GatewayError(status: 503, type: "server_error", code: "storage_unavailable",
+                                                        message: "Storage is not reachable.")
+
     public static let shuttingDown = GatewayError(
         status: 503, type: "server_error", code: "shutting_down", message: "The gateway is shutting down.", retryAfterSeconds: 1)
 

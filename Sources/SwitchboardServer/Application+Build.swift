@@ -119,8 +119,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
             try await services.storage.ping()
             return jsonResponse(#"{"status":"ready"}"#)
         } catch {
-            return GatewayError(status: 503, type: "server_error", code: "storage_unavailable",
-                                message: "Storage is not reachable.").response()
+            return GatewayError.storageUnavailable.response()
         }
     }
 

@@ -43,6 +43,8 @@ final class Gateway: Sendable {
     let routing: RoutingConfig
     let table: RoutingTable
     let recorder: any UsageRecorder
+    /// The recorder when it also keeps the metrics (its in-flight gauge counts requests as they start).
+    let metrics: GatewayMetrics?
     /// Key and team limits (nil: nothing is limited, as in tests without storage).
     let admission: (any AdmissionLedger)?
     let alerts: BudgetAlerter?
@@ -94,6 +96,7 @@ final class Gateway: Sendable {
         modelNames = config.models.map(\.name)
         routing = config.routing
         self.recorder = recorder
+        metrics = recorder as? GatewayMetrics
     }
 
     /// Serves one request of the client's API end to end.
@@ -101,7 +104,7 @@ final class Gateway: Sendable {
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil, logger: Logger) async -> Response {
         let modelName = API.model(request)
         var trace = Trace(endpoint: API.endpoint(request), model: modelName, stream: API.isStream(request), identity: identity, requestID: requestID)
-        (recorder as? GatewayMetrics)?.started()
+        metrics?.started()
         guard models[modelName] != nil else { return trace.fail(.unknownModel(modelName), api: API.self, recorder) }
         guard identity.allows(model: modelName) else {
             return trace.fail(GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",

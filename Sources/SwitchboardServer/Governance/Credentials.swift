@@ -142,7 +142,7 @@ enum CredentialsAPI {
             let sealed: String
             do { sealed = try Sealer.seal(apiKey, provider: name, key: key) } catch { throw GatewayError.internalError("sealing failed") }
             do { try await storage.setCredential(provider: name, sealed: sealed, updatedAt: now) } catch {
-                throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable", message: "Storage is not reachable.")
+                throw GatewayError.storageUnavailable
             }
             overrides.set(name, apiKey, updatedAt: now)
             return AdminAPI.json(entry(name))
@@ -151,7 +151,7 @@ enum CredentialsAPI {
             let name = try provider(context)
             let deleted: Bool
             do { deleted = try await storage.deleteCredential(provider: name) } catch {
-                throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable", message: "Storage is not reachable.")
+                throw GatewayError.storageUnavailable
             }
             guard deleted else { throw KeyService.notFound("stored key for the provider '\(name)'") }
             overrides.set(name, nil)

@@ -130,7 +130,7 @@ struct KeyService: Sendable {
         } catch let e as GatewayError {
             throw e
         } catch {
-            throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable", message: "Storage is not reachable.")
+            throw GatewayError.storageUnavailable
         }
     }
 

@@ -52,7 +52,7 @@ enum LogsAPI {
             let q = try query(request, limit: limit)
             await flush()
             let records: [RequestRecord]
-            do { records = try await storage.requests(q) } catch { throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable", message: "Storage is not reachable.") }
+            do { records = try await storage.requests(q) } catch { throw GatewayError.storageUnavailable }
             var page: [String: JSONValue] = ["object": "list", "data": .array(records.map(json))]
             // The next page: records that started before the last one shown (same-instant neighbours may repeat).
             // As text, digit for digit: a JSON number could be rounded on its way and skip or repeat a record.
@@ -71,7 +71,7 @@ enum LogsAPI {
             if q.from == nil { q.from = Date().timeIntervalSince1970 - 86_400 }
             await flush()
             var records: [RequestRecord]
-            do { records = try await storage.requests(q) } catch { throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable", message: "Storage is not reachable.") }
+            do { records = try await storage.requests(q) } catch { throw GatewayError.storageUnavailable }
             let truncated = records.count > maxAnalyticsRecords
             if truncated { records.removeLast() }
             let rows = Analytics.aggregate(records, groupBy: groupBy, bucket: bucket).map { r -> JSONValue in
