@@ -35,6 +35,10 @@ public struct RequestRecord: Sendable, Equatable {
     public var ttftMs: Double?
     public var usage: Usage
     public var costUSD: Double
+    /// The first `logging.bodies.max_bytes` of the client's request and of the answer it got (a stream as relayed),
+    /// when `logging.bodies` is enabled. Redacted by the request-log writer before they are stored.
+    public var requestBody: String?
+    public var responseBody: String?
 
     public init(id: String, startedAt: Double, keyName: String, endpoint: String, model: String, provider: String? = nil,
                 upstreamModel: String? = nil, stream: Bool = false, status: Int, errorCode: String? = nil, attempts: Int = 0,

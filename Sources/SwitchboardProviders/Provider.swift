@@ -10,12 +10,17 @@ public struct ProviderCallContext: Sendable {
     public var clientHeaders: [(name: String, value: String)]
     /// The deployment's connect, idle and total limits.
     public var limits: AttemptLimits
+    /// W3C trace context for the upstream (`traceparent`, `tracestate`): the attempt's span when tracing is on,
+    /// else the client's own, passed on.
+    public var traceHeaders: [(name: String, value: String)]
 
-    public init(requestID: String, timeout: Duration, clientHeaders: [(name: String, value: String)] = [], limits: AttemptLimits = .init()) {
+    public init(requestID: String, timeout: Duration, clientHeaders: [(name: String, value: String)] = [], limits: AttemptLimits = .init(),
+                traceHeaders: [(name: String, value: String)] = []) {
         self.requestID = requestID
         self.timeout = timeout
         self.clientHeaders = clientHeaders
         self.limits = limits
+        self.traceHeaders = traceHeaders
     }
 }
 

@@ -27,6 +27,8 @@ public struct GatewayServices: Sendable {
     let sharedAdmission: PostgresAdmission?
     /// Counters and health gauges for `/metrics`; records pass through it to the request log.
     let metrics: GatewayMetrics
+    /// Exports the spans of `tracing:` (nil when tracing is off); runs beside the server.
+    public let tracingExporter: (any Service)?
     /// Provider keys stored through the admin API (sealed in storage, in clear only here).
     let credentials: CredentialOverrides
     /// `server.max_in_flight`'s queue (nil without a limit).
@@ -41,7 +43,7 @@ public struct GatewayServices: Sendable {
                 routingClock: (@Sendable () -> Double)? = nil, wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.config = config
         self.storage = storage
-        requestLog = RequestLogService(storage: storage, logger: logger)
+        requestLog = RequestLogService(storage: storage, redactor: Redactor(config.logging.bodies), logger: logger)
         let alerts = config.auth.budgetAlertWebhook.map { url in
             BudgetAlerter(url: url, logger: logger) { url, body in
                 var request = HTTPClientRequest(url: url)
@@ -63,8 +65,20 @@ public struct GatewayServices: Sendable {
         }
         credentials = CredentialOverrides()
         metrics = GatewayMetrics(wrapping: requestLog, config: config, log: requestLog)
+        var tracing: GatewayTracing?
+        do {
+            if let (tracer, exporter) = try GatewayTracing.make(config.tracing, logger: logger) {
+                tracing = tracer
+                tracingExporter = exporter
+            } else {
+                tracingExporter = nil
+            }
+        } catch {
+            logger.error("Tracing is off: the OTLP exporter could not be set up", metadata: ["error": "\(error)"])
+            tracingExporter = nil
+        }
         gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: routingClock,
-                          admission: admission, alerts: alerts, credentials: credentials)
+                          admission: admission, alerts: alerts, credentials: credentials, tracing: tracing)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
@@ -94,7 +108,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
-        "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete], "/admin/logs": [.get], "/admin/analytics": [.get],
+        "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete], "/admin/logs": [.get], "/admin/logs/*": [.get], "/admin/analytics": [.get],
     ]
     router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
 
@@ -130,18 +144,21 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.chat(body)
         return await gateway.serve(OpenAIAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
-                                   clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity], logger: context.logger)
+                                   clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
+                                   traceHeaders: TraceHeaders(request.headers), logger: context.logger)
     }
     v1.post("embeddings") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.embeddings(body)
-        return await gateway.serve(OpenAIAPI.self, parsed, identity: context.identity!, requestID: context.requestID, logger: context.logger)
+        return await gateway.serve(OpenAIAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
+                                   traceHeaders: TraceHeaders(request.headers), logger: context.logger)
     }
     v1.post("messages") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try AnthropicMessagesRequest.parse(body)
         return await gateway.serve(AnthropicAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
-                                   clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity], logger: context.logger)
+                                   clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
+                                   traceHeaders: TraceHeaders(request.headers), logger: context.logger)
     }
     v1.post("messages/count_tokens") { request, context in
         let body = try await readBody(request, limit: limit)
@@ -280,6 +297,7 @@ public func buildApplication(
         extraServices.append(CredentialRefreshService(overrides: services.credentials, storage: store, key: key, providers: names, logger: logger))
     }
     extraServices.append(services.requestLog)
+    if let exporter = services.tracingExporter { extraServices.append(exporter) }
     extraServices.append(RetentionService(storage: store, days: config.logging.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     let router = buildRouter(services)

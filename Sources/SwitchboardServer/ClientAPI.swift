@@ -7,6 +7,8 @@ import SwitchboardProviders
 protocol ClientAPI: Sendable {
     associatedtype Request: Sendable
     static func model(_ request: Request) -> String
+    /// The request's bytes as the client sent them.
+    static func body(_ request: Request) -> ByteBuffer
     static func isStream(_ request: Request) -> Bool
     /// What the request needs from a deployment.
     static func needs(_ request: Request) -> RequestNeeds
@@ -27,6 +29,7 @@ protocol ClientAPI: Sendable {
 /// OpenAI's chat completions and embeddings.
 enum OpenAIAPI: ClientAPI {
     static func model(_ r: OpenAIRequest) -> String { r.model }
+    static func body(_ r: OpenAIRequest) -> ByteBuffer { r.body }
     static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
     static func needs(_ r: OpenAIRequest) -> RequestNeeds { r.needs }
     static func affinityKey(_ r: OpenAIRequest) -> String? { r.user }
@@ -43,6 +46,7 @@ enum OpenAIAPI: ClientAPI {
 /// Anthropic's Messages API.
 enum AnthropicAPI: ClientAPI {
     static func model(_ r: AnthropicMessagesRequest) -> String { r.model }
+    static func body(_ r: AnthropicMessagesRequest) -> ByteBuffer { r.body }
     static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
     static func needs(_ r: AnthropicMessagesRequest) -> RequestNeeds { r.needs }
     static func affinityKey(_ r: AnthropicMessagesRequest) -> String? { r.user }

@@ -6,6 +6,7 @@ import NIOCore
 import SwitchboardCore
 import SwitchboardProviders
 import SwitchboardRouting
+import Tracing
 
 /// A deployment ready to call: its provider, the upstream's model name, prices and time limits.
 struct DeploymentRoute: Sendable {
@@ -18,18 +19,28 @@ struct DeploymentRoute: Sendable {
 /// A public model: its deployments as the gateway calls them, and as routing sees them.
 struct ModelRoute: Sendable {
     let name: String
+    /// Its balancing policy, as configured.
+    let policy: String
     let deployments: [DeploymentRoute]
     let routed: RoutedModel
 }
 
 /// What one attempt came to before anything reached the client.
 enum AttemptResult: Sendable {
-    /// A stream whose first chunk arrived (nil: it ended at once).
-    case streaming(UpstreamResponse, first: ByteBuffer?, rest: IteratorBox, ttftMs: Double)
+    /// A stream whose first chunk arrived (nil: it ended at once). Its attempt span (tracing on) ends with the stream.
+    case streaming(UpstreamResponse, first: ByteBuffer?, rest: IteratorBox, ttftMs: Double, span: (any Span)? = nil)
     /// A whole non-streamed answer.
     case complete(UpstreamResponse, body: ByteBuffer, latencyMs: Double)
     /// No answer: what the client would get, and what routing makes of it.
     case failed(GatewayError, RoutePlan.Failure)
+}
+
+/// What an attempt needs for tracing: the request's span (tracing on), the client's trace context (passed on when
+/// tracing is off) and the attempt's number.
+struct AttemptTrace: Sendable {
+    var parent: (any Span)?
+    var client: TraceHeaders
+    var number: Int
 }
 
 /// The proxying engine: plans each request's attempts (routing table), calls providers, retries and falls back
@@ -54,15 +65,21 @@ final class Gateway: Sendable {
     let modelGates: [String: PriorityGate]
     /// Largest non-streamed upstream body the gateway reads.
     let maxResponseBytes = 64 << 20
+    /// `logging.bodies.max_bytes` when bodies go into the request log.
+    let bodyLimit: Int?
+    /// OpenTelemetry spans (nil: tracing off).
+    let tracing: GatewayTracing?
 
     /// Milliseconds since the gateway started: the routing table's clock.
     let clockStart = ContinuousClock.now
 
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
          clock: (@Sendable () -> Double)? = nil, admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
-         credentials: CredentialOverrides? = nil) {
+         credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil) {
+        self.tracing = tracing
         self.admission = admission
         self.alerts = alerts
+        bodyLimit = config.logging.bodies.enabled ? config.logging.bodies.maxBytes : nil
         gate = config.server.maxInFlight > 0
             ? PriorityGate(capacity: config.server.maxInFlight, depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
             : nil
@@ -89,7 +106,7 @@ final class Gateway: Sendable {
             let deployments = m.deployments.compactMap { d in
                 providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price, timeouts: d.timeouts) }
             }
-            models[m.name] = ModelRoute(name: m.name, deployments: deployments, routed: table.models[m.name]!)
+            models[m.name] = ModelRoute(name: m.name, policy: m.balancing.rawValue, deployments: deployments, routed: table.models[m.name]!)
         }
         self.models = models
         self.providers = providers
@@ -101,9 +118,16 @@ final class Gateway: Sendable {
 
     /// Serves one request of the client's API end to end.
     func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
-                               clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil, logger: Logger) async -> Response {
+                               clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil,
+                               traceHeaders: TraceHeaders = .init(), logger: Logger) async -> Response {
         let modelName = API.model(request)
         var trace = Trace(endpoint: API.endpoint(request), model: modelName, stream: API.isStream(request), identity: identity, requestID: requestID)
+        trace.span = tracing?.requestSpan(operation: API.endpoint(request) == "embeddings" ? "embeddings" : "chat", model: modelName,
+                                          requestID: requestID, client: traceHeaders, identity: identity)
+        if let bodyLimit {
+            trace.bodyLimit = bodyLimit
+            trace.record.requestBody = Trace.prefix(API.body(request), bodyLimit)
+        }
         metrics?.started()
         guard models[modelName] != nil else { return trace.fail(.unknownModel(modelName), api: API.self, recorder) }
         guard identity.allows(model: modelName) else {
@@ -174,9 +198,11 @@ final class Gateway: Sendable {
                 if Task.isCancelled { lease.abandon(); return trace.fail(.clientClosed, api: API.self, recorder) }
             }
             let hedgeAfter = table.hedgeDelayMs(lease.model, slot: lease.slot)
+            let attemptTrace = AttemptTrace(parent: trace.span, client: traceHeaders, number: trace.record.attempts + 1)
             let (result, winner) = hedgeAfter == nil
-                ? (await attempt(API.self, request, lease, plan: plan, requestID: requestID, clientHeaders: clientHeaders), lease)
-                : await hedged(API.self, request, lease, plan: &plan, afterMs: hedgeAfter!, trace: &trace, requestID: requestID, clientHeaders: clientHeaders)
+                ? (await attempt(API.self, request, lease, plan: plan, requestID: requestID, clientHeaders: clientHeaders, trace: attemptTrace), lease)
+                : await hedged(API.self, request, lease, plan: &plan, afterMs: hedgeAfter!, trace: &trace, requestID: requestID,
+                               clientHeaders: clientHeaders, attemptTrace: attemptTrace)
             let route = models[winner.model.name]!
             let deployment = route.deployments[winner.deployment]
             trace.attempt(deployment, reason: winner.reason, model: winner.model.name)
@@ -190,8 +216,9 @@ final class Gateway: Sendable {
                     logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider.name)"])
                 }
                 if !kind.isRetryable { return trace.fail(error, api: API.self, recorder, headers: trace.headers(modelName: route.name)) }
-            case .streaming(let upstream, let first, let rest, let ttft):
+            case .streaming(let upstream, let first, let rest, let ttft, let span):
                 trace.firstByte()
+                trace.attemptSpan = span
                 winner.firstByte(ttftMs: ttft)
                 return streamResponse(API.self, first: first, rest: rest, relay: API.relay(for: request), upstream: upstream,
                                       trace: trace, route: route, lease: winner, attemptTTFT: ttft)
@@ -204,16 +231,43 @@ final class Gateway: Sendable {
                 var headers = trace.headers(modelName: route.name)
                 headers[.contentType] = upstream.header("content-type") ?? "application/json"
                 headers[.switchboardCost] = formatUSD(trace.record.costUSD)
+                trace.keepResponse(body)
                 trace.emit(recorder)
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }
         }
     }
 
-    /// One attempt on the lease's deployment, up to its first byte (streams) or whole answer. Touches no shared
-    /// state: the caller reports the outcome.
+    /// One attempt on the lease's deployment, up to its first byte (streams) or whole answer, in its own span when
+    /// tracing is on. Touches no shared state: the caller reports the outcome.
     func attempt<API: ClientAPI>(_ api: API.Type, _ request: API.Request, _ lease: AttemptLease, plan: RoutePlan,
-                                 requestID: String, clientHeaders: [(name: String, value: String)]) async -> AttemptResult {
+                                 requestID: String, clientHeaders: [(name: String, value: String)], trace: AttemptTrace) async -> AttemptResult {
+        guard let tracing, let parent = trace.parent else {
+            return await send(API.self, request, lease, plan: plan, requestID: requestID, clientHeaders: clientHeaders,
+                              traceHeaders: trace.client.passthrough)
+        }
+        let route = models[lease.model.name]!
+        let deployment = route.deployments[lease.deployment]
+        let (span, headers) = tracing.attemptSpan(parent: parent, provider: deployment.provider.name, deployment: deployment.upstreamModel,
+                                                  model: route.name, policy: route.policy, reason: lease.reason.rawValue,
+                                                  attempt: trace.number, delayMs: lease.delayMs)
+        let result = await send(API.self, request, lease, plan: plan, requestID: requestID, clientHeaders: clientHeaders, traceHeaders: headers)
+        switch result {
+        case .failed(let error, _):
+            span.endAttempt(status: nil, error: error.code, ttftMs: nil)
+        case .complete(let upstream, _, let latency):
+            span.endAttempt(status: upstream.status, error: nil, ttftMs: latency)
+        case .streaming(let upstream, let first, let rest, let ttft, _):
+            span.attributes["http.response.status_code"] = upstream.status
+            span.attributes["switchboard.ttft_ms"] = ttft
+            return .streaming(upstream, first: first, rest: rest, ttftMs: ttft, span: span)
+        }
+        return result
+    }
+
+    /// Sends one attempt and reads its answer's head and first chunk (streams) or whole body.
+    func send<API: ClientAPI>(_ api: API.Type, _ request: API.Request, _ lease: AttemptLease, plan: RoutePlan, requestID: String,
+                              clientHeaders: [(name: String, value: String)], traceHeaders: [(name: String, value: String)]) async -> AttemptResult {
         let deployment = models[lease.model.name]!.deployments[lease.deployment]
         let provider = deployment.provider.name
         let t = deployment.timeouts
@@ -221,7 +275,8 @@ final class Gateway: Sendable {
         let headSeconds = min(t.firstTokenSeconds ?? routing.timeoutSeconds, t.totalSeconds ?? .infinity, max(plan.remainingMs / 1000, 0.001))
         let limits = AttemptLimits(connect: t.connectSeconds.map(Self.duration), idle: t.idleSeconds.map(Self.duration),
                                    total: t.totalSeconds.map(Self.duration))
-        let context = ProviderCallContext(requestID: requestID, timeout: Self.duration(headSeconds), clientHeaders: clientHeaders, limits: limits)
+        let context = ProviderCallContext(requestID: requestID, timeout: Self.duration(headSeconds), clientHeaders: clientHeaders, limits: limits,
+                                          traceHeaders: traceHeaders)
         let start = ContinuousClock.now
         let upstream: UpstreamResponse
         do {
@@ -273,10 +328,20 @@ final class Gateway: Sendable {
     /// The first to answer wins and the other is cancelled (its lease abandoned: no verdict on its health). A
     /// failure before the hedge starts is returned at once, so the caller's retry logic takes over.
     func hedged<API: ClientAPI>(_ api: API.Type, _ request: API.Request, _ lease: AttemptLease, plan: inout RoutePlan, afterMs: Double,
-                                trace: inout Trace, requestID: String, clientHeaders: [(name: String, value: String)]) async -> (AttemptResult, AttemptLease) {
+                                trace: inout Trace, requestID: String, clientHeaders: [(name: String, value: String)],
+                                attemptTrace: AttemptTrace) async -> (AttemptResult, AttemptLease) {
         let frozen = plan
         return await withTaskGroup(of: (AttemptResult, AttemptLease)?.self) { group in
-            group.addTask { (await self.attempt(API.self, request, lease, plan: frozen, requestID: requestID, clientHeaders: clientHeaders), lease) }
+            /// Ends the spans of streams that lost the race (their bodies are dropped, which cancels them).
+            func drainLosers() async {
+                while let outcome = await group.next() {
+                    if case .streaming(_, _, _, _, let span)? = outcome?.0 {
+                        span?.attributes["switchboard.attempt.cancelled"] = true
+                        span?.end()
+                    }
+                }
+            }
+            group.addTask { (await self.attempt(API.self, request, lease, plan: frozen, requestID: requestID, clientHeaders: clientHeaders, trace: attemptTrace), lease) }
             group.addTask {
                 try? await Task.sleep(for: .milliseconds(Int64(afterMs.rounded(.up))))
                 return nil
@@ -292,7 +357,11 @@ final class Gateway: Sendable {
                         trace.record.hedged = true
                         trace.record.attempts += 1
                         let now = plan
-                        group.addTask { (await self.attempt(API.self, request, second, plan: now, requestID: requestID, clientHeaders: clientHeaders), second) }
+                        var hedgeTrace = attemptTrace
+                        hedgeTrace.number = trace.record.attempts + 1
+                        group.addTask {
+                            (await self.attempt(API.self, request, second, plan: now, requestID: requestID, clientHeaders: clientHeaders, trace: hedgeTrace), second)
+                        }
                     }
                     continue
                 }
@@ -300,6 +369,7 @@ final class Gateway: Sendable {
                 if case .failed = result {
                     if running.isEmpty {
                         group.cancelAll()
+                        await drainLosers()
                         return (result, owner)
                     }
                     // The other attempt may still answer; this failure is reported now.
@@ -309,6 +379,7 @@ final class Gateway: Sendable {
                 }
                 for other in running { other.abandon() }
                 group.cancelAll()
+                await drainLosers()
                 _ = timerPending
                 return (result, owner)
             }
@@ -363,7 +434,10 @@ final class Gateway: Sendable {
             var relay = relay
             var upstreamError: GatewayError?
             do {
-                if let first, let out = relay.feed(first) { try await writer.write(out) }
+                if let first, let out = relay.feed(first) {
+                    trace.keepResponse(out)
+                    try await writer.write(out)
+                }
                 while true {
                     let chunk: ByteBuffer?
                     do {
@@ -374,19 +448,27 @@ final class Gateway: Sendable {
                         break
                     }
                     guard let chunk else { break }
-                    if let out = relay.feed(chunk) { try await writer.write(out) }
+                    if let out = relay.feed(chunk) {
+                        trace.keepResponse(out)
+                        try await writer.write(out)
+                    }
                     // `total` is also checked here, for transports that cannot enforce it themselves.
                     if let totalLimit, Trace.ms(ContinuousClock.now - streamStart) > totalLimit * 1000 + attemptTTFT {
                         upstreamError = .upstreamTimeout(provider: trace.record.provider ?? "", seconds: totalLimit)
                         break
                     }
                 }
-                if let tail = relay.finish() { try await writer.write(tail) }
+                if let tail = relay.finish() {
+                    trace.keepResponse(tail)
+                    try await writer.write(tail)
+                }
                 if upstreamError == nil, !relay.sawDone, !relay.sawError {
                     upstreamError = .streamInterrupted(provider: trace.record.provider ?? "")
                 }
                 if let upstreamError {
-                    try await writer.write(ByteBuffer(string: API.streamErrorEvent(upstreamError)))
+                    let event = ByteBuffer(string: API.streamErrorEvent(upstreamError))
+                    trace.keepResponse(event)
+                    try await writer.write(event)
                 }
             } catch {
                 // The client went away: leaving the loop drops the upstream body, which cancels the upstream request.
@@ -606,20 +688,48 @@ struct Trace: Sendable {
     var ticket: AdmissionTicket?
     /// Its places under `server.max_in_flight` and its model's concurrency, given back when its record is emitted.
     var permits: [GatePermit] = []
+    /// `logging.bodies.max_bytes` when bodies are kept; the answer's first bytes and how many there were in all.
+    var bodyLimit: Int?
+    var response: [UInt8] = []
+    var responseTotal = 0
+    /// The request's span and its answering stream's attempt span (tracing on); they end with the record.
+    var span: (any Span)?
+    var attemptSpan: (any Span)?
 
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
                                endpoint: endpoint, model: model, stream: stream, status: 0, keyID: identity.keyID, team: identity.team)
     }
 
+    /// The first `limit` bytes of `buffer` as text.
+    static func prefix(_ buffer: ByteBuffer, _ limit: Int) -> String {
+        let view = buffer.readableBytesView
+        let kept = String(decoding: view.prefix(limit), as: UTF8.self)
+        return view.count > limit ? kept + "…[truncated, \(view.count) bytes in all]" : kept
+    }
+
+    /// Keeps the answer's first `bodyLimit` bytes (when bodies are logged).
+    mutating func keepResponse(_ buffer: ByteBuffer) {
+        guard let limit = bodyLimit else { return }
+        responseTotal += buffer.readableBytes
+        let room = limit - response.count
+        if room > 0 { response += buffer.readableBytesView.prefix(room) }
+    }
+
     /// Ends the request: its admission is completed with the actual usage and cost, its record handed over.
     func emit(_ recorder: any UsageRecorder) {
         var record = record
+        if bodyLimit != nil, responseTotal > 0 {
+            let kept = String(decoding: response, as: UTF8.self)
+            record.responseBody = responseTotal > response.count ? kept + "…[truncated, \(responseTotal) bytes in all]" : kept
+        }
         if let ticket {
             ticket.complete(tokens: record.status == 0 ? nil : record.usage.totalTokens, usd: record.costUSD)
             if ticket.ledger.chargesSpend { record.chargedScopes = ticket.grant.budgetScopes }
         }
         for permit in permits { permit.release() }
+        attemptSpan?.endAttempt(status: nil, error: record.status >= 400 || record.status == 0 ? record.errorCode : nil, ttftMs: nil)
+        span?.endRequest(record)
         recorder.record(record)
     }
 
@@ -648,8 +758,10 @@ struct Trace: Sendable {
 
     mutating func fail<API: ClientAPI>(_ error: GatewayError, api: API.Type, _ recorder: any UsageRecorder, headers: HTTPFields = [:]) -> Response {
         finish(status: error.status, usage: nil, errorCode: error.code)
+        let body = API.errorBody(error)
+        if bodyLimit != nil { keepResponse(ByteBuffer(string: body)) }
         emit(recorder)
-        return error.response(body: API.errorBody(error), headers: headers)
+        return error.response(body: body, headers: headers)
     }
 
     func headers(modelName: String) -> HTTPFields {

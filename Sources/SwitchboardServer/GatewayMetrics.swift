@@ -14,7 +14,8 @@ import SwitchboardCore
 /// - `switchboard_in_flight`: requests being served (a stream until it ends).
 /// - `switchboard_refused_total{reason}`: requests refused before any upstream: `rate_limit_exceeded`,
 ///   `budget_exceeded`, `overloaded` (shed by priority), `model_not_allowed`.
-/// - `switchboard_request_log_pending`, `switchboard_request_log_dropped_total`, `switchboard_request_log_written_total`.
+/// - `switchboard_request_log_pending`, `switchboard_request_log_dropped_total`, `switchboard_request_log_written_total`,
+///   `switchboard_request_log_bodies_dropped_total`.
 /// - `switchboard_deployment_state{provider, deployment, state}`: 1 for the deployment's health state (`closed`,
 ///   `half_open`, `cooling_down`, `open`, `down`), 0 for the others.
 /// - `switchboard_deployment_ejections{provider, deployment}`: ejections in a row; `switchboard_deployment_consecutive_failures`.
@@ -137,6 +138,8 @@ final class GatewayMetrics: UsageRecorder {
             registry.makeGauge(name: "switchboard_request_log_pending", help: "Records waiting to be written.").set(Int64(c.pending))
             registry.makeGauge(name: "switchboard_request_log_dropped_total", help: "Records dropped (buffer full or a failed write).").set(Int64(c.dropped))
             registry.makeGauge(name: "switchboard_request_log_written_total", help: "Records written to storage.").set(Int64(c.written))
+            registry.makeGauge(name: "switchboard_request_log_bodies_dropped_total",
+                               help: "Records written without their bodies (too many body bytes waiting).").set(Int64(c.bodiesDropped))
         }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

@@ -66,6 +66,15 @@ enum GovernanceSchema {
         "CREATE INDEX request_log_team ON request_log (team, started_at)",
     ]
 
+    /// Request and response bodies (`logging.bodies`), apart from the request log so that its scans stay small.
+    static func bodies(real: String) -> [String] {
+        [
+            "CREATE TABLE request_bodies (id TEXT NOT NULL, started_at \(real) NOT NULL, request TEXT, response TEXT)",
+            "CREATE INDEX request_bodies_id ON request_bodies (id, started_at)",
+            "CREATE INDEX request_bodies_started_at ON request_bodies (started_at)",
+        ]
+    }
+
     static let keyColumns = "id, name, team, secret_hash, salt, created_at, updated_at, expires_at, revoked_at, spec"
 
     /// A key read back from its columns (the spec column through the same parser as the admin API).

@@ -43,6 +43,12 @@ public final class MemoryStorage: Storage {
         }
     }
 
+    public func request(id: String) async throws -> RequestRecord? {
+        state.withLock { s in
+            (s.slots[s.next...] + s.slots[..<s.next]).last { $0.id == id }
+        }
+    }
+
     public func deleteRequests(before: Double) async throws -> Int {
         state.withLock { s in
             let ordered = Array(s.slots[s.next...] + s.slots[..<s.next])

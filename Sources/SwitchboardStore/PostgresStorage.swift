@@ -92,6 +92,7 @@ public final class PostgresStorage: Storage {
         (2, [GovernanceSchema.credentials(real: "DOUBLE PRECISION")]),
         (3, [sbAdmit]),
         (4, GovernanceSchema.logIndexes),
+        (5, GovernanceSchema.bodies(real: "DOUBLE PRECISION")),
     ]
 
     /// One admission in one statement (see `PostgresAdmission`): locks the scopes, checks rate limits (the last 60
@@ -236,9 +237,12 @@ END $$ LANGUAGE plpgsql
     }
 
     public func deleteRequests(before: Double) async throws -> Int {
-        var n = 0
-        for try await _ in try await client.query("DELETE FROM request_log WHERE started_at < \(before) RETURNING 1", logger: logger).decode(Int.self) { n += 1 }
-        return n
+        try await client.withTransaction(logger: logger) { tx in
+            try await tx.query("DELETE FROM request_bodies WHERE started_at < \(before)", logger: logger)
+            var n = 0
+            for try await _ in try await tx.query("DELETE FROM request_log WHERE started_at < \(before) RETURNING 1", logger: logger).decode(Int.self) { n += 1 }
+            return n
+        }
     }
 
     public func ping() async throws {
@@ -269,6 +273,16 @@ END $$ LANGUAGE plpgsql
                     binds.append(r.keyID); binds.append(r.team); binds.append(r.routeReason); binds.append(r.servedModel); binds.append(r.hedged ? 1 : 0)
                 }
                 try await tx.query(PostgresQuery(unsafeSQL: "INSERT INTO request_log (\(Self.logColumns)) VALUES " + rows.joined(separator: ","), binds: binds), logger: logger)
+            }
+            let withBodies = records.filter(\.hasBodies)
+            if !withBodies.isEmpty {
+                try await tx.query("""
+                    INSERT INTO request_bodies (id, started_at, request, response)
+                    SELECT id, at, NULLIF(req, ''), NULLIF(res, '')
+                    FROM unnest(\(withBodies.map(\.id))::text[], \(withBodies.map(\.startedAt))::float8[],
+                                \(withBodies.map { $0.requestBody ?? "" })::text[], \(withBodies.map { $0.responseBody ?? "" })::text[])
+                         AS t(id, at, req, res)
+                    """, logger: logger)
             }
             let spend = SpendRollup(records).rows
             if !spend.isEmpty {
@@ -302,22 +316,40 @@ END $$ LANGUAGE plpgsql
         }
         let sql = "SELECT \(Self.logColumns) FROM request_log \(clause) ORDER BY started_at DESC LIMIT \(max(query.limit, 0))"
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
-        return try rows.map { row in
-            let r = row.makeRandomAccess()
-            func text(_ c: String) throws -> String? { try r[c].decode(String?.self) }
-            func int(_ c: String) throws -> Int { try r[c].decode(Int?.self) ?? 0 }
-            func double(_ c: String) throws -> Double? { try r[c].decode(Double?.self) }
-            return RequestRecord(
-                id: try text("id") ?? "", startedAt: try double("started_at") ?? 0, keyName: try text("key_name") ?? "",
-                endpoint: try text("endpoint") ?? "", model: try text("model") ?? "", provider: try text("provider"),
-                upstreamModel: try text("upstream_model"), stream: try int("stream") != 0, status: try int("status"),
-                errorCode: try text("error_code"), attempts: try int("attempts"), latencyMs: try double("latency_ms") ?? 0,
-                ttftMs: try double("ttft_ms"),
-                usage: Usage(promptTokens: try int("prompt_tokens"), completionTokens: try int("completion_tokens"), cachedTokens: try int("cached_tokens"),
-                             cacheWriteTokens: try int("cache_write_tokens"), reasoningTokens: try int("reasoning_tokens")),
-                costUSD: try double("cost_usd") ?? 0, keyID: try text("key_id"), team: try text("team"), routeReason: try text("route_reason"),
-                servedModel: try text("served_model"), hedged: try int("hedged") != 0)
+        return try rows.map(Self.record)
+    }
+
+    public func request(id: String) async throws -> RequestRecord? {
+        let sql = "SELECT \(Self.logColumns) FROM request_log WHERE id = $1 ORDER BY started_at DESC LIMIT 1"
+        var binds = PostgresBindings()
+        binds.append(id)
+        guard let row = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().first else { return nil }
+        var record = try Self.record(row)
+        let started = record.startedAt
+        for try await (request, response) in try await client.query(
+            "SELECT request, response FROM request_bodies WHERE id = \(id) AND started_at = \(started) LIMIT 1", logger: logger
+        ).decode((String?, String?).self) {
+            record.requestBody = request
+            record.responseBody = response
         }
+        return record
+    }
+
+    static func record(_ row: PostgresRow) throws -> RequestRecord {
+        let r = row.makeRandomAccess()
+        func text(_ c: String) throws -> String? { try r[c].decode(String?.self) }
+        func int(_ c: String) throws -> Int { try r[c].decode(Int?.self) ?? 0 }
+        func double(_ c: String) throws -> Double? { try r[c].decode(Double?.self) }
+        return RequestRecord(
+            id: try text("id") ?? "", startedAt: try double("started_at") ?? 0, keyName: try text("key_name") ?? "",
+            endpoint: try text("endpoint") ?? "", model: try text("model") ?? "", provider: try text("provider"),
+            upstreamModel: try text("upstream_model"), stream: try int("stream") != 0, status: try int("status"),
+            errorCode: try text("error_code"), attempts: try int("attempts"), latencyMs: try double("latency_ms") ?? 0,
+            ttftMs: try double("ttft_ms"),
+            usage: Usage(promptTokens: try int("prompt_tokens"), completionTokens: try int("completion_tokens"), cachedTokens: try int("cached_tokens"),
+                         cacheWriteTokens: try int("cache_write_tokens"), reasoningTokens: try int("reasoning_tokens")),
+            costUSD: try double("cost_usd") ?? 0, keyID: try text("key_id"), team: try text("team"), routeReason: try text("route_reason"),
+            servedModel: try text("served_model"), hedged: try int("hedged") != 0)
     }
 
     // MARK: Keys and teams

@@ -62,6 +62,7 @@ public final class SQLiteStorage: Storage {
         ]),
         (4, [GovernanceSchema.credentials(real: "REAL")]),
         (5, GovernanceSchema.logIndexes),
+        (6, GovernanceSchema.bodies(real: "REAL")),
     ]
 
     /// Serialises writes: a transaction spans several statements on the one connection.
@@ -85,7 +86,12 @@ public final class SQLiteStorage: Storage {
 
     public func deleteRequests(before: Double) async throws -> Int {
         try await writes.run {
-            try await self.connection.query("DELETE FROM request_log WHERE started_at < ? RETURNING 1", [.float(before)]).count
+            var deleted = 0
+            try await self.transaction {
+                _ = try await self.connection.query("DELETE FROM request_bodies WHERE started_at < ?", [.float(before)])
+                deleted = try await self.connection.query("DELETE FROM request_log WHERE started_at < ? RETURNING 1", [.float(before)]).count
+            }
+            return deleted
         }
     }
 
@@ -136,6 +142,16 @@ public final class SQLiteStorage: Storage {
             }
             _ = try await connection.query(sql, binds)
         }
+        let withBodies = records.filter(\.hasBodies)
+        start = 0
+        while start < withBodies.count {
+            let batch = withBodies[start..<min(start + 200, withBodies.count)]
+            start += batch.count
+            let sql = "INSERT INTO request_bodies (id, started_at, request, response) VALUES " + Array(repeating: "(?,?,?,?)", count: batch.count).joined(separator: ",")
+            _ = try await connection.query(sql, batch.flatMap { r in
+                [SQLiteData.text(r.id), .float(r.startedAt), Self.optionalText(r.requestBody), Self.optionalText(r.responseBody)]
+            })
+        }
         for row in SpendRollup(records).rows {
             _ = try await connection.query(GovernanceSchema.spendUpsert(placeholders: ["?", "?", "?", "?", "?"]),
                                            [.text(row.scope), .integer(row.day), .float(row.usd), .integer(row.requests), .integer(row.tokens)])
@@ -152,21 +168,33 @@ public final class SQLiteStorage: Storage {
             }
         } + [.integer(max(query.limit, 0))]
         let rows = try await connection.query("SELECT \(Self.columns) FROM request_log \(clause) ORDER BY started_at DESC, rowid DESC LIMIT ?", binds)
-        return rows.map { row in
-            func text(_ c: String) -> String? { row.column(c)?.string }
-            func int(_ c: String) -> Int { row.column(c)?.integer ?? 0 }
-            func double(_ c: String) -> Double? { row.column(c)?.double }
-            return RequestRecord(
-                id: text("id") ?? "", startedAt: double("started_at") ?? 0, keyName: text("key_name") ?? "",
-                endpoint: text("endpoint") ?? "", model: text("model") ?? "", provider: text("provider"),
-                upstreamModel: text("upstream_model"), stream: int("stream") != 0, status: int("status"),
-                errorCode: text("error_code"), attempts: int("attempts"), latencyMs: double("latency_ms") ?? 0,
-                ttftMs: double("ttft_ms"),
-                usage: Usage(promptTokens: int("prompt_tokens"), completionTokens: int("completion_tokens"), cachedTokens: int("cached_tokens"),
-                             cacheWriteTokens: int("cache_write_tokens"), reasoningTokens: int("reasoning_tokens")),
-                costUSD: double("cost_usd") ?? 0, keyID: text("key_id"), team: text("team"), routeReason: text("route_reason"),
-                servedModel: text("served_model"), hedged: int("hedged") != 0)
-        }
+        return rows.map(Self.record)
+    }
+
+    public func request(id: String) async throws -> RequestRecord? {
+        let rows = try await connection.query("SELECT \(Self.columns) FROM request_log WHERE id = ? ORDER BY started_at DESC, rowid DESC LIMIT 1", [.text(id)])
+        guard var record = rows.first.map(Self.record) else { return nil }
+        let bodies = try await connection.query("SELECT request, response FROM request_bodies WHERE id = ? AND started_at = ? LIMIT 1",
+                                                [.text(id), .float(record.startedAt)])
+        record.requestBody = bodies.first?.column("request")?.string
+        record.responseBody = bodies.first?.column("response")?.string
+        return record
+    }
+
+    static func record(_ row: SQLiteRow) -> RequestRecord {
+        func text(_ c: String) -> String? { row.column(c)?.string }
+        func int(_ c: String) -> Int { row.column(c)?.integer ?? 0 }
+        func double(_ c: String) -> Double? { row.column(c)?.double }
+        return RequestRecord(
+            id: text("id") ?? "", startedAt: double("started_at") ?? 0, keyName: text("key_name") ?? "",
+            endpoint: text("endpoint") ?? "", model: text("model") ?? "", provider: text("provider"),
+            upstreamModel: text("upstream_model"), stream: int("stream") != 0, status: int("status"),
+            errorCode: text("error_code"), attempts: int("attempts"), latencyMs: double("latency_ms") ?? 0,
+            ttftMs: double("ttft_ms"),
+            usage: Usage(promptTokens: int("prompt_tokens"), completionTokens: int("completion_tokens"), cachedTokens: int("cached_tokens"),
+                         cacheWriteTokens: int("cache_write_tokens"), reasoningTokens: int("reasoning_tokens")),
+            costUSD: double("cost_usd") ?? 0, keyID: text("key_id"), team: text("team"), routeReason: text("route_reason"),
+            servedModel: text("served_model"), hedged: int("hedged") != 0)
     }
 
     public func close() async throws {

@@ -12,7 +12,10 @@ public protocol Storage: Sendable {
     func insert(_ records: [RequestRecord]) async throws
     /// Request-log entries that pass `query`, newest first.
     func requests(_ query: LogQuery) async throws -> [RequestRecord]
-    /// Deletes request-log entries that started before `before` (seconds since 1970); how many were deleted.
+    /// The newest request-log entry with this request id, with its bodies when they were kept.
+    func request(id: String) async throws -> RequestRecord?
+    /// Deletes request-log entries (and their bodies) that started before `before` (seconds since 1970); how many
+    /// were deleted.
     func deleteRequests(before: Double) async throws -> Int
 
     // MARK: Keys and teams
@@ -108,6 +111,11 @@ func logWhere(_ q: LogQuery, placeholder: (Int) -> String) -> (sql: String, bind
         add("status", "<", .int(v * 100 + 100))
     }
     return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), binds)
+}
+
+extension RequestRecord {
+    /// Has a body to store in `request_bodies`.
+    var hasBodies: Bool { requestBody != nil || responseBody != nil }
 }
 
 /// The spend scopes a record is charged to.

@@ -107,7 +107,16 @@ import Testing
             records.append(RequestRecord(id: "q\(i)", startedAt: 1000 + Double(i), keyName: "k", endpoint: "chat.completions", model: model,
                                          provider: provider, status: status, keyID: key, team: "t"))
         }
+        records[5].requestBody = #"{"model":"a"}"#
+        records[35].requestBody = "request ✓"
+        records[35].responseBody = "answer"
         try await s.insert(records)
+        // One record by id, with its bodies when it has them.
+        let withBodies = try await s.request(id: "q35")
+        #expect(withBodies?.requestBody == "request ✓" && withBodies?.responseBody == "answer" && withBodies?.model == "b")
+        let without = try await s.request(id: "q36")
+        #expect(without != nil && without?.requestBody == nil && without?.responseBody == nil)
+        #expect(try await s.request(id: "nope") == nil)
         func ids(_ q: LogQuery) async throws -> [String] { try await s.requests(q).map(\.id) }
         #expect(try await ids(LogQuery(limit: 3)) == ["q39", "q38", "q37"])
         #expect(try await ids(LogQuery(before: 1037, limit: 2)) == ["q36", "q35"])
@@ -121,6 +130,11 @@ import Testing
         // Retention: everything that started before 1030 goes.
         #expect(try await s.deleteRequests(before: 1030) == 30)
         #expect(try await ids(LogQuery(limit: 100)) == (30..<40).reversed().map { "q\($0)" })
+        #expect(try await s.request(id: "q5") == nil)
+        // Its bodies went with it: the same id and time again, without bodies, shows none.
+        try await s.insert([RequestRecord(id: "q5", startedAt: 1005, keyName: "k", endpoint: "chat.completions", model: "a", status: 200)])
+        let again = try await s.request(id: "q5")
+        #expect(again != nil && again?.requestBody == nil)
     }
 
     @Test func sqliteKeepsKeysTeamsAndSpend() async throws {

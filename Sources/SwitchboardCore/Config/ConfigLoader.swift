@@ -183,8 +183,9 @@ struct Walker {
     // MARK: Sections
 
     mutating func gatewayConfig(_ root: Node) -> GatewayConfig? {
-        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "logging"]) else { return nil }
+        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "logging", "tracing"]) else { return nil }
         let logging = top["logging"].map { loggingConfig($0) } ?? LoggingConfig()
+        let tracing = top["tracing"].map { tracingConfig($0) } ?? TracingConfig()
         let server = top["server"].map { serverConfig($0) } ?? ServerConfig()
         let storage = top["storage"].map { storageLocation($0) } ?? .memory
         let auth = top["auth"].map { authConfig($0) } ?? AuthConfig()
@@ -229,12 +230,13 @@ struct Walker {
         checkFallbacks(models, routing: routing, modelsNode: top["models"])
         var config = GatewayConfig(server: server, storage: storage, auth: auth, providers: providers, models: models, routing: routing)
         config.logging = logging
+        config.tracing = tracing
         return config
     }
 
     mutating func loggingConfig(_ node: Node) -> LoggingConfig {
         var l = LoggingConfig()
-        guard let m = mapping(node, "logging", allowed: ["format", "access_log", "request_log_retention_days"]) else { return l }
+        guard let m = mapping(node, "logging", allowed: ["format", "access_log", "request_log_retention_days", "bodies"]) else { return l }
         if let f = string(m, "format", "logging") {
             if let format = LoggingConfig.Format(rawValue: f) { l.format = format } else {
                 problem("logging.format", "expected text or json, found \"\(f)\"")
@@ -242,7 +244,55 @@ struct Walker {
         }
         if let v = bool(m, "access_log", "logging") { l.accessLog = v }
         if let v = number(m, "request_log_retention_days", "logging", range: 0...36_500) { l.retentionDays = v }
+        if let node = m["bodies"], let b = mapping(node, "logging.bodies", allowed: ["enabled", "max_bytes", "redact", "patterns"]) {
+            let path = "logging.bodies"
+            if let v = bool(b, "enabled", path) { l.bodies.enabled = v }
+            if let v = int(b, "max_bytes", path, range: 1...(1 << 20)) { l.bodies.maxBytes = v }
+            if let kinds = stringList(b, "redact", path, what: "a redaction kind") {
+                l.bodies.redact = []
+                for (i, k) in kinds.enumerated() {
+                    if let kind = RedactionKind(rawValue: k) { l.bodies.redact.append(kind) } else {
+                        problem("\(path).redact[\(i)]", "expected one of \(RedactionKind.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(k)\"")
+                    }
+                }
+            }
+            if let patterns = stringList(b, "patterns", path, what: "a regular expression") {
+                for (i, pattern) in patterns.enumerated() {
+                    if let why = Redactor.invalidPattern(pattern) { problem("\(path).patterns[\(i)]", why) }
+                }
+                l.bodies.patterns = patterns
+            }
+        }
         return l
+    }
+
+    mutating func tracingConfig(_ node: Node) -> TracingConfig {
+        var t = TracingConfig()
+        let path = "tracing"
+        guard let m = mapping(node, path, allowed: ["enabled", "endpoint", "protocol", "headers", "service_name", "sample_ratio",
+                                                    "export_interval_ms", "export_timeout_s", "max_queue"]) else { return t }
+        if let v = bool(m, "enabled", path) { t.enabled = v }
+        if let url = string(m, "endpoint", path) {
+            if let c = URLComponents(string: url), c.scheme == "http" || c.scheme == "https", let host = c.host, !host.isEmpty {
+                t.endpoint = c.path.isEmpty || c.path == "/" ? (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/v1/traces" : url
+            } else {
+                problem("tracing.endpoint", "expected an http:// or https:// URL of an OTLP/HTTP collector, found \"\(url)\"")
+            }
+        }
+        if let p = string(m, "protocol", path) {
+            if let wire = TracingConfig.WireProtocol(rawValue: p) { t.wireProtocol = wire } else {
+                problem("tracing.protocol", "expected http/protobuf or http/json, found \"\(p)\" (OTLP over gRPC is not built in)")
+            }
+        }
+        for (name, value) in headerMap(m, "headers", path) { t.headers[name] = value }
+        if let v = string(m, "service_name", path) {
+            if v.isEmpty { problem("tracing.service_name", "must not be empty") } else { t.serviceName = v }
+        }
+        if let v = number(m, "sample_ratio", path, range: 0...1) { t.sampleRatio = v }
+        if let v = int(m, "export_interval_ms", path, range: 1...600_000) { t.exportIntervalMs = v }
+        if let v = number(m, "export_timeout_s", path, range: 0.001...300) { t.exportTimeoutSeconds = v }
+        if let v = int(m, "max_queue", path, range: 1...1_000_000) { t.maxQueue = v }
+        return t
     }
 
     /// Every fallback names a configured model other than the one it belongs to.
@@ -497,24 +547,31 @@ struct Walker {
             }
         }
         let apiKey = secret(m, "api_key", path)
-        if let h = m["headers"] {
-            if case .mapping(let hm) = h {
-                for (k, v) in hm {
-                    guard let hn = k.string, isToken(hn) else {
-                        problem("\(path).headers", "invalid header name \(describe(k))")
-                        continue
-                    }
-                    guard case .scalar(let sv) = v else {
-                        problem("\(path).headers.\(hn)", "expected a string, found \(describe(v))")
-                        continue
-                    }
-                    if let value = resolve(sv.string, "\(path).headers.\(hn)") { headers.append((hn, value)) }
-                }
-            } else {
-                problem("\(path).headers", "expected a mapping of header names to values, found \(describe(h))")
-            }
-        }
+        headers = headerMap(m, "headers", path)
         return (baseURL, apiKey, headers)
+    }
+
+    /// A mapping of header names to values; values may be `env:NAME` references.
+    mutating func headerMap(_ m: [String: Node], _ key: String, _ path: String) -> [(name: String, value: String)] {
+        guard let h = m[key] else { return [] }
+        let at = Self.join(path, key)
+        guard case .mapping(let hm) = h else {
+            problem(at, "expected a mapping of header names to values, found \(describe(h))")
+            return []
+        }
+        var headers: [(name: String, value: String)] = []
+        for (k, v) in hm {
+            guard let hn = k.string, isToken(hn) else {
+                problem(at, "invalid header name \(describe(k))")
+                continue
+            }
+            guard case .scalar(let sv) = v else {
+                problem("\(at).\(hn)", "expected a string, found \(describe(v))")
+                continue
+            }
+            if let value = resolve(sv.string, "\(at).\(hn)") { headers.append((hn, value)) }
+        }
+        return headers
     }
 
     mutating func modelConfig(_ node: Node, _ path: String, providers: [String: ProviderKind]) -> ModelConfig? {
@@ -555,13 +612,13 @@ struct Walker {
     }
 
     /// A list of non-empty strings.
-    mutating func stringList(_ m: [String: Node], _ key: String, _ path: String) -> [String]? {
+    mutating func stringList(_ m: [String: Node], _ key: String, _ path: String, what: String = "a model name") -> [String]? {
         guard let node = m[key] else { return nil }
         guard let items = sequence(node, Self.join(path, key)) else { return nil }
         var out: [String] = []
         for (i, item) in items.enumerated() {
             if case .scalar(let s) = item, !s.string.isEmpty { out.append(s.string) } else {
-                problem("\(Self.join(path, key))[\(i)]", "expected a model name, found \(describe(item))")
+                problem("\(Self.join(path, key))[\(i)]", "expected \(what), found \(describe(item))")
             }
         }
         return out

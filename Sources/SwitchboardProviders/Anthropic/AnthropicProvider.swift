@@ -47,6 +47,7 @@ public struct AnthropicProvider: Provider {
         }
         var h = headers
         h.append(("x-request-id", context.requestID))
+        for t in context.traceHeaders { h.append((t.name, t.value)) }
         for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
         if request.stream { h.append(("accept", "text/event-stream")) }
         let upstream = try await transport.execute(UpstreamRequest(url: messagesURL, headers: h, body: ByteBuffer(string: translated.jsonText),
@@ -80,6 +81,7 @@ extension AnthropicProvider {
     public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
         var h = headers
         h.append(("x-request-id", context.requestID))
+        for t in context.traceHeaders { h.append((t.name, t.value)) }
         for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
         if request.stream { h.append(("accept", "text/event-stream")) }
         return try await transport.execute(UpstreamRequest(url: messagesURL, headers: h, body: request.upstreamBody(model: upstreamModel),
@@ -94,6 +96,7 @@ extension AnthropicProvider {
         let rewritten = peeked.flatMap { $0[0] }.map { JSONPeek.splice(body, [($0.range, JSONString.quote(upstreamModel))]) } ?? body
         var h = headers
         h.append(("x-request-id", context.requestID))
+        for t in context.traceHeaders { h.append((t.name, t.value)) }
         for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
         return try await transport.execute(UpstreamRequest(url: messagesURL + "/count_tokens", headers: h, body: rewritten, timeout: context.timeout))
     }

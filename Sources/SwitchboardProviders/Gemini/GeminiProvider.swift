@@ -50,6 +50,7 @@ public struct GeminiProvider: Provider {
         }
         var h = headers
         h.append(("x-request-id", context.requestID))
+        for t in context.traceHeaders { h.append((t.name, t.value)) }
         let upstream = try await transport.execute(UpstreamRequest(url: url, headers: h, body: ByteBuffer(string: body.jsonText),
                                                                    timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
         let created = Int(Date().timeIntervalSince1970)

@@ -70,6 +70,7 @@ public struct OpenAICompatibleProvider: Provider {
     public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
         var h = headers
         h.append(("x-request-id", context.requestID))
+        for t in context.traceHeaders { h.append((t.name, t.value)) }
         if request.stream { h.append(("accept", "text/event-stream")) }
         let url = endpoints.url(request.endpoint, model: upstreamModel)
         return try await transport.execute(UpstreamRequest(url: url, headers: h, body: request.upstreamBody(model: upstreamModel),

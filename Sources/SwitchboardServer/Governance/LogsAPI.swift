@@ -59,6 +59,20 @@ enum LogsAPI {
             page["next_before"] = records.count == limit ? .string(String(records.last!.startedAt)) : .null
             return AdminAPI.json(.object(page))
         }
+        // One record with its bodies (kept when `logging.bodies` is enabled; redacted).
+        admin.group("logs").add(middleware: RoleMiddleware(.admin)).get(":id") { _, context in
+            let id = try context.parameters.require("id")
+            await flush()
+            let found: RequestRecord?
+            do { found = try await storage.request(id: id) } catch { throw GatewayError.storageUnavailable }
+            guard let record = found else {
+                throw GatewayError(status: 404, type: "invalid_request_error", code: "not_found", message: "No request-log record has the id '\(id)'.")
+            }
+            guard case .object(var fields) = json(record) else { return AdminAPI.json(json(record)) }
+            fields["request_body"] = record.requestBody.map(JSONValue.string) ?? .null
+            fields["response_body"] = record.responseBody.map(JSONValue.string) ?? .null
+            return AdminAPI.json(.object(fields))
+        }
         admin.group("analytics").add(middleware: RoleMiddleware(.admin)).get { request, _ in
             let p = request.uri.queryParameters
             guard let groupBy = Analytics.GroupBy(rawValue: p.get("group_by") ?? "model") else {

@@ -1,0 +1,162 @@
+import HTTPTypes
+import Logging
+import OTel
+import ServiceLifecycle
+import SwitchboardCore
+import Tracing
+
+/// The W3C trace context a client sent (`traceparent`, `tracestate`). Only these two headers: a carrier that is
+/// logged on a parse failure must never hold the client's key.
+struct TraceHeaders: Sendable, CustomStringConvertible {
+    var traceparent: String?
+    var tracestate: String?
+
+    init(traceparent: String? = nil, tracestate: String? = nil) {
+        self.traceparent = traceparent
+        self.tracestate = tracestate
+    }
+
+    init(_ headers: HTTPFields) {
+        traceparent = headers[.traceparent]
+        tracestate = headers[.tracestate]
+    }
+
+    /// As upstream headers, passed on unchanged (tracing off).
+    var passthrough: [(name: String, value: String)] {
+        var h: [(name: String, value: String)] = []
+        if let traceparent { h.append(("traceparent", traceparent)) }
+        if let tracestate { h.append(("tracestate", tracestate)) }
+        return h
+    }
+
+    var description: String { "traceparent=\(traceparent ?? "-") tracestate=\(tracestate ?? "-")" }
+}
+
+extension HTTPField.Name {
+    static let traceparent = Self("traceparent")!
+    static let tracestate = Self("tracestate")!
+}
+
+private struct TraceHeadersExtractor: Extractor {
+    func extract(key: String, from carrier: TraceHeaders) -> String? {
+        switch key.lowercased() {
+        case "traceparent": carrier.traceparent
+        case "tracestate": carrier.tracestate
+        default: nil
+        }
+    }
+}
+
+private struct HeaderListInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout [(name: String, value: String)]) {
+        carrier.append((key.lowercased(), value))
+    }
+}
+
+/// OpenTelemetry spans for the gateway (`tracing:`): one server span per request, a client span per upstream
+/// attempt with the routing decision as attributes, W3C trace context taken from the client and given to the
+/// upstream. Exported over OTLP/HTTP by swift-otel's batch processor, off the request path.
+public struct GatewayTracing: Sendable {
+    let tracer: any Tracer
+
+    init(tracer: any Tracer) { self.tracer = tracer }
+
+    /// The tracer and the background service that exports its spans (run it with the server), or nil when tracing
+    /// is off.
+    public static func make(_ config: TracingConfig, logger: Logger) throws -> (GatewayTracing, any Service)? {
+        guard config.enabled else { return nil }
+        var c = OTel.Configuration.default
+        c.serviceName = config.serviceName
+        c.diagnosticLogger = .custom(logger)
+        c.diagnosticLogLevel = .warning
+        c.propagators = [.traceContext]
+        c.metrics.enabled = false
+        c.logs.enabled = false
+        c.traces.enabled = true
+        c.traces.sampler = .parentBasedTraceIDRatio(ratio: config.sampleRatio) ?? .parentBasedAlwaysOn
+        c.traces.batchSpanProcessor.scheduleDelay = .milliseconds(config.exportIntervalMs)
+        c.traces.batchSpanProcessor.exportTimeout = .milliseconds(Int64(config.exportTimeoutSeconds * 1000))
+        c.traces.batchSpanProcessor.maxQueueSize = config.maxQueue
+        c.traces.batchSpanProcessor.maxExportBatchSize = min(512, config.maxQueue)
+        c.traces.otlpExporter.endpoint = config.endpoint
+        c.traces.otlpExporter.protocol = config.wireProtocol == .json ? .httpJSON : .httpProtobuf
+        c.traces.otlpExporter.headers = config.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        c.traces.otlpExporter.timeout = .milliseconds(Int64(config.exportTimeoutSeconds * 1000))
+        let (tracer, service) = try OTel.makeTracingBackend(configuration: c)
+        return (GatewayTracing(tracer: tracer), service)
+    }
+
+    /// The span of one client request, a child of the client's `traceparent` when it sent one.
+    func requestSpan(operation: String, model: String, requestID: String, client: TraceHeaders, identity: Identity) -> any Span {
+        var parent = ServiceContext.topLevel
+        if client.traceparent != nil { tracer.extract(client, into: &parent, using: TraceHeadersExtractor()) }
+        let span = tracer.startSpan("\(operation) \(model)", context: parent, ofKind: .server)
+        span.updateAttributes { a in
+            a["gen_ai.operation.name"] = operation
+            a["gen_ai.request.model"] = model
+            a["switchboard.request_id"] = requestID
+            a["switchboard.key.name"] = identity.name
+            if let team = identity.team { a["switchboard.team"] = team }
+        }
+        return span
+    }
+
+    /// The span of one upstream attempt under `parent`, and the headers that carry it to the upstream.
+    func attemptSpan(parent: any Span, provider: String, deployment: String, model: String, policy: String,
+                     reason: String, attempt: Int, delayMs: Double) -> (any Span, [(name: String, value: String)]) {
+        let span = tracer.startSpan("attempt \(provider)/\(deployment)", context: parent.context, ofKind: .client)
+        span.updateAttributes { a in
+            a["gen_ai.request.model"] = deployment
+            a["switchboard.model"] = model
+            a["switchboard.provider"] = provider
+            a["switchboard.deployment"] = deployment
+            a["switchboard.route.policy"] = policy
+            a["switchboard.route.reason"] = reason
+            a["switchboard.attempt"] = attempt
+            if delayMs > 0 { a["switchboard.route.backoff_ms"] = delayMs }
+        }
+        var headers: [(name: String, value: String)] = []
+        tracer.inject(span.context, into: &headers, using: HeaderListInjector())
+        return (span, headers)
+    }
+}
+
+extension Span {
+    /// Ends an attempt span with its outcome.
+    func endAttempt(status: Int?, error: String?, ttftMs: Double?) {
+        updateAttributes { a in
+            if let status { a["http.response.status_code"] = status }
+            if let ttftMs { a["switchboard.ttft_ms"] = ttftMs }
+            if let error { a["error.type"] = error }
+        }
+        if let error { setStatus(SpanStatus(code: .error, message: error)) }
+        end()
+    }
+
+    /// Ends a request span with what its record says.
+    func endRequest(_ r: RequestRecord) {
+        updateAttributes { a in
+            a["http.response.status_code"] = r.status
+            if let p = r.provider { a["switchboard.provider"] = p }
+            if let d = r.upstreamModel {
+                a["switchboard.deployment"] = d
+                a["gen_ai.response.model"] = d
+            }
+            if let m = r.servedModel { a["switchboard.served_model"] = m }
+            a["switchboard.attempts"] = r.attempts
+            if let reason = r.routeReason { a["switchboard.route.reason"] = reason }
+            if r.hedged { a["switchboard.hedged"] = true }
+            if r.status < 400 || r.usage.totalTokens > 0 {
+                a["gen_ai.usage.input_tokens"] = r.usage.promptTokens
+                a["gen_ai.usage.output_tokens"] = r.usage.completionTokens
+                if r.usage.cachedTokens > 0 { a["gen_ai.usage.cache_read.input_tokens"] = r.usage.cachedTokens }
+            }
+            a["switchboard.cost_usd"] = r.costUSD
+            if let ttft = r.ttftMs { a["switchboard.ttft_ms"] = ttft }
+            if let code = r.errorCode { a["error.type"] = code }
+        }
+        // Server spans: 5xx are the gateway's errors; 4xx are the client's and stay unset.
+        if r.status >= 500 || r.status == 0 { setStatus(SpanStatus(code: .error, message: r.errorCode)) }
+        end()
+    }
+}
