@@ -27,6 +27,7 @@ let package = Package(
         // OpenTelemetry tracing; only the OTLP/HTTP exporter (no gRPC stack to build).
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // Domain types: config model and validation, errors, usage and prices, JSON peeking, SSE parsing. No HTTP.
@@ -69,6 +70,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "OTel", package: "swift-otel"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
             "SwitchboardServer", "SwitchboardSimulator", "SwitchboardStore",
@@ -84,6 +86,7 @@ let package = Package(
             "SwitchboardCore", "SwitchboardRouting", "SwitchboardProviders", "SwitchboardStore",
             "SwitchboardServer", "SwitchboardTesting", "SwitchboardSimulator",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
     ]
 )

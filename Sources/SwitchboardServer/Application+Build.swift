@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -40,7 +41,8 @@ public struct GatewayServices: Sendable {
     /// - Parameter routingClock: milliseconds on a monotonic clock for health, caps and balancers (tests inject one).
     /// - Parameter wallClock: seconds since 1970 for key expiry, rate-limit windows and budget periods (tests inject one).
     public init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger,
-                routingClock: (@Sendable () -> Double)? = nil, wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+                routingClock: (@Sendable () -> Double)? = nil, wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                metricsFactory: (any MetricsFactory)? = nil) {
         self.config = config
         self.storage = storage
         requestLog = RequestLogService(storage: storage, redactor: Redactor(config.logging.bodies), logger: logger)
@@ -64,7 +66,7 @@ public struct GatewayServices: Sendable {
             admission = LocalAdmission(storage: storage, now: wallClock)
         }
         credentials = CredentialOverrides()
-        metrics = GatewayMetrics(wrapping: requestLog, config: config, log: requestLog)
+        metrics = GatewayMetrics(wrapping: requestLog, config: config, log: requestLog, factory: metricsFactory)
         var tracing: GatewayTracing?
         do {
             if let (tracer, exporter) = try GatewayTracing.make(config.tracing, logger: logger) {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Prometheus
 import Synchronization
 import SwitchboardCore
@@ -20,46 +21,57 @@ import SwitchboardCore
 ///   `half_open`, `cooling_down`, `open`, `down`), 0 for the others.
 /// - `switchboard_deployment_ejections{provider, deployment}`: ejections in a row; `switchboard_deployment_consecutive_failures`.
 /// - `switchboard_deployment_probe_up{provider, deployment}`: 0 while active health checks hold it down.
+///
+/// The series are made through swift-metrics' `MetricsFactory`: by default `PrometheusFactory` over the registry
+/// that `/metrics` renders; tests pass a `TestMetrics` factory and read the values directly.
 final class GatewayMetrics: UsageRecorder {
-    let registry = PrometheusCollectorRegistry()
+    /// What `/metrics` renders (nil when another factory was given).
+    let registry: PrometheusCollectorRegistry?
+    let factory: any MetricsFactory
     private let base: any UsageRecorder
     private let models: Set<String>
     private let providers: Set<String>
     private let deployments: Set<String>
-    private let requests = Mutex<[String: Counter]>([:])
+    private let requests = Mutex<[String: CoreMetrics.Counter]>([:])
     private let perModel = Mutex<[String: ModelSeries]>([:])
-    private let refused: [String: Counter]
-    private let inFlight: Gauge
+    private let refused: [String: CoreMetrics.Counter]
+    private let inFlight: Meter
     private let log: RequestLogService?
     static let refusalReasons = ["rate_limit_exceeded", "budget_exceeded", "overloaded", "model_not_allowed"]
-    static let secondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
     /// The series of one public model, made once.
     struct ModelSeries {
-        var duration: ValueHistogram
-        var ttft: ValueHistogram
-        var prompt: Counter
-        var completion: Counter
-        var cached: Counter
-        var cost: Counter
-        var retries: Counter
-        var fallbacks: Counter
-        var hedges: Counter
+        var duration: CoreMetrics.Timer
+        var ttft: CoreMetrics.Timer
+        var prompt: CoreMetrics.Counter
+        var completion: CoreMetrics.Counter
+        var cached: CoreMetrics.Counter
+        var cost: FloatingPointCounter
+        var retries: CoreMetrics.Counter
+        var fallbacks: CoreMetrics.Counter
+        var hedges: CoreMetrics.Counter
     }
 
-    init(wrapping base: any UsageRecorder, config: GatewayConfig, log: RequestLogService? = nil) {
+    init(wrapping base: any UsageRecorder, config: GatewayConfig, log: RequestLogService? = nil, factory given: (any MetricsFactory)? = nil) {
+        if let given {
+            registry = nil
+            factory = given
+        } else {
+            let registry = PrometheusCollectorRegistry()
+            self.registry = registry
+            factory = PrometheusFactory(registry: registry)
+        }
         self.base = base
         self.log = log
         models = Set(config.models.map(\.name))
         providers = Set(config.providers.map(\.name))
         deployments = Set(config.models.flatMap { $0.deployments.map(\.model) })
-        var refused: [String: Counter] = [:]
+        var refused: [String: CoreMetrics.Counter] = [:]
         for reason in Self.refusalReasons {
-            refused[reason] = registry.makeCounter(name: "switchboard_refused_total", labels: [("reason", reason)],
-                                                   help: "Requests refused before reaching any upstream.")
+            refused[reason] = CoreMetrics.Counter(label: "switchboard_refused_total", dimensions: [("reason", reason)], factory: factory)
         }
         self.refused = refused
-        inFlight = registry.makeGauge(name: "switchboard_in_flight", help: "Requests being served (a stream until it ends).")
+        inFlight = Meter(label: "switchboard_in_flight", factory: factory)
     }
 
     func started() { inFlight.increment() }
@@ -69,17 +81,15 @@ final class GatewayMetrics: UsageRecorder {
             if let s = m[model] { return s }
             let l = [("model", model)]
             let s = ModelSeries(
-                duration: registry.makeValueHistogram(name: "switchboard_request_duration_seconds", labels: l, buckets: Self.secondsBuckets,
-                                                      help: "Time from a request's arrival to its last byte."),
-                ttft: registry.makeValueHistogram(name: "switchboard_time_to_first_token_seconds", labels: l, buckets: Self.secondsBuckets,
-                                                  help: "Time from a request's arrival to the upstream's first byte."),
-                prompt: registry.makeCounter(name: "switchboard_tokens_total", labels: l + [("kind", "prompt")], help: "Tokens by kind."),
-                completion: registry.makeCounter(name: "switchboard_tokens_total", labels: l + [("kind", "completion")], help: "Tokens by kind."),
-                cached: registry.makeCounter(name: "switchboard_tokens_total", labels: l + [("kind", "cached")], help: "Tokens by kind."),
-                cost: registry.makeCounter(name: "switchboard_cost_usd_total", labels: l, help: "Cost in USD."),
-                retries: registry.makeCounter(name: "switchboard_retries_total", labels: l, help: "Attempts after the first."),
-                fallbacks: registry.makeCounter(name: "switchboard_fallbacks_total", labels: l, help: "Requests answered by a fallback model."),
-                hedges: registry.makeCounter(name: "switchboard_hedges_total", labels: l, help: "Requests for which a hedge was started."))
+                duration: CoreMetrics.Timer(label: "switchboard_request_duration_seconds", dimensions: l, factory: factory),
+                ttft: CoreMetrics.Timer(label: "switchboard_time_to_first_token_seconds", dimensions: l, factory: factory),
+                prompt: CoreMetrics.Counter(label: "switchboard_tokens_total", dimensions: l + [("kind", "prompt")], factory: factory),
+                completion: CoreMetrics.Counter(label: "switchboard_tokens_total", dimensions: l + [("kind", "completion")], factory: factory),
+                cached: CoreMetrics.Counter(label: "switchboard_tokens_total", dimensions: l + [("kind", "cached")], factory: factory),
+                cost: FloatingPointCounter(label: "switchboard_cost_usd_total", dimensions: l, factory: factory),
+                retries: CoreMetrics.Counter(label: "switchboard_retries_total", dimensions: l, factory: factory),
+                fallbacks: CoreMetrics.Counter(label: "switchboard_fallbacks_total", dimensions: l, factory: factory),
+                hedges: CoreMetrics.Counter(label: "switchboard_hedges_total", dimensions: l, factory: factory))
             m[model] = s
             return s
         }
@@ -94,55 +104,114 @@ final class GatewayMetrics: UsageRecorder {
         let key = [model, provider, deployment, status].joined(separator: "\u{0}")
         let counter = requests.withLock { c in
             if let existing = c[key] { return existing }
-            let made = registry.makeCounter(name: "switchboard_requests_total",
-                                            labels: [("model", model), ("provider", provider), ("deployment", deployment), ("status_class", status)],
-                                            help: "Finished requests by public model, provider, deployment and status class.")
+            let made = CoreMetrics.Counter(label: "switchboard_requests_total",
+                                           dimensions: [("model", model), ("provider", provider), ("deployment", deployment), ("status_class", status)],
+                                           factory: factory)
             c[key] = made
             return made
         }
         counter.increment()
         if let code = record.errorCode, let r = refused[code] { r.increment() }
         let s = series(model)
-        s.duration.record(record.latencyMs / 1000)
-        if let ttft = record.ttftMs { s.ttft.record(ttft / 1000) }
-        if record.usage.promptTokens > 0 { s.prompt.increment(by: Int64(record.usage.promptTokens)) }
-        if record.usage.completionTokens > 0 { s.completion.increment(by: Int64(record.usage.completionTokens)) }
-        if record.usage.cachedTokens > 0 { s.cached.increment(by: Int64(record.usage.cachedTokens)) }
+        s.duration.recordNanoseconds(Int64(record.latencyMs * 1_000_000))
+        if let ttft = record.ttftMs { s.ttft.recordNanoseconds(Int64(ttft * 1_000_000)) }
+        if record.usage.promptTokens > 0 { s.prompt.increment(by: record.usage.promptTokens) }
+        if record.usage.completionTokens > 0 { s.completion.increment(by: record.usage.completionTokens) }
+        if record.usage.cachedTokens > 0 { s.cached.increment(by: record.usage.cachedTokens) }
         if record.costUSD > 0 { s.cost.increment(by: record.costUSD) }
-        if record.attempts > 1 { s.retries.increment(by: Int64(record.attempts - 1)) }
+        if record.attempts > 1 { s.retries.increment(by: record.attempts - 1) }
         if record.servedModel != nil { s.fallbacks.increment() }
         if record.hedged { s.hedges.increment() }
         base.record(record)
     }
 
-    /// Sets the health gauges from `snapshot` and renders everything.
-    func render(health snapshot: [(model: String, deployments: [Gateway.DeploymentHealth])]) -> String {
+    /// Sets the health and request-log gauges from `snapshot` and the log's counts.
+    func updateGauges(health snapshot: [(model: String, deployments: [Gateway.DeploymentHealth])]) {
         var seen = Set<Int>()
         for (_, deployments) in snapshot {
             for h in deployments where seen.insert(h.slot).inserted {
                 let labels = [("provider", h.provider), ("deployment", h.upstreamModel)]
                 for state in Gateway.healthStates {
-                    registry.makeGauge(name: "switchboard_deployment_state", labels: labels + [("state", state)],
-                                       help: "1 for the deployment's current health state, 0 for the others.").set(to: h.state == state ? 1.0 : 0.0)
+                    Gauge(label: "switchboard_deployment_state", dimensions: labels + [("state", state)], factory: factory).record(h.state == state ? 1 : 0)
                 }
-                registry.makeGauge(name: "switchboard_deployment_ejections", labels: labels,
-                                   help: "Ejections in a row (passive health).").set(Int64(h.ejections))
-                registry.makeGauge(name: "switchboard_deployment_consecutive_failures", labels: labels,
-                                   help: "Failures in a row since the last success.").set(Int64(h.consecutiveFailures ?? 0))
-                registry.makeGauge(name: "switchboard_deployment_probe_up", labels: labels,
-                                   help: "0 while active health checks hold the deployment down.").set(to: h.probeDown ? 0.0 : 1.0)
+                Gauge(label: "switchboard_deployment_ejections", dimensions: labels, factory: factory).record(h.ejections)
+                Gauge(label: "switchboard_deployment_consecutive_failures", dimensions: labels, factory: factory).record(h.consecutiveFailures ?? 0)
+                Gauge(label: "switchboard_deployment_probe_up", dimensions: labels, factory: factory).record(h.probeDown ? 0 : 1)
             }
         }
         if let log {
             let c = log.counts
-            registry.makeGauge(name: "switchboard_request_log_pending", help: "Records waiting to be written.").set(Int64(c.pending))
-            registry.makeGauge(name: "switchboard_request_log_dropped_total", help: "Records dropped (buffer full or a failed write).").set(Int64(c.dropped))
-            registry.makeGauge(name: "switchboard_request_log_written_total", help: "Records written to storage.").set(Int64(c.written))
-            registry.makeGauge(name: "switchboard_request_log_bodies_dropped_total",
-                               help: "Records written without their bodies (too many body bytes waiting).").set(Int64(c.bodiesDropped))
+            Gauge(label: "switchboard_request_log_pending", factory: factory).record(c.pending)
+            Gauge(label: "switchboard_request_log_dropped_total", factory: factory).record(c.dropped)
+            Gauge(label: "switchboard_request_log_written_total", factory: factory).record(c.written)
+            Gauge(label: "switchboard_request_log_bodies_dropped_total", factory: factory).record(c.bodiesDropped)
         }
+    }
+
+    /// Sets the gauges and renders everything in Prometheus' text format.
+    func render(health snapshot: [(model: String, deployments: [Gateway.DeploymentHealth])]) -> String {
+        updateGauges(health: snapshot)
+        guard let registry else { return "" }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
     }
+}
+
+/// swift-metrics over a Prometheus registry, with the help text of each series and seconds buckets for timers
+/// (swift-prometheus' own factory registers every series without help).
+struct PrometheusFactory: MetricsFactory {
+    let registry: PrometheusCollectorRegistry
+    static let secondsBuckets: [Duration] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+        .map { .nanoseconds(Int64($0 * 1e9)) }
+    static let help: [String: String] = [
+        "switchboard_requests_total": "Finished requests by public model, provider, deployment and status class.",
+        "switchboard_request_duration_seconds": "Time from a request's arrival to its last byte.",
+        "switchboard_time_to_first_token_seconds": "Time from a request's arrival to the upstream's first byte.",
+        "switchboard_tokens_total": "Tokens by kind.",
+        "switchboard_cost_usd_total": "Cost in USD.",
+        "switchboard_retries_total": "Attempts after the first.",
+        "switchboard_fallbacks_total": "Requests answered by a fallback model.",
+        "switchboard_hedges_total": "Requests for which a hedge was started.",
+        "switchboard_in_flight": "Requests being served (a stream until it ends).",
+        "switchboard_refused_total": "Requests refused before reaching any upstream.",
+        "switchboard_deployment_state": "1 for the deployment's current health state, 0 for the others.",
+        "switchboard_deployment_ejections": "Ejections in a row (passive health).",
+        "switchboard_deployment_consecutive_failures": "Failures in a row since the last success.",
+        "switchboard_deployment_probe_up": "0 while active health checks hold the deployment down.",
+        "switchboard_request_log_pending": "Records waiting to be written.",
+        "switchboard_request_log_dropped_total": "Records dropped (buffer full or a failed write).",
+        "switchboard_request_log_written_total": "Records written to storage.",
+        "switchboard_request_log_bodies_dropped_total": "Records written without their bodies (too many body bytes waiting).",
+    ]
+
+    func help(_ name: String) -> String { Self.help[name] ?? "" }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        registry.makeCounter(name: label, labels: dimensions, help: help(label))
+    }
+
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        registry.makeCounter(name: label, labels: dimensions, help: help(label))
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        aggregate ? registry.makeValueHistogram(name: label, labels: dimensions, buckets: [0.001, 0.01, 0.1, 1, 10, 100], help: help(label))
+                  : registry.makeGauge(name: label, labels: dimensions, help: help(label))
+    }
+
+    func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        registry.makeGauge(name: label, labels: dimensions, help: help(label))
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        registry.makeDurationHistogram(name: label, labels: dimensions, buckets: Self.secondsBuckets, help: help(label))
+    }
+
+    // Series live as long as the process: nothing is unregistered.
+    func destroyCounter(_ handler: any CounterHandler) {}
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {}
+    func destroyRecorder(_ handler: any RecorderHandler) {}
+    func destroyMeter(_ handler: any MeterHandler) {}
+    func destroyTimer(_ handler: any TimerHandler) {}
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -35,7 +36,7 @@ enum TransportKind: String, CaseIterable, Sendable {
 
 func withGateway<T: Sendable>(
     _ yaml: String, env: [String: String] = [:], mode: TestingSetup = .router, transport kind: TransportKind = .lean,
-    clock: ManualClock? = nil, wall: WallClock? = nil, storage given: (any Storage)? = nil,
+    clock: ManualClock? = nil, wall: WallClock? = nil, storage given: (any Storage)? = nil, metrics: (any MetricsFactory)? = nil,
     _ body: @Sendable (GatewayHarness) async throws -> T
 ) async throws -> T {
     var config = try ConfigLoader.load(yaml: yaml, environment: env)
@@ -47,8 +48,9 @@ func withGateway<T: Sendable>(
     var routingClock: (@Sendable () -> Double)?
     if let clock { routingClock = { clock.now } }
     let services = wall.map { wall in
-        GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock, wallClock: { wall.now })
-    } ?? GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock)
+        GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock, wallClock: { wall.now },
+                        metricsFactory: metrics)
+    } ?? GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock, metricsFactory: metrics)
     let app = Application(router: buildRouter(services), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
     do {
         let result = try await app.test(mode) { client in

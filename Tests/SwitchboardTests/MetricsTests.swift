@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Logging
+import MetricsTestKit
 import SwitchboardCore
 import Testing
 @testable import SwitchboardServer
@@ -46,6 +47,49 @@ import Testing
             #expect(Self.value(after, #"switchboard_deployment_state{provider="good",deployment="g-1",state="closed"}"#) == 1)
             #expect(Self.value(after, #"switchboard_deployment_probe_up{provider="good",deployment="g-1"}"#) == 1)
             #expect(!after.contains("sk-test") && !after.contains("sk-master"))
+        }
+    }
+
+    /// The same series through a test metrics factory: exact values, read without the text format.
+    @Test func valuesThroughATestMetricsFactory() async throws {
+        let yaml = Self.yaml.replacingOccurrences(of: "routing:", with: """
+          - { name: flaky, balancing: round-robin, retries: 1, deployments: [ { provider: bad, model: b-2 }, { provider: good, model: g-2 } ] }
+        routing:
+        """)
+        let metrics = TestMetrics()
+        try await withGateway(yaml, metrics: metrics) { h in
+            for _ in 0..<3 { _ = try await h.post("/v1/chat/completions", #"{"model":"ok","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test") }
+            _ = try await h.post("/v1/chat/completions", #"{"model":"broken","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test")
+            let flaky = try await h.post("/v1/chat/completions", #"{"model":"flaky","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test")
+            #expect(flaky.status == .ok)
+            let records = try await h.records()
+            let ok = [("model", "ok"), ("provider", "good"), ("deployment", "g-1"), ("status_class", "2xx")]
+            #expect(try metrics.expectCounter("switchboard_requests_total", ok).totalValue == 3)
+            #expect(try metrics.expectCounter("switchboard_requests_total",
+                                              [("model", "broken"), ("provider", "bad"), ("deployment", "b-1"), ("status_class", "5xx")]).totalValue == 1)
+            #expect(try metrics.expectCounter("switchboard_requests_total",
+                                              [("model", "flaky"), ("provider", "good"), ("deployment", "g-2"), ("status_class", "2xx")]).totalValue == 1)
+            #expect(try metrics.expectCounter("switchboard_retries_total", [("model", "flaky")]).totalValue == 1)
+            // One duration and one time to first token per request, the very values of the request log.
+            let okRecords = records.filter { $0.model == "ok" }
+            let durations = try metrics.expectTimer("switchboard_request_duration_seconds", [("model", "ok")]).values
+            #expect(durations.sorted() == okRecords.map { Int64($0.latencyMs * 1_000_000) }.sorted())
+            #expect(try metrics.expectTimer("switchboard_time_to_first_token_seconds", [("model", "ok")]).values.count == 3)
+            let completion = okRecords.reduce(0) { $0 + $1.usage.completionTokens }
+            #expect(completion > 0)
+            #expect(try metrics.expectCounter("switchboard_tokens_total", [("model", "ok"), ("kind", "completion")]).totalValue == Int64(completion))
+            #expect(try metrics.expectCounter("switchboard_tokens_total", [("model", "ok"), ("kind", "prompt")]).totalValue
+                    == Int64(okRecords.reduce(0) { $0 + $1.usage.promptTokens }))
+            // In flight went up once per request and is back to 0.
+            let inFlight = try metrics.expectMeter("switchboard_in_flight")
+            #expect(inFlight.lastValue == 0)
+            #expect(inFlight.values.max() == 1)
+            // Gauges are set when /metrics is read (no Prometheus text with another factory).
+            #expect(try await h.get("/metrics", key: nil).status == .ok)
+            #expect(try metrics.expectGauge("switchboard_deployment_state", [("provider", "bad"), ("deployment", "b-1"), ("state", "open")]).lastValue == 1)
+            #expect(try metrics.expectGauge("switchboard_deployment_state", [("provider", "good"), ("deployment", "g-1"), ("state", "closed")]).lastValue == 1)
+            #expect(try metrics.expectGauge("switchboard_request_log_written_total").lastValue == 5)
+            #expect(try metrics.expectGauge("switchboard_request_log_dropped_total").lastValue == 0)
         }
     }
 
