@@ -11,7 +11,7 @@
 # through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
 # keys, rate limits and budgets made with `switchboard keys` on one process (SQLite) and on three replicas sharing a
 # throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); HTTPS and mutual TLS with certificates made by
-# openssl (scripts/e2e/tls_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
+# openssl (scripts/e2e/tls_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
 # .test-artifacts/dashboard.png (scripts/e2e/dashboard_test.py); the embedded demo config (`switchboard serve` without --config).
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
 set -euo pipefail
@@ -174,7 +174,7 @@ need_cmd curl curl
 need_cmd "$PYTHON" python3
 need_cmd timeout coreutils
 
-venv_ok() { [[ -x $VPY ]] && "$VPY" -c 'import openai, anthropic; from openai import OpenAI' >/dev/null 2>&1; }
+venv_ok() { [[ -x $VPY ]] && "$VPY" -c 'import openai, anthropic; from openai import OpenAI; import opentelemetry.proto' >/dev/null 2>&1; }
 
 if venv_ok; then
     printf 'reusing %s (openai %s)\n' "$VENV" "$("$VPY" -c 'import openai; print(openai.__version__)')"
@@ -454,6 +454,11 @@ need_cmd openssl openssl
 rc=0
 timeout -k 5 300 "$PYTHON" "$E2E/tls_test.py" --bin "$BIN" --work "$WORK/tls" 2>&1 | tee "$LOGS/tls_test.log" || rc=$?
 add_counts tls "$LOGS/tls_test.log" "$rc"
+
+section "OpenTelemetry tracing to an OTLP collector"
+rc=0
+timeout -k 5 300 "$VPY" "$E2E/tracing_test.py" --bin "$BIN" --work "$WORK/tracing" 2>&1 | tee "$LOGS/tracing_test.log" || rc=$?
+add_counts tracing "$LOGS/tracing_test.log" "$rc"
 
 # ---------------------------------------------------------------------------------------------------------------
 # The embedded demo config
