@@ -87,6 +87,7 @@ let package = Package(
             "SwitchboardServer", "SwitchboardTesting", "SwitchboardSimulator",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
+            .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
         ]),
     ]
 )

@@ -122,8 +122,10 @@ final class Gateway: Sendable {
                                traceHeaders: TraceHeaders = .init(), logger: Logger) async -> Response {
         let modelName = API.model(request)
         var trace = Trace(endpoint: API.endpoint(request), model: modelName, stream: API.isStream(request), identity: identity, requestID: requestID)
-        trace.span = tracing?.requestSpan(operation: API.endpoint(request) == "embeddings" ? "embeddings" : "chat", model: modelName,
-                                          requestID: requestID, client: traceHeaders, identity: identity)
+        trace.spans = tracing.map {
+            RequestSpans($0.requestSpan(operation: API.endpoint(request) == "embeddings" ? "embeddings" : "chat", model: modelName,
+                                        requestID: requestID, client: traceHeaders, identity: identity))
+        }
         if let bodyLimit {
             trace.bodyLimit = bodyLimit
             trace.record.requestBody = Trace.prefix(API.body(request), bodyLimit)
@@ -198,7 +200,7 @@ final class Gateway: Sendable {
                 if Task.isCancelled { lease.abandon(); return trace.fail(.clientClosed, api: API.self, recorder) }
             }
             let hedgeAfter = table.hedgeDelayMs(lease.model, slot: lease.slot)
-            let attemptTrace = AttemptTrace(parent: trace.span, client: traceHeaders, number: trace.record.attempts + 1)
+            let attemptTrace = AttemptTrace(parent: trace.spans?.request, client: traceHeaders, number: trace.record.attempts + 1)
             let (result, winner) = hedgeAfter == nil
                 ? (await attempt(API.self, request, lease, plan: plan, requestID: requestID, clientHeaders: clientHeaders, trace: attemptTrace), lease)
                 : await hedged(API.self, request, lease, plan: &plan, afterMs: hedgeAfter!, trace: &trace, requestID: requestID,
@@ -218,7 +220,7 @@ final class Gateway: Sendable {
                 if !kind.isRetryable { return trace.fail(error, api: API.self, recorder, headers: trace.headers(modelName: route.name)) }
             case .streaming(let upstream, let first, let rest, let ttft, let span):
                 trace.firstByte()
-                trace.attemptSpan = span
+                if let span { trace.spans?.setAttempt(span) }
                 winner.firstByte(ttftMs: ttft)
                 return streamResponse(API.self, first: first, rest: rest, relay: API.relay(for: request), upstream: upstream,
                                       trace: trace, route: route, lease: winner, attemptTTFT: ttft)
@@ -693,8 +695,7 @@ struct Trace: Sendable {
     var response: [UInt8] = []
     var responseTotal = 0
     /// The request's span and its answering stream's attempt span (tracing on); they end with the record.
-    var span: (any Span)?
-    var attemptSpan: (any Span)?
+    var spans: RequestSpans?
 
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
@@ -728,8 +729,7 @@ struct Trace: Sendable {
             if ticket.ledger.chargesSpend { record.chargedScopes = ticket.grant.budgetScopes }
         }
         for permit in permits { permit.release() }
-        attemptSpan?.endAttempt(status: nil, error: record.status >= 400 || record.status == 0 ? record.errorCode : nil, ttftMs: nil)
-        span?.endRequest(record)
+        spans?.end(record)
         recorder.record(record)
     }
 

@@ -2,6 +2,7 @@ import HTTPTypes
 import Logging
 import OTel
 import ServiceLifecycle
+import Synchronization
 import SwitchboardCore
 import Tracing
 
@@ -118,6 +119,32 @@ public struct GatewayTracing: Sendable {
         var headers: [(name: String, value: String)] = []
         tracer.inject(span.context, into: &headers, using: HeaderListInjector())
         return (span, headers)
+    }
+}
+
+/// A request's span and its answering stream's attempt span, ended exactly once: with the request's record, or on
+/// deinit if the request vanished without one (a recording span that never ends would stay in the tracer).
+final class RequestSpans: Sendable {
+    let request: any Span
+    private let attempt = Mutex<(any Span)?>(nil)
+    private let done = Atomic<Bool>(false)
+
+    init(_ request: any Span) { self.request = request }
+
+    func setAttempt(_ span: any Span) { attempt.withLock { $0 = span } }
+
+    func end(_ record: RequestRecord) {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let failed = record.status >= 400 || record.status == 0
+        attempt.withLock { $0 }?.endAttempt(status: nil, error: failed ? record.errorCode ?? "error" : nil, ttftMs: nil)
+        request.endRequest(record)
+    }
+
+    deinit {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        attempt.withLock { $0 }?.end()
+        request.attributes["switchboard.abandoned"] = true
+        request.end()
     }
 }
 

@@ -3,11 +3,12 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import InMemoryTracing
 import Logging
 import NIOCore
 import ServiceLifecycle
 import SwitchboardCore
-import SwitchboardServer
+@testable import SwitchboardServer
 import SwitchboardTesting
 import Synchronization
 import Testing
@@ -22,6 +23,10 @@ struct ExportedSpan {
     var statusCode: Int
     var attributes: [String: Any]
     var serviceName: String?
+    // Used as key paths in `hedgedAttemptsBothEnd`: there, `spans.filter { $0.isClient }` after
+    // `#require(spans.first { $0.isServer })` kept the wrong elements in a debug build (Swift 6.3.1), every time.
+    var isServer: Bool { kind == 2 }
+    var isClient: Bool { kind == 3 }
 }
 
 /// Trace and span ids as lower-case hex: OTLP/JSON says hex, proto3's JSON mapping says base64; accept both.
@@ -71,7 +76,7 @@ func attributes(_ list: [[String: Any]]) -> [String: Any] {
     static let clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
     static let clientSpan = "00f067aa0ba902b7"
 
-    static func yaml(upstream: String, collector: Int?, sampleRatio: Double = 1) -> String {
+    static func yaml(upstream: String, collector: Int?, sampleRatio: Double = 1, hedgeMs: Int? = nil) -> String {
         let tracing = collector.map {
             """
             tracing:
@@ -91,7 +96,7 @@ func attributes(_ list: [[String: Any]]) -> [String: Any] {
           - { name: up2, kind: openai, base_url: "\(upstream)", api_key: "sk-provider-2" }
         models:
           - name: chat
-            balancing: round-robin
+            balancing: round-robin\(hedgeMs.map { "\n    hedge: { after_ms: \($0) }" } ?? "")
             deployments:
               - { provider: up1, model: up-model-1 }
               - { provider: up2, model: up-model-2 }
@@ -102,11 +107,11 @@ func attributes(_ list: [[String: Any]]) -> [String: Any] {
 
     /// Runs the gateway with tracing exported to a local OTLP/HTTP receiver; the exporter is shut down (and so
     /// flushed) before `check` reads what the receiver got.
-    static func withTracedGateway(upstream: FakeUpstream, sampleRatio: Double = 1,
+    static func withTracedGateway(upstream: FakeUpstream, sampleRatio: Double = 1, hedgeMs: Int? = nil,
                                   _ body: @escaping @Sendable (GatewayHarness) async throws -> Void,
                                   check: @escaping @Sendable ([ExportedSpan], [ReceivedRequest]) throws -> Void) async throws {
         try await FakeUpstream.run({ _ in jsonReply("{}") }) { collector in
-            try await withGateway(yaml(upstream: upstream.baseURL, collector: collector.port, sampleRatio: sampleRatio),
+            try await withGateway(yaml(upstream: upstream.baseURL, collector: collector.port, sampleRatio: sampleRatio, hedgeMs: hedgeMs),
                                   env: ["COLLECTOR_TOKEN": "collector-secret"], mode: .live) { h in
                 let exporter = try #require(h.services.tracingExporter)
                 let group = ServiceGroup(configuration: .init(services: [exporter], logger: Logger(label: "otel")))
@@ -138,7 +143,7 @@ func attributes(_ list: [[String: Any]]) -> [String: Any] {
                 #expect(r.status == .ok)
             }, check: { spans, exports in
                 #expect(exports.allSatisfy { $0.headers[HTTPField.Name("x-collector-token")!] == "collector-secret" })
-                let server = try #require(spans.first { $0.kind == 2 })
+                let server = try #require(spans.first { $0.isServer })
                 #expect(server.name == "chat chat")
                 #expect(server.serviceName == "gateway-under-test")
                 #expect(server.traceID == Self.clientTrace)
@@ -149,7 +154,7 @@ func attributes(_ list: [[String: Any]]) -> [String: Any] {
                 #expect(server.attributes["gen_ai.usage.input_tokens"] as? Int == 7)
                 #expect(server.attributes["gen_ai.usage.output_tokens"] as? Int == 3)
                 #expect(server.attributes["switchboard.key.name"] as? String == "tester")
-                let attempts = spans.filter { $0.kind == 3 }.sorted { ($0.attributes["switchboard.attempt"] as? Int ?? 0) < ($1.attributes["switchboard.attempt"] as? Int ?? 0) }
+                let attempts = spans.filter { $0.isClient }.sorted { ($0.attributes["switchboard.attempt"] as? Int ?? 0) < ($1.attributes["switchboard.attempt"] as? Int ?? 0) }
                 try #require(attempts.count == 2)
                 #expect(attempts.allSatisfy { $0.traceID == Self.clientTrace && $0.parentSpanID == server.spanID })
                 #expect(attempts.map { $0.attributes["switchboard.route.reason"] as? String } == ["primary", "retry"])
@@ -183,11 +188,11 @@ func attributes(_ list: [[String: Any]]) -> [String: Any] {
                 #expect(r.status == .ok)
                 #expect(r.text.contains("[DONE]"))
             }, check: { spans, _ in
-                let server = try #require(spans.first { $0.kind == 2 })
+                let server = try #require(spans.first { $0.isServer })
                 #expect(server.parentSpanID == "")
                 #expect(server.traceID.count == 32 && server.traceID != Self.clientTrace)
                 #expect(server.attributes["gen_ai.usage.output_tokens"] as? Int == 2)
-                let attempt = try #require(spans.first { $0.kind == 3 })
+                let attempt = try #require(spans.first { $0.isClient })
                 #expect(attempt.parentSpanID == server.spanID)
                 #expect(attempt.attributes["switchboard.ttft_ms"] != nil)
                 #expect(attempt.statusCode != 2)
@@ -210,6 +215,54 @@ func attributes(_ list: [[String: Any]]) -> [String: Any] {
                 #expect(sent.hasPrefix("00-") && sent.hasSuffix("-00"))
             })
         }
+    }
+
+    /// A hedged request: the slow first attempt loses and is cancelled; both attempt spans end (and are exported),
+    /// the hedge's with `switchboard.route.reason` = hedge.
+    @Test func hedgedAttemptsBothEnd() async throws {
+        let release = Gate()
+        try await FakeUpstream.run({ r in
+            if r.headers[.authorization] == "Bearer sk-provider-1" { await release.wait() }
+            return jsonReply(Wire.chatCompletion(content: "fast"))
+        }) { upstream in
+            try await Self.withTracedGateway(upstream: upstream, hedgeMs: 30, { h in
+                let r = try await h.post("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#)
+                #expect(r.status == .ok)
+                #expect(r.header("x-switchboard-route") == "hedge")
+                release.open()
+            }, check: { spans, _ in
+                let attempts = spans.filter(\.isClient)
+                let found = spans.first(where: \.isServer)
+                let server = try #require(found)
+                #expect(server.attributes["switchboard.hedged"] as? Bool == true)
+                try #require(attempts.count == 2)
+                let reasons = Set(attempts.compactMap { $0.attributes["switchboard.route.reason"] as? String })
+                #expect(reasons == ["primary", "hedge"])
+                let loser = try #require(attempts.first { $0.attributes["switchboard.route.reason"] as? String == "primary" })
+                #expect(loser.statusCode == 2 || loser.attributes["switchboard.attempt.cancelled"] as? Bool == true)
+                #expect(attempts.allSatisfy { $0.parentSpanID == server.spanID })
+            })
+        }
+    }
+
+    /// Spans end exactly once: with the record, or — if a request vanished without one — when it is dropped.
+    @Test func requestSpansEndOnceEvenWhenDropped() {
+        let tracer = InMemoryTracer()
+        do {
+            let spans = RequestSpans(tracer.startSpan("chat demo", ofKind: .server))
+            spans.setAttempt(tracer.startSpan("attempt p/d", ofKind: .client))
+        }
+        #expect(tracer.finishedSpans.count == 2)
+        #expect(tracer.activeSpans.isEmpty)
+        #expect(tracer.finishedSpans.contains { $0.operationName == "chat demo" && $0.attributes["switchboard.abandoned"] != nil })
+        tracer.clearAll()
+        let kept = RequestSpans(tracer.startSpan("chat demo", ofKind: .server))
+        let record = RequestRecord(id: "r", startedAt: 0, keyName: "k", endpoint: "chat.completions", model: "demo", status: 502, errorCode: "upstream_error")
+        kept.end(record)
+        kept.end(record)
+        #expect(tracer.finishedSpans.count == 1)
+        #expect(tracer.finishedSpans.first?.status?.code == .error)
+        #expect(tracer.finishedSpans.first?.attributes["error.type"]?.toSpanAttribute() == .string("upstream_error"))
     }
 
     /// Tracing off (the default): no exporter, and the client's trace context reaches the upstream unchanged.
