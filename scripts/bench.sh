@@ -18,6 +18,8 @@
 #   SKIP_BUILD=1         do not run `swift build -c release --product switchboard`
 #   SWITCHBOARD_BIN=...  use this binary (implies SKIP_BUILD=1); default .build/release/switchboard
 #   SW_EVENT_LOOP_THREADS=N  add `event_loop_threads: N` to the generated Switchboard config
+#   TRACING=RATIO        turn on OpenTelemetry tracing with this sample_ratio (1 = every request), exported to the
+#                        instant upstream's /v1/traces, which accepts and discards them: what tracing costs
 #   NO_SWITCHBOARD=1     benchmark only direct and nginx proxy (no build, switchboard column empty)
 #   NO_GOVERNED=1        skip the governed-key runs (a managed key with limits and a budget, on SQLite and on a
 #                        throwaway PostgreSQL started with scripts/pg.sh)
@@ -43,6 +45,7 @@ BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
 NO_SWITCHBOARD=${NO_SWITCHBOARD:-0}
 KEEP_TMP=${KEEP_TMP:-0}
 SW_EVENT_LOOP_THREADS=${SW_EVENT_LOOP_THREADS:-}
+TRACING=${TRACING:-}
 
 if [[ -n ${BENCH_OUT:-} ]]; then
     [[ $BENCH_OUT == /* ]] || BENCH_OUT=$PWD/$BENCH_OUT
@@ -353,7 +356,10 @@ if [[ $NO_SWITCHBOARD != 1 ]]; then
     SW_CONFIG=$TMP/switchboard.yaml
     EXTRA_SERVER=""
     [[ -n $SW_EVENT_LOOP_THREADS ]] && EXTRA_SERVER=", event_loop_threads: $SW_EVENT_LOOP_THREADS"
-    render "$CONF_DIR/switchboard.yaml.in" "$SW_CONFIG" PORT="$SW_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="$EXTRA_SERVER" STORAGE=memory
+    EXTRA_TOP=""
+    [[ -n $TRACING ]] && EXTRA_TOP="tracing: { enabled: true, endpoint: \"http://127.0.0.1:$UP_PORT/v1/traces\", sample_ratio: $TRACING, export_interval_ms: 1000 }"
+    render "$CONF_DIR/switchboard.yaml.in" "$SW_CONFIG" PORT="$SW_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="$EXTRA_SERVER" STORAGE=memory \
+        EXTRA_TOP="$EXTRA_TOP"
     start_server "switchboard" "$SW_URL/readyz" "$TMP/switchboard.log" \
         "$SWITCHBOARD_BIN" serve --config "$SW_CONFIG" --listen "127.0.0.1:$SW_PORT"
     SW_PID=$STARTED_PID
@@ -509,7 +515,7 @@ if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
         fi
         read -r GOV_PORT <<<"$(free_ports 1)"
         GOV_CONFIG=$TMP/switchboard-$storage.yaml
-        render "$CONF_DIR/switchboard.yaml.in" "$GOV_CONFIG" PORT="$GOV_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="" STORAGE="$STORAGE_URL"
+        render "$CONF_DIR/switchboard.yaml.in" "$GOV_CONFIG" PORT="$GOV_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="" STORAGE="$STORAGE_URL" EXTRA_TOP=""
         WRK_KEY=$("$SWITCHBOARD_BIN" keys create --config "$GOV_CONFIG" --name bench-governed --rpm 100000000 --tpm 10000000000 \
             --max-concurrent 100000 --budget month=1000000 | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])') ||
             die "could not create the governed key on $storage"

@@ -260,8 +260,12 @@ final class Gateway: Sendable {
         case .complete(let upstream, _, let latency):
             span.endAttempt(status: upstream.status, error: nil, ttftMs: latency)
         case .streaming(let upstream, let first, let rest, let ttft, _):
-            span.attributes["http.response.status_code"] = upstream.status
-            span.attributes["switchboard.ttft_ms"] = ttft
+            if span.isRecording {
+                span.updateAttributes { a in
+                    a["http.response.status_code"] = upstream.status
+                    a["switchboard.ttft_ms"] = ttft
+                }
+            }
             return .streaming(upstream, first: first, rest: rest, ttftMs: ttft, span: span)
         }
         return result

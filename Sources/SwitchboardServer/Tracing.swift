@@ -92,6 +92,8 @@ public struct GatewayTracing: Sendable {
         var parent = ServiceContext.topLevel
         if client.traceparent != nil { tracer.extract(client, into: &parent, using: TraceHeadersExtractor()) }
         let span = tracer.startSpan("\(operation) \(model)", context: parent, ofKind: .server)
+        // A span sampled out records nothing: its attributes are not even built.
+        guard span.isRecording else { return span }
         span.updateAttributes { a in
             a["gen_ai.operation.name"] = operation
             a["gen_ai.request.model"] = model
@@ -106,7 +108,7 @@ public struct GatewayTracing: Sendable {
     func attemptSpan(parent: any Span, provider: String, deployment: String, model: String, policy: String,
                      reason: String, attempt: Int, delayMs: Double) -> (any Span, [(name: String, value: String)]) {
         let span = tracer.startSpan("attempt \(provider)/\(deployment)", context: parent.context, ofKind: .client)
-        span.updateAttributes { a in
+        if span.isRecording { span.updateAttributes { a in
             a["gen_ai.request.model"] = deployment
             a["switchboard.model"] = model
             a["switchboard.provider"] = provider
@@ -115,7 +117,7 @@ public struct GatewayTracing: Sendable {
             a["switchboard.route.reason"] = reason
             a["switchboard.attempt"] = attempt
             if delayMs > 0 { a["switchboard.route.backoff_ms"] = delayMs }
-        }
+        } }
         var headers: [(name: String, value: String)] = []
         tracer.inject(span.context, into: &headers, using: HeaderListInjector())
         return (span, headers)
@@ -151,6 +153,7 @@ final class RequestSpans: Sendable {
 extension Span {
     /// Ends an attempt span with its outcome.
     func endAttempt(status: Int?, error: String?, ttftMs: Double?) {
+        guard isRecording else { return end() }
         updateAttributes { a in
             if let status { a["http.response.status_code"] = status }
             if let ttftMs { a["switchboard.ttft_ms"] = ttftMs }
@@ -162,6 +165,7 @@ extension Span {
 
     /// Ends a request span with what its record says.
     func endRequest(_ r: RequestRecord) {
+        guard isRecording else { return end() }
         updateAttributes { a in
             a["http.response.status_code"] = r.status
             if let p = r.provider { a["switchboard.provider"] = p }
