@@ -5,6 +5,7 @@ import SwitchboardCore
 
 /// `GET /metrics` in Prometheus' text format (swift-prometheus). Labels are bounded: configured model, provider and
 /// deployment names, status classes and fixed sets of reasons and kinds — never key ids or anything a client makes up.
+/// With `metrics.key_labels`, also per client key (by the key's name, one series set per key with traffic).
 ///
 /// - `switchboard_requests_total{model, provider, deployment, status_class}`: finished requests (`model` is
 ///   `unknown` for names that are not configured; `provider`/`deployment` are `none` when no attempt was made).
@@ -36,6 +37,9 @@ final class GatewayMetrics: UsageRecorder {
     private let perModel = Mutex<[String: ModelSeries]>([:])
     private let refused: [String: CoreMetrics.Counter]
     private let inFlight: Meter
+    /// `metrics.key_labels`: per-key series, by key name.
+    private let keyLabels: Bool
+    private let perKey = Mutex<[String: KeySeries]>([:])
     private let log: RequestLogService?
     static let refusalReasons = ["rate_limit_exceeded", "budget_exceeded", "overloaded", "model_not_allowed"]
 
@@ -52,7 +56,16 @@ final class GatewayMetrics: UsageRecorder {
         var hedges: CoreMetrics.Counter
     }
 
+    /// The series of one client key (`metrics.key_labels`).
+    struct KeySeries {
+        var requests: [String: CoreMetrics.Counter]
+        var prompt: CoreMetrics.Counter
+        var completion: CoreMetrics.Counter
+        var cost: FloatingPointCounter
+    }
+
     init(wrapping base: any UsageRecorder, config: GatewayConfig, log: RequestLogService? = nil, factory given: (any MetricsFactory)? = nil) {
+        keyLabels = config.metrics.keyLabels
         if let given {
             registry = nil
             factory = given
@@ -122,7 +135,28 @@ final class GatewayMetrics: UsageRecorder {
         if record.attempts > 1 { s.retries.increment(by: record.attempts - 1) }
         if record.servedModel != nil { s.fallbacks.increment() }
         if record.hedged { s.hedges.increment() }
+        if keyLabels { countPerKey(record, status: status) }
         base.record(record)
+    }
+
+    func countPerKey(_ record: RequestRecord, status: String) {
+        let key = [("key", record.keyName)]
+        let (requests, s) = perKey.withLock { m -> (CoreMetrics.Counter, KeySeries) in
+            var s = m[record.keyName] ?? KeySeries(
+                requests: [:],
+                prompt: CoreMetrics.Counter(label: "switchboard_key_tokens_total", dimensions: key + [("kind", "prompt")], factory: factory),
+                completion: CoreMetrics.Counter(label: "switchboard_key_tokens_total", dimensions: key + [("kind", "completion")], factory: factory),
+                cost: FloatingPointCounter(label: "switchboard_key_cost_usd_total", dimensions: key, factory: factory))
+            let requests = s.requests[status] ?? CoreMetrics.Counter(label: "switchboard_key_requests_total",
+                                                                      dimensions: key + [("status_class", status)], factory: factory)
+            s.requests[status] = requests
+            m[record.keyName] = s
+            return (requests, s)
+        }
+        requests.increment()
+        if record.usage.promptTokens > 0 { s.prompt.increment(by: record.usage.promptTokens) }
+        if record.usage.completionTokens > 0 { s.completion.increment(by: record.usage.completionTokens) }
+        if record.costUSD > 0 { s.cost.increment(by: record.costUSD) }
     }
 
     /// Sets the health and request-log gauges from `snapshot` and the log's counts.
@@ -183,6 +217,9 @@ struct PrometheusFactory: MetricsFactory {
         "switchboard_request_log_dropped_total": "Records dropped (buffer full or a failed write).",
         "switchboard_request_log_written_total": "Records written to storage.",
         "switchboard_request_log_bodies_dropped_total": "Records written without their bodies (too many body bytes waiting).",
+        "switchboard_key_requests_total": "Finished requests by client key name and status class (metrics.key_labels).",
+        "switchboard_key_tokens_total": "Tokens by client key name and kind (metrics.key_labels).",
+        "switchboard_key_cost_usd_total": "Cost in USD by client key name (metrics.key_labels).",
     ]
 
     func help(_ name: String) -> String { Self.help[name] ?? "" }

@@ -93,6 +93,28 @@ import Testing
         }
     }
 
+    /// Per-key series only when `metrics.key_labels` is on, by key name.
+    @Test func perKeySeriesOnlyWhenConfigured() async throws {
+        let off = TestMetrics()
+        try await withGateway(Self.yaml, metrics: off) { h in
+            _ = try await h.post("/v1/chat/completions", #"{"model":"ok","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test")
+        }
+        #expect(off.counters(label: "switchboard_key_requests_total").isEmpty)
+        #expect(off.counters(label: "switchboard_requests_total").count == 1)
+        try await withGateway(Self.yaml + "\nmetrics: { key_labels: true }") { h in
+            for _ in 0..<2 { _ = try await h.post("/v1/chat/completions", #"{"model":"ok","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test") }
+            _ = try await h.post("/v1/chat/completions", #"{"model":"broken","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test")
+            let records = try await h.records()
+            let text = try await h.get("/metrics", key: nil).text
+            #expect(Self.value(text, #"switchboard_key_requests_total{key="tester",status_class="2xx"}"#) == 2)
+            #expect(Self.value(text, #"switchboard_key_requests_total{key="tester",status_class="5xx"}"#) == 1)
+            let completion = records.reduce(0) { $0 + $1.usage.completionTokens }
+            #expect(Self.value(text, #"switchboard_key_tokens_total{key="tester",kind="completion"}"#) == Double(completion))
+            #expect(text.contains("# HELP switchboard_key_requests_total"))
+            #expect(!text.contains("sk-test"))
+        }
+    }
+
     @Test func refusalsAreCountedByReason() async throws {
         try await withGateway(mockYAML) { h in
             let key = try await KeysAppTests.createKey(h, #"{"name":"lim","limits":{"rpm":1}}"#).key

@@ -183,9 +183,13 @@ struct Walker {
     // MARK: Sections
 
     mutating func gatewayConfig(_ root: Node) -> GatewayConfig? {
-        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "logging", "tracing"]) else { return nil }
+        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "logging", "tracing", "metrics"]) else { return nil }
         let logging = top["logging"].map { loggingConfig($0) } ?? LoggingConfig()
         let tracing = top["tracing"].map { tracingConfig($0) } ?? TracingConfig()
+        var metrics = MetricsConfig()
+        if let node = top["metrics"], let m = mapping(node, "metrics", allowed: ["key_labels"]) {
+            if let v = bool(m, "key_labels", "metrics") { metrics.keyLabels = v }
+        }
         let server = top["server"].map { serverConfig($0) } ?? ServerConfig()
         let storage = top["storage"].map { storageLocation($0) } ?? .memory
         let auth = top["auth"].map { authConfig($0) } ?? AuthConfig()
@@ -231,6 +235,7 @@ struct Walker {
         var config = GatewayConfig(server: server, storage: storage, auth: auth, providers: providers, models: models, routing: routing)
         config.logging = logging
         config.tracing = tracing
+        config.metrics = metrics
         return config
     }
 

@@ -9,6 +9,7 @@ public struct GatewayConfig: Sendable {
     public var routing: RoutingConfig
     public var logging = LoggingConfig()
     public var tracing = TracingConfig()
+    public var metrics = MetricsConfig()
 
     public init(server: ServerConfig = .init(), storage: StorageLocation = .memory, auth: AuthConfig = .init(),
                 providers: [ProviderConfig], models: [ModelConfig], routing: RoutingConfig = .init()) {
@@ -73,6 +74,15 @@ public struct BodyLogConfig: Sendable, Equatable {
     public var redact: [RedactionKind] = RedactionKind.allCases
     /// `patterns`: further regular expressions, each match replaced by `[REDACTED]`.
     public var patterns: [String] = []
+
+    public init() {}
+}
+
+/// `metrics:` — what `/metrics` shows beyond its fixed series.
+public struct MetricsConfig: Sendable, Equatable {
+    /// `key_labels`: also count requests, tokens and cost per client key (label `key`: the key's name, so one series
+    /// per key that sends traffic). Off by default: a gateway with many keys would grow many series.
+    public var keyLabels = false
 
     public init() {}
 }
