@@ -56,17 +56,18 @@ public struct Redactor: Sendable {
         let kinds: [RedactionKind]
         let custom: [Regex<AnyRegexOutput>]
         // The patterns avoid look-behind (not supported); a key inside a JSON escape such as `\nsk-…` is still found
-        // because the prefixes are not anchored to a word boundary on the left.
+        // because the prefixes are not anchored to a word boundary on the left. Every repetition has an upper bound:
+        // a client's body must not make the writer backtrack over it quadratically (a 16 KiB run of letters).
         let secrets: [Regex<Substring>] = [
-            #/(?:sk|pk|rk)-(?=[A-Za-z0-9_\-]*[0-9])[A-Za-z0-9_\-]{16,}/#,
+            #/(?:sk|pk|rk)-(?=[A-Za-z0-9_\-]{0,255}[0-9])[A-Za-z0-9_\-]{16,256}/#,
             #/AKIA[0-9A-Z]{16}/#,
             #/AIza[0-9A-Za-z_\-]{35}/#,
-            #/gh[pousr]_[A-Za-z0-9]{30,}/#,
-            #/xox[abprs]-[A-Za-z0-9\-]{10,}/#,
-            #/eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}/#,
-            #/(?i)bearer\s+[A-Za-z0-9._~+\/=\-]{12,}/#,
+            #/gh[pousr]_[A-Za-z0-9]{30,255}/#,
+            #/xox[abprs]-[A-Za-z0-9\-]{10,255}/#,
+            #/eyJ[A-Za-z0-9_\-]{8,2048}\.[A-Za-z0-9_\-]{8,4096}\.[A-Za-z0-9_\-]{8,1024}/#,
+            #/(?i)bearer\s{1,8}[A-Za-z0-9._~+\/=\-]{12,1024}/#,
         ]
-        let email = #/[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}/#
+        let email = #/[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}/#
         let card = #/\b[0-9](?:[ \-]?[0-9]){12,18}\b/#
         let ssn = #/\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b/#
         let phones: [Regex<Substring>] = [

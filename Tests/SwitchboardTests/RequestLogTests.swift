@@ -160,6 +160,17 @@ func record(_ i: Int, request: String? = nil, response: String? = nil) -> Reques
         #expect(all.redact(text) == text)
     }
 
+    /// Bodies a client makes up to be slow to scan finish: all six take ~2 s in a debug build, ~30 s with unbounded
+    /// repetitions (quadratic backtracking); the guard fails the test rather than letting it run on.
+    @Test func adversarialBodiesFinish() async throws {
+        let n = 16 << 10
+        for text in [String(repeating: "a", count: n), String(repeating: "sk-", count: n / 3), String(repeating: "a.", count: n / 2),
+                     String(repeating: "eyJ", count: n / 3), String(repeating: "+1 ", count: n / 3), String(repeating: "1", count: n)] {
+            let out = try await within(15) { Redactor(kinds: RedactionKind.allCases).redact(text) }
+            #expect(out.count <= text.count + 64)
+        }
+    }
+
     @Test func onlyLuhnValidCardNumbersAreCards() {
         #expect(all.redact("card 4111111111111111") == "card [REDACTED:card]")
         #expect(all.redact("order 4111111111111112") == "order 4111111111111112")
