@@ -71,6 +71,7 @@ let package = Package(
             .product(name: "OTel", package: "swift-otel"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
             "SwitchboardServer", "SwitchboardSimulator", "SwitchboardStore",

@@ -38,7 +38,11 @@ public struct Redactor: Sendable {
     public static func invalidPattern(_ pattern: String) -> String? {
         do {
             let regex = try Regex(pattern)
-            if (try? regex.wholeMatch(in: "")) != nil { return "the pattern matches the empty string" }
+            // A pattern that can match nothing would insert `[REDACTED]` between characters.
+            let probe = "probe text, 123-456 x@y.z\nend"
+            if (try? regex.wholeMatch(in: "")) != nil || probe.matches(of: regex).contains(where: { $0.range.isEmpty }) {
+                return "the pattern matches the empty string"
+            }
             return nil
         } catch {
             return "not a valid regular expression: \(error)"
@@ -56,25 +60,30 @@ public struct Redactor: Sendable {
         let kinds: [RedactionKind]
         let custom: [Regex<AnyRegexOutput>]
         // The patterns avoid look-behind (not supported); a key inside a JSON escape such as `\nsk-…` is still found
-        // because the prefixes are not anchored to a word boundary on the left. Every repetition has an upper bound:
-        // a client's body must not make the writer backtrack over it quadratically (a 16 KiB run of letters).
+        // because the prefixes are not anchored to a word boundary on the left. Every repetition has an upper bound
+        // and runs of one character class are possessive (`{m,n}+`): a client's body must not make the writer
+        // backtrack over it quadratically (a 16 KiB run of letters).
         let secrets: [Regex<Substring>] = [
-            #/(?:sk|pk|rk)-(?=[A-Za-z0-9_\-]{0,255}[0-9])[A-Za-z0-9_\-]{16,256}/#,
+            #/(?:sk|pk|rk)-(?=[A-Za-z_\-]{0,255}+[0-9])[A-Za-z0-9_\-]{16,256}+/#,
             #/AKIA[0-9A-Z]{16}/#,
             #/AIza[0-9A-Za-z_\-]{35}/#,
-            #/gh[pousr]_[A-Za-z0-9]{30,255}/#,
-            #/xox[abprs]-[A-Za-z0-9\-]{10,255}/#,
-            #/eyJ[A-Za-z0-9_\-]{8,2048}\.[A-Za-z0-9_\-]{8,4096}\.[A-Za-z0-9_\-]{8,1024}/#,
-            #/(?i)bearer\s{1,8}[A-Za-z0-9._~+\/=\-]{12,1024}/#,
+            #/gh[pousr]_[A-Za-z0-9]{30,255}+/#,
+            #/xox[abprs]-[A-Za-z0-9\-]{10,255}+/#,
+            #/eyJ[A-Za-z0-9_\-]{8,512}+\.[A-Za-z0-9_\-]{8,4096}+\.[A-Za-z0-9_\-]{8,1024}+/#,
+            #/(?i)bearer\s{1,8}+[A-Za-z0-9._~+\/=\-]{12,1024}+/#,
         ]
-        let email = #/[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}/#
-        let card = #/\b[0-9](?:[ \-]?[0-9]){12,18}\b/#
-        let ssn = #/\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b/#
-        let phones: [Regex<Substring>] = [
-            #/\+[0-9]{1,3}(?:[ .\-]?\(?[0-9]{1,4}\)?){2,5}\b/#,
-            #/(?:\([0-9]{3}\)\s?|\b[0-9]{3}[ .\-])[0-9]{3}[ .\-][0-9]{4}\b/#,
+        // In a JSON body, a value right after an escape (`\n`, `\t`, …) has no word boundary before it: the patterns
+        // below take such an escape as an optional first capture and give it back.
+        let email = #/(\\[nrtbf])?[A-Za-z0-9._%+\-]{1,64}+@[A-Za-z0-9\-]{1,63}+(?:\.[A-Za-z0-9\-]{1,63}+){0,8}\.[A-Za-z]{2,24}/#
+        /// Up to 23 digits: a card number followed by a CVV or an expiry date is still found (see `cardNumber`).
+        let card = #/(?:(\\[nrtbf])|\b)([0-9](?:[ \-]?[0-9]){12,22})\b/#
+        let ssn = #/(?:(\\[nrtbf])|\b)[0-9]{3}-[0-9]{2}-[0-9]{4}\b/#
+        let phones: [Regex<(Substring, Substring?)>] = [
+            #/(\\[nrtbf])?\+[0-9]{1,3}(?:[ .\-]?\(?[0-9]{1,4}\)?){2,5}\b/#,
+            #/(\\[nrtbf])?\([0-9]{3}\)\s?[0-9]{3}[ .\-][0-9]{4}\b/#,
+            #/(?:(\\[nrtbf])|\b)[0-9]{3}[ .\-][0-9]{3}[ .\-][0-9]{4}\b/#,
         ]
-        let ipv4 = #/\b(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\b/#
+        let ipv4 = #/(?:(\\[nrtbf])|\b)(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\b/#
 
         init(kinds: [RedactionKind], patterns: [String]) {
             self.kinds = kinds
@@ -88,15 +97,17 @@ public struct Redactor: Sendable {
                 case .secret:
                     for pattern in secrets { text.replace(pattern, with: "[REDACTED:secret]") }
                 case .email:
-                    text.replace(email, with: "[REDACTED:email]")
+                    text.replace(email) { ($0.output.1 ?? "") + "[REDACTED:email]" }
                 case .card:
-                    text.replace(card) { match in Redactor.luhn(match.output) ? "[REDACTED:card]" : match.output }
+                    text.replace(card) { m in
+                        Redactor.cardNumber(m.output.2) ? (m.output.1 ?? "") + "[REDACTED:card]" : m.output.0
+                    }
                 case .ssn:
-                    text.replace(ssn, with: "[REDACTED:ssn]")
+                    text.replace(ssn) { ($0.output.1 ?? "") + "[REDACTED:ssn]" }
                 case .phone:
-                    for pattern in phones { text.replace(pattern, with: "[REDACTED:phone]") }
+                    for pattern in phones { text.replace(pattern) { ($0.output.1 ?? "") + "[REDACTED:phone]" } }
                 case .ip:
-                    text.replace(ipv4, with: "[REDACTED:ip]")
+                    text.replace(ipv4) { ($0.output.1 ?? "") + "[REDACTED:ip]" }
                 }
             }
             for pattern in custom { text.replace(pattern, with: "[REDACTED]") }
@@ -104,9 +115,23 @@ public struct Redactor: Sendable {
         }
     }
 
+    /// Digits (with spaces or dashes between groups) that are a card number, or start or end with one at a group
+    /// boundary: 13 to 19 digits passing the Luhn check (so `4111 1111 1111 1111 123`, a card and its CVV, is one).
+    static func cardNumber(_ text: Substring) -> Bool {
+        var digits: [Int] = []
+        var boundaries: [Int] = []
+        for c in text {
+            if let d = c.wholeNumberValue { digits.append(d) } else if boundaries.last != digits.count { boundaries.append(digits.count) }
+        }
+        if luhn(digits[...]) { return true }
+        for b in boundaries where luhn(digits[..<b]) || luhn(digits[b...]) { return true }
+        return false
+    }
+
     /// The Luhn checksum of the digits in `text` (13 to 19 of them).
-    static func luhn(_ text: Substring) -> Bool {
-        let digits = text.compactMap(\.wholeNumberValue)
+    static func luhn(_ text: Substring) -> Bool { luhn(text.compactMap(\.wholeNumberValue)[...]) }
+
+    static func luhn(_ digits: ArraySlice<Int>) -> Bool {
         guard (13...19).contains(digits.count) else { return false }
         var sum = 0
         for (i, d) in digits.reversed().enumerated() {

@@ -45,7 +45,8 @@ public struct GatewayServices: Sendable {
                 metricsFactory: (any MetricsFactory)? = nil) {
         self.config = config
         self.storage = storage
-        requestLog = RequestLogService(storage: storage, redactor: Redactor(config.logging.bodies), logger: logger)
+        requestLog = RequestLogService(storage: storage, redactor: Redactor(config.logging.bodies), bodyLimit: config.logging.bodies.maxBytes,
+                                       logger: logger)
         let alerts = config.auth.budgetAlertWebhook.map { url in
             BudgetAlerter(url: url, logger: logger) { url, body in
                 var request = HTTPClientRequest(url: url)

@@ -123,7 +123,8 @@ final class Gateway: Sendable {
         let modelName = API.model(request)
         var trace = Trace(endpoint: API.endpoint(request), model: modelName, stream: API.isStream(request), identity: identity, requestID: requestID)
         trace.spans = tracing.map {
-            RequestSpans($0.requestSpan(operation: API.endpoint(request) == "embeddings" ? "embeddings" : "chat", model: modelName,
+            RequestSpans($0.requestSpan(operation: API.endpoint(request) == "embeddings" ? "embeddings" : "chat",
+                                        model: models[modelName] == nil ? "unknown" : modelName,
                                         requestID: requestID, client: traceHeaders, identity: identity))
         }
         if let bodyLimit {
@@ -255,6 +256,10 @@ final class Gateway: Sendable {
                                                   attempt: trace.number, delayMs: lease.delayMs)
         let result = await send(API.self, request, lease, plan: plan, requestID: requestID, clientHeaders: clientHeaders, traceHeaders: headers)
         switch result {
+        case .failed where Task.isCancelled:
+            // A hedge that lost, or a client that went away: not the upstream's failure.
+            if span.isRecording { span.attributes["switchboard.attempt.cancelled"] = true }
+            span.end()
         case .failed(let error, _):
             span.endAttempt(status: nil, error: error.code, ttftMs: nil)
         case .complete(let upstream, _, let latency):
@@ -706,18 +711,23 @@ struct Trace: Sendable {
                                endpoint: endpoint, model: model, stream: stream, status: 0, keyID: identity.keyID, team: identity.team)
     }
 
-    /// The first `limit` bytes of `buffer` as text.
+    /// Bodies are kept this much beyond `max_bytes` until the writer has redacted them and cut them to size, so a
+    /// secret across the cut is still whole when it is redacted.
+    static let captureMargin = 1024
+    static let truncationPrefix = "…[truncated, "
+
+    /// The first `limit` bytes of `buffer` as text (and `captureMargin` more), with a note of its size when longer.
     static func prefix(_ buffer: ByteBuffer, _ limit: Int) -> String {
         let view = buffer.readableBytesView
-        let kept = String(decoding: view.prefix(limit), as: UTF8.self)
-        return view.count > limit ? kept + "…[truncated, \(view.count) bytes in all]" : kept
+        let kept = String(decoding: view.prefix(limit + captureMargin), as: UTF8.self)
+        return view.count > limit ? kept + truncationPrefix + "\(view.count) bytes in all]" : kept
     }
 
-    /// Keeps the answer's first `bodyLimit` bytes (when bodies are logged).
+    /// Keeps the answer's first `bodyLimit` bytes, and `captureMargin` more (when bodies are logged).
     mutating func keepResponse(_ buffer: ByteBuffer) {
         guard let limit = bodyLimit else { return }
         responseTotal += buffer.readableBytes
-        let room = limit - response.count
+        let room = limit + Self.captureMargin - response.count
         if room > 0 { response += buffer.readableBytesView.prefix(room) }
     }
 
@@ -726,7 +736,7 @@ struct Trace: Sendable {
         var record = record
         if bodyLimit != nil, responseTotal > 0 {
             let kept = String(decoding: response, as: UTF8.self)
-            record.responseBody = responseTotal > response.count ? kept + "…[truncated, \(responseTotal) bytes in all]" : kept
+            record.responseBody = responseTotal > bodyLimit! ? kept + Self.truncationPrefix + "\(responseTotal) bytes in all]" : kept
         }
         if let ticket {
             ticket.complete(tokens: record.status == 0 ? nil : record.usage.totalTokens, usd: record.costUSD)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardStore
@@ -26,12 +27,14 @@ public final class RequestLogService: UsageRecorder, Service {
     let batchSize: Int
     /// Bodies waiting to be written, at most (beyond it records are kept without their bodies).
     let maxBodyBytes: Int
-    /// Applied to bodies before they are written (`logging.bodies`).
+    /// Applied to bodies before they are written (`logging.bodies`), which are then cut to `bodyLimit` bytes.
     let redactor: Redactor
+    let bodyLimit: Int
     let logger: Logger
 
     public init(storage: any Storage, capacity: Int = 10_000, batchSize: Int = 500, maxBodyBytes: Int = 64 << 20,
-                redactor: Redactor = Redactor(kinds: RedactionKind.allCases), logger: Logger) {
+                redactor: Redactor = Redactor(kinds: RedactionKind.allCases), bodyLimit: Int = 16 << 10, logger: Logger) {
+        self.bodyLimit = bodyLimit
         self.storage = storage
         self.capacity = capacity
         self.batchSize = batchSize
@@ -76,23 +79,73 @@ public final class RequestLogService: UsageRecorder, Service {
         await flush()
     }
 
+    /// Redacts the bodies of `records`, then cuts each to `limit` bytes (the request path keeps a little more, so a
+    /// secret across the cut is still whole when it is redacted), and removes NUL characters.
+    static func prepareBodies(_ records: [RequestRecord], redactor: Redactor, limit: Int) -> [RequestRecord] {
+        var records = records
+        let matchers = redactor.isEmpty ? nil : redactor.compiled()
+        func prepare(_ text: String) -> String {
+            var text = matchers?.redact(text) ?? text
+            // PostgreSQL's text cannot hold NUL (an upstream may send one): one would fail the whole batch.
+            text = withoutNUL(text)
+            return cut(text, to: limit)
+        }
+        for i in records.indices {
+            records[i].requestBody = records[i].requestBody.map(prepare)
+            records[i].responseBody = records[i].responseBody.map(prepare)
+        }
+        return records
+    }
+
+    /// `text` cut to `limit` bytes (on a character boundary) before its truncation note, if it has one.
+    static func cut(_ text: String, to limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var body = Substring(text), note = ""
+        if text.hasSuffix(" bytes in all]"), let r = text.range(of: Trace.truncationPrefix, options: .backwards) {
+            body = text[..<r.lowerBound]
+            note = String(text[r.lowerBound...])
+        }
+        guard body.utf8.count > limit else { return text }
+        var end = body.utf8.index(body.startIndex, offsetBy: limit)
+        while end > body.startIndex, String.Index(end, within: body) == nil { end = body.utf8.index(before: end) }
+        return String(body[..<end]) + (note.isEmpty ? "…[truncated]" : note)
+    }
+
+    static func withoutNUL(_ text: String) -> String {
+        text.utf8.contains(0) ? String(text.unicodeScalars.filter { $0 != "\u{0}" }.map(Character.init)) : text
+    }
+
     /// Writes everything buffered, in batches; bodies are redacted here, off the request path.
     public func flush() async {
-        var matchers: Redactor.Compiled?
         while true {
-            var batch: [RequestRecord] = state.withLock { s in
+            let (taken, behind): ([RequestRecord], Bool) = state.withLock { s in
                 let n = min(batchSize, s.pending.count)
                 let b = Array(s.pending.prefix(n))
                 s.pending.removeFirst(n)
-                for r in b { s.bodyBytes -= (r.requestBody?.utf8.count ?? 0) + (r.responseBody?.utf8.count ?? 0) }
-                return b
+                return (b, s.pending.count > capacity / 2)
             }
+            var batch = taken
+            // The batch's bodies count against `maxBodyBytes` until they are written (or given up).
+            let batchBodyBytes = batch.reduce(0) { $0 + ($1.requestBody?.utf8.count ?? 0) + ($1.responseBody?.utf8.count ?? 0) }
+            defer { state.withLock { $0.bodyBytes -= batchBodyBytes } }
             guard !batch.isEmpty else { return }
-            if !redactor.isEmpty {
-                for i in batch.indices where batch[i].requestBody != nil || batch[i].responseBody != nil {
-                    if matchers == nil { matchers = redactor.compiled() }
-                    batch[i].requestBody = batch[i].requestBody.map(matchers!.redact)
-                    batch[i].responseBody = batch[i].responseBody.map(matchers!.redact)
+            if batch.contains(where: { $0.requestBody != nil || $0.responseBody != nil }) {
+                if behind {
+                    // Records (and the spend they carry) come first: while the buffer is more than half full, bodies
+                    // are dropped rather than redacted.
+                    var stripped = 0
+                    for i in batch.indices where batch[i].requestBody != nil || batch[i].responseBody != nil {
+                        batch[i].requestBody = nil
+                        batch[i].responseBody = nil
+                        stripped += 1
+                    }
+                    state.withLock { $0.bodiesDropped += stripped }
+                } else {
+                    // Redaction is CPU work on made-up text: on NIO's blocking pool, not the cooperative threads
+                    // that serve requests.
+                    let (redactor, limit, records) = (redactor, bodyLimit, batch)
+                    batch = (try? await NIOThreadPool.singleton.runIfActive { Self.prepareBodies(records, redactor: redactor, limit: limit) })
+                        ?? Self.prepareBodies(records, redactor: redactor, limit: limit)
                 }
             }
             do {

@@ -17,9 +17,21 @@ struct TraceHeaders: Sendable, CustomStringConvertible {
         self.tracestate = tracestate
     }
 
+    /// Only a well-formed `traceparent` (version 00: 55 characters, lower-case hex ids that are not all zero) is
+    /// taken; `tracestate` only with one (W3C Trace Context §3.3). Anything else is ignored, never logged or passed on.
     init(_ headers: HTTPFields) {
-        traceparent = headers[.traceparent]
-        tracestate = headers[.tracestate]
+        guard let value = headers[.traceparent], Self.isValid(value) else { return }
+        traceparent = value
+        tracestate = headers[.tracestate].flatMap { $0.utf8.count <= 512 ? $0 : nil }
+    }
+
+    static func isValid(_ traceparent: String) -> Bool {
+        let b = Array(traceparent.utf8)
+        guard b.count == 55, b[0] == UInt8(ascii: "0"), b[1] == UInt8(ascii: "0"),
+              b[2] == UInt8(ascii: "-"), b[35] == UInt8(ascii: "-"), b[52] == UInt8(ascii: "-") else { return false }
+        func hex(_ r: Range<Int>) -> Bool { r.allSatisfy { (48...57).contains(b[$0]) || (97...102).contains(b[$0]) } }
+        func zero(_ r: Range<Int>) -> Bool { r.allSatisfy { b[$0] == UInt8(ascii: "0") } }
+        return hex(3..<35) && hex(36..<52) && hex(53..<55) && !zero(3..<35) && !zero(36..<52)
     }
 
     /// As upstream headers, passed on unchanged (tracing off).
@@ -68,7 +80,10 @@ public struct GatewayTracing: Sendable {
         guard config.enabled else { return nil }
         var c = OTel.Configuration.default
         c.serviceName = config.serviceName
-        c.diagnosticLogger = .custom(logger)
+        // swift-otel logs the header values it merges from OTEL_EXPORTER_OTLP_*HEADERS (and the YAML's): drop them.
+        var diagnostics = Logger(label: logger.label, factory: { _ in RedactingLogHandler(base: logger.handler) })
+        diagnostics.logLevel = logger.logLevel
+        c.diagnosticLogger = .custom(diagnostics)
         c.diagnosticLogLevel = .warning
         c.propagators = [.traceContext]
         c.metrics.enabled = false
@@ -87,7 +102,8 @@ public struct GatewayTracing: Sendable {
         return (GatewayTracing(tracer: tracer), service)
     }
 
-    /// The span of one client request, a child of the client's `traceparent` when it sent one.
+    /// The span of one client request, a child of the client's `traceparent` when it sent one. `model` must be a
+    /// configured name (or `unknown`): span names and attributes never carry what a client made up.
     func requestSpan(operation: String, model: String, requestID: String, client: TraceHeaders, identity: Identity) -> any Span {
         var parent = ServiceContext.topLevel
         if client.traceparent != nil { tracer.extract(client, into: &parent, using: TraceHeadersExtractor()) }
@@ -147,6 +163,31 @@ final class RequestSpans: Sendable {
         attempt.withLock { $0 }?.end()
         request.attributes["switchboard.abandoned"] = true
         request.end()
+    }
+}
+
+/// Passes log records on without the metadata in which swift-otel shows configuration values (header values among
+/// them).
+struct RedactingLogHandler: LogHandler {
+    var base: any LogHandler
+    static let hidden: Set<String> = ["previous_value", "environment_value", "new_value", "value", "headers", "carrier"]
+
+    var metadata: Logger.Metadata {
+        get { base.metadata }
+        set { base.metadata = newValue }
+    }
+    var logLevel: Logger.Level {
+        get { base.logLevel }
+        set { base.logLevel = newValue }
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { base[metadataKey: key] }
+        set { base[metadataKey: key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let kept = metadata?.filter { !Self.hidden.contains($0.key) }
+        base.log(level: level, message: message, metadata: kept, source: source, file: file, function: function, line: line)
     }
 }
 

@@ -75,6 +75,9 @@ enum GovernanceSchema {
         ]
     }
 
+    /// For `/admin/logs/{id}`.
+    static let logIDIndex = "CREATE INDEX request_log_id ON request_log (id, started_at)"
+
     static let keyColumns = "id, name, team, secret_hash, salt, created_at, updated_at, expires_at, revoked_at, spec"
 
     /// A key read back from its columns (the spec column through the same parser as the admin API).

@@ -11,22 +11,51 @@ public final class MemoryStorage: Storage {
         var teams: [String: TeamRecord] = [:]
         var spend: [String: [Int: Double]] = [:]
         var credentials: [String: StoredCredential] = [:]
+        /// Bodies by request id, oldest first, at most `maxBodyBytes` in all.
+        var bodies: [String: (request: String?, response: String?)] = [:]
+        var bodyOrder: [String] = []
+        var bodyBytes = 0
     }
 
     private let state = Mutex(State())
     public let capacity: Int
 
-    public init(capacity: Int = 10_000) { self.capacity = max(capacity, 1) }
+    /// Bodies kept in all (`logging.bodies`); the oldest go first.
+    public let maxBodyBytes: Int
+
+    public init(capacity: Int = 10_000, maxBodyBytes: Int = 16 << 20) {
+        self.capacity = max(capacity, 1)
+        self.maxBodyBytes = maxBodyBytes
+    }
 
     public func migrate() async throws {}
     public func ping() async throws {}
 
     public func insert(_ new: [RequestRecord]) async throws {
         state.withLock { s in
-            for r in new {
+            for var r in new {
+                if r.hasBodies {
+                    let bytes = (r.requestBody?.utf8.count ?? 0) + (r.responseBody?.utf8.count ?? 0)
+                    if bytes <= maxBodyBytes {
+                        if let old = s.bodies.updateValue((r.requestBody, r.responseBody), forKey: r.id) {
+                            s.bodyBytes -= (old.request?.utf8.count ?? 0) + (old.response?.utf8.count ?? 0)
+                        } else {
+                            s.bodyOrder.append(r.id)
+                        }
+                        s.bodyBytes += bytes
+                        while s.bodyBytes > maxBodyBytes, !s.bodyOrder.isEmpty {
+                            if let gone = s.bodies.removeValue(forKey: s.bodyOrder.removeFirst()) {
+                                s.bodyBytes -= (gone.request?.utf8.count ?? 0) + (gone.response?.utf8.count ?? 0)
+                            }
+                        }
+                    }
+                    r.requestBody = nil
+                    r.responseBody = nil
+                }
                 if s.slots.count < capacity {
                     s.slots.append(r)
                 } else {
+                    if s.slots[s.next].id != r.id { Self.dropBodies(&s, s.slots[s.next].id) }
                     s.slots[s.next] = r
                     s.next = (s.next + 1) % capacity
                 }
@@ -45,7 +74,12 @@ public final class MemoryStorage: Storage {
 
     public func request(id: String) async throws -> RequestRecord? {
         state.withLock { s in
-            (s.slots[s.next...] + s.slots[..<s.next]).last { $0.id == id }
+            guard var r = (s.slots[s.next...] + s.slots[..<s.next]).last(where: { $0.id == id }) else { return nil }
+            if let b = s.bodies[id] {
+                r.requestBody = b.request
+                r.responseBody = b.response
+            }
+            return r
         }
     }
 
@@ -53,9 +87,20 @@ public final class MemoryStorage: Storage {
         state.withLock { s in
             let ordered = Array(s.slots[s.next...] + s.slots[..<s.next])
             let kept = ordered.filter { $0.startedAt >= before }
+            for r in ordered where r.startedAt < before { Self.dropBodies(&s, r.id) }
             s.slots = kept
             s.next = 0
             return ordered.count - kept.count
+        }
+    }
+
+    private static func dropBodies(_ s: inout State, _ id: String) {
+        guard let gone = s.bodies.removeValue(forKey: id) else { return }
+        s.bodyBytes -= (gone.request?.utf8.count ?? 0) + (gone.response?.utf8.count ?? 0)
+        // Ids whose bodies are gone stay in `bodyOrder` (skipped when reached) until it is compacted.
+        if s.bodyOrder.count > 2 * s.bodies.count + 1024 {
+            let live = s.bodies
+            s.bodyOrder.removeAll { live[$0] == nil }
         }
     }
 

@@ -93,6 +93,7 @@ public final class PostgresStorage: Storage {
         (3, [sbAdmit]),
         (4, GovernanceSchema.logIndexes),
         (5, GovernanceSchema.bodies(real: "DOUBLE PRECISION")),
+        (6, [GovernanceSchema.logIDIndex]),
     ]
 
     /// One admission in one statement (see `PostgresAdmission`): locks the scopes, checks rate limits (the last 60

@@ -63,6 +63,7 @@ public final class SQLiteStorage: Storage {
         (4, [GovernanceSchema.credentials(real: "REAL")]),
         (5, GovernanceSchema.logIndexes),
         (6, GovernanceSchema.bodies(real: "REAL")),
+        (7, [GovernanceSchema.logIDIndex]),
     ]
 
     /// Serialises writes: a transaction spans several statements on the one connection.

@@ -1,8 +1,9 @@
 import Foundation
+import HTTPTypes
 import Logging
 import ServiceLifecycle
 import SwitchboardCore
-import SwitchboardServer
+@testable import SwitchboardServer
 import SwitchboardStore
 import SwitchboardTesting
 import Synchronization
@@ -246,5 +247,54 @@ func record(_ i: Int, request: String? = nil, response: String? = nil) -> Reques
             #expect(json["request_body"] is NSNull)
             #expect(json["response_body"] is NSNull)
         }
+    }
+}
+
+@Suite struct RedactionEdgeTests {
+    let all = Redactor(kinds: RedactionKind.allCases)
+
+    /// Reviewer's cases: a card followed by its CVV or expiry; values right after a JSON escape in a raw body.
+    @Test func cardWithCVVAndValuesAfterJSONEscapes() {
+        #expect(all.redact("card 4111 1111 1111 1111 123 ok") == "card [REDACTED:card] ok")
+        #expect(all.redact("card 4111-1111-1111-1111 12 25") == "card [REDACTED:card]")
+        let raw = #"{"content":"SSN:\n123-45-6789\tcard\n4111111111111111\nmail\nada@example.com\nip\t10.1.2.3"}"#
+        let out = all.redact(raw)
+        #expect(out == #"{"content":"SSN:\n[REDACTED:ssn]\tcard\n[REDACTED:card]\nmail\n[REDACTED:email]\nip\t[REDACTED:ip]"}"#)
+    }
+
+    /// The writer redacts first and cuts after: a key across `max_bytes` is not left half in clear.
+    @Test func bodiesAreCutAfterRedaction() {
+        let key = "sk-proj-AbCdEf0123456789XyZ"
+        let body = String(repeating: "x", count: 90) + key + String(repeating: "y", count: 200)
+        var r = record(1, request: body + "…[truncated, 5000 bytes in all]")
+        r.responseBody = "short"
+        let out = RequestLogService.prepareBodies([r], redactor: all, limit: 100)[0]
+        #expect(out.requestBody == String(repeating: "x", count: 90) + "[REDACTED:…[truncated, 5000 bytes in all]")
+        #expect(out.responseBody == "short")
+        #expect(RequestLogService.prepareBodies([record(2, request: "a\u{0}b")], redactor: Redactor(kinds: []), limit: 100)[0].requestBody == "ab")
+    }
+
+    @Test func emptyMatchingPatternsAreRejected() {
+        #expect(Redactor.invalidPattern(#"\b"#) != nil)
+        #expect(Redactor.invalidPattern("(?=x)") != nil)
+        #expect(Redactor.invalidPattern("ACME-[0-9]+") == nil)
+    }
+}
+
+@Suite struct TraceHeaderTests {
+    @Test func onlyWellFormedTraceparentsAreTaken() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        for (value, ok) in [(good, true), (good.uppercased(), false), ("00-" + String(repeating: "0", count: 32) + "-00f067aa0ba902b7-01", false),
+                            ("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false), (good + "-x", false), ("garbage", false)] {
+            var h = HTTPFields()
+            h[HTTPField.Name("traceparent")!] = value
+            h[HTTPField.Name("tracestate")!] = "a=b"
+            let t = TraceHeaders(h)
+            #expect((t.traceparent != nil) == ok, "\(value)")
+            #expect((t.tracestate != nil) == ok)
+        }
+        var onlyState = HTTPFields()
+        onlyState[HTTPField.Name("tracestate")!] = "a=b"
+        #expect(TraceHeaders(onlyState).passthrough.isEmpty)
     }
 }
