@@ -216,6 +216,7 @@ final class Gateway: Sendable {
                 logger.debug("Upstream attempt failed", metadata: ["request.id": "\(requestID)", "provider": "\(deployment.provider.name)",
                                                                    "error": "\(error.code)"])
                 if case .failed = kind, error.code == "upstream_auth_failed" {
+                    // request.id comes with the request's logger (FrontMiddleware).
                     logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider.name)"])
                 }
                 if !kind.isRetryable { return trace.fail(error, api: API.self, recorder, headers: trace.headers(modelName: route.name)) }

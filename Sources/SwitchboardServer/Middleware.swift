@@ -17,6 +17,8 @@ struct FrontMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         var context = context
         context.requestID = Self.requestID(from: request)
+        // Every line logged about this request carries its id.
+        context.logger[metadataKey: "request.id"] = .string(context.requestID)
         // Errors on the Anthropic routes come in Anthropic's shape, everywhere else in OpenAI's.
         let anthropic = request.uri.path.hasPrefix("/v1/messages")
         func render(_ e: GatewayError, _ headers: HTTPFields = [:]) -> Response {

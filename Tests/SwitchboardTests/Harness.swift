@@ -37,13 +37,14 @@ enum TransportKind: String, CaseIterable, Sendable {
 func withGateway<T: Sendable>(
     _ yaml: String, env: [String: String] = [:], mode: TestingSetup = .router, transport kind: TransportKind = .lean,
     clock: ManualClock? = nil, wall: WallClock? = nil, storage given: (any Storage)? = nil, metrics: (any MetricsFactory)? = nil,
+    logHandler: (any LogHandler)? = nil,
     _ body: @Sendable (GatewayHarness) async throws -> T
 ) async throws -> T {
     var config = try ConfigLoader.load(yaml: yaml, environment: env)
     config.server.port = 0
     let storage = given ?? MemoryStorage()
     let (transport, shutdown) = kind.make(config)
-    var logger = Logger(label: "test")
+    var logger = logHandler.map { h in Logger(label: "test", factory: { _ in h }) } ?? Logger(label: "test")
     logger.logLevel = .warning
     var routingClock: (@Sendable () -> Double)?
     if let clock { routingClock = { clock.now } }

@@ -4,6 +4,8 @@ import HummingbirdTesting
 import Logging
 import MetricsTestKit
 import SwitchboardCore
+import Synchronization
+import SwitchboardTesting
 import Testing
 @testable import SwitchboardServer
 
@@ -192,5 +194,38 @@ import Testing
             #expect(try await h.get("/admin/analytics?group_by=model&bucket=minute", key: GatewayHarness.key).status == .forbidden)
             #expect(try await h.get("/admin/analytics?group_by=model&bucket=minute", key: "sk-master").status == .ok)
         }
+    }
+}
+
+/// Captures log records (tests).
+final class CapturingLogHandler: LogHandler, @unchecked Sendable {
+    let lines = Mutex<[(message: String, metadata: Logger.Metadata)]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        lines.withLock { $0.append((message.description, metadata.merging(explicit ?? [:]) { $1 })) }
+    }
+}
+
+@Suite struct RequestIDLogTests {
+    /// A line logged while serving a request carries the request's id, also when its code did not add it.
+    @Test func linesAboutARequestCarryItsID() async throws {
+        let capture = CapturingLogHandler()
+        try await FakeUpstream.run({ _ in jsonReply(Wire.error("bad key"), status: .unauthorized) }) { fake in
+            try await withGateway(liveYAML(fake.baseURL), mode: .live, logHandler: capture) { h in
+                var headers = HTTPFields()
+                headers[HTTPField.Name("x-request-id")!] = "req-log-check-1"
+                let r = try await h.post("/v1/chat/completions", #"{"model":"single","messages":[{"role":"user","content":"x"}]}"#, key: "sk-test",
+                                         headers: headers)
+                #expect(r.status == .badGateway)
+            }
+        }
+        let lines = capture.lines.withLock { $0 }.filter { $0.message.contains("rejected the provider credentials") }
+        #expect(!lines.isEmpty)
+        #expect(lines.allSatisfy { $0.metadata["request.id"] == "req-log-check-1" })
     }
 }
