@@ -40,6 +40,18 @@ public struct RequestRecord: Sendable, Equatable {
     public var requestBody: String?
     public var responseBody: String?
 
+    /// Has a request or response body.
+    public var hasBodies: Bool { requestBody != nil || responseBody != nil }
+    /// Bytes of its bodies.
+    public var bodyBytes: Int { Self.bytes(requestBody, responseBody) }
+    public static func bytes(_ request: String?, _ response: String?) -> Int {
+        (request?.utf8.count ?? 0) + (response?.utf8.count ?? 0)
+    }
+    public mutating func dropBodies() {
+        requestBody = nil
+        responseBody = nil
+    }
+
     public init(id: String, startedAt: Double, keyName: String, endpoint: String, model: String, provider: String? = nil,
                 upstreamModel: String? = nil, stream: Bool = false, status: Int, errorCode: String? = nil, attempts: Int = 0,
                 latencyMs: Double = 0, ttftMs: Double? = nil, usage: Usage = Usage(), costUSD: Double = 0,

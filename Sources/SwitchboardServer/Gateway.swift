@@ -720,8 +720,12 @@ struct Trace: Sendable {
     /// The first `limit` bytes of `buffer` as text (and `captureMargin` more), with a note of its size when longer.
     static func prefix(_ buffer: ByteBuffer, _ limit: Int) -> String {
         let view = buffer.readableBytesView
-        let kept = String(decoding: view.prefix(limit + captureMargin), as: UTF8.self)
-        return view.count > limit ? kept + truncationPrefix + "\(view.count) bytes in all]" : kept
+        return noted(String(decoding: view.prefix(limit + captureMargin), as: UTF8.self), total: view.count, limit: limit)
+    }
+
+    /// `kept` with a note of the body's whole size when that is over `limit` (the writer cuts the text to `limit`).
+    static func noted(_ kept: String, total: Int, limit: Int) -> String {
+        total > limit ? kept + truncationPrefix + "\(total) bytes in all]" : kept
     }
 
     /// Keeps the answer's first `bodyLimit` bytes, and `captureMargin` more (when bodies are logged).
@@ -735,9 +739,8 @@ struct Trace: Sendable {
     /// Ends the request: its admission is completed with the actual usage and cost, its record handed over.
     func emit(_ recorder: any UsageRecorder) {
         var record = record
-        if bodyLimit != nil, responseTotal > 0 {
-            let kept = String(decoding: response, as: UTF8.self)
-            record.responseBody = responseTotal > bodyLimit! ? kept + Self.truncationPrefix + "\(responseTotal) bytes in all]" : kept
+        if let bodyLimit, responseTotal > 0 {
+            record.responseBody = Self.noted(String(decoding: response, as: UTF8.self), total: responseTotal, limit: bodyLimit)
         }
         if let ticket {
             ticket.complete(tokens: record.status == 0 ? nil : record.usage.totalTokens, usd: record.costUSD)

@@ -50,11 +50,10 @@ public final class RequestLogService: UsageRecorder, Service {
                 s.dropped += 1
                 return false
             }
-            let bytes = (record.requestBody?.utf8.count ?? 0) + (record.responseBody?.utf8.count ?? 0)
+            let bytes = record.bodyBytes
             if bytes > 0, s.bodyBytes + bytes > maxBodyBytes {
                 var stripped = record
-                stripped.requestBody = nil
-                stripped.responseBody = nil
+                stripped.dropBodies()
                 s.pending.append(stripped)
                 s.bodiesDropped += 1
             } else {
@@ -126,17 +125,16 @@ public final class RequestLogService: UsageRecorder, Service {
             }
             var batch = taken
             // The batch's bodies count against `maxBodyBytes` until they are written (or given up).
-            let batchBodyBytes = batch.reduce(0) { $0 + ($1.requestBody?.utf8.count ?? 0) + ($1.responseBody?.utf8.count ?? 0) }
+            let batchBodyBytes = batch.reduce(0) { $0 + $1.bodyBytes }
             defer { state.withLock { $0.bodyBytes -= batchBodyBytes } }
             guard !batch.isEmpty else { return }
-            if batch.contains(where: { $0.requestBody != nil || $0.responseBody != nil }) {
+            if batch.contains(where: \.hasBodies) {
                 if behind {
                     // Records (and the spend they carry) come first: while the buffer is more than half full, bodies
                     // are dropped rather than redacted.
                     var stripped = 0
-                    for i in batch.indices where batch[i].requestBody != nil || batch[i].responseBody != nil {
-                        batch[i].requestBody = nil
-                        batch[i].responseBody = nil
+                    for i in batch.indices where batch[i].hasBodies {
+                        batch[i].dropBodies()
                         stripped += 1
                     }
                     state.withLock { $0.bodiesDropped += stripped }

@@ -35,22 +35,21 @@ public final class MemoryStorage: Storage {
         state.withLock { s in
             for var r in new {
                 if r.hasBodies {
-                    let bytes = (r.requestBody?.utf8.count ?? 0) + (r.responseBody?.utf8.count ?? 0)
+                    let bytes = r.bodyBytes
                     if bytes <= maxBodyBytes {
                         if let old = s.bodies.updateValue((r.requestBody, r.responseBody), forKey: r.id) {
-                            s.bodyBytes -= (old.request?.utf8.count ?? 0) + (old.response?.utf8.count ?? 0)
+                            s.bodyBytes -= RequestRecord.bytes(old.request, old.response)
                         } else {
                             s.bodyOrder.append(r.id)
                         }
                         s.bodyBytes += bytes
                         while s.bodyBytes > maxBodyBytes, !s.bodyOrder.isEmpty {
                             if let gone = s.bodies.removeValue(forKey: s.bodyOrder.removeFirst()) {
-                                s.bodyBytes -= (gone.request?.utf8.count ?? 0) + (gone.response?.utf8.count ?? 0)
+                                s.bodyBytes -= RequestRecord.bytes(gone.request, gone.response)
                             }
                         }
                     }
-                    r.requestBody = nil
-                    r.responseBody = nil
+                    r.dropBodies()
                 }
                 if s.slots.count < capacity {
                     s.slots.append(r)
@@ -96,7 +95,7 @@ public final class MemoryStorage: Storage {
 
     private static func dropBodies(_ s: inout State, _ id: String) {
         guard let gone = s.bodies.removeValue(forKey: id) else { return }
-        s.bodyBytes -= (gone.request?.utf8.count ?? 0) + (gone.response?.utf8.count ?? 0)
+        s.bodyBytes -= RequestRecord.bytes(gone.request, gone.response)
         // Ids whose bodies are gone stay in `bodyOrder` (skipped when reached) until it is compacted.
         if s.bodyOrder.count > 2 * s.bodies.count + 1024 {
             let live = s.bodies

@@ -113,11 +113,6 @@ func logWhere(_ q: LogQuery, placeholder: (Int) -> String) -> (sql: String, bind
     return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), binds)
 }
 
-extension RequestRecord {
-    /// Has a body to store in `request_bodies`.
-    var hasBodies: Bool { requestBody != nil || responseBody != nil }
-}
-
 /// The spend scopes a record is charged to.
 public func spendScopes(_ r: RequestRecord) -> [String] {
     var scopes: [String] = []
