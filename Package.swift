@@ -72,6 +72,7 @@ let package = Package(
             .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
             "SwitchboardServer", "SwitchboardSimulator", "SwitchboardStore",

@@ -76,8 +76,8 @@ extension Usage {
     /// input + cache reads + cache writes.
     public static func anthropicUsageObject(_ bytes: UnsafeRawBufferPointer) -> Usage? {
         guard let f = try? JSONPeek.topLevel(bytes, keys: anthropicKeys) else { return nil }
-        func int(_ i: Int) -> Int { f[i].flatMap { JSONPeek.integer(bytes, $0) } ?? 0 }
-        return Usage(promptTokens: int(0) + int(2) + int(3), completionTokens: int(1), cachedTokens: int(2), cacheWriteTokens: int(3))
+        func int(_ i: Int) -> Int { count(bytes, f[i]) }
+        return Usage(promptTokens: sum(int(0), int(2), int(3)), completionTokens: int(1), cachedTokens: int(2), cacheWriteTokens: int(3))
     }
 
     /// Usage of a non-streamed Anthropic message (its top-level `usage`).

@@ -37,8 +37,10 @@ public enum JSONPeek {
     /// Maximum nesting depth accepted; deeper documents are rejected rather than risking the stack.
     public static let maxDepth = 512
 
-    /// Validates `bytes` as one JSON object and returns, for each of `keys`, the last value found under that
-    /// top-level key (or nil). Keys are matched on their raw bytes (escaped keys never match).
+    /// Validates `bytes` as one JSON object and returns, for each of `keys`, the value found under that top-level key
+    /// (or nil). Keys are matched on their raw bytes (escaped keys never match). A requested key that appears twice
+    /// is an error: the gateway and an upstream could otherwise read different values (`model` twice). Strings must
+    /// be valid UTF-8 with no lone surrogate escapes.
     public static func topLevel(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]]) throws(SyntaxError) -> [Value?] {
         var scanner = Scanner(bytes: bytes)
         var found = [Value?](repeating: nil, count: keys.count)
@@ -64,6 +66,9 @@ public enum JSONPeek {
                 let valueStart = scanner.index
                 let kind = try scanner.scanValue(depth: 1)
                 if let slot = match(bytes, keyStart..<keyEnd, keys) {
+                    guard found[slot] == nil else {
+                        throw SyntaxError(offset: keyStart - 1, reason: "duplicate key '\(String(decoding: keys[slot], as: UTF8.self))'")
+                    }
                     found[slot] = Value(range: valueStart..<scanner.index, kind: kind)
                 }
                 scanner.skipWhitespace()
@@ -149,6 +154,24 @@ public enum JSONPeek {
     /// True when the value is the literal `true`.
     public static func isTrue(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Bool {
         value.kind == .bool && bytes[value.range.lowerBound] == UInt8(ascii: "t")
+    }
+
+    /// The number of elements of an array value (0 for anything else). The value was validated by `topLevel`.
+    public static func elementCount(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Int {
+        guard value.kind == .array else { return 0 }
+        var scanner = Scanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[value.range]))
+        scanner.index = 1
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "]") { return 0 }
+        var n = 0
+        while true {
+            scanner.skipWhitespace()
+            guard (try? scanner.scanValue(depth: 1)) != nil else { return n }
+            n += 1
+            scanner.skipWhitespace()
+            guard scanner.peek() == UInt8(ascii: ",") else { return n }
+            scanner.index += 1
+        }
     }
 
     /// True when the value is an array with no elements.
@@ -313,17 +336,60 @@ public enum JSONPeek {
                         index += 1
                     case UInt8(ascii: "u"):
                         index += 1
-                        for _ in 0..<4 {
-                            guard let h = peek(), isHex(h) else { throw error("invalid \\u escape") }
-                            index += 1
+                        let unit = try hex4()
+                        if (0xDC00..<0xE000).contains(unit) { throw error("lone surrogate in \\u escape") }
+                        if (0xD800..<0xDC00).contains(unit) {
+                            // A high surrogate must be followed by its low half.
+                            guard peek() == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") else {
+                                throw error("lone surrogate in \\u escape")
+                            }
+                            index += 2
+                            guard (0xDC00..<0xE000).contains(try hex4()) else { throw error("lone surrogate in \\u escape") }
                         }
                     default: throw error("invalid escape")
                     }
                     continue
                 }
+                if c >= 0x80 {
+                    try scanUTF8Sequence(lead: c)
+                    continue
+                }
                 index += 1
             }
             throw error("unterminated string")
+        }
+
+        /// Four hex digits of a `\\u` escape, as a code unit.
+        private mutating func hex4() throws(SyntaxError) -> UInt32 {
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                guard let h = peek(), isHex(h) else { throw error("invalid \\u escape") }
+                v = v << 4 | UInt32(h <= UInt8(ascii: "9") ? h - UInt8(ascii: "0") : (h | 0x20) - UInt8(ascii: "a") + 10)
+                index += 1
+            }
+            return v
+        }
+
+        /// One multi-byte UTF-8 sequence starting at `index` (RFC 3629: no overlong forms, no surrogates, at most
+        /// U+10FFFF); leaves `index` after it.
+        private mutating func scanUTF8Sequence(lead: UInt8) throws(SyntaxError) {
+            let length: Int
+            var low: UInt8 = 0x80, high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: length = 3; high = 0x9F
+            case 0xF0: length = 4; low = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4: length = 4; high = 0x8F
+            default: throw error("invalid UTF-8")
+            }
+            guard index + length <= bytes.count else { throw error("invalid UTF-8") }
+            let second = bytes[index + 1]
+            guard second >= low, second <= high else { throw error("invalid UTF-8") }
+            for k in 2..<max(length, 2) where bytes[index + k] & 0xC0 != 0x80 { throw error("invalid UTF-8") }
+            index += length
         }
 
         mutating func scanLiteral(_ word: StaticString) throws(SyntaxError) {

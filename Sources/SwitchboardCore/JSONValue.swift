@@ -59,16 +59,6 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
     public var isNull: Bool { self == .null }
-
-    /// Parses a document; nil when it is not valid JSON.
-    public static func parse(_ data: Data) -> JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: data) }
-
-    /// Compact JSON text with sorted keys (stable output for tests and caches).
-    public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,

@@ -93,10 +93,17 @@ public struct OpenAIRequest: Sendable {
             default: throw .invalidParameter("input", "Invalid type for 'input': expected a string or an array, but got \(input.kind.name).")
             }
             if JSONPeek.isEmptyArray(bytes, input) { throw .invalidParameter("input", "'input' must not be empty.") }
+            // OpenAI's own limit: one request embeds at most 2,048 inputs (an answer for 200,000 would be gigabytes).
+            if JSONPeek.elementCount(bytes, input) > maxEmbeddingInputs {
+                throw .invalidParameter("input", "'input' must have at most \(maxEmbeddingInputs) elements.")
+            }
             return OpenAIRequest(endpoint: .embeddings, body: body, model: model, stream: false, clientWantsUsage: false,
                                  needs: RequestNeeds(estimatedPromptTokens: input.range.count / 4), modelRange: modelRange, streamOptions: nil)
         }
     }
+
+    /// The most inputs one embeddings request may have (OpenAI's limit).
+    public static let maxEmbeddingInputs = 2048
 
     static func peek(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]]) throws(GatewayError) -> [JSONPeek.Value?] {
         do {

@@ -21,6 +21,12 @@ public struct SSERelay: Sendable {
     public private(set) var sawDone = false
     /// True once an event carrying a top-level `error` object was seen.
     public private(set) var sawError = false
+    /// True once an event grew past `maxEventBytes` without ending: the stream is broken (or hostile) and must stop.
+    public private(set) var overflowed = false
+    /// The longest event the relay holds while it waits for its end; chat deltas are a few hundred bytes.
+    public static let maxEventBytes = 4 << 20
+    /// True when the bytes relayed so far end inside an event (an error event must then start on a fresh line).
+    public var endsInsideEvent: Bool { pending.readableBytes > 0 || overflowed }
     /// Bytes of an event that has not ended yet.
     private var pending = ByteBuffer()
     /// How far into `pending` the terminator search already looked.
@@ -46,6 +52,13 @@ public struct SSERelay: Sendable {
         if consumed < buffer.readableBytes {
             pending = buffer.getSlice(at: buffer.readerIndex + consumed, length: buffer.readableBytes - consumed)!
             searched = pending.readableBytes
+            if pending.readableBytes > Self.maxEventBytes {
+                // Never buffer an endless line: drop it and report the stream as broken.
+                overflowed = true
+                pending = ByteBuffer()
+                searched = 0
+                return nil
+            }
         } else {
             pending = ByteBuffer()
             searched = 0
@@ -133,9 +146,10 @@ public struct SSERelay: Sendable {
         case "message_delta":
             guard let u = f[2], u.kind == .object, let delta = Usage.anthropicUsageObject(UnsafeRawBufferPointer(rebasing: data[u.range])) else { return }
             var total = usage ?? Usage()
-            // Output is cumulative; input counts, when repeated here, replace the earlier ones.
-            if delta.completionTokens > 0 { total.completionTokens = delta.completionTokens }
-            if delta.promptTokens > 0 {
+            // Output is cumulative; input counts, when repeated here, replace the earlier ones. Invalid counts
+            // (negative) are kept, so the stream's usage is seen as broken.
+            if delta.completionTokens != 0 { total.completionTokens = delta.completionTokens }
+            if delta.promptTokens != 0 {
                 total.promptTokens = delta.promptTokens
                 total.cachedTokens = delta.cachedTokens
                 total.cacheWriteTokens = delta.cacheWriteTokens

@@ -23,7 +23,48 @@ public struct Usage: Sendable, Equatable, Codable {
         self.reasoningTokens = reasoningTokens
     }
 
-    public var totalTokens: Int { promptTokens + completionTokens }
+    /// Prompt and completion tokens; never overflows (each count an upstream sends is bounded first, see
+    /// `isPlausible`, and the sum saturates).
+    public var totalTokens: Int { Usage.sum(promptTokens, completionTokens) }
+
+    /// More tokens than this in one request's count is not believed: no model reads or writes 100 million tokens in
+    /// one request, and an upstream that says so is broken or hostile.
+    public static let maxTokens = 100_000_000
+    /// Stands for a count an upstream sent that is not a token count (negative, fractional, absurd, not a number).
+    public static let invalidCount = -1
+
+    /// A token count as an upstream sent it: 0 when absent, itself when a whole number from 0 to `maxTokens`,
+    /// `invalidCount` otherwise.
+    public static func count(_ n: Int?) -> Int {
+        guard let n else { return 0 }
+        return (0...maxTokens).contains(n) ? n : invalidCount
+    }
+
+    /// A token count from a JSON value: 0 when absent or null, `invalidCount` when it is not a plausible count.
+    public static func count(_ value: JSONValue?) -> Int {
+        guard let value, !value.isNull else { return 0 }
+        return count(value.int ?? invalidCount)
+    }
+
+    /// The sum of counts: `invalidCount` when any of them is, never more than `Int.max` (saturates).
+    public static func sum(_ counts: Int...) -> Int {
+        var total = 0
+        for c in counts {
+            if c < 0 { return invalidCount }
+            let (s, overflow) = total.addingReportingOverflow(c)
+            total = overflow ? .max : s
+        }
+        return total
+    }
+
+    /// True when every count is one an honest upstream could send: 0 to `maxTokens`, parts within their whole
+    /// (cached and cache writes within the prompt, reasoning within the completion).
+    public var isPlausible: Bool {
+        let range = 0...Usage.maxTokens
+        return range.contains(promptTokens) && range.contains(completionTokens) && range.contains(cachedTokens)
+            && range.contains(cacheWriteTokens) && range.contains(reasoningTokens)
+            && cachedTokens + cacheWriteTokens <= promptTokens && reasoningTokens <= completionTokens
+    }
 }
 
 extension Usage {
@@ -31,6 +72,12 @@ extension Usage {
     private static let usageKeys: [[UInt8]] = ["prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details", "cache_creation_input_tokens"].map { Array($0.utf8) }
     private static let detailKeys: [[UInt8]] = [Array("cached_tokens".utf8)]
     private static let completionDetailKeys: [[UInt8]] = [Array("reasoning_tokens".utf8)]
+
+    /// The token count at `value` in `bytes`: 0 when absent or null, `invalidCount` when not a plausible count.
+    static func count(_ bytes: UnsafeRawBufferPointer, _ value: JSONPeek.Value?) -> Int {
+        guard let value, value.kind != .null else { return 0 }
+        return count(JSONPeek.integer(bytes, value) ?? invalidCount)
+    }
 
     /// Usage from a non-streamed OpenAI response body (its top-level `usage` object); nil when there is none.
     public static func inOpenAIResponse(_ body: ByteBuffer) -> Usage? {
@@ -46,22 +93,18 @@ extension Usage {
     public static func openAIUsageObject(_ bytes: UnsafeRawBufferPointer) -> Usage? {
         guard let f = try? JSONPeek.topLevel(bytes, keys: usageKeys) else { return nil }
         var usage = Usage()
-        usage.promptTokens = f[0].flatMap { JSONPeek.integer(bytes, $0) } ?? 0
-        usage.completionTokens = f[1].flatMap { JSONPeek.integer(bytes, $0) } ?? 0
+        usage.promptTokens = count(bytes, f[0])
+        usage.completionTokens = count(bytes, f[1])
         if let details = f[2], details.kind == .object {
             let inner = UnsafeRawBufferPointer(rebasing: bytes[details.range])
-            if let d = try? JSONPeek.topLevel(inner, keys: detailKeys), let cached = d[0] {
-                usage.cachedTokens = JSONPeek.integer(inner, cached) ?? 0
-            }
+            if let d = try? JSONPeek.topLevel(inner, keys: detailKeys) { usage.cachedTokens = count(inner, d[0]) }
         }
         if let details = f[3], details.kind == .object {
             let inner = UnsafeRawBufferPointer(rebasing: bytes[details.range])
-            if let d = try? JSONPeek.topLevel(inner, keys: completionDetailKeys), let reasoning = d[0] {
-                usage.reasoningTokens = JSONPeek.integer(inner, reasoning) ?? 0
-            }
+            if let d = try? JSONPeek.topLevel(inner, keys: completionDetailKeys) { usage.reasoningTokens = count(inner, d[0]) }
         }
         // Cache writes, as gateways that translate Anthropic usage report them (outside OpenAI's own fields).
-        usage.cacheWriteTokens = f[4].flatMap { JSONPeek.integer(bytes, $0) } ?? 0
+        usage.cacheWriteTokens = count(bytes, f[4])
         return usage
     }
 }
@@ -88,6 +131,7 @@ public struct Price: Sendable, Equatable {
     public static let free = Price()
 
     /// Cost in USD of `usage`: each token class at its own price (classes never overlap, so nothing is billed twice).
+    /// Always finite and never negative, whatever the counts.
     public func cost(of usage: Usage) -> Double {
         let prompt = max(usage.promptTokens, 0)
         let cached = min(max(usage.cachedTokens, 0), prompt)
@@ -97,13 +141,16 @@ public struct Price: Sendable, Equatable {
         let reasoning = min(max(usage.reasoningTokens, 0), completion)
         let micro = Double(plainInput) * input + Double(cached) * (cachedInput ?? input) + Double(written) * (cacheWrite ?? input)
             + Double(completion - reasoning) * output + Double(reasoning) * (self.reasoning ?? output)
-        return micro / 1_000_000
+        let usd = micro / 1_000_000
+        return usd.isFinite && usd > 0 ? usd : 0
     }
 }
 
 /// Formats a USD amount for headers and logs: plain decimal, no exponent, at most 10 decimals, trailing zeros cut.
 public func formatUSD(_ amount: Double) -> String {
     guard amount.isFinite, amount > 0 else { return "0" }
+    // Past a billion dollars cents are noise, and `amount * 1e10` would not fit a UInt64.
+    guard amount < 1e9 else { return String(format: "%.0f", amount) }
     let scaled = (amount * 1e10).rounded()
     var digits = String(UInt64(scaled))
     if digits.count <= 10 { digits = String(repeating: "0", count: 11 - digits.count) + digits }

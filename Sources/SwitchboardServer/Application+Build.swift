@@ -45,8 +45,10 @@ public struct GatewayServices: Sendable {
                 metricsFactory: (any MetricsFactory)? = nil) {
         self.config = config
         self.storage = storage
+        // Provider keys, by value: taken out of upstream errors and logged bodies.
+        let scrubber = SecretScrubber(literals: config.providers.flatMap(\.kind.secrets))
         requestLog = RequestLogService(storage: storage, redactor: Redactor(config.logging.bodies), bodyLimit: config.logging.bodies.maxBytes,
-                                       logger: logger)
+                                       secrets: scrubber, logger: logger)
         let alerts = config.auth.budgetAlertWebhook.map { url in
             BudgetAlerter(url: url, logger: logger) { url, body in
                 var request = HTTPClientRequest(url: url)
@@ -66,7 +68,7 @@ public struct GatewayServices: Sendable {
             sharedAdmission = nil
             admission = LocalAdmission(storage: storage, now: wallClock)
         }
-        credentials = CredentialOverrides()
+        credentials = CredentialOverrides(scrubber: scrubber)
         metrics = GatewayMetrics(wrapping: requestLog, config: config, log: requestLog, factory: metricsFactory)
         var tracing: GatewayTracing?
         do {
@@ -81,7 +83,7 @@ public struct GatewayServices: Sendable {
             tracingExporter = nil
         }
         gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: routingClock,
-                          admission: admission, alerts: alerts, credentials: credentials, tracing: tracing)
+                          admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
@@ -146,28 +148,39 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     v1.post("chat/completions") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.chat(body)
-        return await gateway.serve(OpenAIAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
-                                   clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                   traceHeaders: TraceHeaders(request.headers), logger: context.logger)
+        let (identity, requestID, logger) = (context.identity!, context.requestID, context.logger)
+        return try await cancellingOnDisconnect(context.connection) {
+            await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
+                                clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
+                                traceHeaders: TraceHeaders(request.headers), logger: logger)
+        }
     }
     v1.post("embeddings") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.embeddings(body)
-        return await gateway.serve(OpenAIAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
-                                   traceHeaders: TraceHeaders(request.headers), logger: context.logger)
+        let (identity, requestID, logger) = (context.identity!, context.requestID, context.logger)
+        return try await cancellingOnDisconnect(context.connection) {
+            await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
+                                traceHeaders: TraceHeaders(request.headers), logger: logger)
+        }
     }
     v1.post("messages") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try AnthropicMessagesRequest.parse(body)
-        return await gateway.serve(AnthropicAPI.self, parsed, identity: context.identity!, requestID: context.requestID,
-                                   clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                   traceHeaders: TraceHeaders(request.headers), logger: context.logger)
+        let (identity, requestID, logger) = (context.identity!, context.requestID, context.logger)
+        return try await cancellingOnDisconnect(context.connection) {
+            await gateway.serve(AnthropicAPI.self, parsed, identity: identity, requestID: requestID,
+                                clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
+                                traceHeaders: TraceHeaders(request.headers), logger: logger)
+        }
     }
     v1.post("messages/count_tokens") { request, context in
         let body = try await readBody(request, limit: limit)
         let model = try AnthropicMessagesRequest.countTokensModel(body)
-        return try await gateway.countTokens(body, model: model, identity: context.identity!, requestID: context.requestID,
-                                             clientHeaders: passthroughHeaders(request))
+        let (identity, requestID) = (context.identity!, context.requestID)
+        return try await cancellingOnDisconnect(context.connection) {
+            try await gateway.countTokens(body, model: model, identity: identity, requestID: requestID, clientHeaders: passthroughHeaders(request))
+        }
     }
     v1.get("models") { _, context in
         let identity = context.identity!
@@ -304,11 +317,15 @@ public func buildApplication(
     extraServices.append(RetentionService(storage: store, days: config.logging.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     let router = buildRouter(services)
-    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(75)))
+    let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds))
+    // Past `server.max_connections` (kept under the descriptor limit) the listener stops accepting: descriptors never
+    // run out because of clients, and new connections wait in the kernel's backlog.
+    let maxConnections = FileDescriptorLimit.connectionCap(config.server.maxConnections, logger: logger)
     return Application(
         router: router,
         server: try config.server.tls.map { try .tls(http1, tlsConfiguration: serverTLS($0)) } ?? http1,
-        configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: nil, backlog: 1024),
+        configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: nil, backlog: 1024,
+                             availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)),
         services: extraServices,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger

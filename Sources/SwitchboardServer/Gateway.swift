@@ -29,8 +29,8 @@ struct ModelRoute: Sendable {
 enum AttemptResult: Sendable {
     /// A stream whose first chunk arrived (nil: it ended at once). Its attempt span (tracing on) ends with the stream.
     case streaming(UpstreamResponse, first: ByteBuffer?, rest: IteratorBox, ttftMs: Double, span: (any Span)? = nil)
-    /// A whole non-streamed answer.
-    case complete(UpstreamResponse, body: ByteBuffer, latencyMs: Double)
+    /// A whole non-streamed answer: a JSON object whose usage (when it has one) is plausible.
+    case complete(UpstreamResponse, body: ByteBuffer, usage: Usage?, latencyMs: Double)
     /// No answer: what the client would get, and what routing makes of it.
     case failed(GatewayError, RoutePlan.Failure)
 }
@@ -69,14 +69,17 @@ final class Gateway: Sendable {
     let bodyLimit: Int?
     /// OpenTelemetry spans (nil: tracing off).
     let tracing: GatewayTracing?
+    /// Takes provider keys and anything credential-shaped out of what upstreams say before a client sees it.
+    let scrubber: SecretScrubber
 
     /// Milliseconds since the gateway started: the routing table's clock.
     let clockStart = ContinuousClock.now
 
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
          clock: (@Sendable () -> Double)? = nil, admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
-         credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil) {
+         credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil, scrubber: SecretScrubber? = nil) {
         self.tracing = tracing
+        self.scrubber = scrubber ?? SecretScrubber(literals: config.providers.flatMap(\.kind.secrets))
         self.admission = admission
         self.alerts = alerts
         bodyLimit = config.logging.bodies.enabled ? config.logging.bodies.maxBytes : nil
@@ -104,7 +107,12 @@ final class Gateway: Sendable {
         var models: [String: ModelRoute] = [:]
         for m in config.models {
             let deployments = m.deployments.compactMap { d in
-                providers[d.provider].map { DeploymentRoute(provider: $0, upstreamModel: d.model, price: d.price, timeouts: d.timeouts) }
+                providers[d.provider].map { provider in
+                    // Every attempt ends at some point: `routing.total_timeout_s` when the deployment sets no total.
+                    var timeouts = d.timeouts
+                    timeouts.totalSeconds = timeouts.totalSeconds ?? config.routing.totalTimeoutSeconds
+                    return DeploymentRoute(provider: provider, upstreamModel: d.model, price: d.price, timeouts: timeouts)
+                }
             }
             models[m.name] = ModelRoute(name: m.name, policy: m.balancing.rawValue, deployments: deployments, routed: table.models[m.name]!)
         }
@@ -209,6 +217,12 @@ final class Gateway: Sendable {
             let route = models[winner.model.name]!
             let deployment = route.deployments[winner.deployment]
             trace.attempt(deployment, reason: winner.reason, model: winner.model.name)
+            if Task.isCancelled {
+                // The client went away (`cancellingOnDisconnect`): nobody waits for this answer, and an attempt cut
+                // short says nothing about the deployment's health.
+                winner.abandon()
+                return trace.fail(.clientClosed, api: API.self, recorder, headers: trace.headers(modelName: route.name))
+            }
             switch result {
             case .failed(let error, let kind):
                 plan.failed(winner, kind)
@@ -226,10 +240,9 @@ final class Gateway: Sendable {
                 winner.firstByte(ttftMs: ttft)
                 return streamResponse(API.self, first: first, rest: rest, relay: API.relay(for: request), upstream: upstream,
                                       trace: trace, route: route, lease: winner, attemptTTFT: ttft)
-            case .complete(let upstream, let body, let latency):
+            case .complete(let upstream, let body, let usage, let latency):
                 trace.firstByte()
                 winner.firstByte(ttftMs: latency)
-                let usage = API.usage(in: body)
                 winner.finished(latencyMs: latency, tokens: usage?.totalTokens)
                 trace.finish(status: 200, usage: usage)
                 var headers = trace.headers(modelName: route.name)
@@ -263,7 +276,7 @@ final class Gateway: Sendable {
             span.end()
         case .failed(let error, _):
             span.endAttempt(status: nil, error: error.code, ttftMs: nil)
-        case .complete(let upstream, _, let latency):
+        case .complete(let upstream, _, _, let latency):
             span.endAttempt(status: upstream.status, error: nil, ttftMs: latency)
         case .streaming(let upstream, let first, let rest, let ttft, _):
             if span.isRecording {
@@ -298,7 +311,12 @@ final class Gateway: Sendable {
         }
         switch upstream.status {
         case 200..<300:
-            break
+            if let problem = Self.framingProblem(upstream, stream: API.isStream(request)) {
+                return .failed(.upstreamBadResponse(provider: provider, problem), .failed)
+            }
+        case 300..<400:
+            // Redirects are not followed (a provider's URL is configured), and never relayed.
+            return .failed(.upstreamBadResponse(provider: provider, "it answered with a redirect (HTTP \(upstream.status))"), .failed)
         case 401, 403:
             // The provider refused the gateway's own credentials: never echo its message (it may quote part of the
             // provider key) and never blame the client's key. Another deployment may have working ones.
@@ -306,12 +324,12 @@ final class Gateway: Sendable {
                                         message: "The upstream provider '\(provider)' rejected the gateway's credentials (HTTP \(upstream.status))."), .failed)
         case 429:
             let retryAfter = Self.retryAfterMs(upstream)
-            return .failed(await Self.upstreamFailure(upstream, provider: provider), .rateLimited(retryAfterMs: retryAfter))
+            return .failed(await upstreamFailure(upstream, provider: provider), .rateLimited(retryAfterMs: retryAfter))
         case 400..<500:
-            let error = await Self.upstreamFailure(upstream, provider: provider)
+            let error = await upstreamFailure(upstream, provider: provider)
             return .failed(error, RoutePlan.Failure.classify(status: upstream.status, code: error.code, message: error.message))
         default:
-            return .failed(await Self.upstreamFailure(upstream, provider: provider), .failed)
+            return .failed(await upstreamFailure(upstream, provider: provider), .failed)
         }
         if API.isStream(request) {
             // Commit point: read the first chunk before answering, so a failure up to here is still retried.
@@ -328,12 +346,26 @@ final class Gateway: Sendable {
             }
             return .streaming(upstream, first: first, rest: box, ttftMs: Trace.ms(ContinuousClock.now - start))
         }
+        let body: ByteBuffer
         do {
-            let body = try await upstream.body.collect(upTo: maxResponseBytes)
-            return .complete(upstream, body: body, latencyMs: Trace.ms(ContinuousClock.now - start))
+            body = try await upstream.body.collect(upTo: maxResponseBytes)
         } catch {
-            return .failed(gatewayError(HTTPClientTransport.classify(error), provider: provider, seconds: t.totalSeconds ?? routing.timeoutSeconds), .failed)
+            let failure = HTTPClientTransport.classify(error)
+            if failure.code == .responseTooLarge {
+                // The request asked for too much (200,000 embeddings): not the deployment's fault, not retried.
+                return .failed(.upstreamBadResponse(provider: provider, "the response is larger than \(maxResponseBytes >> 20) MiB"), .clientError)
+            }
+            return .failed(gatewayError(failure, provider: provider, seconds: t.totalSeconds ?? routing.timeoutSeconds), .failed)
         }
+        // The answer is untrusted: it must be one JSON object, and its usage plausible (it is billed).
+        guard body.withUnsafeReadableBytes({ (try? JSONPeek.topLevel($0, keys: [])) != nil }) else {
+            return .failed(.upstreamBadResponse(provider: provider, "the body is not a JSON object"), .failed)
+        }
+        let usage = API.usage(in: body)
+        if let usage, !usage.isPlausible {
+            return .failed(.upstreamBadResponse(provider: provider, "its token usage is not plausible"), .failed)
+        }
+        return .complete(upstream, body: body, usage: usage, latencyMs: Trace.ms(ContinuousClock.now - start))
     }
 
     /// Runs `lease`'s attempt; if it has no first byte after `afterMs`, starts a second one on another deployment.
@@ -410,7 +442,8 @@ final class Gateway: Sendable {
         var headers = HTTPFields()
         headers[.switchboardModel] = model
         headers[.contentType] = "application/json"
-        let context = ProviderCallContext(requestID: requestID, timeout: .milliseconds(Int64(routing.timeoutSeconds * 1000)), clientHeaders: clientHeaders)
+        let context = ProviderCallContext(requestID: requestID, timeout: Self.duration(routing.timeoutSeconds), clientHeaders: clientHeaders,
+                                          limits: AttemptLimits(total: Self.duration(min(routing.timeoutSeconds, routing.totalTimeoutSeconds))))
         for deployment in route.deployments {
             let upstream: UpstreamResponse?
             do {
@@ -419,10 +452,15 @@ final class Gateway: Sendable {
                 continue      // try the next Anthropic deployment, or estimate
             }
             guard let upstream else { continue }
-            guard upstream.status < 500, let answer = try? await upstream.body.collect(upTo: 1 << 20) else { continue }
+            if (400..<500).contains(upstream.status) {
+                // The client's mistake, in the upstream's words (scrubbed of credentials).
+                throw await upstreamFailure(upstream, provider: deployment.provider.name)
+            }
+            guard (200..<300).contains(upstream.status), let answer = try? await upstream.body.collect(upTo: 1 << 20),
+                  answer.withUnsafeReadableBytes({ (try? JSONPeek.topLevel($0, keys: [])) != nil }) else { continue }
             headers[.switchboardProvider] = deployment.provider.name
             headers[.switchboardTokenCount] = "exact"
-            return Response(status: .init(code: upstream.status), headers: headers, body: .init(byteBuffer: answer))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer))
         }
         guard let request = JSONValue.parse(Data(buffer: body)) else { throw .invalidJSON("the body could not be decoded") }
         headers[.switchboardTokenCount] = "estimate"
@@ -464,12 +502,18 @@ final class Gateway: Sendable {
                         trace.keepResponse(out)
                         try await writer.write(out)
                     }
+                    if relay.overflowed {
+                        upstreamError = .upstreamBadResponse(provider: trace.record.provider ?? "", "an event longer than \(SSERelay.maxEventBytes >> 20) MiB")
+                        break
+                    }
                     // `total` is also checked here, for transports that cannot enforce it themselves.
                     if let totalLimit, Trace.ms(ContinuousClock.now - streamStart) > totalLimit * 1000 + attemptTTFT {
                         upstreamError = .upstreamTimeout(provider: trace.record.provider ?? "", seconds: totalLimit)
                         break
                     }
                 }
+                // A stream broken inside an event: the error event must not be glued to its partial line.
+                let partial = relay.endsInsideEvent
                 if let tail = relay.finish() {
                     trace.keepResponse(tail)
                     try await writer.write(tail)
@@ -478,24 +522,32 @@ final class Gateway: Sendable {
                     upstreamError = .streamInterrupted(provider: trace.record.provider ?? "")
                 }
                 if let upstreamError {
-                    let event = ByteBuffer(string: API.streamErrorEvent(upstreamError))
+                    let event = ByteBuffer(string: (partial ? "\n\n" : "") + API.streamErrorEvent(upstreamError))
                     trace.keepResponse(event)
                     try await writer.write(event)
                 }
             } catch {
                 // The client went away: leaving the loop drops the upstream body, which cancels the upstream request.
-                lease.finished(latencyMs: attemptTTFT, tokens: relay.usage?.totalTokens)
-                trace.finish(status: 499, usage: relay.usage ?? Usage(), errorCode: "client_closed_request")
+                let usage = relay.usage.flatMap { $0.isPlausible ? $0 : nil }
+                lease.finished(latencyMs: attemptTTFT, tokens: usage?.totalTokens)
+                trace.finish(status: 499, usage: usage ?? Usage(), errorCode: "client_closed_request")
                 trace.emit(recorder)
                 throw error
             }
+            // Usage an upstream streams is untrusted like any other: absurd counts are not billed, and the attempt is
+            // recorded as the upstream's failure (the client already has the answer; nothing more is sent).
+            var usage = relay.usage
+            if let u = usage, !u.isPlausible {
+                usage = nil
+                if upstreamError == nil { upstreamError = .upstreamBadResponse(provider: trace.record.provider ?? "", "its token usage is not plausible") }
+            }
             // The stream is in flight until it ends; its latency signal is the time to first byte.
             if upstreamError != nil {
-                lease.brokeMidStream(tokens: relay.usage?.totalTokens)
+                lease.brokeMidStream(tokens: usage?.totalTokens)
             } else {
-                lease.finished(latencyMs: attemptTTFT, tokens: relay.usage?.totalTokens)
+                lease.finished(latencyMs: attemptTTFT, tokens: usage?.totalTokens)
             }
-            trace.finish(status: upstreamError?.status ?? 200, usage: relay.usage ?? Usage(), errorCode: upstreamError?.code)
+            trace.finish(status: upstreamError?.status ?? 200, usage: usage ?? Usage(), errorCode: upstreamError?.code)
             trace.emit(recorder)
             try await writer.finish(nil)
         })
@@ -509,6 +561,19 @@ final class Gateway: Sendable {
         let output = needs.maxOutputTokens ?? 1000
         let usage = Usage(promptTokens: needs.estimatedPromptTokens, completionTokens: output)
         return models[model]?.deployments.map { $0.price.cost(of: usage) }.max() ?? 0
+    }
+
+    /// Why a 2xx answer's head cannot be relayed as it is, if it cannot: a stream must be `text/event-stream`, a
+    /// plain answer JSON, and neither may be compressed (the gateway asks for identity and reads the bytes).
+    static func framingProblem(_ upstream: UpstreamResponse, stream: Bool) -> String? {
+        if let encoding = upstream.header("content-encoding"), !encoding.isEmpty, encoding.lowercased() != "identity" {
+            return "the body is compressed (content-encoding \(String(encoding.prefix(40))))"
+        }
+        guard let type = upstream.header("content-type")?.lowercased() else { return nil }
+        if stream {
+            return type.hasPrefix("text/event-stream") ? nil : "a stream was asked for, but the answer is \(String(type.prefix(60)))"
+        }
+        return type.hasPrefix("application/json") || type.contains("+json") ? nil : "the answer is \(String(type.prefix(60))), not JSON"
     }
 
     /// `Retry-After` (seconds) or `retry-after-ms` of an upstream answer, in milliseconds.
@@ -642,33 +707,23 @@ final class Gateway: Sendable {
     }
 
     /// The error the client gets for an upstream error status: 4xx keep their status, 5xx become 502; the upstream's
-    /// own message, type, code and param are kept when it sent an OpenAI-shaped error.
-    static func upstreamFailure(_ upstream: UpstreamResponse, provider: String) async -> GatewayError {
+    /// own message, type, code and param are kept when it sent an OpenAI- or Anthropic-shaped error — after every
+    /// provider key and anything credential-shaped has been taken out (an upstream may quote the key it got).
+    func upstreamFailure(_ upstream: UpstreamResponse, provider: String) async -> GatewayError {
         var error = GatewayError.upstreamStatus(provider: provider, status: upstream.status)
-        if let text = upstream.header("retry-after"), let seconds = Int(text) { error.retryAfterSeconds = seconds }
-        guard let body = try? await upstream.body.collect(upTo: 1 << 20) else { return error }
-        struct Wire: Decodable {
-            struct Inner: Decodable { var message: String?; var type: String?; var code: StringOrInt?; var param: String? }
-            var error: Inner?
+        if let text = upstream.header("retry-after"), let seconds = Int(text), (0...86_400).contains(seconds) { error.retryAfterSeconds = seconds }
+        guard let body = try? await upstream.body.collect(upTo: 1 << 20),
+              let inner = JSONValue.parse(body.readableBytesView.withUnsafeBytes { Data($0) })?["error"] else { return error }
+        if let m = inner["message"]?.string {
+            let message = scrubber.field(m, limit: 2000)
+            error.message = upstream.status >= 500 ? "The upstream provider '\(provider)' failed: \(message)" : message
         }
-        if let wire = try? JSONDecoder().decode(Wire.self, from: Data(buffer: body)), let inner = wire.error {
-            if let m = inner.message { error.message = upstream.status >= 500 ? "The upstream provider '\(provider)' failed: \(m)" : m }
-            if upstream.status < 500 {
-                if let t = inner.type { error.type = t }
-                if let c = inner.code?.text { error.code = c }
-                error.param = inner.param
-            }
+        if upstream.status < 500 {
+            if let t = inner["type"]?.string { error.type = scrubber.field(t, limit: 64) }
+            if let c = inner["code"]?.string ?? inner["code"]?.int.map(String.init) { error.code = scrubber.field(c, limit: 64) }
+            error.param = inner["param"]?.string.map { scrubber.field($0, limit: 200) }
         }
         return error
-    }
-}
-
-/// A `code` that providers send as a string or a number.
-struct StringOrInt: Decodable {
-    var text: String
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let s = try? c.decode(String.self) { text = s } else { text = String(try c.decode(Int.self)) }
     }
 }
 

@@ -11,9 +11,12 @@ public struct GatewayRequestContext: RequestContext {
     public var requestID: String = ""
     /// Set by `AuthMiddleware`.
     public var identity: Identity?
+    /// The client's connection, to notice when it goes away (nil in-process, where no connection is guarded).
+    var connection: ClientConnection?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        connection = ClientConnection.of(source.channel)
     }
 }
 

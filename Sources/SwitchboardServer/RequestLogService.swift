@@ -30,10 +30,14 @@ public final class RequestLogService: UsageRecorder, Service {
     /// Applied to bodies before they are written (`logging.bodies`), which are then cut to `bodyLimit` bytes.
     let redactor: Redactor
     let bodyLimit: Int
+    /// Provider keys, by value: taken out of bodies before the patterns run (a key in a shape no pattern knows).
+    let secrets: SecretScrubber?
     let logger: Logger
 
     public init(storage: any Storage, capacity: Int = 10_000, batchSize: Int = 500, maxBodyBytes: Int = 64 << 20,
-                redactor: Redactor = Redactor(kinds: RedactionKind.allCases), bodyLimit: Int = 16 << 10, logger: Logger) {
+                redactor: Redactor = Redactor(kinds: RedactionKind.allCases), bodyLimit: Int = 16 << 10, secrets: SecretScrubber? = nil,
+                logger: Logger) {
+        self.secrets = secrets
         self.bodyLimit = bodyLimit
         self.storage = storage
         self.capacity = capacity
@@ -80,11 +84,13 @@ public final class RequestLogService: UsageRecorder, Service {
 
     /// Redacts the bodies of `records`, then cuts each to `limit` bytes (the request path keeps a little more, so a
     /// secret across the cut is still whole when it is redacted), and removes NUL characters.
-    static func prepareBodies(_ records: [RequestRecord], redactor: Redactor, limit: Int) -> [RequestRecord] {
+    static func prepareBodies(_ records: [RequestRecord], redactor: Redactor, limit: Int, secrets: [String] = []) -> [RequestRecord] {
         var records = records
         let matchers = redactor.isEmpty ? nil : redactor.compiled()
         func prepare(_ text: String) -> String {
-            var text = matchers?.redact(text) ?? text
+            var text = text
+            for secret in secrets where text.contains(secret) { text = text.replacing(secret, with: "[REDACTED:secret]") }
+            text = matchers?.redact(text) ?? text
             // PostgreSQL's text cannot hold NUL (an upstream may send one): one would fail the whole batch.
             text = withoutNUL(text)
             return cut(text, to: limit)
@@ -141,9 +147,9 @@ public final class RequestLogService: UsageRecorder, Service {
                 } else {
                     // Redaction is CPU work on made-up text: on NIO's blocking pool, not the cooperative threads
                     // that serve requests.
-                    let (redactor, limit, records) = (redactor, bodyLimit, batch)
-                    batch = (try? await NIOThreadPool.singleton.runIfActive { Self.prepareBodies(records, redactor: redactor, limit: limit) })
-                        ?? Self.prepareBodies(records, redactor: redactor, limit: limit)
+                    let (redactor, limit, records, secrets) = (redactor, bodyLimit, batch, secrets?.known ?? [])
+                    batch = (try? await NIOThreadPool.singleton.runIfActive { Self.prepareBodies(records, redactor: redactor, limit: limit, secrets: secrets) })
+                        ?? Self.prepareBodies(records, redactor: redactor, limit: limit, secrets: secrets)
                 }
             }
             do {

@@ -28,9 +28,27 @@ import Testing
         #expect(s == "a\"b\\cé😀\n")
     }
 
-    @Test func lastDuplicateKeyWins() throws {
-        let fields = try peek(#"{"model":"a","model":"bb"}"#, ["model"])
-        #expect(fields[0]?.range.count == 4)
+    /// A requested key twice is refused: an upstream that reads the first `model` would see the client's value.
+    @Test func aDuplicateRequestedKeyIsRefused() throws {
+        #expect(throws: JSONPeek.SyntaxError.self) { try peek(#"{"model":"a","model":"bb"}"#, ["model"]) }
+        // Keys the caller does not ask for may repeat (the upstream sees them as the client sent them).
+        #expect(try peek(#"{"x":1,"x":2,"model":"a"}"#, ["model"])[0]?.range.count == 3)
+    }
+
+    @Test(arguments: [
+        [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D],              // {"a":"\xFF"}
+        [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xC0, 0xAF, 0x22, 0x7D],        // overlong '/'
+        [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xED, 0xA0, 0x80, 0x22, 0x7D],  // a surrogate in UTF-8
+        [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xE2, 0x82, 0x22, 0x7D],        // a cut sequence
+        Array(#"{"a":"\ud800"}"#.utf8), Array(#"{"a":"\udc00x"}"#.utf8), Array(#"{"a":"\ud800\u0041"}"#.utf8),
+    ] as [[UInt8]])
+    func invalidUTF8AndLoneSurrogatesAreRefused(_ bytes: [UInt8]) {
+        #expect(throws: JSONPeek.SyntaxError.self) { try bytes.withUnsafeBytes { try JSONPeek.topLevel($0, keys: []) } }
+    }
+
+    @Test func validUTF8AndSurrogatePairsPass() throws {
+        let text = #"{"a":"é😀 \ud83d\ude00 ü"}"#
+        _ = try Array(text.utf8).withUnsafeBytes { try JSONPeek.topLevel($0, keys: []) }
     }
 
     @Test(arguments: [

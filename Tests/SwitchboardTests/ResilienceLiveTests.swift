@@ -125,7 +125,12 @@ import Testing
         let release = Gate()
         let slowCancelled = Gate()
         try await FakeUpstream.run({ r in
-            guard Self.key(r) == "Bearer k1" else { return jsonReply(Wire.chatCompletion(content: "fast")) }
+            guard Self.key(r) == "Bearer k1" else {
+                return sseReply { send in
+                    try await send(Wire.chunk("fast", finish: "stop"))
+                    try await send("data: [DONE]\n\n")
+                }
+            }
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in

@@ -24,7 +24,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// Keys (all snake_case; `env:NAME` works wherever a secret goes: `auth.master_key`, `auth.keys[].key`,
 /// `providers[].api_key`, `providers[].headers.*`):
 /// - `server`: `listen` ("HOST:PORT", "127.0.0.1:8080"), `max_body_bytes` (int, 8388608), `event_loop_threads`
-///   (int, 0 = one per core), `shutdown_grace_s` (number, 30)
+///   (int, 0 = one per core), `shutdown_grace_s` (number, 30), `max_connections` (int, 10000), `request_timeout_s`
+///   (number, 60)
 /// - `storage`: "memory" or "sqlite:PATH" (default "memory")
 /// - `auth`: `master_key` (string), `keys` (list of `{name, key, models: [glob]}`)
 /// - `providers` (list): `name`, `kind` (openai | anthropic | mock), `region`; openai: `base_url`, `api_key`,
@@ -34,7 +35,7 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// - `models` (list): `name`, `balancing` (round-robin | weighted), `deployments` (list of `{provider, model,
 ///   weight (1), price: {input, output, cached_input, cache_write, reasoning} in USD per 1M tokens, capabilities:
 ///   {tools, vision, json_mode, streaming (booleans, default true), context_window, max_output_tokens}}`)
-/// - `routing`: `retries` (int, 2), `timeout_s` (number, 60), `connect_timeout_s` (number, 5)
+/// - `routing`: `retries` (int, 2), `timeout_s` (number, 60), `connect_timeout_s` (number, 5), `total_timeout_s` (number, 600)
 public enum ConfigLoader {
     public static func load(yaml: String, environment: [String: String]) throws(ConfigError) -> GatewayConfig {
         var walker = Walker(environment: environment)
@@ -325,7 +326,7 @@ struct Walker {
     mutating func serverConfig(_ node: Node) -> ServerConfig {
         var server = ServerConfig()
         guard let m = mapping(node, "server", allowed: ["listen", "max_body_bytes", "event_loop_threads", "shutdown_grace_s", "max_in_flight",
-                                                        "queue_depth", "queue_timeout_s", "tls"]) else {
+                                                        "queue_depth", "queue_timeout_s", "tls", "max_connections", "request_timeout_s"]) else {
             return server
         }
         if let v = int(m, "max_in_flight", "server", range: 0...1_000_000) { server.maxInFlight = v }
@@ -351,6 +352,8 @@ struct Walker {
         if let v = int(m, "max_body_bytes", "server", range: 1...(1 << 30)) { server.maxBodyBytes = v }
         if let v = int(m, "event_loop_threads", "server", range: 0...256) { server.eventLoopThreads = v }
         if let v = number(m, "shutdown_grace_s", "server", range: 0...3600) { server.shutdownGraceSeconds = v }
+        if let v = int(m, "max_connections", "server", range: 1...1_000_000) { server.maxConnections = v }
+        if let v = number(m, "request_timeout_s", "server", range: 0.001...3600) { server.requestTimeoutSeconds = v }
         return server
     }
 
@@ -425,7 +428,7 @@ struct Walker {
     mutating func routingConfig(_ node: Node) -> RoutingConfig {
         var routing = RoutingConfig()
         guard let m = mapping(node, "routing", allowed: ["retries", "timeout_s", "connect_timeout_s", "deadline_s", "backoff",
-                                                         "default_fallback", "health"]) else { return routing }
+                                                         "default_fallback", "health", "total_timeout_s"]) else { return routing }
         if let v = int(m, "retries", "routing", range: 0...10) { routing.retries = v }
         if let v = number(m, "deadline_s", "routing", range: 0.001...86_400) { routing.deadlineSeconds = v }
         routing.defaultFallback = string(m, "default_fallback", "routing")
@@ -446,6 +449,7 @@ struct Walker {
         }
         if let v = number(m, "timeout_s", "routing", range: 0.001...86_400) { routing.timeoutSeconds = v }
         if let v = number(m, "connect_timeout_s", "routing", range: 0.001...600) { routing.connectTimeoutSeconds = v }
+        if let v = number(m, "total_timeout_s", "routing", range: 0.001...86_400) { routing.totalTimeoutSeconds = v }
         return routing
     }
 

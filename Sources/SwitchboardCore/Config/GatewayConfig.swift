@@ -44,6 +44,13 @@ public struct ServerConfig: Sendable, Equatable {
     public var queueTimeoutSeconds: Double = 30
     /// `server.tls`: HTTPS (and optionally client certificates); plain HTTP when nil.
     public var tls: TLSConfig?
+    /// `server.max_connections`: client connections open at once; past it new connections are closed as soon as
+    /// they are accepted (and the listener stops accepting while file descriptors run out). Default 10,000, lowered
+    /// to what the process's file-descriptor limit allows.
+    public var maxConnections: Int = 10_000
+    /// `server.request_timeout_s`: the longest a client may take to send a request body; default 60. A slower one
+    /// gets 408 and its connection is closed.
+    public var requestTimeoutSeconds: Double = 60
 
     public init() {}
 }
@@ -410,6 +417,9 @@ public struct RoutingConfig: Sendable, Equatable {
     public var timeoutSeconds: Double = 60
     /// `routing.connect_timeout_s`: longest wait to open a connection to an upstream. Default 5.
     public var connectTimeoutSeconds: Double = 5
+    /// `routing.total_timeout_s`: the longest one attempt may last, a streamed answer included, when its deployment
+    /// sets no `timeouts.total_s`. Default 600: an upstream that drips a byte a second cannot hold a stream forever.
+    public var totalTimeoutSeconds: Double = 600
 
     public init() {}
 }

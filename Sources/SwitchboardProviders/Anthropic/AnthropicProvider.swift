@@ -98,7 +98,8 @@ extension AnthropicProvider {
         h.append(("x-request-id", context.requestID))
         for t in context.traceHeaders { h.append((t.name, t.value)) }
         for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
-        return try await transport.execute(UpstreamRequest(url: messagesURL + "/count_tokens", headers: h, body: rewritten, timeout: context.timeout))
+        return try await transport.execute(UpstreamRequest(url: messagesURL + "/count_tokens", headers: h, body: rewritten, timeout: context.timeout,
+                                                           limits: context.limits))
     }
 }
 

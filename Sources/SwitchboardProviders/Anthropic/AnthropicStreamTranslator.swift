@@ -74,13 +74,18 @@ public struct AnthropicStreamTranslator: Sendable {
     }
 
     /// Anthropic reports input counts at message_start and (cumulative) output at message_delta; newer versions
-    /// may repeat input counts at message_delta. The latest non-zero value wins.
+    /// may repeat input counts at message_delta. The latest non-zero value wins; a count that is not plausible
+    /// stays `Usage.invalidCount`, so the gateway sees the answer's usage as broken.
     private mutating func takeUsage(_ u: JSONValue?) {
         guard let u else { return }
-        if let v = u["input_tokens"]?.int, v > 0 { input = v }
-        if let v = u["output_tokens"]?.int, v > 0 { output = v }
-        if let v = u["cache_read_input_tokens"]?.int, v > 0 { cacheRead = v }
-        if let v = u["cache_creation_input_tokens"]?.int, v > 0 { cacheWrite = v }
+        func take(_ key: String, _ into: inout Int) {
+            let v = Usage.count(u[key])
+            if v != 0, into != Usage.invalidCount { into = v }
+        }
+        take("input_tokens", &input)
+        take("output_tokens", &output)
+        take("cache_read_input_tokens", &cacheRead)
+        take("cache_creation_input_tokens", &cacheWrite)
     }
 
     private func emit(_ delta: [String: JSONValue], finish: JSONValue = nil, into out: inout ByteBuffer) {

@@ -172,9 +172,10 @@ public enum AnthropicTranslation {
 
     /// OpenAI's usage object for Anthropic's counts, with `cache_creation_input_tokens` kept alongside (as LiteLLM
     /// does) so cache writes are billed at their own price.
+    /// Counts that are not plausible come out as `Usage.invalidCount`, so the gateway refuses the answer.
     public static func openAIUsage(input: Int, output: Int, cacheRead: Int, cacheWrite: Int) -> JSONValue {
-        let prompt = input + cacheRead + cacheWrite
-        return ["prompt_tokens": .int(prompt), "completion_tokens": .int(output), "total_tokens": .int(prompt + output),
+        let prompt = Usage.sum(input, cacheRead, cacheWrite)
+        return ["prompt_tokens": .int(prompt), "completion_tokens": .int(output), "total_tokens": .int(Usage.sum(prompt, output)),
                 "prompt_tokens_details": ["cached_tokens": .int(cacheRead)], "cache_creation_input_tokens": .int(cacheWrite)]
     }
 
@@ -198,8 +199,8 @@ public enum AnthropicTranslation {
         let u = a["usage"]
         return ["id": a["id"] ?? "", "object": "chat.completion", "created": .int(created), "model": a["model"] ?? "",
                 "choices": [["index": 0, "message": .object(message), "logprobs": nil, "finish_reason": finishReason(a["stop_reason"]?.string)]],
-                "usage": openAIUsage(input: u?["input_tokens"]?.int ?? 0, output: u?["output_tokens"]?.int ?? 0,
-                                     cacheRead: u?["cache_read_input_tokens"]?.int ?? 0, cacheWrite: u?["cache_creation_input_tokens"]?.int ?? 0)]
+                "usage": openAIUsage(input: Usage.count(u?["input_tokens"]), output: Usage.count(u?["output_tokens"]),
+                                     cacheRead: Usage.count(u?["cache_read_input_tokens"]), cacheWrite: Usage.count(u?["cache_creation_input_tokens"]))]
     }
 
     /// An Anthropic error body (`{"type":"error","error":{"type","message"}}`) in OpenAI's shape.

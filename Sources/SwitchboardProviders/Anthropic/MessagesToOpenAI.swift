@@ -118,9 +118,11 @@ public enum MessagesToOpenAI {
         }
     }
 
-    /// Anthropic's usage object for normalised usage (`input_tokens` is the uncached remainder).
+    /// Anthropic's usage object for normalised usage (`input_tokens` is the uncached remainder). Usage that is not
+    /// plausible stays so (`input_tokens` -1), so the gateway refuses it.
     public static func anthropicUsage(_ u: Usage) -> JSONValue {
-        ["input_tokens": .int(max(u.promptTokens - u.cachedTokens - u.cacheWriteTokens, 0)), "output_tokens": .int(u.completionTokens),
+        let input = u.isPlausible ? u.promptTokens - u.cachedTokens - u.cacheWriteTokens : Usage.invalidCount
+        return ["input_tokens": .int(input), "output_tokens": .int(u.completionTokens),
          "cache_read_input_tokens": .int(u.cachedTokens), "cache_creation_input_tokens": .int(u.cacheWriteTokens)]
     }
 

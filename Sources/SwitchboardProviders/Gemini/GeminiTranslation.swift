@@ -124,9 +124,9 @@ public enum GeminiTranslation {
     /// Normalised usage from Gemini's `usageMetadata`: thoughts are output tokens (and reasoning), cached content
     /// is part of the prompt.
     public static func usage(_ m: JSONValue?) -> Usage {
-        let thoughts = m?["thoughtsTokenCount"]?.int ?? 0
-        return Usage(promptTokens: m?["promptTokenCount"]?.int ?? 0, completionTokens: (m?["candidatesTokenCount"]?.int ?? 0) + thoughts,
-                     cachedTokens: m?["cachedContentTokenCount"]?.int ?? 0, reasoningTokens: thoughts)
+        let thoughts = Usage.count(m?["thoughtsTokenCount"])
+        return Usage(promptTokens: Usage.count(m?["promptTokenCount"]), completionTokens: Usage.sum(Usage.count(m?["candidatesTokenCount"]), thoughts),
+                     cachedTokens: Usage.count(m?["cachedContentTokenCount"]), reasoningTokens: thoughts)
     }
 
     public static func openAIUsage(_ u: Usage) -> JSONValue {

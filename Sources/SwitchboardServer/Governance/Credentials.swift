@@ -30,7 +30,13 @@ final class CredentialOverrides: Sendable {
 
     func key(for provider: String) -> String? { keys.withLock { $0[provider]?.key } }
     func updatedAt(_ provider: String) -> Double? { keys.withLock { $0[provider]?.updatedAt } }
-    func set(_ provider: String, _ key: String?, updatedAt: Double = 0) { keys.withLock { $0[provider] = key.map { ($0, updatedAt) } } }
+    /// Learns every stored key, so it is scrubbed from upstream errors and logged bodies too.
+    let scrubber: SecretScrubber?
+    init(scrubber: SecretScrubber? = nil) { self.scrubber = scrubber }
+    func set(_ provider: String, _ key: String?, updatedAt: Double = 0) {
+        keys.withLock { $0[provider] = key.map { ($0, updatedAt) } }
+        if let key { scrubber?.add([key]) }
+    }
 
     /// Reads every stored credential; ones that cannot be opened (another encryption key) are skipped with a
     /// warning naming only the provider.

@@ -1,0 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// The process's file-descriptor limit, and how many client connections fit under it.
+enum FileDescriptorLimit {
+    /// Raises the soft limit to the hard one (as Go's runtime does) and returns the soft limit in force.
+    static func raise() -> Int {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur > rlim_t(Int32.max) ? Int(Int32.max) : Int(limit.rlim_cur)
+    }
+
+    /// `server.max_connections`, lowered so that client connections leave a quarter of the descriptors (at least 64)
+    /// for upstream connections, storage and files: the gateway stops accepting before descriptors run out.
+    static func connectionCap(_ configured: Int, logger: Logger) -> Int {
+        let available = raise()
+        let reserve = max(64, available / 4)
+        let cap = max(16, min(configured, available - reserve))
+        if cap < configured {
+            logger.notice("server.max_connections lowered to fit the file-descriptor limit",
+                          metadata: ["max_connections": "\(cap)", "fd_limit": "\(available)"])
+        }
+        return cap
+    }
+
+    #if canImport(Glibc)
+    private static let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+    private static let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+    #endif
+}
