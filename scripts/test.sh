@@ -11,7 +11,8 @@
 # through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
 # keys, rate limits and budgets made with `switchboard keys` on one process (SQLite) and on three replicas sharing a
 # throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); HTTPS and mutual TLS with certificates made by
-# openssl (scripts/e2e/tls_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
+# openssl (scripts/e2e/tls_test.py); connection rules, slow clients, deep bodies, clients that go away and descriptor limits
+# (scripts/e2e/hardening_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
 # .test-artifacts/dashboard.png (scripts/e2e/dashboard_test.py); the embedded demo config (`switchboard serve` without --config).
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
 set -euo pipefail
@@ -454,6 +455,11 @@ need_cmd openssl openssl
 rc=0
 timeout -k 5 300 "$PYTHON" "$E2E/tls_test.py" --bin "$BIN" --work "$WORK/tls" 2>&1 | tee "$LOGS/tls_test.log" || rc=$?
 add_counts tls "$LOGS/tls_test.log" "$rc"
+
+section "Hardening: connections, slow clients, deep bodies, clients that go away, descriptor limits"
+rc=0
+timeout -k 5 300 "$PYTHON" "$E2E/hardening_test.py" --bin "$BIN" --work "$WORK/hardening" 2>&1 | tee "$LOGS/hardening_test.log" || rc=$?
+add_counts hardening "$LOGS/hardening_test.log" "$rc"
 
 section "OpenTelemetry tracing to an OTLP collector"
 rc=0

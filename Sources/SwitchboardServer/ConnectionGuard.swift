@@ -94,7 +94,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch part {
         case .head(let head):
             if head.method == .CONNECT {
-                refuse(context, status: .methodNotAllowed, #"{"error":{"message":"CONNECT is not supported.","type":"invalid_request_error","param":null,"code":"method_not_allowed"}}"#)
+                // NIO's encoder sends no body (nor length) in an answer to CONNECT: the close ends it.
+                refuse(context, status: .methodNotAllowed, nil)
                 return
             }
             closeAfterResponse = !head.isKeepAlive || head.headers.contains(name: "upgrade")
@@ -149,17 +150,19 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Answers the request itself and closes the connection.
-    private func refuse(_ context: ChannelHandlerContext, status: HTTPResponseStatus, _ body: String) {
+    private func refuse(_ context: ChannelHandlerContext, status: HTTPResponseStatus, _ body: String?) {
         tookOver = true
         bodyTimer?.cancel()
         connection.markGone()
         var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(body.utf8.count))
         headers.add(name: "connection", value: "close")
         if status == .methodNotAllowed { headers.add(name: "allow", value: "GET, POST, PUT, DELETE") }
+        if let body {
+            headers.add(name: "content-type", value: "application/json")
+            headers.add(name: "content-length", value: String(body.utf8.count))
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil) }
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
