@@ -40,9 +40,9 @@ import Testing
               - { provider: sim, model: s }
         routing: { retries: 0, timeout_s: 0.5 }
         """
-        let c = try ConfigLoader.load(yaml: yaml, environment: ["MASTER": "m", "APP_KEY": "k", "OPENAI_API_KEY": "sk-x", "HDR": "h"])
+        let c = try ConfigLoader.load(yaml: yaml, environment: ["MASTER": "m-0123456", "APP_KEY": "k", "OPENAI_API_KEY": "sk-x", "HDR": "h"])
         #expect(c.server.port == 9000 && c.server.maxBodyBytes == 1024 && c.server.shutdownGraceSeconds == 2.5)
-        #expect(c.auth.masterKey == "m" && c.auth.keys[0].key == "k" && c.auth.keys[0].models == ["gpt-*"])
+        #expect(c.auth.masterKey == "m-0123456" && c.auth.keys[0].key == "k" && c.auth.keys[0].models == ["gpt-*"])
         guard case .openai(let o) = c.providers[0].kind else { Issue.record("kind"); return }
         #expect(o.baseURL == "https://api.openai.com/v1" && o.apiKey == "sk-x")
         #expect(o.headers.map(\.value).sorted() == ["h", "org-1"])
@@ -96,6 +96,26 @@ import Testing
         for e in expected {
             #expect(p.contains { $0.hasPrefix(e) }, "missing: \(e)\nall:\n\(p.joined(separator: "\n"))")
         }
+    }
+
+    /// Keys that would make the gateway unsafe or every request fail are refused, each at its path.
+    @Test func unsafeKeysAndHeaderValuesAreProblems() {
+        let found = problems("""
+        auth:
+          master_key: "short"
+          keys:
+            - { name: a, key: "sk-same-key" }
+            - { name: b, key: "sk-same-key" }
+            - { name: c, key: "short" }
+        providers:
+          - { name: p, kind: openai, api_key: "env:CRLF", headers: { x-h: "env:LF" } }
+        models: [ { name: m, deployments: [ { provider: p, model: x } ] } ]
+        """, env: ["CRLF": "sk-abc\r\nX-Evil: 1", "LF": "a\nb"])
+        #expect(found.contains { $0.hasPrefix("auth.master_key: too short") })
+        #expect(found.contains { $0.hasPrefix("auth.keys[1].key: the same key as auth.keys[0]") })
+        #expect(found.contains { $0.hasPrefix("auth.keys[2].key: the same key as auth.master_key") })
+        #expect(found.contains { $0.hasPrefix("providers[0].api_key: contains a control character") })
+        #expect(found.contains { $0.hasPrefix("providers[0].headers.x-h: contains a control character") })
     }
 
     @Test func typeAndShapeErrors() {

@@ -167,7 +167,18 @@ struct Walker {
         return resolve(raw, Self.join(path, key))
     }
 
+    /// A secret or header value, `env:` resolved; values with control characters (CR, LF, NUL…) are problems: they
+    /// cannot go into an HTTP header, and every request would fail.
     mutating func resolve(_ raw: String, _ path: String) -> String? {
+        guard let value = resolveReference(raw, path) else { return nil }
+        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            problem(path, "contains a control character (such as a line break): it cannot be sent in an HTTP header")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func resolveReference(_ raw: String, _ path: String) -> String? {
         guard raw.hasPrefix("env:") else { return raw }
         let name = String(raw.dropFirst(4))
         guard !name.isEmpty else {
@@ -393,6 +404,9 @@ struct Walker {
             }
         }
         auth.masterKey = secret(m, "master_key", "auth")
+        if let master = auth.masterKey, master.utf8.count < AuthConfig.minimumMasterKeyLength {
+            problem("auth.master_key", "too short: at least \(AuthConfig.minimumMasterKeyLength) characters (it unlocks everything)")
+        }
         if let url = string(m, "budget_alert_webhook", "auth") {
             if url.hasPrefix("http://") || url.hasPrefix("https://") { auth.budgetAlertWebhook = url } else {
                 problem("auth.budget_alert_webhook", "expected an http:// or https:// URL, found \"\(url)\"")
@@ -401,6 +415,7 @@ struct Walker {
         if let v = number(m, "key_cache_s", "auth", range: 0...3600) { auth.keyCacheSeconds = v }
         if let node = m["keys"], let list = sequence(node, "auth.keys") {
             var names: [String: Int] = [:]
+            var texts: [String: Int] = [:]
             for (i, item) in list.enumerated() {
                 let path = "auth.keys[\(i)]"
                 guard let k = mapping(item, path, allowed: ["name", "key", "models"]) else { continue }
@@ -418,6 +433,12 @@ struct Walker {
                 if let name {
                     if let first = names[name] { problem("\(path).name", "duplicate key name \"\(name)\" (also auth.keys[\(first)])") }
                     names[name] = i
+                }
+                if let key {
+                    // One key text, one identity: a duplicate would be resolved to whichever came first.
+                    if let first = texts[key] { problem("\(path).key", "the same key as auth.keys[\(first)]") }
+                    if key == auth.masterKey { problem("\(path).key", "the same key as auth.master_key") }
+                    texts[key] = i
                 }
                 if let name, let key { auth.keys.append(StaticKey(name: name, key: key, models: models)) }
             }

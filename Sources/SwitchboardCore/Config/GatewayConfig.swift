@@ -158,6 +158,8 @@ public enum StorageLocation: Sendable, Equatable, CustomStringConvertible {
 
 /// `auth:` — who may call the gateway.
 public struct AuthConfig: Sendable {
+    /// The shortest `master_key` accepted.
+    public static let minimumMasterKeyLength = 8
     /// `auth.master_key`: may use every model.
     public var masterKey: String?
     /// `auth.keys`: static client keys.
