@@ -152,7 +152,8 @@ extension JSONValue {
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             let plain = !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
             if plain, let i = Int(text) { return .int(i) }
-            guard let d = Double(text) else { return nil }
+            // A number beyond a double's range (1e999) is not a value the gateway can hold or write back.
+            guard let d = Double(text), d.isFinite else { return nil }
             // Whole numbers written with a fraction or exponent (`1.0`, `1e3`) are integers, as JSONDecoder had them.
             if !plain, d == d.rounded(), abs(d) < 9e15 { return .int(Int(d)) }
             return .double(d)

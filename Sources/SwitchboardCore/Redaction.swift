@@ -90,9 +90,15 @@ public struct Redactor: Sendable {
             custom = patterns.compactMap { try? Regex($0) }
         }
 
-        public func redact(_ text: String) -> String {
+        public func redact(_ text: String) -> String { redact(text, skippingImpossible: true) }
+
+        /// `skippingImpossible: false` runs every pattern (the reference the trigger scan is tested against).
+        func redact(_ text: String, skippingImpossible: Bool) -> String {
             var text = text
-            for kind in kinds {
+            // Regexes cost milliseconds per 16 KiB; a linear scan tells which kinds can match at all (most bodies
+            // hold none), so only those patterns run.
+            let possible = skippingImpossible ? RedactionTriggers(text.utf8) : nil
+            for kind in kinds where possible?.contains(kind) ?? true {
                 switch kind {
                 case .secret:
                     for pattern in secrets { text.replace(pattern, with: "[REDACTED:secret]") }
@@ -143,5 +149,70 @@ public struct Redactor: Sendable {
             }
         }
         return sum % 10 == 0
+    }
+}
+
+/// Which kinds of `Redactor` patterns can match a text at all: each is a necessary condition of its patterns,
+/// checked in one pass over the bytes (a kind not in the set cannot match, so skipping its patterns changes nothing).
+struct RedactionTriggers {
+    private var kinds: Set<RedactionKind> = []
+
+    func contains(_ kind: RedactionKind) -> Bool { kinds.contains(kind) }
+
+    init(_ utf8: String.UTF8View) {
+        var bytes = Array(utf8)
+        bytes.append(0)      // a sentinel ends the last run
+        // Runs of digits and the separators the number patterns allow: [0-9 space - . ( ) +].
+        var digits = 0, separators = 0, dots = 0, dashes = 0, plus = false, paren = false
+        func endRun(_ k: inout Set<RedactionKind>) {
+            if digits >= 13 { k.insert(.card) }
+            if digits >= 9 && dashes >= 2 { k.insert(.ssn) }
+            if plus || paren || (digits >= 10 && separators >= 2) { k.insert(.phone) }
+            if digits >= 4 && dots >= 3 { k.insert(.ip) }
+            digits = 0; separators = 0; dots = 0; dashes = 0; plus = false; paren = false
+        }
+        var k: Set<RedactionKind> = []
+        var i = 0
+        let n = bytes.count - 1
+        while i <= n {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "+"):
+                separators += 1
+                if b == UInt8(ascii: ".") { dots += 1 }
+                if b == UInt8(ascii: "-") { dashes += 1 }
+                if b == UInt8(ascii: "+") && i + 1 < n && bytes[i + 1] >= UInt8(ascii: "0") && bytes[i + 1] <= UInt8(ascii: "9") { plus = true }
+                if b == UInt8(ascii: "(") { paren = true }
+            default:
+                if digits > 0 || plus || paren { endRun(&k) } else { separators = 0; dots = 0; dashes = 0 }
+                if b == UInt8(ascii: "@") { k.insert(.email) }
+                if !k.contains(.secret) && Self.secretStarts(bytes, i) { k.insert(.secret) }
+            }
+            i += 1
+        }
+        kinds = k
+    }
+
+    /// Whether a secret pattern can start at `i`: `sk-`/`pk-`/`rk-`, `AKIA`, `AIza`, `gh?_`, `xox`, `eyJ`, `bearer`.
+    private static func secretStarts(_ b: [UInt8], _ i: Int) -> Bool {
+        func at(_ j: Int, _ text: StaticString) -> Bool {
+            let m = text.utf8CodeUnitCount
+            guard j + m < b.count else { return false }
+            let p = text.utf8Start
+            for k in 0..<m where b[j + k] != p[k] { return false }
+            return true
+        }
+        switch b[i] {
+        case UInt8(ascii: "s"), UInt8(ascii: "p"), UInt8(ascii: "r"): return at(i + 1, "k-")
+        case UInt8(ascii: "A"): return at(i + 1, "KIA") || at(i + 1, "Iza")
+        case UInt8(ascii: "g"): return i + 3 < b.count && b[i + 1] == UInt8(ascii: "h") && b[i + 3] == UInt8(ascii: "_")
+        case UInt8(ascii: "x"): return at(i + 1, "ox")
+        case UInt8(ascii: "e"): return at(i + 1, "yJ")
+        case UInt8(ascii: "b"), UInt8(ascii: "B"):
+            guard i + 6 < b.count else { return false }
+            return zip(b[(i + 1)...(i + 5)], "earer".utf8).allSatisfy { $0 | 0x20 == $1 }
+        default: return false
+        }
     }
 }

@@ -9,11 +9,21 @@ public struct SSEEventBuffer: Sendable {
     public init() {}
 
     /// Adds `chunk`; returns the data payloads of the events it completed (events without data are skipped).
+    /// True once an event grew past `SSERelay.maxEventBytes` without ending; it was dropped.
+    public private(set) var overflowed = false
+
     public mutating func add(_ chunk: ByteBuffer) -> [Data] {
         var chunk = chunk
         pending.writeBuffer(&chunk)
         let ends = pending.withUnsafeReadableBytes { SSEFraming.eventEnds(in: $0) }
-        guard let last = ends.last else { return [] }
+        guard let last = ends.last else {
+            if pending.readableBytes > SSERelay.maxEventBytes {
+                // Never hold an endless line: drop it (the stream then ends without its end marker).
+                overflowed = true
+                pending = ByteBuffer()
+            }
+            return []
+        }
         var out: [Data] = []
         var start = 0
         for end in ends {
