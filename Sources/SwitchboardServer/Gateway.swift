@@ -577,9 +577,11 @@ final class Gateway: Sendable {
     }
 
     /// `Retry-After` (seconds) or `retry-after-ms` of an upstream answer, in milliseconds.
+    /// Untrusted like the rest of the answer: only finite values from 0 to one day are taken.
     static func retryAfterMs(_ upstream: UpstreamResponse) -> Double? {
-        if let ms = upstream.header("retry-after-ms").flatMap(Double.init) { return ms }
-        return upstream.header("retry-after").flatMap(Double.init).map { $0 * 1000 }
+        let ms = upstream.header("retry-after-ms").flatMap(Double.init) ?? upstream.header("retry-after").flatMap(Double.init).map { $0 * 1000 }
+        guard let ms, ms.isFinite, (0...86_400_000).contains(ms) else { return nil }
+        return ms
     }
 
     /// `GET /admin/health`: every model's deployments with their circuit state, cooldown, load and caps.

@@ -32,6 +32,8 @@ import Testing
         case echoesKeyIn500
         /// A 422 with the key in `param`, `type` and `code` too.
         case echoesKeyInFields
+        /// 429 with `Retry-After: 1e308` and `retry-after-ms: inf`.
+        case absurdRetryAfter
         /// 200 with an HTML page.
         case htmlOK
         /// 200 with JSON cut in the middle.
@@ -181,6 +183,11 @@ import Testing
             let k = r.headers[.authorization] ?? r.headers[HTTPField.Name("x-api-key")!] ?? ""
             return jsonReply(#"{"error":{"message":"no","type":\#(JSONString.quote(k)),"param":\#(JSONString.quote(k)),"code":\#(JSONString.quote(k))}}"#,
                              status: .unprocessableContent)
+        case .absurdRetryAfter:
+            var h = HTTPFields()
+            h[.retryAfter] = "1e308"
+            h[HTTPField.Name("retry-after-ms")!] = "inf"
+            return jsonReply(Wire.error("slow down", type: "rate_limit_error", code: "rate_limited"), status: .tooManyRequests, headers: h)
         case .htmlOK: return raw("text/html", "<html><body>Bad gateway</body></html>")
         case .truncatedJSON: return raw("application/json", #"{"id":"x","choices":[{"message":{"content":"hel"#)
         case .binaryOK: return raw("application/octet-stream", String(decoding: (0..<512).map { UInt8(($0 * 37) & 0xFF) }, as: UTF8.self))

@@ -100,9 +100,29 @@ import Testing
         #expect(Price(input: 1, output: 0, cachedInput: 0).cost(of: Usage(promptTokens: 10, cachedTokens: 50)) == 0)
     }
 
-    @Test(arguments: [(0.004, "0.004"), (0, "0"), (1.5, "1.5"), (0.00000015, "0.00000015"), (12, "12"), (-1, "0"), (.nan, "0")])
+    @Test(arguments: [(0.004, "0.004"), (0, "0"), (1.5, "1.5"), (0.00000015, "0.00000015"), (12, "12"), (-1, "0"), (.nan, "0"),
+                      (3_000_000_000, "3000000000"), (1e300, String(format: "%.0f", 1e300)), (.infinity, "0")])
     func formatsUSD(_ amount: Double, _ text: String) {
         #expect(formatUSD(amount) == text)
+    }
+
+    /// Usage from an upstream is untrusted: sums saturate, absurd or negative counts are not plausible, and a cost is
+    /// always finite and never negative.
+    @Test func absurdCountsCannotTrapOrGoNegative() {
+        let huge = Usage(promptTokens: .max, completionTokens: .max)
+        #expect(huge.totalTokens == .max && !huge.isPlausible)
+        #expect(Usage(promptTokens: 1 << 62, completionTokens: 1 << 62).totalTokens == .max)
+        #expect(!Usage(promptTokens: -1_000_000_000).isPlausible)
+        #expect(!Usage(promptTokens: 10, cachedTokens: 11).isPlausible && !Usage(completionTokens: 1, reasoningTokens: 2).isPlausible)
+        #expect(Usage(promptTokens: Usage.maxTokens, completionTokens: Usage.maxTokens).isPlausible)
+        #expect(Usage.sum(1, Usage.invalidCount) == Usage.invalidCount && Usage.count(-5) == Usage.invalidCount && Usage.count(nil as Int?) == 0)
+        for usage in [huge, Usage(promptTokens: -5, completionTokens: .min), Usage(promptTokens: 1 << 62, completionTokens: 1 << 62, reasoningTokens: .max)] {
+            let cost = Price(input: 1e300, output: 1e300).cost(of: usage)
+            #expect(cost.isFinite && cost >= 0)
+            _ = formatUSD(cost)
+        }
+        #expect(Usage.inOpenAIResponse(ByteBuffer(string: #"{"usage":{"prompt_tokens":1e30,"completion_tokens":3.5}}"#))?.isPlausible == false)
+        #expect(Usage.inOpenAIResponse(ByteBuffer(string: #"{"usage":{"prompt_tokens":null,"completion_tokens":4}}"#)) == Usage(completionTokens: 4))
     }
 }
 

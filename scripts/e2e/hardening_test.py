@@ -91,23 +91,28 @@ def start(name: str, config: str, nofile: int | None = None) -> subprocess.Popen
                             stderr=open(os.path.join(args.work, f"{name}.err.log"), "w"))
 
 
-def raw(port: int, data: bytes, *, timeout: float = 5.0) -> tuple[bytes, bool]:
-    """Sends `data` on a new connection; returns what came back and whether the server closed the connection."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.sendall(data)
+def read_all(s: socket.socket) -> tuple[bytes, bool]:
+    """Reads until the server closes the connection or the socket times out; returns the bytes and whether it closed."""
     out = b""
-    closed = False
     try:
         while True:
             chunk = s.recv(65536)
             if not chunk:
-                closed = True
-                break
+                return out, True
             out += chunk
     except socket.timeout:
-        pass
+        return out, False
+    except ConnectionResetError:
+        return out, True
+
+
+def raw(port: int, data: bytes, *, timeout: float = 5.0) -> tuple[bytes, bool]:
+    """Sends `data` on a new connection; returns what came back and whether the server closed the connection."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    result = read_all(s)
     s.close()
-    return out, closed
+    return result
 
 
 def nested(depth: int) -> dict:
@@ -155,19 +160,21 @@ def test_a_slow_body_gets_408_and_is_disconnected() -> None:
     s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-user\r\n"
               b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"model\":")
     started = time.monotonic()
-    out = b""
-    closed = False
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                closed = True
-                break
-            out += chunk
-            s.sendall(b" ")          # one byte at a time: never enough, never idle
+    done = threading.Event()
+
+    def drip() -> None:          # one byte every 100 ms: never enough, never idle
+        while not done.is_set():
+            try:
+                s.sendall(b" ")
+            except OSError:
+                return
             time.sleep(0.1)
-    except (socket.timeout, BrokenPipeError, ConnectionResetError):
-        closed = True
+
+    dripper = threading.Thread(target=drip, daemon=True)
+    dripper.start()
+    out, closed = read_all(s)
+    done.set()
+    dripper.join()
     s.close()
     elapsed = time.monotonic() - started
     check(out.startswith(b"HTTP/1.1 408") and b"request_timeout" in out, f"answer: {out[:300]!r}")
