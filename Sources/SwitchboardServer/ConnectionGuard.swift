@@ -31,14 +31,15 @@ final class ClientConnection: Sendable {
 
     func remove(_ token: Int) { _ = state.withLock { $0.callbacks.removeValue(forKey: token) } }
 
+    /// Marks the client gone and runs the callbacks. They run under the lock, so one is never running after its
+    /// `remove` returned (`cancellingOnDisconnect` relies on it: its task is alive while it is cancelled).
     func markGone() {
-        let callbacks = state.withLock { s -> [@Sendable () -> Void] in
-            guard !s.gone else { return [] }
+        state.withLock { s in
+            guard !s.gone else { return }
             s.gone = true
-            defer { s.callbacks = [:] }
-            return Array(s.callbacks.values)
+            for c in s.callbacks.values { c() }
+            s.callbacks = [:]
         }
-        for c in callbacks { c() }
     }
 
     /// The connections open now, by channel, for request contexts to find theirs.
@@ -48,13 +49,25 @@ final class ClientConnection: Sendable {
     static func unregister(_ channel: any Channel) { _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
 }
 
-/// Runs `body` in a task that is cancelled when the client of `connection` goes away.
-func cancellingOnDisconnect<T: Sendable>(_ connection: ClientConnection?, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+/// Runs `body`, cancelling the current task if the client of `connection` goes away meanwhile. No task is made:
+/// the request's own task is cancelled, through a handle that is only used while `body` runs (the callback is
+/// removed, under the connection's lock, before this returns).
+func cancellingOnDisconnect<T: Sendable>(_ connection: ClientConnection?, _ body: () async throws -> T) async throws -> T {
     guard let connection else { return try await body() }
-    let task = Task { try await body() }
-    let token = connection.onGone { task.cancel() }
+    let token = withUnsafeCurrentTask { task in
+        task.flatMap { task in
+            let handle = CurrentTaskHandle(task)
+            return connection.onGone { handle.task.cancel() }
+        }
+    }
     defer { if let token { connection.remove(token) } }
-    return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+    return try await body()
+}
+
+/// The request's task, for `cancellingOnDisconnect` only (see there why it is safe to use from the callback).
+private struct CurrentTaskHandle: @unchecked Sendable {
+    let task: UnsafeCurrentTask
+    init(_ task: UnsafeCurrentTask) { self.task = task }
 }
 
 /// The HTTP/1 rules Hummingbird leaves to the application, on each client connection (on the HTTP/1 side of the
@@ -72,11 +85,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     let connection = ClientConnection()
     let requestTimeout: TimeAmount
-    private var closeAfterResponse = false
-    private var http10 = false
+    /// Per request received and not yet answered (HTTP/1.1 may pipeline): whether its answer closes the connection,
+    /// and whether it is HTTP/1.0.
+    private var answers: [(close: Bool, http10: Bool)] = []
     /// Set once the guard answered itself (CONNECT, timeout): everything else on the connection is dropped.
     private var tookOver = false
+    /// One timer per connection at a time, not one per request: it fires at the oldest unfinished request's deadline.
     private var bodyTimer: Scheduled<Void>?
+    /// When the request being received started (its head), while its end has not arrived.
+    private var receivingSince: NIODeadline?
 
     init(requestTimeout: TimeAmount) { self.requestTimeout = requestTimeout }
 
@@ -98,18 +115,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 refuse(context, status: .methodNotAllowed, nil)
                 return
             }
-            closeAfterResponse = !head.isKeepAlive || head.headers.contains(name: "upgrade")
-            http10 = head.version.major == 1 && head.version.minor == 0
-            bodyTimer?.cancel()
-            let loop = context.eventLoop
-            bodyTimer = loop.assumeIsolated().scheduleTask(in: requestTimeout) { [weak self] in
-                guard let self, !self.tookOver else { return }
-                self.refuse(context, status: .requestTimeout,
-                            #"{"error":{"message":"The request body did not arrive in time.","type":"invalid_request_error","param":null,"code":"request_timeout"}}"#)
-            }
+            answers.append((!head.isKeepAlive || head.headers.contains(name: "upgrade"), head.version.major == 1 && head.version.minor == 0))
+            receivingSince = .now()
+            if bodyTimer == nil { armTimer(context, at: receivingSince! + requestTimeout) }
         case .end:
-            bodyTimer?.cancel()
-            bodyTimer = nil
+            receivingSince = nil
         case .body:
             break
         }
@@ -121,18 +131,23 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
+        let answer = answers.first ?? (false, false)
         switch unwrapOutboundIn(data) {
-        case .head(var head) where closeAfterResponse || http10:
-            if closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "close") }
-            if http10 { head.version = .http1_0 }
+        case .head(var head) where answer.close || answer.http10:
+            if answer.close { head.headers.replaceOrAdd(name: "connection", value: "close") }
+            if answer.http10 { head.version = .http1_0 }
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .end where closeAfterResponse:
+        case .end where answer.close:
+            answers.removeFirst()
             // Close only once the end is written (closing at once would drop what is queued).
             let written = context.eventLoop.makePromise(of: Void.self)
             if let promise { written.futureResult.cascade(to: promise) }
             context.write(data, promise: written)
             context.flush()
             written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        case .end:
+            if !answers.isEmpty { answers.removeFirst() }
+            context.write(data, promise: promise)
         default:
             context.write(data, promise: promise)
         }
@@ -147,6 +162,22 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         bodyTimer?.cancel()
         connection.markGone()
         context.fireChannelInactive()
+    }
+
+    /// Checks, at `deadline`, whether the request being received is late: 408 if so, else waits for the next deadline
+    /// (the timer is re-armed only while a request is being received).
+    private func armTimer(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            self.bodyTimer = nil
+            guard !self.tookOver, let since = self.receivingSince else { return }
+            if NIODeadline.now() >= since + self.requestTimeout {
+                self.refuse(context, status: .requestTimeout,
+                            #"{"error":{"message":"The request body did not arrive in time.","type":"invalid_request_error","param":null,"code":"request_timeout"}}"#)
+            } else {
+                self.armTimer(context, at: since + self.requestTimeout)
+            }
+        }
     }
 
     /// Answers the request itself and closes the connection.

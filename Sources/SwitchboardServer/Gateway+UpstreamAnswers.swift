@@ -5,17 +5,15 @@ import SwitchboardProviders
 /// What the gateway makes of an upstream's answer before anything reaches the client: whether a 2xx can be relayed,
 /// the client's error for a failed one (scrubbed of credentials), `Retry-After`, transport failures.
 extension Gateway {
-    /// Why a 2xx answer's head cannot be relayed as it is, if it cannot: a stream must be `text/event-stream`, a
-    /// plain answer JSON, and neither may be compressed (the gateway asks for identity and reads the bytes).
+    /// Why a 2xx answer's head cannot be relayed as it is, if it cannot: a stream must be `text/event-stream` and
+    /// nothing may be compressed (the gateway reads the bytes). A plain answer's body is checked itself (one JSON
+    /// object), whatever type it claims: some OpenAI-compatible servers label JSON `text/plain`.
     static func framingProblem(_ upstream: UpstreamResponse, stream: Bool) -> String? {
         if let encoding = upstream.header("content-encoding"), !encoding.isEmpty, encoding.lowercased() != "identity" {
             return "the body is compressed (content-encoding \(String(encoding.prefix(40))))"
         }
-        guard let type = upstream.header("content-type")?.lowercased() else { return nil }
-        if stream {
-            return type.hasPrefix("text/event-stream") ? nil : "a stream was asked for, but the answer is \(String(type.prefix(60)))"
-        }
-        return type.hasPrefix("application/json") || type.contains("+json") ? nil : "the answer is \(String(type.prefix(60))), not JSON"
+        guard stream, let type = upstream.header("content-type")?.lowercased() else { return nil }
+        return type.hasPrefix("text/event-stream") ? nil : "a stream was asked for, but the answer is \(String(type.prefix(60)))"
     }
 
     /// `Retry-After` (seconds) or `retry-after-ms` of an upstream answer, in milliseconds.

@@ -240,13 +240,13 @@ final class Gateway: Sendable {
                 winner.firstByte(ttftMs: ttft)
                 return streamResponse(API.self, first: first, rest: rest, relay: API.relay(for: request), upstream: upstream,
                                       trace: trace, route: route, lease: winner, attemptTTFT: ttft)
-            case .complete(let upstream, let body, let usage, let latency):
+            case .complete(_, let body, let usage, let latency):
                 trace.firstByte()
                 winner.firstByte(ttftMs: latency)
                 winner.finished(latencyMs: latency, tokens: usage?.totalTokens)
                 trace.finish(status: 200, usage: usage)
                 var headers = trace.headers(modelName: route.name)
-                headers[.contentType] = upstream.header("content-type") ?? "application/json"
+                headers[.contentType] = "application/json"     // the body was checked to be one JSON object
                 headers[.switchboardCost] = formatUSD(trace.record.costUSD)
                 trace.keepResponse(body)
                 trace.emit(recorder)

@@ -23,6 +23,29 @@ import Testing
         return (out, r)
     }
 
+    /// An event that never ends is not buffered past `maxEventBytes`: the relay (and the translators' event buffer)
+    /// drops it and says so, whatever the chunking, so a 200 MB line costs 4 MiB at most.
+    @Test(arguments: [SSERelay.Mode.passthrough, .stripUsageChunk])
+    func anEndlessLineIsDroppedAtTheLimit(_ mode: SSERelay.Mode) {
+        var relay = SSERelay(mode: mode)
+        var events = SSEEventBuffer()
+        _ = relay.feed(ByteBuffer(string: Self.content))
+        #expect(!relay.endsInsideEvent)
+        let chunk = ByteBuffer(repeating: UInt8(ascii: "a"), count: 256 << 10)
+        _ = relay.feed(ByteBuffer(string: "data: {\"x\":\""))
+        for _ in 0..<(SSERelay.maxEventBytes / chunk.readableBytes - 1) {
+            _ = relay.feed(chunk)
+            _ = events.add(chunk)
+            #expect(!relay.overflowed && !events.overflowed)
+        }
+        for _ in 0..<2 {
+            _ = relay.feed(chunk)
+            _ = events.add(chunk)
+        }
+        #expect(relay.overflowed && relay.endsInsideEvent && events.overflowed)
+        #expect(relay.finish() == nil && events.finish() == nil)
+    }
+
     @Test func passthroughSplitAtEveryByteKeepsBytesAndFindsUsage() {
         let n = Self.stream.utf8.count
         for cut in 0...n {
