@@ -13,6 +13,7 @@ public struct SSEEventBuffer: Sendable {
     public private(set) var overflowed = false
 
     public mutating func add(_ chunk: ByteBuffer) -> [Data] {
+        guard !overflowed else { return [] }      // a broken stream: nothing more is read from it
         var chunk = chunk
         pending.writeBuffer(&chunk)
         let ends = pending.withUnsafeReadableBytes { SSEFraming.eventEnds(in: $0) }

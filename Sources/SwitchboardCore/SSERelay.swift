@@ -39,6 +39,7 @@ public struct SSERelay: Sendable {
 
     /// Feeds one chunk from upstream; returns the bytes to send to the client now (nil: nothing yet).
     public mutating func feed(_ chunk: ByteBuffer) -> ByteBuffer? {
+        guard !overflowed else { return nil }     // a broken stream: nothing more is read from it
         let buffer: ByteBuffer
         let fresh = pending.readableBytes == 0
         if fresh {
