@@ -59,23 +59,25 @@ import Testing
     }
 
     enum Route: String, CaseIterable, Sendable {
-        case chat, chatStream, embeddings, messagesViaOpenAI, messagesViaOpenAIStream, messagesViaAnthropic, messagesViaAnthropicStream, countTokens
+        case chat, chatStream, chatViaGemini, chatViaGeminiStream, embeddings, messagesViaOpenAI, messagesViaOpenAIStream, messagesViaAnthropic, messagesViaAnthropicStream, countTokens
 
         var path: String {
             switch self {
-            case .chat, .chatStream: "/v1/chat/completions"
+            case .chat, .chatStream, .chatViaGemini, .chatViaGeminiStream: "/v1/chat/completions"
             case .embeddings: "/v1/embeddings"
             case .countTokens: "/v1/messages/count_tokens"
             default: "/v1/messages"
             }
         }
         var anthropicShape: Bool { path.hasPrefix("/v1/messages") }
-        var stream: Bool { [.chatStream, .messagesViaOpenAIStream, .messagesViaAnthropicStream].contains(self) }
+        var stream: Bool { [.chatStream, .chatViaGeminiStream, .messagesViaOpenAIStream, .messagesViaAnthropicStream].contains(self) }
         var body: String {
             let model = [.messagesViaAnthropic, .messagesViaAnthropicStream, .countTokens].contains(self) ? "claude" : "gpt"
             switch self {
             case .chat, .chatStream:
                 return #"{"model":"gpt","stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#
+            case .chatViaGemini, .chatViaGeminiStream:
+                return #"{"model":"gem","stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#
             case .embeddings:
                 return #"{"model":"gpt","input":["one","two"]}"#
             default:
@@ -90,9 +92,11 @@ import Testing
         providers:
           - { name: oa, kind: openai, base_url: "http://127.0.0.1:\(port)/v1", api_key: "\(openAIKey)", headers: { x-extra: "\(oddKey)" } }
           - { name: an, kind: anthropic, base_url: "http://127.0.0.1:\(port)", api_key: "\(oddKey)" }
+          - { name: ge, kind: gemini, base_url: "http://127.0.0.1:\(port)", api_key: "\(openAIKey)" }
         models:
           - { name: gpt, deployments: [ { provider: oa, model: m, price: { input: 1, output: 2 } } ] }
           - { name: claude, deployments: [ { provider: an, model: m, price: { input: 1, output: 2 } } ] }
+          - { name: gem, deployments: [ { provider: ge, model: m, price: { input: 1, output: 2 } } ] }
         routing: { retries: 1, total_timeout_s: 1, timeout_s: 5, backoff: { base_ms: 1, max_ms: 2 }, health: { failure_threshold: 1000, error_ratio: 0 } }
         logging: { bodies: { enabled: true, redact: [] } }
         """
@@ -166,8 +170,8 @@ import Testing
 
     static func misbehave(_ m: Misbehaviour, _ r: ReceivedRequest) -> Response {
         let anthropic = r.path.hasSuffix("/messages") || r.path.hasSuffix("/count_tokens")
-        let stream = r.text.contains(#""stream":true"#)
-        let echo = "Incorrect API key provided: \(r.headers[.authorization] ?? "") x-api-key: \(r.headers[HTTPField.Name("x-api-key")!] ?? "") extra=\(r.headers[HTTPField.Name("x-extra")!] ?? "")"
+        let stream = r.text.contains(#""stream":true"#) || r.path.hasSuffix(":streamGenerateContent")
+        let echo = "Incorrect API key provided: \(r.headers[.authorization] ?? "") x-api-key: \(r.headers[HTTPField.Name("x-api-key")!] ?? "") extra=\(r.headers[HTTPField.Name("x-extra")!] ?? "") google=\(r.headers[HTTPField.Name("x-goog-api-key")!] ?? "")"
         switch m {
         case .usageInt64Max: return usage(anthropic, stream, r, "9223372036854775807", "9223372036854775807")
         case .usageOverflowingSum: return usage(anthropic, stream, r, "4611686018427387904", "4611686018427387904")
@@ -180,7 +184,7 @@ import Testing
         case .echoesKeyIn500:
             return jsonReply(Wire.error(echo.replacingOccurrences(of: "\"", with: "'"), type: "server_error"), status: .internalServerError)
         case .echoesKeyInFields:
-            let k = r.headers[.authorization] ?? r.headers[HTTPField.Name("x-api-key")!] ?? ""
+            let k = r.headers[.authorization] ?? r.headers[HTTPField.Name("x-api-key")!] ?? r.headers[HTTPField.Name("x-goog-api-key")!] ?? ""
             return jsonReply(#"{"error":{"message":"no","type":\#(JSONString.quote(k)),"param":\#(JSONString.quote(k)),"code":\#(JSONString.quote(k))}}"#,
                              status: .unprocessableContent)
         case .absurdRetryAfter:
@@ -243,6 +247,10 @@ import Testing
             return raw("application/json", #"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"model":"m","usage":{"prompt_tokens":\#(prompt),"total_tokens":\#(prompt)}}"#)
         }
         if r.path.hasSuffix("/count_tokens") { return raw("application/json", #"{"input_tokens":\#(prompt)}"#) }
+        if r.path.contains("GenerateContent") || r.path.contains("generateContent") {
+            let g = #"{"candidates":[{"content":{"role":"model","parts":[{"text":"hi"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":\#(prompt),"candidatesTokenCount":\#(completion),"thoughtsTokenCount":\#(completion),"cachedContentTokenCount":\#(prompt)}}"#
+            return stream ? sseReply { send in try await send("data: \(g)\r\n\r\n") } : raw("application/json", g)
+        }
         if anthropic {
             let u = #"{"input_tokens":\#(prompt),"output_tokens":\#(completion),"cache_read_input_tokens":\#(prompt)}"#
             if !stream {
