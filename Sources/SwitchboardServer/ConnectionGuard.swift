@@ -134,8 +134,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         let answer = answers.first ?? (false, false)
         switch unwrapOutboundIn(data) {
         case .head(var head) where answer.close || answer.http10:
-            if answer.close { head.headers.replaceOrAdd(name: "connection", value: "close") }
-            if answer.http10 { head.version = .http1_0 }
+            var close = answer.close
+            if answer.http10 {
+                head.version = .http1_0
+                // HTTP/1.0 has no chunked encoding: an answer of unknown length (a stream) ends with the connection.
+                if !head.headers.contains(name: "content-length") { close = true }
+            }
+            if close {
+                answers[0].close = true
+                head.headers.replaceOrAdd(name: "connection", value: "close")
+            }
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end where answer.close:
             answers.removeFirst()

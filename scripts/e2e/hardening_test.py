@@ -140,6 +140,17 @@ def test_http10_connection_is_closed_after_the_answer() -> None:
 
 
 @runner.test
+def test_an_http10_stream_is_unchunked_and_ends_with_the_connection() -> None:
+    body = json.dumps({"model": "demo", "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    out, closed = raw(PORT, b"POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nAuthorization: Bearer sk-user\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body, timeout=5)
+    head, _, rest = out.partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.0 200") and b"transfer-encoding" not in head.lower(), f"head: {head[:300]!r}")
+    check(rest.startswith(b"data: ") and b"data: [DONE]" in rest, f"body: {rest[:200]!r}")
+    check(closed, "an HTTP/1.0 stream did not end with the connection")
+
+
+@runner.test
 def test_connection_close_is_honoured() -> None:
     out, closed = raw(PORT, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout=3)
     check(out.startswith(b"HTTP/1.1 200") and closed, f"closed={closed}: {out[:200]!r}")
