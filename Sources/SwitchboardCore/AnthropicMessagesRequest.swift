@@ -70,7 +70,6 @@ public struct AnthropicMessagesRequest: Sendable {
 
 extension Usage {
     private static let anthropicKeys: [[UInt8]] = ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map { Array($0.utf8) }
-    private static let usageKey: [[UInt8]] = [Array("usage".utf8)]
 
     /// Reads Anthropic's `usage` object. `input_tokens` counts uncached input only, so the normalised prompt count is
     /// input + cache reads + cache writes.
@@ -82,9 +81,6 @@ extension Usage {
 
     /// Usage of a non-streamed Anthropic message (its top-level `usage`).
     public static func inAnthropicMessage(_ body: ByteBuffer) -> Usage? {
-        body.withUnsafeReadableBytes { bytes in
-            guard let f = try? JSONPeek.topLevel(bytes, keys: usageKey), let u = f[0], u.kind == .object else { return nil }
-            return anthropicUsageObject(UnsafeRawBufferPointer(rebasing: bytes[u.range]))
-        }
+        (try? checkedAnswer(body, usage: anthropicUsageObject)) ?? nil
     }
 }

@@ -8,10 +8,10 @@ public struct SSEEventBuffer: Sendable {
 
     public init() {}
 
-    /// Adds `chunk`; returns the data payloads of the events it completed (events without data are skipped).
     /// True once an event grew past `SSERelay.maxEventBytes` without ending; it was dropped.
     public private(set) var overflowed = false
 
+    /// Adds `chunk`; returns the data payloads of the events it completed (events without data are skipped).
     public mutating func add(_ chunk: ByteBuffer) -> [Data] {
         guard !overflowed else { return [] }      // a broken stream: nothing more is read from it
         var chunk = chunk

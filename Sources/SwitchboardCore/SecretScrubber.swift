@@ -12,18 +12,19 @@ public final class SecretScrubber: Sendable {
     private let patterns = Redactor(kinds: [.secret])
 
     public init(literals: [String] = []) {
-        set(literals)
+        add(literals)
     }
 
-    /// Replaces the secrets known by value (the configured and stored provider keys).
-    public func set(_ values: [String]) {
-        let kept = Set(values.filter { $0.utf8.count >= Self.minimumLength }).sorted { $0.utf8.count > $1.utf8.count }
-        literals.withLock { $0 = kept }
+    /// Knows the secrets of `providers` (their keys and header values) by value.
+    public convenience init(providers: [ProviderConfig]) {
+        self.init(literals: providers.flatMap(\.kind.secrets))
     }
 
     /// Adds secrets known by value (a provider key stored through the admin API).
     public func add(_ values: [String]) {
-        set(literals.withLock { $0 } + values)
+        literals.withLock { known in
+            known = Set(known + values.filter { $0.utf8.count >= Self.minimumLength }).sorted { $0.utf8.count > $1.utf8.count }
+        }
     }
 
     /// The secrets known by value, longest first.
@@ -31,15 +32,19 @@ public final class SecretScrubber: Sendable {
 
     /// `text` with every known secret and every credential-shaped value replaced by `[REDACTED:secret]`.
     public func scrub(_ text: String) -> String {
-        var text = text
-        for secret in known where text.contains(secret) {
-            text = text.replacing(secret, with: "[REDACTED:secret]")
-        }
+        var text = Self.removing(known, from: text)
         text = patterns.redact(text)
         // Header or parameter names followed by a value: `x-api-key: …`, `api_key=…`, `key=…` in a quoted URL.
         text.replace(#/(?i)((?:authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key|api_key|apikey|access_token|[?&]key)["']?\s{0,4}+[:=]\s{0,4}+["']?)(?:basic\s{1,4}+)?[^\s"',;&}]{6,2048}+/#) {
             $0.output.1 + "[REDACTED:secret]"
         }
+        return text
+    }
+
+    /// `text` with each of `secrets` (longest first, as `known` has them) replaced by `[REDACTED:secret]`.
+    public static func removing(_ secrets: [String], from text: String) -> String {
+        var text = text
+        for secret in secrets where text.contains(secret) { text = text.replacing(secret, with: "[REDACTED:secret]") }
         return text
     }
 

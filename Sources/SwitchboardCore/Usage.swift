@@ -79,12 +79,18 @@ extension Usage {
         return count(JSONPeek.integer(bytes, value) ?? invalidCount)
     }
 
+    /// The top-level `usage` object of a whole answer, read by `read`, after checking in the same pass that the body
+    /// is one JSON object: throws when it is not, nil when it has no `usage` object.
+    public static func checkedAnswer(_ body: ByteBuffer, usage read: (UnsafeRawBufferPointer) -> Usage?) throws(JSONPeek.SyntaxError) -> Usage? {
+        try body.withUnsafeReadableBytes { (bytes) throws(JSONPeek.SyntaxError) -> Usage? in
+            guard let u = try JSONPeek.topLevel(bytes, keys: usageKey)[0], u.kind == .object else { return nil }
+            return read(UnsafeRawBufferPointer(rebasing: bytes[u.range]))
+        }
+    }
+
     /// Usage from a non-streamed OpenAI response body (its top-level `usage` object); nil when there is none.
     public static func inOpenAIResponse(_ body: ByteBuffer) -> Usage? {
-        body.withUnsafeReadableBytes { bytes in
-            guard let fields = try? JSONPeek.topLevel(bytes, keys: usageKey), let u = fields[0], u.kind == .object else { return nil }
-            return openAIUsageObject(UnsafeRawBufferPointer(rebasing: bytes[u.range]))
-        }
+        (try? checkedAnswer(body, usage: openAIUsageObject)) ?? nil
     }
 
     /// Reads OpenAI's `usage` object (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details.cached_tokens`,

@@ -46,7 +46,7 @@ public struct GatewayServices: Sendable {
         self.config = config
         self.storage = storage
         // Provider keys, by value: taken out of upstream errors and logged bodies.
-        let scrubber = SecretScrubber(literals: config.providers.flatMap(\.kind.secrets))
+        let scrubber = SecretScrubber(providers: config.providers)
         requestLog = RequestLogService(storage: storage, redactor: Redactor(config.logging.bodies), bodyLimit: config.logging.bodies.maxBytes,
                                        secrets: scrubber, logger: logger)
         let alerts = config.auth.budgetAlertWebhook.map { url in

@@ -19,8 +19,8 @@ protocol ClientAPI: Sendable {
     /// Watches (and for OpenAI, trims) the streamed answer.
     static func relay(for request: Request) -> SSERelay
     static func send(_ request: Request, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
-    /// Usage in a non-streamed answer.
-    static func usage(in body: ByteBuffer) -> Usage?
+    /// Usage in a non-streamed answer, checking in the same pass that the answer is one JSON object (throws if not).
+    static func usage(in body: ByteBuffer) throws(JSONPeek.SyntaxError) -> Usage?
     static func errorBody(_ error: GatewayError) -> String
     /// The last event of a stream that broke after it had started.
     static func streamErrorEvent(_ error: GatewayError) -> String
@@ -38,7 +38,7 @@ enum OpenAIAPI: ClientAPI {
     static func send(_ r: OpenAIRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
         try await provider.send(r, upstreamModel: upstreamModel, context: context)
     }
-    static func usage(in body: ByteBuffer) -> Usage? { Usage.inOpenAIResponse(body) }
+    static func usage(in body: ByteBuffer) throws(JSONPeek.SyntaxError) -> Usage? { try Usage.checkedAnswer(body, usage: Usage.openAIUsageObject) }
     static func errorBody(_ e: GatewayError) -> String { e.openAIBody }
     static func streamErrorEvent(_ e: GatewayError) -> String { "data: \(e.openAIBody)\n\n" }
 }
@@ -55,7 +55,7 @@ enum AnthropicAPI: ClientAPI {
     static func send(_ r: AnthropicMessagesRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
         try await provider.sendMessages(r, upstreamModel: upstreamModel, context: context)
     }
-    static func usage(in body: ByteBuffer) -> Usage? { Usage.inAnthropicMessage(body) }
+    static func usage(in body: ByteBuffer) throws(JSONPeek.SyntaxError) -> Usage? { try Usage.checkedAnswer(body, usage: Usage.anthropicUsageObject) }
     static func errorBody(_ e: GatewayError) -> String { e.anthropicBody }
     static func streamErrorEvent(_ e: GatewayError) -> String { "event: error\ndata: \(e.anthropicBody)\n\n" }
 }

@@ -79,7 +79,7 @@ final class Gateway: Sendable {
          clock: (@Sendable () -> Double)? = nil, admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
          credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil, scrubber: SecretScrubber? = nil) {
         self.tracing = tracing
-        self.scrubber = scrubber ?? SecretScrubber(literals: config.providers.flatMap(\.kind.secrets))
+        self.scrubber = scrubber ?? SecretScrubber(providers: config.providers)
         self.admission = admission
         self.alerts = alerts
         bodyLimit = config.logging.bodies.enabled ? config.logging.bodies.maxBytes : nil
@@ -357,11 +357,14 @@ final class Gateway: Sendable {
             }
             return .failed(gatewayError(failure, provider: provider, seconds: t.totalSeconds ?? routing.timeoutSeconds), .failed)
         }
-        // The answer is untrusted: it must be one JSON object, and its usage plausible (it is billed).
-        guard body.withUnsafeReadableBytes({ (try? JSONPeek.topLevel($0, keys: [])) != nil }) else {
+        // The answer is untrusted: it must be one JSON object (checked while its usage is read), and its usage
+        // plausible (it is billed).
+        let usage: Usage?
+        do {
+            usage = try API.usage(in: body)
+        } catch {
             return .failed(.upstreamBadResponse(provider: provider, "the body is not a JSON object"), .failed)
         }
-        let usage = API.usage(in: body)
         if let usage, !usage.isPlausible {
             return .failed(.upstreamBadResponse(provider: provider, "its token usage is not plausible"), .failed)
         }

@@ -88,8 +88,7 @@ public final class RequestLogService: UsageRecorder, Service {
         var records = records
         let matchers = redactor.isEmpty ? nil : redactor.compiled()
         func prepare(_ text: String) -> String {
-            var text = text
-            for secret in secrets where text.contains(secret) { text = text.replacing(secret, with: "[REDACTED:secret]") }
+            var text = SecretScrubber.removing(secrets, from: text)
             text = matchers?.redact(text) ?? text
             // PostgreSQL's text cannot hold NUL (an upstream may send one): one would fail the whole batch.
             text = withoutNUL(text)
