@@ -42,7 +42,10 @@ mkdir -p "$LOGS"
 # ---------------------------------------------------------------------------------------------------------------
 
 section() { printf '\n==> %s\n' "$*"; }
+# pass/fail: checks of behaviour, counted. setup_ok: a precondition that held (a server up), shown but not counted; a
+# precondition that fails is a counted failure (`fail "setup: ..."`, or `abort` when nothing after it can run).
 pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$1"; }
+setup_ok() { printf 'setup: %s\n' "$1"; }
 fail() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); printf 'FAIL %s%s\n' "$1" "${2:+: $2}"; }
 
 # Starts a command in the background with its output in $LOGS/NAME.{out,err}.log, in the folder $START_DIR
@@ -70,6 +73,21 @@ stop_pid() {
     fi
     wait "$pid" 2>/dev/null || STOP_RC=$?
     STOP_SECS=$((SECONDS - start))
+}
+
+# wait_until TIMEOUT WHAT COMMAND...: runs COMMAND every 0.1 s until it succeeds; after TIMEOUT seconds says what it
+# waited for and returns 1.
+wait_until() {
+    local timeout=$1 what=$2 deadline
+    shift 2
+    deadline=$((SECONDS + timeout))
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            printf 'timed out after %ss waiting for %s\n' "$timeout" "$what"
+            return 1
+        fi
+        sleep 0.1
+    done
 }
 
 # wait_ready URL PID NAME [curl args...]: polls URL until 200, failing early if PID exits.
@@ -202,10 +220,10 @@ PG_DIR=""
 if pg_env="$("$ROOT/scripts/pg.sh" start "$WORK/pg" 2>"$LOGS/pg-start.log")"; then
     eval "$pg_env"
     export SWITCHBOARD_TEST_POSTGRES_URL
-    pass "PostgreSQL started ($SWITCHBOARD_TEST_POSTGRES_URL)"
+    setup_ok "PostgreSQL started ($SWITCHBOARD_TEST_POSTGRES_URL)"
 else
     cat "$LOGS/pg-start.log"
-    abort "PostgreSQL" "scripts/pg.sh could not start a throwaway cluster; the PostgreSQL tests need one"
+    abort "setup: PostgreSQL" "scripts/pg.sh could not start a throwaway cluster; the PostgreSQL tests need one"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -340,14 +358,14 @@ section "Gateway e2e through the openai and anthropic SDKs"
 start_bg mock-provider "$BIN" mock-provider --listen "127.0.0.1:$P_MOCK" --ttft-ms 10 --tokens-per-s 50 --seed 7
 MOCK_PID=$LAST_PID
 if wait_ready "http://127.0.0.1:$P_MOCK/v1/models" "$MOCK_PID" mock-provider -H "Authorization: Bearer any"; then
-    pass "mock-provider ready"
+    setup_ok "mock-provider ready"
 else
-    abort "mock-provider ready"
+    abort "setup: mock-provider ready"
 fi
 
 start_bg gateway "$BIN" serve --config "$CFG"
 GW_PID=$LAST_PID
-if wait_ready "http://127.0.0.1:$P_GW/readyz" "$GW_PID" gateway; then pass "gateway ready"; else abort "gateway ready"; fi
+if wait_ready "http://127.0.0.1:$P_GW/readyz" "$GW_PID" gateway; then setup_ok "gateway ready"; else abort "setup: gateway ready"; fi
 
 rc=0
 timeout -k 5 600 "$VPY" "$E2E/sdk_test.py" --base-url "http://127.0.0.1:$P_GW/v1" --key sk-e2e \
@@ -422,6 +440,7 @@ EOF
 start_bg json-log "$BIN" serve --config "$WORK/json-log.yaml"
 JSON_PID=$LAST_PID
 if wait_ready "http://127.0.0.1:$P_JSON/readyz" "$JSON_PID" json-log; then
+    setup_ok "json-log gateway ready"
     rid="$(curl -sS -o /dev/null -D - --max-time 10 -H 'Authorization: Bearer sk-e2e' -H 'Content-Type: application/json' \
         -d '{"model":"demo","messages":[{"role":"user","content":"hi"}]}' "http://127.0.0.1:$P_JSON/v1/chat/completions" |
         tr -d '\r' | awk -F': ' 'tolower($1) == "x-request-id" { print $2 }')"
@@ -440,7 +459,7 @@ PYEOF
         fail "logging: json lines, with an access-log line carrying the request id"
     fi
 else
-    fail "json-log gateway ready"
+    fail "setup: json-log gateway ready"
 fi
 
 section "Dashboard in headless Chromium"
@@ -475,12 +494,9 @@ section "Demo config (serve without --config)"
 START_DIR="$WORK" start_bg demo "$BIN" serve --listen "127.0.0.1:$P_DEMO"
 DEMO_PID=$LAST_PID
 if wait_ready "http://127.0.0.1:$P_DEMO/readyz" "$DEMO_PID" demo; then
-    pass "demo: ready"
-    # The banner may take a moment to reach the log; a server must flush it while running.
-    for _ in $(seq 1 50); do
-        grep -q 'sk-switchboard-demo' "$LOGS/demo.out.log" && break
-        sleep 0.1
-    done
+    setup_ok "demo gateway ready"
+    # The banner may take a moment to reach the log; a server must flush it while running (checked just below).
+    wait_until 5 "the demo key in the demo's stdout" grep -q 'sk-switchboard-demo' "$LOGS/demo.out.log" || true
     printf -- '--- demo stdout ---\n'
     cat "$LOGS/demo.out.log"
     printf -- '-------------------\n'
@@ -523,7 +539,7 @@ assert not missing, f"missing {missing} in {ids}"
         fail "demo: /v1/models lists demo, demo-fast, demo-cheap" "HTTP $code: $(tail -n 1 "$LOGS/demo-models-check.log")"
     fi
 else
-    fail "demo: ready"
+    fail "setup: demo gateway ready"
 fi
 stop_pid "$DEMO_PID" 15
 if ((STOP_RC == 0)); then pass "demo: exits 0 on SIGTERM (${STOP_SECS}s)"; else

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 
-from e2e_lib import Runner, bearer, free_port, request, stop_processes, wait_http_ok
+from e2e_lib import Runner, SetupFailed, bearer, free_port, request, stop_processes, wait_http_ok
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -90,18 +90,20 @@ class Tables(html.parser.HTMLParser):
 chromium = shutil.which("chromium") or shutil.which("chromium-browser")
 procs: list[subprocess.Popen] = []
 try:
-    if not record(chromium is not None, "headless Chromium is installed"):
-        raise SystemExit(runner.finish())
+    runner.setup("headless Chromium is installed", chromium is not None, "neither chromium nor chromium-browser on PATH")
     port = free_port()
     procs.append(subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}"], cwd=args.work,
                                   stdout=open(os.path.join(args.work, "out.log"), "w"), stderr=open(os.path.join(args.work, "err.log"), "w")))
     base = f"http://127.0.0.1:{port}"
-    wait_http_ok(f"{base}/readyz", timeout=30, alive=lambda: procs[0].poll() is None)
+    runner.setup("demo gateway ready", lambda: wait_http_ok(f"{base}/readyz", timeout=30, alive=lambda: procs[0].poll() is None))
     sent = {"demo": 9, "demo-fast": 5, "no-such-model": 3}
-    for model, n in sent.items():
-        for i in range(n):
-            request("POST", f"{base}/v1/chat/completions", headers=bearer("sk-switchboard-demo"),
-                    json_body={"model": model, "messages": [{"role": "user", "content": f"dashboard {i}"}]})
+
+    def traffic() -> None:
+        for model, n in sent.items():
+            for i in range(n):
+                request("POST", f"{base}/v1/chat/completions", headers=bearer("sk-switchboard-demo"),
+                        json_body={"model": model, "messages": [{"role": "user", "content": f"dashboard {i}"}]})
+    runner.setup(f"known traffic sent ({sent})", traffic)
     total = sum(sent.values())
 
     def render(flag: str, out: str | None = None) -> str:
@@ -131,6 +133,8 @@ try:
     shot = os.path.join(args.artifacts, "dashboard.png")
     render("--screenshot", shot)
     record(os.path.exists(shot) and os.path.getsize(shot) > 10_000, "a screenshot is saved", shot)
+except SetupFailed:
+    pass  # already reported as a failure
 except Exception as e:  # noqa: BLE001
     record(False, "dashboard test ran to the end", f"{type(e).__name__}: {e}")
 finally:

@@ -25,9 +25,16 @@ class Skip(Exception):
     """Raised by a test that cannot run in this setup (only ever on explicit request, e.g. --skip-remote)."""
 
 
+class SetupFailed(Exception):
+    """Raised by `Runner.setup` when a precondition fails; already reported as a failure, so callers only stop."""
+
+
 class Runner:
     """Registers tests with @runner.test, runs them in order, prints PASS/FAIL lines and a closing summary line
-    of the form `LABEL: N passed, M failed` (plus `, K skipped` when any were skipped)."""
+    of the form `LABEL: N passed, M failed` (plus `, K skipped` when any were skipped).
+
+    Only checks of behaviour count as passed. Preconditions (a process started, a key made) go through `setup`:
+    a `setup:` line when they hold, a counted failure and `SetupFailed` when they do not."""
 
     def __init__(self, label: str):
         self.label = label
@@ -68,6 +75,24 @@ class Runner:
         (self.passed if ok else self.failed).append(name)
         print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
         return ok
+
+    def setup(self, what: str, step: Callable[[], object] | bool, failure: str = "") -> object:
+        """A precondition, not a check: runs `step` (or takes a bool). When it holds, prints `setup: WHAT` and
+        counts nothing; when it is False or raises, records `FAIL setup: WHAT` (with `failure` or the error) and
+        raises SetupFailed. Returns what `step` returned."""
+        started = time.monotonic()
+        try:
+            value = step() if callable(step) else step
+            if value is False:
+                raise AssertionError(failure or "did not hold")
+        except SetupFailed:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported, then the script stops
+            self.failed.append(f"setup: {what}")
+            print(f"FAIL setup: {what}: {type(e).__name__}: {e}", flush=True)
+            raise SetupFailed(what) from e
+        print(f"setup: {what} ({time.monotonic() - started:.2f}s)", flush=True)
+        return value
 
     def finish(self) -> int:
         if self.failed:
@@ -280,23 +305,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class WaitTimeout(AssertionError):
+    """`wait_until` ran out of time; the message says what it waited for and what it last saw."""
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, *, interval: float = 0.05,
+               alive: Optional[Callable[[], bool]] = None) -> object:
+    """Polls `predicate` until it returns something truthy, and returns that; never a fixed sleep standing in for
+    an event. Raises WaitTimeout naming `what` (and the last value or error seen) when `timeout` seconds pass,
+    or at once when `alive()` turns False (the process that should make it happen exited). An exception from
+    `predicate` counts as "not yet"."""
+    deadline = time.monotonic() + timeout
+    last = "never polled"
+    while True:
+        if alive is not None and not alive():
+            raise WaitTimeout(f"gave up waiting for {what}: the process exited (last: {last})")
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = repr(value)
+        except Exception as e:  # noqa: BLE001 - not yet; kept for the message
+            last = f"{type(e).__name__}: {e}"
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what} (last: {last[:300]})")
+        time.sleep(interval)
+
+
 def wait_http_ok(url: str, *, timeout: float, alive: Optional[Callable[[], bool]] = None,
                  headers: Optional[dict[str, str]] = None) -> None:
     """Polls `url` until it answers 200; raises if `timeout` passes or `alive()` turns False."""
-    deadline = time.monotonic() + timeout
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if alive is not None and not alive():
-            raise AssertionError(f"process exited before {url} answered 200 (last: {last})")
-        try:
-            r = request("GET", url, headers=headers, timeout=2)
-            if r.status == 200:
-                return
-            last = f"HTTP {r.status}"
-        except OSError as e:
-            last = f"{type(e).__name__}: {e}"
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer 200 within {timeout:.0f}s (last: {last})")
+    def ok() -> bool:
+        r = request("GET", url, headers=headers, timeout=2)
+        check(r.status == 200, f"HTTP {r.status}")
+        return True
+    wait_until(ok, timeout, f"{url} to answer 200", interval=0.1, alive=alive)
 
 
 def eprint(*args: object) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -22,7 +23,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from e2e_lib import Runner, bearer, check, check_eq, free_port, request, stop_processes, wait_http_ok
+from e2e_lib import (Runner, SetupFailed, bearer, check, check_eq, free_port, request, stop_processes, wait_http_ok,
+                     wait_until)
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -45,7 +47,7 @@ class SlowUpstream(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("content-length", "0")))
         with SlowUpstream.lock:
             SlowUpstream.calls += 1
-        time.sleep(SlowUpstream.delay)
+        time.sleep(SlowUpstream.delay)   # the point: an upstream slower than the client that gives up on it
         body = json.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": "m",
                            "choices": [{"index": 0, "message": {"role": "assistant", "content": "late"}, "finish_reason": "stop"}],
                            "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}}).encode()
@@ -126,8 +128,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def accepted_connections(pid: int, port: int) -> int:
+    """Established TCP connections on `port` that process `pid` has accepted (Linux /proc: the sockets among its
+    descriptors; connections still waiting in the listen backlog belong to no descriptor)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            local, state, inode = cols[1], cols[3], cols[9]
+            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port and inode in inodes:
+                count += 1
+    return count
+
+
 procs = [start("gateway", CONFIG)]
-wait_http_ok(f"http://127.0.0.1:{PORT}/healthz", timeout=30, alive=lambda: procs[0].poll() is None)
+try:
+    runner.setup("gateway ready", lambda: wait_http_ok(f"http://127.0.0.1:{PORT}/healthz", timeout=30,
+                                                       alive=lambda: procs[0].poll() is None))
+except SetupFailed:
+    stop_processes(procs)
+    upstream.shutdown()
+    raise SystemExit(runner.finish())
 BASE = f"http://127.0.0.1:{PORT}"
 
 
@@ -179,7 +213,7 @@ def test_a_slow_body_gets_408_and_is_disconnected() -> None:
                 s.sendall(b" ")
             except OSError:
                 return
-            time.sleep(0.1)
+            time.sleep(0.1)      # the point: a client this slow is what the test is about
 
     dripper = threading.Thread(target=drip, daemon=True)
     dripper.start()
@@ -218,20 +252,14 @@ def test_a_client_that_goes_away_cancels_its_upstream_request() -> None:
     body = json.dumps({"model": "slow", "messages": [{"role": "user", "content": "hi"}]}).encode()
     s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-user\r\nX-Request-Id: req-gone-1\r\n"
               b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-    deadline = time.monotonic() + 5
-    while SlowUpstream.calls == before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    check(SlowUpstream.calls == before + 1, "the request never reached the upstream")
+    wait_until(lambda: SlowUpstream.calls > before, 5, "the request to reach the upstream", interval=0.02)
+    check_eq(SlowUpstream.calls, before + 1, "upstream calls for one request")
     s.close()                                   # gone before the answer (the upstream takes 3 s)
-    record = None
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def logged() -> dict | None:
         r = request("GET", BASE + "/admin/logs/req-gone-1", headers=bearer(MASTER), timeout=5)
-        if r.status == 200:
-            record = r.json()
-            break
-        time.sleep(0.1)
-    check(record is not None, "no request-log record for the abandoned request")
+        return r.json() if r.status == 200 else None
+    record = wait_until(logged, 5, "the request-log record of the abandoned request", interval=0.1)
     check_eq(record.get("status"), 499, "recorded status of a request whose client went away")
     check_eq(record.get("cost_usd", 0), 0, "cost of an abandoned request")
     check_eq(SlowUpstream.calls, before + 1, "upstream calls (no retry after the client went)")
@@ -239,16 +267,20 @@ def test_a_client_that_goes_away_cancels_its_upstream_request() -> None:
 
 @runner.test
 def test_max_connections_holds_new_connections_until_a_place_frees() -> None:
+    gateway = procs[0].pid
+    wait_until(lambda: accepted_connections(gateway, PORT) == 0, 5, "the gateway to let go of earlier tests' connections")
     idle = [socket.create_connection(("127.0.0.1", PORT), timeout=5) for _ in range(40)]
-    time.sleep(0.3)   # let the listener see them all
+    wait_until(lambda: accepted_connections(gateway, PORT) == 40, 5, "the gateway to accept the 40 idle connections")
     waiting = socket.create_connection(("127.0.0.1", PORT), timeout=1)   # accepted by the kernel's backlog
     waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    # The point: nothing may come back within this second (a held connection), so the test waits it out.
     try:
         got = waiting.recv(4096)
         answered = bool(got)
     except socket.timeout:
         answered = False
     check(not answered, "a connection past server.max_connections was served at once")
+    check_eq(accepted_connections(gateway, PORT), 40, "connections the gateway accepted with server.max_connections 40")
     for s in idle[:10]:
         s.close()
     waiting.settimeout(5)
@@ -269,22 +301,33 @@ def test_the_accept_loop_stays_idle_when_descriptors_run_short() -> None:
     p = start("fd-gateway", config, nofile=256)
     procs.append(p)
     wait_http_ok(f"http://127.0.0.1:{port}/healthz", timeout=30, alive=lambda: p.poll() is None)
+    # The connection cap the gateway chose for 256 descriptors, from its notice.
+    with open(os.path.join(args.work, "fd-gateway.err.log")) as f:
+        notice = re.search(r"max_connections=(\d+).*server\.max_connections lowered", f.read())
+    check(notice, "no notice that server.max_connections was lowered to fit 256 descriptors")
+    cap = int(notice.group(1))
+    check(cap < 256, f"a connection cap of {cap} does not fit 256 descriptors")
     conns = []
     for _ in range(300):
         try:
             conns.append(socket.create_connection(("127.0.0.1", port), timeout=2))
         except OSError:
             break
-    time.sleep(0.5)
+    check_eq(len(conns), 300, "connections made (the kernel's backlog holds those past the cap)")
+    # Measure only once the gateway holds all the connections it will take.
+    wait_until(lambda: accepted_connections(p.pid, port) >= cap, 10, f"the gateway to accept its cap of {cap} connections",
+               alive=lambda: p.poll() is None)
     start_cpu = cpu_seconds(p.pid)
-    time.sleep(2.0)
+    time.sleep(2.0)   # the point: the window in which an idle accept loop must use (almost) no CPU
     used = cpu_seconds(p.pid) - start_cpu
     check(used < 0.3, f"the gateway used {used:.2f}s of CPU in 2 s with 300 idle connections and 256 descriptors")
+    check_eq(accepted_connections(p.pid, port), cap, "connections held at the cap")
     for s in conns:
         s.close()
-    time.sleep(0.3)
-    check_eq(request("GET", f"http://127.0.0.1:{port}/healthz", timeout=5).status, 200, "healthz once connections closed")
-    check(p.poll() is None, "the gateway exited")
+
+    def healthz() -> bool:
+        return request("GET", f"http://127.0.0.1:{port}/healthz", timeout=5).status == 200
+    wait_until(healthz, 5, "healthz to answer 200 once the connections closed", alive=lambda: p.poll() is None)
 
 
 try:

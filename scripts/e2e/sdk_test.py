@@ -28,7 +28,7 @@ import uuid
 import openai
 from openai import OpenAI
 
-from e2e_lib import (Runner, Skip, bearer, check, check_eq, open_stream, read_chat_stream, request)
+from e2e_lib import (Runner, Skip, bearer, check, check_eq, open_stream, read_chat_stream, request, wait_until)
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--base-url", default=os.environ.get("SWITCHBOARD_BASE_URL", "http://127.0.0.1:8080/v1"),
@@ -280,14 +280,28 @@ def check_raw_stream(model: str) -> None:
     check_eq(len({c.get("id") for c in res.chunks}), 1, f"{model}: one id across the stream's chunks")
 
 
-def disconnect_after_first_chunk(model: str) -> None:
-    stream = client.chat.completions.create(model=model, messages=MESSAGES, stream=True)
+def disconnect_after_first_chunk(model: str) -> str:
+    """Opens a stream, reads one chunk and goes away; returns the request id."""
+    rid = f"e2e-gone-{uuid.uuid4()}"
+    stream = client.chat.completions.create(model=model, messages=MESSAGES, stream=True, extra_headers={"x-request-id": rid})
     it = iter(stream)
     first = next(it)
     check(first is not None, "no first chunk")
     started = time.monotonic()
     stream.close()
     check(time.monotonic() - started < 5, "closing the stream took too long")
+    return rid
+
+
+def check_logged_as_abandoned(ids: list[str]) -> None:
+    """Waits until the gateway has finished with each abandoned request (its request-log record is written), and
+    checks it was recorded as the client going away."""
+    def logged(rid: str) -> dict | None:
+        r = request("GET", f"{ROOT}/admin/logs/{rid}", headers=bearer(args.master_key), timeout=5)
+        return r.json() if r.status == 200 else None
+    for rid in ids:
+        rec = wait_until(lambda: logged(rid), 10, f"the request-log record of the abandoned stream {rid}")
+        check_eq(rec.get("status"), 499, f"recorded status of the abandoned stream {rid}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -563,9 +577,8 @@ def test_remote_embeddings():
 
 @test
 def test_client_disconnect_slow():
-    for _ in range(3):
-        disconnect_after_first_chunk("slow")
-    time.sleep(0.3)
+    ids = [disconnect_after_first_chunk("slow") for _ in range(3)]
+    check_logged_as_abandoned(ids)
     check_eq(request("GET", ROOT + "/healthz").status, 200, "healthz after disconnects")
     check(client.chat.completions.create(model="demo", messages=MESSAGES).choices[0].message.content,
           "a chat after the disconnects failed")
@@ -577,15 +590,19 @@ def test_client_disconnect_slow():
 @test
 def test_client_disconnect_remote():
     need_remote()
+    ids = []
     for _ in range(3):
+        rid = f"e2e-gone-{uuid.uuid4()}"
         s = open_stream(f"{BASE}/chat/completions", KEY,
-                        {"model": "remote", "messages": MESSAGES, "stream": True, "max_tokens": 200})
+                        {"model": "remote", "messages": MESSAGES, "stream": True, "max_tokens": 200},
+                        extra_headers={"x-request-id": rid})
         check_eq(s.status, 200, "remote stream status")
         events = s.events()
         first = next(events)
         check(first and first != "[DONE]", f"unexpected first event {first!r}")
         s.close()
-    time.sleep(0.3)
+        ids.append(rid)
+    check_logged_as_abandoned(ids)
     check_plain_chat("remote", "remote")
     check_stream_with_usage("remote")
 

@@ -21,7 +21,7 @@ import ssl
 import subprocess
 import sys
 
-from e2e_lib import Runner, stop_processes, free_port, wait_http_ok
+from e2e_lib import Runner, SetupFailed, free_port, stop_processes, wait_until
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -95,30 +95,25 @@ def start(name: str, cfg: str) -> subprocess.Popen:
     return p
 
 
-def ready(port: int, p: subprocess.Popen, client: str | None = None) -> None:
-    import time
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if p.poll() is not None:
-            raise AssertionError(f"the gateway exited ({p.returncode})")
-        try:
-            https_chat(port, client)
-            return
-        except (OSError, ssl.SSLError):
-            time.sleep(0.1)
-    raise AssertionError("the gateway did not answer over HTTPS in 30 s")
+def ready(name: str, port: int, p: subprocess.Popen, client: str | None = None) -> None:
+    """A precondition: the gateway answers over HTTPS (any status; the checks look at it)."""
+    runner.setup(f"{name} gateway answers over HTTPS",
+                 lambda: wait_until(lambda: https_chat(port, client), 30, f"the {name} gateway to answer over HTTPS",
+                                    interval=0.1, alive=lambda: p.poll() is None))
 
 
 try:
-    make_ca("ca")
-    make_ca("other-ca")
-    make_cert("server", "ca", server=True)
-    make_cert("client", "ca", server=False)
-    make_cert("stranger", "other-ca", server=False)
+    def certificates() -> None:
+        make_ca("ca")
+        make_ca("other-ca")
+        make_cert("server", "ca", server=True)
+        make_cert("client", "ca", server=False)
+        make_cert("stranger", "other-ca", server=False)
+    runner.setup("CAs and certificates made with openssl", certificates)
 
     port = free_port()
     p = start("tls", config("tls", port, None))
-    ready(port, p)
+    ready("tls", port, p)
     record(https_chat(port) == 200, "HTTPS with the configured certificate (verified against its CA)")
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -130,7 +125,7 @@ try:
 
     mport = free_port()
     m = start("mtls", config("mtls", mport, "ca"))
-    ready(mport, m, client="client")
+    ready("mtls", mport, m, client="client")
     record(https_chat(mport, "client") == 200, "mTLS: a client certificate from the configured CA gets 200")
     for label, client in (("no client certificate", None), ("a certificate from another CA", "stranger")):
         try:
@@ -147,6 +142,8 @@ try:
     out = subprocess.run([args.bin, "check", "--config", bad], capture_output=True, text=True, timeout=30)
     record(out.returncode == 1 and "server.tls.cert_file: cannot read the file" in out.stderr,
            "switchboard check reports an unreadable certificate at server.tls.cert_file", out.stderr.strip()[:200])
+except SetupFailed:
+    pass  # already reported as a failure
 except Exception as e:  # noqa: BLE001
     record(False, "tls test ran to the end", f"{type(e).__name__}: {e}")
 finally:
