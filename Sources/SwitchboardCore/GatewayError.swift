@@ -43,6 +43,13 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
                      message: "The model '\(model)' does not exist or you do not have access to it.", param: "model")
     }
 
+    /// No deployment the request could reach supports what it needs (`capability` as `RequestNeeds` names it).
+    public static func unsupportedCapability(model: String, _ capability: String) -> GatewayError {
+        GatewayError(status: 400, type: "invalid_request_error", code: "unsupported_capability",
+                     message: "The model '\(model)' cannot serve this request: no deployment supports \(RequestNeeds.describe(capability)) (capability '\(capability)').",
+                     param: capability)
+    }
+
     public static let missingKey = GatewayError(
         status: 401, type: "invalid_request_error", code: "missing_api_key",
         message: "You didn't provide an API key. Send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'.")

@@ -1,18 +1,28 @@
 import SwitchboardCore
 import Synchronization
 
-/// A deployment as routing sees it.
+/// A deployment of a public model: where it goes (provider, upstream model), what it can do, what it costs, and its
+/// time limits.
 public struct RoutedDeployment: Sendable {
     /// Its slot in the shared health, capacity and latency books (one per provider + upstream model).
     public let slot: Int
+    /// The configured provider's name.
+    public let provider: String
+    /// The model's name at the provider.
+    public let upstreamModel: String
     public let capabilities: Capabilities
     public let price: Price
+    /// Its connect, first-token, idle and total limits; `total` is always set (`routing.total_timeout_s` when the
+    /// deployment sets none): every attempt ends at some point.
+    public let timeouts: DeploymentTimeouts
 }
 
 /// A public model as routing sees it: deployments, balancer, attempt budget, fallbacks, hedging.
 public final class RoutedModel: Sendable {
     public let name: String
     public let deployments: [RoutedDeployment]
+    /// Its balancing policy, as configured.
+    public let policy: String
     public let balancer: any Balancer
     public let maxAttempts: Int
     public let deadlineMs: Double
@@ -23,7 +33,13 @@ public final class RoutedModel: Sendable {
 
     init(_ m: ModelConfig, slots: [Int], routing: RoutingConfig, seed: UInt64, now: @escaping @Sendable () -> Double) {
         name = m.name
-        deployments = zip(m.deployments, slots).map { RoutedDeployment(slot: $1, capabilities: $0.capabilities, price: $0.price) }
+        deployments = zip(m.deployments, slots).map { d, slot in
+            var timeouts = d.timeouts
+            timeouts.totalSeconds = timeouts.totalSeconds ?? routing.totalTimeoutSeconds
+            return RoutedDeployment(slot: slot, provider: d.provider, upstreamModel: d.model, capabilities: d.capabilities, price: d.price,
+                                    timeouts: timeouts)
+        }
+        policy = m.balancing.rawValue
         balancer = makeBalancer(m.balancing, deployments: m.deployments, seed: seed ^ stableHash(m.name), now: now)
         maxAttempts = 1 + (m.retries ?? routing.retries)
         deadlineMs = (m.deadlineSeconds ?? routing.deadlineSeconds) * 1000

@@ -38,10 +38,11 @@ public struct GatewayServices: Sendable {
     func modelGate(_ model: String) -> PriorityGate? { gateway.modelGates[model] }
 
     /// Builds the services around an upstream transport (owned by the caller).
-    /// - Parameter routingClock: milliseconds on a monotonic clock for health, caps and balancers (tests inject one).
+    /// - Parameter clock: what the engine waits on (back-off, hedging, stream limits) and routing's health, caps and
+    ///   balancers read, in milliseconds (tests inject a manual one).
     /// - Parameter wallClock: seconds since 1970 for key expiry, rate-limit windows and budget periods (tests inject one).
     public init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger,
-                routingClock: (@Sendable () -> Double)? = nil, wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                clock: any EngineClock = SystemEngineClock(), wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 metricsFactory: (any MetricsFactory)? = nil) {
         self.config = config
         self.storage = storage
@@ -82,7 +83,7 @@ public struct GatewayServices: Sendable {
             logger.error("Tracing is off: the OTLP exporter could not be set up", metadata: ["error": "\(error)"])
             tracingExporter = nil
         }
-        gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: routingClock,
+        gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: clock,
                           admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
@@ -96,16 +97,10 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     // The request pipeline, in order (DESIGN §3):
     //  1. request id, JSON errors for everything (FrontMiddleware); body size limit (readBody)
     //  2. authenticate: key → identity (AuthMiddleware)
-    //  3. admission: the key's and team's rate limits, concurrency and budgets, then the priority queues of
-    //     server.max_in_flight and of models whose deployments all have max_concurrent (Gateway.serve, once the
-    //     model is known)
-    //  4. input guardrails — not yet
-    //  5. cache lookup — not yet
-    //  6. route: public model → its deployments (Gateway.serve)
-    //  7. attempt loop: balancer picks a deployment → provider → upstream; retry on connection errors, timeouts,
-    //     429 and 5xx until the first byte reaches the client (Gateway.serve)
-    //  8. relay: stream bytes as they arrive, pick up usage on the way (Gateway.streamResponse)
-    //  9. record: usage, cost, latency, TTFT, outcome → request log, batched off the request path (RequestLogService)
+    //  then the request engine (Engine/, its steps numbered in Engine/Gateway.swift): identify, admit (limits,
+    //  budgets, priority queues), request stages (guardrails, cache, rules: Engine/Stages.swift), plan, attempt with
+    //  retries and fallbacks, hedge, relay through the response stages, record (request log, batched off the request
+    //  path by RequestLogService).
     let router = Router(context: GatewayRequestContext.self)
     let routes: [String: [HTTPRequest.Method]] = [
         "/healthz": [.get], "/readyz": [.get], "/metrics": [.get], "/ui": [.get],
@@ -127,11 +122,12 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         headers[HTTPField.Name("referrer-policy")!] = "no-referrer"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
     }
+    let health = HealthReport(table: services.gateway.table)
     router.get("/metrics") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers,
-                        body: .init(byteBuffer: ByteBuffer(string: services.metrics.render(health: services.gateway.healthSnapshot()))))
+                        body: .init(byteBuffer: ByteBuffer(string: services.metrics.render(health: health.snapshot()))))
     }
     router.get("/readyz") { _, _ in
         do {
@@ -174,24 +170,25 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
                                 traceHeaders: TraceHeaders(request.headers), logger: logger)
         }
     }
+    let counter = TokenCounter(gateway)
     v1.post("messages/count_tokens") { request, context in
         let body = try await readBody(request, limit: limit)
         let model = try AnthropicMessagesRequest.countTokensModel(body)
         let (identity, requestID) = (context.identity!, context.requestID)
         return try await cancellingOnDisconnect(context.connection) {
-            try await gateway.countTokens(body, model: model, identity: identity, requestID: requestID, clientHeaders: passthroughHeaders(request))
+            try await counter.count(body, model: model, identity: identity, requestID: requestID, clientHeaders: passthroughHeaders(request))
         }
     }
     v1.get("models") { _, context in
         let identity = context.identity!
-        let entries = gateway.modelNames.filter { identity.allows(model: $0) }.map {
+        let entries = gateway.table.modelNames.filter { identity.allows(model: $0) }.map {
             #"{"id":\#(JSONString.quote($0)),"object":"model","created":0,"owned_by":"switchboard"}"#
         }
         return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)
     }
     // Admin API: the master key or a key with the admin role.
     let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys))
-    admin.group("health").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(gateway.healthReport()) }
+    admin.group("health").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(health.json()) }
     AdminAPI.add(to: admin, service: services.keyService, storage: services.storage)
     CredentialsAPI.add(to: admin, config: services.config, storage: services.storage, overrides: services.credentials)
     let requestLog = services.requestLog
@@ -317,7 +314,7 @@ public func buildApplication(
     extraServices.append(RetentionService(storage: store, days: config.logging.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     let router = buildRouter(services)
-    let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds))
+    let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: UpstreamAnswers.duration(config.server.requestTimeoutSeconds))
     // Past `server.max_connections` (kept under the descriptor limit) the listener stops accepting: descriptors never
     // run out because of clients, and new connections wait in the kernel's backlog.
     let maxConnections = FileDescriptorLimit.connectionCap(config.server.maxConnections, logger: logger)

@@ -160,12 +160,12 @@ final class GatewayMetrics: UsageRecorder {
     }
 
     /// Sets the health and request-log gauges from `snapshot` and the log's counts.
-    func updateGauges(health snapshot: [(model: String, deployments: [Gateway.DeploymentHealth])]) {
+    func updateGauges(health snapshot: [(model: String, deployments: [HealthReport.Deployment])]) {
         var seen = Set<Int>()
         for (_, deployments) in snapshot {
             for h in deployments where seen.insert(h.slot).inserted {
                 let labels = [("provider", h.provider), ("deployment", h.upstreamModel)]
-                for state in Gateway.healthStates {
+                for state in HealthReport.states {
                     Gauge(label: "switchboard_deployment_state", dimensions: labels + [("state", state)], factory: factory).record(h.state == state ? 1 : 0)
                 }
                 Gauge(label: "switchboard_deployment_ejections", dimensions: labels, factory: factory).record(h.ejections)
@@ -183,7 +183,7 @@ final class GatewayMetrics: UsageRecorder {
     }
 
     /// Sets the gauges and renders everything in Prometheus' text format.
-    func render(health snapshot: [(model: String, deployments: [Gateway.DeploymentHealth])]) -> String {
+    func render(health snapshot: [(model: String, deployments: [HealthReport.Deployment])]) -> String {
         updateGauges(health: snapshot)
         guard let registry else { return "" }
         var buffer: [UInt8] = []

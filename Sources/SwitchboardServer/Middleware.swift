@@ -50,7 +50,7 @@ struct FrontMiddleware: RouterMiddleware {
             // The status and the time to the response head (a stream goes on after this).
             context.logger.info("Request", metadata: [
                 "request.id": "\(context.requestID)", "http.method": "\(request.method.rawValue)", "http.path": "\(request.uri.path)",
-                "http.status": "\(response.status.code)", "duration_ms": "\(String(format: "%.3f", Trace.ms(ContinuousClock.now - started)))",
+                "http.status": "\(response.status.code)", "duration_ms": "\(String(format: "%.3f", Exchange.ms(ContinuousClock.now - started)))",
             ])
         }
         return response

@@ -105,7 +105,7 @@ public final class RequestLogService: UsageRecorder, Service {
     static func cut(_ text: String, to limit: Int) -> String {
         guard text.utf8.count > limit else { return text }
         var body = Substring(text), note = ""
-        if text.hasSuffix(" bytes in all]"), let r = text.range(of: Trace.truncationPrefix, options: .backwards) {
+        if text.hasSuffix(" bytes in all]"), let r = text.range(of: Exchange.truncationPrefix, options: .backwards) {
             body = text[..<r.lowerBound]
             note = String(text[r.lowerBound...])
         }

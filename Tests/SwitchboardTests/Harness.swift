@@ -10,6 +10,7 @@ import SwitchboardCore
 import SwitchboardProviders
 import SwitchboardServer
 import SwitchboardStore
+import SwitchboardTesting
 import Synchronization
 
 /// Runs the gateway for a test: `.router` in process, or `.live` on a free port with a real upstream client.
@@ -46,12 +47,11 @@ func withGateway<T: Sendable>(
     let (transport, shutdown) = kind.make(config)
     var logger = logHandler.map { h in Logger(label: "test", factory: { _ in h }) } ?? Logger(label: "test")
     logger.logLevel = .warning
-    var routingClock: (@Sendable () -> Double)?
-    if let clock { routingClock = { clock.now } }
+    let engineClock: any EngineClock = clock ?? SystemEngineClock()
     let services = wall.map { wall in
-        GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock, wallClock: { wall.now },
+        GatewayServices(config: config, storage: storage, transport: transport, logger: logger, clock: engineClock, wallClock: { wall.now },
                         metricsFactory: metrics)
-    } ?? GatewayServices(config: config, storage: storage, transport: transport, logger: logger, routingClock: routingClock, metricsFactory: metrics)
+    } ?? GatewayServices(config: config, storage: storage, transport: transport, logger: logger, clock: engineClock, metricsFactory: metrics)
     let app = Application(router: buildRouter(services), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
     do {
         let result = try await app.test(mode) { client in

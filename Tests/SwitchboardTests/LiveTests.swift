@@ -140,14 +140,15 @@ func readAll(_ response: HTTPClientResponse) async throws -> String {
 
     @Test(arguments: TransportKind.allCases)
     func refusedConnectionIs502Fast(_ kind: TransportKind) async throws {
-        try await withGateway(liveYAML("http://127.0.0.1:9/v1"), mode: .live, transport: kind) { h in
-            let started = ContinuousClock.now
-            let r = try await h.post("/v1/chat/completions", #"{"model":"dead","messages":[{"role":"user","content":"x"}]}"#)
+        let clock = ManualClock()
+        try await withGateway(liveYAML("http://127.0.0.1:9/v1"), mode: .live, transport: kind, clock: clock) { h in
+            let r = try await clock.driving { try await h.post("/v1/chat/completions", #"{"model":"dead","messages":[{"role":"user","content":"x"}]}"#) }
             #expect(r.status == .badGateway)
             #expect(r.errorObject?["code"] as? String == "upstream_unreachable")
+            #expect(r.header("x-switchboard-attempts") == "3")
             #expect(!r.text.contains("sk-dead"))
-            // Three refused attempts and their back-offs, never a wait for the 2 s timeout (loose: machines get busy).
-            #expect(ContinuousClock.now - started < .seconds(2))
+            // Three refused attempts: the engine waited only for its two back-offs (on its clock), never for the 2 s timeout.
+            #expect(clock.sleepsAsked.count == 2 && clock.sleepsAsked.allSatisfy { $0 < 2000 })
         }
     }
 

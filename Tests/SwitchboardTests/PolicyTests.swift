@@ -2,15 +2,10 @@ import Foundation
 import HTTPTypes
 import Synchronization
 import SwitchboardCore
+import SwitchboardTesting
 import Testing
 @testable import SwitchboardRouting
 
-/// A manual clock in milliseconds for load-aware balancers.
-final class ManualClock: Sendable {
-    private let t = Mutex(0.0)
-    var now: Double { t.withLock { $0 } }
-    func advance(_ ms: Double) { t.withLock { $0 += ms } }
-}
 
 @Suite struct PolicyTests {
     static let deployments = (0..<4).map { DeploymentConfig(provider: "p\($0)", model: "m", weight: $0 + 1, price: Price(input: Double(4 - $0), output: 1)) }

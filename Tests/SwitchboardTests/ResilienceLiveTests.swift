@@ -75,12 +75,20 @@ import Testing
             return jsonReply(Wire.chatCompletion())
         }) { fake in
             let models = "  - { name: chat, deployments: [ { provider: up1, model: m } ] }"
-            try await withGateway(Self.yaml(fake.baseURL, models: models), mode: .live) { h in
-                let start = ContinuousClock.now
-                let r = try await h.post("/v1/chat/completions", Self.chat)
-                let elapsed = ContinuousClock.now - start
+            let clock = ManualClock()
+            try await withGateway(Self.yaml(fake.baseURL, models: models), mode: .live, clock: clock) { h in
+                let response = Task { try await h.post("/v1/chat/completions", Self.chat) }
+                await clock.sleepers(atLeast: 1)
+                #expect(clock.sleepsAsked == [150])       // the only deployment is left alone for its Retry-After, on the engine's clock
+                #expect(fake.requests.count == 1)
+                clock.advance(149)
+                #expect(clock.sleeping == 1 && fake.requests.count == 1)
+                clock.advance(1)
+                await clock.sleepers(atLeast: 1)         // going back to a deployment already tried: a back-off first
+                #expect(clock.sleepsAsked.count == 2 && (2.5...5).contains(clock.sleepsAsked[1]) && fake.requests.count == 1)
+                clock.advanceToNextDeadline()
+                let r = try await response.value
                 #expect(r.status == .ok && r.header("x-switchboard-attempts") == "2" && r.header("x-switchboard-route") == "retry")
-                #expect(elapsed >= .milliseconds(150))       // the only deployment was left alone for its Retry-After
                 #expect(fake.requests.count == 2)
             }
         }

@@ -1,5 +1,6 @@
 import SwitchboardCore
 import SwitchboardRouting
+import SwitchboardTesting
 import Testing
 
 /// The routing table and per-request plans, on a manual clock: retries, back-off, fallbacks, caps, waits, deadlines.

@@ -4,7 +4,7 @@ import SwitchboardProviders
 
 /// What the gateway makes of an upstream's answer before anything reaches the client: whether a 2xx can be relayed,
 /// the client's error for a failed one (scrubbed of credentials), `Retry-After`, transport failures.
-extension Gateway {
+enum UpstreamAnswers {
     /// Why a 2xx answer's head cannot be relayed as it is, if it cannot: a stream must be `text/event-stream` and
     /// nothing may be compressed (the gateway reads the bytes). A plain answer's body is checked itself (one JSON
     /// object), whatever type it claims: some OpenAI-compatible servers label JSON `text/plain`.
@@ -26,7 +26,7 @@ extension Gateway {
 
     static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded(.up))) }
 
-    func gatewayError(_ error: UpstreamError, provider: String, seconds: Double) -> GatewayError {
+    static func gatewayError(_ error: UpstreamError, provider: String, seconds: Double) -> GatewayError {
         switch error.code {
         case .timeout: .upstreamTimeout(provider: provider, seconds: seconds)
         case .connectFailed, .connectionClosed, .other: .upstreamUnreachable(provider: provider)
@@ -37,7 +37,7 @@ extension Gateway {
     /// The error the client gets for an upstream error status: 4xx keep their status, 5xx become 502; the upstream's
     /// own message, type, code and param are kept when it sent an OpenAI- or Anthropic-shaped error — after every
     /// provider key and anything credential-shaped has been taken out (an upstream may quote the key it got).
-    func upstreamFailure(_ upstream: UpstreamResponse, provider: String) async -> GatewayError {
+    static func failure(_ upstream: UpstreamResponse, provider: String, scrubber: SecretScrubber) async -> GatewayError {
         var error = GatewayError.upstreamStatus(provider: provider, status: upstream.status)
         if let text = upstream.header("retry-after"), let seconds = Int(text), (0...86_400).contains(seconds) { error.retryAfterSeconds = seconds }
         guard let body = try? await upstream.body.collect(upTo: 1 << 20),

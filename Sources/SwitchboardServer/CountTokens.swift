@@ -1,0 +1,61 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchboardCore
+import SwitchboardProviders
+import SwitchboardRouting
+
+/// `POST /v1/messages/count_tokens`: counted exactly by the model's first deployment that can count (Anthropic),
+/// else estimated locally (`x-switchboard-token-count: estimate`). Nothing is billed, limited or logged, so it is a
+/// room beside the engine rather than a request through it.
+struct TokenCounter: Sendable {
+    let table: RoutingTable
+    /// The provider of each deployment slot of `table`.
+    let slotProviders: [(any Provider)?]
+    let routing: RoutingConfig
+    let scrubber: SecretScrubber
+
+    init(_ gateway: Gateway) {
+        table = gateway.table
+        slotProviders = gateway.slotProviders
+        routing = gateway.routing
+        scrubber = gateway.scrubber
+    }
+
+    func count(_ body: ByteBuffer, model: String, identity: Identity, requestID: String,
+               clientHeaders: [(name: String, value: String)]) async throws(GatewayError) -> Response {
+        guard let routed = table.models[model] else { throw .unknownModel(model) }
+        guard identity.allows(model: model) else {
+            throw GatewayError(status: 403, type: "permission_error", code: "model_not_allowed", message: "Your key may not use the model '\(model)'.")
+        }
+        var headers = HTTPFields()
+        headers[.switchboardModel] = model
+        headers[.contentType] = "application/json"
+        let context = ProviderCallContext(requestID: requestID, timeout: UpstreamAnswers.duration(routing.timeoutSeconds), clientHeaders: clientHeaders,
+                                          limits: AttemptLimits(total: UpstreamAnswers.duration(min(routing.timeoutSeconds, routing.totalTimeoutSeconds))))
+        for deployment in routed.deployments {
+            guard let provider = slotProviders[deployment.slot] else { continue }
+            let upstream: UpstreamResponse?
+            do {
+                upstream = try await provider.countTokens(body, upstreamModel: deployment.upstreamModel, context: context)
+            } catch {
+                continue      // try the next Anthropic deployment, or estimate
+            }
+            guard let upstream else { continue }
+            if (400..<500).contains(upstream.status) {
+                // The client's mistake, in the upstream's words (scrubbed of credentials).
+                throw await UpstreamAnswers.failure(upstream, provider: deployment.provider, scrubber: scrubber)
+            }
+            guard (200..<300).contains(upstream.status), let answer = try? await upstream.body.collect(upTo: 1 << 20),
+                  answer.withUnsafeReadableBytes({ (try? JSONPeek.topLevel($0, keys: [])) != nil }) else { continue }
+            headers[.switchboardProvider] = deployment.provider
+            headers[.switchboardTokenCount] = "exact"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer))
+        }
+        guard let request = JSONValue.parse(Data(buffer: body)) else { throw .invalidJSON("the body could not be decoded") }
+        headers[.switchboardTokenCount] = "estimate"
+        return Response(status: .ok, headers: headers,
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(TokenEstimate.anthropicInput(request))}"#)))
+    }
+}

@@ -1,0 +1,67 @@
+import HTTPTypes
+import Logging
+import SwitchboardCore
+import SwitchboardRouting
+
+// Step 5 of the engine — attempt: the plan's attempts one after another — a balancer's pick, the provider's call,
+// its answer's head and first chunk (streams) or whole body — retrying and falling back on what routing calls
+// retryable (connection errors, timeouts, 429 after its Retry-After, 5xx, a context or content refusal that has a
+// fallback list) until something answers: a stream is committed at its first byte. Waits (back-off, a deployment
+// coming back) are on the engine's clock. One attempt is in Send.swift; a slow one may be hedged (Hedge.swift).
+
+/// How the attempts of one request ended.
+enum AttemptsOutcome: Sendable {
+    /// An answer began (`.streaming`) or came whole (`.complete`) from `lease`'s deployment.
+    case answered(AttemptResult, lease: AttemptLease)
+    /// Nothing answered: the client's error and the headers it goes with.
+    case gaveUp(GatewayError, HTTPFields)
+}
+
+extension Gateway {
+    /// Runs the plan's attempts until one answers or the plan gives up.
+    func attempts<API: ClientAPI>(_ call: Call<API>, plan: inout RoutePlan, _ exchange: inout Exchange) async -> AttemptsOutcome {
+        var failure: GatewayError?
+        while true {
+            let lease: AttemptLease
+            switch plan.next() {
+            case .wait(let ms):
+                try? await clock.sleep(ms: ms)
+                if Task.isCancelled { return .gaveUp(.clientClosed, [:]) }
+                continue
+            case .exhausted(let why):
+                return .gaveUp(exhaustedError(why, last: failure, model: call.model, plan: plan), exchange.headers(modelName: plan.current.name))
+            case .attempt(let l):
+                lease = l
+            }
+            if lease.delayMs > 0 {
+                try? await clock.sleep(ms: lease.delayMs)
+                if Task.isCancelled { lease.abandon(); return .gaveUp(.clientClosed, [:]) }
+            }
+            let number = AttemptTrace(parent: exchange.spans?.request, client: call.traceHeaders, number: exchange.record.attempts + 1)
+            let (result, winner): (AttemptResult, AttemptLease)
+            if let hedgeAfter = table.hedgeDelayMs(lease.model, slot: lease.slot) {
+                (result, winner) = await hedged(call, lease, plan: &plan, afterMs: hedgeAfter, exchange: &exchange, trace: number)
+            } else {
+                (result, winner) = (await attempt(call, lease, plan: plan, trace: number), lease)
+            }
+            let deployment = winner.model.deployments[winner.deployment]
+            exchange.attempt(deployment, reason: winner.reason, model: winner.model.name)
+            if Task.isCancelled {
+                // The client went away (`cancellingOnDisconnect`): nobody waits for this answer, and an attempt cut
+                // short says nothing about the deployment's health.
+                winner.abandon()
+                return .gaveUp(.clientClosed, exchange.headers(modelName: winner.model.name))
+            }
+            guard case .failed(let error, let kind) = result else { return .answered(result, lease: winner) }
+            plan.failed(winner, kind)
+            failure = error
+            call.logger.debug("Upstream attempt failed", metadata: ["request.id": "\(call.requestID)", "provider": "\(deployment.provider)",
+                                                                    "error": "\(error.code)"])
+            if case .failed = kind, error.code == "upstream_auth_failed" {
+                // request.id comes with the request's logger (FrontMiddleware).
+                call.logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider)"])
+            }
+            if !kind.isRetryable { return .gaveUp(error, exchange.headers(modelName: winner.model.name)) }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Hummingbird
+import Logging
+import SwitchboardCore
+import SwitchboardProviders
+import SwitchboardRouting
+
+/// The request engine: serves one request of a client's API from its parsed body to the last byte of its answer.
+///
+/// The steps, in order, each in its own file in this folder:
+///  1. identify  (Identify.swift) — the request's record and spans begin; the model exists and the key may use it
+///  2. admit     (Admit.swift) — the key's and team's limits and budgets; the priority queues
+///  3. stages    (Stages.swift, Stages/) — request stages in their order: may rewrite, answer or refuse the request
+///  4. plan      (Plan.swift) — the model's deployments and fallbacks as a plan of attempts
+///  5. attempt   (Attempt.swift, Send.swift) — retries and fallbacks until the first byte, on the engine's clock
+///  6. hedge     (Hedge.swift) — a twin attempt when the first is slow
+///  7. relay     (Relay.swift) — the answer to the client through the response stages
+///  8. record    (Record.swift) — usage, cost, latency and outcome to metrics, limits and the request log
+/// Before step 1 the server has given the request an id, checked its size and authenticated its key (middleware);
+/// `count_tokens` and the `/admin/health` report are rooms of their own beside the engine.
+final class Gateway: Sendable {
+    /// Every public model with its deployments, policies and limits; health, caps and latency per deployment slot.
+    let table: RoutingTable
+    /// Every configured provider, by name (active health checks).
+    let providers: [String: any Provider]
+    /// The provider of each deployment slot of `table` (nil: a provider missing from the configuration).
+    let slotProviders: [(any Provider)?]
+    let routing: RoutingConfig
+    let stages: EngineStages
+    /// What the engine waits on: back-off, hedging, first-token and total limits (and routing's books).
+    let clock: any EngineClock
+    let recorder: any UsageRecorder
+    /// The recorder when it also keeps the metrics (its in-flight gauge counts requests as they start).
+    let metrics: GatewayMetrics?
+    /// Key and team limits (nil: nothing is limited, as in tests without storage).
+    let admission: (any AdmissionLedger)?
+    let alerts: BudgetAlerter?
+    /// `server.max_in_flight` and the priority queue in front of it (nil: no limit).
+    let gate: PriorityGate?
+    /// Per model whose deployments all have `max_concurrent`: their sum, with a priority queue in front.
+    let modelGates: [String: PriorityGate]
+    /// Largest non-streamed upstream body the gateway reads.
+    let maxResponseBytes = 64 << 20
+    /// `logging.bodies.max_bytes` when bodies go into the request log.
+    let bodyLimit: Int?
+    /// OpenTelemetry spans (nil: tracing off).
+    let tracing: GatewayTracing?
+    /// Takes provider keys and anything credential-shaped out of what upstreams say before a client sees it.
+    let scrubber: SecretScrubber
+
+    init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
+         clock: any EngineClock = SystemEngineClock(), admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
+         credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil, scrubber: SecretScrubber? = nil,
+         extraStages: EngineStages = EngineStages()) {
+        self.tracing = tracing
+        self.scrubber = scrubber ?? SecretScrubber(providers: config.providers)
+        self.admission = admission
+        self.alerts = alerts
+        self.clock = clock
+        bodyLimit = config.logging.bodies.enabled ? config.logging.bodies.maxBytes : nil
+        gate = config.server.maxInFlight > 0
+            ? PriorityGate(capacity: config.server.maxInFlight, depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
+            : nil
+        var modelGates: [String: PriorityGate] = [:]
+        for m in config.models where !m.deployments.isEmpty && m.deployments.allSatisfy({ $0.limits.maxConcurrent != nil }) {
+            modelGates[m.name] = PriorityGate(capacity: m.deployments.reduce(0) { $0 + ($1.limits.maxConcurrent ?? 0) },
+                                              depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
+        }
+        self.modelGates = modelGates
+        var providers: [String: any Provider] = [:]
+        for p in config.providers {
+            // Keys stored through the admin API replace the configured ones, request by request.
+            if let credentials, let (header, prefix) = CredentialTransport.header(for: p.kind) {
+                providers[p.name] = makeProvider(p, transport: CredentialTransport(base: transport, provider: p.name, header: header,
+                                                                                  prefix: prefix, overrides: credentials))
+            } else {
+                providers[p.name] = makeProvider(p, transport: transport)
+            }
+        }
+        self.providers = providers
+        table = RoutingTable(config: config, seed: seed, now: { clock.nowMs() })
+        slotProviders = table.slotDeployments.map { providers[$0.provider] }
+        var stages = EngineStages.make(config: config, table: table)
+        stages.request += extraStages.request
+        stages.response = extraStages.response + stages.response
+        self.stages = stages
+        routing = config.routing
+        self.recorder = recorder
+        metrics = recorder as? GatewayMetrics
+    }
+
+    /// Serves one request of the client's API end to end: the engine's steps in order.
+    func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
+                               clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil,
+                               traceHeaders: TraceHeaders = .init(), logger: Logger) async -> Response {
+        var call = Call<API>(request: request, identity: identity, requestID: requestID, clientHeaders: clientHeaders, affinity: affinity,
+                             traceHeaders: traceHeaders, logger: logger)
+        var exchange = Exchange(endpoint: API.endpoint(request), model: call.model, stream: API.isStream(request), identity: identity,
+                                requestID: requestID)
+        metrics?.started()
+        // 1. identify
+        if let error = identify(call, into: &exchange) { return exchange.fail(error, api: API.self, recorder) }
+        // 2. admit
+        if let (error, headers) = await admit(call, &exchange) { return exchange.fail(error, api: API.self, recorder, headers: headers) }
+        // 3. request stages
+        switch await stages.runRequest(&call, &exchange) {
+        case .pass: break
+        case .refuse(let error): return exchange.fail(error, api: API.self, recorder)
+        case .answer(let response):
+            exchange.finish(status: Int(response.status.code), usage: nil)
+            exchange.emit(recorder)
+            return response
+        }
+        // 4. plan
+        guard var plan = plan(call) else { return exchange.fail(.unknownModel(call.model), api: API.self, recorder) }
+        // 5. attempt (6. hedge inside)
+        switch await attempts(call, plan: &plan, &exchange) {
+        case .gaveUp(let error, let headers):
+            return exchange.fail(error, api: API.self, recorder, headers: headers)
+        case .answered(let result, let lease):
+            // 7. relay (8. record when the answer ends)
+            return relay(call, result, lease: lease, exchange)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchboardCore
+import SwitchboardRouting
+
+// Step 1 of the engine — identify: who asks for what. The key was authenticated by `AuthMiddleware`; here the
+// request's record and spans begin, and the model it names must exist and be one the key may use.
+
+/// One request as the engine's steps see it: what the client asked, who asked, and how to reach it back.
+struct Call<API: ClientAPI>: Sendable {
+    /// The request; a request stage may replace it.
+    var request: API.Request
+    let identity: Identity
+    let requestID: String
+    /// Client headers a provider may pass on (lower-case names).
+    let clientHeaders: [(name: String, value: String)]
+    /// `x-switchboard-affinity`: what keeps a conversation on one deployment, when the client set it.
+    let affinity: String?
+    let traceHeaders: TraceHeaders
+    let logger: Logger
+
+    var model: String { API.model(request) }
+}
+
+extension Gateway {
+    /// Starts the request's record (and spans), and checks that its model exists and the key may use it.
+    /// Returns the error the client gets when it may not go on.
+    func identify<API: ClientAPI>(_ call: Call<API>, into exchange: inout Exchange) -> GatewayError? {
+        let model = call.model
+        exchange.spans = tracing.map {
+            RequestSpans($0.requestSpan(operation: API.endpoint(call.request) == "embeddings" ? "embeddings" : "chat",
+                                        model: table.models[model] == nil ? "unknown" : model,
+                                        requestID: call.requestID, client: call.traceHeaders, identity: call.identity))
+        }
+        if let bodyLimit {
+            exchange.bodyLimit = bodyLimit
+            exchange.record.requestBody = Exchange.prefix(API.body(call.request), bodyLimit)
+        }
+        guard table.models[model] != nil else { return .unknownModel(model) }
+        guard call.identity.allows(model: model) else {
+            return GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",
+                                message: "Your key may not use the model '\(model)'.", param: "model")
+        }
+        return nil
+    }
+}

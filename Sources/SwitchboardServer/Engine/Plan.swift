@@ -1,0 +1,49 @@
+import SwitchboardCore
+import SwitchboardRouting
+
+// Step 4 of the engine — plan: the public model becomes an ordered plan of attempts (`RoutePlan`): its deployments
+// that can serve the request (capabilities, context window), are healthy and have room under their caps, then its
+// fallbacks, until the deadline. When the plan gives up, the client's error says why.
+
+extension Gateway {
+    /// The request's plan of attempts (nil: its model does not exist).
+    func plan<API: ClientAPI>(_ call: Call<API>) -> RoutePlan? {
+        let identity = call.identity
+        return table.plan(model: call.model, needs: API.needs(call.request), affinityKey: call.affinity ?? API.affinityKey(call.request),
+                          allows: { identity.allows(model: $0) })
+    }
+
+    /// The client's error when routing gave up: the last attempt's failure when there was one, else why nothing
+    /// could be tried.
+    func exhaustedError(_ why: RoutePlan.Exhausted, last: GatewayError?, model: String, plan: RoutePlan) -> GatewayError {
+        switch why {
+        case .noCapableDeployment(let missing):
+            if let last { return last }
+            return .unsupportedCapability(model: model, missing)
+        case .unavailable(let waitMs, let onlyRateLimited, let saturated):
+            if let last { return last }
+            let wait = max(1, Int((waitMs / 1000).rounded(.up)))
+            if saturated {
+                return GatewayError(status: 429, type: "rate_limit_error", code: "deployment_capacity_exceeded",
+                                    message: "Every deployment of the model '\(model)' is at its configured capacity (rpm, tpm or concurrency); retry in \(wait) s.",
+                                    retryAfterSeconds: wait)
+            }
+            if onlyRateLimited {
+                return GatewayError(status: 429, type: "rate_limit_error", code: "upstream_rate_limited",
+                                    message: "Every deployment of the model '\(model)' is rate limited by its provider; retry in \(wait) s.", retryAfterSeconds: wait)
+            }
+            return GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
+                                message: "Every deployment of the model '\(model)' is failing or being re-checked after failures; retry in \(wait) s.",
+                                retryAfterSeconds: wait)
+        case .attemptsSpent:
+            return last ?? GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
+                                        message: "The deployments of the model '\(model)' are being re-checked after failures; retry shortly.",
+                                        retryAfterSeconds: 1)
+        case .deadline:
+            let seconds = ((plan.deadlineMs - plan.startMs) / 100).rounded() / 10
+            let detail = last.map { " The last attempt failed: \($0.message)" } ?? ""
+            return GatewayError(status: 504, type: "timeout_error", code: "deadline_exceeded",
+                                message: "No deployment answered the model '\(model)' within its \(seconds.formatted()) s deadline after \(plan.totalAttempts) attempt(s).\(detail)")
+        }
+    }
+}
