@@ -44,6 +44,13 @@ public struct GatewayServices: Sendable {
     public init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger,
                 clock: any EngineClock = SystemEngineClock(), wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 metricsFactory: (any MetricsFactory)? = nil) {
+        self.init(config: config, storage: storage, transport: transport, logger: logger, clock: clock, wallClock: wallClock,
+                  metricsFactory: metricsFactory, extraStages: EngineStages())
+    }
+
+    /// The same, with stages added to the configured ones (request stages after them, response stages before them).
+    init(config: GatewayConfig, storage: any Storage, transport: any UpstreamTransport, logger: Logger, clock: any EngineClock,
+         wallClock: @escaping @Sendable () -> Double, metricsFactory: (any MetricsFactory)?, extraStages: EngineStages) {
         self.config = config
         self.storage = storage
         // Provider keys, by value: taken out of upstream errors and logged bodies.
@@ -84,7 +91,8 @@ public struct GatewayServices: Sendable {
             tracingExporter = nil
         }
         gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: clock,
-                          admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber)
+                          admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber,
+                          extraStages: extraStages)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
