@@ -220,7 +220,7 @@ func readBody(_ request: Request, limit: Int) async throws(GatewayError) -> Byte
     } catch is NIOTooManyBytesError {
         throw .bodyTooLarge(limit: limit)
     } catch {
-        throw GatewayError(status: 400, type: "invalid_request_error", code: "body_read_failed", message: "The request body could not be read.")
+        throw GatewayError(.bodyReadFailed, "The request body could not be read.")
     }
 }
 

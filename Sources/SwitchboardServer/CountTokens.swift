@@ -27,7 +27,7 @@ struct TokenCounter: Sendable {
                clientHeaders: [(name: String, value: String)]) async throws(GatewayError) -> Response {
         guard let routed = table.models[model] else { throw .unknownModel(model) }
         guard identity.allows(model: model) else {
-            throw GatewayError(status: 403, type: "permission_error", code: "model_not_allowed", message: "Your key may not use the model '\(model)'.")
+            throw .modelNotAllowed(model)
         }
         var headers = HTTPFields()
         headers[.switchboardModel] = model

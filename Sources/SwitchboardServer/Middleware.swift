@@ -39,8 +39,8 @@ struct FrontMiddleware: RouterMiddleware {
                 response = render(GatewayError.notFound(path: path))
             }
         } catch let error as HTTPError {
-            response = render(GatewayError(status: Int(error.status.code), type: "invalid_request_error", code: "http_error",
-                                           message: error.body ?? error.status.reasonPhrase))
+            response = render(GatewayError(.forStatus(Int(error.status.code)),
+                                           error.body ?? error.status.reasonPhrase))
         } catch {
             context.logger.error("Unhandled error", metadata: ["error.type": "\(type(of: error))", "request.id": "\(context.requestID)"])
             response = render(GatewayError.internalError("unexpected \(type(of: error))"))
@@ -97,8 +97,8 @@ struct AuthMiddleware: RouterMiddleware {
             resolution = try await keys.resolve(presented)
         } catch {
             context.logger.error("Key lookup failed: storage unreachable", metadata: ["error.type": "\(type(of: error))"])
-            throw GatewayError(status: 503, type: "server_error", code: "storage_unavailable",
-                               message: "Your key could not be checked: storage is not reachable.", retryAfterSeconds: 1)
+            throw GatewayError(.storageUnavailable,
+                               "Your key could not be checked: storage is not reachable.", retryAfterSeconds: 1)
         }
         switch resolution {
         case .identity(let identity):
@@ -106,7 +106,7 @@ struct AuthMiddleware: RouterMiddleware {
             context.identity = identity
             return try await next(request, context)
         case .refused(let why):
-            throw GatewayError(status: 401, type: "invalid_request_error", code: "invalid_api_key", message: why)
+            throw GatewayError(.invalidAPIKey, why)
         case .unknown:
             throw GatewayError.invalidKey
         }

@@ -92,7 +92,7 @@ enum OpenAIFixture {
         #expect(GatewayError.invalidKey.anthropicType == "authentication_error")
         #expect(GatewayError.unknownModel("x").anthropicType == "not_found_error")
         #expect(GatewayError.missingParameter("max_tokens").anthropicType == "invalid_request_error")
-        #expect(GatewayError(status: 529, type: "overloaded_error", code: "x", message: "m").anthropicType == "overloaded_error")
+        #expect(ErrorBody.anthropicType("overloaded_error", status: 529) == "overloaded_error")
         #expect(GatewayError.upstreamTimeout(provider: "p", seconds: 1).anthropicType == "timeout_error")
         #expect(GatewayError.upstreamUnreachable(provider: "p").anthropicType == "api_error")
     }

@@ -108,7 +108,38 @@ import Testing
                 #expect(r.status == .badRequest)
                 #expect((r.errorObject?["message"] as? String)?.contains("token") == true)
                 #expect(fake.requests.count == 1)
+                // The client reads the upstream's own code; the log and the metrics keep the gateway's closed one.
+                if kind == .openai { #expect(r.errorObject?["code"] as? String == "context_length_exceeded") }
+                #expect(try await h.records().first?.errorCode == "upstream_rejected")
             }
         }
+    }
+}
+
+/// The gateway's error codes: a closed set, each with one status and type; an upstream's own words kept apart.
+@Suite struct GatewayErrorCodeTests {
+    @Test func everyCodeHasOneNameStatusAndType() {
+        let all = GatewayError.Code.all
+        #expect(Set(all.map(\.name)).count == all.count)
+        for code in all {
+            #expect(code.name.allSatisfy { $0.isLowercase || $0 == "_" }, "\(code) is not a label-safe name")
+            #expect((400...504).contains(code.status))
+            #expect(!code.type.isEmpty)
+        }
+        #expect(GatewayError.Code.forStatus(405) == .methodNotAllowed && GatewayError.Code.forStatus(431) == .badRequest)
+    }
+
+    @Test func anUpstreamsWordsAreShownOnA4xxButNeverBecomeTheCode() {
+        var rejected = GatewayError.upstreamStatus(provider: "p", status: 422)
+        rejected.upstream?.type = "invalid_request_error"
+        rejected.upstream?.code = "bad_schema"
+        #expect(rejected.status == 422 && rejected.code == .upstreamRejected && rejected.clientCode == "bad_schema")
+        #expect(rejected.openAIBody.contains(#""code":"bad_schema""#))
+        var failed = GatewayError.upstreamStatus(provider: "p", status: 503)
+        failed.upstream?.type = "weird"
+        failed.upstream?.code = "x"
+        #expect(failed.status == 502 && failed.type == "upstream_error" && failed.clientCode == "upstream_error")
+        #expect(GatewayError.upstreamStatus(provider: "p", status: 429).code == .upstreamRateLimited)
+        #expect(GatewayError.upstreamStatus(provider: "p", status: 404).status == 404)
     }
 }

@@ -36,7 +36,7 @@ import Testing
 
     struct Refusing: RequestStage {
         func handle<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
-            .refuse(GatewayError(status: 403, type: "permission_error", code: "held_for_review", message: "Held for review."))
+            .refuse(GatewayError(.forbidden, "Held for review."))
         }
     }
 
@@ -64,10 +64,10 @@ import Testing
     @Test func aRequestStageRefusesInTheClientsOwnShape() async throws {
         try await withStages(EngineStages(request: [Refusing()])) { h in
             let openAI = try await h.post("/v1/chat/completions", chatBody)
-            #expect(openAI.status == .forbidden && openAI.errorObject?["code"] as? String == "held_for_review")
+            #expect(openAI.status == .forbidden && openAI.errorObject?["code"] as? String == "forbidden")
             let anthropic = try await h.post("/v1/messages", #"{"model":"demo","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#)
             #expect(anthropic.status == .forbidden && anthropic.text.contains(#""type":"permission_error""#))
-            #expect(try await h.records().map(\.errorCode) == ["held_for_review", "held_for_review"])
+            #expect(try await h.records().map(\.errorCode) == ["forbidden", "forbidden"])
             // Refusals come after admission: an unknown model is still the first step's 404, not the stage's.
             let unknown = try await h.post("/v1/chat/completions", #"{"model":"nope","messages":[{"role":"user","content":"x"}]}"#)
             #expect(unknown.status == .notFound)
@@ -105,7 +105,7 @@ import Testing
                 count += 1
                 let n = count
                 stage.seen.withLock { $0.append(n) }
-                if n == stage.stopAt { return .stop(GatewayError(status: 400, type: "invalid_request_error", code: "output_blocked", message: "Blocked.")) }
+                if n == stage.stopAt { return .stop(GatewayError(.badRequest, "Blocked.")) }
                 bytes = ByteBuffer(string: String(buffer: bytes).replacingOccurrences(of: "\"content\":\"", with: "\"content\":\"!"))
                 return .pass
             }
@@ -131,11 +131,11 @@ import Testing
             let r = try await h.post("/v1/chat/completions", #"{"model":"demo-small","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
             #expect(r.status == .ok)
             #expect(r.text.contains(#""content":"!"#))                             // the chunks before were rewritten
-            #expect(r.text.hasSuffix(#"data: {"error":{"message":"Blocked.","type":"invalid_request_error","param":null,"code":"output_blocked"}}"# + "\n\n"))
+            #expect(r.text.hasSuffix(#"data: {"error":{"message":"Blocked.","type":"invalid_request_error","param":null,"code":"bad_request"}}"# + "\n\n"))
             #expect(!r.text.contains("[DONE]"))                                      // never a silently cut stream
             #expect(shouting.seen.withLock { $0 } == [1, 2, 3])                      // in order, and nothing after the stop
             let record = try #require(try await h.records().first)
-            #expect(record.status == 400 && record.errorCode == "output_blocked")
+            #expect(record.status == 400 && record.errorCode == "bad_request")
         }
     }
 

@@ -33,8 +33,8 @@ public struct AnthropicProvider: Provider {
 
     public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
         guard request.endpoint == .chatCompletions else {
-            return .openAIError(GatewayError(status: 400, type: "invalid_request_error", code: "unsupported_endpoint",
-                                             message: "The provider '\(name)' (Anthropic) does not offer embeddings."))
+            return .openAIError(GatewayError(.unsupportedEndpoint,
+                                             "The provider '\(name)' (Anthropic) does not offer embeddings."))
         }
         guard let openAI = JSONValue.parse(Data(buffer: request.body)) else {
             return .openAIError(.invalidJSON("the body could not be decoded for translation"))

@@ -207,6 +207,6 @@ public enum AnthropicTranslation {
     public static func error(_ body: JSONValue?, status: Int) -> String {
         let type = body?["error"]?["type"]?.string ?? (status >= 500 ? "api_error" : "invalid_request_error")
         let message = body?["error"]?["message"]?.string ?? "The provider answered with HTTP \(status)."
-        return GatewayError(status: status, type: type, code: type, message: message).openAIBody
+        return ErrorBody.openAI(message: message, type: type, code: type)
     }
 }

@@ -145,7 +145,7 @@ public enum MessagesToOpenAI {
     /// An OpenAI error body in Anthropic's shape (`{"type":"error","error":{"type","message"}}`).
     public static func error(_ body: JSONValue?, status: Int) -> String {
         let message = body?["error"]?["message"]?.string ?? "The provider answered with HTTP \(status)."
-        return GatewayError(status: status, type: "", code: "", message: message).anthropicBody
+        return ErrorBody.anthropic(type: ErrorBody.anthropicType(status: status), message: message)
     }
 }
 
@@ -172,7 +172,7 @@ public struct OpenAIToMessagesStream: Sendable {
         }
         guard let c = JSONValue.parse(data) else { return }
         if let e = c["error"], e.object != nil {
-            let body = GatewayError(status: 500, type: e["type"]?.string ?? "", code: "", message: e["message"]?.string ?? "The provider failed.").anthropicBody
+            let body = ErrorBody.anthropic(type: ErrorBody.anthropicType(e["type"]?.string, status: 500), message: e["message"]?.string ?? "The provider failed.")
             write("error", JSONValue.parse(Data(body.utf8)) ?? nil, into: &out)
             return
         }

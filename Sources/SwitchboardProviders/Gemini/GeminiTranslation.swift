@@ -178,7 +178,7 @@ public enum GeminiTranslation {
     public static func error(_ body: JSONValue?, status: Int) -> String {
         let type = body?["error"]?["status"]?.string ?? (status >= 500 ? "server_error" : "invalid_request_error")
         let message = body?["error"]?["message"]?.string ?? "The provider answered with HTTP \(status)."
-        return GatewayError(status: status, type: type, code: type, message: message).openAIBody
+        return ErrorBody.openAI(message: message, type: type, code: type)
     }
 
     // MARK: Embeddings

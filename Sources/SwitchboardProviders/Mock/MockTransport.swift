@@ -66,7 +66,7 @@ public final class MockTransport: UpstreamTransport {
     }
 
     static func error(_ message: String, type: String, code: String, param: String? = nil) -> String {
-        GatewayError(status: 0, type: type, code: code, message: message, param: param).openAIBody
+        ErrorBody.openAI(message: message, type: type, param: param, code: code)
     }
 
     static func anthropicError(_ message: String, type: String) -> String {

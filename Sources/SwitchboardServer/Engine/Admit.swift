@@ -27,8 +27,8 @@ extension Gateway {
                 }
             } catch {
                 call.logger.error("Admission failed: storage unreachable", metadata: ["request.id": "\(call.requestID)", "error.type": "\(type(of: error))"])
-                return (GatewayError(status: 503, type: "server_error", code: "storage_unavailable",
-                                     message: "Limits could not be checked: storage is not reachable.", retryAfterSeconds: 1), [:])
+                return (GatewayError(.storageUnavailable,
+                                     "Limits could not be checked: storage is not reachable.", retryAfterSeconds: 1), [:])
             }
         }
         for (gate, what) in [(gate, "The gateway is"), (modelGates[model], "The deployments of '\(model)' are")] {
@@ -40,8 +40,8 @@ extension Gateway {
                 if Task.isCancelled { return (.clientClosed, [:]) }
                 let why = how == .timedOut ? "no place within \(String(format: "%g", gate.timeoutSeconds)) s"
                                            : "the queue is full of requests of the same or a higher priority"
-                return (GatewayError(status: 503, type: "server_error", code: "overloaded",
-                                     message: "\(what) at capacity; this \(identity.priority.rawValue) request was shed (\(why)). Try again later.",
+                return (GatewayError(.overloaded,
+                                     "\(what) at capacity; this \(identity.priority.rawValue) request was shed (\(why)). Try again later.",
                                      retryAfterSeconds: 1), [:])
             }
         }

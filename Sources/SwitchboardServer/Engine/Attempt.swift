@@ -57,7 +57,7 @@ extension Gateway {
             failure = error
             call.logger.debug("Upstream attempt failed", metadata: ["request.id": "\(call.requestID)", "provider": "\(deployment.provider)",
                                                                     "error": "\(error.code)"])
-            if case .failed = kind, error.code == "upstream_auth_failed" {
+            if case .failed = kind, error.code == .upstreamAuthFailed {
                 // request.id comes with the request's logger (FrontMiddleware).
                 call.logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider)"])
             }

@@ -40,8 +40,7 @@ extension Gateway {
         }
         guard table.models[model] != nil else { return .unknownModel(model) }
         guard call.identity.allows(model: model) else {
-            return GatewayError(status: 403, type: "invalid_request_error", code: "model_not_allowed",
-                                message: "Your key may not use the model '\(model)'.", param: "model")
+            return .modelNotAllowed(model)
         }
         return nil
     }

@@ -24,26 +24,26 @@ extension Gateway {
             if let last { return last }
             let wait = max(1, Int((waitMs / 1000).rounded(.up)))
             if saturated {
-                return GatewayError(status: 429, type: "rate_limit_error", code: "deployment_capacity_exceeded",
-                                    message: "Every deployment of the model '\(model)' is at its configured capacity (rpm, tpm or concurrency); retry in \(wait) s.",
+                return GatewayError(.deploymentCapacityExceeded,
+                                    "Every deployment of the model '\(model)' is at its configured capacity (rpm, tpm or concurrency); retry in \(wait) s.",
                                     retryAfterSeconds: wait)
             }
             if onlyRateLimited {
-                return GatewayError(status: 429, type: "rate_limit_error", code: "upstream_rate_limited",
-                                    message: "Every deployment of the model '\(model)' is rate limited by its provider; retry in \(wait) s.", retryAfterSeconds: wait)
+                return GatewayError(.upstreamRateLimited,
+                                    "Every deployment of the model '\(model)' is rate limited by its provider; retry in \(wait) s.", retryAfterSeconds: wait)
             }
-            return GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
-                                message: "Every deployment of the model '\(model)' is failing or being re-checked after failures; retry in \(wait) s.",
+            return GatewayError(.noHealthyDeployment,
+                                "Every deployment of the model '\(model)' is failing or being re-checked after failures; retry in \(wait) s.",
                                 retryAfterSeconds: wait)
         case .attemptsSpent:
-            return last ?? GatewayError(status: 503, type: "server_error", code: "no_healthy_deployment",
-                                        message: "The deployments of the model '\(model)' are being re-checked after failures; retry shortly.",
+            return last ?? GatewayError(.noHealthyDeployment,
+                                        "The deployments of the model '\(model)' are being re-checked after failures; retry shortly.",
                                         retryAfterSeconds: 1)
         case .deadline:
             let seconds = ((plan.deadlineMs - plan.startMs) / 100).rounded() / 10
             let detail = last.map { " The last attempt failed: \($0.message)" } ?? ""
-            return GatewayError(status: 504, type: "timeout_error", code: "deadline_exceeded",
-                                message: "No deployment answered the model '\(model)' within its \(seconds.formatted()) s deadline after \(plan.totalAttempts) attempt(s).\(detail)")
+            return GatewayError(.deadlineExceeded,
+                                "No deployment answered the model '\(model)' within its \(seconds.formatted()) s deadline after \(plan.totalAttempts) attempt(s).\(detail)")
         }
     }
 }

@@ -96,7 +96,7 @@ struct Exchange: Sendable {
 
     /// Ends the request with an error the gateway answers itself (the body is kept as the answer when bodies are logged).
     mutating func fail<API: ClientAPI>(_ error: GatewayError, api: API.Type, _ recorder: any UsageRecorder, headers: HTTPFields = [:]) -> Response {
-        finish(status: error.status, usage: nil, errorCode: error.code)
+        finish(status: error.status, usage: nil, errorCode: error.code.name)
         let body = API.errorBody(error)
         if bodyLimit != nil { keepResponse(ByteBuffer(string: body)) }
         emit(recorder)

@@ -123,7 +123,7 @@ extension Gateway {
             } else {
                 lease.finished(latencyMs: attemptTTFT, tokens: usage?.totalTokens)
             }
-            exchange.finish(status: upstreamError?.status ?? 200, usage: usage ?? Usage(), errorCode: upstreamError?.code)
+            exchange.finish(status: upstreamError?.status ?? 200, usage: usage ?? Usage(), errorCode: upstreamError?.code.name)
             exchange.emit(recorder)
             try await writer.finish(nil)
         })

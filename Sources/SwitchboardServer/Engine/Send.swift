@@ -44,7 +44,7 @@ extension Gateway {
             if span.isRecording { span.attributes["switchboard.attempt.cancelled"] = true }
             span.end()
         case .failed(let error, _):
-            span.endAttempt(status: nil, error: error.code, ttftMs: nil)
+            span.endAttempt(status: nil, error: error.code.name, ttftMs: nil)
         case .complete(let upstream, _, _, let latency):
             span.endAttempt(status: upstream.status, error: nil, ttftMs: latency)
         case .streaming(let upstream, let first, let rest, let ttft, _):
@@ -90,14 +90,13 @@ extension Gateway {
         case 401, 403:
             // The provider refused the gateway's own credentials: never echo its message (it may quote part of the
             // provider key) and never blame the client's key. Another deployment may have working ones.
-            return .failed(GatewayError(status: 502, type: "upstream_error", code: "upstream_auth_failed",
-                                        message: "The upstream provider '\(provider)' rejected the gateway's credentials (HTTP \(upstream.status))."), .failed)
+            return .failed(.upstreamAuthFailed(provider: provider, status: upstream.status), .failed)
         case 429:
             let retryAfter = UpstreamAnswers.retryAfterMs(upstream)
             return .failed(await UpstreamAnswers.failure(upstream, provider: provider, scrubber: scrubber), .rateLimited(retryAfterMs: retryAfter))
         case 400..<500:
             let error = await UpstreamAnswers.failure(upstream, provider: provider, scrubber: scrubber)
-            return .failed(error, RoutePlan.Failure.classify(status: upstream.status, code: error.code, message: error.message))
+            return .failed(error, RoutePlan.Failure.classify(status: upstream.status, code: error.upstream?.code ?? "", message: error.message))
         default:
             return .failed(await UpstreamAnswers.failure(upstream, provider: provider, scrubber: scrubber), .failed)
         }

@@ -47,8 +47,8 @@ enum UpstreamAnswers {
             error.message = upstream.status >= 500 ? "The upstream provider '\(provider)' failed: \(message)" : message
         }
         if upstream.status < 500 {
-            if let t = inner["type"]?.string { error.type = scrubber.field(t, limit: 64) }
-            if let c = inner["code"]?.string ?? inner["code"]?.int.map(String.init) { error.code = scrubber.field(c, limit: 64) }
+            if let t = inner["type"]?.string { error.upstream?.type = scrubber.field(t, limit: 64) }
+            if let c = inner["code"]?.string ?? inner["code"]?.int.map(String.init) { error.upstream?.code = scrubber.field(c, limit: 64) }
             error.param = inner["param"]?.string.map { scrubber.field($0, limit: 200) }
         }
         return error

@@ -16,8 +16,8 @@ struct RoleMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let identity = context.identity, roles.contains(where: identity.has) else {
             let names = roles.map { "'\($0.rawValue)'" }.joined(separator: " or ")
-            throw GatewayError(status: 403, type: "invalid_request_error", code: "forbidden",
-                               message: "This endpoint needs a key with the \(names) role.")
+            throw GatewayError(.forbidden,
+                               "This endpoint needs a key with the \(names) role.")
         }
         return try await next(request, context)
     }

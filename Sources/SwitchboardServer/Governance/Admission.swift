@@ -114,13 +114,13 @@ extension AdmissionRefusal {
             }
             let seconds = max(1, Int(((retryAfterMs ?? 1000) / 1000).rounded(.up)))
             let when = retryAfterMs == nil ? "when one of its requests in flight ends" : "in \(seconds) s"
-            return (GatewayError(status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",
-                                 message: "Rate limit reached for \(identity.describe(scope: scope)): \(value) \(what). Try again \(when).",
+            return (GatewayError(.rateLimitExceeded,
+                                 "Rate limit reached for \(identity.describe(scope: scope)): \(value) \(what). Try again \(when).",
                                  retryAfterSeconds: seconds), headers)
         case .budget(let scope, let period, let limitUSD, let spentUSD, let retryAfterMs):
             let span = period == .total ? "in total" : "this \(period.rawValue) (UTC)"
-            return (GatewayError(status: 429, type: "budget_exceeded", code: "budget_exceeded",
-                                 message: "Budget exceeded for \(identity.describe(scope: scope)): \(formatUSD(spentUSD)) USD spent \(span) of \(formatUSD(limitUSD)) USD.",
+            return (GatewayError(.budgetExceeded,
+                                 "Budget exceeded for \(identity.describe(scope: scope)): \(formatUSD(spentUSD)) USD spent \(span) of \(formatUSD(limitUSD)) USD.",
                                  retryAfterSeconds: retryAfterMs.map { max(1, Int(($0 / 1000).rounded(.up))) }), headers)
         }
     }

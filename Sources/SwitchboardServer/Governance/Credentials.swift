@@ -126,8 +126,8 @@ enum CredentialsAPI {
             let name = context.parameters.get("provider") ?? ""
             guard let kind = kinds[name] else { throw KeyService.notFound("provider named '\(name)'") }
             guard CredentialTransport.header(for: kind) != nil else {
-                throw GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter",
-                                   message: "The provider '\(name)' (kind \(kind.name)) takes no API key.")
+                throw GatewayError(.invalidParameter,
+                                   "The provider '\(name)' (kind \(kind.name)) takes no API key.")
             }
             return name
         }
@@ -135,14 +135,14 @@ enum CredentialsAPI {
         group.put(":provider") { request, context in
             let name = try provider(context)
             guard let key = config.auth.encryptionKey else {
-                throw GatewayError(status: 400, type: "invalid_request_error", code: "encryption_key_missing",
-                                   message: "Provider keys can be stored only when auth.encryption_key is set (32 bytes, base64).")
+                throw GatewayError(.encryptionKeyMissing,
+                                   "Provider keys can be stored only when auth.encryption_key is set (32 bytes, base64).")
             }
             let body = try await AdminAPI.body(request)
             guard let apiKey = body["api_key"]?.string, !apiKey.isEmpty, apiKey.utf8.count <= 4096,
                   apiKey.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
-                throw GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter",
-                                   message: "api_key: expected a non-empty string of printable ASCII (at most 4096 bytes).", param: "api_key")
+                throw GatewayError(.invalidParameter,
+                                   "api_key: expected a non-empty string of printable ASCII (at most 4096 bytes).", param: "api_key")
             }
             let now = Date().timeIntervalSince1970
             let sealed: String

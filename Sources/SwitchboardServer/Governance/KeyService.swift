@@ -109,16 +109,16 @@ struct KeyService: Sendable {
     /// Every problem of a spec in one 400; `param` is the first problem's key path.
     static func invalid(_ problems: ConfigError) -> GatewayError {
         let path = problems.problems.first?.path ?? ""
-        return GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter",
-                            message: problems.problems.map(\.description).joined(separator: "; "), param: path.isEmpty ? nil : path)
+        return GatewayError(.invalidParameter,
+                            problems.problems.map(\.description).joined(separator: "; "), param: path.isEmpty ? nil : path)
     }
 
     static func notFound(_ what: String) -> GatewayError {
-        GatewayError(status: 404, type: "invalid_request_error", code: "not_found", message: "No \(what).")
+        GatewayError(.notFound, "No \(what).")
     }
 
     static func conflict(_ e: StorageError) -> GatewayError {
-        GatewayError(status: 409, type: "invalid_request_error", code: "conflict", message: "Conflict: \(e.description).")
+        GatewayError(.conflict, "Conflict: \(e.description).")
     }
 
     func storageCall<T>(_ body: () async throws -> T) async throws(GatewayError) -> T {
@@ -126,7 +126,7 @@ struct KeyService: Sendable {
             return try await body()
         } catch let e as StorageError {
             if case .conflict = e { throw Self.conflict(e) }
-            throw GatewayError(status: 500, type: "server_error", code: "storage_error", message: "Storage error: \(e.description).")
+            throw GatewayError(.storageError, "Storage error: \(e.description).")
         } catch let e as GatewayError {
             throw e
         } catch {
@@ -138,8 +138,8 @@ struct KeyService: Sendable {
         if case .some(.some(let team)) = spec.team {
             let exists = try await storageCall { try await storage.team(name: team) } != nil
             if !exists {
-                throw GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter",
-                                   message: "team: no team named \"\(team)\"; create it first.", param: "team")
+                throw GatewayError(.invalidParameter,
+                                   "team: no team named \"\(team)\"; create it first.", param: "team")
             }
         }
     }
@@ -149,7 +149,7 @@ struct KeyService: Sendable {
     /// A new key and its text (shown once).
     func create(_ spec: KeySpec) async throws(GatewayError) -> (KeyRecord, String) {
         guard let name = spec.name else {
-            throw GatewayError(status: 400, type: "invalid_request_error", code: "missing_parameter", message: "Missing required parameter: 'name'.", param: "name")
+            throw GatewayError(.missingParameter, "Missing required parameter: 'name'.", param: "name")
         }
         try await checkTeam(spec)
         let t = now()
@@ -160,7 +160,7 @@ struct KeyService: Sendable {
             var key = KeyRecord(id: id, name: name, createdAt: t, secretHash: KeyHash.hash(secret: secret, salt: salt), salt: salt)
             spec.apply(to: &key)
             if let e = key.expiresAt, e <= t {
-                throw GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter", message: "expires_at: must be in the future.", param: "expires_at")
+                throw GatewayError(.invalidParameter, "expires_at: must be in the future.", param: "expires_at")
             }
             if try await storageCall({ try await storage.key(id: id) }) != nil { continue }
             try await storageCall { try await storage.insertKey(key) }
@@ -188,7 +188,7 @@ struct KeyService: Sendable {
     func update(_ id: String, _ spec: KeySpec) async throws(GatewayError) -> KeyRecord {
         var key = try await key(id)
         guard key.revokedAt == nil else {
-            throw GatewayError(status: 409, type: "invalid_request_error", code: "key_revoked", message: "The key '\(id)' is revoked; it cannot be changed.")
+            throw GatewayError(.keyRevoked, "The key '\(id)' is revoked; it cannot be changed.")
         }
         try await checkTeam(spec)
         spec.apply(to: &key)
@@ -213,7 +213,7 @@ struct KeyService: Sendable {
     func rotate(_ id: String) async throws(GatewayError) -> (KeyRecord, String) {
         var key = try await key(id)
         guard key.revokedAt == nil else {
-            throw GatewayError(status: 409, type: "invalid_request_error", code: "key_revoked", message: "The key '\(id)' is revoked; it cannot be rotated.")
+            throw GatewayError(.keyRevoked, "The key '\(id)' is revoked; it cannot be rotated.")
         }
         let secret = KeyText.random(KeyText.secretLength, alphabet: KeyText.secretAlphabet)
         key.salt = KeyHash.newSalt()
@@ -228,7 +228,7 @@ struct KeyService: Sendable {
 
     func createTeam(_ spec: TeamSpec) async throws(GatewayError) -> TeamRecord {
         guard let name = spec.name else {
-            throw GatewayError(status: 400, type: "invalid_request_error", code: "missing_parameter", message: "Missing required parameter: 'name'.", param: "name")
+            throw GatewayError(.missingParameter, "Missing required parameter: 'name'.", param: "name")
         }
         var team = TeamRecord(name: name, createdAt: now())
         spec.apply(to: &team)
@@ -246,7 +246,7 @@ struct KeyService: Sendable {
     func updateTeam(_ name: String, _ spec: TeamSpec) async throws(GatewayError) -> TeamRecord {
         var team = try await team(name)
         if let newName = spec.name, newName != name {
-            throw GatewayError(status: 400, type: "invalid_request_error", code: "invalid_parameter", message: "name: a team cannot be renamed.", param: "name")
+            throw GatewayError(.invalidParameter, "name: a team cannot be renamed.", param: "name")
         }
         spec.apply(to: &team)
         team.updatedAt = now()
@@ -260,8 +260,8 @@ struct KeyService: Sendable {
         _ = try await team(name)
         let members = try await storageCall { try await storage.keys() }.filter { $0.team == name && $0.revokedAt == nil }
         guard members.isEmpty else {
-            throw GatewayError(status: 409, type: "invalid_request_error", code: "team_in_use",
-                               message: "The team '\(name)' still has \(members.count) active key(s); move or revoke them first.")
+            throw GatewayError(.teamInUse,
+                               "The team '\(name)' still has \(members.count) active key(s); move or revoke them first.")
         }
         _ = try await storageCall { try await storage.deleteTeam(name: name) }
         onChange(nil, name)

@@ -66,7 +66,7 @@ enum LogsAPI {
             let found: RequestRecord?
             do { found = try await storage.request(id: id) } catch { throw GatewayError.storageUnavailable }
             guard let record = found else {
-                throw GatewayError(status: 404, type: "invalid_request_error", code: "not_found", message: "No request-log record has the id '\(id)'.")
+                throw GatewayError(.notFound, "No request-log record has the id '\(id)'.")
             }
             guard case .object(var fields) = json(record) else { return AdminAPI.json(json(record)) }
             fields["request_body"] = record.requestBody.map(JSONValue.string) ?? .null
