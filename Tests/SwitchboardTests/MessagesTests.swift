@@ -188,14 +188,58 @@ enum OpenAIFixture {
     }
 }
 
-@Suite struct CountTokensTests {
-    @Test func estimateCountsTextImagesAndTools() {
-        let r: JSONValue = ["system": "12345678", "messages": [
+/// A request and the estimate worked out by hand for it: text is a token per four Unicode scalars rounded up, a
+/// message adds 3, an image or a document 1600, a tool its compact JSON (keys sorted); never below 1.
+struct EstimateCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let request: JSONValue
+    let tokens: Int
+    var testDescription: String { name }
+
+    static let all: [EstimateCase] = [
+        // system "12345678" 8 scalars: 2; "abcd": 3 + 1; image and "abcdefgh": 3 + 1600 + 2. 2 + 4 + 1605 = 1611.
+        EstimateCase(name: "text and an image", request: ["system": "12345678", "messages": [
             ["role": "user", "content": "abcd"],
             ["role": "user", "content": [["type": "image", "source": [:]], ["type": "text", "text": "abcdefgh"]]],
-        ]]
-        // system 2 + two messages × 3 + "abcd" 1 + image 1600 + "abcdefgh" 2
-        #expect(TokenEstimate.anthropicInput(r) == 2 + 6 + 1 + 1600 + 2)
+        ]], tokens: 1611),
+        // Nothing at all still counts one token.
+        EstimateCase(name: "empty request", request: [:], tokens: 1),
+        // "abcde" is 5 scalars: rounded up to 2; + 3 for the message.
+        EstimateCase(name: "rounds up", request: ["messages": [["role": "user", "content": "abcde"]]], tokens: 5),
+        // An empty message costs its framing only.
+        EstimateCase(name: "empty message", request: ["messages": [["role": "user", "content": ""]]], tokens: 3),
+        // Four 👋 (U+1F44B) are 4 scalars (16 UTF-8 bytes, 8 UTF-16 units): 1; + 3.
+        EstimateCase(name: "scalars, not bytes", request: ["messages": [["role": "user", "content": "👋👋👋👋"]]], tokens: 4),
+        // A system prompt as blocks: "Be brief." 9 scalars: 3.
+        EstimateCase(name: "system blocks", request: ["system": [["type": "text", "text": "Be brief."]]], tokens: 3),
+        // tool_use: "get_weather" 11 → 3, its input {"city":"Paris"} 16 → 4; + 3 = 10.
+        EstimateCase(name: "tool use", request: ["messages": [["role": "assistant", "content": [
+            ["type": "tool_use", "id": "t1", "name": "get_weather", "input": ["city": "Paris"]],
+        ]]]], tokens: 10),
+        // tool_result with a string: "sunny, 21 degrees" 17 → 5, + 3 = 8; with blocks: "sunny" 2 + a document 1600, + 3 =
+        // 1605. 8 + 1605 = 1613.
+        EstimateCase(name: "tool results", request: ["messages": [
+            ["role": "user", "content": [["type": "tool_result", "tool_use_id": "t1", "content": "sunny, 21 degrees"]]],
+            ["role": "user", "content": [["type": "tool_result", "tool_use_id": "t2", "content": [
+                ["type": "text", "text": "sunny"], ["type": "document", "source": [:]],
+            ]]]],
+        ]], tokens: 1613),
+        // thinking: "let me see" 10 → 3 (the signature is not counted); + 3.
+        EstimateCase(name: "thinking", request: ["messages": [["role": "assistant", "content": [
+            ["type": "thinking", "thinking": "let me see", "signature": "abcdefghijklmnop"],
+        ]]]], tokens: 6),
+        // A tool: {"input_schema":{"type":"object"},"name":"f"} is 45 characters → 12; "hi" 1 + 3 = 4.
+        EstimateCase(name: "tools", request: [
+            "tools": [["name": "f", "input_schema": ["type": "object"]]],
+            "messages": [["role": "user", "content": "hi"]],
+        ], tokens: 16),
+    ]
+}
+
+@Suite struct CountTokensTests {
+    @Test(arguments: EstimateCase.all)
+    func estimateCountsTextImagesAndTools(_ c: EstimateCase) {
+        #expect(TokenEstimate.anthropicInput(c.request) == c.tokens)
     }
 
     @Test func estimatedForOpenAIBackendsExactForAnthropicOnes() async throws {
