@@ -13,28 +13,40 @@ public struct ProviderCallContext: Sendable {
     /// W3C trace context for the upstream (`traceparent`, `tracestate`): the attempt's span when tracing is on,
     /// else the client's own, passed on.
     public var traceHeaders: [(name: String, value: String)]
+    /// Longest wait for a stream's first chunk, in milliseconds on `clock`, counted from when the request was sent (nil: none).
+    public var firstChunkMs: Double?
+    public var clock: any EngineClock
+    /// Takes credentials out of what the upstream says before anyone sees it.
+    public var scrubber: SecretScrubber
 
     public init(requestID: String, timeout: Duration, clientHeaders: [(name: String, value: String)] = [], limits: AttemptLimits = .init(),
-                traceHeaders: [(name: String, value: String)] = []) {
+                traceHeaders: [(name: String, value: String)] = [], firstChunkMs: Double? = nil, clock: any EngineClock = SystemEngineClock(),
+                scrubber: SecretScrubber = SecretScrubber()) {
         self.requestID = requestID
         self.timeout = timeout
         self.clientHeaders = clientHeaders
         self.limits = limits
         self.traceHeaders = traceHeaders
+        self.firstChunkMs = firstChunkMs
+        self.clock = clock
+        self.scrubber = scrubber
     }
 }
 
-/// A model provider: turns a gateway request for one deployment into an upstream call.
+/// A model provider: turns a gateway request for one deployment into an upstream call, and the upstream's answer into
+/// a typed outcome — a whole answer with its usage, a stream that has begun, or a failure it has classified.
 ///
-/// Providers speak to their upstream only through an `UpstreamTransport`. `send` answers in OpenAI's wire format,
-/// `sendMessages` in Anthropic's (status, JSON or SSE body, errors in that API's shape), translating when the
-/// upstream speaks the other one.
+/// Providers speak to their upstream only through an `UpstreamTransport`, and own everything about its wire format:
+/// translation, auth headers, how its errors are worded and what they mean. `send` answers in OpenAI's wire format,
+/// `sendMessages` in Anthropic's, translating when the upstream speaks the other one.
 public protocol Provider: Sendable {
     var name: String { get }
-    func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
-    func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
+    /// A chat completion or embeddings request; the answer in OpenAI's wire format, then through `adapter` when one
+    /// is given (how a Messages request is served by a provider that answers chat completions).
+    func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext, adapter: AnswerAdapter?) async -> ProviderOutcome
+    func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome
     /// Anthropic's `count_tokens` for a Messages request body, when the provider can count exactly; nil otherwise.
-    func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse?
+    func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome?
     /// An active health probe: GET `path` (default: the provider's model list) with the provider's credentials.
     func probe(path: String?, timeout: Duration) async -> ProbeResult
 }
@@ -71,8 +83,10 @@ func probeURL(_ base: String, _ path: String, query: String? = nil) -> String {
 }
 
 extension Provider {
-    public func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse? {
-        nil
+    public func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome? { nil }
+
+    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        await send(request, upstreamModel: upstreamModel, context: context, adapter: nil)
     }
 }
 

@@ -30,26 +30,6 @@ public struct RoutePlan: Sendable {
         case clientError
 
         public var isRetryable: Bool { self != .clientError }
-
-        /// Sorts an upstream 4xx (other than 429) by its error code and message, as the providers word them.
-        public static func classify(status: Int, code: String, message: String) -> Failure {
-            if status == 429 { return .rateLimited(retryAfterMs: nil) }
-            guard (400..<500).contains(status) else { return .failed }
-            let code = code.lowercased()
-            let text = message.lowercased()
-            let contextMarks = ["context length", "context window", "context_length", "prompt is too long", "too many tokens",
-                                "maximum number of tokens", "input is too long", "reduce the length"]
-            if code == "context_length_exceeded" || code == "string_above_max_length" || contextMarks.contains(where: text.contains) {
-                return .contextTooLong
-            }
-            let contentMarks = ["content management policy", "content policy", "content_filter", "safety system", "flagged",
-                                "blocked due to safety", "responsibleaipolicyviolation"]
-            if code.contains("content_filter") || code.contains("content_policy") || code == "responsibleaipolicyviolation"
-                || contentMarks.contains(where: text.contains) {
-                return .contentRefused
-            }
-            return .clientError
-        }
     }
 
     /// Why no (further) attempt can be made.

@@ -322,7 +322,7 @@ public func buildApplication(
     extraServices.append(RetentionService(storage: store, days: config.logging.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     let router = buildRouter(services)
-    let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: UpstreamAnswers.duration(config.server.requestTimeoutSeconds))
+    let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds))
     // Past `server.max_connections` (kept under the descriptor limit) the listener stops accepting: descriptors never
     // run out because of clients, and new connections wait in the kernel's backlog.
     let maxConnections = FileDescriptorLimit.connectionCap(config.server.maxConnections, logger: logger)

@@ -18,9 +18,7 @@ protocol ClientAPI: Sendable {
     static func endpoint(_ request: Request) -> String
     /// Watches (and for OpenAI, trims) the streamed answer.
     static func relay(for request: Request) -> SSERelay
-    static func send(_ request: Request, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse
-    /// Usage in a non-streamed answer, checking in the same pass that the answer is one JSON object (throws if not).
-    static func usage(in body: ByteBuffer) throws(JSONPeek.SyntaxError) -> Usage?
+    static func send(_ request: Request, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome
     static func errorBody(_ error: GatewayError) -> String
     /// The last event of a stream that broke after it had started.
     static func streamErrorEvent(_ error: GatewayError) -> String
@@ -35,10 +33,9 @@ enum OpenAIAPI: ClientAPI {
     static func affinityKey(_ r: OpenAIRequest) -> String? { r.user }
     static func endpoint(_ r: OpenAIRequest) -> String { r.endpoint == .chatCompletions ? "chat.completions" : "embeddings" }
     static func relay(for r: OpenAIRequest) -> SSERelay { SSERelay(mode: r.clientWantsUsage ? .passthrough : .stripUsageChunk) }
-    static func send(_ r: OpenAIRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
-        try await provider.send(r, upstreamModel: upstreamModel, context: context)
+    static func send(_ r: OpenAIRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        await provider.send(r, upstreamModel: upstreamModel, context: context)
     }
-    static func usage(in body: ByteBuffer) throws(JSONPeek.SyntaxError) -> Usage? { try Usage.checkedAnswer(body, usage: Usage.openAIUsageObject) }
     static func errorBody(_ e: GatewayError) -> String { e.openAIBody }
     static func streamErrorEvent(_ e: GatewayError) -> String { "data: \(e.openAIBody)\n\n" }
 }
@@ -52,10 +49,9 @@ enum AnthropicAPI: ClientAPI {
     static func affinityKey(_ r: AnthropicMessagesRequest) -> String? { r.user }
     static func endpoint(_ r: AnthropicMessagesRequest) -> String { "messages" }
     static func relay(for r: AnthropicMessagesRequest) -> SSERelay { SSERelay(mode: .passthrough, format: .anthropic) }
-    static func send(_ r: AnthropicMessagesRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
-        try await provider.sendMessages(r, upstreamModel: upstreamModel, context: context)
+    static func send(_ r: AnthropicMessagesRequest, via provider: any Provider, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        await provider.sendMessages(r, upstreamModel: upstreamModel, context: context)
     }
-    static func usage(in body: ByteBuffer) throws(JSONPeek.SyntaxError) -> Usage? { try Usage.checkedAnswer(body, usage: Usage.anthropicUsageObject) }
     static func errorBody(_ e: GatewayError) -> String { e.anthropicBody }
     static func streamErrorEvent(_ e: GatewayError) -> String { "event: error\ndata: \(e.anthropicBody)\n\n" }
 }

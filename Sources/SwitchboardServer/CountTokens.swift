@@ -32,26 +32,23 @@ struct TokenCounter: Sendable {
         var headers = HTTPFields()
         headers[.switchboardModel] = model
         headers[.contentType] = "application/json"
-        let context = ProviderCallContext(requestID: requestID, timeout: UpstreamAnswers.duration(routing.timeoutSeconds), clientHeaders: clientHeaders,
-                                          limits: AttemptLimits(total: UpstreamAnswers.duration(min(routing.timeoutSeconds, routing.totalTimeoutSeconds))))
+        let context = ProviderCallContext(requestID: requestID, timeout: Gateway.duration(routing.timeoutSeconds), clientHeaders: clientHeaders,
+                                          limits: AttemptLimits(total: Gateway.duration(min(routing.timeoutSeconds, routing.totalTimeoutSeconds))),
+                                          scrubber: scrubber)
         for deployment in routed.deployments {
-            guard let provider = slotProviders[deployment.slot] else { continue }
-            let upstream: UpstreamResponse?
-            do {
-                upstream = try await provider.countTokens(body, upstreamModel: deployment.upstreamModel, context: context)
-            } catch {
-                continue      // try the next Anthropic deployment, or estimate
+            guard let provider = slotProviders[deployment.slot],
+                  let outcome = await provider.countTokens(body, upstreamModel: deployment.upstreamModel, context: context) else { continue }
+            switch outcome {
+            case .answer(let answer, _):
+                headers[.switchboardProvider] = deployment.provider
+                headers[.switchboardTokenCount] = "exact"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer))
+            case .failure(let failure) where (400..<500).contains(failure.error.status) && failure.kind != .authRejected:
+                // The client's mistake (or its limit), in the upstream's words (scrubbed of credentials).
+                throw failure.error
+            case .failure, .stream:
+                continue      // try the next deployment that counts, or estimate
             }
-            guard let upstream else { continue }
-            if (400..<500).contains(upstream.status) {
-                // The client's mistake, in the upstream's words (scrubbed of credentials).
-                throw await UpstreamAnswers.failure(upstream, provider: deployment.provider, scrubber: scrubber)
-            }
-            guard (200..<300).contains(upstream.status), let answer = try? await upstream.body.collect(upTo: 1 << 20),
-                  answer.withUnsafeReadableBytes({ (try? JSONPeek.topLevel($0, keys: [])) != nil }) else { continue }
-            headers[.switchboardProvider] = deployment.provider
-            headers[.switchboardTokenCount] = "exact"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer))
         }
         guard let request = JSONValue.parse(Data(buffer: body)) else { throw .invalidJSON("the body could not be decoded") }
         headers[.switchboardTokenCount] = "estimate"

@@ -111,9 +111,9 @@ import Testing
         #expect(AnthropicTranslation.finishReason(anthropic) == .string(openAI))
     }
 
-    @Test func errorsKeepTypeAndMessage() {
-        let e = AnthropicTranslation.error(JSONValue.parse(Data(AnthropicFixture.overloadedError.utf8)), status: 529)
-        #expect(e == #"{"error":{"message":"Overloaded","type":"overloaded_error","param":null,"code":"overloaded_error"}}"#)
+    @Test func errorsKeepTypeAndMessage() throws {
+        let words = AnthropicErrorFormat().words(in: try #require(JSONValue.parse(Data(AnthropicFixture.overloadedError.utf8))))
+        #expect(words == UpstreamErrorWords(type: "overloaded_error", code: "overloaded_error", message: "Overloaded"))
     }
 }
 

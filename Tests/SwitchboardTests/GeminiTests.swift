@@ -90,9 +90,9 @@ enum GeminiFixture {
         #expect(!out.contains("[DONE]"))
     }
 
-    @Test func errorsKeepStatusAndMessage() {
-        #expect(GeminiTranslation.error(JSONValue.parse(Data(GeminiFixture.invalidArgument.utf8)), status: 400)
-            == #"{"error":{"message":"API key not valid. Please pass a valid API key.","type":"INVALID_ARGUMENT","param":null,"code":"INVALID_ARGUMENT"}}"#)
+    @Test func errorsKeepStatusAndMessage() throws {
+        let words = GeminiErrorFormat().words(in: try #require(JSONValue.parse(Data(GeminiFixture.invalidArgument.utf8))))
+        #expect(words == UpstreamErrorWords(type: "INVALID_ARGUMENT", code: "INVALID_ARGUMENT", message: "API key not valid. Please pass a valid API key."))
     }
 }
 

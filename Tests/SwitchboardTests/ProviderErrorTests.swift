@@ -116,6 +116,41 @@ import Testing
     }
 }
 
+/// Providers read their upstream's raw answer themselves: a translated stream that is not an event stream is a
+/// failed attempt (retried elsewhere) before anything is translated, and a translated answer that is not one is
+/// reported once, in the provider's words.
+@Suite struct TranslatedAnswerTests {
+    static let good: [ProviderErrorTests.Kind: String] = [.anthropic: AnthropicFixture.textStream, .gemini: GeminiFixture.textStream]
+
+    @Test(arguments: [ProviderErrorTests.Kind.anthropic, .gemini])
+    func aTranslatedStreamThatIsNotAnEventStreamIsRetriedElsewhere(_ kind: ProviderErrorTests.Kind) async throws {
+        try await FakeUpstream.run({ r in
+            let fromA = [r.headers[HTTPField.Name("x-api-key")!], r.headers[HTTPField.Name("x-goog-api-key")!]].contains { $0 == "key-a" }
+            var h = HTTPFields()
+            h[.contentType] = fromA ? "text/html" : "text/event-stream"
+            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: fromA ? "<html>maintenance</html>" : Self.good[kind]!)))
+        }) { fake in
+            try await withGateway(ProviderErrorTests().yaml(kind, fake.port), mode: .live) { h in
+                for _ in 0..<2 {
+                    let r = try await h.post("/v1/chat/completions", #"{"model":"two","stream":true,"messages":[{"role":"user","content":"x"}]}"#)
+                    #expect(r.status == .ok && r.header("x-switchboard-provider") == "b" && r.text.hasSuffix("data: [DONE]\n\n"))
+                    #expect(!r.text.contains("html"))
+                }
+            }
+        }
+    }
+
+    @Test func aTranslatedAnswerThatIsNotOneIsReportedOnce() async throws {
+        try await FakeUpstream.run({ _ in jsonReply(#"{"not":"a message"}"#) }) { fake in
+            try await withGateway(ProviderErrorTests().yaml(.anthropic, fake.port), mode: .live) { h in
+                let r = try await h.post("/v1/chat/completions", #"{"model":"one","messages":[{"role":"user","content":"x"}]}"#)
+                #expect(r.status == .badGateway)
+                #expect(r.errorObject?["message"] as? String == "The upstream provider 'a' sent an invalid response: not an Anthropic message.")
+            }
+        }
+    }
+}
+
 /// The gateway's error codes: a closed set, each with one status and type; an upstream's own words kept apart.
 @Suite struct GatewayErrorCodeTests {
     @Test func everyCodeHasOneNameStatusAndType() {
@@ -141,5 +176,35 @@ import Testing
         #expect(failed.status == 502 && failed.type == "upstream_error" && failed.clientCode == "upstream_error")
         #expect(GatewayError.upstreamStatus(provider: "p", status: 429).code == .upstreamRateLimited)
         #expect(GatewayError.upstreamStatus(provider: "p", status: 404).status == 404)
+    }
+}
+
+/// Each provider kind classifies its upstream's errors in that upstream's own words; routing sees only the result.
+@Suite struct UpstreamErrorClassificationTests {
+    static let openAI: any UpstreamErrorFormat = OpenAIErrorFormat()
+    static let anthropic: any UpstreamErrorFormat = AnthropicErrorFormat()
+    static let gemini: any UpstreamErrorFormat = GeminiErrorFormat()
+
+    @Test(arguments: [
+        (openAI, 400, Wire.error("This model's maximum context length is 128000 tokens.", code: "context_length_exceeded"), ProviderFailure.Kind.contextTooLong),
+        (anthropic, 400, #"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 250000 tokens > 200000 maximum"}}"#, .contextTooLong),
+        (gemini, 400, #"{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}"#, .contextTooLong),
+        (openAI, 400, Wire.error("The response was filtered due to the prompt triggering Azure OpenAI's content management policy.", code: "content_filter"), .contentRefused),
+        (openAI, 400, Wire.error("Your request was rejected as a result of our safety system.", code: "content_policy_violation"), .contentRefused),
+        (openAI, 400, Wire.error("max_tokens: must be positive", code: "invalid_request_error"), .clientError),
+        (anthropic, 400, #"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: must be positive"}}"#, .clientError),
+        (openAI, 404, Wire.error("The model does not exist", code: "model_not_found"), .clientError),
+        (openAI, 429, Wire.error("Too many requests", code: "rate_limit_exceeded"), .rateLimited(retryAfterMs: nil)),
+        (anthropic, 529, AnthropicFixture.overloadedError, .failed),
+        (gemini, 500, #"{"error":{"code":500,"message":"boom","status":"INTERNAL"}}"#, .failed),
+        (openAI, 401, Wire.error("Incorrect API key provided: sk-abc…", code: "invalid_api_key"), .authRejected),
+        (openAI, 302, "", .failed),
+    ] as [(any UpstreamErrorFormat, Int, String, ProviderFailure.Kind)])
+    func classified(_ format: any UpstreamErrorFormat, _ status: Int, _ body: String, _ expected: ProviderFailure.Kind) async throws {
+        let call = UpstreamCall(provider: "p", context: ProviderCallContext(requestID: "r", timeout: .seconds(1)), errors: format, wire: .openAI)
+        let upstream = UpstreamResponse(status: status, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: body)))
+        let failure = try #require(await call.failure(of: upstream, stream: false))
+        #expect(failure.kind == expected)
+        #expect(!failure.error.message.contains("sk-abc"))
     }
 }

@@ -143,21 +143,6 @@ import Testing
         #expect(next.reason == .contentPolicyFallback)
     }
 
-    @Test(arguments: [
-        (400, "context_length_exceeded", "This model's maximum context length is 128000 tokens.", RoutePlan.Failure.contextTooLong),
-        (400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum", .contextTooLong),
-        (400, "INVALID_ARGUMENT", "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).", .contextTooLong),
-        (400, "content_filter", "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.", .contentRefused),
-        (400, "content_policy_violation", "Your request was rejected as a result of our safety system.", .contentRefused),
-        (400, "invalid_request_error", "max_tokens: must be positive", .clientError),
-        (404, "model_not_found", "The model does not exist", .clientError),
-        (429, "rate_limit_exceeded", "Too many requests", .rateLimited(retryAfterMs: nil)),
-        (500, "server_error", "boom", .failed),
-    ])
-    func upstreamErrorsAreClassified(_ status: Int, _ code: String, _ message: String, _ expected: RoutePlan.Failure) {
-        #expect(RoutePlan.Failure.classify(status: status, code: code, message: message) == expected)
-    }
-
     @Test func saturatedDeploymentsAreSkippedUntilTheWindowMoves() throws {
         let clock = ManualClock()
         let t = try Self.table("""

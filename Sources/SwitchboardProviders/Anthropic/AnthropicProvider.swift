@@ -11,14 +11,13 @@ public struct AnthropicProvider: Provider {
     let headers: [(name: String, value: String)]
     let defaultMaxTokens: Int
     let transport: any UpstreamTransport
-    let maxResponseBytes = 64 << 20
 
     public init(name: String, config: AnthropicProviderConfig, transport: any UpstreamTransport) {
         self.name = name
         let base = config.baseURL.hasSuffix("/") ? String(config.baseURL.dropLast()) : config.baseURL
         messagesURL = base + "/v1/messages"
         var h: [(name: String, value: String)] = [("content-type", "application/json"), ("anthropic-version", config.version)]
-        if let key = config.apiKey { h.append(("x-api-key", key)) }
+        if let key = config.apiKey { h.append(AuthHeader.anthropic.header(key)) }
         h.append(contentsOf: config.headers)
         headers = h
         defaultMaxTokens = config.defaultMaxTokens
@@ -31,75 +30,65 @@ public struct AnthropicProvider: Provider {
                                     via: transport)
     }
 
-    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+    /// Every request's headers: the provider's own, the request id, trace context and the client's `anthropic-beta`.
+    func requestHeaders(_ context: ProviderCallContext, stream: Bool) -> [(name: String, value: String)] {
+        var h = headers
+        h.append(("x-request-id", context.requestID))
+        for t in context.traceHeaders { h.append((t.name, t.value)) }
+        for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
+        if stream { h.append(("accept", "text/event-stream")) }
+        return h
+    }
+
+    func call(_ context: ProviderCallContext) -> UpstreamCall {
+        UpstreamCall(provider: name, context: context, errors: AnthropicErrorFormat(), wire: .anthropic)
+    }
+
+    /// A chat completion translated to a Messages request; the answer (whole or streamed) translated back.
+    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext, adapter: AnswerAdapter?) async -> ProviderOutcome {
         guard request.endpoint == .chatCompletions else {
-            return .openAIError(GatewayError(.unsupportedEndpoint,
-                                             "The provider '\(name)' (Anthropic) does not offer embeddings."))
+            return .failure(.refused(GatewayError(.unsupportedEndpoint, "The provider '\(name)' (Anthropic) does not offer embeddings.")))
         }
         guard let openAI = JSONValue.parse(Data(buffer: request.body)) else {
-            return .openAIError(.invalidJSON("the body could not be decoded for translation"))
+            return .failure(.refused(.invalidJSON("the body could not be decoded for translation")))
         }
         let translated: JSONValue
         do {
             translated = try AnthropicTranslation.request(openAI, model: upstreamModel, defaultMaxTokens: defaultMaxTokens)
         } catch {
-            return .openAIError(error)
+            return .failure(.refused(error))
         }
-        var h = headers
-        h.append(("x-request-id", context.requestID))
-        for t in context.traceHeaders { h.append((t.name, t.value)) }
-        for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
-        if request.stream { h.append(("accept", "text/event-stream")) }
-        let upstream = try await transport.execute(UpstreamRequest(url: messagesURL, headers: h, body: ByteBuffer(string: translated.jsonText),
-                                                                   timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
         let created = Int(Date().timeIntervalSince1970)
-        if upstream.status >= 400 {
-            return await upstream.translatingError { AnthropicTranslation.error($0, status: upstream.status) }
-        }
-        if request.stream {
-            return UpstreamResponse(status: upstream.status, headers: [("content-type", "text/event-stream")], body: UpstreamBody(iterator: {
-                TranslatingIterator(upstream: upstream.body.makeAsyncIterator(), translator: AnthropicStreamTranslator(created: created))
-            }))
-        }
-        let raw: ByteBuffer
-        do {
-            raw = try await upstream.body.collect(upTo: maxResponseBytes)
-        } catch {
-            throw HTTPClientTransport.classify(error)
-        }
-        guard let message = JSONValue.parse(Data(buffer: raw)), message["type"]?.string == "message" else {
-            return .openAIError(.upstreamBadResponse(provider: name, "not an Anthropic message"))
-        }
-        return UpstreamResponse(status: 200, headers: [("content-type", "application/json")],
-                                body: UpstreamBody(ByteBuffer(string: AnthropicTranslation.response(message, created: created).jsonText)))
+        let toOpenAI = AnswerAdapter(wire: .openAI, notAnAnswer: "not an Anthropic message", stream: { body in
+            UpstreamBody(iterator: { TranslatingIterator(upstream: body.makeAsyncIterator(), translator: AnthropicStreamTranslator(created: created)) })
+        }, answer: { raw in
+            guard let message = JSONValue.parse(Data(buffer: raw)), message["type"]?.string == "message" else { return nil }
+            return ByteBuffer(string: AnthropicTranslation.response(message, created: created).jsonText)
+        })
+        return await call(context).run(UpstreamRequest(url: messagesURL, headers: requestHeaders(context, stream: request.stream),
+                                                       body: ByteBuffer(string: translated.jsonText), timeout: context.timeout,
+                                                       limits: context.limits, streamResponse: request.stream),
+                                       via: transport, adapters: [toOpenAI] + (adapter.map { [$0] } ?? []))
     }
 }
 
 extension AnthropicProvider {
     /// An Anthropic Messages request to Anthropic: the client's bytes go as they are (thinking blocks and their
     /// signatures intact), only `model` rewritten; the answer comes back untouched.
-    public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
-        var h = headers
-        h.append(("x-request-id", context.requestID))
-        for t in context.traceHeaders { h.append((t.name, t.value)) }
-        for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
-        if request.stream { h.append(("accept", "text/event-stream")) }
-        return try await transport.execute(UpstreamRequest(url: messagesURL, headers: h, body: request.upstreamBody(model: upstreamModel),
-                                                           timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
+    public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        await call(context).run(UpstreamRequest(url: messagesURL, headers: requestHeaders(context, stream: request.stream),
+                                                body: request.upstreamBody(model: upstreamModel), timeout: context.timeout,
+                                                limits: context.limits, streamResponse: request.stream),
+                                via: transport)
     }
-}
 
-extension AnthropicProvider {
     /// `POST /v1/messages/count_tokens` upstream, with `model` set to the deployment's.
-    public func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse? {
+    public func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome? {
         let peeked = body.withUnsafeReadableBytes { try? JSONPeek.topLevel($0, keys: [Array("model".utf8)]) }
         let rewritten = peeked.flatMap { $0[0] }.map { JSONPeek.splice(body, [($0.range, JSONString.quote(upstreamModel))]) } ?? body
-        var h = headers
-        h.append(("x-request-id", context.requestID))
-        for t in context.traceHeaders { h.append((t.name, t.value)) }
-        for (name, value) in context.clientHeaders where name == "anthropic-beta" { h.append((name, value)) }
-        return try await transport.execute(UpstreamRequest(url: messagesURL + "/count_tokens", headers: h, body: rewritten, timeout: context.timeout,
-                                                           limits: context.limits))
+        return await call(context).run(UpstreamRequest(url: messagesURL + "/count_tokens", headers: requestHeaders(context, stream: false), body: rewritten,
+                                                       timeout: context.timeout, limits: context.limits),
+                                       via: transport)
     }
 }
 
@@ -149,26 +138,5 @@ struct TranslatingIterator<Translator: StreamTranslator>: AsyncIteratorProtocol 
             if let out = translator.feed(chunk) { return out }
         }
         return nil
-    }
-}
-
-extension UpstreamResponse {
-    /// A response in OpenAI's error shape that no upstream sent (the provider refused the request itself).
-    static func openAIError(_ error: GatewayError) -> UpstreamResponse {
-        UpstreamResponse(status: error.status, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: error.openAIBody)))
-    }
-
-    /// An upstream error answer with its body rewritten into another API's shape (status and `Retry-After` kept).
-    func translatingError(_ translate: (JSONValue?) -> String) async -> UpstreamResponse {
-        let raw = try? await body.collect(upTo: 1 << 20)
-        var out: [(name: String, value: String)] = [("content-type", "application/json")]
-        if let retry = header("retry-after") { out.append(("retry-after", retry)) }
-        return UpstreamResponse(status: status, headers: out,
-                                body: UpstreamBody(ByteBuffer(string: translate(raw.flatMap { JSONValue.parse(Data(buffer: $0)) }))))
-    }
-
-    /// The same in Anthropic's error shape.
-    static func anthropicError(_ error: GatewayError) -> UpstreamResponse {
-        UpstreamResponse(status: error.status, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: error.anthropicBody)))
     }
 }

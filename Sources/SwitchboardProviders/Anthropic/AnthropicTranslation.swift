@@ -202,11 +202,4 @@ public enum AnthropicTranslation {
                 "usage": openAIUsage(input: Usage.count(u?["input_tokens"]), output: Usage.count(u?["output_tokens"]),
                                      cacheRead: Usage.count(u?["cache_read_input_tokens"]), cacheWrite: Usage.count(u?["cache_creation_input_tokens"]))]
     }
-
-    /// An Anthropic error body (`{"type":"error","error":{"type","message"}}`) in OpenAI's shape.
-    public static func error(_ body: JSONValue?, status: Int) -> String {
-        let type = body?["error"]?["type"]?.string ?? (status >= 500 ? "api_error" : "invalid_request_error")
-        let message = body?["error"]?["message"]?.string ?? "The provider answered with HTTP \(status)."
-        return ErrorBody.openAI(message: message, type: type, code: type)
-    }
 }

@@ -141,12 +141,6 @@ public enum MessagesToOpenAI {
                 "content": .array(content), "stop_reason": stopReason(choice?["finish_reason"]?.string), "stop_sequence": nil,
                 "usage": anthropicUsage(usage)]
     }
-
-    /// An OpenAI error body in Anthropic's shape (`{"type":"error","error":{"type","message"}}`).
-    public static func error(_ body: JSONValue?, status: Int) -> String {
-        let message = body?["error"]?["message"]?.string ?? "The provider answered with HTTP \(status)."
-        return ErrorBody.anthropic(type: ErrorBody.anthropicType(status: status), message: message)
-    }
 }
 
 /// Turns an OpenAI chat-completion stream into Anthropic's event sequence as chunks arrive: message_start, a

@@ -16,7 +16,7 @@ public struct GeminiProvider: Provider {
         self.name = name
         base = (config.baseURL.hasSuffix("/") ? String(config.baseURL.dropLast()) : config.baseURL) + "/v1beta/models/"
         var h: [(name: String, value: String)] = [("content-type", "application/json")]
-        if let key = config.apiKey { h.append(("x-goog-api-key", key)) }
+        if let key = config.apiKey { h.append(AuthHeader.gemini.header(key)) }
         h.append(contentsOf: config.headers)
         headers = h
         self.transport = transport
@@ -28,9 +28,10 @@ public struct GeminiProvider: Provider {
                                     via: transport)
     }
 
-    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+    /// A chat completion or embeddings request translated to Gemini's API; the answer (whole or streamed) translated back.
+    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext, adapter: AnswerAdapter?) async -> ProviderOutcome {
         guard let openAI = JSONValue.parse(Data(buffer: request.body)) else {
-            return .openAIError(.invalidJSON("the body could not be decoded for translation"))
+            return .failure(.refused(.invalidJSON("the body could not be decoded for translation")))
         }
         let model = upstreamModel.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? upstreamModel
         let body: JSONValue
@@ -46,38 +47,30 @@ public struct GeminiProvider: Provider {
                 url = base + model + ":batchEmbedContents"
             }
         } catch {
-            return .openAIError(error)
+            return .failure(.refused(error))
         }
         var h = headers
         h.append(("x-request-id", context.requestID))
         for t in context.traceHeaders { h.append((t.name, t.value)) }
-        let upstream = try await transport.execute(UpstreamRequest(url: url, headers: h, body: ByteBuffer(string: body.jsonText),
-                                                                   timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
         let created = Int(Date().timeIntervalSince1970)
-        if upstream.status >= 400 {
-            return await upstream.translatingError { GeminiTranslation.error($0, status: upstream.status) }
-        }
-        if request.stream {
-            return UpstreamResponse(status: upstream.status, headers: [("content-type", "text/event-stream")], body: UpstreamBody(iterator: {
-                TranslatingIterator(upstream: upstream.body.makeAsyncIterator(), translator: GeminiStreamTranslator(model: upstreamModel, created: created))
-            }))
-        }
-        let raw: ByteBuffer
-        do {
-            raw = try await upstream.body.collect(upTo: 64 << 20)
-        } catch {
-            throw HTTPClientTransport.classify(error)
-        }
-        guard let answer = JSONValue.parse(Data(buffer: raw)) else {
-            return .openAIError(.upstreamBadResponse(provider: name, "not JSON"))
-        }
-        let translated = request.endpoint == .chatCompletions
-            ? GeminiTranslation.response(answer, model: upstreamModel, created: created)
-            : GeminiTranslation.embeddingsResponse(answer, inputs: inputs, model: upstreamModel, base64: openAI["encoding_format"]?.string == "base64")
-        return UpstreamResponse(status: 200, headers: [("content-type", "application/json")], body: UpstreamBody(ByteBuffer(string: translated.jsonText)))
+        let chat = request.endpoint == .chatCompletions
+        let base64 = openAI["encoding_format"]?.string == "base64"
+        let texts = inputs
+        let toOpenAI = AnswerAdapter(wire: .openAI, notAnAnswer: "not JSON", stream: { body in
+            UpstreamBody(iterator: { TranslatingIterator(upstream: body.makeAsyncIterator(), translator: GeminiStreamTranslator(model: upstreamModel, created: created)) })
+        }, answer: { raw in
+            guard let answer = JSONValue.parse(Data(buffer: raw)) else { return nil }
+            let translated = chat ? GeminiTranslation.response(answer, model: upstreamModel, created: created)
+                                  : GeminiTranslation.embeddingsResponse(answer, inputs: texts, model: upstreamModel, base64: base64)
+            return ByteBuffer(string: translated.jsonText)
+        })
+        let call = UpstreamCall(provider: name, context: context, errors: GeminiErrorFormat(), wire: .openAI)
+        return await call.run(UpstreamRequest(url: url, headers: h, body: ByteBuffer(string: body.jsonText), timeout: context.timeout,
+                                              limits: context.limits, streamResponse: request.stream),
+                              via: transport, adapters: [toOpenAI] + (adapter.map { [$0] } ?? []))
     }
 
-    public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
-        try await messagesThroughChat(request, upstreamModel: upstreamModel, context: context)
+    public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        await messagesThroughChat(request, upstreamModel: upstreamModel, context: context)
     }
 }

@@ -174,13 +174,6 @@ public enum GeminiTranslation {
                 "model": .string(g["modelVersion"]?.string ?? model), "choices": .array(choices), "usage": openAIUsage(usage(g["usageMetadata"]))]
     }
 
-    /// A Gemini error body (`{"error":{"code","message","status"}}`) in OpenAI's shape.
-    public static func error(_ body: JSONValue?, status: Int) -> String {
-        let type = body?["error"]?["status"]?.string ?? (status >= 500 ? "server_error" : "invalid_request_error")
-        let message = body?["error"]?["message"]?.string ?? "The provider answered with HTTP \(status)."
-        return ErrorBody.openAI(message: message, type: type, code: type)
-    }
-
     // MARK: Embeddings
 
     public static func embeddingsRequest(_ o: JSONValue, model: String) throws(GatewayError) -> (body: JSONValue, inputs: [String]) {

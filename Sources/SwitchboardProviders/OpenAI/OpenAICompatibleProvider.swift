@@ -36,14 +36,14 @@ public struct OpenAICompatibleProvider: Provider {
                 transport: any UpstreamTransport) {
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.init(name: name, endpoints: .base(chat: base + "/chat/completions", embeddings: base + "/embeddings"),
-                  auth: apiKey.map { ("authorization", "Bearer \($0)") }, headers: extra, transport: transport)
+                  auth: apiKey.map(AuthHeader.bearer.header), headers: extra, transport: transport)
     }
 
     /// Azure OpenAI: the deployment's `model` is the Azure deployment name; the key goes as `api-key`.
     public init(azure name: String, config: AzureProviderConfig, transport: any UpstreamTransport) {
         let base = config.baseURL.hasSuffix("/") ? String(config.baseURL.dropLast()) : config.baseURL
         self.init(name: name, endpoints: .azure(base: base, apiVersion: config.apiVersion),
-                  auth: config.apiKey.map { ("api-key", $0) }, headers: config.headers, transport: transport)
+                  auth: config.apiKey.map(AuthHeader.azure.header), headers: config.headers, transport: transport)
     }
 
     init(name: String, endpoints: Endpoints, auth: (name: String, value: String)?, headers extra: [(name: String, value: String)],
@@ -67,17 +67,19 @@ public struct OpenAICompatibleProvider: Provider {
                                     via: transport)
     }
 
-    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
+    public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext, adapter: AnswerAdapter?) async -> ProviderOutcome {
         var h = headers
         h.append(("x-request-id", context.requestID))
         for t in context.traceHeaders { h.append((t.name, t.value)) }
         if request.stream { h.append(("accept", "text/event-stream")) }
         let url = endpoints.url(request.endpoint, model: upstreamModel)
-        return try await transport.execute(UpstreamRequest(url: url, headers: h, body: request.upstreamBody(model: upstreamModel),
-                                                           timeout: context.timeout, limits: context.limits, streamResponse: request.stream))
+        let call = UpstreamCall(provider: name, context: context, errors: OpenAIErrorFormat(), wire: .openAI)
+        return await call.run(UpstreamRequest(url: url, headers: h, body: request.upstreamBody(model: upstreamModel), timeout: context.timeout,
+                                              limits: context.limits, streamResponse: request.stream),
+                              via: transport, adapters: adapter.map { [$0] } ?? [])
     }
 
-    public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async throws(UpstreamError) -> UpstreamResponse {
-        try await messagesThroughChat(request, upstreamModel: upstreamModel, context: context)
+    public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        await messagesThroughChat(request, upstreamModel: upstreamModel, context: context)
     }
 }

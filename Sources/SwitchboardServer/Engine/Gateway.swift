@@ -69,9 +69,8 @@ final class Gateway: Sendable {
         var providers: [String: any Provider] = [:]
         for p in config.providers {
             // Keys stored through the admin API replace the configured ones, request by request.
-            if let credentials, let (header, prefix) = CredentialTransport.header(for: p.kind) {
-                providers[p.name] = makeProvider(p, transport: CredentialTransport(base: transport, provider: p.name, header: header,
-                                                                                  prefix: prefix, overrides: credentials))
+            if let credentials, let auth = AuthHeader.of(p.kind) {
+                providers[p.name] = makeProvider(p, transport: CredentialTransport(base: transport, provider: p.name, auth: auth, overrides: credentials))
             } else {
                 providers[p.name] = makeProvider(p, transport: transport)
             }

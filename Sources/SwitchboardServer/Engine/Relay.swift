@@ -20,12 +20,12 @@ extension Gateway {
         switch result {
         case .failed(let error, _):
             return exchange.fail(error, api: API.self, recorder)      // not an answer: the attempt loop never hands one over
-        case .streaming(let upstream, let first, let rest, let ttft, let span):
+        case .streaming(let contentType, let first, let rest, let ttft, let span):
             if let span { exchange.spans?.setAttempt(span) }
             lease.firstByte(ttftMs: ttft)
-            return stream(API.self, first: first, rest: rest, relay: API.relay(for: call.request), upstream: upstream, exchange: exchange,
+            return stream(API.self, first: first, rest: rest, relay: API.relay(for: call.request), contentType: contentType, exchange: exchange,
                           filters: filters, lease: lease, attemptTTFT: ttft)
-        case .complete(_, var body, let usage, let latency):
+        case .complete(var body, let usage, let latency):
             lease.firstByte(ttftMs: latency)
             lease.finished(latencyMs: latency, tokens: usage?.totalTokens)
             if !filters.isEmpty, case .stop(let error) = filters.answer(&body, &exchange) {
@@ -42,10 +42,10 @@ extension Gateway {
 
     /// Relays an SSE stream: bytes go to the client as they arrive, through the response stages; usage is picked up
     /// on the way; a failure after the commit point ends the stream with an error event.
-    private func stream<API: ClientAPI>(_ api: API.Type, first: ByteBuffer?, rest: IteratorBox, relay: SSERelay, upstream: UpstreamResponse,
+    private func stream<API: ClientAPI>(_ api: API.Type, first: ByteBuffer?, rest: UpstreamStream, relay: SSERelay, contentType: String?,
                                         exchange: Exchange, filters: ResponseFilters, lease: AttemptLease, attemptTTFT: Double) -> Response {
         var headers = exchange.headers(modelName: lease.model.name)
-        headers[.contentType] = upstream.header("content-type") ?? "text/event-stream"
+        headers[.contentType] = contentType ?? "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let recorder = self.recorder
         let clock = self.clock
@@ -73,10 +73,10 @@ extension Gateway {
                 while open {
                     let chunk: ByteBuffer?
                     do {
-                        chunk = try await rest.iterator.next()
+                        chunk = try await rest.next()
                     } catch {
-                        upstreamError = UpstreamAnswers.gatewayError(HTTPClientTransport.classify(error), provider: provider,
-                                                          seconds: totalLimit ?? self.routing.timeoutSeconds)
+                        upstreamError = ProviderFailure.transport(HTTPClientTransport.classify(error), provider: provider,
+                                                                  seconds: totalLimit ?? self.routing.timeoutSeconds).error
                         break
                     }
                     guard let chunk else { break }

@@ -11,9 +11,9 @@ import Tracing
 /// What one attempt came to before anything reached the client.
 enum AttemptResult: Sendable {
     /// A stream whose first chunk arrived (nil: it ended at once). Its attempt span (tracing on) ends with the stream.
-    case streaming(UpstreamResponse, first: ByteBuffer?, rest: IteratorBox, ttftMs: Double, span: (any Span)? = nil)
+    case streaming(contentType: String?, first: ByteBuffer?, rest: UpstreamStream, ttftMs: Double, span: (any Span)? = nil)
     /// A whole non-streamed answer: a JSON object whose usage (when it has one) is plausible.
-    case complete(UpstreamResponse, body: ByteBuffer, usage: Usage?, latencyMs: Double)
+    case complete(body: ByteBuffer, usage: Usage?, latencyMs: Double)
     /// No answer: what the client would get, and what routing makes of it.
     case failed(GatewayError, RoutePlan.Failure)
 }
@@ -45,117 +45,56 @@ extension Gateway {
             span.end()
         case .failed(let error, _):
             span.endAttempt(status: nil, error: error.code.name, ttftMs: nil)
-        case .complete(let upstream, _, _, let latency):
-            span.endAttempt(status: upstream.status, error: nil, ttftMs: latency)
-        case .streaming(let upstream, let first, let rest, let ttft, _):
+        case .complete(_, _, let latency):
+            span.endAttempt(status: 200, error: nil, ttftMs: latency)
+        case .streaming(let contentType, let first, let rest, let ttft, _):
             if span.isRecording {
                 span.updateAttributes { a in
-                    a["http.response.status_code"] = upstream.status
+                    a["http.response.status_code"] = 200
                     a["switchboard.ttft_ms"] = ttft
                 }
             }
-            return .streaming(upstream, first: first, rest: rest, ttftMs: ttft, span: span)
+            return .streaming(contentType: contentType, first: first, rest: rest, ttftMs: ttft, span: span)
         }
         return result
     }
 
-    /// Sends one attempt and reads its answer's head and first chunk (streams) or whole body.
+    /// Sends one attempt: the provider reads its answer's head and first chunk (streams) or whole body, within the
+    /// deployment's limits, and classifies what failed.
     func send<API: ClientAPI>(_ call: Call<API>, _ lease: AttemptLease, plan: RoutePlan, traceHeaders: [(name: String, value: String)]) async -> AttemptResult {
         let deployment = lease.model.deployments[lease.deployment]
-        let provider = deployment.provider
-        guard let caller = slotProviders[lease.slot] else { return .failed(.internalError("the provider '\(provider)' is not configured"), .failed) }
+        guard let provider = slotProviders[lease.slot] else {
+            return .failed(.internalError("the provider '\(deployment.provider)' is not configured"), .failed)
+        }
         let t = deployment.timeouts
         // The head must come within the first-token limit, the total limit and what is left of the deadline.
         let headSeconds = min(t.firstTokenSeconds ?? routing.timeoutSeconds, t.totalSeconds ?? .infinity, max(plan.remainingMs / 1000, 0.001))
-        let limits = AttemptLimits(connect: t.connectSeconds.map(UpstreamAnswers.duration), idle: t.idleSeconds.map(UpstreamAnswers.duration),
-                                   total: t.totalSeconds.map(UpstreamAnswers.duration))
-        let context = ProviderCallContext(requestID: call.requestID, timeout: UpstreamAnswers.duration(headSeconds), clientHeaders: call.clientHeaders,
-                                          limits: limits, traceHeaders: traceHeaders)
+        let limits = AttemptLimits(connect: t.connectSeconds.map(Self.duration), idle: t.idleSeconds.map(Self.duration),
+                                   total: t.totalSeconds.map(Self.duration))
+        let context = ProviderCallContext(requestID: call.requestID, timeout: Self.duration(headSeconds), clientHeaders: call.clientHeaders,
+                                          limits: limits, traceHeaders: traceHeaders, firstChunkMs: t.firstTokenSeconds.map { $0 * 1000 },
+                                          clock: clock, scrubber: scrubber)
         let start = ContinuousClock.now
-        let startMs = clock.nowMs()
-        let upstream: UpstreamResponse
-        do {
-            upstream = try await API.send(call.request, via: caller, upstreamModel: deployment.upstreamModel, context: context)
-        } catch {
-            return .failed(UpstreamAnswers.gatewayError(error, provider: provider, seconds: headSeconds), .failed)
-        }
-        switch upstream.status {
-        case 200..<300:
-            if let problem = UpstreamAnswers.framingProblem(upstream, stream: API.isStream(call.request)) {
-                return .failed(.upstreamBadResponse(provider: provider, problem), .failed)
-            }
-        case 300..<400:
-            // Redirects are not followed (a provider's URL is configured), and never relayed.
-            return .failed(.upstreamBadResponse(provider: provider, "it answered with a redirect (HTTP \(upstream.status))"), .failed)
-        case 401, 403:
-            // The provider refused the gateway's own credentials: never echo its message (it may quote part of the
-            // provider key) and never blame the client's key. Another deployment may have working ones.
-            return .failed(.upstreamAuthFailed(provider: provider, status: upstream.status), .failed)
-        case 429:
-            let retryAfter = UpstreamAnswers.retryAfterMs(upstream)
-            return .failed(await UpstreamAnswers.failure(upstream, provider: provider, scrubber: scrubber), .rateLimited(retryAfterMs: retryAfter))
-        case 400..<500:
-            let error = await UpstreamAnswers.failure(upstream, provider: provider, scrubber: scrubber)
-            return .failed(error, RoutePlan.Failure.classify(status: upstream.status, code: error.upstream?.code ?? "", message: error.message))
-        default:
-            return .failed(await UpstreamAnswers.failure(upstream, provider: provider, scrubber: scrubber), .failed)
-        }
-        if API.isStream(call.request) {
-            // Commit point: read the first chunk before answering, so a failure up to here is still retried.
-            let box = IteratorBox(upstream.body.makeAsyncIterator())
-            let first: ByteBuffer?
-            do {
-                if let limit = t.firstTokenSeconds {
-                    first = try await box.next(within: max(limit * 1000 - (clock.nowMs() - startMs), 1), on: clock)
-                } else {
-                    first = try await box.iterator.next()
-                }
-            } catch {
-                return .failed(UpstreamAnswers.gatewayError(HTTPClientTransport.classify(error), provider: provider, seconds: t.firstTokenSeconds ?? routing.timeoutSeconds), .failed)
-            }
-            return .streaming(upstream, first: first, rest: box, ttftMs: Exchange.ms(ContinuousClock.now - start))
-        }
-        let body: ByteBuffer
-        do {
-            body = try await upstream.body.collect(upTo: maxResponseBytes)
-        } catch {
-            let failure = HTTPClientTransport.classify(error)
-            if failure.code == .responseTooLarge {
-                // The request asked for too much (200,000 embeddings): not the deployment's fault, not retried.
-                return .failed(.upstreamBadResponse(provider: provider, "the response is larger than \(maxResponseBytes >> 20) MiB"), .clientError)
-            }
-            return .failed(UpstreamAnswers.gatewayError(failure, provider: provider, seconds: t.totalSeconds ?? routing.timeoutSeconds), .failed)
-        }
-        // The answer is untrusted: it must be one JSON object (checked while its usage is read), and its usage
-        // plausible (it is billed).
-        let usage: Usage?
-        do {
-            usage = try API.usage(in: body)
-        } catch {
-            return .failed(.upstreamBadResponse(provider: provider, "the body is not a JSON object"), .failed)
-        }
-        if let usage, !usage.isPlausible {
-            return .failed(.upstreamBadResponse(provider: provider, "its token usage is not plausible"), .failed)
-        }
-        return .complete(upstream, body: body, usage: usage, latencyMs: Exchange.ms(ContinuousClock.now - start))
-    }
-}
-
-/// Hands a body iterator to the response writer. Only the writer touches it, once, after the handler returned.
-final class IteratorBox: @unchecked Sendable {
-    var iterator: UpstreamBody.AsyncIterator
-    init(_ iterator: UpstreamBody.AsyncIterator) { self.iterator = iterator }
-
-    /// The next chunk, or a timeout error if none arrives within `ms` on `clock` (the body is then abandoned).
-    func next(within ms: Double, on clock: any EngineClock) async throws -> ByteBuffer? {
-        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await self.iterator.next() }
-            group.addTask {
-                try await clock.sleep(ms: ms)
-                throw UpstreamError(.timeout)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        switch await API.send(call.request, via: provider, upstreamModel: deployment.upstreamModel, context: context) {
+        case .answer(let body, let usage):
+            return .complete(body: body, usage: usage, latencyMs: Exchange.ms(ContinuousClock.now - start))
+        case .stream(let contentType, let first, let rest):
+            return .streaming(contentType: contentType, first: first, rest: rest, ttftMs: Exchange.ms(ContinuousClock.now - start))
+        case .failure(let failure):
+            return .failed(failure.error, Self.routing(failure.kind))
         }
     }
+
+    /// What a provider's classification of a failure means for routing.
+    static func routing(_ kind: ProviderFailure.Kind) -> RoutePlan.Failure {
+        switch kind {
+        case .failed, .authRejected: .failed
+        case .rateLimited(let ms): .rateLimited(retryAfterMs: ms)
+        case .contextTooLong: .contextTooLong
+        case .contentRefused: .contentRefused
+        case .clientError: .clientError
+        }
+    }
+
+    static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded(.up))) }
 }

@@ -58,27 +58,15 @@ final class CredentialOverrides: Sendable {
 struct CredentialTransport: UpstreamTransport {
     let base: any UpstreamTransport
     let provider: String
-    let header: String
-    let prefix: String
+    let auth: AuthHeader
     let overrides: CredentialOverrides
 
     func execute(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
         guard let key = overrides.key(for: provider) else { return try await base.execute(request) }
         var r = request
-        r.headers.removeAll { $0.name.lowercased() == header }
-        r.headers.append((header, prefix + key))
+        r.headers.removeAll { $0.name.lowercased() == auth.name }
+        r.headers.append(auth.header(key))
         return try await base.execute(r)
-    }
-
-    /// The auth header of a provider kind; nil for kinds that take no key (mock).
-    static func header(for kind: ProviderKind) -> (name: String, prefix: String)? {
-        switch kind {
-        case .openai: ("authorization", "Bearer ")
-        case .azure: ("api-key", "")
-        case .anthropic: ("x-api-key", "")
-        case .gemini: ("x-goog-api-key", "")
-        case .mock: nil
-        }
     }
 }
 
@@ -125,13 +113,13 @@ enum CredentialsAPI {
         @Sendable func provider(_ context: GatewayRequestContext) throws(GatewayError) -> String {
             let name = context.parameters.get("provider") ?? ""
             guard let kind = kinds[name] else { throw KeyService.notFound("provider named '\(name)'") }
-            guard CredentialTransport.header(for: kind) != nil else {
+            guard AuthHeader.of(kind) != nil else {
                 throw GatewayError(.invalidParameter,
                                    "The provider '\(name)' (kind \(kind.name)) takes no API key.")
             }
             return name
         }
-        group.get { _, _ in AdminAPI.list(config.providers.map(\.name).filter { CredentialTransport.header(for: kinds[$0]!) != nil }.map(entry)) }
+        group.get { _, _ in AdminAPI.list(config.providers.map(\.name).filter { kinds[$0].flatMap(AuthHeader.of) != nil }.map(entry)) }
         group.put(":provider") { request, context in
             let name = try provider(context)
             guard let key = config.auth.encryptionKey else {
