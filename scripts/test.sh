@@ -219,7 +219,8 @@ fi
 PG_DIR=""
 if pg_env="$("$ROOT/scripts/pg.sh" start "$WORK/pg" 2>"$LOGS/pg-start.log")"; then
     eval "$pg_env"
-    export SWITCHBOARD_TEST_POSTGRES_URL
+    # With SWITCHBOARD_REQUIRE_POSTGRES=1 the Swift tests that need PostgreSQL fail without it instead of skipping.
+    export SWITCHBOARD_TEST_POSTGRES_URL SWITCHBOARD_REQUIRE_POSTGRES=1
     setup_ok "PostgreSQL started ($SWITCHBOARD_TEST_POSTGRES_URL)"
 else
     cat "$LOGS/pg-start.log"

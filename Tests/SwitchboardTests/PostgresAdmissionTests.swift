@@ -6,7 +6,7 @@ import Testing
 @testable import SwitchboardStore
 
 /// Admission shared through PostgreSQL, with three "replicas" (three ledgers, three connection pools) on one database.
-@Suite struct PostgresAdmissionTests {
+@Suite(.needsPostgres) struct PostgresAdmissionTests {
     static func replicas(_ n: Int, onAlerts: @escaping @Sendable ([BudgetAlert]) -> Void = { _ in }) async throws -> ([PostgresAdmission], [PostgresStorage]) {
         let url = try await TestPostgres.freshDatabase()
         var logger = Logger(label: "test")

@@ -1,7 +1,7 @@
 import Foundation
 import SwitchboardCore
-import SwitchboardStore
 import Testing
+@testable import SwitchboardStore
 
 @Suite struct StorageTests {
     func record(_ i: Int) -> RequestRecord {
@@ -24,7 +24,10 @@ import Testing
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let s = try await SQLiteStorage.open(path: path)
         try await s.migrate()
-        try await s.migrate()     // idempotent
+        let applied = try await Self.migrationRows(s)
+        #expect(!applied.isEmpty && applied.map(\.version) == SQLiteStorage.migrations.map(\.version))     // one row per migration
+        try await s.migrate()     // idempotent: the same rows, none applied again
+        #expect(try await Self.migrationRows(s) == applied)
         let records = (0..<1203).map(record)
         try await s.insert(records)
         try await s.ping()
@@ -34,8 +37,16 @@ import Testing
         // Reopening finds the data and applies nothing twice.
         let again = try await SQLiteStorage.open(path: path)
         try await again.migrate()
+        #expect(try await Self.migrationRows(again) == applied)
         #expect(try await again.recentRequests(limit: 5000).count == 1203)
         try await again.close()
+    }
+
+    /// schema_migrations, by version: what was applied, and when.
+    static func migrationRows(_ s: SQLiteStorage) async throws -> [MigrationRow] {
+        try await s.connection.query("SELECT version, applied_at FROM schema_migrations ORDER BY version").map {
+            MigrationRow(version: $0.column("version")?.integer ?? -1, appliedAt: $0.column("applied_at")?.double ?? -1)
+        }
     }
 
     /// The same contract for every storage: keys and teams round-trip, names are unique among active keys, spend
@@ -150,25 +161,10 @@ import Testing
         try await Self.logQueryContract(fresh)
         try await fresh.close()
     }
+}
 
-    @Test func postgresKeepsKeysTeamsAndSpendAndMigratesOnce() async throws {
-        let url = try await TestPostgres.freshDatabase()
-        let s = try await PostgresStorage.open(url: url)
-        // Three replicas starting at once: one migrates, the others find nothing to do.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<3 { group.addTask { try await s.migrate() } }
-            try await group.waitForAll()
-        }
-        try await Self.governanceContract(s)
-        let second = try await PostgresStorage.open(url: try await TestPostgres.freshDatabase())
-        try await second.migrate()
-        try await Self.logQueryContract(second)
-        try await second.close()
-        let records = (0..<1203).map(record)
-        try await s.insert(records)
-        let back = try await s.recentRequests(limit: 5000).filter { $0.id.hasPrefix("r") }
-        #expect(back.count == 1203 && back.first == records.last)
-        try await s.ping()
-        try await s.close()
-    }
+/// One row of schema_migrations.
+struct MigrationRow: Equatable {
+    let version: Int
+    let appliedAt: Double
 }
