@@ -102,6 +102,17 @@ public struct OpenAIRequest: Sendable {
         }
     }
 
+    /// A chat completion the gateway wrote itself (translated from another API), already in its upstream form:
+    /// `model` is the upstream's and a stream asks for its usage, so it is serialised once and sent as it is.
+    public static func translated(_ chat: JSONValue, upstreamModel: String, stream: Bool, needs: RequestNeeds) -> OpenAIRequest {
+        var object = chat.object ?? [:]
+        object["model"] = .string(upstreamModel)
+        object["stream"] = .bool(stream)
+        if stream { object["stream_options"] = ["include_usage": true] }
+        return OpenAIRequest(endpoint: .chatCompletions, body: ByteBuffer(string: JSONValue.object(object).jsonText), model: upstreamModel,
+                             stream: stream, clientWantsUsage: stream, needs: needs, modelRange: 0..<0, streamOptions: nil)
+    }
+
     /// The most inputs one embeddings request may have (OpenAI's limit).
     public static let maxEmbeddingInputs = 2048
 

@@ -8,16 +8,16 @@ extension Provider {
     /// to a chat completion, sent with `send`, and its answer (whole or streamed) translated back. Errors need no
     /// translation: they are typed, and the gateway words them in the client's API.
     func messagesThroughChat(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        // Parsed and translated once, serialised once with the upstream's model: nothing is peeked or rewritten again.
+        guard let anthropic = JSONValue.parse(Data(buffer: request.body)) else {
+            return .failure(.refused(.invalidJSON("the body could not be decoded for translation")))
+        }
         let chat: OpenAIRequest
         do {
-            guard let anthropic = JSONValue.parse(Data(buffer: request.body)) else {
-                return .failure(.refused(.invalidJSON("the body could not be decoded for translation")))
-            }
-            chat = try OpenAIRequest.chat(ByteBuffer(string: MessagesToOpenAI.request(anthropic).jsonText))
-        } catch let error as GatewayError {
-            return .failure(.refused(error))
+            chat = OpenAIRequest.translated(try MessagesToOpenAI.request(anthropic), upstreamModel: upstreamModel, stream: request.stream,
+                                            needs: request.needs)
         } catch {
-            return .failure(.refused(.internalError("translation failed")))
+            return .failure(.refused(error))
         }
         let model = request.model
         let toMessages = AnswerAdapter(wire: .anthropic, notAnAnswer: "not a chat completion", stream: { body in

@@ -167,3 +167,17 @@ import Testing
         #expect(out.contains(#"data: {"error":{"code":"overloaded_error","message":"Overloaded","param":null,"type":"overloaded_error"}}"#))
     }
 }
+
+/// A Messages request for an OpenAI-compatible upstream is translated and serialised once, already in its upstream
+/// form: the provider sends those bytes as they are.
+@Suite struct TranslatedChatRequestTests {
+    @Test func isWrittenOnceWithTheUpstreamModelAndTheUsageChunk() throws {
+        let anthropic = try #require(JSONValue.parse(Data(#"{"model":"claude","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#.utf8)))
+        let chat = OpenAIRequest.translated(try MessagesToOpenAI.request(anthropic), upstreamModel: "gpt-x", stream: true, needs: RequestNeeds(streaming: true))
+        let sent = chat.upstreamBody(model: "gpt-x")
+        #expect(sent == chat.body)                                        // nothing spliced in again
+        let body = try #require(JSONValue.parse(Data(buffer: sent)))
+        #expect(body["model"] == "gpt-x" && body["stream"] == true && body["stream_options"]?["include_usage"] == true)
+        #expect(body["messages"]?.array?.first?["content"] == "hi")
+    }
+}
