@@ -60,6 +60,8 @@ public struct RoutePlan: Sendable {
     public let estimatedTokens: Int
     public let startMs: Double
     public private(set) var deadlineMs: Double
+    /// The model the client asked for: its fallback lists are followed.
+    let primary: RoutedModel
     /// The model being tried now.
     public private(set) var current: RoutedModel
     public private(set) var currentReason: Reason = .primary
@@ -93,6 +95,7 @@ public struct RoutePlan: Sendable {
         startMs = table.now()
         deadlineMs = startMs + model.deadlineMs
         current = model
+        primary = model
         visited = [model.name]
         path = [(model.name, .primary)]
         rng = SplitMix64(seed: seed)
@@ -223,7 +226,6 @@ public struct RoutePlan: Sendable {
         let reason = jump ?? why
         jump = nil
         if queue == nil {
-            let primary = table.models[path[0].model]!
             var list: [String]
             switch reason {
             case .contextWindowFallback: list = primary.contextWindowFallbacks
