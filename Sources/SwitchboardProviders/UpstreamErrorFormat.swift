@@ -59,34 +59,28 @@ public struct OpenAIErrorFormat: UpstreamErrorFormat {
     }
 }
 
-/// Anthropic's errors, `{"type":"error","error":{"type","message"}}`: no code; the type says what kind of error it is.
-public struct AnthropicErrorFormat: UpstreamErrorFormat {
-    public init() {}
+/// Errors whose body names the error in one field of its `error` object and has no code of its own: Anthropic's
+/// `{"type":"error","error":{"type","message"}}` (the `type`), Google's `{"error":{"code":400,"message","status"}}`
+/// (the `status`). The name serves as type and code.
+public struct NamedErrorFormat: UpstreamErrorFormat {
+    /// The field of `error` that names it.
+    let nameKey: String
+    let contextMarks: [String]
+    let contentMarks: [String]
+
+    public static let anthropic = NamedErrorFormat(
+        nameKey: "type", contextMarks: ["prompt is too long", "context window", "context length", "too many tokens", "input is too long"],
+        contentMarks: ["content policy", "usage policy"])
+    public static let gemini = NamedErrorFormat(
+        nameKey: "status", contextMarks: ["maximum number of tokens", "input token count", "context window", "too many tokens"],
+        contentMarks: ["blocked due to safety", "safety settings", "prohibited content"])
 
     public func words(in body: JSONValue) -> UpstreamErrorWords {
-        let e = body["error"]
-        let type = e?["type"]?.string
-        return UpstreamErrorWords(type: type, code: type, message: e?["message"]?.string)
+        let name = body["error"]?[nameKey]?.string
+        return UpstreamErrorWords(type: name, code: name, message: body["error"]?["message"]?.string)
     }
 
     public func classify(status: Int, _ words: UpstreamErrorWords) -> ProviderFailure.Kind {
-        classify(words, contextMarks: ["prompt is too long", "context window", "context length", "too many tokens", "input is too long"],
-                 contentMarks: ["content policy", "usage policy"])
-    }
-}
-
-/// Google's errors, `{"error":{"code":400,"message","status":"INVALID_ARGUMENT"}}`: the status names the error.
-public struct GeminiErrorFormat: UpstreamErrorFormat {
-    public init() {}
-
-    public func words(in body: JSONValue) -> UpstreamErrorWords {
-        let e = body["error"]
-        let status = e?["status"]?.string
-        return UpstreamErrorWords(type: status, code: status, message: e?["message"]?.string)
-    }
-
-    public func classify(status: Int, _ words: UpstreamErrorWords) -> ProviderFailure.Kind {
-        classify(words, contextMarks: ["maximum number of tokens", "input token count", "context window", "too many tokens"],
-                 contentMarks: ["blocked due to safety", "safety settings", "prohibited content"])
+        classify(words, contextMarks: contextMarks, contentMarks: contentMarks)
     }
 }

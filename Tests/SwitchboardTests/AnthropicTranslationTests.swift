@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func errorsKeepTypeAndMessage() throws {
-        let words = AnthropicErrorFormat().words(in: try #require(JSONValue.parse(Data(AnthropicFixture.overloadedError.utf8))))
+        let words = NamedErrorFormat.anthropic.words(in: try #require(JSONValue.parse(Data(AnthropicFixture.overloadedError.utf8))))
         #expect(words == UpstreamErrorWords(type: "overloaded_error", code: "overloaded_error", message: "Overloaded"))
     }
 }

@@ -91,7 +91,7 @@ enum GeminiFixture {
     }
 
     @Test func errorsKeepStatusAndMessage() throws {
-        let words = GeminiErrorFormat().words(in: try #require(JSONValue.parse(Data(GeminiFixture.invalidArgument.utf8))))
+        let words = NamedErrorFormat.gemini.words(in: try #require(JSONValue.parse(Data(GeminiFixture.invalidArgument.utf8))))
         #expect(words == UpstreamErrorWords(type: "INVALID_ARGUMENT", code: "INVALID_ARGUMENT", message: "API key not valid. Please pass a valid API key."))
     }
 }

@@ -182,8 +182,8 @@ import Testing
 /// Each provider kind classifies its upstream's errors in that upstream's own words; routing sees only the result.
 @Suite struct UpstreamErrorClassificationTests {
     static let openAI: any UpstreamErrorFormat = OpenAIErrorFormat()
-    static let anthropic: any UpstreamErrorFormat = AnthropicErrorFormat()
-    static let gemini: any UpstreamErrorFormat = GeminiErrorFormat()
+    static let anthropic: any UpstreamErrorFormat = NamedErrorFormat.anthropic
+    static let gemini: any UpstreamErrorFormat = NamedErrorFormat.gemini
 
     @Test(arguments: [
         (openAI, 400, Wire.error("This model's maximum context length is 128000 tokens.", code: "context_length_exceeded"), ProviderFailure.Kind.contextTooLong),

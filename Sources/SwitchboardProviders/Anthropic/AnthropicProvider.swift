@@ -41,7 +41,7 @@ public struct AnthropicProvider: Provider {
     }
 
     func call(_ context: ProviderCallContext) -> UpstreamCall {
-        UpstreamCall(provider: name, context: context, errors: AnthropicErrorFormat(), wire: .anthropic)
+        UpstreamCall(provider: name, context: context, errors: NamedErrorFormat.anthropic, wire: .anthropic)
     }
 
     /// A chat completion translated to a Messages request; the answer (whole or streamed) translated back.

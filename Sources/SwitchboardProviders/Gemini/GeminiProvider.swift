@@ -64,7 +64,7 @@ public struct GeminiProvider: Provider {
                                   : GeminiTranslation.embeddingsResponse(answer, inputs: texts, model: upstreamModel, base64: base64)
             return ByteBuffer(string: translated.jsonText)
         })
-        let call = UpstreamCall(provider: name, context: context, errors: GeminiErrorFormat(), wire: .openAI)
+        let call = UpstreamCall(provider: name, context: context, errors: NamedErrorFormat.gemini, wire: .openAI)
         return await call.run(UpstreamRequest(url: url, headers: h, body: ByteBuffer(string: body.jsonText), timeout: context.timeout,
                                               limits: context.limits, streamResponse: request.stream),
                               via: transport, adapters: [toOpenAI] + (adapter.map { [$0] } ?? []))
