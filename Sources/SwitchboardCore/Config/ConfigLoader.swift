@@ -24,21 +24,11 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 
 /// Reads a YAML configuration into a `GatewayConfig`, reporting every problem at once.
 ///
-/// Keys (all snake_case; `env:NAME` works wherever a secret goes: `auth.master_key`, `auth.keys[].key`,
-/// `providers[].api_key`, `providers[].headers.*`):
-/// - `server`: `listen` ("HOST:PORT", "127.0.0.1:8080"), `max_body_bytes` (int, 8388608), `event_loop_threads`
-///   (int, 0 = one per core), `shutdown_grace_s` (number, 30), `max_connections` (int, 10000), `request_timeout_s`
-///   (number, 60)
-/// - `storage`: "memory" or "sqlite:PATH" (default "memory")
-/// - `auth`: `master_key` (string), `keys` (list of `{name, key, models: [glob]}`)
-/// - `providers` (list): `name`, `kind` (openai | anthropic | mock), `region`; openai: `base_url`, `api_key`,
-///   `headers` (map); anthropic: the same plus `version` and `max_tokens`; azure: `base_url` (required), `api_key`,
-///   `api_version`, `headers`; gemini: `base_url`, `api_key`, `headers`; mock: `latency_ms`, `ttft_ms`,
-///   `tokens_per_s`, `error_rate`, `seed`, `completion_tokens`, `embedding_dimensions`, `api` (openai | anthropic | gemini)
-/// - `models` (list): `name`, `balancing` (round-robin | weighted), `deployments` (list of `{provider, model,
-///   weight (1), price: {input, output, cached_input, cache_write, reasoning} in USD per 1M tokens, capabilities:
-///   {tools, vision, json_mode, streaming (booleans, default true), context_window, max_output_tokens}}`)
-/// - `routing`: `retries` (int, 2), `timeout_s` (number, 60), `connect_timeout_s` (number, 5), `total_timeout_s` (number, 600)
+/// Keys are snake_case; `env:NAME` works wherever a secret or header value goes. The sections — `server`, `storage`
+/// (`memory`, `sqlite:PATH`, `postgres://…`), `auth`, `providers` (kinds `openai`, `anthropic`, `azure`, `gemini`,
+/// `mock`), `models`, `routing`, `logging`, `tracing`, `metrics` — are each read by their own
+/// `ConfigLoader+Section.swift`, whose `allowed:` lists are exactly the keys accepted. Every key with its type and
+/// default is documented in the README's "Configuration" section.
 public enum ConfigLoader {
     public static func load(yaml: String, environment: [String: String]) throws(ConfigError) -> GatewayConfig {
         var walker = Walker(environment: environment)
