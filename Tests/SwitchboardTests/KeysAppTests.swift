@@ -278,6 +278,43 @@ import Testing
             }
         }
     }
+
+    /// A queued request that finds no place within `queue_timeout_s` is shed; the wait is on the engine's clock.
+    @Test func aQueuedRequestIsShedWhenItsWaitRunsOut() async throws {
+        let release = Gate()
+        try await FakeUpstream.run({ _ in
+            await release.wait()
+            return jsonReply(Wire.chatCompletion(content: "ok"))
+        }) { fake in
+            let clock = ManualClock()
+            try await withGateway(Self.yaml(fake.baseURL, deploymentCap: false), mode: .live, clock: clock) { h in
+                let client = HTTPClient(eventLoopGroupProvider: .singleton)
+                defer { _ = client.shutdown() }
+                let port = h.client.port!
+                let send: @Sendable () async throws -> (HTTPResponse.Status, String) = {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                    request.method = .POST
+                    request.headers.add(name: "authorization", value: "Bearer sk-master")
+                    request.body = .bytes(ByteBuffer(string: chatBody))
+                    let r = try await client.execute(request, timeout: .seconds(30))
+                    return (HTTPResponse.Status(code: Int(r.status.code)), String(buffer: try await r.body.collect(upTo: 1 << 20)))
+                }
+                let first = Task { try await send() }
+                while fake.requests.isEmpty { await Task.yield() }          // the first holds the only place
+                let second = Task { try await send() }
+                await clock.sleepers(atLeast: 1)                             // the second waits in the queue, on the clock
+                #expect(clock.sleepsAsked == [30_000])
+                clock.advance(29_999)
+                #expect(clock.sleeping == 1)
+                clock.advance(1)
+                let (status, body) = try await second.value
+                #expect(status == .serviceUnavailable && body.contains("no place within 30 s"))
+                release.open()
+                #expect(try await first.value.0 == .ok)
+                #expect(fake.requests.count == 1)
+            }
+        }
+    }
 }
 
 final class Finished: Sendable {

@@ -26,7 +26,8 @@ final class Gateway: Sendable {
     let slotProviders: [(any Provider)?]
     let routing: RoutingConfig
     let stages: EngineStages
-    /// What the engine waits on: back-off, hedging, first-token and total limits (and routing's books).
+    /// What the engine waits on: back-off, hedging, first-token and total limits, the priority queues' timeout (and
+    /// routing's books).
     let clock: any EngineClock
     let recorder: any UsageRecorder
     /// The recorder when it also keeps the metrics (its in-flight gauge counts requests as they start).
@@ -58,12 +59,13 @@ final class Gateway: Sendable {
         self.clock = clock
         bodyLimit = config.logging.bodies.enabled ? config.logging.bodies.maxBytes : nil
         gate = config.server.maxInFlight > 0
-            ? PriorityGate(capacity: config.server.maxInFlight, depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
+            ? PriorityGate(capacity: config.server.maxInFlight, depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds,
+                           clock: clock)
             : nil
         var modelGates: [String: PriorityGate] = [:]
         for m in config.models where !m.deployments.isEmpty && m.deployments.allSatisfy({ $0.limits.maxConcurrent != nil }) {
             modelGates[m.name] = PriorityGate(capacity: m.deployments.reduce(0) { $0 + ($1.limits.maxConcurrent ?? 0) },
-                                              depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds)
+                                              depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds, clock: clock)
         }
         self.modelGates = modelGates
         var providers: [String: any Provider] = [:]

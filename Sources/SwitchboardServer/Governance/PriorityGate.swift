@@ -26,13 +26,14 @@ final class PriorityGate: Sendable {
     }
 
     private let state: Mutex<State>
-    let timeout: Duration
     let timeoutSeconds: Double
+    /// What a queued request's wait is timed on (the engine's clock).
+    let clock: any EngineClock
 
-    init(capacity: Int, depth: Int, timeoutSeconds: Double) {
+    init(capacity: Int, depth: Int, timeoutSeconds: Double, clock: any EngineClock = SystemEngineClock()) {
         state = Mutex(State(gate: PriorityGateState(capacity: capacity, depth: depth)))
-        timeout = .milliseconds(Int64(timeoutSeconds * 1000))
         self.timeoutSeconds = timeoutSeconds
+        self.clock = clock
     }
 
     var snapshot: (inFlight: Int, queued: Int) { state.withLock { ($0.gate.inFlight, $0.gate.queued) } }
@@ -48,8 +49,8 @@ final class PriorityGate: Sendable {
         case .queued(let evicted):
             if let evicted { resolve(evicted, .pushedOut) }
         }
-        let timer = Task { [timeout] in
-            try await Task.sleep(for: timeout)
+        let timer = Task { [clock, timeoutSeconds] in
+            try await clock.sleep(ms: timeoutSeconds * 1000)
             self.giveUp(id)
         }
         let wake = await withTaskCancellationHandler {
