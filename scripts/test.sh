@@ -513,6 +513,17 @@ if wait_ready "http://127.0.0.1:$P_DEMO/readyz" "$DEMO_PID" demo; then
         fail "demo: stdout shows a curl example" "no curl in stdout"
     fi
 
+    # A second gateway on the port the demo holds must say so and fail, not exit 0.
+    set +e
+    (cd "$WORK" && timeout 20 "$BIN" serve --listen "127.0.0.1:$P_DEMO") >"$LOGS/demo-twice.out.log" 2>"$LOGS/demo-twice.err.log"
+    rc=$?
+    set -e
+    if ((rc != 0 && rc != 124)) && grep -q "could not listen on 127.0.0.1:$P_DEMO: Address already in use" "$LOGS/demo-twice.err.log"; then
+        pass "start-up: a port in use is named, with the reason, and exits $rc"
+    else
+        fail "start-up: a port in use is named, with the reason, and exits non-zero" "exit $rc: $(tail -n 2 "$LOGS/demo-twice.err.log")"
+    fi
+
     code="$(curl -sS -o "$WORK/demo-chat.json" -w '%{http_code}' --max-time 30 \
         -H 'Authorization: Bearer sk-switchboard-demo' -H 'Content-Type: application/json' \
         -d '{"model":"demo","messages":[{"role":"user","content":"Hello from test.sh"}]}' \
@@ -546,5 +557,50 @@ stop_pid "$DEMO_PID" 15
 if ((STOP_RC == 0)); then pass "demo: exits 0 on SIGTERM (${STOP_SECS}s)"; else
     fail "demo: exits 0 on SIGTERM" "exit status $STOP_RC after ${STOP_SECS}s"
 fi
+
+section "Start-up failures and --listen :PORT"
+# Storage that cannot be reached, and a TLS file that cannot be read: a clear reason and a non-zero exit, at once.
+cat >"$WORK/pg-down.yaml" <<YAML
+storage: "postgres://switchboard@127.0.0.1:1/switchboard"
+providers: [ { name: sim, kind: mock } ]
+models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
+YAML
+set +e
+timeout 30 "$BIN" serve --config "$WORK/pg-down.yaml" >"$LOGS/pg-down.out.log" 2>"$LOGS/pg-down.err.log"
+rc=$?
+set -e
+if ((rc != 0 && rc != 124)) && grep -q "cannot reach PostgreSQL at 127.0.0.1:1: Connection refused" "$LOGS/pg-down.err.log"; then
+    pass "start-up: unreachable PostgreSQL is named, with the reason, and exits $rc"
+else
+    fail "start-up: unreachable PostgreSQL is named, with the reason, and exits non-zero" "exit $rc: $(grep -v postgres: "$LOGS/pg-down.err.log" | tail -n 2)"
+fi
+cat >"$WORK/tls-missing.yaml" <<YAML
+server: { listen: "127.0.0.1:0", tls: { cert_file: "$WORK/no-such-cert.pem", key_file: "$WORK/no-such-key.pem" } }
+providers: [ { name: sim, kind: mock } ]
+models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
+YAML
+set +e
+timeout 30 "$BIN" serve --config "$WORK/tls-missing.yaml" >"$LOGS/tls-missing.out.log" 2>"$LOGS/tls-missing.err.log"
+rc=$?
+set -e
+if ((rc != 0 && rc != 124)) && grep -q "server.tls.cert_file" "$LOGS/tls-missing.err.log"; then
+    pass "start-up: an unreadable TLS file is named at its key path, and exits $rc"
+else
+    fail "start-up: an unreadable TLS file is named at its key path, and exits non-zero" "exit $rc: $(tail -n 2 "$LOGS/tls-missing.err.log")"
+fi
+# `--listen :PORT` keeps the configured host (127.0.0.1) and takes the port.
+P_COLON="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+cat >"$WORK/colon.yaml" <<YAML
+providers: [ { name: sim, kind: mock } ]
+models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
+YAML
+start_bg colon "$BIN" serve --config "$WORK/colon.yaml" --listen ":$P_COLON"
+COLON_PID=$LAST_PID
+if wait_ready "http://127.0.0.1:$P_COLON/readyz" "$COLON_PID" colon; then
+    pass "start-up: --listen :$P_COLON listens on 127.0.0.1:$P_COLON"
+else
+    fail "start-up: --listen :PORT listens on the configured host" "$(tail -n 2 "$LOGS/colon.err.log")"
+fi
+stop_pid "$COLON_PID" 15
 
 finish

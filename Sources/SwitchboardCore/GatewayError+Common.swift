@@ -14,8 +14,10 @@ extension GatewayError {
         GatewayError(.missingParameter, "Missing required parameter: '\(param)'.", param: param)
     }
 
-    public static func unknownModel(_ model: String) -> GatewayError {
-        GatewayError(.modelNotFound, "The model '\(model)' does not exist or you do not have access to it.", param: "model")
+    /// An unknown model; `suggestion` is a model the key may use with a name close to it.
+    public static func unknownModel(_ model: String, suggestion: String? = nil) -> GatewayError {
+        GatewayError(.modelNotFound, "The model '\(model)' does not exist or you do not have access to it."
+                         + (suggestion.map { " Did you mean '\($0)'?" } ?? ""), param: "model")
     }
 
     public static func modelNotAllowed(_ model: String) -> GatewayError {
@@ -37,8 +39,10 @@ extension GatewayError {
         GatewayError(.requestTooLarge, "The request body is larger than the limit of \(limit) bytes.")
     }
 
-    public static func notFound(path: String) -> GatewayError {
-        GatewayError(.unknownURL, "Unknown request URL: \(path).")
+    /// An unknown path; `didYouMean` is the known one it probably meant (`/v1/chat/completions` for `/chat/completions`).
+    public static func notFound(path: String, didYouMean: String? = nil) -> GatewayError {
+        GatewayError(.unknownURL, "Unknown request URL: \(path)."
+                         + (didYouMean.map { " Did you mean \($0)? (The OpenAI base URL ends in /v1.)" } ?? ""))
     }
 
     public static func methodNotAllowed(method: String, path: String) -> GatewayError {

@@ -111,7 +111,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     //  path by RequestLogService).
     let router = Router(context: GatewayRequestContext.self)
     let routes: [String: [HTTPRequest.Method]] = [
-        "/healthz": [.get], "/readyz": [.get], "/metrics": [.get], "/ui": [.get],
+        "/": [.get], "/healthz": [.get], "/readyz": [.get], "/metrics": [.get], "/ui": [.get],
         "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/messages": [.post],
         "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
@@ -120,6 +120,11 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     ]
     router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
 
+    // `GET /`: where things are, for someone who opened the gateway's address in a browser or with curl.
+    router.get("/") { _, _ in
+        jsonResponse(#"{"name":"Switchboard","openai_base_url":"/v1","anthropic_base_url":"/","dashboard":"/ui","# +
+                     #""health":"/healthz","ready":"/readyz","metrics":"/metrics"}"#)
+    }
     router.get("/healthz") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
     router.get("/ui") { _, _ in
         var headers = HTTPFields()

@@ -25,7 +25,9 @@ struct TokenCounter: Sendable {
 
     func count(_ body: ByteBuffer, model: String, identity: Identity, requestID: String,
                clientHeaders: [(name: String, value: String)]) async throws(GatewayError) -> Response {
-        guard let routed = table.models[model] else { throw .unknownModel(model) }
+        guard let routed = table.models[model] else {
+            throw .unknownModel(model, suggestion: suggestion(for: model, among: table.modelNames.filter { identity.allows(model: $0) }))
+        }
         guard identity.allows(model: model) else {
             throw .modelNotAllowed(model)
         }

@@ -36,7 +36,9 @@ struct FrontMiddleware: RouterMiddleware {
                 headers[.allow] = methods.map(\.rawValue).joined(separator: ", ")
                 response = render(GatewayError.methodNotAllowed(method: request.method.rawValue, path: path), headers)
             } else {
-                response = render(GatewayError.notFound(path: path))
+                // `/chat/completions` for `/v1/chat/completions`: an SDK whose base URL lacks `/v1`.
+                let hint = routes["/v1" + path] != nil ? "/v1" + path : nil
+                response = render(GatewayError.notFound(path: path, didYouMean: hint))
             }
         } catch let error as HTTPError {
             response = render(GatewayError(.forStatus(Int(error.status.code)),

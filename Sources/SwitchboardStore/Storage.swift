@@ -70,11 +70,21 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     case conflict(String)
     /// A stored row could not be read back.
     case corrupt(String)
+    /// The storage cannot be reached (the reason, for the operator).
+    case unreachable(String)
 
     public var description: String {
         switch self {
         case .conflict(let what): "already exists: \(what)"
         case .corrupt(let what): "unreadable stored data: \(what)"
+        case .unreachable(let why): why
+        }
+    }
+
+    /// What happened, without the kind.
+    public var detail: String {
+        switch self {
+        case .conflict(let s), .corrupt(let s), .unreachable(let s): s
         }
     }
 }

@@ -24,14 +24,16 @@ struct Switchboard: AsyncParsableCommand {
     )
 }
 
-/// Reads the configuration file (or the embedded demo), printing every problem on failure.
+/// Reads the configuration file (or the embedded demo), printing why it cannot be read or every problem, and exiting 1.
 func loadConfig(path: String?) throws -> GatewayConfig {
     let text: String
     if let path {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("cannot read the configuration file \(path)")
+        do {
+            text = try ConfigLoader.readFile(path)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
         }
-        text = String(decoding: data, as: UTF8.self)
     } else {
         text = DemoConfig.yaml
     }
@@ -40,7 +42,8 @@ func loadConfig(path: String?) throws -> GatewayConfig {
     } catch {
         let file = path ?? "the demo configuration"
         FileHandle.standardError.write(Data("\(file): \(error.problems.count) problem(s):\n".utf8))
-        for p in error.problems { FileHandle.standardError.write(Data("  \(p)\n".utf8)) }
+        // A problem may span lines (a YAML error shows the offending line): each line indented under the heading.
+        for p in error.problems { FileHandle.standardError.write(Data("  \(p.description.replacingOccurrences(of: "\n", with: "\n  "))\n".utf8)) }
         throw ExitCode(1)
     }
 }
@@ -66,58 +69,6 @@ func say(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
 
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the gateway.",
-        discussion: "Without --config it runs the embedded demo: simulated providers, models demo, demo-fast and demo-cheap, key \(DemoConfig.clientKey).")
-
-    @Option(help: "The YAML configuration file (default: the embedded demo configuration).")
-    var config: String?
-
-    @Option(help: "Listen address HOST:PORT, overriding server.listen.")
-    var listen: String?
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info, or $LOG_LEVEL).")
-    var logLevel: String?
-
-    func run() async throws {
-        var cfg = try loadConfig(path: config)
-        if let listen {
-            guard let (host, port) = parseListen(listen) else { throw ValidationError("--listen expects HOST:PORT, got \(listen)") }
-            cfg.server.host = host
-            cfg.server.port = port
-        }
-        // Before anything touches the event loop group: the configured count, else one per CPU this process may use
-        // (NIO's own default counts the machine's cores even under `taskset`).
-        NIOSingletons.groupLoopCountSuggestion = cfg.server.eventLoopThreads > 0 ? cfg.server.eventLoopThreads : defaultEventLoopThreads()
-        let logger = makeLogger("switchboard", level: logLevel, format: cfg.logging.format)
-        let demo = config == nil
-        let final = cfg
-        let app = try await buildApplication(config: cfg, logger: logger) { port in
-            let cfg = final
-            let url = "\(cfg.server.tls == nil ? "http" : "https")://\(cfg.server.host.contains(":") ? "[\(cfg.server.host)]" : cfg.server.host):\(port)"
-            say("Switchboard listening on \(url)  (OpenAI base URL: \(url)/v1)")
-            say("models: \(cfg.models.map(\.name).joined(separator: ", "))   storage: \(cfg.storage)")
-            if demo {
-                say("demo key: \(DemoConfig.clientKey)")
-                say("dashboard: \(url)/ui  (admin key: \(DemoConfig.adminKey))")
-                say("try:")
-                say("  curl \(url)/v1/chat/completions -H 'Authorization: Bearer \(DemoConfig.clientKey)' -H 'Content-Type: application/json' \\")
-                say("    -d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'")
-            }
-        }
-        var groupConfig = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(cfg.server.shutdownGraceSeconds * 1000))
-        let group = ServiceGroup(configuration: groupConfig)
-        do {
-            try await group.run()
-        } catch {
-            logger.warning("Shutdown did not complete cleanly", metadata: ["error.type": "\(type(of: error))"])
-        }
-        say("Switchboard stopped.")
-    }
-}
-
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Validate a configuration file and print every problem (exit 1 if any).")
 
@@ -135,7 +86,7 @@ struct MockProvider: AsyncParsableCommand {
         commandName: "mock-provider",
         abstract: "Run the simulated OpenAI-compatible provider alone (for demos, tests and benchmarks).")
 
-    @Option(help: "Listen address HOST:PORT.")
+    @Option(help: "Listen address HOST:PORT, or :PORT on 127.0.0.1.")
     var listen: String = "127.0.0.1:9090"
     @Option(help: "Delay before the response head, in ms.")
     var latencyMs: Int = 0
@@ -155,7 +106,7 @@ struct MockProvider: AsyncParsableCommand {
     var logLevel: String?
 
     func validate() throws {
-        guard parseListen(listen) != nil else { throw ValidationError("--listen expects HOST:PORT, got \(listen)") }
+        guard listenAddress(listen, defaultHost: "127.0.0.1") != nil else { throw ValidationError("--listen expects HOST:PORT or :PORT, got \(listen)") }
         guard latencyMs >= 0, ttftMs >= 0, tokensPerS >= 0 else { throw ValidationError("delays and speeds must not be negative") }
         guard (0...1).contains(errorRate) else { throw ValidationError("--error-rate must be between 0 and 1") }
         guard completionTokens >= 1, (1...16_384).contains(embeddingDimensions) else {
@@ -164,7 +115,7 @@ struct MockProvider: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (host, port) = parseListen(listen)!
+        guard let (host, port) = listenAddress(listen, defaultHost: "127.0.0.1") else { throw ExitCode(2) }
         var mock = MockProviderConfig()
         mock.latencyMs = latencyMs
         mock.ttftMs = ttftMs

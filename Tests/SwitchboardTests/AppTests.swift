@@ -103,6 +103,27 @@ import Testing
         }
     }
 
+    /// What a new user gets wrong is answered with the likely fix: a base URL without `/v1`, a model name's typo
+    /// (only among the models the key may use), the gateway's address opened as it is.
+    @Test func likelyMistakesGetAHint() async throws {
+        try await withGateway(mockYAML) { h in
+            let noV1 = try await h.post("/chat/completions", chatBody)
+            #expect(noV1.status == .notFound && (noV1.errorObject?["message"] as? String)?.contains("Did you mean /v1/chat/completions?") == true)
+            let unrelated = try await h.get("/nothing")
+            #expect((unrelated.errorObject?["message"] as? String) == "Unknown request URL: /nothing.")
+            let typo = try await h.post("/v1/chat/completions", #"{"model":"demoo","messages":[{"role":"user","content":"x"}]}"#)
+            #expect(typo.status == .notFound && (typo.errorObject?["message"] as? String)?.hasSuffix("Did you mean 'demo'?") == true)
+            // The limited key may use demo-* only: `demo` is not suggested to it.
+            let limited = try await h.post("/v1/chat/completions", #"{"model":"demoo","messages":[{"role":"user","content":"x"}]}"#, key: "sk-limited")
+            #expect(limited.status == .notFound && (limited.errorObject?["message"] as? String)?.contains("Did you mean") == false)
+            let anthropic = try await h.post("/v1/messages", #"{"model":"demo-smal","max_tokens":5,"messages":[{"role":"user","content":"x"}]}"#)
+            #expect(anthropic.status == .notFound && anthropic.text.contains("Did you mean 'demo-small'?"))
+            let root = try await h.get("/", key: nil)
+            let index = try #require(JSONValue.parse(Data(buffer: root.body)))
+            #expect(root.status == .ok && index["dashboard"] == "/ui" && index["openai_base_url"] == "/v1")
+        }
+    }
+
     @Test func oversizedBodiesAre413() async throws {
         let yaml = mockYAML.replacingOccurrences(of: "auth:", with: "server: { max_body_bytes: 1000 }\nauth:")
         try await withGateway(yaml) { h in

@@ -38,7 +38,10 @@ extension Gateway {
             exchange.bodyLimit = bodyLimit
             exchange.record.requestBody = Exchange.prefix(API.body(call.request), bodyLimit)
         }
-        guard table.models[model] != nil else { return .unknownModel(model) }
+        guard table.models[model] != nil else {
+            let identity = call.identity
+            return .unknownModel(model, suggestion: suggestion(for: model, among: table.modelNames.filter { identity.allows(model: $0) }))
+        }
         guard call.identity.allows(model: model) else {
             return .modelNotAllowed(model)
         }
