@@ -110,7 +110,7 @@ try:
                or not r.headers.get("retry-after") or r.headers.get("x-ratelimit-remaining-requests") != "0"
                or r.headers.get("x-ratelimit-limit-requests") != "100"]
     record(not bad_429, "every 429 has code rate_limit_exceeded, Retry-After and x-ratelimit-* headers",
-           f"{len(bad_429)} without; first: {bad_429[0].headers if bad_429 else ''}")
+           f"{len(limited)} checked" if not bad_429 else f"{len(bad_429)} without; first: {dict(bad_429[0].headers)}")
     record(all(r.headers.get("x-switchboard-provider") is None for r in limited), "refused requests never reached a provider")
 
     # 2. Budget: 0.0495 USD at 0.001 per request: exactly 50 admitted.
