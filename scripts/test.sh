@@ -327,6 +327,12 @@ for word in provders opnai DOES_NOT_EXIST_XYZ; do
     fi
 done
 
+rc=0
+SWITCHBOARD_MASTER_KEY=sk-admin-change-me "$BIN" check --config examples/gateway.yaml >"$LOGS/check-example.log" 2>&1 || rc=$?
+if ((rc == 0)); then pass "check: examples/gateway.yaml is valid"; else
+    fail "check: examples/gateway.yaml is valid" "$(tail -n 3 "$LOGS/check-example.log")"
+fi
+
 # ---------------------------------------------------------------------------------------------------------------
 # switchboard simulate: every shipped scenario through the CLI, as the README runs it
 # ---------------------------------------------------------------------------------------------------------------
@@ -512,6 +518,21 @@ if wait_ready "http://127.0.0.1:$P_DEMO/readyz" "$DEMO_PID" demo; then
     fi
     if grep -q 'curl' "$LOGS/demo.out.log"; then pass "demo: stdout shows a curl example"; else
         fail "demo: stdout shows a curl example" "no curl in stdout"
+    fi
+
+    # The README's CLI, run in the demo's folder without --config, works on the demo's storage: a key made there
+    # is taken by the running demo.
+    set +e
+    (cd "$WORK" && "$BIN" keys create --name readme-ci --models 'demo*' --rpm 100) >"$WORK/readme-key.json" 2>"$LOGS/readme-key.err.log"
+    rc=$?
+    set -e
+    readme_key="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' "$WORK/readme-key.json" 2>/dev/null || true)"
+    code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $readme_key" -H 'Content-Type: application/json' \
+        -d '{"model":"demo","messages":[{"role":"user","content":"Hello"}]}' "http://127.0.0.1:$P_DEMO/v1/chat/completions" || true)"
+    if ((rc == 0)) && [[ -n $readme_key && $code == 200 ]] && grep -q "storage: sqlite:switchboard.db ($WORK" "$LOGS/readme-key.err.log"; then
+        pass "demo: a key made with the CLI in the demo's folder (no --config) is taken by the demo"
+    else
+        fail "demo: a key made with the CLI in the demo's folder is taken by the demo" "exit $rc, HTTP $code: $(tail -n 2 "$LOGS/readme-key.err.log")"
     fi
 
     # A second gateway on the port the demo holds must say so and fail, not exit 0.

@@ -81,12 +81,13 @@ struct KeyFields: ParsableArguments {
 /// Runs an admin command against the storage of `--config` and prints the answer as JSON (exit 1 on an error).
 func runAdmin(_ command: AdminCommand, config path: String?) async throws {
     let cfg = try loadConfig(path: path)
+    complain("storage: \(shownStorage(cfg.storage))\(path == nil ? " (the demo configuration's; pass --config for your own)" : "")")
     let storage: any Storage
     do {
         storage = try await openStorage(cfg.storage)
         try await storage.migrate()
     } catch {
-        FileHandle.standardError.write(Data("cannot open storage \(cfg.storage): \(error)\n".utf8))
+        complain("error: cannot open storage \(shownStorage(cfg.storage)): \(describeStartFailure(error))")
         throw ExitCode(1)
     }
     let result = await command.run(storage: storage)

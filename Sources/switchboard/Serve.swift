@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
                 let cfg = final
                 let url = "\(cfg.server.tls == nil ? "http" : "https")://\(cfg.server.host.contains(":") ? "[\(cfg.server.host)]" : cfg.server.host):\(port)"
                 say("Switchboard listening on \(url)  (OpenAI base URL: \(url)/v1)")
-                say("models: \(cfg.models.map(\.name).joined(separator: ", "))   storage: \(cfg.storage)")
+                say("models: \(cfg.models.map(\.name).joined(separator: ", "))   storage: \(shownStorage(cfg.storage))")
                 if demo {
                     say("demo key: \(DemoConfig.clientKey)")
                     say("dashboard: \(url)/ui  (admin key: \(DemoConfig.adminKey))")
@@ -80,6 +80,13 @@ struct Serve: AsyncParsableCommand {
         }
         say("Switchboard stopped.")
     }
+}
+
+/// The storage as the operator should see it: a relative SQLite path with the absolute one it resolves to here (the
+/// `keys` and `teams` commands must run in the same folder as `serve` to share it).
+func shownStorage(_ storage: StorageLocation) -> String {
+    guard case .sqlite(let path) = storage, !path.hasPrefix("/") else { return storage.description }
+    return "\(storage) (\(URL(fileURLWithPath: path).standardizedFileURL.path))"
 }
 
 /// `HOST:PORT`, or `:PORT` with `defaultHost`.
