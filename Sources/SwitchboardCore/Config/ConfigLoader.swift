@@ -28,7 +28,7 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// (`memory`, `sqlite:PATH`, `postgres://…`), `auth`, `providers` (kinds `openai`, `anthropic`, `azure`, `gemini`,
 /// `mock`), `models`, `routing`, `logging`, `tracing`, `metrics` — are each read by their own
 /// `ConfigLoader+Section.swift`, whose `allowed:` lists are exactly the keys accepted. Every key with its type and
-/// default is documented in the README's "Configuration" section.
+/// default is documented in docs/configuration.md.
 public enum ConfigLoader {
     public static func load(yaml: String, environment: [String: String]) throws(ConfigError) -> GatewayConfig {
         var walker = Walker(environment: environment)
