@@ -16,8 +16,9 @@ import SwitchboardCore
 /// - `switchboard_in_flight`: requests being served (a stream until it ends).
 /// - `switchboard_refused_total{reason}`: requests refused before any upstream: `rate_limit_exceeded`,
 ///   `budget_exceeded`, `overloaded` (shed by priority), `model_not_allowed`.
-/// - `switchboard_request_log_pending`, `switchboard_request_log_dropped_total`, `switchboard_request_log_written_total`,
-///   `switchboard_request_log_bodies_dropped_total`.
+/// - `switchboard_request_log_pending` (gauge); `switchboard_request_log_dropped_total`,
+///   `switchboard_request_log_written_total`, `switchboard_request_log_bodies_dropped_total` (counters that follow the
+///   request log's own counts, brought up to date whenever `/metrics` is read).
 /// - `switchboard_deployment_state{provider, deployment, state}`: 1 for the deployment's health state (`closed`,
 ///   `half_open`, `cooling_down`, `open`, `down`), 0 for the others.
 /// - `switchboard_deployment_ejections{provider, deployment}`: ejections in a row; `switchboard_deployment_consecutive_failures`.
@@ -41,6 +42,8 @@ final class GatewayMetrics: UsageRecorder {
     private let keyLabels: Bool
     private let perKey = Mutex<[String: KeySeries]>([:])
     private let log: RequestLogService?
+    /// The request log's running totals as counters (only with a log).
+    private let logTotals: (dropped: FollowingCounter, written: FollowingCounter, bodiesDropped: FollowingCounter)?
     static let refusalReasons = ["rate_limit_exceeded", "budget_exceeded", "overloaded", "model_not_allowed"]
 
     /// The series of one public model, made once.
@@ -85,6 +88,13 @@ final class GatewayMetrics: UsageRecorder {
         }
         self.refused = refused
         inFlight = Meter(label: "switchboard_in_flight", factory: factory)
+        if log != nil {
+            logTotals = (FollowingCounter(label: "switchboard_request_log_dropped_total", factory: factory),
+                         FollowingCounter(label: "switchboard_request_log_written_total", factory: factory),
+                         FollowingCounter(label: "switchboard_request_log_bodies_dropped_total", factory: factory))
+        } else {
+            logTotals = nil
+        }
     }
 
     func started() { inFlight.increment() }
@@ -159,7 +169,8 @@ final class GatewayMetrics: UsageRecorder {
         if record.costUSD > 0 { s.cost.increment(by: record.costUSD) }
     }
 
-    /// Sets the health and request-log gauges from `snapshot` and the log's counts.
+    /// Sets the health and request-log gauges from `snapshot` and the log's counts, and brings the log's counters up
+    /// to date.
     func updateGauges(health snapshot: [(model: String, deployments: [HealthReport.Deployment])]) {
         var seen = Set<Int>()
         for (_, deployments) in snapshot {
@@ -176,9 +187,11 @@ final class GatewayMetrics: UsageRecorder {
         if let log {
             let c = log.counts
             Gauge(label: "switchboard_request_log_pending", factory: factory).record(c.pending)
-            Gauge(label: "switchboard_request_log_dropped_total", factory: factory).record(c.dropped)
-            Gauge(label: "switchboard_request_log_written_total", factory: factory).record(c.written)
-            Gauge(label: "switchboard_request_log_bodies_dropped_total", factory: factory).record(c.bodiesDropped)
+            if let logTotals {
+                logTotals.dropped.follow(c.dropped)
+                logTotals.written.follow(c.written)
+                logTotals.bodiesDropped.follow(c.bodiesDropped)
+            }
         }
     }
 
@@ -224,25 +237,31 @@ struct PrometheusFactory: MetricsFactory {
 
     func help(_ name: String) -> String { Self.help[name] ?? "" }
 
+    /// The series' name as it is (the label is already the full name: no namespace, subsystem or unit added) and its
+    /// help text (none when empty).
+    func descriptor(_ label: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: label, unitName: "", helpText: help(label))
+    }
+
     func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
-        registry.makeCounter(name: label, labels: dimensions, help: help(label))
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
     }
 
     func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
-        registry.makeCounter(name: label, labels: dimensions, help: help(label))
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
     }
 
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
-        aggregate ? registry.makeValueHistogram(name: label, labels: dimensions, buckets: [0.001, 0.01, 0.1, 1, 10, 100], help: help(label))
-                  : registry.makeGauge(name: label, labels: dimensions, help: help(label))
+        aggregate ? registry.makeValueHistogram(descriptor: descriptor(label), labels: dimensions, buckets: [0.001, 0.01, 0.1, 1, 10, 100])
+                  : registry.makeGauge(descriptor: descriptor(label), labels: dimensions)
     }
 
     func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
-        registry.makeGauge(name: label, labels: dimensions, help: help(label))
+        registry.makeGauge(descriptor: descriptor(label), labels: dimensions)
     }
 
     func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        registry.makeDurationHistogram(name: label, labels: dimensions, buckets: Self.secondsBuckets, help: help(label))
+        registry.makeDurationHistogram(descriptor: descriptor(label), labels: dimensions, buckets: Self.secondsBuckets)
     }
 
     // Series live as long as the process: nothing is unregistered.
@@ -251,4 +270,24 @@ struct PrometheusFactory: MetricsFactory {
     func destroyRecorder(_ handler: any RecorderHandler) {}
     func destroyMeter(_ handler: any MeterHandler) {}
     func destroyTimer(_ handler: any TimerHandler) {}
+}
+
+/// A counter that follows a running total kept elsewhere (the request log's counts): each `follow(_:)` adds what the
+/// total grew by since the largest total seen, so the counter stays monotonic even when two readers race with totals
+/// read at different times.
+final class FollowingCounter: Sendable {
+    private let counter: CoreMetrics.Counter
+    private let seen = Mutex<Int>(0)
+
+    init(label: String, factory: any MetricsFactory) {
+        counter = CoreMetrics.Counter(label: label, factory: factory)
+    }
+
+    func follow(_ total: Int) {
+        let grown = seen.withLock { seen in
+            defer { seen = max(seen, total) }
+            return max(0, total - seen)
+        }
+        if grown > 0 { counter.increment(by: grown) }
+    }
 }

@@ -52,7 +52,7 @@ public final class HealthCheckService: Service, Sendable {
     public func run() async throws {
         // A service that returned would end the whole group: without targets, just wait for shutdown.
         guard !targets.isEmpty else { try? await gracefulShutdown(); return }
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for i in self.targets.indices {
                     group.addTask {

@@ -185,9 +185,10 @@ struct RedactingLogHandler: LogHandler {
         set { base[metadataKey: key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let kept = metadata?.filter { !Self.hidden.contains($0.key) }
-        base.log(level: level, message: message, metadata: kept, source: source, file: file, function: function, line: line)
+    func log(event: LogEvent) {
+        var kept = event
+        kept.metadata = event.metadata?.filter { !Self.hidden.contains($0.key) }
+        base.log(event: kept)
     }
 }
 

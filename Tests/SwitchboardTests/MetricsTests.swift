@@ -26,6 +26,16 @@ import Testing
         text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last!) }
     }
 
+    /// Each series' type, from the text format's `# TYPE name type` lines.
+    static func types(_ text: String) -> [String: String] {
+        var types: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("# TYPE ") {
+            let parts = line.split(separator: " ")
+            if parts.count == 4 { types[String(parts[2])] = String(parts[3]) }
+        }
+        return types
+    }
+
     @Test func countsRequestsAndShowsHealthStates() async throws {
         try await withGateway(Self.yaml) { h in
             let before = try await h.get("/metrics", key: nil)
@@ -90,8 +100,9 @@ import Testing
             #expect(try await h.get("/metrics", key: nil).status == .ok)
             #expect(try metrics.expectGauge("switchboard_deployment_state", [("provider", "bad"), ("deployment", "b-1"), ("state", "open")]).lastValue == 1)
             #expect(try metrics.expectGauge("switchboard_deployment_state", [("provider", "good"), ("deployment", "g-1"), ("state", "closed")]).lastValue == 1)
-            #expect(try metrics.expectGauge("switchboard_request_log_written_total").lastValue == 5)
-            #expect(try metrics.expectGauge("switchboard_request_log_dropped_total").lastValue == 0)
+            #expect(try metrics.expectCounter("switchboard_request_log_written_total").totalValue == 5)
+            #expect(try metrics.expectCounter("switchboard_request_log_dropped_total").totalValue == 0)
+            #expect(try metrics.expectGauge("switchboard_request_log_pending").lastValue == 0)
         }
     }
 
@@ -114,6 +125,36 @@ import Testing
             #expect(Self.value(text, #"switchboard_key_tokens_total{key="tester",kind="completion"}"#) == Double(completion))
             #expect(text.contains("# HELP switchboard_key_requests_total"))
             #expect(!text.contains("sk-test"))
+        }
+    }
+
+    /// The request log's `_total` series are counters, never gauges (as every `_total` series is), and they follow the
+    /// log's counts: a second read of `/metrics` adds only what was written since the first.
+    @Test func requestLogTotalsAreCounters() async throws {
+        let ok = #"{"model":"ok","messages":[{"role":"user","content":"x"}]}"#
+        try await withGateway(Self.yaml) { h in
+            for _ in 0..<2 { _ = try await h.post("/v1/chat/completions", ok, key: "sk-test") }
+            _ = try await h.records()   // flushes the log
+            let first = try await h.get("/metrics", key: nil).text
+            let types = Self.types(first)
+            for name in ["switchboard_request_log_dropped_total", "switchboard_request_log_written_total",
+                         "switchboard_request_log_bodies_dropped_total"] {
+                #expect(types[name] == "counter", "\(name) is typed \(types[name] ?? "nothing")")
+            }
+            #expect(types["switchboard_request_log_pending"] == "gauge")
+            #expect(Self.value(first, "switchboard_request_log_written_total") == 2)
+            #expect(first.contains("# HELP switchboard_request_log_written_total Records written to storage."))
+
+            _ = try await h.post("/v1/chat/completions", ok, key: "sk-test")
+            _ = try await h.records()
+            let second = try await h.get("/metrics", key: nil).text
+            #expect(Self.value(second, "switchboard_request_log_written_total") == 3)
+            #expect(Self.value(second, "switchboard_request_log_dropped_total") == 0)
+            #expect(Self.value(second, "switchboard_request_log_bodies_dropped_total") == 0)
+            #expect(Self.value(second, "switchboard_request_log_pending") == 0)
+            for (name, type) in Self.types(second) where name.hasSuffix("_total") {
+                #expect(type == "counter", "\(name) is typed \(type)")
+            }
         }
     }
 
@@ -206,8 +247,8 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        lines.withLock { $0.append((message.description, metadata.merging(explicit ?? [:]) { $1 })) }
+    func log(event: LogEvent) {
+        lines.withLock { $0.append((event.message.description, metadata.merging(event.metadata ?? [:]) { $1 })) }
     }
 }
 

@@ -232,11 +232,14 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         }
         state = .awaitingHead(exchange, sawBytes: false)
         producing = true
-        headDeadline = context.eventLoop.scheduleTask(in: exchange.headTimeout) { [weak self] in
+        // The timers run on this channel's event loop, where the handler and its context live: isolated scheduling
+        // lets them use both without crossing threads (and checks that this is the loop).
+        let loop = context.eventLoop.assumeIsolated()
+        headDeadline = loop.scheduleTask(in: exchange.headTimeout) { [weak self] in
             self?.fail(UpstreamError(.timeout), context: context)
         }
         if let total = exchange.total {
-            totalDeadline = context.eventLoop.scheduleTask(in: total) { [weak self] in
+            totalDeadline = loop.scheduleTask(in: total) { [weak self] in
                 self?.fail(UpstreamError(.timeout), context: context)
             }
         }
@@ -249,7 +252,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     /// Checks the gap since the last body part when the idle limit could have passed; re-arms itself otherwise.
     private func armIdleWatch(context: ChannelHandlerContext) {
         guard let limit = idleLimit else { return }
-        idleWatch = context.eventLoop.scheduleTask(deadline: lastRead + limit) { [weak self] in
+        idleWatch = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastRead + limit) { [weak self] in
             guard let self else { return }
             self.idleWatch = nil
             switch self.state {
