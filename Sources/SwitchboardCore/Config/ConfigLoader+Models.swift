@@ -2,16 +2,29 @@
 // that every fallback (`models[].*fallbacks`, `routing.default_fallback`) names a configured model.
 import Yams
 
+/// One name in a fallback list (`models[].*fallbacks`, `routing.default_fallback`), checked once every model's name is
+/// known — also for models that fail to load, so a bad deployment does not hide a bad fallback.
+struct FallbackReference {
+    var path: String
+    var name: String
+    /// The model whose list it is (nil for `routing.default_fallback`).
+    var owner: String?
+}
+
 extension Walker {
-    /// `models:` — a non-empty list of models with distinct names, whose deployments name configured providers.
-    mutating func modelList(_ node: Node?, providers: [ProviderConfig]) -> [ModelConfig] {
+    /// `models:` — a non-empty list of models with distinct names, whose deployments name configured providers
+    /// (`declaredProviders`: every provider name written, including providers with problems of their own). Every
+    /// fallback as written is added to `fallbacks`.
+    mutating func modelList(_ node: Node?, providers: [ProviderConfig], declaredProviders: [String],
+                            fallbacks: inout [FallbackReference]) -> [ModelConfig] {
         var models: [ModelConfig] = []
         let providerKinds = Dictionary(providers.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
+        let declared = Set(declaredProviders).union(providerKinds.keys)
         if let node, let list = sequence(node, "models") {
             var seen: [String: Int] = [:]
             for (i, item) in list.enumerated() {
                 let path = "models[\(i)]"
-                guard let model = modelConfig(item, path, providers: providerKinds) else { continue }
+                guard let model = modelConfig(item, path, providers: providerKinds, declaredProviders: declared, fallbacks: &fallbacks) else { continue }
                 if let first = seen[model.name] {
                     problem("\(path).name", "duplicate model name \"\(model.name)\" (also models[\(first)])")
                 } else {
@@ -26,7 +39,9 @@ extension Walker {
         return models
     }
 
-    mutating func modelConfig(_ node: Node, _ path: String, providers: [String: ProviderKind]) -> ModelConfig? {
+    /// One model; every key is checked even when the model cannot load (no name, no deployment that loads).
+    mutating func modelConfig(_ node: Node, _ path: String, providers: [String: ProviderKind], declaredProviders: Set<String>,
+                              fallbacks: inout [FallbackReference]) -> ModelConfig? {
         guard let m = mapping(node, path, allowed: ["name", "balancing", "deployments", "fallbacks", "context_window_fallbacks",
                                                     "content_policy_fallbacks", "retries", "deadline_s", "hedge"]) else { return nil }
         let name = string(m, "name", path, required: true)
@@ -42,34 +57,48 @@ extension Walker {
         if let node = m["deployments"], let list = sequence(node, "\(path).deployments") {
             if list.isEmpty { problem("\(path).deployments", "must list at least one deployment") }
             for (i, item) in list.enumerated() {
-                if let d = deploymentConfig(item, "\(path).deployments[\(i)]", providers: providers) { deployments.append(d) }
+                if let d = deploymentConfig(item, "\(path).deployments[\(i)]", providers: providers, declaredProviders: declaredProviders) {
+                    deployments.append(d)
+                }
             }
         } else if m["deployments"] == nil {
             problem("\(path).deployments", "required: at least one deployment")
         }
+        let lists = [("fallbacks", stringList(m, "fallbacks", path)), ("context_window_fallbacks", stringList(m, "context_window_fallbacks", path)),
+                     ("content_policy_fallbacks", stringList(m, "content_policy_fallbacks", path))]
+        for (key, list) in lists {
+            for (j, f) in (list ?? []).enumerated() { fallbacks.append(FallbackReference(path: "\(path).\(key)[\(j)]", name: f, owner: name)) }
+        }
+        let retries = int(m, "retries", path, range: 0...10)
+        let deadline = number(m, "deadline_s", path, range: 0.001...86_400)
+        var hedge: HedgeConfig?
+        if let node = m["hedge"], let h = mapping(node, "\(path).hedge", allowed: ["after_ms", "percentile"]) {
+            var c = HedgeConfig()
+            if let v = number(h, "after_ms", "\(path).hedge", range: 1...600_000) { c.afterMs = v }
+            c.percentile = number(h, "percentile", "\(path).hedge", range: 1...99.9)
+            hedge = c
+        }
         guard let name, !deployments.isEmpty else { return nil }
         var model = ModelConfig(name: name, balancing: balancing, deployments: deployments)
-        model.fallbacks = stringList(m, "fallbacks", path) ?? []
-        model.contextWindowFallbacks = stringList(m, "context_window_fallbacks", path)
-        model.contentPolicyFallbacks = stringList(m, "content_policy_fallbacks", path)
-        model.retries = int(m, "retries", path, range: 0...10)
-        model.deadlineSeconds = number(m, "deadline_s", path, range: 0.001...86_400)
-        if let node = m["hedge"], let h = mapping(node, "\(path).hedge", allowed: ["after_ms", "percentile"]) {
-            var hedge = HedgeConfig()
-            if let v = number(h, "after_ms", "\(path).hedge", range: 1...600_000) { hedge.afterMs = v }
-            hedge.percentile = number(h, "percentile", "\(path).hedge", range: 1...99.9)
-            model.hedge = hedge
-        }
+        model.fallbacks = lists[0].1 ?? []
+        model.contextWindowFallbacks = lists[1].1
+        model.contentPolicyFallbacks = lists[2].1
+        model.retries = retries
+        model.deadlineSeconds = deadline
+        model.hedge = hedge
         return model
     }
 
-    mutating func deploymentConfig(_ node: Node, _ path: String, providers: [String: ProviderKind]) -> DeploymentConfig? {
+    /// One deployment. A provider that is written but has problems of its own (a wrong `kind`) is not unknown: its
+    /// problems are reported at the provider, and the deployment just does not load.
+    mutating func deploymentConfig(_ node: Node, _ path: String, providers: [String: ProviderKind],
+                                   declaredProviders: Set<String>) -> DeploymentConfig? {
         let providerNames = Set(providers.keys)
         guard let m = mapping(node, path, allowed: ["provider", "model", "weight", "price", "capabilities", "rpm", "tpm",
                                                     "max_concurrent", "timeouts"]) else { return nil }
         let provider = string(m, "provider", path, required: true)
-        if let provider, !providerNames.contains(provider) {
-            let hint = suggestion(for: provider, among: Array(providerNames)).map { "; did you mean \"\($0)\"?" } ?? ""
+        if let provider, !declaredProviders.contains(provider) {
+            let hint = suggestion(for: provider, among: Array(declaredProviders)).map { "; did you mean \"\($0)\"?" } ?? ""
             problem("\(path).provider", "unknown provider \"\(provider)\"\(hint)")
         }
         let model = string(m, "model", path, required: true)
@@ -110,24 +139,15 @@ extension Walker {
         return c
     }
 
-    /// Every fallback names a configured model other than the one it belongs to.
-    mutating func checkFallbacks(_ models: [ModelConfig], routing: RoutingConfig, modelsNode: Node?) {
-        let names = models.map(\.name)
-        func check(_ name: String, _ path: String, owner: String?) {
-            if name == owner { problem(path, "a model cannot fall back to itself") }
-            else if !names.contains(name) {
-                let hint = suggestion(for: name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
-                problem(path, "unknown model \"\(name)\"\(hint)")
-            }
-        }
-        if let d = routing.defaultFallback { check(d, "routing.default_fallback", owner: nil) }
-        // Models that failed to load are missing from `models`; find each one's index in the YAML list by name.
-        let order: [String] = modelsNode?.sequence?.map { $0.mapping?["name"]?.string ?? "" } ?? names
-        for m in models {
-            let i = order.firstIndex(of: m.name) ?? 0
-            for (key, list) in [("fallbacks", m.fallbacks), ("context_window_fallbacks", m.contextWindowFallbacks ?? []),
-                                ("content_policy_fallbacks", m.contentPolicyFallbacks ?? [])] {
-                for (j, f) in list.enumerated() { check(f, "models[\(i)].\(key)[\(j)]", owner: m.name) }
+    /// Every fallback names a model the file lists, other than the one it belongs to; `routing.default_fallback` first.
+    mutating func checkFallbacks(_ references: [FallbackReference], routing: RoutingConfig, declaredModels: [String]) {
+        let names = Set(declaredModels)
+        let all = (routing.defaultFallback.map { [FallbackReference(path: "routing.default_fallback", name: $0, owner: nil)] } ?? []) + references
+        for r in all {
+            if r.name == r.owner { problem(r.path, "a model cannot fall back to itself") }
+            else if !names.contains(r.name) {
+                let hint = suggestion(for: r.name, among: names.filter { $0 != r.owner }).map { "; did you mean \"\($0)\"?" } ?? ""
+                problem(r.path, "unknown model \"\(r.name)\"\(hint)")
             }
         }
     }

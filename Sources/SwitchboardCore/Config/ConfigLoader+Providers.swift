@@ -50,8 +50,10 @@ extension Walker {
         guard let m = mapping(node, path, allowed: allowed) else { return nil }
         let name = string(m, "name", path, required: true)
         let region = string(m, "region", path)
-        guard let kindRaw = string(m, "kind", path, required: true) else { return nil }
-        let kind: ProviderKind
+        // A missing or unknown kind is reported here; the rest of the provider is still checked, and deployments that
+        // name it are not reported again (see `declaredNames`).
+        let kindRaw = string(m, "kind", path, required: true)
+        let kind: ProviderKind?
         switch kindRaw {
         case "openai":
             var o = OpenAIProviderConfig()
@@ -91,13 +93,15 @@ extension Walker {
                 }
             }
             kind = .mock(mock)
-        default:
-            let hint = suggestion(for: kindRaw, among: ProviderKind.names).map { "; did you mean \"\($0)\"?" } ?? ""
-            problem("\(path).kind", "unknown provider kind \"\(kindRaw)\"\(hint) (known: \(ProviderKind.names.joined(separator: ", ")))")
-            return nil
+        case nil:
+            kind = nil
+        case let other?:
+            let hint = suggestion(for: other, among: ProviderKind.names).map { "; did you mean \"\($0)\"?" } ?? ""
+            problem("\(path).kind", "unknown provider kind \"\(other)\"\(hint) (known: \(ProviderKind.names.joined(separator: ", ")))")
+            kind = nil
         }
         let healthCheck = m["health_check"].map { healthCheckConfig($0, "\(path).health_check") }
-        guard let name else { return nil }
+        guard let name, let kind else { return nil }
         return ProviderConfig(name: name, kind: kind, region: region, healthCheck: healthCheck)
     }
 

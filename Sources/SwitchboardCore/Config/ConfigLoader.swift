@@ -36,7 +36,7 @@ public enum ConfigLoader {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            throw ConfigError(problems: [ConfigProblem(path: "", message: "not valid YAML: \(yamlErrorSummary(error))")])
+            throw ConfigError(problems: [yamlProblem(error, in: yaml)])
         }
         guard let root else {
             throw ConfigError(problems: [ConfigProblem(path: "", message: "the configuration is empty")])
@@ -44,11 +44,6 @@ public enum ConfigLoader {
         let config = walker.gatewayConfig(root)
         if let config, walker.problems.isEmpty { return config }
         throw ConfigError(problems: walker.problems)
-    }
-
-    static func yamlErrorSummary(_ error: any Error) -> String {
-        let text = String(describing: error)
-        return text.split(separator: "\n").first.map(String.init) ?? text
     }
 }
 
@@ -238,10 +233,16 @@ struct Walker {
         }
     }
 
+    /// The non-empty `name`s of a list of mappings as written, entries that fail to load included: a reference to a
+    /// provider whose `kind` is wrong, or to a model whose deployment is, is not also reported as unknown.
+    static func declaredNames(_ node: Node?) -> [String] {
+        node?.sequence?.compactMap { $0.mapping?["name"]?.string }.filter { !$0.isEmpty } ?? []
+    }
+
     // MARK: The whole configuration
 
     /// The whole configuration: each top-level section read in a fixed order (the order its problems are reported
-    /// in) by its own `ConfigLoader+Section.swift`, then the fallbacks checked against the models that loaded.
+    /// in) by its own `ConfigLoader+Section.swift`, then every fallback checked against the models the file names.
     mutating func gatewayConfig(_ root: Node) -> GatewayConfig? {
         guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "logging", "tracing", "metrics"]) else { return nil }
         let logging = top["logging"].map { loggingConfig($0) } ?? LoggingConfig()
@@ -253,8 +254,10 @@ struct Walker {
         let routing = top["routing"].map { routingConfig($0) } ?? RoutingConfig()
 
         let providers = providerList(top["providers"])
-        let models = modelList(top["models"], providers: providers)
-        checkFallbacks(models, routing: routing, modelsNode: top["models"])
+        var fallbacks: [FallbackReference] = []
+        let models = modelList(top["models"], providers: providers, declaredProviders: Self.declaredNames(top["providers"]),
+                               fallbacks: &fallbacks)
+        checkFallbacks(fallbacks, routing: routing, declaredModels: Self.declaredNames(top["models"]))
         var config = GatewayConfig(server: server, storage: storage, auth: auth, providers: providers, models: models, routing: routing)
         config.logging = logging
         config.tracing = tracing
@@ -263,29 +266,44 @@ struct Walker {
     }
 }
 
-/// The closest of `candidates` to `word` by edit distance, if it is close enough to be a likely typo.
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+///
+/// Distance is Damerau-Levenshtein (optimal string alignment, ignoring case): a swapped pair of neighbouring letters
+/// (`chta`, `mokc`) is one edit, like a wrong, missing or extra letter. The edits allowed grow with the shorter of the
+/// two names — one up to 5 characters, two up to 8, three beyond — and never rewrite all of the shorter name, so `a`
+/// is not "corrected" to `b`. Ties go to the alphabetically first candidate.
 public func suggestion(for word: String, among candidates: [String]) -> String? {
-    let limit = max(1, min(3, word.count / 3))
-    var best: (String, Int)?
+    let w = Array(word.lowercased().unicodeScalars)
+    var best: (name: String, distance: Int)?
     for c in candidates.sorted() {
-        let d = editDistance(word.lowercased(), c.lowercased())
-        if d <= limit, d < (best?.1 ?? .max) { best = (c, d) }
+        let candidate = Array(c.lowercased().unicodeScalars)
+        let shorter = min(w.count, candidate.count)
+        let limit = max(1, min(3, shorter / 3))
+        let d = editDistance(w, candidate)
+        if d <= limit, d < shorter, d < (best?.distance ?? .max) { best = (c, d) }
     }
-    return best?.0
+    return best?.name
 }
 
+/// The optimal-string-alignment distance: insertions, deletions, substitutions and transpositions of neighbours.
 func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a.utf8), b = Array(b.utf8)
+    editDistance(Array(a.unicodeScalars), Array(b.unicodeScalars))
+}
+
+func editDistance<T: Equatable>(_ a: [T], _ b: [T]) -> Int {
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
+    var beforePrev = [Int](repeating: 0, count: b.count + 1)
     var prev = Array(0...b.count)
     var cur = prev
     for i in 1...a.count {
         cur[0] = i
         for j in 1...b.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            let cost = a[i - 1] == b[j - 1] ? 0 : 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { cur[j] = min(cur[j], beforePrev[j - 2] + 1) }
         }
-        swap(&prev, &cur)
+        (beforePrev, prev, cur) = (prev, cur, beforePrev)
     }
     return prev[b.count]
 }

@@ -73,7 +73,7 @@ public enum ScenarioLoader {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            throw ConfigError(problems: [ConfigProblem(path: "", message: "not valid YAML: \(ConfigLoader.yamlErrorSummary(error))")])
+            throw ConfigError(problems: [ConfigLoader.yamlProblem(error, in: yaml)])
         }
         guard let root else { throw ConfigError(problems: [ConfigProblem(path: "", message: "the scenario is empty")]) }
         let scenario = walker.scenario(root)
