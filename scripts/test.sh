@@ -330,6 +330,14 @@ for word in provders opnai DOES_NOT_EXIST_XYZ; do
 done
 
 rc=0
+"$BIN" check --config "$WORK/no-such-config.yaml" >"$LOGS/check-missing.log" 2>&1 || rc=$?
+if ((rc == 1)) && grep -q "cannot read config file \"$WORK/no-such-config.yaml\": No such file or directory" "$LOGS/check-missing.log"; then
+    pass "check: a missing file says why and exits 1"
+else
+    fail "check: a missing file says why and exits 1" "exit $rc: $(head -n 2 "$LOGS/check-missing.log")"
+fi
+
+rc=0
 SWITCHBOARD_MASTER_KEY=sk-admin-change-me "$BIN" check --config examples/gateway.yaml >"$LOGS/check-example.log" 2>&1 || rc=$?
 if ((rc == 0)); then pass "check: examples/gateway.yaml is valid"; else
     fail "check: examples/gateway.yaml is valid" "$(tail -n 3 "$LOGS/check-example.log")"

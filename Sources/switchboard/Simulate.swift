@@ -23,10 +23,16 @@ struct Simulate: ParsableCommand {
 
     func run() throws {
         let gateway = try loadConfig(path: config)
-        guard let data = FileManager.default.contents(atPath: scenario) else { throw ValidationError("cannot read the scenario file \(scenario)") }
+        let text: String
+        do {
+            text = try ConfigLoader.readFile(scenario)
+        } catch {
+            complain("error: cannot read scenario file \"\(scenario)\": \(error.reason)")
+            throw ExitCode(1)
+        }
         var parsed: Scenario
         do {
-            parsed = try ScenarioLoader.load(yaml: String(decoding: data, as: UTF8.self))
+            parsed = try ScenarioLoader.load(yaml: text)
         } catch {
             report(error, file: scenario)
             throw ExitCode(1)
