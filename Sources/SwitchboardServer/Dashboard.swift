@@ -1,6 +1,8 @@
 /// The dashboard at `/ui`: one page of plain HTML, CSS and JavaScript served from the binary. It holds no data
-/// itself: it asks for an admin key, keeps it in the tab's session storage, and polls the admin API every 2 s
-/// (`/admin/analytics`, `/admin/health`, `/admin/logs`), drawing its charts as SVG.
+/// itself: it asks for an admin key (telling an unknown key, 401, from one without the admin role, 403), keeps it in
+/// the tab's session storage, and polls the admin API every 2 s (`/admin/analytics`, `/admin/health`, `/admin/logs`),
+/// drawing its charts as SVG with a local-time axis and a labelled scale. Models and providers are the ones that
+/// served each request; requests refused before any provider was tried are a "refused" series and row of their own.
 enum Dashboard {
     static let html = #"""
 <!doctype html>
@@ -12,27 +14,46 @@ enum Dashboard {
 <style>
   :root { --bg: #0f1419; --panel: #171e26; --line: #2a3441; --text: #d9e1ea; --dim: #8a97a6; --ok: #4cc38a; --bad: #e5534b; --warn: #d6a23a; --accent: #5aa9e6; }
   * { box-sizing: border-box; }
+  [hidden] { display: none !important; }
   body { margin: 0; font: 14px/1.4 system-ui, sans-serif; background: var(--bg); color: var(--text); }
-  header { display: flex; align-items: center; gap: 16px; padding: 12px 20px; border-bottom: 1px solid var(--line); }
+  header { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 16px; padding: 12px 20px; border-bottom: 1px solid var(--line); }
   header h1 { font-size: 18px; margin: 0; }
   header .status { color: var(--dim); margin-left: auto; }
-  main { padding: 16px 20px; display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
-  section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; overflow-x: auto; }
+  main { padding: 16px 20px; display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 480px), 1fr)); gap: 16px; }
+  section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; min-width: 0; }
   section.wide { grid-column: 1 / -1; }
   h2 { font-size: 14px; margin: 0 0 8px; color: var(--dim); font-weight: 600; }
+  .scroll { overflow-x: auto; }
   table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
-  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-  th { color: var(--dim); font-weight: 500; }
+  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; vertical-align: top; }
+  th { color: var(--dim); font-weight: 500; white-space: normal; vertical-align: bottom; }
   td.num, th.num { text-align: right; }
+  .trunc { display: inline-block; max-width: 16em; overflow: hidden; text-overflow: ellipsis; vertical-align: bottom; }
+  small.sub { display: block; color: var(--dim); font-size: 12px; font-style: normal; white-space: normal; overflow-wrap: break-word; }
+  tr.refused td { color: var(--dim); font-style: italic; }
   .state-closed { color: var(--ok); } .state-open, .state-down { color: var(--bad); } .state-half_open, .state-cooling_down { color: var(--warn); }
   .s2 { color: var(--ok); } .s4 { color: var(--warn); } .s5 { color: var(--bad); }
-  svg { width: 100%; height: 140px; display: block; }
-  .legend span { margin-right: 12px; font-size: 12px; }
+  svg.chart { width: 100%; height: 180px; display: block; }
+  svg.chart text { fill: var(--dim); font-size: 11px; }
+  svg.chart line.grid { stroke: var(--line); }
+  svg.chart line.tick { stroke: var(--dim); }
+  .legend span { margin-right: 12px; font-size: 12px; white-space: nowrap; }
   form#login { max-width: 420px; margin: 80px auto; background: var(--panel); padding: 20px; border-radius: 8px; border: 1px solid var(--line); }
   input, select, button { background: var(--bg); color: var(--text); border: 1px solid var(--line); border-radius: 4px; padding: 6px 8px; font: inherit; }
   button { cursor: pointer; }
-  .filters { display: flex; gap: 8px; margin-bottom: 8px; }
+  .filters { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 8px; }
   .error { color: var(--bad); }
+  @media (max-width: 640px) {
+    header { padding: 10px 12px; }
+    main { padding: 12px; gap: 12px; }
+    section { padding: 10px; }
+    form#login { margin: 24px 12px; }
+    table { font-size: 13px; }
+    th, td { padding: 4px 3px; }
+    .opt { display: none; }
+    .trunc { max-width: 8em; }
+    small.sub { overflow-wrap: anywhere; }
+  }
 </style>
 </head>
 <body>
@@ -43,68 +64,167 @@ enum Dashboard {
   <p>The dashboard reads the admin API with a key that has the <code>admin</code> role (or the master key). It stays in
   this tab only.</p>
   <input id="key" type="password" placeholder="sk-…" style="width:100%" autocomplete="off">
-  <p><button type="submit">Open</button> <span class="error" id="loginError"></span></p>
+  <p><button type="submit">Open</button></p>
+  <p class="error" id="loginError" role="alert"></p>
 </form>
 <main id="board" hidden>
-  <section><h2>Requests per minute, by model (last 30 min)</h2><svg id="chartRate" data-series="requests"></svg><div class="legend" id="legendRate"></div></section>
-  <section><h2>p95 latency (ms), by model</h2><svg id="chartLatency" data-series="p95_latency_ms"></svg><div class="legend" id="legendLatency"></div></section>
-  <section><h2>Errors per minute, by model</h2><svg id="chartErrors" data-series="errors"></svg><div class="legend" id="legendErrors"></div></section>
-  <section><h2>Cost (USD) per minute, by model</h2><svg id="chartCost" data-series="cost_usd"></svg><div class="legend" id="legendCost"></div></section>
-  <section><h2>By model (last 30 min)</h2><table id="models"></table></section>
-  <section><h2>By provider (last 30 min)</h2><table id="providers"></table></section>
-  <section><h2>Provider health</h2><table id="health"></table></section>
-  <section><h2>Top keys by spend (last 24 h)</h2><table id="keys"></table></section>
+  <section><h2>Requests per minute, by model (last 30 min)</h2><svg class="chart" id="chartRate" data-series="requests"></svg><div class="legend" id="legendRate"></div></section>
+  <section><h2>p95 latency, by model</h2><svg class="chart" id="chartLatency" data-series="p95_latency_ms"></svg><div class="legend" id="legendLatency"></div></section>
+  <section><h2>Errors per minute, by model</h2><svg class="chart" id="chartErrors" data-series="errors"></svg><div class="legend" id="legendErrors"></div></section>
+  <section><h2>Cost (USD) per minute, by model</h2><svg class="chart" id="chartCost" data-series="cost_usd"></svg><div class="legend" id="legendCost"></div></section>
+  <section><h2>By model (last 30 min)</h2><div class="scroll"><table id="models"></table></div></section>
+  <section><h2>By provider (last 30 min)</h2><div class="scroll"><table id="providers"></table></div></section>
+  <section><h2>Provider health</h2><div class="scroll"><table id="health"></table></div></section>
+  <section><h2>Top keys by spend (last 24 h)</h2><div class="scroll"><table id="keys"></table></div></section>
   <section class="wide"><h2>Request log</h2>
     <div class="filters"><input id="fModel" placeholder="model"><select id="fStatus"><option value="">any status</option><option>2xx</option><option>4xx</option><option>5xx</option><option>429</option></select></div>
-    <table id="log"></table></section>
+    <div class="scroll"><table id="log"></table></div></section>
 </main>
 <script>
 "use strict";
-const colors = ["#5aa9e6", "#4cc38a", "#d6a23a", "#e5534b", "#b07be6", "#5fd3c9", "#e07fb0", "#9aa5b1"];
+const colors = ["#5aa9e6", "#4cc38a", "#d6a23a", "#e5534b", "#b07be6", "#5fd3c9", "#e07fb0", "#c9b458"];
+const refusedColor = "#9aa5b1";
+const storeKey = "switchboard-admin-key";
 const $ = (id) => document.getElementById(id);
-let key = sessionStorage.getItem("switchboard-admin-key");
+let key = null;
+let drawn = null;
 
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
 function fmt(n, d = 0) { return Number(n ?? 0).toLocaleString(undefined, { maximumFractionDigits: d, minimumFractionDigits: d }); }
-function usd(n) { return "$" + Number(n ?? 0).toFixed(n >= 1 ? 2 : 6); }
+function usd(n) { n = Number(n ?? 0); return "$" + n.toFixed(n >= 1 ? 2 : 6); }
+function codes(counts) { return Object.entries(counts ?? {}).sort((a, b) => b[1] - a[1]).map(([c, n]) => c + " " + n).join(", "); }
 
-async function api(path) {
-  const r = await fetch(path, { headers: { Authorization: "Bearer " + key } });
-  if (r.status === 401 || r.status === 403) { throw new Error("auth"); }
-  if (!r.ok) { throw new Error(path + ": HTTP " + r.status); }
+// 401: the gateway does not know the key; 403: it does, and the key has no admin role.
+class AuthError extends Error { constructor(status) { super("HTTP " + status); this.status = status; } }
+function authMessage(e) {
+  return e.status === 403
+    ? "This key has no admin role; the console needs an admin key (a key with the admin role, or the master key)."
+    : "The gateway does not accept this key (401: unknown, revoked or expired). Check that it was copied whole.";
+}
+
+async function api(path, k = key) {
+  const r = await fetch(path, { headers: { Authorization: "Bearer " + k }, cache: "no-store" });
+  if (r.status === 401 || r.status === 403) { throw new AuthError(r.status); }
+  if (!r.ok) { throw new Error(path.split("?")[0] + ": HTTP " + r.status); }
   return r.json();
 }
 
+// A column is { t, num, opt } (opt: hidden on narrow screens); a cell a value or { v, cls, title, sub, trunc };
+// a row an array of cells or { cls, cells }.
 function table(el, head, rows) {
-  el.innerHTML = "<tr>" + head.map((h) => `<th class="${h.num ? "num" : ""}">${esc(h.t)}</th>`).join("") + "</tr>" +
-    (rows.length ? rows.map((r) => "<tr>" + r.map((c, i) => `<td class="${head[i].num ? "num" : ""} ${c && c.cls ? c.cls : ""}">${esc(c && c.v !== undefined ? c.v : c)}</td>`).join("") + "</tr>").join("")
-                 : `<tr><td colspan="${head.length}" style="color:var(--dim)">no data yet</td></tr>`);
+  const cls = (h, extra) => [h.num ? "num" : "", h.opt ? "opt" : "", extra || ""].join(" ").trim();
+  const td = (c, h) => {
+    const o = c !== null && typeof c === "object" ? c : { v: c };
+    let inner = esc(o.v);
+    if (o.trunc) inner = `<span class="trunc" title="${esc(o.title ?? o.v)}">${inner}</span>`;
+    if (o.sub) inner += `<small class="sub">${esc(o.sub)}</small>`;
+    return `<td class="${cls(h, o.cls)}"${o.title ? ` title="${esc(o.title)}"` : ""}>${inner}</td>`;
+  };
+  el.innerHTML = "<thead><tr>" + head.map((h) => `<th class="${cls(h)}">${esc(h.t)}</th>`).join("") + "</tr></thead><tbody>" +
+    (rows.length ? rows.map((r) => Array.isArray(r) ? { cells: r } : r)
+                       .map((r) => `<tr class="${esc(r.cls || "")}">` + r.cells.map((c, i) => td(c, head[i])).join("") + "</tr>").join("")
+                 : `<tr><td colspan="${head.length}" style="color:var(--dim)">no data yet</td></tr>`) + "</tbody>";
 }
 
-// A line per group over minute buckets, as SVG polylines with a y-axis maximum label.
-function chart(svg, legend, rows, field, from, to) {
-  const groups = [...new Set(rows.map((r) => r.group))].sort();
-  const minutes = Math.max(1, Math.round((to - from) / 60));
-  const W = 600, H = 140, P = 4;
-  let max = 0;
-  const series = groups.map((g) => {
-    const pts = new Array(minutes).fill(0);
-    for (const r of rows) {
-      if (r.group !== g || !r.bucket) continue;
-      const i = Math.floor((Date.parse(r.bucket) / 1000 - from) / 60);
-      if (i >= 0 && i < minutes) pts[i] = Number(r[field] ?? 0);
-    }
-    max = Math.max(max, ...pts);
-    return pts;
-  });
-  const y = (v) => H - P - (max > 0 ? (v / max) * (H - 2 * P) : 0);
-  const x = (i) => P + (i / Math.max(1, minutes - 1)) * (W - 2 * P);
+// A scale from 0 with about four steps of 1, 2 or 5 times a power of ten.
+function niceTicks(max, integer) {
+  const raw = max / 4, mag = 10 ** Math.floor(Math.log10(raw));
+  let step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw * 0.999999);
+  if (integer) step = Math.max(1, Math.ceil(step));
+  const n = Math.max(1, Math.ceil(max / step - 1e-9));
+  return { step, top: n * step, ticks: Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12))) };
+}
+
+function yLabel(v, kind, step) {
+  if (v === 0) return "0";
+  if (kind === "usd") return "$" + v.toFixed(Math.max(0, -Math.floor(Math.log10(step))));
+  if (kind === "ms") return v >= 1000 ? fmt(v / 1000, step >= 1000 ? 0 : 1) + " s" : fmt(v) + " ms";
+  return fmt(v);
+}
+
+// Times on the axis: whole local minutes that are multiples of `minutes` since local midnight.
+function timeTicks(start, end, minutes) {
+  const out = [];
+  for (let t = Math.ceil(start / 60) * 60; t <= end; t += 60) {
+    const d = new Date(t * 1000);
+    if ((d.getHours() * 60 + d.getMinutes()) % minutes === 0) out.push(t);
+  }
+  return out;
+}
+
+function timeLabel(t, minutes) {
+  const d = new Date(t * 1000);
+  return minutes >= 1440 ? d.toLocaleDateString([], { month: "short", day: "numeric" }) : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+// One chart: a line per model over minute buckets (plus the refused requests when `spec.refused`), a local-time axis
+// and a y scale with labelled ticks, drawn at the SVG's own size so the text is not stretched.
+function drawChart(spec, rows, from, to, colorOf) {
+  const svg = $(spec.id), legend = $(spec.legend);
+  const W = Math.round(svg.getBoundingClientRect().width) || 600, H = 180;
+  const start = Math.floor(from / 60) * 60, end = Math.floor(to / 60) * 60, n = (end - start) / 60 + 1;
+  const series = new Map();
+  for (const r of rows) {
+    if (r.refused && !spec.refused) continue;
+    const name = r.refused ? "refused" : r.group, id = (r.refused ? "1" : "0") + name;
+    if (!series.has(id)) series.set(id, { name, refused: !!r.refused, values: new Array(n).fill(spec.kind === "ms" ? null : 0) });
+    const i = Math.round((Date.parse(r.bucket) / 1000 - start) / 60);
+    if (i >= 0 && i < n) series.get(id).values[i] = Number(r[spec.field] ?? 0);
+  }
+  const list = [...series.values()].sort((a, b) => (a.refused - b.refused) || (a.name < b.name ? -1 : 1));
+  const max = Math.max(0, ...list.flatMap((s) => s.values.filter((v) => v !== null)));
+  const scale = niceTicks(max > 0 ? max : { count: 1, ms: 100, usd: 0.001 }[spec.kind], spec.kind === "count");
+  const labels = scale.ticks.map((v) => yLabel(v, spec.kind, scale.step));
+  const L = 10 + 6.5 * Math.max(...labels.map((l) => l.length)), R = 14, T = 10, B = 24, pw = W - L - R, ph = H - T - B;
+  const x = (t) => L + ((t - start) / Math.max(60, end - start)) * pw;
+  const y = (v) => T + ph - (v / scale.top) * ph;
+  const f = (v) => v.toFixed(1);
+  let out = `<g class="axis y">` + scale.ticks.map((v, i) =>
+    `<line class="grid" x1="${f(L)}" x2="${f(W - R)}" y1="${f(y(v))}" y2="${f(y(v))}"/>` +
+    `<text class="ytick" x="${f(L - 6)}" y="${f(y(v) + 4)}" text-anchor="end" data-value="${v}">${esc(labels[i])}</text>`).join("") + "</g>";
+  const minutes = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440].find((m) => (end - start) / 60 / m <= Math.max(2, Math.floor(pw / 80))) ?? 1440;
+  // A tick closer to the y axis than half a label is left out (its label would run into the scale or the next one).
+  out += `<g class="axis x">` + timeTicks(start, end, minutes).filter((t) => x(t) >= L + 28).map((t) => {
+    const px = x(t), anchor = px > W - 30 ? "end" : "middle";
+    return `<line class="tick" x1="${f(px)}" x2="${f(px)}" y1="${f(T + ph)}" y2="${f(T + ph + 4)}"/>` +
+      `<text class="xtick" x="${f(px)}" y="${H - 6}" text-anchor="${anchor}" data-t="${t}">${esc(timeLabel(t, minutes))}</text>`;
+  }).join("") + "</g>";
+  for (const s of list) {
+    const color = s.refused ? refusedColor : colorOf(s.name);
+    let d = "", dots = "";
+    s.values.forEach((v, i) => {
+      if (v === null) return;
+      const joined = i > 0 && s.values[i - 1] !== null, alone = !joined && (i + 1 >= n || s.values[i + 1] === null);
+      d += (joined ? "L" : "M") + f(x(start + i * 60)) + "," + f(y(v));
+      if (alone) dots += `<circle cx="${f(x(start + i * 60))}" cy="${f(y(v))}" r="2.5" fill="${color}"/>`;
+    });
+    out += `<path class="series" fill="none" stroke-width="2" stroke-linejoin="round" stroke="${color}"${s.refused ? ` stroke-dasharray="5 4"` : ""}` +
+      ` data-group="${esc(s.name)}" data-refused="${s.refused}" d="${d}"><title>${esc(s.name)}</title></path>${dots}`;
+  }
+  if (!list.length) out += `<text x="${f(L + pw / 2)}" y="${f(T + ph / 2)}" text-anchor="middle">no requests in the last 30 min</text>`;
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.innerHTML = `<line x1="0" y1="${H - P}" x2="${W}" y2="${H - P}" stroke="#2a3441"/>` +
-    series.map((pts, k) => `<polyline fill="none" stroke-width="2" stroke="${colors[k % colors.length]}" data-group="${esc(groups[k])}" points="${pts.map((v, i) => x(i) + "," + y(v)).join(" ")}"/>`).join("") +
-    `<text x="${W - 4}" y="14" fill="#8a97a6" font-size="12" text-anchor="end" data-max="${max}">${esc(fmt(max, field === "cost_usd" ? 6 : 0))}</text>`;
-  legend.innerHTML = groups.map((g, k) => `<span style="color:${colors[k % colors.length]}">■ ${esc(g)}</span>`).join("");
+  svg.dataset.max = String(max);
+  svg.dataset.minutes = String(minutes);
+  svg.innerHTML = out;
+  legend.innerHTML = list.map((s) => s.refused
+    ? `<span style="color:${refusedColor}" title="requests the gateway answered itself, before trying any provider">┅ refused</span>`
+    : `<span style="color:${colorOf(s.name)}">■ ${esc(s.name)}</span>`).join("");
+}
+
+const charts = [
+  { id: "chartRate", legend: "legendRate", field: "requests", kind: "count", refused: true },
+  { id: "chartLatency", legend: "legendLatency", field: "p95_latency_ms", kind: "ms", refused: false },
+  { id: "chartErrors", legend: "legendErrors", field: "errors", kind: "count", refused: true },
+  { id: "chartCost", legend: "legendCost", field: "cost_usd", kind: "usd", refused: false },
+];
+function drawCharts() {
+  if (!drawn || $("board").hidden) return;
+  for (const spec of charts) drawChart(spec, drawn.rows, drawn.from, drawn.to, drawn.colorOf);
+}
+
+function when(s) {
+  const d = new Date(s * 1000), time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return d.toDateString() === new Date().toDateString() ? time : d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time;
 }
 
 async function refresh() {
@@ -116,54 +236,93 @@ async function refresh() {
     api(`/admin/analytics?group_by=key&from=${now - 86400}`),
     api("/admin/health"),
   ]);
-  chart($("chartRate"), $("legendRate"), perMinute.data, "requests", from, now);
-  chart($("chartLatency"), $("legendLatency"), perMinute.data, "p95_latency_ms", from, now);
-  chart($("chartErrors"), $("legendErrors"), perMinute.data, "errors", from, now);
-  chart($("chartCost"), $("legendCost"), perMinute.data, "cost_usd", from, now);
-  const cols = [{ t: "" }, { t: "requests", num: 1 }, { t: "errors", num: 1 }, { t: "p50 ms", num: 1 }, { t: "p95 ms", num: 1 }, { t: "tokens in", num: 1 }, { t: "tokens out", num: 1 }, { t: "cost", num: 1 }];
-  const row = (r) => [r.group, fmt(r.requests), { v: fmt(r.errors), cls: r.errors ? "s5" : "" }, fmt(r.p50_latency_ms, 1), fmt(r.p95_latency_ms, 1), fmt(r.prompt_tokens), fmt(r.completion_tokens), usd(r.cost_usd)];
-  table($("models"), cols, byModel.data.map(row));
-  table($("providers"), cols, byProvider.data.map(row));
-  const total = byModel.data.reduce((a, r) => ({ n: a.n + r.requests, c: a.c + r.cost_usd }), { n: 0, c: 0 });
-  $("summary").textContent = `${fmt(total.n)} requests, ${usd(total.c)} in the last 30 min`;
-  table($("keys"), [{ t: "key" }, { t: "requests", num: 1 }, { t: "cost", num: 1 }],
-    byKey.data.sort((a, b) => b.cost_usd - a.cost_usd).slice(0, 10).map((r) => [r.group, fmt(r.requests), usd(r.cost_usd)]));
+  // A model keeps its colour in every chart.
+  const names = [...new Set(byModel.data.concat(perMinute.data).filter((r) => !r.refused).map((r) => r.group))].sort();
+  const colorOf = (g) => colors[Math.max(0, names.indexOf(g)) % colors.length];
+  drawn = { rows: perMinute.data, from, to: now, colorOf };
+  drawCharts();
+
+  const cols = [{ t: "" }, { t: "requests", num: 1 }, { t: "errors", num: 1 }, { t: "p50 ms", num: 1, opt: 1 }, { t: "p95 ms", num: 1 },
+                { t: "tokens in", num: 1, opt: 1 }, { t: "tokens out", num: 1, opt: 1 }, { t: "cost", num: 1 }];
+  const figures = (r) => [fmt(r.requests), { v: fmt(r.errors), cls: r.errors ? "s5" : "", title: codes(r.error_codes) || undefined },
+                          fmt(r.p50_latency_ms, 1), fmt(r.p95_latency_ms, 1), fmt(r.prompt_tokens), fmt(r.completion_tokens), usd(r.cost_usd)];
+  const rows = (data) => data.filter((r) => !r.refused).map((r) => [{ v: r.group, trunc: true }, ...figures(r)]).concat(
+    data.filter((r) => r.refused).map((r) => ({ cls: "refused", cells: [
+      { v: "refused", sub: codes(r.error_codes), title: "answered by the gateway before any provider was tried: " + codes(r.error_codes) }, ...figures(r)] })));
+  table($("models"), cols, rows(byModel.data));
+  table($("providers"), cols, rows(byProvider.data));
+  const total = byModel.data.reduce((a, r) => ({ n: a.n + r.requests, c: a.c + r.cost_usd, refused: a.refused + (r.refused ? r.requests : 0) }), { n: 0, c: 0, refused: 0 });
+  $("summary").textContent = `${fmt(total.n)} requests` + (total.refused ? ` (${fmt(total.refused)} refused)` : "") + `, ${usd(total.c)} in the last 30 min`;
+  table($("keys"), [{ t: "key" }, { t: "requests", num: 1 }, { t: "errors", num: 1, opt: 1 }, { t: "cost", num: 1 }],
+    byKey.data.sort((a, b) => b.cost_usd - a.cost_usd).slice(0, 10).map((r) => {
+      const name = r.key_name ?? r.group;
+      return [{ v: name, trunc: true, title: name === r.group ? `${name} (a key from the configuration, no id)` : `${name} (id ${r.group})` },
+              fmt(r.requests), { v: fmt(r.errors), cls: r.errors ? "s5" : "" }, usd(r.cost_usd)];
+    }));
   const hrows = [];
-  for (const m of health.models) for (const d of m.deployments) hrows.push([m.name, d.provider, d.model, { v: d.state, cls: "state-" + d.state }, fmt(d.in_flight ?? 0), d.ewma_ttft_ms == null ? "" : fmt(d.ewma_ttft_ms, 1)]);
-  table($("health"), [{ t: "model" }, { t: "provider" }, { t: "deployment" }, { t: "state" }, { t: "in flight", num: 1 }, { t: "ttft ms", num: 1 }], hrows);
+  for (const m of health.models) for (const d of m.deployments) {
+    hrows.push([{ v: m.name, trunc: true }, { v: d.provider, trunc: true }, { v: d.model, trunc: true }, { v: d.state, cls: "state-" + d.state },
+                fmt(d.in_flight ?? 0), d.ewma_ttft_ms == null ? "" : fmt(d.ewma_ttft_ms, 1)]);
+  }
+  table($("health"), [{ t: "model" }, { t: "provider" }, { t: "deployment", opt: 1 }, { t: "state" }, { t: "in flight", num: 1, opt: 1 }, { t: "ttft ms", num: 1 }], hrows);
   const q = new URLSearchParams({ limit: "50" });
   if ($("fModel").value) q.set("model", $("fModel").value);
   if ($("fStatus").value) q.set("status", $("fStatus").value);
   const log = await api("/admin/logs?" + q);
-  table($("log"), [{ t: "time" }, { t: "key" }, { t: "model" }, { t: "provider" }, { t: "status", num: 1 }, { t: "attempts", num: 1 }, { t: "latency ms", num: 1 }, { t: "tokens", num: 1 }, { t: "cost", num: 1 }],
-    log.data.map((r) => [r.started_at.replace("T", " ").replace("Z", ""), r.key_name, r.model, r.provider ?? "", { v: r.status, cls: "s" + String(r.status)[0] }, r.attempts, fmt(r.latency_ms, 1), fmt(r.usage.prompt_tokens + r.usage.completion_tokens), usd(r.cost_usd)]));
+  table($("log"), [{ t: "time" }, { t: "key" }, { t: "model" }, { t: "provider", opt: 1 }, { t: "status", num: 1 }, { t: "attempts", num: 1, opt: 1 },
+                   { t: "latency ms", num: 1 }, { t: "tokens", num: 1, opt: 1 }, { t: "cost", num: 1 }],
+    log.data.map((r) => [{ v: when(r.started_at_s), title: r.started_at }, { v: r.key_name, trunc: true, title: r.key_id ? `${r.key_name} (id ${r.key_id})` : r.key_name },
+                         { v: r.model, trunc: true, sub: r.served_model ? "served by " + r.served_model : "" }, { v: r.provider ?? "", trunc: true },
+                         { v: r.status, cls: "s" + String(r.status)[0], title: r.error_code ?? undefined }, r.attempts, fmt(r.latency_ms, 1),
+                         fmt(r.usage.prompt_tokens + r.usage.completion_tokens), usd(r.cost_usd)]));
   $("status").textContent = "updated " + new Date().toLocaleTimeString();
   document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
 }
 
 async function loop() {
   try { await refresh(); } catch (e) {
-    if (e.message === "auth") { sessionStorage.removeItem("switchboard-admin-key"); key = null; show(); return; }
+    if (e instanceof AuthError) { forget(); showLogin("The key stopped working. " + authMessage(e), e.status); return; }
     $("status").textContent = "error: " + e.message;
   }
   setTimeout(loop, 2000);
 }
 
-function show() {
-  $("login").hidden = !!key; $("board").hidden = !key; $("logout").hidden = !key;
-  if (key) loop();
+function forget() { sessionStorage.removeItem(storeKey); key = null; }
+
+// The board stays hidden until a key has been accepted; the prompt says why a key was not.
+function showLogin(message, why) {
+  $("board").hidden = true; $("logout").hidden = true; $("login").hidden = false;
+  $("loginError").textContent = message || "";
+  $("status").textContent = "not connected";
+  document.body.dataset.auth = why ? String(why) : "none";
 }
 
-$("login").addEventListener("submit", async (ev) => {
+async function useKey(k) {
+  $("status").textContent = "checking the key…";
+  try { await api("/admin/health", k); } catch (e) {
+    forget();
+    if (e instanceof AuthError) showLogin(authMessage(e), e.status); else showLogin("Could not reach the admin API: " + e.message, "error");
+    return;
+  }
+  key = k; sessionStorage.setItem(storeKey, k);
+  $("key").value = ""; $("loginError").textContent = "";
+  $("login").hidden = true; $("board").hidden = false; $("logout").hidden = false;
+  document.body.dataset.auth = "ok";
+  loop();
+}
+
+$("login").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  key = $("key").value.trim();
-  try { await api("/admin/health"); sessionStorage.setItem("switchboard-admin-key", key); show(); }
-  catch (e) { $("loginError").textContent = e.message === "auth" ? "This key may not read the admin API." : e.message; key = null; }
+  const k = $("key").value.trim();
+  if (k) useKey(k); else showLogin("Paste a key first.", "empty");
 });
-$("logout").addEventListener("click", () => { sessionStorage.removeItem("switchboard-admin-key"); key = null; location.reload(); });
-const params = new URLSearchParams(location.hash.slice(1));
-if (params.get("key")) { key = params.get("key"); sessionStorage.setItem("switchboard-admin-key", key); history.replaceState(null, "", location.pathname); }
-show();
+$("logout").addEventListener("click", () => { forget(); location.reload(); });
+let resizing = 0;
+window.addEventListener("resize", () => { cancelAnimationFrame(resizing); resizing = requestAnimationFrame(drawCharts); });
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
+if (fromHash) history.replaceState(null, "", location.pathname + location.search);
+const initial = fromHash || sessionStorage.getItem(storeKey);
+if (initial) useKey(initial); else showLogin("");
 </script>
 </body>
 </html>

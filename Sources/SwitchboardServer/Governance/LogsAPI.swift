@@ -45,6 +45,20 @@ enum LogsAPI {
         ])
     }
 
+    /// One row of `/admin/analytics`. Grouped by model or provider, the row of requests refused before any provider
+    /// was tried has `"refused": true` and a null group; grouped by key, `key_name` is the key's name.
+    static func json(_ r: Analytics.Row, groupBy: Analytics.GroupBy) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "bucket": r.bucketStart.map { .string(GovernanceSpec.iso($0)) } ?? .null, "group": r.group.map(JSONValue.string) ?? .null,
+            "refused": .bool(r.refused), "requests": .int(r.requests), "errors": .int(r.errors), "error_rate": .double(r.errorRate),
+            "error_codes": .object(r.errorCodes.mapValues(JSONValue.int)),
+            "prompt_tokens": .int(r.promptTokens), "completion_tokens": .int(r.completionTokens), "cached_tokens": .int(r.cachedTokens),
+            "cost_usd": .double(r.costUSD), "p50_latency_ms": .double(r.p50LatencyMs), "p95_latency_ms": .double(r.p95LatencyMs),
+        ]
+        if groupBy == .key { o["key_name"] = r.keyName.map(JSONValue.string) ?? .null }
+        return .object(o)
+    }
+
     static func add(to admin: RouterGroup<GatewayRequestContext>, storage: any Storage, flush: @escaping @Sendable () async -> Void) {
         admin.group("logs").add(middleware: RoleMiddleware(.admin)).get { request, _ in
             let limitText = request.uri.queryParameters.get("limit") ?? "100"
@@ -88,14 +102,7 @@ enum LogsAPI {
             do { records = try await storage.requests(q) } catch { throw GatewayError.storageUnavailable }
             let truncated = records.count > maxAnalyticsRecords
             if truncated { records.removeLast() }
-            let rows = Analytics.aggregate(records, groupBy: groupBy, bucket: bucket).map { r -> JSONValue in
-                .object([
-                    "bucket": r.bucketStart.map { .string(GovernanceSpec.iso($0)) } ?? .null, "group": r.group.map(JSONValue.string) ?? .null,
-                    "requests": .int(r.requests), "errors": .int(r.errors), "error_rate": .double(r.errorRate),
-                    "prompt_tokens": .int(r.promptTokens), "completion_tokens": .int(r.completionTokens), "cached_tokens": .int(r.cachedTokens),
-                    "cost_usd": .double(r.costUSD), "p50_latency_ms": .double(r.p50LatencyMs), "p95_latency_ms": .double(r.p95LatencyMs),
-                ])
-            }
+            let rows = Analytics.aggregate(records, groupBy: groupBy, bucket: bucket).map { json($0, groupBy: groupBy) }
             return AdminAPI.json(.object(["object": "list", "group_by": .string(groupBy.rawValue), "bucket": .string(bucket.rawValue),
                                           "from": .string(GovernanceSpec.iso(q.from!)), "data": .array(rows),
                                           "truncated": .bool(truncated)]))
