@@ -13,7 +13,7 @@
 # throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); HTTPS and mutual TLS with certificates made by
 # openssl (scripts/e2e/tls_test.py); connection rules, slow clients, deep bodies, clients that go away and descriptor limits
 # (scripts/e2e/hardening_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
-# .test-artifacts/dashboard.png (scripts/e2e/dashboard_test.py); the embedded demo config (`switchboard serve` without --config),
+# .test-artifacts/dashboard.png and dashboard-phone.png (scripts/e2e/dashboard_test.py); the embedded demo config (`switchboard serve` without --config),
 # with the README's short tour run as written against it; start-up failures (a port in use, unreachable PostgreSQL, an
 # unreadable TLS file) and `--listen :PORT`.
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
