@@ -507,6 +507,20 @@ add_counts tracing "$LOGS/tracing_test.log" "$rc"
 # The embedded demo config
 # ---------------------------------------------------------------------------------------------------------------
 
+# refuses_to_start NAME WHAT PATTERN ARGS...: `switchboard ARGS...` must exit with status 1 within 30 s (not time out,
+# not crash) and say PATTERN on stderr.
+refuses_to_start() {
+    local name=$1 what=$2 pattern=$3 rc
+    shift 3
+    set +e
+    (cd "$WORK" && timeout 30 "$BIN" "$@") >"$LOGS/$name.out.log" 2>"$LOGS/$name.err.log"
+    rc=$?
+    set -e
+    if ((rc == 1)) && grep -q -- "$pattern" "$LOGS/$name.err.log"; then pass "start-up: $what, and exits 1"; else
+        fail "start-up: $what, and exits 1" "exit $rc: $(grep -v 'switchboard.postgres' "$LOGS/$name.err.log" | head -n 2)"
+    fi
+}
+
 section "Demo config (serve without --config)"
 # In $WORK: the demo config keeps its request log in ./switchboard.db.
 START_DIR="$WORK" start_bg demo "$BIN" serve --listen "127.0.0.1:$P_DEMO"
@@ -565,15 +579,8 @@ PY
     fi
 
     # A second gateway on the port the demo holds must say so and fail, not exit 0.
-    set +e
-    (cd "$WORK" && timeout 20 "$BIN" serve --listen "127.0.0.1:$P_DEMO") >"$LOGS/demo-twice.out.log" 2>"$LOGS/demo-twice.err.log"
-    rc=$?
-    set -e
-    if ((rc != 0 && rc != 124)) && grep -q "could not listen on 127.0.0.1:$P_DEMO: Address already in use" "$LOGS/demo-twice.err.log"; then
-        pass "start-up: a port in use is named, with the reason, and exits $rc"
-    else
-        fail "start-up: a port in use is named, with the reason, and exits non-zero" "exit $rc: $(tail -n 2 "$LOGS/demo-twice.err.log")"
-    fi
+    refuses_to_start demo-twice "a port in use is named, with the reason" \
+        "could not listen on 127.0.0.1:$P_DEMO: Address already in use" serve --listen "127.0.0.1:$P_DEMO"
 
     code="$(curl -sS -o "$WORK/demo-chat.json" -w '%{http_code}' --max-time 30 \
         -H 'Authorization: Bearer sk-switchboard-demo' -H 'Content-Type: application/json' \
@@ -616,29 +623,14 @@ storage: "postgres://switchboard@127.0.0.1:1/switchboard"
 providers: [ { name: sim, kind: mock } ]
 models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
 YAML
-set +e
-timeout 30 "$BIN" serve --config "$WORK/pg-down.yaml" >"$LOGS/pg-down.out.log" 2>"$LOGS/pg-down.err.log"
-rc=$?
-set -e
-if ((rc != 0 && rc != 124)) && grep -q "cannot reach PostgreSQL at 127.0.0.1:1: Connection refused" "$LOGS/pg-down.err.log"; then
-    pass "start-up: unreachable PostgreSQL is named, with the reason, and exits $rc"
-else
-    fail "start-up: unreachable PostgreSQL is named, with the reason, and exits non-zero" "exit $rc: $(grep -v postgres: "$LOGS/pg-down.err.log" | tail -n 2)"
-fi
+refuses_to_start pg-down "unreachable PostgreSQL is named, with the reason" \
+    "cannot reach PostgreSQL at 127.0.0.1:1: Connection refused" serve --config "$WORK/pg-down.yaml"
 cat >"$WORK/tls-missing.yaml" <<YAML
 server: { listen: "127.0.0.1:0", tls: { cert_file: "$WORK/no-such-cert.pem", key_file: "$WORK/no-such-key.pem" } }
 providers: [ { name: sim, kind: mock } ]
 models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
 YAML
-set +e
-timeout 30 "$BIN" serve --config "$WORK/tls-missing.yaml" >"$LOGS/tls-missing.out.log" 2>"$LOGS/tls-missing.err.log"
-rc=$?
-set -e
-if ((rc != 0 && rc != 124)) && grep -q "server.tls.cert_file" "$LOGS/tls-missing.err.log"; then
-    pass "start-up: an unreadable TLS file is named at its key path, and exits $rc"
-else
-    fail "start-up: an unreadable TLS file is named at its key path, and exits non-zero" "exit $rc: $(tail -n 2 "$LOGS/tls-missing.err.log")"
-fi
+refuses_to_start tls-missing "an unreadable TLS file is named at its key path" "server.tls.cert_file" serve --config "$WORK/tls-missing.yaml"
 # `--listen :PORT` keeps the configured host (127.0.0.1) and takes the port.
 P_COLON="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 cat >"$WORK/colon.yaml" <<YAML

@@ -279,7 +279,9 @@ struct StorageService: Service {
     let storage: any Storage
     func run() async throws {
         try? await gracefulShutdown()
-        try await storage.close()
+        // Closed also when the group is cancelled (a server that could not start): in a task of its own, which the
+        // cancellation does not reach, so no connection is left open.
+        try await Task { try await storage.close() }.value
     }
 }
 

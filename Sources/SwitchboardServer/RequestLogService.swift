@@ -175,6 +175,8 @@ struct RetentionService: Service {
             do {
                 let n = try await storage.deleteRequests(before: Date().timeIntervalSince1970 - days * 86_400)
                 if n > 0 { logger.info("Request log trimmed", metadata: ["records": "\(n)", "retention_days": "\(days)"]) }
+            } catch is CancellationError {
+                return                  // the gateway is stopping (or could not start)
             } catch {
                 logger.warning("Request log retention failed", metadata: ["error.type": "\(type(of: error))"])
             }
