@@ -52,43 +52,6 @@ public final class PostgresStorage: Storage {
         return storage!
     }
 
-    /// Opens and closes one connection with `configuration`, within 10 s; throws `StorageError.unreachable` saying why not.
-    static func preflight(_ configuration: PostgresConnection.Configuration, target: String, logger: Logger) async throws {
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-                    try await connection.close()
-                }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(10))
-                    throw StorageError.unreachable("no answer within 10 s")
-                }
-                defer { group.cancelAll() }
-                try await group.next()
-            }
-        } catch let error as StorageError {
-            throw StorageError.unreachable("cannot reach PostgreSQL at \(target): \(error.detail)")
-        } catch {
-            throw StorageError.unreachable("cannot reach PostgreSQL at \(target): \(reason(error))")
-        }
-    }
-
-    /// Why a connection failed, in words for the operator (PSQLError's own description is generic on purpose).
-    static func reason(_ error: any Error) -> String {
-        if let e = error as? PSQLError {
-            if let message = e.serverInfo?[.message] { return message }
-            if let underlying = e.underlying { return reason(underlying) }
-            return "\(e.code)"
-        }
-        if let e = error as? NIOConnectionError {
-            if let dns = e.dnsAError ?? e.dnsAAAAError { return "the host name could not be resolved (\(dns))" }
-            if let first = e.connectionErrors.first { return reason(first.error) }
-        }
-        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
-        return String(describing: error)
-    }
-
     /// The schema, one step per version (PostgreSQL's own list: it started with everything SQLite has grown).
     static let migrations: [(version: Int, statements: [String])] = [
         (1, [
