@@ -43,6 +43,14 @@ enum Dashboard {
   button { cursor: pointer; }
   .filters { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 8px; }
   .error { color: var(--bad); }
+  .keyform { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-end; margin-bottom: 8px; }
+  .keyform label { display: flex; flex-direction: column; gap: 2px; font-size: 12px; color: var(--dim); }
+  .keyform input { width: 11em; max-width: 100%; }
+  .secret { border: 1px solid var(--warn); border-radius: 6px; padding: 8px 10px; margin-bottom: 8px; }
+  .secret code { display: block; overflow-wrap: anywhere; font-size: 13px; margin: 4px 0; user-select: all; }
+  .status-active { color: var(--ok); } .status-revoked { color: var(--bad); } .status-expired { color: var(--warn); }
+  button.danger { border-color: var(--bad); color: var(--bad); }
+  button:focus-visible, input:focus-visible, select:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
   @media (max-width: 640px) {
     header { padding: 10px 12px; }
     main { padding: 12px; gap: 12px; }
@@ -79,6 +87,23 @@ enum Dashboard {
   <section class="wide"><h2>Request log</h2>
     <div class="filters"><input id="fModel" placeholder="model"><select id="fStatus"><option value="">any status</option><option>2xx</option><option>4xx</option><option>5xx</option><option>429</option></select></div>
     <div class="scroll"><table id="log"></table></div></section>
+  <section class="wide" id="keysPanel" aria-labelledby="keysTitle"><h2 id="keysTitle">Keys</h2>
+    <form id="kCreate" class="keyform" autocomplete="off">
+      <label>name <input id="kName" required placeholder="e.g. ci-pipeline"></label>
+      <label>models (comma-separated) <input id="kModels" placeholder="all, or demo, gpt-4o*"></label>
+      <label>requests / min <input id="kRpm" inputmode="numeric" placeholder="no limit"></label>
+      <label>daily budget (USD) <input id="kBudget" inputmode="decimal" placeholder="no limit"></label>
+      <button type="submit" id="kSubmit">Create key</button>
+    </form>
+    <p class="error" id="kError" role="alert"></p>
+    <div class="secret" id="kSecret" role="status" hidden>
+      <strong>New key <span id="kSecretName"></span></strong>
+      <code id="kSecretText"></code>
+      <button type="button" id="kCopy">Copy</button> <button type="button" id="kDone">Done</button> <span id="kCopied"></span>
+      <small class="sub">This is the only time the key is shown: copy it now. It will not be shown again (rotate the key if it is lost).</small>
+    </div>
+    <div class="filters"><input id="kFilter" placeholder="filter keys" aria-label="filter keys"></div>
+    <div class="scroll"><table id="keyList"></table></div></section>
 </main>
 <script>
 "use strict";
@@ -279,8 +304,110 @@ async function refresh() {
   document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
 }
 
+// Key management: /admin/keys (the list, with revoked keys) and this month's spend per key from /admin/analytics.
+// The API's errors are shown as the message of their OpenAI-shaped body.
+async function send(method, path, body) {
+  const r = await fetch(path, { method, cache: "no-store", headers: { Authorization: "Bearer " + key, "Content-Type": "application/json" },
+                                body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+  if (!r.ok) {
+    if (r.status === 401) throw new AuthError(r.status);
+    throw new Error((data && data.error && data.error.message) || `${method} ${path.split("?")[0]}: HTTP ${r.status}`);
+  }
+  return data;
+}
+
+let keyRows = [], keySpend = {}, confirming = null, keysHTML = "";
+async function loadKeys() {
+  const d = new Date(), month = Math.floor(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000);
+  const [list, spend] = await Promise.all([send("GET", "/admin/keys?include_revoked=true"),
+                                           send("GET", `/admin/analytics?group_by=key&from=${month}`)]);
+  keyRows = list.data.sort((a, b) => (a.status === "active" ? 0 : 1) - (b.status === "active" ? 0 : 1) || (a.created_at < b.created_at ? 1 : -1));
+  keySpend = Object.fromEntries(spend.data.map((r) => [r.group, r.cost_usd]));
+  drawKeys();
+}
+
+function drawKeys() {
+  const q = $("kFilter").value.trim().toLowerCase();
+  const rows = keyRows.filter((k) => !q || [k.name, k.id, k.team, k.status, ...(k.models || [])].some((v) => String(v ?? "").toLowerCase().includes(q)));
+  const head = ["name", "team", "models", "status", "spend this month", "created", ""];
+  const cls = ["", "opt", "", "", "num", "opt", ""];
+  const body = rows.map((k) => {
+    const action = k.status !== "active" ? "" : confirming === k.id
+      ? `<span>Revoke ${esc(k.name)}?</span> <button type="button" class="danger" data-confirm="${esc(k.id)}">Yes, revoke</button> <button type="button" data-cancel="1">Cancel</button>`
+      : `<button type="button" data-revoke="${esc(k.id)}" aria-label="Revoke ${esc(k.name)}">Revoke</button>`;
+    const created = Date.parse(k.created_at) / 1000;
+    const cells = [`<span class="trunc" title="${esc(k.name)} (id ${esc(k.id)})">${esc(k.name)}</span><small class="sub">${esc(k.key_hint)}</small>`,
+                   esc(k.team ?? ""), `<span class="trunc">${esc((k.models || []).length ? k.models.join(", ") : "all")}</span>`,
+                   `<span class="status-${esc(k.status)}">${esc(k.status)}</span>`, esc(usd(keySpend[k.id] ?? 0)),
+                   `<span title="${esc(k.created_at)}">${esc(isNaN(created) ? "" : when(created))}</span>`, action];
+    return `<tr data-id="${esc(k.id)}" data-name="${esc(k.name)}" data-status="${esc(k.status)}">` +
+      cells.map((c, i) => `<td class="${cls[i]}">${c}</td>`).join("") + "</tr>";
+  }).join("");
+  const html = "<thead><tr>" + head.map((h, i) => `<th class="${cls[i]}">${esc(h)}</th>`).join("") + "</tr></thead><tbody>" +
+    (body || `<tr><td colspan="${head.length}" style="color:var(--dim)">${keyRows.length ? "no key matches the filter" : "no managed keys yet"}</td></tr>`) + "</tbody>";
+  // Redrawn only when something changed, so a focused button keeps its focus between polls.
+  if (html !== keysHTML) { keysHTML = html; $("keyList").innerHTML = html; }
+  document.body.dataset.keys = String(Number(document.body.dataset.keys || 0) + 1);
+}
+
+function keyError(e) {
+  if (e instanceof AuthError) { forget(); showLogin("The key stopped working. " + authMessage(e), e.status); return; }
+  $("kError").textContent = e.message;
+}
+
+$("kCreate").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("kError").textContent = "";
+  const spec = { name: $("kName").value.trim() };
+  const models = $("kModels").value.split(",").map((m) => m.trim()).filter(Boolean);
+  if (models.length) spec.models = models;
+  const limits = {}, rpm = $("kRpm").value.trim(), budget = $("kBudget").value.trim();
+  if (rpm) limits.rpm = /^-?\d+$/.test(rpm) ? Number(rpm) : rpm;
+  if (budget) limits.budgets = [{ period: "day", usd: isNaN(Number(budget)) ? budget : Number(budget) }];
+  if (Object.keys(limits).length) spec.limits = limits;
+  $("kSubmit").disabled = true;
+  try {
+    const made = await send("POST", "/admin/keys", spec);
+    $("kSecretName").textContent = made.name;
+    $("kSecretText").textContent = made.key;
+    $("kCopied").textContent = "";
+    $("kSecret").hidden = false;
+    $("kCreate").reset();
+    $("kCopy").focus();
+    await loadKeys();
+  } catch (e) { keyError(e); } finally { $("kSubmit").disabled = false; }
+});
+$("kCopy").addEventListener("click", async () => {
+  const text = $("kSecretText").textContent;
+  try {
+    if (!navigator.clipboard) throw new Error("no clipboard");
+    await navigator.clipboard.writeText(text);
+    $("kCopied").textContent = "copied";
+  } catch (e) {
+    const range = document.createRange(); range.selectNodeContents($("kSecretText"));
+    const sel = getSelection(); sel.removeAllRanges(); sel.addRange(range);
+    $("kCopied").textContent = "selected: press Ctrl+C (or ⌘C) to copy";
+  }
+});
+$("kDone").addEventListener("click", () => { $("kSecretText").textContent = ""; $("kSecret").hidden = true; $("kName").focus(); });
+$("kFilter").addEventListener("input", drawKeys);
+$("keyList").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button");
+  if (!b) return;
+  $("kError").textContent = "";
+  if (b.dataset.revoke) { confirming = b.dataset.revoke; drawKeys(); $("keyList").querySelector("button[data-confirm]")?.focus(); return; }
+  if (b.dataset.cancel) { const id = confirming; confirming = null; drawKeys(); $("keyList").querySelector(`button[data-revoke="${CSS.escape(id)}"]`)?.focus(); return; }
+  if (b.dataset.confirm) {
+    b.disabled = true;
+    try { await send("POST", `/admin/keys/${encodeURIComponent(b.dataset.confirm)}/revoke`); confirming = null; await loadKeys(); } catch (e) { keyError(e); b.disabled = false; }
+  }
+});
+
 async function loop() {
-  try { await refresh(); } catch (e) {
+  try { await refresh(); await loadKeys(); } catch (e) {
     if (e instanceof AuthError) { forget(); showLogin("The key stopped working. " + authMessage(e), e.status); return; }
     $("status").textContent = "error: " + e.message;
   }

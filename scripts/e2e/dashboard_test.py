@@ -251,6 +251,13 @@ def refused_rows(view: dict, table: str) -> list[dict]:
     return [r for r in view["tables"].get(table, []) if r["cls"] == "refused"]
 
 
+# The openai SDK lives in the test venv (scripts/test.sh makes it); this script itself needs only the standard library.
+try:
+    import openai  # noqa: F401
+    SDK_PYTHON = sys.executable
+except ImportError:
+    SDK_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".venv", "bin", "python")
+
 chromium_bin = shutil.which("chromium") or shutil.which("chromium-browser")
 procs: list[subprocess.Popen] = []
 browser: Chromium | None = None
@@ -373,7 +380,72 @@ try:
     record(rate["max"] == most and rate["y"] and [y["label"] for y in rate["y"]] == [str(int(y["v"])) for y in rate["y"]],
            "the request-rate scale is in whole requests and reaches the busiest minute", f"busiest {most}, chart max {rate['max']}, ticks {[y['label'] for y in rate['y']]}")
 
-    # 5. Tables fit their panels on desktop widths and on a phone.
+    # 5. Key management in the page: a key made in the form works with the openai SDK until it is revoked in the page.
+    def sdk_call(k: str) -> dict:
+        """A chat completion with the official openai SDK (in the test venv when this Python lacks it)."""
+        code = ("import json, sys, openai\n"
+                "c = openai.OpenAI(base_url=sys.argv[1], api_key=sys.argv[2], max_retries=0, timeout=30.0)\n"
+                "try:\n"
+                "    r = c.chat.completions.create(model='demo', messages=[{'role': 'user', 'content': 'from the console'}])\n"
+                "    print(json.dumps({'ok': True, 'content': r.choices[0].message.content}))\n"
+                "except openai.AuthenticationError as e:\n"
+                "    print(json.dumps({'ok': False, 'auth_error': True, 'status': e.status_code}))\n"
+                "except openai.APIError as e:\n"
+                "    print(json.dumps({'ok': False, 'auth_error': False, 'status': getattr(e, 'status_code', None), 'error': str(e)}))\n")
+        out = subprocess.run([SDK_PYTHON, "-c", code, f"{base}/v1", k], capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise AssertionError(f"the SDK script failed: {out.stderr[-400:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    browser.until("Number(document.body.dataset.keys) >= 1")
+    names = browser.evaluate("[...document.querySelectorAll('#keyList tr[data-id]')].map((r) => r.dataset.name)")
+    record(names == ["ci-pipeline"], "the keys table lists the managed keys", json.dumps(names))
+    fill = """(() => { const set = (id, v) => { document.getElementById(id).value = v; };
+      set('kName', %s); set('kModels', %s); set('kRpm', %s); set('kBudget', %s);
+      document.getElementById('kCreate').requestSubmit(); })()"""
+    browser.evaluate(fill % tuple(json.dumps(v) for v in ("console-bad", "demo", "60", "-3")))
+    browser.until("document.getElementById('kError').textContent !== ''")
+    err = browser.evaluate("document.getElementById('kError').textContent")
+    record("budgets" in err and "HTTP" not in err and browser.evaluate("document.getElementById('kSecret').hidden"),
+           "an error from the API is shown in the page with the message of its error body", repr(err))
+    browser.evaluate(fill % tuple(json.dumps(v) for v in ("console-made", "demo, demo-fast", "60", "5")))
+    browser.until("!document.getElementById('kSecret').hidden && document.getElementById('kSecretText').textContent.startsWith('sk-')"
+                  " && document.querySelector('#keyList tr[data-name=\"console-made\"]')")
+    secret = browser.evaluate("document.getElementById('kSecretText').textContent")
+    note = browser.evaluate("document.getElementById('kSecret').innerText")
+    made = browser.evaluate("(() => { const r = document.querySelector('#keyList tr[data-name=\"console-made\"]'); return r && { id: r.dataset.id, status: r.dataset.status, cells: [...r.cells].map((c) => c.innerText) }; })()")
+    record(secret.startswith("sk-sb-") and "not be shown again" in note and browser.evaluate("!!document.getElementById('kCopy')"),
+           "creating a key in the page shows its secret once, with a Copy button and a note", repr(note[:200]))
+    stored = request("GET", f"{base}/admin/keys/{made['id']}", headers=bearer(ADMIN)).json() if made else {}
+    record(made is not None and made["status"] == "active" and stored.get("models") == ["demo", "demo-fast"]
+           and stored.get("limits") == {"rpm": 60, "budgets": [{"period": "day", "usd": 5.0}]},
+           "the new key is in the table, active, with the models, rpm and daily budget from the form", json.dumps([made, stored.get("limits")]))
+    first = sdk_call(secret)
+    record(first.get("ok") and first.get("content"), "the openai SDK gets a completion with the key made in the page", json.dumps(first))
+
+    browser.evaluate("document.querySelector('#keyList tr[data-name=\"console-made\"] button[data-revoke]').click()")
+    asked = browser.until("document.querySelector('#keyList tr[data-name=\"console-made\"] button[data-confirm]')")
+    still = request("GET", f"{base}/admin/keys/{made['id']}", headers=bearer(ADMIN)).json().get("status")
+    record(asked and still == "active", "Revoke asks for a confirmation in the page first (nothing revoked yet)", f"asked {asked}, status {still!r}")
+    browser.evaluate("document.querySelector('#keyList tr[data-name=\"console-made\"] button[data-confirm]').click()")
+    revoked = browser.until("document.querySelector('#keyList tr[data-name=\"console-made\"]')?.dataset.status === 'revoked'")
+    record(revoked and not browser.evaluate("!!document.querySelector('#keyList tr[data-name=\"console-made\"] button')"),
+           "confirming revokes the key and the list shows it revoked", f"revoked {revoked}")
+    after = sdk_call(secret)
+    record(after.get("auth_error") and after.get("status") == 401, "after revoking, the SDK call fails with 401 (AuthenticationError)", json.dumps(after))
+    browser.evaluate("document.getElementById('kFilter').value = 'console'; document.getElementById('kFilter').dispatchEvent(new Event('input'))")
+    filtered = browser.evaluate("[...document.querySelectorAll('#keyList tr[data-id]')].map((r) => r.dataset.name)")
+    browser.evaluate("document.getElementById('kFilter').value = ''; document.getElementById('kFilter').dispatchEvent(new Event('input'))")
+    record(filtered == ["console-made"], "the filter narrows the keys table", json.dumps(filtered))
+
+    browser.call("Page.reload", ignoreCache=True)  # the same tab: its session storage (the admin key) stays
+    browser.event("Page.loadEventFired")
+    reloaded = browser.until("Number(document.body.dataset.keys) >= 1 && document.querySelector('#keyList tr[data-name=\"console-made\"]')")
+    page = browser.evaluate("document.documentElement.outerHTML + document.body.innerText + JSON.stringify(sessionStorage)")
+    record(reloaded and secret not in page and secret[:20] not in page and browser.evaluate("document.getElementById('kSecret').hidden"),
+           "after a reload the secret is nowhere in the page", f"reloaded {reloaded}, secret in the page {secret in page}")
+
+    # 6. Tables fit their panels on desktop widths and on a phone.
     def layout(width: int) -> dict:
         browser.resize(width, 1300, mobile=width < 600)
         browser.until(f"window.innerWidth === {width}")
