@@ -23,9 +23,19 @@ extension PostgresStorage {
             }
         } catch let error as StorageError {
             throw StorageError.unreachable("cannot reach PostgreSQL at \(target): \(error.detail)")
+        } catch let error as PSQLError where Self.isTransient(error) {
+            // The server is there but busy (too many connections, starting up): the pool waits and retries.
+            logger.notice("PostgreSQL is busy at start; the pool retries", metadata: ["reason": "\(reason(error))"])
         } catch {
             throw StorageError.unreachable("cannot reach PostgreSQL at \(target): \(reason(error))")
         }
+    }
+
+    /// A refusal that passes: insufficient resources (SQLSTATE class 53, e.g. too many connections) or a server still
+    /// starting or shutting down (57P03).
+    static func isTransient(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("53") || state == "57P03"
     }
 
     /// Why a connection failed, in words for the operator (PSQLError's own description is generic on purpose).
