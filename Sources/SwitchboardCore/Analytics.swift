@@ -1,28 +1,30 @@
 /// Aggregates of the request log for `/admin/analytics`: requests, errors, tokens, cost and latency percentiles, per
 /// time bucket and per group.
 ///
-/// Grouped by model or by provider, a request counts under the model and provider that served it (or were tried
-/// last): the model a fallback answered with, never a name a client asked for that no provider was tried for.
+/// Grouped by model, provider or deployment, a request counts under the model and deployment that served it (or were
+/// tried last): the model a fallback answered with, never a name a client asked for that no provider was tried for.
 /// Requests the gateway answered itself before trying any provider — refused: an unknown model, a key's limits or
 /// budget, a policy, no deployment available — have no model or provider to count under; they make one row of their
 /// own per bucket, with `refused` set, no group, and their error codes counted.
 public enum Analytics {
     public enum GroupBy: String, Sendable, CaseIterable {
-        case none, model, provider, key, team
+        case none, model, provider, deployment, key, team
 
-        /// The record's group; nil under `none`, and for a refused record under `model` and `provider`.
+        /// The record's group; nil under `none`, and for a refused record under `model`, `provider` and `deployment`.
+        /// A deployment is `PROVIDER/UPSTREAM_MODEL` (`mock-a/gpt-4o-mini`).
         func value(_ r: RequestRecord) -> String? {
             switch self {
             case .none: nil
-            case .model: r.provider == nil ? nil : r.servedModel ?? r.model
+            case .model: r.served
             case .provider: r.provider
+            case .deployment: r.provider.map { "\($0)/\(r.upstreamModel ?? "")" }
             case .key: r.keyID ?? r.keyName
             case .team: r.team ?? "none"
             }
         }
 
-        /// Whether refused records make a row of their own (they have no model or provider).
-        var setsRefusedApart: Bool { self == .model || self == .provider }
+        /// Whether refused records make a row of their own (they have no model, provider or deployment).
+        var setsRefusedApart: Bool { self == .model || self == .provider || self == .deployment }
     }
 
     public enum Bucket: String, Sendable, CaseIterable {

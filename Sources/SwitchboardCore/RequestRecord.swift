@@ -28,6 +28,9 @@ public struct RequestRecord: Sendable, Equatable {
     public var routeReason: String?
     /// The public model that answered, when a fallback did.
     public var servedModel: String?
+    /// The public model that served the request (or was tried last): the fallback's when one answered, else the one
+    /// asked for; nil when the gateway refused the request before trying any provider.
+    public var served: String? { provider == nil ? nil : servedModel ?? model }
     /// A hedge was started for this request.
     public var hedged = false
     public var latencyMs: Double
@@ -89,7 +92,10 @@ public struct LogQuery: Sendable, Equatable {
     /// Seconds since 1970: `from` inclusive, `to` exclusive.
     public var from: Double?
     public var to: Double?
+    /// The model the client asked for.
     public var model: String?
+    /// The public model that served the request, after fallbacks (`RequestRecord.served`).
+    public var servedModel: String?
     public var provider: String?
     public var keyID: String?
     public var team: String?
@@ -100,11 +106,13 @@ public struct LogQuery: Sendable, Equatable {
     public var before: Double?
     public var limit: Int
 
-    public init(from: Double? = nil, to: Double? = nil, model: String? = nil, provider: String? = nil, keyID: String? = nil,
-                team: String? = nil, status: Int? = nil, statusClass: Int? = nil, before: Double? = nil, limit: Int = 100) {
+    public init(from: Double? = nil, to: Double? = nil, model: String? = nil, servedModel: String? = nil, provider: String? = nil,
+                keyID: String? = nil, team: String? = nil, status: Int? = nil, statusClass: Int? = nil, before: Double? = nil,
+                limit: Int = 100) {
         self.from = from
         self.to = to
         self.model = model
+        self.servedModel = servedModel
         self.provider = provider
         self.keyID = keyID
         self.team = team
@@ -120,6 +128,7 @@ public struct LogQuery: Sendable, Equatable {
         if let to, r.startedAt >= to { return false }
         if let before, r.startedAt >= before { return false }
         if let model, r.model != model { return false }
+        if let servedModel, r.served != servedModel { return false }
         if let provider, r.provider != provider { return false }
         if let keyID, r.keyID != keyID { return false }
         if let team, r.team != team { return false }

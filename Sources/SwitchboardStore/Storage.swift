@@ -112,6 +112,12 @@ func logWhere(_ q: LogQuery, placeholder: (Int) -> String) -> (sql: String, bind
     if let v = q.to { add("started_at", "<", .real(v)) }
     if let v = q.before { add("started_at", "<", .real(v)) }
     if let v = q.model { add("model", "=", .text(v)) }
+    if let v = q.servedModel {
+        // As `LogQuery.matches`: the record keeps `served_model` only when a fallback answered, and a refused one
+        // (no provider tried) has no served model at all. The started_at index bounds the scan (no index of its own).
+        clauses.append("provider IS NOT NULL")
+        add("COALESCE(served_model, model)", "=", .text(v))
+    }
     if let v = q.provider { add("provider", "=", .text(v)) }
     if let v = q.keyID { add("key_id", "=", .text(v)) }
     if let v = q.team { add("team", "=", .text(v)) }

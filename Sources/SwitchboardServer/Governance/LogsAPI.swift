@@ -17,11 +17,16 @@ enum LogsAPI {
         throw bad(name, "expected an ISO 8601 time (2026-11-30T12:00:00Z) or seconds since 1970, found \"\(text)\"")
     }
 
-    /// The filter shared by both endpoints: from, to, model, provider, key_id, team, status (`429` or `4xx`).
+    /// The filter shared by both endpoints: from, to, model (asked for), served_model (served, after fallbacks), provider,
+    /// key_id, team, status (`429` or `4xx`).
     static func query(_ request: Request, limit: Int) throws(GatewayError) -> LogQuery {
         let p = request.uri.queryParameters
         var q = LogQuery(from: try time(request, "from"), to: try time(request, "to"), model: p.get("model"), provider: p.get("provider"),
                          keyID: p.get("key_id"), team: p.get("team"), before: try time(request, "before"), limit: limit)
+        if let served = p.get("served_model") {
+            guard !served.isEmpty else { throw bad("served_model", "expected a public model name, found an empty value") }
+            q.servedModel = served
+        }
         if let status = p.get("status") {
             if status.count == 3, status.hasSuffix("xx"), let c = Int(status.prefix(1)), (1...5).contains(c) { q.statusClass = c } else if let s = Int(status), (100...599).contains(s) { q.status = s } else {
                 throw bad("status", "expected a status such as 429 or a class such as 5xx, found \"\(status)\"")
@@ -45,7 +50,7 @@ enum LogsAPI {
         ])
     }
 
-    /// One row of `/admin/analytics`. Grouped by model or provider, the row of requests refused before any provider
+    /// One row of `/admin/analytics`. Grouped by model, provider or deployment, the row of requests refused before any provider
     /// was tried has `"refused": true` and a null group; grouped by key, `key_name` is the key's name.
     static func json(_ r: Analytics.Row, groupBy: Analytics.GroupBy) -> JSONValue {
         var o: [String: JSONValue] = [
