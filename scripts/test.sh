@@ -13,7 +13,8 @@
 # throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); HTTPS and mutual TLS with certificates made by
 # openssl (scripts/e2e/tls_test.py); connection rules, slow clients, deep bodies, clients that go away and descriptor limits
 # (scripts/e2e/hardening_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
-# .test-artifacts/dashboard.png and dashboard-phone.png (scripts/e2e/dashboard_test.py); the embedded demo config (`switchboard serve` without --config),
+# .test-artifacts/dashboard.png and dashboard-phone.png (scripts/e2e/dashboard_test.py); every example in README.md and
+# docs/*.md run, checked or compared (scripts/check_docs.py); the embedded demo config (`switchboard serve` without --config),
 # with the README's short tour run as written against it; start-up failures (a port in use, unreachable PostgreSQL, an
 # unreadable TLS file) and `--listen :PORT`.
 # Logs go to a temporary folder, printed and kept when anything fails. Exits non-zero on any failure.
@@ -502,6 +503,14 @@ section "OpenTelemetry tracing to an OTLP collector"
 rc=0
 timeout -k 5 300 "$VPY" "$E2E/tracing_test.py" --bin "$BIN" --work "$WORK/tracing" 2>&1 | tee "$LOGS/tracing_test.log" || rc=$?
 add_counts tracing "$LOGS/tracing_test.log" "$rc"
+
+section "Docs examples (every code block in README.md and docs/*.md)"
+# Configs through `check`, shell and SDK examples against a demo gateway of their own, sample output compared with what
+# its command prints; a block that is neither checked nor marked `skip (reason)` fails (docs/development.md).
+need_cmd openssl openssl
+rc=0
+timeout -k 5 300 "$VPY" "$ROOT/scripts/check_docs.py" --bin "$BIN" --work "$WORK/docs" 2>&1 | tee "$LOGS/docs_test.log" || rc=$?
+add_counts docs "$LOGS/docs_test.log" "$rc"
 
 # ---------------------------------------------------------------------------------------------------------------
 # The embedded demo config
