@@ -57,6 +57,7 @@ from e2e_lib import Runner, free_port, request, stop_processes, wait_until  # no
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_ADMIN_KEY = "sk-switchboard-admin"  # Sources/SwitchboardCore/Config/DemoConfig.swift
+# The configuration's top-level keys (replaced at start by the list `check` gives for an unknown key).
 TOP_LEVEL_KEYS = {"server", "storage", "auth", "providers", "models", "routing", "logging", "tracing", "metrics"}
 BASE_CONFIG = {
     "providers": "providers: [ { name: sim, kind: mock } ]\n",
@@ -284,8 +285,21 @@ class Checker:
             link.unlink()
         link.symlink_to(self.bin)
         self.env_dummies: dict[str, str] = {}
+        self.learn_top_level_keys()
         self.named: dict[str, Block] = {}   # `as NAME` configs and scenarios of the document being checked
         self.last_output: Optional[str] = None  # what the previous checked block printed
+
+    def learn_top_level_keys(self) -> None:
+        """The top-level keys the binary knows, from `check` on a file with an unknown one: a new section of the
+        configuration is recognised in the docs without a change here."""
+        probe = self.work / "top-level-probe.yaml"
+        probe.write_text("docs_check_probe: 1\n")
+        r = subprocess.run([str(self.bin), "check", "--config", str(probe)], capture_output=True, text=True,
+                           timeout=CHECK_TIMEOUT)
+        m = re.search(r"\(allowed: ([a-z_, ]+)\)", r.stdout + r.stderr)
+        if m:
+            TOP_LEVEL_KEYS.clear()
+            TOP_LEVEL_KEYS.update(k.strip() for k in m.group(1).split(","))
 
     # -- environment ---------------------------------------------------------------------------------------------
 
