@@ -8,10 +8,11 @@
 /// own per bucket, with `refused` set, no group, and their error codes counted.
 public enum Analytics {
     public enum GroupBy: String, Sendable, CaseIterable {
-        case none, model, provider, deployment, key, team
+        case none, model, provider, deployment, key, team, rule
 
         /// The record's group; nil under `none`, and for a refused record under `model`, `provider` and `deployment`.
-        /// A deployment is `PROVIDER/UPSTREAM_MODEL` (`mock-a/gpt-4o-mini`).
+        /// A deployment is `PROVIDER/UPSTREAM_MODEL` (`mock-a/gpt-4o-mini`); a rule is the routing rule that chose the
+        /// model (`none`: no rule did).
         func value(_ r: RequestRecord) -> String? {
             switch self {
             case .none: nil
@@ -20,6 +21,7 @@ public enum Analytics {
             case .deployment: r.provider.map { "\($0)/\(r.upstreamModel ?? "")" }
             case .key: r.keyID ?? r.keyName
             case .team: r.team ?? "none"
+            case .rule: r.routeRule ?? "none"
             }
         }
 

@@ -62,6 +62,11 @@ public struct AnthropicMessagesRequest: Sendable {
         }
     }
 
+    /// The same request for another public model (a routing rule's choice): the body with only `model` replaced.
+    public func renamed(_ name: String) throws(GatewayError) -> AnthropicMessagesRequest {
+        try Self.parse(upstreamBody(model: name))
+    }
+
     /// The body for an Anthropic upstream: the client's bytes with only `model` replaced.
     public func upstreamBody(model upstreamModel: String) -> ByteBuffer {
         upstreamModel == model ? body : JSONPeek.splice(body, [(modelRange, JSONString.quote(upstreamModel))])

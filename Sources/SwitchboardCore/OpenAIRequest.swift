@@ -133,6 +133,14 @@ public struct OpenAIRequest: Sendable {
         return (model, value.range)
     }
 
+    /// The same request for another public model (a routing rule's choice): the body with only `model` replaced.
+    public func renamed(_ name: String) throws(GatewayError) -> OpenAIRequest {
+        let body = name == model ? body : JSONPeek.splice(body, [(modelRange, JSONString.quote(name))])
+        var request = endpoint == .chatCompletions ? try Self.chat(body) : try Self.embeddings(body)
+        request.user = user
+        return request
+    }
+
     /// The body to send to an OpenAI-compatible upstream: `model` set to the upstream's name and, for streams,
     /// `stream_options.include_usage` switched on. The original buffer when neither changes anything.
     public func upstreamBody(model upstreamModel: String) -> ByteBuffer {

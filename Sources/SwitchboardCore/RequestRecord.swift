@@ -27,6 +27,8 @@ public struct RequestRecord: Sendable, Equatable {
     /// content_policy_fallback or hedge.
     public var routeReason: String?
     /// The public model that answered, when a fallback did.
+    /// The routing rule that chose the model (`router.rules`), when one did.
+    public var routeRule: String?
     public var servedModel: String?
     /// The public model that served the request (or was tried last): the fallback's when one answered, else the one
     /// asked for; nil when the gateway refused the request before trying any provider.
@@ -58,7 +60,8 @@ public struct RequestRecord: Sendable, Equatable {
     public init(id: String, startedAt: Double, keyName: String, endpoint: String, model: String, provider: String? = nil,
                 upstreamModel: String? = nil, stream: Bool = false, status: Int, errorCode: String? = nil, attempts: Int = 0,
                 latencyMs: Double = 0, ttftMs: Double? = nil, usage: Usage = Usage(), costUSD: Double = 0,
-                keyID: String? = nil, team: String? = nil, routeReason: String? = nil, servedModel: String? = nil, hedged: Bool = false) {
+                keyID: String? = nil, team: String? = nil, routeReason: String? = nil, servedModel: String? = nil, hedged: Bool = false,
+                routeRule: String? = nil) {
         self.id = id
         self.startedAt = startedAt
         self.keyName = keyName
@@ -78,6 +81,7 @@ public struct RequestRecord: Sendable, Equatable {
         self.team = team
         self.routeReason = routeReason
         self.servedModel = servedModel
+        self.routeRule = routeRule
         self.hedged = hedged
     }
 }

@@ -67,6 +67,9 @@ public struct RoutePlan: Sendable {
     public private(set) var currentReason: Reason = .primary
     /// Models still to try (nil until the first fallback is needed).
     private var queue: [String]?
+    /// A routing rule's escalation (its later tiers, or the next cheapest models): followed instead of the model's
+    /// fallback lists, whatever the failure.
+    let escalation: [String]?
     private var visited: Set<String>
     /// Models in order of trying, with why each was tried.
     public private(set) var path: [(model: String, reason: Reason)]
@@ -85,9 +88,10 @@ public struct RoutePlan: Sendable {
     private var rng: SplitMix64
     public private(set) var totalAttempts = 0
 
-    init(table: RoutingTable, model: RoutedModel, needs: RequestNeeds, affinityKey: String?, seed: UInt64,
+    init(table: RoutingTable, model: RoutedModel, needs: RequestNeeds, affinityKey: String?, seed: UInt64, escalation: [String]? = nil,
          allows: @escaping @Sendable (String) -> Bool) {
         self.table = table
+        self.escalation = escalation
         self.allows = allows
         self.needs = needs
         self.affinityKey = affinityKey
@@ -227,10 +231,10 @@ public struct RoutePlan: Sendable {
         jump = nil
         if queue == nil {
             var list: [String]
-            switch reason {
+            switch escalation == nil ? reason : .primary {
             case .contextWindowFallback: list = primary.contextWindowFallbacks
             case .contentPolicyFallback: list = primary.contentPolicyFallbacks
-            default: list = primary.fallbacks
+            default: list = escalation ?? primary.fallbacks
             }
             if let d = table.defaultFallback { list.append(d) }
             queue = list

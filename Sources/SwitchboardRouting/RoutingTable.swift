@@ -99,11 +99,11 @@ public final class RoutingTable: Sendable {
     }
 
     /// Plans one request for `model` (which must exist).
-    public func plan(model: String, needs: RequestNeeds, affinityKey: String? = nil,
+    public func plan(model: String, needs: RequestNeeds, affinityKey: String? = nil, escalation: [String]? = nil,
                      allows: @escaping @Sendable (String) -> Bool = { _ in true }) -> RoutePlan? {
         guard let m = models[model] else { return nil }
         let seed = seeds.withLock { $0.next() }
-        return RoutePlan(table: self, model: m, needs: needs, affinityKey: affinityKey, seed: seed, allows: allows)
+        return RoutePlan(table: self, model: m, needs: needs, affinityKey: affinityKey, seed: seed, escalation: escalation, allows: allows)
     }
 
     /// The slots of a provider's deployments (for active health checks).

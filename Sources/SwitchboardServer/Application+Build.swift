@@ -161,7 +161,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
                                 clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                traceHeaders: TraceHeaders(request.headers), logger: logger)
+                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, logger: logger)
         }
     }
     v1.post("embeddings") { request, context in
@@ -170,7 +170,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         let (identity, requestID, logger) = (context.identity!, context.requestID, context.logger)
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
-                                traceHeaders: TraceHeaders(request.headers), logger: logger)
+                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, logger: logger)
         }
     }
     v1.post("messages") { request, context in
@@ -180,7 +180,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(AnthropicAPI.self, parsed, identity: identity, requestID: requestID,
                                 clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                traceHeaders: TraceHeaders(request.headers), logger: logger)
+                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, logger: logger)
         }
     }
     let counter = TokenCounter(gateway)
@@ -194,7 +194,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     }
     v1.get("models") { _, context in
         let identity = context.identity!
-        let entries = gateway.table.modelNames.filter { identity.allows(model: $0) }.map {
+        let entries = (gateway.table.modelNames + gateway.virtualModels).filter { identity.allows(model: $0) }.map {
             #"{"id":\#(JSONString.quote($0)),"object":"model","created":0,"owned_by":"switchboard"}"#
         }
         return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)

@@ -7,6 +7,8 @@ import SwitchboardProviders
 protocol ClientAPI: Sendable {
     associatedtype Request: Sendable
     static func model(_ request: Request) -> String
+    /// The same request for another public model (a routing rule's choice).
+    static func renamed(_ request: Request, _ model: String) throws(GatewayError) -> Request
     /// The request's bytes as the client sent them.
     static func body(_ request: Request) -> ByteBuffer
     static func isStream(_ request: Request) -> Bool
@@ -27,6 +29,7 @@ protocol ClientAPI: Sendable {
 /// OpenAI's chat completions and embeddings.
 enum OpenAIAPI: ClientAPI {
     static func model(_ r: OpenAIRequest) -> String { r.model }
+    static func renamed(_ r: OpenAIRequest, _ model: String) throws(GatewayError) -> OpenAIRequest { try r.renamed(model) }
     static func body(_ r: OpenAIRequest) -> ByteBuffer { r.body }
     static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
     static func needs(_ r: OpenAIRequest) -> RequestNeeds { r.needs }
@@ -43,6 +46,7 @@ enum OpenAIAPI: ClientAPI {
 /// Anthropic's Messages API.
 enum AnthropicAPI: ClientAPI {
     static func model(_ r: AnthropicMessagesRequest) -> String { r.model }
+    static func renamed(_ r: AnthropicMessagesRequest, _ model: String) throws(GatewayError) -> AnthropicMessagesRequest { try r.renamed(model) }
     static func body(_ r: AnthropicMessagesRequest) -> ByteBuffer { r.body }
     static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
     static func needs(_ r: AnthropicMessagesRequest) -> RequestNeeds { r.needs }

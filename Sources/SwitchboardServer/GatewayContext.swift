@@ -38,6 +38,8 @@ public struct Identity: Sendable, Equatable {
     public var team: String?
     public var teamModels: [String]
     public var teamLimits: Limits
+    /// The key's metadata over its team's (routing rules may match on it).
+    public var metadata: [String: String] = [:]
 
     public init(name: String, allowedModels: [String] = [], isMaster: Bool = false, keyID: String? = nil, roles: [Role] = [.user],
                 priority: PriorityClass = .standard, region: String? = nil, limits: Limits = .init(), team: String? = nil,
@@ -59,6 +61,7 @@ public struct Identity: Sendable, Equatable {
     public init(key: KeyRecord, team: TeamRecord?) {
         self.init(name: key.name, allowedModels: key.models, keyID: key.id, roles: key.roles, priority: key.priority, region: key.region,
                   limits: key.limits, team: key.team, teamModels: team?.models ?? [], teamLimits: team?.limits ?? .init())
+        metadata = (team?.metadata ?? [:]).merging(key.metadata) { _, own in own }
     }
 
     /// Whether both the key's and its team's model lists allow `model`.
@@ -88,28 +91,4 @@ public struct Identity: Sendable, Equatable {
         let base = parts[0].hasPrefix("team:") ? "team '\(team ?? "")'" : "key '\(name)'"
         return parts.count > 1 ? "\(base) on model '\(parts[1])'" : base
     }
-}
-
-/// Matches `text` against a glob with `*` (any run) and `?` (any one character).
-public func globMatch(_ pattern: String, _ text: String) -> Bool {
-    let p = Array(pattern.unicodeScalars), t = Array(text.unicodeScalars)
-    var pi = 0, ti = 0, star = -1, mark = 0
-    while ti < t.count {
-        if pi < p.count, p[pi] == "?" || p[pi] == t[ti] {
-            pi += 1
-            ti += 1
-        } else if pi < p.count, p[pi] == "*" {
-            star = pi
-            mark = ti
-            pi += 1
-        } else if star >= 0 {
-            pi = star + 1
-            mark += 1
-            ti = mark
-        } else {
-            return false
-        }
-    }
-    while pi < p.count, p[pi] == "*" { pi += 1 }
-    return pi == p.count
 }

@@ -218,6 +218,7 @@ extension Span {
             if let m = r.servedModel { a["switchboard.served_model"] = m }
             a["switchboard.attempts"] = r.attempts
             if let reason = r.routeReason { a["switchboard.route.reason"] = reason }
+            if let rule = r.routeRule { a["switchboard.route.rule"] = rule }
             if r.hedged { a["switchboard.hedged"] = true }
             if r.status < 400 || r.usage.totalTokens > 0 {
                 a["gen_ai.usage.input_tokens"] = r.usage.promptTokens

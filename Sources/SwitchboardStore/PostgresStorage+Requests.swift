@@ -36,6 +36,7 @@ extension PostgresStorage {
                     binds.append(r.usage.promptTokens); binds.append(r.usage.completionTokens); binds.append(r.usage.cachedTokens)
                     binds.append(r.costUSD); binds.append(r.usage.cacheWriteTokens); binds.append(r.usage.reasoningTokens)
                     binds.append(r.keyID); binds.append(r.team); binds.append(r.routeReason); binds.append(r.servedModel); binds.append(r.hedged ? 1 : 0)
+                    binds.append(r.routeRule)
                 }
                 try await tx.query(PostgresQuery(unsafeSQL: "INSERT INTO request_log (\(Self.logColumns)) VALUES " + rows.joined(separator: ","), binds: binds), logger: logger)
             }
@@ -114,6 +115,6 @@ extension PostgresStorage {
             usage: Usage(promptTokens: try int("prompt_tokens"), completionTokens: try int("completion_tokens"), cachedTokens: try int("cached_tokens"),
                          cacheWriteTokens: try int("cache_write_tokens"), reasoningTokens: try int("reasoning_tokens")),
             costUSD: try double("cost_usd") ?? 0, keyID: try text("key_id"), team: try text("team"), routeReason: try text("route_reason"),
-            servedModel: try text("served_model"), hedged: try int("hedged") != 0)
+            servedModel: try text("served_model"), hedged: try int("hedged") != 0, routeRule: try text("route_rule"))
     }
 }

@@ -101,6 +101,7 @@ public final class PostgresStorage: Storage {
         (4, GovernanceSchema.logIndexes),
         (5, GovernanceSchema.bodies(real: "DOUBLE PRECISION")),
         (6, [GovernanceSchema.logIDIndex]),
+        (7, ["ALTER TABLE request_log ADD COLUMN route_rule TEXT"]),
     ]
 
     /// One admission in one statement (see `PostgresAdmission`): locks the scopes, checks rate limits (the last 60

@@ -64,6 +64,7 @@ public final class SQLiteStorage: Storage {
         (5, GovernanceSchema.logIndexes),
         (6, GovernanceSchema.bodies(real: "REAL")),
         (7, [GovernanceSchema.logIDIndex]),
+        (8, ["ALTER TABLE request_log ADD COLUMN route_rule TEXT"]),
     ]
 
     /// Serialises writes: a transaction spans several statements on the one connection.
@@ -100,9 +101,9 @@ public final class SQLiteStorage: Storage {
         _ = try await connection.query("SELECT 1")
     }
 
-    static let columns = "id, started_at, key_name, endpoint, model, provider, upstream_model, stream, status, error_code, attempts, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens, cost_usd, cache_write_tokens, reasoning_tokens, key_id, team, route_reason, served_model, hedged"
+    static let columns = "id, started_at, key_name, endpoint, model, provider, upstream_model, stream, status, error_code, attempts, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens, cost_usd, cache_write_tokens, reasoning_tokens, key_id, team, route_reason, served_model, hedged, route_rule"
 
-    static let columnCount = 24
+    static let columnCount = 25
 
     public func insert(_ records: [RequestRecord]) async throws {
         try await writes.run { try await self.transaction { try await self.insertRows(records) } }
@@ -139,7 +140,7 @@ public final class SQLiteStorage: Storage {
                           .float(r.costUSD), .integer(r.usage.cacheWriteTokens), .integer(r.usage.reasoningTokens),
                           r.keyID.map(SQLiteData.text) ?? .null, r.team.map(SQLiteData.text) ?? .null,
                           r.routeReason.map(SQLiteData.text) ?? .null, r.servedModel.map(SQLiteData.text) ?? .null,
-                          .integer(r.hedged ? 1 : 0)]
+                          .integer(r.hedged ? 1 : 0), r.routeRule.map(SQLiteData.text) ?? .null]
             }
             _ = try await connection.query(sql, binds)
         }
@@ -195,7 +196,7 @@ public final class SQLiteStorage: Storage {
             usage: Usage(promptTokens: int("prompt_tokens"), completionTokens: int("completion_tokens"), cachedTokens: int("cached_tokens"),
                          cacheWriteTokens: int("cache_write_tokens"), reasoningTokens: int("reasoning_tokens")),
             costUSD: double("cost_usd") ?? 0, keyID: text("key_id"), team: text("team"), routeReason: text("route_reason"),
-            servedModel: text("served_model"), hedged: int("hedged") != 0)
+            servedModel: text("served_model"), hedged: int("hedged") != 0, routeRule: text("route_rule"))
     }
 
     public func close() async throws {

@@ -13,6 +13,8 @@ public struct GatewayConfig: Sendable {
     public var logging = LoggingConfig()
     public var tracing = TracingConfig()
     public var metrics = MetricsConfig()
+    /// `router:` — virtual models and the rules that choose a request's model.
+    public var router = RouterConfig()
 
     public init(server: ServerConfig = .init(), storage: StorageLocation = .memory, auth: AuthConfig = .init(),
                 providers: [ProviderConfig], models: [ModelConfig], routing: RoutingConfig = .init()) {

@@ -25,6 +25,8 @@ final class Gateway: Sendable {
     /// The provider of each deployment slot of `table` (nil: a provider missing from the configuration).
     let slotProviders: [(any Provider)?]
     let routing: RoutingConfig
+    /// `router.models`: names clients may ask for that a routing rule turns into a model.
+    let virtualModels: [String]
     let stages: EngineStages
     /// What the engine waits on: back-off, hedging, first-token and total limits, the priority queues' timeout (and
     /// routing's books).
@@ -85,6 +87,7 @@ final class Gateway: Sendable {
         stages.response = extraStages.response + stages.response
         self.stages = stages
         routing = config.routing
+        virtualModels = config.router.virtualModels
         self.recorder = recorder
         metrics = recorder as? GatewayMetrics
     }
@@ -92,9 +95,9 @@ final class Gateway: Sendable {
     /// Serves one request of the client's API end to end: the engine's steps in order.
     func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil,
-                               traceHeaders: TraceHeaders = .init(), logger: Logger) async -> Response {
+                               traceHeaders: TraceHeaders = .init(), headers: HTTPFields = [:], logger: Logger) async -> Response {
         var call = Call<API>(request: request, identity: identity, requestID: requestID, clientHeaders: clientHeaders, affinity: affinity,
-                             traceHeaders: traceHeaders, logger: logger)
+                             traceHeaders: traceHeaders, logger: logger, headers: headers)
         var exchange = Exchange(endpoint: API.endpoint(request), model: call.model, stream: API.isStream(request), identity: identity,
                                 requestID: requestID)
         metrics?.started()

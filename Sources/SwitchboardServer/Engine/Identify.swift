@@ -20,6 +20,10 @@ struct Call<API: ClientAPI>: Sendable {
     let affinity: String?
     let traceHeaders: TraceHeaders
     let logger: Logger
+    /// The request's headers (routing rules may match on them).
+    let headers: HTTPFields
+    /// Set by a routing rule: the models to escalate to when the chosen one fails, instead of its fallbacks.
+    var escalation: [String]?
 
     var model: String { API.model(request) }
 }
@@ -38,9 +42,9 @@ extension Gateway {
             exchange.bodyLimit = bodyLimit
             exchange.record.requestBody = Exchange.prefix(API.body(call.request), bodyLimit)
         }
-        guard table.models[model] != nil else {
+        guard table.models[model] != nil || virtualModels.contains(model) else {
             let identity = call.identity
-            return .unknownModel(model, suggestion: suggestion(for: model, among: table.modelNames.filter { identity.allows(model: $0) }))
+            return .unknownModel(model, suggestion: suggestion(for: model, among: (table.modelNames + virtualModels).filter { identity.allows(model: $0) }))
         }
         guard call.identity.allows(model: model) else {
             return .modelNotAllowed(model)

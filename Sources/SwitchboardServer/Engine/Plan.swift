@@ -10,7 +10,7 @@ extension Gateway {
     func plan<API: ClientAPI>(_ call: Call<API>) -> RoutePlan? {
         let identity = call.identity
         return table.plan(model: call.model, needs: API.needs(call.request), affinityKey: call.affinity ?? API.affinityKey(call.request),
-                          allows: { identity.allows(model: $0) })
+                          escalation: call.escalation, allows: { identity.allows(model: $0) })
     }
 
     /// The client's error when routing gave up: the last attempt's failure when there was one, else why nothing

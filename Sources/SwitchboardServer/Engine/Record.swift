@@ -25,6 +25,8 @@ struct Exchange: Sendable {
     var responseTotal = 0
     /// The request's span and its answering stream's attempt span (tracing on); they end with the record.
     var spans: RequestSpans?
+    /// The routing rule (and tier) that chose the model, when one did.
+    var route: RouteNote?
 
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
@@ -109,7 +111,7 @@ struct Exchange: Sendable {
         h[.switchboardModel] = modelName
         if let p = record.provider { h[.switchboardProvider] = p }
         h[.switchboardAttempts] = String(record.attempts)
-        if let reason = record.routeReason { h[.switchboardRoute] = reason }
+        if let reason = record.routeReason { h[.switchboardRoute] = route.map { "\(reason); \($0.header(served: modelName))" } ?? reason }
         ticket?.grant.status.add(to: &h)
         return h
     }

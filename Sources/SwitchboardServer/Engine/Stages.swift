@@ -59,7 +59,11 @@ struct EngineStages: Sendable {
     static func make(config: GatewayConfig, table: RoutingTable) -> EngineStages {
         var stages = EngineStages()
         // Request stages, in order:
-        //  1. capabilities: refuse what no reachable deployment can serve (always on)
+        //  1. router: routing rules choose the model (`router.rules`)
+        if !config.router.rules.isEmpty || !config.router.virtualModels.isEmpty {
+            stages.request.append(RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback, scorer: nil))
+        }
+        //  2. capabilities: refuse what no reachable deployment can serve (always on)
         stages.request.append(CapabilityStage(table: table))
         // Response stages, in order (the last sees what the client gets):
         //  1. body capture: the answer as the client gets it, for the request log (`logging.bodies`)

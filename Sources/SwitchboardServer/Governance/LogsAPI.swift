@@ -42,7 +42,7 @@ enum LogsAPI {
             "key_name": .string(r.keyName), "key_id": opt(r.keyID), "team": opt(r.team), "endpoint": .string(r.endpoint),
             "model": .string(r.model), "served_model": opt(r.servedModel), "provider": opt(r.provider), "deployment": opt(r.upstreamModel),
             "stream": .bool(r.stream), "status": .int(r.status), "error_code": opt(r.errorCode), "attempts": .int(r.attempts),
-            "route_reason": opt(r.routeReason), "hedged": .bool(r.hedged), "latency_ms": .double(r.latencyMs),
+            "route_reason": opt(r.routeReason), "route_rule": opt(r.routeRule), "hedged": .bool(r.hedged), "latency_ms": .double(r.latencyMs),
             "ttft_ms": r.ttftMs.map(JSONValue.double) ?? .null,
             "usage": .object(["prompt_tokens": .int(r.usage.promptTokens), "completion_tokens": .int(r.usage.completionTokens),
                               "cached_tokens": .int(r.usage.cachedTokens), "reasoning_tokens": .int(r.usage.reasoningTokens)]),

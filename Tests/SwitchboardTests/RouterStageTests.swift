@@ -1,0 +1,120 @@
+import Foundation
+import HTTPTypes
+import SwitchboardCore
+import Testing
+
+/// Routing rules in the running gateway (in process, mock providers): a virtual model routed by content, headers and
+/// key; tiers escalating when a tier fails; cheapest capable; the explanation in `x-switchboard-route` and the
+/// record; virtual models listed and refused when nothing routes them.
+@Suite struct RouterStageTests {
+    static let yaml = """
+        auth:
+          master_key: "sk-master"
+          keys:
+            - { name: tester, key: "\(GatewayHarness.key)" }
+            - { name: no-large, key: "sk-no-large", models: [auto, small, medium] }
+        providers:
+          - { name: sim-a, kind: mock, seed: 1 }
+          - { name: broken, kind: mock, seed: 2, error_rate: 1 }
+        models:
+          - name: small
+            deployments: [{ provider: sim-a, model: s, price: { input: 0.1, output: 0.4 }, capabilities: { tools: false } }]
+          - name: flaky-small
+            retries: 0
+            deployments: [{ provider: broken, model: s, price: { input: 0.1, output: 0.4 } }]
+          - name: medium
+            deployments: [{ provider: sim-a, model: m, price: { input: 1, output: 4 } }]
+          - name: large
+            deployments: [{ provider: sim-a, model: l, price: { input: 5, output: 15 } }]
+        router:
+          models: [auto]
+          rules:
+            - name: code
+              when: { model: auto, content: { regex: ["```"], keywords: [stack trace] } }
+              route: { model: large }
+            - name: beta-app
+              when: { model: auto, headers: { x-app: "^beta" } }
+              route: { tiers: [flaky-small, medium, large] }
+            - name: cheap-first
+              when: { model: auto, tools: false }
+              route: { cheapest: [large, medium, small] }
+            - name: tools
+              when: { model: auto }
+              route: { tiers: [small, large, medium] }
+        """
+
+    static func chat(_ text: String, model: String = "auto", extra: String = "") -> String {
+        #"{"model":"\#(model)","messages":[{"role":"system","content":"be brief"},{"role":"user","content":\#(JSONString.quote(text))}]\#(extra)}"#
+    }
+
+    @Test func aVirtualModelIsRoutedByItsRulesAndSaysWhy() async throws {
+        try await withGateway(Self.yaml) { h in
+            let code = try await h.post("/v1/chat/completions", Self.chat("Why does this fail? ```let x = 1```"))
+            #expect(code.status == .ok && code.header("x-switchboard-model") == "large")
+            #expect(code.header("x-switchboard-route") == "primary; rule=code")
+            let words = try await h.post("/v1/chat/completions", Self.chat("I got a Stack Trace here"))
+            #expect(words.header("x-switchboard-model") == "large")
+
+            // Cheapest capable: small ($0.1/M in) serves plain prompts.
+            let plain = try await h.post("/v1/chat/completions", Self.chat("hello"))
+            #expect(plain.status == .ok && plain.header("x-switchboard-model") == "small" && plain.header("x-switchboard-route") == "primary; rule=cheap-first")
+            // The record keeps what the client asked for and what served it.
+            let records = try await h.records()
+            #expect(records.map(\.model) == ["auto", "auto", "auto"])
+            #expect(Set(records.map(\.servedModel)) == ["large", "small"] && records.map(\.routeRule).sorted { ($0 ?? "") < ($1 ?? "") } == ["cheap-first", "code", "code"])
+
+            // Tools: small lacks them, so the second tier serves.
+            let tools = try await h.post("/v1/chat/completions", Self.chat("weather?", extra: #","tools":[{"type":"function","function":{"name":"f","parameters":{}}}]"#))
+            #expect(tools.status == .ok && tools.header("x-switchboard-model") == "large" && tools.header("x-switchboard-route") == "primary; rule=tools; tier=2")
+        }
+    }
+
+    @Test func aTierThatFailsEscalatesToTheNextTier() async throws {
+        try await withGateway(Self.yaml) { h in
+            var headers = HTTPFields()
+            headers[HTTPField.Name("x-app")!] = "beta-7"
+            let r = try await h.post("/v1/chat/completions", Self.chat("hello"), headers: headers)
+            #expect(r.status == .ok && r.header("x-switchboard-model") == "medium")
+            #expect(r.header("x-switchboard-route") == "fallback; rule=beta-app; tier=2")
+            let record = try #require(try await h.records().first)
+            #expect(record.attempts == 2 && record.servedModel == "medium")
+        }
+    }
+
+    @Test func aRuleWhoseModelsTheKeyMayNotUseGivesWay() async throws {
+        try await withGateway(Self.yaml) { h in
+            // The key may not use large: the code rule gives way to the next that matches, cheapest of what it may use.
+            let r = try await h.post("/v1/chat/completions", Self.chat("```code```"), key: "sk-no-large")
+            #expect(r.status == .ok && r.header("x-switchboard-model") == "small" && r.header("x-switchboard-route") == "primary; rule=cheap-first")
+        }
+    }
+
+    @Test func virtualModelsAreListedAndAnsweredInEveryAPI() async throws {
+        try await withGateway(Self.yaml) { h in
+            let models = try await h.get("/v1/models")
+            let ids = (try models.json()["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            #expect(ids.contains("auto") && ids.contains("small"))
+            let anthropic = try await h.post("/v1/messages", #"{"model":"auto","max_tokens":20,"messages":[{"role":"user","content":"```x```"}]}"#)
+            #expect(anthropic.status == .ok && anthropic.header("x-switchboard-model") == "large")
+            // A model that is not virtual and that no rule names goes on as asked.
+            let direct = try await h.post("/v1/chat/completions", Self.chat("```x```", model: "medium"))
+            #expect(direct.status == .ok && direct.header("x-switchboard-model") == "medium" && direct.header("x-switchboard-route") == "primary")
+        }
+    }
+
+    @Test func aVirtualModelNoRuleRoutesIsRefusedClearly() async throws {
+        // Without the last rule (the only one a request with tools matches).
+        let yaml = Self.yaml.components(separatedBy: "- name: tools")[0]
+        try await withGateway(yaml) { h in
+            let r = try await h.post("/v1/chat/completions", Self.chat("weather?", extra: #","tools":[{"type":"function","function":{"name":"f","parameters":{}}}]"#))
+            #expect(r.status == .badRequest)
+            let message = (try r.json()["error"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(message.contains("virtual model 'auto'") && message.contains("cheap-first (tools)") && message.contains("code (content)"))
+        }
+        // With a default fallback, the fallback serves it.
+        try await withGateway(yaml + "\nrouting: { default_fallback: medium }") { h in
+            let r = try await h.post("/v1/chat/completions", Self.chat("weather?", extra: #","tools":[{"type":"function","function":{"name":"f","parameters":{}}}]"#))
+            #expect(r.status == .ok && r.header("x-switchboard-model") == "medium" && r.header("x-switchboard-route") == "primary; rule=default_fallback")
+        }
+    }
+}
