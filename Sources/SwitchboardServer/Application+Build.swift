@@ -17,6 +17,8 @@ import SwitchboardStore
 /// Everything the gateway's routes need, built from a configuration.
 public struct GatewayServices: Sendable {
     public let config: GatewayConfig
+    /// Where `config` came from, as `/admin/config` shows it: the file's absolute path, or `ConfigReport.demoSource`.
+    public var configSource = ConfigReport.inCodeSource
     let gateway: Gateway
     public let storage: any Storage
     public let requestLog: RequestLogService
@@ -117,6 +119,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
         "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete], "/admin/logs": [.get], "/admin/logs/*": [.get], "/admin/analytics": [.get],
+        "/admin/config": [.get],
     ]
     router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
 
@@ -206,6 +209,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     CredentialsAPI.add(to: admin, config: services.config, storage: services.storage, overrides: services.credentials)
     let requestLog = services.requestLog
     LogsAPI.add(to: admin, storage: services.storage, flush: { await requestLog.flush() })
+    ConfigAPI.add(to: admin, config: services.config, source: services.configSource)
     return router
 }
 
@@ -290,10 +294,13 @@ struct StorageService: Service {
 /// - Parameters:
 ///   - transport: replaces the real upstream clients (tests); nil builds the default transport (lean NIO client for
 ///     http://, AsyncHTTPClient for https://).
+///   - configSource: where `config` came from, for `/admin/config`: the file's absolute path, or
+///     `ConfigReport.demoSource`.
 ///   - storage: replaces the storage the configuration names (tests).
 ///   - onServerRunning: called with the bound port once the server listens.
 public func buildApplication(
     config: GatewayConfig,
+    configSource: String = ConfigReport.inCodeSource,
     storage: (any Storage)? = nil,
     transport: (any UpstreamTransport)? = nil,
     logger: Logger,
@@ -317,7 +324,8 @@ public func buildApplication(
         extraServices.append(TransportService(transport: client))
         upstream = client
     }
-    let services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
+    var services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
+    services.configSource = configSource
     if let shared = services.sharedAdmission { extraServices.append(AdmissionMaintenanceService(admission: shared, logger: logger)) }
     if let key = config.auth.encryptionKey {
         let names = Set(config.providers.map(\.name))

@@ -42,7 +42,8 @@ struct Serve: AsyncParsableCommand {
         let address = "\(cfg.server.host):\(cfg.server.port)"
         let app: any ApplicationProtocol
         do {
-            app = try await buildApplication(config: cfg, logger: logger) { port in
+            let source = config.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? ConfigReport.demoSource
+            app = try await buildApplication(config: cfg, configSource: source, logger: logger) { port in
                 started.set()
                 let cfg = final
                 let url = "\(cfg.server.tls == nil ? "http" : "https")://\(cfg.server.host.contains(":") ? "[\(cfg.server.host)]" : cfg.server.host):\(port)"
