@@ -7,6 +7,7 @@ import Synchronization
 /// `ratioWindow` outcomes) → open for `baseEjectionMs × 2^(ejections)` (capped) →
 /// half-open: exactly one probe request; success closes (and forgets the back-off), failure re-opens for longer.
 /// A 429 is not a failure: it puts the deployment in cooldown until its `Retry-After`, health unchanged.
+/// Each change of state is returned as a `HealthTransition` (with why) for the deployment's event log.
 public struct CircuitBreaker: Sendable, Equatable {
     public enum State: Sendable, Equatable {
         case closed(consecutiveFailures: Int)
@@ -50,18 +51,21 @@ public struct CircuitBreaker: Sendable, Equatable {
     public init(policy: Policy = Policy()) { self.policy = policy }
 
     /// Whether a request may go to this deployment now. Moving from open to half-open hands out the one probe.
-    public mutating func admit(nowMs: Double) -> Bool {
-        guard nowMs >= cooldownUntilMs, !activelyDown else { return false }
+    public mutating func admit(nowMs: Double) -> Bool { admitting(nowMs: nowMs).admitted }
+
+    /// `admit`, and the move to half-open when this request is the trial.
+    public mutating func admitting(nowMs: Double) -> (admitted: Bool, transition: HealthTransition?) {
+        guard nowMs >= cooldownUntilMs, !activelyDown else { return (false, nil) }
         switch state {
-        case .closed: return true
+        case .closed: return (true, nil)
         case .open(let until):
-            guard nowMs >= until else { return false }
+            guard nowMs >= until else { return (false, nil) }
             state = .halfOpen(probeInFlight: true)
-            return true
+            return (true, HealthTransition(.halfOpen, "ejection over: one trial request let through"))
         case .halfOpen(let probing):
-            guard !probing else { return false }
+            guard !probing else { return (false, nil) }
             state = .halfOpen(probeInFlight: true)
-            return true
+            return (true, nil)
         }
     }
 
@@ -75,10 +79,21 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
     }
 
-    public mutating func succeeded() {
-        if case .closed = state { push(failed: false) } else { outcomes = 0; recorded = 0 }
+    @discardableResult
+    public mutating func succeeded() -> HealthTransition? {
+        var transition: HealthTransition?
+        switch state {
+        case .closed: push(failed: false)
+        case .halfOpen:
+            (outcomes, recorded) = (0, 0)
+            transition = HealthTransition(.closed, "recovered after a successful trial request")
+        case .open:
+            (outcomes, recorded) = (0, 0)
+            transition = HealthTransition(.closed, "recovered: a request sent before the ejection succeeded")
+        }
         state = .closed(consecutiveFailures: 0)
         ejections = 0
+        return transition
     }
 
     private mutating func push(failed: Bool) {
@@ -94,19 +109,25 @@ public struct CircuitBreaker: Sendable, Equatable {
         return Double(outcomes.nonzeroBitCount) / Double(window)
     }
 
-    public mutating func failed(nowMs: Double) {
+    @discardableResult
+    public mutating func failed(nowMs: Double) -> HealthTransition? {
         switch state {
         case .closed(let n):
             push(failed: true)
-            if n + 1 >= policy.failureThreshold || (policy.errorRatio.map { r in windowRatio.map { $0 >= r } ?? false } ?? false) {
-                eject(nowMs)
-            } else {
-                state = .closed(consecutiveFailures: n + 1)
+            if n + 1 >= policy.failureThreshold {
+                let why = n == 0 ? "1 failure" : "\(n + 1) consecutive failures"
+                return HealthTransition(.open, "\(why); ejected for \(describeMs(eject(nowMs)))")
             }
+            if let r = policy.errorRatio, let ratio = windowRatio, ratio >= r {
+                let why = "\(Int((ratio * 100).rounded()))% of the last \(recorded) requests failed"
+                return HealthTransition(.open, "\(why); ejected for \(describeMs(eject(nowMs)))")
+            }
+            state = .closed(consecutiveFailures: n + 1)
+            return nil
         case .halfOpen:
-            eject(nowMs)
+            return HealthTransition(.open, "trial request failed; ejected for \(describeMs(eject(nowMs)))")
         case .open:
-            break     // an attempt that started before the ejection ended late
+            return nil     // an attempt that started before the ejection ended late
         }
     }
 
@@ -118,9 +139,23 @@ public struct CircuitBreaker: Sendable, Equatable {
 
     /// A 429: cooldown until `retryAfterMs` from now (or the default), health unchanged; a half-open probe is
     /// released so the next one can go once the cooldown ends.
-    public mutating func rateLimited(nowMs: Double, retryAfterMs: Double?) {
+    /// Returns the start of a cooldown (none when it only extends one under way).
+    @discardableResult
+    public mutating func rateLimited(nowMs: Double, retryAfterMs: Double?) -> HealthTransition? {
+        let starts = nowMs >= cooldownUntilMs
         cooldownUntilMs = max(cooldownUntilMs, nowMs + (retryAfterMs ?? policy.defaultCooldownMs))
         if case .halfOpen = state { state = .halfOpen(probeInFlight: false) }
+        guard starts else { return nil }
+        return HealthTransition(.coolingDown, retryAfterMs.map { "rate limited, Retry-After \(describeMs($0))" }
+                                    ?? "rate limited (no Retry-After): set aside for \(describeMs(policy.defaultCooldownMs))")
+    }
+
+    /// Active health checks' verdict; the change, when it is one, with `reason`.
+    @discardableResult
+    public mutating func setActivelyDown(_ down: Bool, reason: String) -> HealthTransition? {
+        guard down != activelyDown else { return nil }
+        activelyDown = down
+        return HealthTransition(down ? .down : .up, reason)
     }
 
     /// Whether the next request would be its half-open probe (ejection over, probe not taken yet).
@@ -140,62 +175,83 @@ public struct CircuitBreaker: Sendable, Equatable {
         return t
     }
 
-    private mutating func eject(_ nowMs: Double) {
+    /// Opens the circuit; how long for.
+    private mutating func eject(_ nowMs: Double) -> Double {
         let duration = min(policy.baseEjectionMs * Double(1 << min(ejections, 20)), policy.maxEjectionMs)
         ejections += 1
         state = .open(untilMs: nowMs + duration)
         outcomes = 0
         recorded = 0
+        return duration
     }
 }
 
-/// The health of a model's deployments, shared by all requests.
+/// The health of a model's deployments, shared by all requests, and each one's recent changes of state (at most
+/// `HealthEventRing.capacity`, kept under the same lock and written only when the state changes).
 public final class HealthBook: Sendable {
-    private let breakers: Mutex<[CircuitBreaker]>
+    struct Books: Sendable {
+        var breakers: [CircuitBreaker]
+        var events: [HealthEventRing]
+
+        mutating func note(_ index: Int, _ transition: HealthTransition?, atMs: @autoclosure () -> Double) {
+            if let transition { events[index].append(HealthEvent(atMs: atMs(), transition)) }
+        }
+    }
+
+    private let books: Mutex<Books>
     public let now: @Sendable () -> Double
 
     public let count: Int
 
     public init(count: Int, policy: CircuitBreaker.Policy = .init(), now: @escaping @Sendable () -> Double) {
         self.count = count
-        breakers = Mutex(Array(repeating: CircuitBreaker(policy: policy), count: count))
+        books = Mutex(Books(breakers: Array(repeating: CircuitBreaker(policy: policy), count: count),
+                            events: Array(repeating: HealthEventRing(), count: count)))
         self.now = now
     }
 
     /// The candidates that may be tried now (without taking probes; `admit` does that for the chosen one).
     public func available(_ candidates: [Int]) -> [Int] {
         let t = now()
-        return breakers.withLock { b in candidates.filter { b[$0].isAvailable(nowMs: t) } }
+        return books.withLock { b in candidates.filter { b.breakers[$0].isAvailable(nowMs: t) } }
     }
 
     public func admit(_ index: Int) -> Bool {
         let t = now()
-        return breakers.withLock { $0[index].admit(nowMs: t) }
+        return books.withLock { b in
+            let (admitted, transition) = b.breakers[index].admitting(nowMs: t)
+            b.note(index, transition, atMs: t)
+            return admitted
+        }
     }
 
-    public func succeeded(_ index: Int) { breakers.withLock { $0[index].succeeded() } }
+    public func succeeded(_ index: Int) {
+        // The request path: the clock is read only when the state changes.
+        books.withLock { b in b.note(index, b.breakers[index].succeeded(), atMs: self.now()) }
+    }
     public func failed(_ index: Int) {
         let t = now()
-        breakers.withLock { $0[index].failed(nowMs: t) }
+        books.withLock { b in b.note(index, b.breakers[index].failed(nowMs: t), atMs: t) }
     }
-    public func abandoned(_ index: Int) { breakers.withLock { $0[index].abandoned() } }
+    public func abandoned(_ index: Int) { books.withLock { $0.breakers[index].abandoned() } }
     public func rateLimited(_ index: Int, retryAfterMs: Double?) {
         let t = now()
-        breakers.withLock { $0[index].rateLimited(nowMs: t, retryAfterMs: retryAfterMs) }
+        books.withLock { b in b.note(index, b.breakers[index].rateLimited(nowMs: t, retryAfterMs: retryAfterMs), atMs: t) }
     }
 
     /// Milliseconds until the earliest of `candidates` may be tried again.
     public func waitMs(_ candidates: [Int]) -> Double {
         let t = now()
-        return breakers.withLock { b in candidates.map { b[$0].availableAtMs(nowMs: t) - t }.min() ?? 0 }
+        return books.withLock { b in candidates.map { b.breakers[$0].availableAtMs(nowMs: t) - t }.min() ?? 0 }
     }
 
     /// True when every one of `candidates` is only cooling down after a 429 (none is failing).
     public func onlyRateLimited(_ candidates: [Int]) -> Bool {
         let t = now()
-        return breakers.withLock { b in
+        return books.withLock { b in
             candidates.allSatisfy { i in
-                if case .closed = b[i].state, !b[i].activelyDown { return b[i].cooldownUntilMs > t }
+                let breaker = b.breakers[i]
+                if case .closed = breaker.state, !breaker.activelyDown { return breaker.cooldownUntilMs > t }
                 return false
             }
         }
@@ -204,13 +260,19 @@ public final class HealthBook: Sendable {
     /// The candidates whose ejection is over and whose probe is not taken yet.
     public func awaitingProbe(_ candidates: [Int]) -> [Int] {
         let t = now()
-        return breakers.withLock { b in candidates.filter { b[$0].awaitsProbe(nowMs: t) } }
+        return books.withLock { b in candidates.filter { b.breakers[$0].awaitsProbe(nowMs: t) } }
     }
 
-    /// Active health checks' verdict on a deployment.
-    public func setActivelyDown(_ index: Int, _ down: Bool) { breakers.withLock { $0[index].activelyDown = down } }
+    /// Active health checks' verdict on a deployment, and why (for its event log).
+    public func setActivelyDown(_ index: Int, _ down: Bool, reason: String? = nil) {
+        let why = reason ?? (down ? "health checks failed" : "health checks passed")
+        books.withLock { b in b.note(index, b.breakers[index].setActivelyDown(down, reason: why), atMs: self.now()) }
+    }
 
-    public var snapshot: [CircuitBreaker] { breakers.withLock { $0 } }
+    public var snapshot: [CircuitBreaker] { books.withLock { $0.breakers } }
+
+    /// Each deployment's recent changes of state, oldest first.
+    public var events: [[HealthEvent]] { books.withLock { $0.events.map(\.events) } }
 }
 
 /// Active health of one provider from its probe results: down after `unhealthyThreshold` failed probes in a row, up

@@ -37,10 +37,12 @@ public final class HealthCheckService: Service, Sendable {
         let result = await target.provider.probe(path: target.config.path, timeout: .milliseconds(Int64(target.config.timeoutSeconds * 1000)))
         let change = trackers.withLock { $0[i].record(up: result.isUp) }
         if let down = change {
-            for slot in target.slots { table.health.setActivelyDown(slot, down) }
+            var reason = "unknown"
+            if case .down(let r) = result { reason = String(r.map { $0 == "_" ? " " : $0 }) }
+            let streak = down ? target.config.unhealthyThreshold : target.config.healthyThreshold
+            let why = (down ? "probe failed: \(reason)" : "probe succeeded") + (streak > 1 ? " (\(streak) in a row)" : "")
+            for slot in target.slots { table.health.setActivelyDown(slot, down, reason: why) }
             if down {
-                var reason = "unknown"
-                if case .down(let r) = result { reason = r }
                 logger.warning("Provider failed its health checks", metadata: ["provider": "\(target.provider.name)", "reason": "\(reason)"])
             } else {
                 logger.notice("Provider passed its health checks again", metadata: ["provider": "\(target.provider.name)"])

@@ -1,10 +1,14 @@
+import Foundation
 import SwitchboardCore
 import SwitchboardRouting
 
 /// The health of every model's deployments as `GET /admin/health` and `/metrics` show it: circuit state, cooldown,
-/// load and caps, read from the routing table's books. Beside the engine, not in it: it serves no request.
+/// load and caps, and recent changes of state, read from the routing table's books. Beside the engine, not in it:
+/// it serves no request.
 struct HealthReport: Sendable {
     let table: RoutingTable
+    /// Seconds since 1970: events are kept on the table's clock and shown on this one.
+    var wallNow: @Sendable () -> Double = { Date().timeIntervalSince1970 }
 
     /// The health of one deployment.
     struct Deployment {
@@ -48,8 +52,23 @@ struct HealthReport: Sendable {
         }
     }
 
+    /// A deployment's changes of state, oldest first, in wall-clock time: the table's clock is monotonic, so an
+    /// event's time is now on the wall clock less its age on the table's.
+    static func json(_ events: [HealthEvent], tableNowMs: Double, wallNowS: Double) -> JSONValue {
+        guard !events.isEmpty else { return .array([]) }
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return .array(events.map { e in
+            let at = wallNowS - (tableNowMs - e.atMs) / 1000
+            return .object(["at": .string(iso.string(from: Date(timeIntervalSince1970: at))), "at_s": .double((at * 1000).rounded() / 1000),
+                            "state": .string(e.state.rawValue), "reason": .string(e.reason)])
+        })
+    }
+
     /// `GET /admin/health`'s body.
     func json() -> String {
+        let events = table.health.events
+        let (tableNow, wall) = (table.now(), wallNow())
         let models: [JSONValue] = snapshot().compactMap { name, deployments in
             guard let model = table.models[name] else { return nil }
             let load = (model.balancer as? LoadAwareBalancer)?.load
@@ -75,6 +94,7 @@ struct HealthReport: Sendable {
                     e["capacity"] = .object(caps)
                 }
                 if let p95 = table.latency.percentile(h.slot, 95) { e["p95_ttft_ms"] = .double((p95 * 10).rounded() / 10) }
+                e["events"] = Self.json(events[h.slot], tableNowMs: tableNow, wallNowS: wall)
                 return .object(e)
             }
             var entry: [String: JSONValue] = ["name": .string(name), "deployments": .array(entries)]
