@@ -6,7 +6,8 @@ public enum DemoConfig {
     public static let adminKey = "sk-switchboard-admin"
 
     public static let yaml = """
-    # Switchboard demo: two simulated providers with different speed and price, three public models.
+    # Switchboard demo: two simulated providers with different speed and price, three public models, and `auto`,
+    # a virtual model whose routing rules choose one of them for each request.
     server:
       listen: "127.0.0.1:8080"
     storage: "sqlite:switchboard.db"
@@ -36,5 +37,17 @@ public enum DemoConfig {
       retries: 2
       timeout_s: 60
       deadline_s: 120
+    router:
+      models: [auto]
+      rules:
+        - name: code-and-maths
+          when: { model: auto, content: { regex: ["```", "(?i)\\\\b(prove|integral|derivative|algorithm|stack trace)\\\\b"] } }
+          route: { model: demo-fast }
+        - name: long-prompts
+          when: { model: auto, prompt_tokens: { min: 2000 } }
+          route: { tiers: [demo-fast, demo] }
+        - name: everything-else
+          when: { model: auto }
+          route: { cheapest: [demo-fast, demo-cheap] }
     """
 }
