@@ -154,4 +154,35 @@ import Testing
             #expect(deployment?["ejections"] == .int(1))
         }
     }
+
+    /// Active health checks: `down` with the probe's failure, `up` when it passes again, both with the streak.
+    @Test func probesMarkDownAndUpWithTheirReason() async throws {
+        let healthy = Flag()
+        try await FakeUpstream.run({ r in
+            if r.method == "GET" {
+                return healthy.isSet ? jsonReply(#"{"object":"list","data":[]}"#)
+                    : jsonReply(Wire.error("down", type: "server_error"), status: .serviceUnavailable)
+            }
+            return jsonReply(Wire.chatCompletion())
+        }) { fake in
+            let yaml = """
+                auth: { master_key: "sk-admin" }
+                providers:
+                  - { name: up1, kind: openai, base_url: "\(fake.baseURL)", api_key: "k1", health_check: { interval_s: 3600, unhealthy_threshold: 2, healthy_threshold: 1 } }
+                models: [ { name: chat, deployments: [ { provider: up1, model: m } ] } ]
+                """
+            try await withGateway(yaml, mode: .live) { h in
+                let checks = h.services.healthChecks
+                await checks.probe(0)
+                await checks.probe(0)
+                healthy.set()
+                await checks.probe(0)
+                let report = try await h.get("/admin/health", key: "sk-admin")
+                let deployment = JSONValue.parse(Data(buffer: report.body))?["models"]?.array?.first?["deployments"]?.array?.first
+                let events = try #require(deployment?["events"]?.array)
+                #expect(events.compactMap { $0["state"]?.string } == ["down", "up"])
+                #expect(events.compactMap { $0["reason"]?.string } == ["probe failed: HTTP 503 (2 in a row)", "probe succeeded"])
+            }
+        }
+    }
 }
