@@ -17,7 +17,7 @@ import Testing
         "master-0123456789-WXYZ", "sk-static-long-key-0001AB12", "sk-short1", "sk-openai-secret-value-QRST",
         "org-token-secret-long-9876", "tiny-hdr-1", "ant-key-short", "urlpass-secret", "qparam-secret-123",
         "pg-password-secret-77", "hc-secret-header-value-5555", "webhooksecret-long-XYZ1",
-        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "azure-key-from-env-0042",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "azure-key-from-env-0042", "Bearer rule-token-in-a-regex-8888",
     ]
 
     static let yaml = """
@@ -54,6 +54,11 @@ import Testing
       - { name: small, deployments: [ { provider: sim, model: sim-1 } ] }
       - { name: big, deployments: [ { provider: az, model: big-deploy } ] }
     routing: { retries: 1, backoff: { base_ms: 50, max_ms: 800 }, health: { failure_threshold: 3 } }
+    router:
+      models: [auto]
+      rules:
+        - { name: vip, when: { headers: { authorization: "Bearer rule-token-in-a-regex-8888" }, stream: true }, route: { model: big } }
+        - { name: rest, route: { cheapest: [small, chat] } }
     logging: { access_log: true, bodies: { enabled: true, max_bytes: 4096 } }
     tracing: { enabled: false, endpoint: "https://otel.example.test:4318", headers: { x-honeycomb-team: "hc-secret-header-value-5555" } }
     """
@@ -167,6 +172,12 @@ import Testing
             let tracing = try #require(json["tracing"] as? [String: Any])
             #expect(tracing["headers"] as? [String: String] == ["x-honeycomb-team": "••••5555"] && tracing["enabled"] as? Bool == false)
             #expect((json["metrics"] as? [String: Bool]) == ["key_labels": false])
+            let router = try #require(json["router"] as? [String: Any])
+            #expect(router["models"] as? [String] == ["auto"] && router["expected_output_tokens"] as? Int == 256)
+            let rules = try #require(router["rules"] as? [[String: Any]])
+            #expect(rules.map { $0["name"] as? String } == ["vip", "rest"])
+            #expect(rules[0]["when"] as? [String] == ["headers", "stream"] && rules[0]["route"] as? [String: String] == ["model": "big"])
+            #expect(rules[1]["when"] as? [String] == [] && rules[1]["route"] as? [String: [String]] == ["cheapest": ["small", "chat"]])
         }
     }
 

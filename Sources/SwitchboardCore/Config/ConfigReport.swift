@@ -44,6 +44,7 @@ public enum ConfigReport {
             "providers": .array(config.providers.map(provider)),
             "models": .array(config.models.map(model)),
             "routing": routing(config.routing),
+            "router": router(config.router),
             "logging": logging(config.logging),
             "metrics": .object(["key_labels": .bool(config.metrics.keyLabels)]),
             "tracing": tracing(config.tracing),
@@ -177,6 +178,32 @@ public enum ConfigReport {
                 "max_ejection_s": .double(h.maxEjectionSeconds), "cooldown_s": .double(h.cooldownSeconds),
                 "error_ratio": .double(h.errorRatio ?? 0), "min_requests": .int(h.minRequests),
             ]),
+        ])
+    }
+
+    /// `router:`: virtual models and rules. A rule shows which conditions it has, not their values (a `headers`
+    /// condition may well spell out a token).
+    static func router(_ r: RouterConfig) -> JSONValue {
+        .object([
+            "models": strings(r.virtualModels),
+            "rules": .array(r.rules.map { rule in
+                let w = rule.when
+                let present: [(String, Bool)] = [
+                    ("model", w.models != nil), ("key", w.keys != nil), ("team", w.teams != nil), ("metadata", w.metadata != nil),
+                    ("request_metadata", w.requestMetadata != nil), ("tags", w.tags != nil), ("headers", w.headers != nil),
+                    ("prompt_tokens", w.promptTokens != nil), ("tools", w.tools != nil), ("images", w.images != nil), ("json", w.json != nil),
+                    ("stream", w.stream != nil), ("content", w.content != nil), ("language", w.languages != nil),
+                    ("difficulty", w.difficulty != nil), ("region", w.regions != nil),
+                ]
+                let route: JSONValue = switch rule.route {
+                case .model(let m): .object(["model": .string(m)])
+                case .tiers(let ms): .object(["tiers": strings(ms)])
+                case .cheapest(let ms): .object(["cheapest": strings(ms)])
+                }
+                return .object(["name": .string(rule.name), "when": strings(present.filter(\.1).map(\.0)), "route": route])
+            }),
+            "region_header": optional(r.regionHeader), "expected_output_tokens": .int(r.expectedOutputTokens),
+            "classifier": optional(r.classifierFile),
         ])
     }
 
