@@ -119,7 +119,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
         "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete], "/admin/logs": [.get], "/admin/logs/*": [.get], "/admin/analytics": [.get],
-        "/admin/config": [.get],
+        "/admin/config": [.get], "/admin/route/explain": [.post],
     ]
     router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
 
@@ -210,6 +210,8 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let requestLog = services.requestLog
     LogsAPI.add(to: admin, storage: services.storage, flush: { await requestLog.flush() })
     ConfigAPI.add(to: admin, config: services.config, source: services.configSource)
+    RouteExplainAPI.add(to: admin, explainer: RouteExplainer(gateway: gateway, config: services.config), config: services.config,
+                        service: services.keyService, limit: limit)
     return router
 }
 

@@ -117,4 +117,30 @@ import Testing
             #expect(r.status == .ok && r.header("x-switchboard-model") == "medium" && r.header("x-switchboard-route") == "primary; rule=default_fallback")
         }
     }
+
+    @Test func explainSaysWhichRulesWereTriedAndWhatWasWeighed() async throws {
+        try await withGateway(Self.yaml) { h in
+            let body = Self.chat("weather?", extra: #","tools":[{"type":"function","function":{"name":"f","parameters":{}}}]"#)
+            let r = try await h.post("/admin/route/explain?key=no-large", body, key: "sk-master")
+            #expect(r.status == .ok)
+            let e = try r.json()
+            let rules = (e["rules"] as? [[String: Any]] ?? []).map { "\($0["rule"] ?? "")=\($0["failed_on"] as? String ?? "matched")" }
+            #expect(rules == ["code=content", "beta-app=headers.x-app", "cheap-first=tools", "tools=matched"])
+            let decision = e["decision"] as? [String: Any] ?? [:]
+            // small lacks tools and large is not allowed for this key: medium, the third tier.
+            #expect(decision["model"] as? String == "medium" && decision["rule"] as? String == "tools" && decision["tier"] as? Int == 3)
+            let weighed = ((e["weighed"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]] ?? [])
+                .map { "\($0["model"] ?? "")=\($0["excluded"] as? String ?? "ok")" }
+            #expect(weighed == ["small=lacks_tools", "large=not_allowed", "medium=ok"])
+            // Headers of the explain request are the ones rules see; a bad api is a 400; only admins may ask.
+            var headers = HTTPFields()
+            headers[HTTPField.Name("x-app")!] = "beta-1"
+            let beta = try await h.post("/admin/route/explain", Self.chat("hi"), key: "sk-master", headers: headers)
+            #expect((try beta.json()["decision"] as? [String: Any])?["rule"] as? String == "beta-app")
+            #expect(try await h.post("/admin/route/explain?api=nope", body, key: "sk-master").status == .badRequest)
+            #expect(try await h.post("/admin/route/explain", body).status == .forbidden)
+            // Nothing was sent.
+            #expect(try await h.records().isEmpty)
+        }
+    }
 }

@@ -33,14 +33,14 @@ public struct RuleFacts: Sendable {
         self.text = text
     }
 
-    mutating func detectedLanguage() -> String? {
+    public mutating func detectedLanguage() -> String? {
         if let known = language { return known }
         let found = text.flatMap { LanguageGuess.detect($0.lastUser) }
         language = .some(found)
         return found
     }
 
-    mutating func score(_ scorer: (any DifficultyScoring)?) -> Double? {
+    public mutating func score(_ scorer: (any DifficultyScoring)?) -> Double? {
         if let known = difficulty { return known }
         let found = scorer.flatMap { s in text.map { s.difficulty(of: $0.lastUser) } }
         difficulty = .some(found)

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import SwitchboardCore
 import SwitchboardRouting
 
@@ -22,42 +23,68 @@ struct RouterStage: RequestStage {
     }
 
     func handle<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
-        let asked = call.model
-        let isVirtual = router.virtualModels.contains(asked)
-        var facts = facts(call)
-        let identity = call.identity
+        var facts = Self.facts(model: call.model, identity: call.identity, needs: API.needs(call.request), headers: call.headers,
+                               body: needsBody ? API.body(call.request) : nil, router: router)
+        let decision = decide(&facts, identity: call.identity)
+        switch decision.outcome {
+        case .asked:
+            return .pass
+        case .defaultFallback(let fallback):
+            exchange.route = RouteNote(rule: "default_fallback")
+            exchange.record.routeRule = "default_fallback"
+            return rename(&call, to: fallback)
+        case .refused(let error):
+            return .refuse(error)
+        case .rule(let rule, let choice):
+            if case .tiers(let tiers) = rule.route { exchange.route = RouteNote(rule: rule.name, tiers: tiers) } else {
+                exchange.route = RouteNote(rule: rule.name)
+            }
+            exchange.record.routeRule = rule.name
+            call.escalation = choice.escalation
+            return rename(&call, to: choice.model)
+        }
+    }
+
+    /// What the rules decided for a request, with every rule tried and every model weighed on the way.
+    struct Decision {
+        enum Outcome {
+            /// No rule chose, and the model asked for is a real one: it goes on as asked.
+            case asked
+            case rule(RouteRule, RouteChoice)
+            /// No rule chose a model for a virtual model: `routing.default_fallback` serves it.
+            case defaultFallback(String)
+            /// No rule chose a model for a virtual model, and there is no default fallback.
+            case refused(GatewayError)
+        }
+        var outcome: Outcome
+        var trials: [RuleBook.Trial]
+        /// The models each matching rule weighed, by rule name.
+        var weighed: [(rule: String, candidates: [RouteChoice.Candidate])]
+    }
+
+    /// Tries the rules in order; a matching rule none of whose models the request can use gives way to the next.
+    func decide(_ facts: inout RuleFacts, identity: Identity) -> Decision {
         var (index, trials) = book.first(&facts)
-        var decided: (rule: RouteRule, choice: RouteChoice)?
-        // A matching rule none of whose models the request can use gives way to the next rule that matches.
+        var weighed: [(rule: String, candidates: [RouteChoice.Candidate])] = []
         while let i = index {
             let rule = book.rules[i]
-            if let choice = table.choose(rule.route, needs: facts.needs, expectedOutputTokens: router.expectedOutputTokens,
-                                         allows: { identity.allows(model: $0) }).choice {
-                decided = (rule, choice)
-                break
-            }
+            let (choice, candidates) = table.choose(rule.route, needs: facts.needs, expectedOutputTokens: router.expectedOutputTokens,
+                                                    allows: { identity.allows(model: $0) })
+            weighed.append((rule.name, candidates))
+            if let choice { return Decision(outcome: .rule(rule, choice), trials: trials, weighed: weighed) }
             trials[trials.count - 1].failed = "no usable model"
             let next = book.first(&facts, from: i + 1)
             index = next.index
             trials += next.trials
         }
-        guard let (rule, choice) = decided else {
-            guard isVirtual else { return .pass }
-            if let fallback = defaultFallback, call.identity.allows(model: fallback) {
-                exchange.route = RouteNote(rule: "default_fallback")
-                exchange.record.routeRule = "default_fallback"
-                return rename(&call, to: fallback)
-            }
-            let tried = trials.map { "\($0.rule) (\($0.failed ?? "matched"))" }.joined(separator: ", ")
-            return .refuse(GatewayError(.badRequest, "No routing rule chose a model for this request to the virtual model '\(asked)'"
-                + (tried.isEmpty ? "." : "; rules tried: \(tried).")))
+        guard router.virtualModels.contains(facts.model) else { return Decision(outcome: .asked, trials: trials, weighed: weighed) }
+        if let fallback = defaultFallback, identity.allows(model: fallback) {
+            return Decision(outcome: .defaultFallback(fallback), trials: trials, weighed: weighed)
         }
-        if case .tiers(let tiers) = rule.route { exchange.route = RouteNote(rule: rule.name, tiers: tiers) } else {
-            exchange.route = RouteNote(rule: rule.name)
-        }
-        exchange.record.routeRule = rule.name
-        call.escalation = choice.escalation
-        return rename(&call, to: choice.model)
+        let tried = trials.map { "\($0.rule) (\($0.failed ?? "matched"))" }.joined(separator: ", ")
+        let error = GatewayError(.badRequest, "No routing rule chose a model for this request to the virtual model '\(facts.model)'"
+            + (tried.isEmpty ? "." : "; rules tried: \(tried)."))
+        return Decision(outcome: .refused(error), trials: trials, weighed: weighed)
     }
 
     func rename<API: ClientAPI>(_ call: inout Call<API>, to model: String) -> RequestVerdict {
@@ -70,21 +97,22 @@ struct RouterStage: RequestStage {
         }
     }
 
-    /// What the rules may look at; the body is decoded only when a rule reads the text or the request's metadata.
-    func facts<API: ClientAPI>(_ call: Call<API>) -> RuleFacts {
-        let identity = call.identity
-        var facts = RuleFacts(model: call.model, keyName: identity.name, team: identity.team, needs: API.needs(call.request))
+    /// What the rules may look at; the body (nil: not needed) is decoded only when a rule reads the text or the
+    /// request's metadata.
+    static func facts(model: String, identity: Identity, needs: RequestNeeds, headers: HTTPFields, body: ByteBuffer?,
+                      router: RouterConfig) -> RuleFacts {
+        var facts = RuleFacts(model: model, keyName: identity.name, team: identity.team, needs: needs)
         facts.keyMetadata = identity.metadata
-        for field in call.headers {
+        for field in headers {
             let name = field.name.canonicalName
             facts.headers[name] = facts.headers[name].map { $0 + ", " + field.value } ?? field.value
         }
         facts.tags = (facts.headers["x-switchboard-tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             + (identity.metadata["tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         facts.region = router.regionHeader.flatMap { facts.headers[$0] } ?? identity.region
-        if needsBody, let body = JSONValue.parse(Data(buffer: API.body(call.request))) {
-            facts.text = RequestText(body: body)
-            for (k, v) in body["metadata"]?.object ?? [:] { if let s = v.string { facts.requestMetadata[k] = s } }
+        if let body, let decoded = JSONValue.parse(Data(buffer: body)) {
+            facts.text = RequestText(body: decoded)
+            for (k, v) in decoded["metadata"]?.object ?? [:] { if let s = v.string { facts.requestMetadata[k] = s } }
         }
         return facts
     }
