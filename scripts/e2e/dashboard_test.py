@@ -1,25 +1,43 @@
 #!/usr/bin/env python3
-"""The dashboard in headless Chromium against a live gateway with known traffic.
+"""The console (`/ui`) in headless Chromium against a live gateway with known traffic.
 
     python scripts/e2e/dashboard_test.py --bin .build/debug/switchboard --work /tmp/dash --artifacts .test-artifacts
 
-Starts the embedded demo configuration (`switchboard serve` in a folder of its own), makes a managed key named
-`ci-pipeline`, sends a known mix of requests (demo and demo-fast, and a model that does not exist), then drives
-headless Chromium over the DevTools protocol on a pipe (standard library only) and checks the page as rendered:
+Writes a configuration with the demo's providers and models (DemoConfig.swift) plus request bodies kept
+(`logging.bodies`) and a third provider, `upstream` (kind openai, with an API key), in front of a `switchboard
+mock-provider` process, serving the model `remote`. Makes a managed key named `ci-pipeline`, sends a known mix of
+requests (demo and demo-fast, and a model that does not exist; each message carries markup that must stay text), then
+drives headless Chromium over the DevTools protocol on a pipe (standard library only) and checks the page as rendered:
 
-- without a key only the key prompt shows (the board is really hidden, not laid out under the prompt);
-- an unknown key (401) and a key without the admin role (403), given in `#key=` or typed, each get their own message;
-- with the admin key: the summary counts every request; the by-model and by-provider tables and the charts show only
-  the models and providers that served requests, the refused ones (the unknown model) as a "refused" row and series;
-  the top keys show a managed key by name with its id in the tooltip; the request log lists every request; provider
-  health lists both simulated providers;
-- every chart has a time axis in local time (the browser is put in Asia/Kathmandu, UTC+5:45, so UTC labels would
-  not pass) and a labelled y scale from 0 that covers the data;
-- at 1,400 and 1,280 px every table fits its panel; at 390 px (a phone) nothing overflows the page, the summary
-  tables fit, and the request log scrolls inside its panel.
+- without a key only the key prompt shows; an unknown key (401) and a key without the admin role (403), given in
+  `#key=` or typed, each get their own message (the latter naming the admin role);
+- Overview with the admin key: the summary counts every request; the by-model and by-provider tables and the charts
+  show only the models and providers that served requests, the refused ones as a "refused" row and series; top keys
+  by name; the recent requests list every request; provider health lists both simulated providers; every chart has a
+  local-time axis (the browser is in Asia/Kathmandu, UTC+5:45) and a labelled y scale from 0 that covers the data;
+- navigation: five tabs in a tab bar, the view in the URL hash; Tab reaches the selected tab with a visible focus, the
+  arrow keys move to the next view; reload keeps the view and Back returns to the previous one;
+- the range picker: 24 h draws hour buckets over a day with time labels, 30 days day buckets with dates; an empty
+  chart names its range;
+- drill-down: choosing a model (click) or a provider (Enter) filters the charts, tables and recent requests to it,
+  shown as a chip that removes the filter;
+- Requests: the log with filters (status, served model), paging to older records, and the detail dialog (opened with
+  Enter) with every field and the request/response bodies pretty-printed as text (the markup is not run), closed with
+  Escape with the focus back on its row;
+- Keys: create (the secret shown once) and use it with the openai SDK, revoke in the page and see the SDK refused;
+  edit a key's rpm and daily budget (the API returns them; the API's error for a bad value is shown in the form);
+  spend against the budget; rotate in the page: the old secret gets 401 from the SDK, the new one 200;
+- Teams: create a team with a budget, see it with its spend and member keys, edit its limits, delete one (confirmed),
+  and the API's refusal to delete a team with keys shown;
+- Providers & models: the three providers with kinds and masked API keys, and no secret (master key, client key,
+  upstream key) anywhere in the page's HTML; prices per million tokens; after the upstream is stopped and requests
+  fail, the deployment's health timeline shows its ejection as the API's events say, and its latency chart has data;
+- at 1,400 and 1,280 px every table fits its panel and no view overflows; at 390 px (a phone) no view overflows the
+  page, the summary tables fit, and the request log scrolls inside its panel.
 
-Saves screenshots at 1,400 px (dashboard.png) and 390 px (dashboard-phone.png). Prints PASS/FAIL lines and
-`dashboard: N passed, M failed`.
+Saves screenshots at 1,400 px (console-overview.png, console-requests.png, console-keys.png, console-teams.png,
+console-providers.png; dashboard.png is the overview too) and at 390 px (console-phone.png and dashboard-phone.png).
+Prints PASS/FAIL lines and `dashboard: N passed, M failed`.
 """
 
 from __future__ import annotations
@@ -52,6 +70,45 @@ record = runner.record
 ADMIN = "sk-switchboard-admin"  # the demo's master key
 USER = "sk-switchboard-demo"  # the demo's client key: no admin role
 TIMEZONE, UTC_OFFSET = "Asia/Kathmandu", datetime.timedelta(hours=5, minutes=45)
+UPSTREAM_SECRET = "sk-upstream-console-7f3a9c2e51d4"  # the third provider's API key: the page may show only its last 4
+XSS = '<img src=x onerror="document.body.dataset.xss=1">'  # in every message: the detail view must show it as text
+
+# The demo's providers and models (Sources/SwitchboardCore/Config/DemoConfig.swift), bodies kept, and `upstream`: an
+# OpenAI-compatible provider with an API key in front of a `switchboard mock-provider` process the test can stop.
+CONFIG = """storage: "sqlite:switchboard.db"
+auth:
+  master_key: "{admin}"
+  keys:
+    - {{ name: demo, key: "{user}" }}
+logging:
+  bodies: {{ enabled: true }}
+providers:
+  - {{ name: sim-fast, kind: mock, latency_ms: 20, ttft_ms: 60, tokens_per_s: 250, completion_tokens: 24, seed: 1,
+      health_check: {{ interval_s: 15 }} }}
+  - {{ name: sim-cheap, kind: mock, latency_ms: 80, ttft_ms: 250, tokens_per_s: 60, completion_tokens: 24, seed: 2,
+      health_check: {{ interval_s: 15 }} }}
+  - {{ name: upstream, kind: openai, base_url: "http://127.0.0.1:{mock_port}/v1", api_key: "{secret}" }}
+models:
+  - name: demo
+    balancing: round-robin
+    deployments:
+      - {{ provider: sim-fast, model: sim-fast-1, price: {{ input: 2.50, output: 10.00, cached_input: 1.25 }} }}
+      - {{ provider: sim-cheap, model: sim-cheap-1, price: {{ input: 0.15, output: 0.60, cached_input: 0.075 }} }}
+  - name: demo-fast
+    fallbacks: [demo-cheap]
+    deployments:
+      - {{ provider: sim-fast, model: sim-fast-1, price: {{ input: 2.50, output: 10.00, cached_input: 1.25 }} }}
+  - name: demo-cheap
+    deployments:
+      - {{ provider: sim-cheap, model: sim-cheap-1, price: {{ input: 0.15, output: 0.60, cached_input: 0.075 }} }}
+  - name: remote
+    deployments:
+      - {{ provider: upstream, model: mock-1, price: {{ input: 1.00, output: 2.00 }} }}
+routing:
+  retries: 2
+  timeout_s: 60
+  deadline_s: 120
+"""
 
 
 class Chromium:
@@ -153,6 +210,25 @@ class Chromium:
             watch.observe(document, {{ subtree: true, childList: true, attributes: true, characterData: true }});
             const timer = setTimeout(() => {{ watch.disconnect(); resolve(holds()); }}, {timeout_ms});
         }})""", timeout=timeout_ms / 1000 + 10))
+
+    KEYS = {"Tab": 9, "Enter": 13, "Escape": 27, "ArrowLeft": 37, "ArrowRight": 39}
+
+    def press(self, key: str) -> None:
+        """A real key press (down and up) on the focused element, as a keyboard sends it."""
+        code = self.KEYS[key]
+        down = {"key": key, "code": key, "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code}
+        if key == "Enter":
+            self.call("Input.dispatchKeyEvent", type="keyDown", text="\r", **down)
+        else:
+            self.call("Input.dispatchKeyEvent", type="rawKeyDown", **down)
+        self.call("Input.dispatchKeyEvent", type="keyUp", **down)
+
+    def click_at(self, selector: str) -> None:
+        """A real mouse click in the middle of the element `selector` (it also moves where Tab starts from)."""
+        box = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+                            " return { x: r.left + r.width / 2, y: r.top + r.height / 2 }; })()")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"], button="left", clickCount=1)
 
     def frames(self) -> None:
         """Returns after the page has drawn two frames (a resize's redraw done)."""
@@ -263,11 +339,22 @@ procs: list[subprocess.Popen] = []
 browser: Chromium | None = None
 try:
     runner.setup("headless Chromium is installed", chromium_bin is not None, "neither chromium nor chromium-browser on PATH")
-    port = free_port()
-    procs.append(subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}"], cwd=args.work,
+    port, mock_port = free_port(), free_port()
+    for name in os.listdir(args.work):
+        if name.startswith("switchboard.db"):
+            os.remove(os.path.join(args.work, name))  # a fresh request log: the checks count requests
+    config_path = os.path.join(args.work, "console.yaml")
+    with open(config_path, "w") as f:
+        f.write(CONFIG.format(admin=ADMIN, user=USER, secret=UPSTREAM_SECRET, mock_port=mock_port))
+    upstream = subprocess.Popen([args.bin, "mock-provider", "--listen", f"127.0.0.1:{mock_port}", "--latency-ms", "15"],
+                                stdout=open(os.path.join(args.work, "mock.log"), "w"), stderr=subprocess.STDOUT)
+    procs.append(upstream)
+    procs.append(subprocess.Popen([args.bin, "serve", "--config", config_path, "--listen", f"127.0.0.1:{port}"], cwd=args.work,
                                   stdout=open(os.path.join(args.work, "out.log"), "w"), stderr=open(os.path.join(args.work, "err.log"), "w")))
     base = f"http://127.0.0.1:{port}"
-    runner.setup("demo gateway ready", lambda: wait_http_ok(f"{base}/readyz", timeout=30, alive=lambda: procs[0].poll() is None))
+    runner.setup("mock upstream ready", lambda: wait_http_ok(f"http://127.0.0.1:{mock_port}/healthz", timeout=30, alive=lambda: upstream.poll() is None))
+    runner.setup("gateway ready (the demo's models, bodies kept, an upstream provider)",
+                 lambda: wait_http_ok(f"{base}/readyz", timeout=30, alive=lambda: procs[1].poll() is None))
 
     def make_key() -> dict:
         r = request("POST", f"{base}/admin/keys", headers=bearer(ADMIN), json_body={"name": "ci-pipeline"})
@@ -282,7 +369,7 @@ try:
         for k, model, n in sent:
             for i in range(n):
                 request("POST", f"{base}/v1/chat/completions", headers=bearer(k),
-                        json_body={"model": model, "messages": [{"role": "user", "content": f"dashboard {i}"}]})
+                        json_body={"model": model, "messages": [{"role": "user", "content": f"dashboard {i} {XSS}"}]})
     runner.setup(f"known traffic sent ({[(m, n) for _, m, n in sent]})", traffic)
     total = sum(n for _, _, n in sent)
     served = {"demo": 9, "demo-fast": 5}
@@ -378,9 +465,165 @@ try:
     most = max(r["requests"] for r in minute)
     rate = view["charts"].get("chartRate", {"max": None, "y": []})
     record(rate["max"] == most and rate["y"] and [y["label"] for y in rate["y"]] == [str(int(y["v"])) for y in rate["y"]],
-           "the request-rate scale is in whole requests and reaches the busiest minute", f"busiest {most}, chart max {rate['max']}, ticks {[y['label'] for y in rate['y']]}")
+           "the request-rate scale is in whole requests and reaches the busiest minute",
+           f"busiest {most}, chart max {rate['max']}, ticks {[y['label'] for y in rate['y']]}" + ("" if rate["max"] == most else f"; minutes {[(r['bucket'], r['group'], r['requests']) for r in minute]}"))
 
-    # 5. Key management in the page: a key made in the form works with the openai SDK until it is revoked in the page.
+    # 5. Navigation: a tab bar of five views; the view, range and drill-down in the URL's hash.
+    tabs = browser.evaluate("""[...document.querySelectorAll('[role=tablist] [role=tab]')].map((t) => ({ id: t.id,
+        selected: t.getAttribute('aria-selected'), tabindex: t.tabIndex, panel: !!document.getElementById(t.getAttribute('aria-controls')) }))""")
+    record([t["id"] for t in tabs] == ["tab-overview", "tab-requests", "tab-keys", "tab-teams", "tab-providers"]
+           and [t["selected"] for t in tabs] == ["true", "false", "false", "false", "false"] and all(t["panel"] for t in tabs)
+           and [t["tabindex"] for t in tabs] == [0, -1, -1, -1, -1] and "view=overview" in browser.evaluate("location.hash"),
+           "a tab bar of five views (aria-selected, aria-controls, only the selected tab in the Tab order), the view in the hash", json.dumps(tabs))
+
+    CHARTS = r"""(() => { const c = {};
+      for (const svg of document.querySelectorAll('#view-overview svg.chart')) c[svg.id] = { bucket: svg.dataset.bucket,
+        from: Number(svg.dataset.from), to: Number(svg.dataset.to), minutes: Number(svg.dataset.minutes),
+        x: [...svg.querySelectorAll('text.xtick')].map((t) => ({ t: Number(t.dataset.t), label: t.textContent })),
+        series: [...svg.querySelectorAll('path.series')].map((p) => p.dataset.group).sort(), empty: svg.querySelector('text.empty')?.textContent ?? '' };
+      return { charts: c, hash: location.hash, pressed: [...document.querySelectorAll('#view-overview .range button[aria-pressed=true]')].map((b) => b.dataset.range),
+               titles: [...document.querySelectorAll('#view-overview h2')].map((h) => h.textContent),
+               chips: [...document.querySelectorAll('#chips .chip')].map((c) => c.textContent.trim()) }; })()"""
+
+    def overview_after(js: str, ready: str = "true") -> dict:
+        """Runs `js` in the page and returns the overview (INSPECT and CHARTS) once a refresh after it is drawn."""
+        n = browser.evaluate("Number(document.body.dataset.loaded || 0)")
+        browser.evaluate(js)
+        browser.until(f"Number(document.body.dataset.loaded) > {n} && ({ready})")
+        browser.frames()
+        return {**browser.evaluate(INSPECT), **browser.evaluate(CHARTS)}
+
+    def range_button(r: str) -> str:
+        return f"document.querySelector('#view-overview .range button[data-range=\"{r}\"]').click()"
+
+    day = overview_after(range_button("24h"), "document.getElementById('chartRate').dataset.bucket === 'hour'")
+    problems = []
+    for name, c in day["charts"].items():
+        if c["bucket"] != "hour" or not 82800 <= c["to"] - c["from"] <= 86400:
+            problems.append(f"{name}: {c['bucket']} buckets over {c['to'] - c['from']} s")
+        if len(c["x"]) < 2 or c["minutes"] < 60:
+            problems.append(f"{name}: {len(c['x'])} ticks every {c['minutes']} min")
+        for tick in c["x"]:
+            h, m = local_hhmm(tick["t"])
+            if label_hhmm(tick["label"]) != (h, m) or (h * 60 + m) % c["minutes"]:
+                problems.append(f"{name}: tick {tick['label']!r} at local {h}:{m:02}")
+    record(not problems and "range=24h" in day["hash"] and day["pressed"] == ["24h"] and any("per hour" in t for t in day["titles"])
+           and any("last 24 h" in t for t in day["titles"]) and day["charts"]["chartRate"]["series"] == ["demo", "demo-fast", "refused"],
+           "the range picker's 24 h draws hour buckets over a day, labelled with local hours (titles and hash follow)",
+           "; ".join(problems[:6]) or json.dumps({k: [t["label"] for t in c["x"]] for k, c in day["charts"].items()}))
+    month = overview_after(range_button("30d"), "document.getElementById('chartRate').dataset.bucket === 'day'")
+    problems = []
+    for name, c in month["charts"].items():
+        if c["bucket"] != "day" or c["to"] - c["from"] < 29 * 86400:
+            problems.append(f"{name}: {c['bucket']} buckets over {c['to'] - c['from']} s")
+        if len(c["x"]) < 2:
+            problems.append(f"{name}: {len(c['x'])} ticks")
+        for tick in c["x"]:  # a day bucket's start (UTC midnight), labelled with its date: letters and the day, no time
+            d = datetime.datetime.fromtimestamp(tick["t"], datetime.timezone.utc)
+            if tick["t"] % 86400 or ":" in tick["label"] or not re.search(r"[A-Za-z]", tick["label"]) or not re.search(rf"\b{d.day}\b", tick["label"]):
+                problems.append(f"{name}: tick {tick['label']!r} at {d.isoformat()}")
+    record(not problems and month["charts"]["chartRate"]["series"] == ["demo", "demo-fast", "refused"] and any("per day" in t for t in month["titles"]),
+           "30 days draws day buckets over a month, the axis labelled with dates",
+           "; ".join(problems[:6]) or json.dumps({k: [t["label"] for t in c["x"]] for k, c in month["charts"].items()}))
+    empty = overview_after("location.hash = 'view=overview&range=15m&provider=nowhere'", "document.querySelector('#chartRate text.empty')")
+    record("15 min" in empty["charts"]["chartRate"]["empty"] and "nowhere" in empty["charts"]["chartRate"]["empty"],
+           "an empty chart says which range (and filter) it covers", repr(empty["charts"]["chartRate"]["empty"]))
+    overview_after("location.hash = 'view=overview'", "!document.querySelector('#chips .chip')")
+
+    # Drill-down: a model by click, a provider by Enter; each a chip that removes it.
+    one = overview_after("document.querySelector('#models tr[data-value=\"demo-fast\"] td:nth-child(2)').click()",
+                         "document.querySelector('#chips [data-chip=model]')")
+    log_models = {r["cells"][2] for r in one["tables"].get("log", []) if len(r["cells"]) > 2}
+    record({r["cells"][0]: r["cells"][1] for r in body_rows(one, "models")} == {"demo-fast": "5"} and not refused_rows(one, "models")
+           and one["charts"]["chartRate"]["series"] == ["demo-fast"] and one["charts"]["chartLatency"]["series"] == ["demo-fast"]
+           and len(one["tables"].get("log", [])) == 5 and log_models == {"demo-fast"}
+           and {r["cells"][0]: r["cells"][1] for r in body_rows(one, "providers")} == {"sim-fast": "5"}
+           and one["summary"].startswith("5 requests") and "model=demo-fast" in one["hash"] and one["chips"] and "demo-fast" in one["chips"][0],
+           "choosing a model filters the charts, the tables and the recent requests to it, shown as a chip",
+           json.dumps({"chips": one["chips"], "models": one["tables"].get("models"), "series": one["charts"]["chartRate"]["series"],
+                       "log": sorted(log_models), "providers": one["tables"].get("providers"), "summary": one["summary"]}))
+    back = overview_after("document.querySelector('#chips [data-unchip=model]').click()", "!document.querySelector('#chips .chip')")
+    record({r["cells"][0] for r in body_rows(back, "models")} == set(served) and len(back["tables"].get("log", [])) == total,
+           "removing the chip shows every model again", json.dumps(back["tables"].get("models")))
+    n = browser.evaluate("Number(document.body.dataset.loaded)")
+    browser.evaluate("document.querySelector('#providers tr[data-value=\"sim-cheap\"] button').focus()")
+    browser.press("Enter")
+    browser.until(f"Number(document.body.dataset.loaded) > {n} && document.querySelector('#chips [data-chip=provider]')")
+    cheap = {**browser.evaluate(INSPECT), **browser.evaluate(CHARTS)}
+    record({r["cells"][3] if len(r["cells"]) > 3 else "" for r in cheap["tables"].get("log", [])} == {"sim-cheap"} and len(cheap["tables"].get("log", [])) == int(providers["sim-cheap"])
+           and {r["cells"][0] for r in body_rows(cheap, "providers")} == {"sim-cheap"} and {r["cells"][0] for r in body_rows(cheap, "models")} <= {"demo", "demo-cheap"}
+           and "provider=sim-cheap" in cheap["hash"],
+           "Enter on a provider filters the overview to it", json.dumps({"chips": cheap["chips"], "log": len(cheap["tables"].get("log", [])), "models": cheap["tables"].get("models")}))
+    overview_after("document.querySelector('#chips [data-unchip=provider]').click()", "!document.querySelector('#chips .chip')")
+
+    # 6. Keyboard: Tab reaches the tab bar at the selected tab, with a visible focus; ArrowRight shows the next view.
+    browser.evaluate("window.scrollTo(0, 0)")
+    browser.click_at("header h1")  # Tab starts from the page's top, as after a click there
+    reached = None
+    for _ in range(15):
+        browser.press("Tab")
+        el = browser.evaluate("(() => { const a = document.activeElement; return { role: a.getAttribute('role'), id: a.id,"
+                              " visible: a.matches(':focus-visible'), outline: getComputedStyle(a).outlineStyle }; })()")
+        if el["role"] == "tab":
+            reached = el
+            break
+    record(reached is not None and reached["id"] == "tab-overview" and reached["visible"] and reached["outline"] != "none",
+           "Tab reaches the tab bar at the selected tab, its focus visible", json.dumps(reached))
+    browser.press("ArrowRight")
+    moved = browser.until("document.activeElement.id === 'tab-requests' && document.getElementById('tab-requests').getAttribute('aria-selected') === 'true'"
+                          " && !document.getElementById('view-requests').hidden && document.getElementById('view-overview').hidden && location.hash.includes('view=requests')")
+    record(moved and browser.until("Number(document.body.dataset.requests) >= 1"), "ArrowRight moves to the Requests tab and shows its view (view=requests in the hash)",
+           browser.evaluate("document.activeElement.id + ' ' + location.hash"))
+
+    # 7. Requests: filters, paging, the detail view.
+    ROWS = "[...document.querySelectorAll('#reqLog tr[data-id]')]"
+
+    def log_rows(condition: str) -> list[dict]:
+        browser.until(f"(() => {{ const rows = {ROWS}; return {condition}; }})()")
+        return browser.evaluate(f"{ROWS}.map((r) => ({{ id: r.dataset.id, cells: [...r.cells].map((c) => c.textContent.trim()) }}))")
+
+    def set_field(id_: str, value: str, event: str = "change") -> None:
+        browser.evaluate(f"(() => {{ const e = document.getElementById('{id_}'); e.value = {json.dumps(value)}; e.dispatchEvent(new Event('{event}', {{ bubbles: true }})); }})()")
+
+    rows = log_rows(f"rows.length === {total}")
+    record(len(rows) == total, "the Requests view lists every request of the last 24 h", f"{len(rows)} rows")
+    set_field("rStatus", "4xx")
+    rows = log_rows("rows.length > 0 && rows.every((r) => r.cells[4].textContent.trim().startsWith('4'))")
+    record(len(rows) == refused and all(r["cells"][4].startswith("4") for r in rows), "filtering by status 4xx shows the refused requests only", json.dumps([r["cells"] for r in rows]))
+    set_field("rStatus", "")
+    set_field("rServed", "demo-fast", "input")
+    rows = log_rows("rows.length > 0 && rows.every((r) => r.cells[2].textContent.trim().startsWith('demo-fast'))")
+    record(len(rows) == served["demo-fast"], "filtering by the serving model shows its requests only", f"{len(rows)} rows")
+    set_field("rServed", "", "input")
+    set_field("rLimit", "10")
+    first = log_rows("rows.length === 10 && !document.getElementById('rMore').hidden")
+    browser.evaluate("document.getElementById('rMore').click()")
+    rows = log_rows(f"rows.length === {total} && document.getElementById('rMore').hidden")
+    record(len(first) == 10 and len(rows) == total and len({r["id"] for r in rows}) == total and [r["id"] for r in rows[:10]] == [r["id"] for r in first],
+           "paging: 10 a page, 'Show older requests' adds the older ones (no repeats) until there are no more", f"{len(first)} then {len(rows)}")
+
+    target = next(r for r in rows if r["cells"][4] == "200")
+    browser.evaluate(f"document.querySelector('#reqLog tr[data-id=\"{target['id']}\"]').focus()")
+    browser.press("Enter")
+    opened = browser.until("document.getElementById('detail').open && document.querySelectorAll('#detailFields dd').length > 0")
+    detail = browser.evaluate("""(() => ({ fields: Object.fromEntries([...document.querySelectorAll('#detailFields dd')].map((d) => [d.dataset.field, d.textContent])),
+        request: document.getElementById('detailRequest').textContent, response: document.getElementById('detailResponse').textContent,
+        markup: document.querySelectorAll('#detail img, #detail pre *').length, ran: document.body.dataset.xss || '' }))()""")
+    wanted = ["time", "key", "team", "endpoint", "requested model", "served model", "provider", "deployment", "stream", "status", "error code",
+              "attempts", "route reason", "hedged", "latency", "time to first token", "prompt tokens", "completion tokens", "cached tokens",
+              "reasoning tokens", "cost"]
+    missing = [f for f in wanted if f not in detail["fields"]]
+    record(opened and not missing and detail["fields"].get("status") == "200" and detail["fields"].get("provider") in ("sim-fast", "sim-cheap"),
+           "Enter on a request opens its detail with every field", f"missing {missing}; {json.dumps(detail['fields'])[:400]}")
+    record('"messages"' in detail["request"] and '\n  "' in detail["request"] and json.dumps(XSS)[1:-1] in detail["request"] and '"choices"' in detail["response"]
+           and detail["markup"] == 0 and detail["ran"] == "",
+           "the detail shows the request and response bodies pretty-printed, as text (their markup is not run)",
+           json.dumps({k: detail[k] for k in ("request", "response", "markup", "ran")})[:600])
+    browser.press("Escape")
+    closed = browser.until(f"!document.getElementById('detail').open && document.activeElement.dataset.id === '{target['id']}'")
+    record(closed, "Escape closes the detail and gives the focus back to its row", browser.evaluate("document.activeElement.outerHTML.slice(0, 120)"))
+
+    # 8. Key management in the page: a key made in the form works with the openai SDK until it is revoked in the page.
     def sdk_call(k: str) -> dict:
         """A chat completion with the official openai SDK (in the test venv when this Python lacks it)."""
         code = ("import json, sys, openai\n"
@@ -397,6 +640,7 @@ try:
             raise AssertionError(f"the SDK script failed: {out.stderr[-400:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
+    browser.evaluate("document.getElementById('tab-keys').click()")
     browser.until("Number(document.body.dataset.keys) >= 1")
     names = browser.evaluate("[...document.querySelectorAll('#keyList tr[data-id]')].map((r) => r.dataset.name)")
     record(names == ["ci-pipeline"], "the keys table lists the managed keys", json.dumps(names))
@@ -445,23 +689,174 @@ try:
     record(reloaded and secret not in page and secret[:20] not in page and browser.evaluate("document.getElementById('kSecret').hidden"),
            "after a reload the secret is nowhere in the page", f"reloaded {reloaded}, secret in the page {secret in page}")
 
-    # 6. Tables fit their panels on desktop widths and on a phone.
-    def layout(width: int) -> dict:
+    record(browser.evaluate("!document.getElementById('view-keys').hidden && document.getElementById('tab-keys').getAttribute('aria-selected') === 'true'"),
+           "a reload keeps the view (Keys, from the hash)", browser.evaluate("location.hash"))
+    browser.evaluate("history.back()")
+    record(browser.until("!document.getElementById('view-requests').hidden && document.getElementById('view-keys').hidden && location.hash.includes('view=requests')"),
+           "Back returns to the previous view (Requests)", browser.evaluate("location.hash"))
+    browser.evaluate("document.getElementById('tab-keys').click()")
+    browser.until("!document.getElementById('view-keys').hidden && document.querySelector('#keyList tr[data-name=\"ci-pipeline\"] button[data-edit]')")
+
+    # Edit a key: an error from the API stays in the form; rpm and a daily budget reach the API.
+    CI = "#keyList tr[data-name=\"ci-pipeline\"]"
+    EDIT = """(() => { const set = (id, v) => { document.getElementById(id).value = v; }; %s
+      document.getElementById('edForm').requestSubmit(); })()"""
+    browser.evaluate(f"document.querySelector('{CI} button[data-edit]').click()")
+    opened = browser.until("document.getElementById('editor').open && document.getElementById('edTitle').textContent.includes('ci-pipeline')")
+    browser.evaluate(EDIT % "set('edTpm', '-5');")
+    browser.until("document.getElementById('edError').textContent !== ''")
+    err = browser.evaluate("document.getElementById('edError').textContent")
+    record(opened and "tpm" in err and "HTTP" not in err and browser.evaluate("document.getElementById('editor').open"),
+           "editing: the API's error is shown in the form, which stays open", repr(err))
+    browser.evaluate(EDIT % "set('edTpm', ''); set('edRpm', '120'); set('edBudget-day', '3');")
+    closed = browser.until(f"!document.getElementById('editor').open && document.activeElement.dataset.edit === {json.dumps(managed['id'])}")
+    stored = request("GET", f"{base}/admin/keys/{managed['id']}", headers=bearer(ADMIN)).json()
+    record(closed and stored.get("limits") == {"rpm": 120, "budgets": [{"period": "day", "usd": 3.0}]},
+           "editing a key's rpm and daily budget in the page: the API returns them (focus back on Edit)", json.dumps(stored.get("limits")))
+    browser.until(f"(() => {{ const b = document.querySelector('{CI} .budget[data-period=day]'); return b && Number(b.dataset.spent) > 0; }})()")
+    budget = browser.evaluate(f"(() => {{ const b = document.querySelector('{CI} .budget[data-period=day]'); return b && {{ text: b.textContent, spent: b.dataset.spent }}; }})()")
+    record(budget is not None and re.search(r"\$[\d.]+ of \$3\.00 today", budget["text"]) is not None and float(budget["spent"] or 0) > 0,
+           "the key's spend is shown against its daily budget (a bar and '$x of $3.00 today')", json.dumps(budget))
+
+    # Rotate in the page: the old secret stops working, the new one works.
+    rot = request("POST", f"{base}/admin/keys", headers=bearer(ADMIN), json_body={"name": "rotate-me"}).json()
+    before_rotate = sdk_call(rot["key"])
+    browser.until("document.querySelector('#keyList tr[data-name=\"rotate-me\"] button[data-rotate]')")
+    browser.evaluate("document.querySelector('#keyList tr[data-name=\"rotate-me\"] button[data-rotate]').click()")
+    asked = browser.until("document.querySelector('#keyList tr[data-name=\"rotate-me\"] button[data-confirm]')")
+    browser.evaluate("document.querySelector('#keyList tr[data-name=\"rotate-me\"] button[data-confirm]').click()")
+    shown = browser.until("!document.getElementById('kSecret').hidden && document.getElementById('kSecretName').textContent === 'rotate-me'"
+                          f" && document.getElementById('kSecretText').textContent.startsWith('sk-sb-') && document.getElementById('kSecretText').textContent !== {json.dumps(rot['key'])}")
+    rotated = browser.evaluate("document.getElementById('kSecretText').textContent")
+    old_after, new_after = sdk_call(rot["key"]), sdk_call(rotated)
+    record(before_rotate.get("ok") and asked and shown and old_after.get("auth_error") and old_after.get("status") == 401 and new_after.get("ok"),
+           "rotating in the page (confirmed) shows the new secret once; the SDK gets 401 with the old one and a completion with the new",
+           json.dumps({"before": before_rotate.get("ok"), "old": old_after, "new": new_after.get("ok")}))
+
+    browser.evaluate("document.getElementById('kDone').click()")  # the secret off the screen (and the screenshots)
+    record(browser.evaluate("document.getElementById('kSecret').hidden && document.getElementById('kSecretText').textContent === ''"),
+           "Done hides the new secret and forgets it in the page")
+
+    # 9. Teams: create with a budget, members and spend, edit, delete.
+    browser.evaluate("document.getElementById('tab-teams').click()")
+    browser.until("Number(document.body.dataset.teams) >= 1")
+    browser.evaluate("""(() => { const set = (id, v) => { document.getElementById(id).value = v; };
+      set('tName', 'research'); set('tRpm', '100'); set('tMonth', '50'); document.getElementById('tCreate').requestSubmit(); })()""")
+    TEAM = "#teamList tr[data-team=\"research\"]"
+    made_team = browser.until(f"document.querySelector('{TEAM}')")
+    team_api = request("GET", f"{base}/admin/teams/research", headers=bearer(ADMIN)).json()
+    row = browser.evaluate(f"[...document.querySelector('{TEAM}').cells].map((c) => c.textContent.trim())") if made_team else []
+    record(made_team and team_api.get("limits") == {"rpm": 100, "budgets": [{"period": "month", "usd": 50.0}]} and re.search(r"\$[\d.]+ of \$50\.00 this month", row[3]) is not None
+           and row[4] == "0", "a team made in the page is listed with its spend against its budget and no member keys", json.dumps([row, team_api.get("limits")]))
+    request("PATCH", f"{base}/admin/keys/{managed['id']}", headers=bearer(ADMIN), json_body={"team": "research"})
+    member_call = sdk_call(managed["key"])
+    spent = browser.until(f"(() => {{ const r = document.querySelector('{TEAM}'); return r && r.cells[4].textContent.trim() === '1'"
+                          " && Number(r.querySelector('.budget').dataset.spent) > 0; })()")
+    record(member_call.get("ok") and spent, "the team shows its member key and the spend of its requests",
+           browser.evaluate(f"document.querySelector('{TEAM}').textContent"))
+    browser.evaluate(f"document.querySelector('{TEAM} button[data-tedit]').click()")
+    browser.until("document.getElementById('editor').open && document.getElementById('edTitle').textContent.includes('research')")
+    browser.evaluate(EDIT % "set('edTpm', '5000');")
+    browser.until("!document.getElementById('editor').open")
+    team_api = request("GET", f"{base}/admin/teams/research", headers=bearer(ADMIN)).json()
+    record(team_api.get("limits") == {"rpm": 100, "tpm": 5000, "budgets": [{"period": "month", "usd": 50.0}]},
+           "editing a team's limits in the page: the API returns them, the budget kept", json.dumps(team_api.get("limits")))
+    browser.evaluate(f"document.querySelector('{TEAM} button[data-tdelete]').click()")
+    browser.until(f"document.querySelector('{TEAM} button[data-tconfirm]')")
+    browser.evaluate(f"document.querySelector('{TEAM} button[data-tconfirm]').click()")
+    browser.until("document.getElementById('tError').textContent !== ''")
+    err = browser.evaluate("document.getElementById('tError').textContent")
+    still = request("GET", f"{base}/admin/teams/research", headers=bearer(ADMIN)).status
+    record("active key" in err and still == 200, "deleting a team that has keys: the API's refusal is shown, the team stays", repr(err))
+    request("POST", f"{base}/admin/teams", headers=bearer(ADMIN), json_body={"name": "scratch"})
+    browser.until("document.querySelector('#teamList tr[data-team=\"scratch\"] button[data-tdelete]')")
+    browser.evaluate("document.querySelector('#teamList tr[data-team=\"scratch\"] button[data-tdelete]').click()")
+    asked = browser.until("document.querySelector('#teamList tr[data-team=\"scratch\"] button[data-tconfirm]')")
+    browser.evaluate("document.querySelector('#teamList tr[data-team=\"scratch\"] button[data-tconfirm]').click()")
+    gone = browser.until("!document.querySelector('#teamList tr[data-team=\"scratch\"]')")
+    record(asked and gone and request("GET", f"{base}/admin/teams/scratch", headers=bearer(ADMIN)).status == 404,
+           "deleting a team asks first, then the team is gone", f"asked {asked}, gone {gone}")
+
+    # 10. Providers & models: the running configuration with masked secrets, prices, health timeline and latency.
+    for i in range(3):
+        request("POST", f"{base}/v1/chat/completions", headers=bearer(USER), json_body={"model": "remote", "messages": [{"role": "user", "content": f"up {i}"}]})
+    upstream.terminate()
+    upstream.wait(timeout=15)
+
+    def remote_health() -> dict:
+        h = request("GET", f"{base}/admin/health", headers=bearer(ADMIN)).json()
+        return next(d for m in h["models"] if m["name"] == "remote" for d in m["deployments"])
+    failures = 0
+    for i in range(15):
+        r = request("POST", f"{base}/v1/chat/completions", headers=bearer(USER), json_body={"model": "remote", "messages": [{"role": "user", "content": f"down {i}"}]})
+        failures += r.status >= 500
+        dep = remote_health()
+        if dep["state"] == "open" or any(e.get("state") == "open" for e in dep.get("events", [])):
+            break
+    events = dep.get("events", [])
+    record(any(e.get("state") == "open" for e in events), "the API reports the stopped upstream's deployment ejected (an 'open' event)",
+           f"{failures} failures, state {dep['state']}, events {json.dumps(events)[:300]}")
+
+    browser.evaluate("document.getElementById('tab-providers').click()")
+    browser.until("Number(document.body.dataset.providers) >= 1 && document.querySelector('#provList tr[data-provider]')")
+    provs = browser.evaluate("Object.fromEntries([...document.querySelectorAll('#provList tr[data-provider]')].map((r) => [r.dataset.provider, [...r.cells].map((c) => c.textContent.trim())]))")
+    record(set(provs) == {"sim-fast", "sim-cheap", "upstream"} and provs["upstream"][1] == "openai" and provs["upstream"][3] == "••••" + UPSTREAM_SECRET[-4:]
+           and provs["sim-fast"][1] == "mock" and provs["sim-fast"][3] == "none" and f"127.0.0.1:{mock_port}" in provs["upstream"][2],
+           "the providers view lists the three providers with kind, base URL and the API key masked", json.dumps(provs))
+    html = browser.evaluate("document.documentElement.outerHTML")
+    leaked = [name for name, secret in [("upstream API key", UPSTREAM_SECRET), ("master key", ADMIN), ("client key", USER)] if secret in html or secret[-12:] in html]
+    record(not leaked and "••••" in html, "no secret is anywhere in the page's HTML (upstream key, master key, client key)", f"leaked: {leaked}")
+    DEP = ".card[data-model=\"%s\"] .dep[data-provider=\"%s\"]"
+    facts = browser.evaluate(f"document.querySelector('{DEP % ('demo', 'sim-fast')} .dep-facts')?.textContent ?? ''")
+    record("$2.50 / M" in facts and "$10.00 / M" in facts and "$1.25 / M" in facts and "weight" in facts,
+           "each deployment shows its weight and its prices per million tokens in, out and cached", repr(facts))
+    REMOTE = DEP % ("remote", "upstream")
+    shows = browser.until(f"document.querySelector('{REMOTE} svg.timeline rect[data-state=open]') && Number(document.querySelector('{REMOTE} .ejections').dataset.value) >= 1", 20000)
+    tl = browser.evaluate(f"""(() => {{ const d = document.querySelector('{REMOTE}');
+        return {{ states: [...d.querySelectorAll('svg.timeline rect')].map((r) => r.dataset.state), summary: d.querySelector('details summary')?.textContent ?? '',
+                 items: [...d.querySelectorAll('details li')].map((li) => li.textContent), ejections: d.querySelector('.ejections')?.textContent ?? '',
+                 series: d.querySelectorAll('svg.spark path.series').length }}; }})()""")
+    api_events = remote_health().get("events", [])
+    opened_reasons = [e["reason"] for e in api_events if e.get("state") == "open"]
+    record(shows and "open" in tl["states"] and tl["states"][0] == "closed" and opened_reasons
+           and any(reason in item and item.startswith("open") for reason in opened_reasons for item in tl["items"]),
+           "the deployment's health timeline shows its ejection, its events as the API lists them", json.dumps(tl)[:500])
+    record(tl["series"] == 1, "the deployment's latency chart (p95 per minute) has its requests", json.dumps(tl["series"]))
+
+    # 11. Every view fits at desktop widths and on a phone; screenshots of each.
+    COUNTER = {"overview": "loaded", "requests": "requests", "keys": "keysLoaded", "teams": "teams", "providers": "providers"}
+
+    def show(view: str) -> None:
+        """Switches to `view` with its tab and returns once it has drawn fresh data."""
+        c = COUNTER[view]
+        n = browser.evaluate(f"Number(document.body.dataset.{c} || 0)")
+        browser.evaluate(f"document.getElementById('tab-{view}').click()")
+        browser.until(f"!document.getElementById('view-{view}').hidden && Number(document.body.dataset.{c} || 0) > {n}")
+        browser.frames()
+
+    def layout(width: int) -> None:
         browser.resize(width, 1300, mobile=width < 600)
         browser.until(f"window.innerWidth === {width}")
         browser.frames()
-        return browser.evaluate(INSPECT)
 
     for width in (1400, 1280):
-        v = layout(width)
-        bad = [p for p in v["panels"] if p["table"] and not p["fits"]]
-        record(not bad and v["pageWidth"] <= width and v["viewport"] == width, f"at {width} px every table fits its panel", json.dumps(bad) or f"page {v['pageWidth']} px")
-    shot = os.path.join(args.artifacts, "dashboard.png")
-    browser.resize(1400, 1300)
-    browser.until("window.innerWidth === 1400")
-    browser.frames()
-    browser.screenshot(shot, 1400)
-    record(os.path.exists(shot) and os.path.getsize(shot) > 10_000, "a screenshot at 1,400 px is saved", shot)
+        layout(width)
+        bad = {}
+        for name in COUNTER:
+            show(name)
+            v = browser.evaluate(INSPECT)
+            problems = [p["table"] for p in v["panels"] if p["table"] and p["right"] > p["left"] and not p["fits"]] + ([f"page {v['pageWidth']} px"] if v["pageWidth"] > width else [])
+            if problems:
+                bad[name] = problems
+            if width == 1400:
+                shot = os.path.join(args.artifacts, f"console-{name}.png")
+                browser.screenshot(shot, 1400)
+                if name == "overview":
+                    shutil.copyfile(shot, os.path.join(args.artifacts, "dashboard.png"))
+                layout(width)
+        record(not bad, f"at {width} px every table fits its panel, in every view, and no view overflows the page", json.dumps(bad))
+    shots = [os.path.join(args.artifacts, f"console-{name}.png") for name in COUNTER]
+    record(all(os.path.exists(p) and os.path.getsize(p) > 10_000 for p in shots), "a screenshot of each view at 1,400 px is saved", ", ".join(shots))
 
     browser.open(f"{base}/ui#key={ADMIN}", 390, 844, mobile=True)
     browser.until("Number(document.body.dataset.loaded) >= 1")
@@ -473,9 +868,27 @@ try:
     record(all(p["fits"] for p in summary_tables), "at 390 px the summary tables fit their panels", json.dumps(summary_tables))
     log_panel = next(p for p in v["panels"] if p["table"] == "log")
     record(log_panel["fits"] or log_panel["scrollsInside"], "at 390 px the request log fits or scrolls inside its panel", json.dumps(log_panel))
-    shot = os.path.join(args.artifacts, "dashboard-phone.png")
+    shot = os.path.join(args.artifacts, "console-phone.png")
     browser.screenshot(shot, 390, mobile=True)
+    shutil.copyfile(shot, os.path.join(args.artifacts, "dashboard-phone.png"))
     record(os.path.exists(shot) and os.path.getsize(shot) > 10_000, "a screenshot at 390 px is saved", shot)
+    layout(390)
+    bad = {}
+    for name in ["requests", "keys", "teams", "providers"]:
+        show(name)
+        v = browser.evaluate(INSPECT)
+        outside = [p["table"] for p in v["panels"] if p["left"] < 0 or p["right"] > 390.5]
+        if v["pageWidth"] > 390 or outside:
+            bad[name] = {"page": v["pageWidth"], "outside": outside}
+        if name == "requests":  # the detail dialog too
+            browser.evaluate("document.querySelector('#reqLog tr[data-id]').click()")
+            browser.until("document.getElementById('detail').open")
+            box = browser.evaluate("(() => { const r = document.getElementById('detail').getBoundingClientRect(); return { left: r.left, right: r.right, page: document.documentElement.scrollWidth }; })()")
+            if box["left"] < 0 or box["right"] > 390.5 or box["page"] > 390:
+                bad["request detail"] = box
+            browser.press("Escape")
+            browser.until("!document.getElementById('detail').open")
+    record(not bad, "at 390 px no other view (nor the request detail) overflows the page", json.dumps(bad))
 except SetupFailed:
     pass  # already reported as a failure
 except Exception as e:  # noqa: BLE001
