@@ -151,6 +151,37 @@ public enum JSONPeek {
         return out
     }
 
+    /// The bytes to cut to remove a top-level member whose value is `value` from its object: the key, the colon, the
+    /// value and one neighbouring comma (the one before it, or after it when it is the first member). Nil when the
+    /// bytes around the value are not a plain `"key": value` member.
+    public static func memberRange(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Range<Int>? {
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+        var i = value.range.lowerBound - 1
+        while i >= 0, isSpace(bytes[i]) { i -= 1 }
+        guard i > 0, bytes[i] == UInt8(ascii: ":") else { return nil }
+        i -= 1
+        while i >= 0, isSpace(bytes[i]) { i -= 1 }
+        guard i > 0, bytes[i] == UInt8(ascii: "\"") else { return nil }
+        // The key's opening quote: the previous quote not escaped by a backslash.
+        i -= 1
+        while i >= 0, !(bytes[i] == UInt8(ascii: "\"") && (i == 0 || bytes[i - 1] != UInt8(ascii: "\\"))) { i -= 1 }
+        guard i >= 0 else { return nil }
+        let keyStart = i
+        i -= 1
+        while i >= 0, isSpace(bytes[i]) { i -= 1 }
+        guard i >= 0 else { return nil }
+        if bytes[i] == UInt8(ascii: ",") { return i..<value.range.upperBound }
+        guard bytes[i] == UInt8(ascii: "{") else { return nil }
+        // The first member: cut through the comma after it (if any) and the spaces that follow.
+        var j = value.range.upperBound
+        while j < bytes.count, isSpace(bytes[j]) { j += 1 }
+        if j < bytes.count, bytes[j] == UInt8(ascii: ",") {
+            j += 1
+            while j < bytes.count, isSpace(bytes[j]) { j += 1 }
+        }
+        return keyStart..<j
+    }
+
     /// True when the value is the literal `true`.
     public static func isTrue(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Bool {
         value.kind == .bool && bytes[value.range.lowerBound] == UInt8(ascii: "t")

@@ -16,11 +16,14 @@ public struct OpenAIRequest: Sendable {
     public let needs: RequestNeeds
     /// The `user` field, when set (session affinity).
     public var user: String?
+    /// OpenRouter's `provider` object, when the body has one (removed before the request goes upstream).
+    public private(set) var providerPreferences: ProviderPreferences?
+    private var providerMember: Range<Int>?
     private let modelRange: Range<Int>
     private let streamOptions: JSONPeek.Value?
 
     private static let chatKeys: [[UInt8]] = ["model", "messages", "stream", "stream_options", "tools", "response_format",
-                                              "max_tokens", "max_completion_tokens", "user"].map { Array($0.utf8) }
+                                              "max_tokens", "max_completion_tokens", "user", "provider"].map { Array($0.utf8) }
     private static let imageURL = Array(#""image_url""#.utf8)
     private static let typeKey: [[UInt8]] = [Array("type".utf8)]
     private static let embeddingKeys: [[UInt8]] = ["model", "input"].map { Array($0.utf8) }
@@ -78,6 +81,11 @@ public struct OpenAIRequest: Sendable {
             var request = OpenAIRequest(endpoint: .chatCompletions, body: body, model: model, stream: stream,
                                         clientWantsUsage: wantsUsage, needs: needs, modelRange: modelRange, streamOptions: fields[3])
             request.user = fields[8].flatMap { JSONPeek.string(bytes, $0) }
+            if let p = fields[9], p.kind != .null {
+                let decoded = JSONValue.parse(UnsafeRawBufferPointer(rebasing: bytes[p.range])) ?? .null
+                request.providerPreferences = try ProviderPreferences(json: decoded)
+                request.providerMember = JSONPeek.memberRange(bytes, p)
+            }
             return request
         }
     }
@@ -145,6 +153,7 @@ public struct OpenAIRequest: Sendable {
     /// `stream_options.include_usage` switched on. The original buffer when neither changes anything.
     public func upstreamBody(model upstreamModel: String) -> ByteBuffer {
         var edits: [(range: Range<Int>, replacement: String)] = []
+        if let member = providerMember { edits.append((member, "")) }
         if upstreamModel != model { edits.append((modelRange, JSONString.quote(upstreamModel))) }
         if stream && !clientWantsUsage {
             if let so = streamOptions, so.kind == .object {

@@ -36,6 +36,8 @@ public struct RoutePlan: Sendable {
     public enum Exhausted: Sendable, Equatable {
         /// No deployment of the model can serve the request (first missing capability).
         case noCapableDeployment(missing: String)
+        /// Deployments could serve the request, but its policy (providers, price, regions) excludes each of them.
+        case excluded(DeploymentPolicy.Exclusion)
         /// Deployments exist, but none is available now nor soon enough to wait for.
         case unavailable(retryAfterMs: Double, onlyRateLimited: Bool, saturated: Bool)
         /// Every attempt allowed was made (the last failure is the answer).
@@ -70,6 +72,10 @@ public struct RoutePlan: Sendable {
     /// A routing rule's escalation (its later tiers, or the next cheapest models): followed instead of the model's
     /// fallback lists, whatever the failure.
     let escalation: [String]?
+    /// What the request allows of deployments (providers, prices, regions); checked for every model tried.
+    public let policy: DeploymentPolicy
+    /// The request's expected usage, for price limits.
+    let expectedUsage: Usage
     private var visited: Set<String>
     /// Models in order of trying, with why each was tried.
     public private(set) var path: [(model: String, reason: Reason)]
@@ -89,9 +95,11 @@ public struct RoutePlan: Sendable {
     public private(set) var totalAttempts = 0
 
     init(table: RoutingTable, model: RoutedModel, needs: RequestNeeds, affinityKey: String?, seed: UInt64, escalation: [String]? = nil,
-         allows: @escaping @Sendable (String) -> Bool) {
+         policy: DeploymentPolicy = .init(), expectedOutputTokens: Int = 256, allows: @escaping @Sendable (String) -> Bool) {
         self.table = table
         self.escalation = escalation
+        self.policy = policy
+        expectedUsage = Usage(promptTokens: needs.estimatedPromptTokens, completionTokens: needs.maxOutputTokens ?? expectedOutputTokens)
         self.allows = allows
         self.needs = needs
         self.affinityKey = affinityKey
@@ -116,14 +124,18 @@ public struct RoutePlan: Sendable {
             let m = current
             var capable: [Int] = []
             var missing: String?
+            var excludedBy: DeploymentPolicy.Exclusion?
             for i in m.deployments.indices {
                 let d = m.deployments[i]
                 if let gap = d.capabilities.missing(for: needs) { missing = missing ?? gap; continue }
                 if let small = windowTooSmall, let w = d.capabilities.contextWindow, w <= small { missing = missing ?? "context_window"; continue }
+                if let why = policy.excluded(d, usage: expectedUsage) { excludedBy = excludedBy ?? why; continue }
                 capable.append(i)
             }
             if capable.isEmpty {
-                lastNoCapable = .noCapableDeployment(missing: missing ?? "context_window")
+                // Every deployment the request could otherwise use is excluded by its policy: say so, not "incapable".
+                lastNoCapable = missing == nil && excludedBy != nil ? .excluded(excludedBy!) : .noCapableDeployment(missing: missing ?? "context_window")
+                excludedBy = nil
                 if advance(missing == "context_window" ? .contextWindowFallback : .fallback) { continue }
                 return .exhausted(firstUnavailable ?? (totalAttempts > 0 ? .attemptsSpent : lastNoCapable!))
             }
@@ -162,7 +174,8 @@ public struct RoutePlan: Sendable {
             let probing = Set(table.health.awaitingProbe(pool.map { m.deployments[$0].slot }))
             if !probing.isEmpty { pool = pool.filter { probing.contains(m.deployments[$0].slot) } }
             let context = BalancingContext(attempt: attempts + 1, affinityKey: affinityKey)
-            guard let chosen = m.balancer.choose(among: pool, context: context) ?? pool.first else { return .exhausted(.attemptsSpent) }
+            let picked = policy.ranks ? policy.best(pool, of: m, latency: table.latency) : m.balancer.choose(among: pool, context: context)
+            guard let chosen = picked ?? pool.first else { return .exhausted(.attemptsSpent) }
             var delay = 0.0
             if tried.contains(chosen) {
                 backoffs += 1
@@ -212,6 +225,7 @@ public struct RoutePlan: Sendable {
         let m = lease.model
         let candidates = m.deployments.indices.filter { i in
             i != lease.deployment && !tried.contains(i) && m.deployments[i].capabilities.missing(for: needs) == nil
+                && policy.excluded(m.deployments[i], usage: expectedUsage) == nil
         }
         let slots = Set(table.health.available(candidates.map { m.deployments[$0].slot }))
         let room = Set(table.capacity.withRoom(Array(slots), tokens: estimatedTokens))
@@ -227,6 +241,8 @@ public struct RoutePlan: Sendable {
 
     /// Moves to the next model to try; false when there is none.
     private mutating func advance(_ why: Reason) -> Bool {
+        // `provider.allow_fallbacks: false`: the model asked for, on the providers allowed, and nothing else.
+        guard policy.allowFallbacks else { return false }
         let reason = jump ?? why
         jump = nil
         if queue == nil {

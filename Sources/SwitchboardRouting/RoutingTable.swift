@@ -15,6 +15,8 @@ public struct RoutedDeployment: Sendable {
     /// Its connect, first-token, idle and total limits; `total` is always set (`routing.total_timeout_s` when the
     /// deployment sets none): every attempt ends at some point.
     public let timeouts: DeploymentTimeouts
+    /// Its provider's `region`, when set.
+    public let region: String?
 }
 
 /// A public model as routing sees it: deployments, balancer, attempt budget, fallbacks, hedging.
@@ -31,13 +33,13 @@ public final class RoutedModel: Sendable {
     public let contentPolicyFallbacks: [String]
     public let hedge: HedgeConfig?
 
-    init(_ m: ModelConfig, slots: [Int], routing: RoutingConfig, seed: UInt64, now: @escaping @Sendable () -> Double) {
+    init(_ m: ModelConfig, slots: [Int], routing: RoutingConfig, regions: [String: String], seed: UInt64, now: @escaping @Sendable () -> Double) {
         name = m.name
         deployments = zip(m.deployments, slots).map { d, slot in
             var timeouts = d.timeouts
             timeouts.totalSeconds = timeouts.totalSeconds ?? routing.totalTimeoutSeconds
             return RoutedDeployment(slot: slot, provider: d.provider, upstreamModel: d.model, capabilities: d.capabilities, price: d.price,
-                                    timeouts: timeouts)
+                                    timeouts: timeouts, region: regions[d.provider])
         }
         policy = m.balancing.rawValue
         balancer = makeBalancer(m.balancing, deployments: m.deployments, seed: seed ^ stableHash(m.name), now: now)
@@ -84,9 +86,11 @@ public final class RoutingTable: Sendable {
         capacity = CapacityBook(limits: slotDeployments.map(\.limits), now: now)
         latency = LatencyBook(count: slotDeployments.count)
         var models: [String: RoutedModel] = [:]
+        var regions: [String: String] = [:]
+        for p in config.providers { regions[p.name] = p.region }
         for m in config.models {
             let slots = m.deployments.map { slotOf["\($0.provider)/\($0.model)"]! }
-            models[m.name] = RoutedModel(m, slots: slots, routing: config.routing, seed: seed, now: now)
+            models[m.name] = RoutedModel(m, slots: slots, routing: config.routing, regions: regions, seed: seed, now: now)
         }
         self.models = models
         modelNames = config.models.map(\.name)
@@ -100,10 +104,12 @@ public final class RoutingTable: Sendable {
 
     /// Plans one request for `model` (which must exist).
     public func plan(model: String, needs: RequestNeeds, affinityKey: String? = nil, escalation: [String]? = nil,
+                     policy: DeploymentPolicy = .init(), expectedOutputTokens: Int = 256,
                      allows: @escaping @Sendable (String) -> Bool = { _ in true }) -> RoutePlan? {
         guard let m = models[model] else { return nil }
         let seed = seeds.withLock { $0.next() }
-        return RoutePlan(table: self, model: m, needs: needs, affinityKey: affinityKey, seed: seed, escalation: escalation, allows: allows)
+        return RoutePlan(table: self, model: m, needs: needs, affinityKey: affinityKey, seed: seed, escalation: escalation, policy: policy,
+                         expectedOutputTokens: expectedOutputTokens, allows: allows)
     }
 
     /// The slots of a provider's deployments (for active health checks).

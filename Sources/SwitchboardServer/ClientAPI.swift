@@ -7,6 +7,8 @@ import SwitchboardProviders
 protocol ClientAPI: Sendable {
     associatedtype Request: Sendable
     static func model(_ request: Request) -> String
+    /// OpenRouter's `provider` object, when the request has one.
+    static func providerPreferences(_ request: Request) -> ProviderPreferences?
     /// The same request for another public model (a routing rule's choice).
     static func renamed(_ request: Request, _ model: String) throws(GatewayError) -> Request
     /// The request's bytes as the client sent them.
@@ -30,6 +32,7 @@ protocol ClientAPI: Sendable {
 enum OpenAIAPI: ClientAPI {
     static func model(_ r: OpenAIRequest) -> String { r.model }
     static func renamed(_ r: OpenAIRequest, _ model: String) throws(GatewayError) -> OpenAIRequest { try r.renamed(model) }
+    static func providerPreferences(_ r: OpenAIRequest) -> ProviderPreferences? { r.providerPreferences }
     static func body(_ r: OpenAIRequest) -> ByteBuffer { r.body }
     static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
     static func needs(_ r: OpenAIRequest) -> RequestNeeds { r.needs }
@@ -47,6 +50,7 @@ enum OpenAIAPI: ClientAPI {
 enum AnthropicAPI: ClientAPI {
     static func model(_ r: AnthropicMessagesRequest) -> String { r.model }
     static func renamed(_ r: AnthropicMessagesRequest, _ model: String) throws(GatewayError) -> AnthropicMessagesRequest { try r.renamed(model) }
+    static func providerPreferences(_ r: AnthropicMessagesRequest) -> ProviderPreferences? { nil }
     static func body(_ r: AnthropicMessagesRequest) -> ByteBuffer { r.body }
     static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
     static func needs(_ r: AnthropicMessagesRequest) -> RequestNeeds { r.needs }

@@ -8,7 +8,8 @@ public struct RouteChoice: Sendable, Equatable {
         public var model: String
         /// Expected USD for this request on its cheapest capable, available deployment (nil: none).
         public var expectedCostUSD: Double?
-        /// Why it was not chosen: `not_allowed`, `lacks_<capability>`, `unavailable` (nil: usable).
+        /// Why it was not chosen: `not_allowed`, `lacks_<capability>`, `excluded_<region|provider|price>` (the request's
+        /// policy), `unavailable` (nil: usable).
         public var excluded: String?
     }
 
@@ -23,10 +24,12 @@ public struct RouteChoice: Sendable, Equatable {
 extension RoutingTable {
     /// Where `target` sends a request that needs `needs`, for a caller that may use the models `allows` accepts.
     /// Nil when no model of the target can take it (each candidate then says why).
-    public func choose(_ target: RouteTarget, needs: RequestNeeds, expectedOutputTokens: Int,
+    public func choose(_ target: RouteTarget, needs: RequestNeeds, expectedOutputTokens: Int, policy: DeploymentPolicy = .init(),
                        allows: (String) -> Bool) -> (choice: RouteChoice?, candidates: [RouteChoice.Candidate]) {
         let usage = Usage(promptTokens: needs.estimatedPromptTokens, completionTokens: needs.maxOutputTokens ?? expectedOutputTokens)
-        let candidates = target.models.map { name in candidate(name, needs: needs, usage: usage, allows: allows, checkHealth: target.kind != "model") }
+        let candidates = target.models.map { name in
+            candidate(name, needs: needs, usage: usage, policy: policy, allows: allows, checkHealth: target.kind != "model")
+        }
         switch target {
         case .model(let name):
             // A model its deployments cannot serve may still have fallbacks that can: the capability stage decides.
@@ -48,7 +51,8 @@ extension RoutingTable {
 
     /// One model weighed for a request: whether the caller may use it, whether one of its deployments can serve
     /// the request (and, when `checkHealth`, is healthy with room under its caps now), and its expected cost there.
-    func candidate(_ name: String, needs: RequestNeeds, usage: Usage, allows: (String) -> Bool, checkHealth: Bool) -> RouteChoice.Candidate {
+    func candidate(_ name: String, needs: RequestNeeds, usage: Usage, policy: DeploymentPolicy, allows: (String) -> Bool,
+                   checkHealth: Bool) -> RouteChoice.Candidate {
         guard let model = models[name] else { return .init(model: name, expectedCostUSD: nil, excluded: "unknown_model") }
         guard allows(name) else { return .init(model: name, expectedCostUSD: nil, excluded: "not_allowed") }
         var gap: String?
@@ -57,6 +61,11 @@ extension RoutingTable {
             if let missing = d.capabilities.missing(for: needs) { gap = gap ?? missing } else { capable.append(d) }
         }
         guard !capable.isEmpty else { return .init(model: name, expectedCostUSD: nil, excluded: "lacks_" + (gap ?? "deployments")) }
+        let allowed = capable.filter { policy.excluded($0, usage: usage) == nil }
+        guard !allowed.isEmpty else {
+            return .init(model: name, expectedCostUSD: nil, excluded: "excluded_" + (policy.excluded(capable[0], usage: usage)?.rawValue ?? "policy"))
+        }
+        capable = allowed
         var usable = capable
         if checkHealth {
             let slots = capable.map(\.slot)

@@ -27,6 +27,8 @@ final class Gateway: Sendable {
     let routing: RoutingConfig
     /// `router.models`: names clients may ask for that a routing rule turns into a model.
     let virtualModels: [String]
+    /// `router.expected_output_tokens`: output assumed for price limits when a request sets no `max_tokens`.
+    let expectedOutputTokens: Int
     let stages: EngineStages
     /// What the engine waits on: back-off, hedging, first-token and total limits, the priority queues' timeout (and
     /// routing's books).
@@ -88,6 +90,7 @@ final class Gateway: Sendable {
         self.stages = stages
         routing = config.routing
         virtualModels = config.router.virtualModels
+        expectedOutputTokens = config.router.expectedOutputTokens
         self.recorder = recorder
         metrics = recorder as? GatewayMetrics
     }
@@ -102,7 +105,7 @@ final class Gateway: Sendable {
                                 requestID: requestID)
         metrics?.started()
         // 1. identify
-        if let error = identify(call, into: &exchange) { return exchange.fail(error, api: API.self, recorder) }
+        if let error = identify(&call, into: &exchange) { return exchange.fail(error, api: API.self, recorder) }
         // 2. admit
         if let (error, headers) = await admit(call, &exchange) { return exchange.fail(error, api: API.self, recorder, headers: headers) }
         // 3. request stages

@@ -24,6 +24,8 @@ struct Call<API: ClientAPI>: Sendable {
     let headers: HTTPFields
     /// Set by a routing rule: the models to escalate to when the chosen one fails, instead of its fallbacks.
     var escalation: [String]?
+    /// What the request allows of deployments: its `provider` preferences, `x-switchboard-max-price`, the key's regions.
+    var policy = DeploymentPolicy()
 
     var model: String { API.model(request) }
 }
@@ -31,7 +33,7 @@ struct Call<API: ClientAPI>: Sendable {
 extension Gateway {
     /// Starts the request's record (and spans), and checks that its model exists and the key may use it.
     /// Returns the error the client gets when it may not go on.
-    func identify<API: ClientAPI>(_ call: Call<API>, into exchange: inout Exchange) -> GatewayError? {
+    func identify<API: ClientAPI>(_ call: inout Call<API>, into exchange: inout Exchange) -> GatewayError? {
         let model = call.model
         exchange.spans = tracing.map {
             RequestSpans($0.requestSpan(operation: API.endpoint(call.request) == "embeddings" ? "embeddings" : "chat",
@@ -49,6 +51,19 @@ extension Gateway {
         guard call.identity.allows(model: model) else {
             return .modelNotAllowed(model)
         }
+        var policy = API.providerPreferences(call.request).map(DeploymentPolicy.init(preferences:)) ?? DeploymentPolicy()
+        if let text = call.headers[.switchboardMaxPrice] {
+            guard let usd = Double(text.trimmingCharacters(in: .whitespaces)), usd.isFinite, usd >= 0 else {
+                return .invalidParameter("x-switchboard-max-price", "x-switchboard-max-price: expected a price in USD such as 0.01, found \"\(text)\".")
+            }
+            policy.maxRequestUSD = usd
+        }
+        // The key's `region`: the regions (comma-separated, globs) its requests may be sent to.
+        if let regions = call.identity.region?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).filter({ !$0.isEmpty }),
+           !regions.isEmpty {
+            policy.regions = regions
+        }
+        call.policy = policy
         return nil
     }
 }

@@ -25,7 +25,7 @@ struct RouterStage: RequestStage {
     func handle<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
         var facts = Self.facts(model: call.model, identity: call.identity, needs: API.needs(call.request), headers: call.headers,
                                body: needsBody ? API.body(call.request) : nil, router: router)
-        let decision = decide(&facts, identity: call.identity)
+        let decision = decide(&facts, identity: call.identity, policy: call.policy)
         switch decision.outcome {
         case .asked:
             return .pass
@@ -63,13 +63,13 @@ struct RouterStage: RequestStage {
     }
 
     /// Tries the rules in order; a matching rule none of whose models the request can use gives way to the next.
-    func decide(_ facts: inout RuleFacts, identity: Identity) -> Decision {
+    func decide(_ facts: inout RuleFacts, identity: Identity, policy: DeploymentPolicy = .init()) -> Decision {
         var (index, trials) = book.first(&facts)
         var weighed: [(rule: String, candidates: [RouteChoice.Candidate])] = []
         while let i = index {
             let rule = book.rules[i]
             let (choice, candidates) = table.choose(rule.route, needs: facts.needs, expectedOutputTokens: router.expectedOutputTokens,
-                                                    allows: { identity.allows(model: $0) })
+                                                    policy: policy, allows: { identity.allows(model: $0) })
             weighed.append((rule.name, candidates))
             if let choice { return Decision(outcome: .rule(rule, choice), trials: trials, weighed: weighed) }
             trials[trials.count - 1].failed = "no usable model"
