@@ -47,8 +47,11 @@ async function loadRequests(older) {
   $("rMore").hidden = !reqNext;
   $("rCount").textContent = `${fmt(reqRows.length)} shown` + (reqNext ? "; older ones on the next page" : "");
 }
-// The choices of the provider and key filters, from the health report and the managed keys.
+// The choices of the provider and key filters, from the health report and the managed keys (read every 30 s).
+let choicesAt = 0;
 async function requestChoices() {
+  if (Date.now() - choicesAt < 30000) return;
+  choicesAt = Date.now();
   const [health, keys] = await Promise.all([api("/admin/health"), api("/admin/keys?include_revoked=true")]);
   const fill = (el, options) => {
     const v = el.value;

@@ -51,11 +51,12 @@ const api = (path, k = key) => send("GET", path, undefined, k);
 
 // Replaces an element's content only when it changed, and gives focus back to the element with the same data-fk
 // (a focused button or row keeps its focus across polls).
+const rendered = new WeakMap();
 function render(el, html) {
-  if (el.dataset.html === html) return false;
+  if (rendered.get(el) === html) return false;
   const a = document.activeElement, fk = a && el.contains(a) ? a.dataset.fk : null;
   el.innerHTML = html;
-  el.dataset.html = html;
+  rendered.set(el, html);
   if (fk) el.querySelector(`[data-fk="${CSS.escape(fk)}"]`)?.focus();
   return true;
 }
@@ -89,6 +90,8 @@ const RANGES = {
 const BUCKET_S = { minute: 60, hour: 3600, day: 86400 };
 const VIEWS = ["overview", "requests", "keys", "teams", "providers"];
 const COUNTERS = { overview: "loaded", requests: "requests", keys: "keysLoaded", teams: "teams", providers: "providers" };
+// How often each view is read again (ms): the keys and teams views ask for each budgeted key's or team's spend.
+const EVERY = { overview: 2000, requests: 2000, keys: 5000, teams: 5000, providers: 5000 };
 const state = { view: "overview", range: "1h", model: "", provider: "" };
 const refreshers = {}, onApply = [], redraws = [];
 
@@ -140,7 +143,7 @@ async function poll() {
     if (e instanceof AuthError) { lost(e); return; }
     if (g === generation) $("status").textContent = "error: " + e.message;
   }
-  if (g === generation && key) timer = setTimeout(poll, 2000);
+  if (g === generation && key) timer = setTimeout(poll, EVERY[view]);
 }
 
 // An action's error: a refused key goes back to the prompt, anything else is shown in `el`.

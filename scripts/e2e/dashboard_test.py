@@ -748,7 +748,21 @@ try:
     row = browser.evaluate(f"[...document.querySelector('{TEAM}').cells].map((c) => c.textContent.trim())") if made_team else []
     record(made_team and team_api.get("limits") == {"rpm": 100, "budgets": [{"period": "month", "usd": 50.0}]} and re.search(r"\$[\d.]+ of \$50\.00 this month", row[3]) is not None
            and row[4] == "0", "a team made in the page is listed with its spend against its budget and no member keys", json.dumps([row, team_api.get("limits")]))
-    request("PATCH", f"{base}/admin/keys/{managed['id']}", headers=bearer(ADMIN), json_body={"team": "research"})
+    # The key's team and expiry from the key editor (a local time in the page: Kathmandu).
+    expiry_local = (datetime.datetime.now(datetime.timezone(UTC_OFFSET)) + datetime.timedelta(days=30)).replace(hour=12, minute=0, second=0, microsecond=0)
+    browser.evaluate("document.getElementById('tab-keys').click()")
+    browser.until(f"!document.getElementById('view-keys').hidden && document.querySelector('{CI} button[data-edit]')")
+    browser.evaluate(f"document.querySelector('{CI} button[data-edit]').click()")
+    browser.until("document.getElementById('editor').open")
+    browser.evaluate(EDIT % f"set('edTeam', 'research'); set('edExpiry', {json.dumps(expiry_local.strftime('%Y-%m-%dT%H:%M'))});")
+    browser.until("!document.getElementById('editor').open")
+    stored = request("GET", f"{base}/admin/keys/{managed['id']}", headers=bearer(ADMIN)).json()
+    want = expiry_local.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record(stored.get("team") == "research" and stored.get("expires_at") == want and stored.get("limits", {}).get("rpm") == 120,
+           "the key editor sets the key's team and its expiry (local time in, UTC in the API), the rest kept",
+           json.dumps({k: stored.get(k) for k in ("team", "expires_at", "limits")}) + f", wanted {want}")
+    browser.evaluate("document.getElementById('tab-teams').click()")
+    browser.until("!document.getElementById('view-teams').hidden")
     member_call = sdk_call(managed["key"])
     spent = browser.until(f"(() => {{ const r = document.querySelector('{TEAM}'); return r && r.cells[4].textContent.trim() === '1'"
                           " && Number(r.querySelector('.budget').dataset.spent) > 0; })()")
