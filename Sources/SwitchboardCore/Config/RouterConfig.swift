@@ -8,7 +8,7 @@ public struct RouterConfig: Sendable {
     public var virtualModels: [String] = []
     /// `rules`, in the order they are tried.
     public var rules: [RouteRule] = []
-    /// `region_header`: a request header, set by a trusted proxy, naming the client's region (nil: the key's region).
+    /// `region_header`: a request header, set by a trusted proxy, naming the client's region (rules' `region`).
     public var regionHeader: String?
     /// `expected_output_tokens`: output assumed for a request without `max_tokens` when comparing costs; default 256.
     public var expectedOutputTokens = 256
@@ -92,7 +92,7 @@ public struct RuleConditions: Sendable {
     public var languages: [String]?
     /// `difficulty`: the classifier's score of the last user turn, 0 (easy) to 1 (hard).
     public var difficulty: ClosedRange<Double>?
-    /// `region`: the client's region (from `router.region_header`, else the key's region).
+    /// `region`: the client's region (from `router.region_header`).
     public var regions: [String]?
 
     public init() {}

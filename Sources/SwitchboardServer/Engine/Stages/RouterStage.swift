@@ -109,7 +109,7 @@ struct RouterStage: RequestStage {
         }
         facts.tags = (facts.headers["x-switchboard-tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             + (identity.metadata["tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        facts.region = router.regionHeader.flatMap { facts.headers[$0] } ?? identity.region
+        facts.region = router.regionHeader.flatMap { facts.headers[$0] }
         if let body, let decoded = JSONValue.parse(Data(buffer: body)) {
             facts.text = RequestText(body: decoded)
             for (k, v) in decoded["metadata"]?.object ?? [:] { if let s = v.string { facts.requestMetadata[k] = s } }
