@@ -289,6 +289,11 @@ models:
   - { name: claude, deployments: [ { provider: remote-claude, model: claude-mock } ] }
   - { name: gemini, deployments: [ { provider: remote-gemini, model: gemini-mock } ] }
 routing: { retries: 2, timeout_s: 30 }
+router:
+  models: [auto]
+  rules:
+    - { name: code, when: { model: auto, content: { regex: ["\`\`\`"] } }, route: { model: remote } }
+    - { name: default, when: { model: auto }, route: { tiers: [demo, slow] } }
 EOF
 }
 CFG="$WORK/e2e.yaml"

@@ -391,6 +391,33 @@ def test_models_list():
 
 
 @test
+def test_auto_routing():
+    """`model: "auto"` (a virtual model of the e2e config): its rules choose, and every answer says which rule."""
+    ids = [m.id for m in client.models.list()]
+    check("auto" in ids, f"auto missing from /v1/models: {ids}")
+    if not args.skip_remote:
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "Why does this fail?\n```python\nprint(1/0)\n```"}])
+        check_eq(raw.headers.get("x-switchboard-model"), "remote", "code goes to the remote model")
+        check_eq(raw.headers.get("x-switchboard-route"), "primary; rule=code", "x-switchboard-route")
+        check(raw.parse().choices[0].message.content, "no answer text")
+    raw = client.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": "Hello!"}])
+    check_eq(raw.headers.get("x-switchboard-model"), "demo", "the first tier serves the rest")
+    check_eq(raw.headers.get("x-switchboard-route"), "primary; rule=default; tier=1", "x-switchboard-route")
+    stream = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "Hello!"}], stream=True,
+                                            extra_body={"provider": {"only": ["sim"]}})
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    check(text, "the streamed answer for auto is empty")
+    # A provider object the gateway cannot honour is the client's 400, in OpenAI's shape.
+    try:
+        client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "Hi"}],
+                                       extra_body={"provider": {"sort": "fastest"}})
+        check(False, "provider.sort=fastest was accepted")
+    except openai.BadRequestError as e:
+        check_eq(e.body.get("param") if isinstance(e.body, dict) else None, "provider.sort", "param")
+
+
+@test
 def test_auth_wrong_key():
     bad = OpenAI(base_url=BASE, api_key="sk-wrong-key", max_retries=0, timeout=30.0)
     try:
