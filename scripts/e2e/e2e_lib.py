@@ -149,7 +149,7 @@ class RawResponse:
 def split_url(url: str) -> tuple[str, int, str]:
     u = urllib.parse.urlsplit(url)
     check(u.scheme == "http", f"only http:// URLs are supported here, got {url}")
-    return u.hostname or "127.0.0.1", u.port or 80, u.path or "/"
+    return u.hostname or "127.0.0.1", u.port or 80, (u.path or "/") + (f"?{u.query}" if u.query else "")
 
 
 def headers_of(resp: http.client.HTTPResponse) -> dict[str, str]:
