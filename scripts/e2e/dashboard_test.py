@@ -35,8 +35,8 @@ drives headless Chromium over the DevTools protocol on a pipe (standard library 
 - at 1,400 and 1,280 px every table fits its panel and no view overflows; at 390 px (a phone) no view overflows the
   page, the summary tables fit, and the request log scrolls inside its panel.
 
-Saves screenshots at 1,400 px (console-overview.png, console-requests.png, console-keys.png, console-teams.png,
-console-providers.png; dashboard.png is the overview too) and at 390 px (console-phone.png and dashboard-phone.png).
+Saves screenshots at 1,400 px (console-overview.png, console-requests.png, console-request-detail.png, console-keys.png,
+console-teams.png, console-providers.png; dashboard.png is the overview too) and at 390 px (console-phone.png and dashboard-phone.png).
 Prints PASS/FAIL lines and `dashboard: N passed, M failed`.
 """
 
@@ -868,8 +868,15 @@ try:
                 if name == "overview":
                     shutil.copyfile(shot, os.path.join(args.artifacts, "dashboard.png"))
                 layout(width)
+                if name == "requests":  # and one request's detail
+                    browser.evaluate("[...document.querySelectorAll('#reqLog tr[data-id]')].find((r) => r.cells[4].textContent.trim() === '200').click()")
+                    browser.until("document.getElementById('detail').open && document.querySelectorAll('#detailFields dd').length > 0")
+                    browser.screenshot(os.path.join(args.artifacts, "console-request-detail.png"), 1400)
+                    browser.press("Escape")
+                    browser.until("!document.getElementById('detail').open")
+                    layout(width)
         record(not bad, f"at {width} px every table fits its panel, in every view, and no view overflows the page", json.dumps(bad))
-    shots = [os.path.join(args.artifacts, f"console-{name}.png") for name in COUNTER]
+    shots = [os.path.join(args.artifacts, f"console-{name}.png") for name in [*COUNTER, "request-detail"]]
     record(all(os.path.exists(p) and os.path.getsize(p) > 10_000 for p in shots), "a screenshot of each view at 1,400 px is saved", ", ".join(shots))
 
     browser.open(f"{base}/ui#key={ADMIN}", 390, 844, mobile=True)
