@@ -107,7 +107,8 @@ async function openDetail(id, opener) {
   showBody($("detailRequest"), x.request_body);
   showBody($("detailResponse"), x.response_body);
   if (!$("detail").open) $("detail").showModal();
-  $("detailClose").focus();
+  $("detailClose").focus({ preventScroll: true });  // the dialog is read from its top
+  $("detail").scrollTop = 0;
 }
 $("detailClose").addEventListener("click", () => $("detail").close());
 $("detail").addEventListener("close", () => { refocus(detailOpener); detailOpener = null; });
