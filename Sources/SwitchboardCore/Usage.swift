@@ -115,6 +115,15 @@ extension Usage {
     }
 }
 
+extension Usage {
+    /// Both usages together, class by class.
+    public func adding(_ other: Usage) -> Usage {
+        Usage(promptTokens: promptTokens + other.promptTokens, completionTokens: completionTokens + other.completionTokens,
+              cachedTokens: cachedTokens + other.cachedTokens, cacheWriteTokens: cacheWriteTokens + other.cacheWriteTokens,
+              reasoningTokens: reasoningTokens + other.reasoningTokens)
+    }
+}
+
 /// Prices of a deployment in USD per one million tokens, per token class.
 public struct Price: Sendable, Equatable {
     public var input: Double

@@ -220,6 +220,23 @@ public struct RoutePlan: Sendable {
     /// Set when a failure decides which fallback list to follow.
     private var jump: Reason?
 
+    /// Whether a routing rule's escalation has a model left to try (one that exists, the caller may use, and was
+    /// not tried yet).
+    public var canEscalate: Bool {
+        guard policy.allowFallbacks, let escalation else { return false }
+        let left = queue ?? escalation
+        return left.contains { !visited.contains($0) && table.models[$0] != nil && allows($0) }
+    }
+
+    /// The current model answered, but a routing rule's output check rejected the answer: the next model of the
+    /// escalation is tried (the deployment is healthy; its lease has ended).
+    public mutating func escalate(after lease: AttemptLease) {
+        if lease.model === current {
+            attempts = current.maxAttempts
+            jump = .fallback
+        }
+    }
+
     /// A second attempt on another deployment of the current model, for hedging (nil when none is available).
     public mutating func hedge(excluding lease: AttemptLease) -> AttemptLease? {
         let m = lease.model

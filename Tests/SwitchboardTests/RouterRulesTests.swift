@@ -71,6 +71,12 @@ import Testing
                 - name: d
                   when: { langauge: en }
                   route: { cheapest: [] }
+                - name: e
+                  when: { model: auto }
+                  route: { model: small, escalate: { invalid_json: true } }
+                - name: f
+                  when: { model: auto }
+                  route: { tiers: [review, small], escalate: { unless_match: "(", uncertain: { min: 0.7, max: 0.3 } } }
             """)
         let expected = [
             "router.models[1]: \"medium\" is already a model of `models:`",
@@ -82,6 +88,10 @@ import Testing
             "router.rules[2].route: give only one of model, tiers or cheapest",
             "router.rules[3].when.langauge: unknown key \"langauge\"; did you mean \"language\"?",
             "router.rules[3].route.cheapest: expected a list of at least one model",
+            "router.rules[4].route.escalate: only a tier list escalates",
+            "router.rules[5].route.escalate.unless_match: invalid regular expression",
+            "router.rules[5].route.escalate.uncertain: min (0.7) is above max (0.3)",
+            "router.rules[5].route.tiers[0]: review (a person) can only be the last tier",
         ]
         for e in expected { #expect(found.contains { $0.hasPrefix(e) }, "missing: \(e)\nfound: \(found.joined(separator: "\n"))") }
     }

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import SwitchboardCore
+@testable import SwitchboardServer
 import Testing
 
 /// Routing rules in the running gateway (in process, mock providers): a virtual model routed by content, headers and
@@ -142,5 +144,68 @@ import Testing
             // Nothing was sent.
             #expect(try await h.records().isEmpty)
         }
+    }
+
+    static let escalating = """
+        auth: { master_key: "sk-master", keys: [ { name: tester, key: "\(GatewayHarness.key)" } ] }
+        providers:
+          - { name: terse, kind: mock, seed: 1, completion_tokens: 3 }
+          - { name: wordy, kind: mock, seed: 2, completion_tokens: 24 }
+        models:
+          - { name: small, deployments: [{ provider: terse, model: s, price: { input: 1, output: 1000 } }] }
+          - { name: large, deployments: [{ provider: wordy, model: l, price: { input: 2, output: 2 } }] }
+        router:
+          models: [auto, auto-review]
+          rules:
+            - name: tiers
+              when: { model: auto }
+              route: { tiers: [small, large], escalate: { unless_match: "(\\\\w+\\\\W+){10}" } }
+            - name: to-a-person
+              when: { model: auto-review }
+              route: { tiers: [small, review] }
+        """
+
+    @Test func anAnswerThatFailsTheOutputCheckEscalatesAndIsStillCharged() async throws {
+        try await withGateway(Self.escalating) { h in
+            let r = try await h.post("/v1/chat/completions", Self.chat("hello"))
+            #expect(r.status == .ok && r.header("x-switchboard-model") == "large" && r.header("x-switchboard-route") == "fallback; rule=tiers; tier=2")
+            let words = (((try r.json()["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String ?? "")
+                .split(whereSeparator: \.isWhitespace).count
+            #expect(words >= 10)
+            let record = try #require(try await h.records().first)
+            // Both answers were paid for: small's 3 completion tokens at $1000/M besides large's.
+            #expect(record.attempts == 2 && record.usage.completionTokens == 27 && record.costUSD > 0.003, "\(record.usage) \(record.costUSD)")
+            // A stream is not checked (it reaches the client as it comes): the first tier serves it.
+            let stream = try await h.post("/v1/chat/completions", Self.chat("hello", extra: #","stream":true"#))
+            #expect(stream.status == .ok && stream.header("x-switchboard-model") == "small")
+        }
+    }
+
+    @Test func theLastTierKeepsItsAnswerAndReviewIsRefusedClearly() async throws {
+        // Only one tier left to check against: its answer is the answer, whatever the check says.
+        let yaml = Self.escalating.replacingOccurrences(of: "tiers: [small, large], escalate", with: "tiers: [small], escalate")
+        try await withGateway(yaml) { h in
+            let r = try await h.post("/v1/chat/completions", Self.chat("hello"))
+            #expect(r.status == .ok && r.header("x-switchboard-model") == "small")
+        }
+        try await withGateway(Self.escalating) { h in
+            // small serves; when it cannot, the review tier is refused clearly (no review queues yet).
+            let ok = try await h.post("/v1/chat/completions", Self.chat("hello", model: "auto-review"))
+            #expect(ok.status == .ok && ok.header("x-switchboard-model") == "small")
+            let held = try await h.post("/v1/chat/completions", Self.chat("hi", model: "auto-review", extra: #","provider":{"only":["nowhere"]}"#))
+            #expect(held.status == .forbidden && held.text.contains("review"))
+        }
+    }
+
+    @Test func theOutputCheckReadsBothAPIsAnswers() {
+        var e = Escalation()
+        e.invalidJSON = true
+        let check = OutputCheck(escalation: e, wantsJSON: true)
+        #expect(check.rejects(ByteBuffer(string: #"{"choices":[{"message":{"content":"{\"a\":1}"}}]}"#)) == nil)
+        #expect(check.rejects(ByteBuffer(string: #"{"choices":[{"message":{"content":"Sure! {\"a\":1}"}}]}"#)) != nil)
+        #expect(check.rejects(ByteBuffer(string: #"{"content":[{"type":"text","text":"[1,2]"}]}"#)) == nil)
+        #expect(check.rejects(ByteBuffer(string: #"{"content":[{"type":"text","text":"nope"}]}"#)) != nil)
+        // JSON not asked for: nothing to check.
+        #expect(OutputCheck(escalation: e, wantsJSON: false).rejects(ByteBuffer(string: #"{"choices":[{"message":{"content":"x"}}]}"#)) == nil)
     }
 }

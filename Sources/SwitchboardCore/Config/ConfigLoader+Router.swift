@@ -45,7 +45,7 @@ extension Walker {
             problem("\(path).route", "required: one of model, tiers or cheapest")
             return nil
         }
-        guard let r = mapping(routeNode, "\(path).route", allowed: ["model", "tiers", "cheapest"]) else { return nil }
+        guard let r = mapping(routeNode, "\(path).route", allowed: ["model", "tiers", "cheapest", "escalate"]) else { return nil }
         let given = ["model", "tiers", "cheapest"].filter { r[$0] != nil }
         guard given.count == 1 else {
             problem("\(path).route", given.isEmpty ? "expected one of model, tiers or cheapest" : "give only one of model, tiers or cheapest")
@@ -64,8 +64,18 @@ extension Walker {
             }
             target = key == "tiers" ? .tiers(list) : .cheapest(list)
         }
+        var escalate: Escalation?
+        if let node = r["escalate"] {
+            if case .tiers = target { escalate = escalation(node, "\(path).route.escalate") } else {
+                problem("\(path).route.escalate", "only a tier list escalates (route.tiers)")
+            }
+        }
         for (j, model) in target.models.enumerated() {
             let at = target.kind == "model" ? "\(path).route.model" : "\(path).route.\(target.kind)[\(j)]"
+            if case .tiers(let tiers) = target, model == reviewTier {
+                if j != tiers.count - 1 { problem(at, "review (a person) can only be the last tier") }
+                continue
+            }
             if virtualModels.contains(model) {
                 problem(at, "\"\(model)\" is a virtual model; a rule must route to a model of `models:`")
             } else if !declaredModels.contains(model) {
@@ -74,7 +84,23 @@ extension Walker {
             }
         }
         guard let name else { return nil }
-        return RouteRule(name: name, when: when, route: target)
+        return RouteRule(name: name, when: when, route: target, escalate: escalate)
+    }
+
+    private mutating func escalation(_ node: Node, _ path: String) -> Escalation? {
+        guard let m = mapping(node, path, allowed: ["invalid_json", "unless_match", "uncertain"]) else { return nil }
+        var e = Escalation()
+        e.invalidJSON = bool(m, "invalid_json", path) ?? false
+        if let source = string(m, "unless_match", path) {
+            if let p = TextPattern(source) { e.unlessMatch = p } else { problem(Self.join(path, "unless_match"), "invalid regular expression \"\(source)\"") }
+        }
+        if let node = m["uncertain"], let r = mapping(node, Self.join(path, "uncertain"), allowed: ["min", "max"]) {
+            let at = Self.join(path, "uncertain")
+            let low = number(r, "min", at, range: 0...1) ?? 0
+            let high = number(r, "max", at, range: 0...1) ?? 1
+            if low > high { problem(at, "min (\(trim(low))) is above max (\(trim(high)))") } else { e.uncertain = low...high }
+        }
+        return e
     }
 
     private mutating func conditions(_ node: Node, _ path: String) -> RuleConditions {

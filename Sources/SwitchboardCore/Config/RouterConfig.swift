@@ -29,13 +29,35 @@ public struct RouteRule: Sendable {
     public var when: RuleConditions
     /// `route`: where a matching request goes.
     public var route: RouteTarget
+    /// `route.escalate` (tier lists): when to go on to the next tier although the current one answered.
+    public var escalate: Escalation?
 
-    public init(name: String, when: RuleConditions = .init(), route: RouteTarget) {
+    public init(name: String, when: RuleConditions = .init(), route: RouteTarget, escalate: Escalation? = nil) {
         self.name = name
         self.when = when
         self.route = route
+        self.escalate = escalate
     }
 }
+
+/// `route.escalate:` — a tier list's reasons to skip a tier, or to try the next one after an answer (non-streamed
+/// answers only: a stream has reached the client as it came).
+public struct Escalation: Sendable {
+    /// `invalid_json`: JSON was asked for (`response_format`) and the answer's text does not parse.
+    public var invalidJSON = false
+    /// `unless_match`: the answer's text must match this expression.
+    public var unlessMatch: TextPattern?
+    /// `uncertain`: a difficulty score in this band starts at the second tier.
+    public var uncertain: ClosedRange<Double>?
+
+    public init() {}
+
+    /// Whether an answer is checked at all.
+    public var checksAnswers: Bool { invalidJSON || unlessMatch != nil }
+}
+
+/// `review` in a tier list: a person decides (held for review). Only as the last tier.
+public let reviewTier = "review"
 
 /// Where a rule sends a request.
 public enum RouteTarget: Sendable, Equatable {

@@ -37,7 +37,7 @@ extension RoutingTable {
             return (RouteChoice(model: name, tier: nil, escalation: nil, candidates: candidates), candidates)
         case .tiers(let names):
             guard let i = candidates.firstIndex(where: { $0.excluded == nil }) else { return (nil, candidates) }
-            let later = names[(i + 1)...].filter { name in candidates.first { $0.model == name }?.excluded != "not_allowed" }
+            let later = names[(i + 1)...].filter { name in name != reviewTier && candidates.first { $0.model == name }?.excluded != "not_allowed" }
             return (RouteChoice(model: names[i], tier: i + 1, escalation: Array(later), candidates: candidates), candidates)
         case .cheapest:
             // Cheapest first; equal costs keep the order the rule lists them in.
@@ -53,6 +53,7 @@ extension RoutingTable {
     /// the request (and, when `checkHealth`, is healthy with room under its caps now), and its expected cost there.
     func candidate(_ name: String, needs: RequestNeeds, usage: Usage, policy: DeploymentPolicy, allows: (String) -> Bool,
                    checkHealth: Bool) -> RouteChoice.Candidate {
+        if name == reviewTier { return .init(model: name, expectedCostUSD: nil, excluded: nil) }
         guard let model = models[name] else { return .init(model: name, expectedCostUSD: nil, excluded: "unknown_model") }
         guard allows(name) else { return .init(model: name, expectedCostUSD: nil, excluded: "not_allowed") }
         var gap: String?

@@ -21,6 +21,16 @@ extension Gateway {
     /// Runs the plan's attempts until one answers or the plan gives up.
     func attempts<API: ClientAPI>(_ call: Call<API>, plan: inout RoutePlan, _ exchange: inout Exchange) async -> AttemptsOutcome {
         var failure: GatewayError?
+        // The last answer an output check rejected: still the client's answer if no later tier gives one.
+        var rejected: (result: AttemptResult, lease: AttemptLease, usage: Usage?)?
+        func fallBack(_ error: GatewayError, _ headers: HTTPFields, _ exchange: inout Exchange) -> AttemptsOutcome {
+            guard let (result, lease, usage) = rejected else { return .gaveUp(error, headers) }
+            // Its deployment (and price) again, then its cost no longer counted apart; it was counted as an attempt.
+            exchange.attempt(lease.model.deployments[lease.deployment], reason: lease.reason, model: lease.model.name)
+            exchange.record.attempts -= 1
+            exchange.undrop(usage)
+            return .answered(result, lease: lease)
+        }
         while true {
             let lease: AttemptLease
             switch plan.next() {
@@ -29,7 +39,7 @@ extension Gateway {
                 if Task.isCancelled { return .gaveUp(.clientClosed, [:]) }
                 continue
             case .exhausted(let why):
-                return .gaveUp(exhaustedError(why, last: failure, model: call.model, plan: plan), exchange.headers(modelName: plan.current.name))
+                return fallBack(exhaustedError(why, last: failure, model: call.model, plan: plan), exchange.headers(modelName: plan.current.name), &exchange)
             case .attempt(let l):
                 lease = l
             }
@@ -52,6 +62,17 @@ extension Gateway {
                 winner.abandon()
                 return .gaveUp(.clientClosed, exchange.headers(modelName: winner.model.name))
             }
+            if case .complete(let body, let usage, let latency) = result, let check = call.outputCheck, plan.canEscalate,
+               let why = check.rejects(body) {
+                // A tier answered, but not well enough: its answer is dropped (and charged), the next tier tries.
+                winner.firstByte(ttftMs: latency)
+                winner.finished(latencyMs: latency, tokens: usage?.totalTokens)
+                exchange.dropped(usage)
+                rejected = (result, winner, usage)
+                plan.escalate(after: winner)
+                call.logger.debug("Answer rejected by the routing rule's output check", metadata: ["request.id": "\(call.requestID)", "why": "\(why)"])
+                continue
+            }
             guard case .failed(let error, let kind) = result else { return .answered(result, lease: winner) }
             plan.failed(winner, kind)
             failure = error
@@ -61,7 +82,7 @@ extension Gateway {
                 // request.id comes with the request's logger (FrontMiddleware).
                 call.logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider)"])
             }
-            if !kind.isRetryable { return .gaveUp(error, exchange.headers(modelName: winner.model.name)) }
+            if !kind.isRetryable { return fallBack(error, exchange.headers(modelName: winner.model.name), &exchange) }
         }
     }
 }

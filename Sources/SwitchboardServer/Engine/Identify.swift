@@ -26,6 +26,8 @@ struct Call<API: ClientAPI>: Sendable {
     var escalation: [String]?
     /// What the request allows of deployments: its `provider` preferences, `x-switchboard-max-price`, the key's regions.
     var policy = DeploymentPolicy()
+    /// Set by a routing rule whose tiers escalate on the answer: the check a whole answer must pass.
+    var outputCheck: OutputCheck?
 
     var model: String { API.model(request) }
 }

@@ -27,6 +27,9 @@ struct Exchange: Sendable {
     var spans: RequestSpans?
     /// The routing rule (and tier) that chose the model, when one did.
     var route: RouteNote?
+    /// Answers an output check dropped (a tier list escalated): their usage and cost count with the request's.
+    var droppedUsage = Usage()
+    var droppedUSD = 0.0
 
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
@@ -82,6 +85,22 @@ struct Exchange: Sendable {
         price = deployment.price
     }
 
+    /// An answer was dropped by an output check: it was paid for all the same.
+    mutating func dropped(_ usage: Usage?) {
+        guard let usage else { return }
+        droppedUsage = droppedUsage.adding(usage)
+        droppedUSD += price.cost(of: usage)
+    }
+
+    /// A dropped answer is the client's after all (no later tier answered): it is no longer counted apart.
+    mutating func undrop(_ usage: Usage?) {
+        guard let usage else { return }
+        droppedUsage = Usage(promptTokens: droppedUsage.promptTokens - usage.promptTokens, completionTokens: droppedUsage.completionTokens - usage.completionTokens,
+                             cachedTokens: droppedUsage.cachedTokens - usage.cachedTokens, cacheWriteTokens: droppedUsage.cacheWriteTokens - usage.cacheWriteTokens,
+                             reasoningTokens: droppedUsage.reasoningTokens - usage.reasoningTokens)
+        droppedUSD = max(0, droppedUSD - price.cost(of: usage))
+    }
+
     mutating func firstByte() {
         record.ttftMs = Self.ms(ContinuousClock.now - started)
     }
@@ -91,8 +110,11 @@ struct Exchange: Sendable {
         record.errorCode = errorCode
         record.latencyMs = Self.ms(ContinuousClock.now - started)
         if let usage {
-            record.usage = usage
-            record.costUSD = price.cost(of: usage)
+            record.usage = usage.adding(droppedUsage)
+            record.costUSD = price.cost(of: usage) + droppedUSD
+        } else if droppedUSD > 0 {
+            record.usage = droppedUsage
+            record.costUSD = droppedUSD
         }
     }
 

@@ -40,7 +40,14 @@ struct RouterStage: RequestStage {
                 exchange.route = RouteNote(rule: rule.name)
             }
             exchange.record.routeRule = rule.name
+            if choice.model == reviewTier {
+                return .refuse(GatewayError(.forbidden, "The routing rule '\(rule.name)' sends this request to a person for review, and review "
+                    + "queues are not available in this version of Switchboard; the request was not sent."))
+            }
             call.escalation = choice.escalation
+            if let escalate = rule.escalate, escalate.checksAnswers, !(choice.escalation ?? []).isEmpty {
+                call.outputCheck = OutputCheck(escalation: escalate, wantsJSON: API.needs(call.request).jsonMode)
+            }
             return rename(&call, to: choice.model)
         }
     }
@@ -68,8 +75,17 @@ struct RouterStage: RequestStage {
         var weighed: [(rule: String, candidates: [RouteChoice.Candidate])] = []
         while let i = index {
             let rule = book.rules[i]
-            let (choice, candidates) = table.choose(rule.route, needs: facts.needs, expectedOutputTokens: router.expectedOutputTokens,
+            var route = rule.route
+            var skipped = 0
+            // A difficulty in the rule's uncertain band starts at the second tier.
+            if case .tiers(let tiers) = route, tiers.count > 1, let band = rule.escalate?.uncertain, let score = facts.score(book.scorer),
+               band.contains(score) {
+                route = .tiers(Array(tiers.dropFirst()))
+                skipped = 1
+            }
+            var (choice, candidates) = table.choose(route, needs: facts.needs, expectedOutputTokens: router.expectedOutputTokens,
                                                     policy: policy, allows: { identity.allows(model: $0) })
+            if let tier = choice?.tier { choice?.tier = tier + skipped }
             weighed.append((rule.name, candidates))
             if let choice { return Decision(outcome: .rule(rule, choice), trials: trials, weighed: weighed) }
             trials[trials.count - 1].failed = "no usable model"
