@@ -17,6 +17,14 @@ public final class RequestLogService: UsageRecorder, Service {
         var written = 0
         /// Records kept without their bodies because `maxBodyBytes` were already waiting.
         var bodiesDropped = 0
+        /// Records accepted into `pending` so far, and taken out of it for writing (batches are taken in order).
+        var accepted = 0
+        var taken = 0
+        /// Every record before this one is written (or given up); batches that ended ahead of it, out of order.
+        var done = 0
+        var doneAhead: [Range<Int>] = []
+        /// Flushes waiting for everything accepted before they began (`target`) to be written.
+        var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Mutex(State())
@@ -64,10 +72,14 @@ public final class RequestLogService: UsageRecorder, Service {
                 s.pending.append(record)
                 s.bodyBytes += bytes
             }
+            s.accepted += 1
             return true
         }
         if accepted { wakeContinuation.yield() }
     }
+
+    /// Flushes waiting for a batch another flush is still writing (tests).
+    var waitingFlushes: Int { state.withLock { $0.waiters.count } }
 
     /// Records dropped because the buffer was full, records written so far, records waiting, and records kept
     /// without their bodies.
@@ -119,20 +131,27 @@ public final class RequestLogService: UsageRecorder, Service {
         text.utf8.contains(0) ? String(text.unicodeScalars.filter { $0 != "\u{0}" }.map(Character.init)) : text
     }
 
-    /// Writes everything buffered, in batches; bodies are redacted here, off the request path.
+    /// Writes everything buffered, in batches; bodies are redacted here, off the request path. Returns once every
+    /// record accepted before it was called is written (or given up) — also those another flush took and is still
+    /// writing, so a reader that flushes first sees them.
     public func flush() async {
+        let target = state.withLock { $0.accepted }
         while true {
-            let (taken, behind): ([RequestRecord], Bool) = state.withLock { s in
+            let (taken, range, behind): ([RequestRecord], Range<Int>, Bool) = state.withLock { s in
                 let n = min(batchSize, s.pending.count)
                 let b = Array(s.pending.prefix(n))
                 s.pending.removeFirst(n)
-                return (b, s.pending.count > capacity / 2)
+                s.taken += n
+                return (b, (s.taken - n)..<s.taken, s.pending.count > capacity / 2)
             }
             var batch = taken
             // The batch's bodies count against `maxBodyBytes` until they are written (or given up).
             let batchBodyBytes = batch.reduce(0) { $0 + $1.bodyBytes }
-            defer { state.withLock { $0.bodyBytes -= batchBodyBytes } }
-            guard !batch.isEmpty else { return }
+            defer {
+                state.withLock { $0.bodyBytes -= batchBodyBytes }
+                finished(range)
+            }
+            guard !batch.isEmpty else { break }
             if batch.contains(where: \.hasBodies) {
                 if behind {
                     // Records (and the spend they carry) come first: while the buffer is more than half full, bodies
@@ -159,6 +178,30 @@ public final class RequestLogService: UsageRecorder, Service {
                 logger.error("Request log write failed", metadata: ["records": "\(batch.count)", "error.type": "\(type(of: error))"])
             }
         }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { s in
+                if s.done >= target { return true }
+                s.waiters.append((target, c))
+                return false
+            }
+            if ready { c.resume() }
+        }
+    }
+
+    /// A batch's records are written (or given up): flushes waiting for them go on.
+    private func finished(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        let ready: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            s.doneAhead.append(range)
+            while let i = s.doneAhead.firstIndex(where: { $0.lowerBound == s.done }) {
+                s.done = s.doneAhead.remove(at: i).upperBound
+            }
+            let done = s.done
+            let ready = s.waiters.filter { $0.target <= done }.map(\.continuation)
+            s.waiters.removeAll { $0.target <= done }
+            return ready
+        }
+        for c in ready { c.resume() }
     }
 }
 

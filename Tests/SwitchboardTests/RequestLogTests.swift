@@ -121,6 +121,31 @@ func record(_ i: Int, request: String? = nil, response: String? = nil) -> Reques
         #expect(ids == Set((0...100).map { "r\($0)" }))
     }
 
+    /// A reader flushes before it reads: it must see every record recorded before it asked — also one another flush
+    /// already took and is still writing (the console's parallel analytics calls did not, now and then).
+    @Test func aFlushWaitsForTheBatchAnotherFlushIsWriting() async throws {
+        let gate = Gate()
+        let storage = CountingStorage(hold: gate)
+        let log = RequestLogService(storage: CountingStorageAdapter(inner: storage), capacity: 100, batchSize: 50, logger: Self.logger)
+        log.record(record(0))
+        var entered = storage.entered.makeAsyncIterator()
+        let first = Task { await log.flush() }
+        _ = await entered.next()                   // the first flush holds record 0 and waits on storage
+        let done = Mutex(false)
+        let second = Task {
+            await log.flush()
+            done.withLock { $0 = true }
+            return try await storage.base.recentRequests(limit: 10).map(\.id)
+        }
+        // Until the second flush either returns (wrong: record 0 is not written yet) or waits for the first one's batch.
+        while !done.withLock({ $0 }) && log.waitingFlushes == 0 { await Task.yield() }
+        #expect(!done.withLock { $0 }, "the second flush returned before record 0 was written")
+        gate.open()
+        #expect(try await second.value == ["r0"])
+        await first.value
+        #expect(log.waitingFlushes == 0 && log.counts.written == 1)
+    }
+
     /// Bodies are redacted by the writer, and past the bytes allowed to wait, records are kept without them.
     @Test func bodiesAreRedactedAndBounded() async throws {
         let storage = MemoryStorage()
