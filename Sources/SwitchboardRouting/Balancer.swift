@@ -41,7 +41,7 @@ extension Balancer {
 ///   - seed: seeds the policies that draw at random (same seed, same sequence).
 ///   - now: milliseconds on a monotonic clock (injected so tests and the simulator control time).
 public func makeBalancer(_ policy: BalancingPolicyName, deployments: [DeploymentConfig], seed: UInt64,
-                         now: @escaping @Sendable () -> Double) -> any Balancer {
+                         now: @escaping @Sendable () -> Double, price: (@Sendable (Int) -> Price)? = nil) -> any Balancer {
     let n = deployments.count
     switch policy {
     case .roundRobin: return RoundRobinBalancer()
@@ -50,7 +50,9 @@ public func makeBalancer(_ policy: BalancingPolicyName, deployments: [Deployment
     case .leastOutstanding: return LeastOutstandingBalancer(count: n, seed: seed, now: now)
     case .p2cEWMA: return P2CEWMABalancer(count: n, seed: seed, now: now, capacity: deployments.map { Double($0.limits.maxConcurrent ?? 8) })
     case .lowestLatency: return LowestLatencyBalancer(count: n, seed: seed, now: now)
-    case .leastCost: return LeastCostBalancer(prices: deployments.map(\.price))
+    case .leastCost:
+        let configured = deployments.map(\.price)
+        return LeastCostBalancer(price: price ?? { configured[$0] })
     case .consistentHash: return ConsistentHashBalancer()
     }
 }

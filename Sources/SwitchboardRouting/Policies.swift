@@ -178,12 +178,15 @@ public final class LowestLatencyBalancer: LoadAwareBalancer, @unchecked Sendable
 
 /// The cheapest deployment by price (input + output per 1M tokens); ties in turn.
 public final class LeastCostBalancer: Balancer {
-    let prices: [Double]
+    /// Deployment `i`'s price now (a pricing source may change it).
+    let price: @Sendable (Int) -> Price
     let rotation = RoundRobinBalancer()
-    public init(prices: [Price]) { self.prices = prices.map { $0.input + $0.output } }
+    public convenience init(prices: [Price]) { self.init(price: { prices[$0] }) }
+    public init(price: @escaping @Sendable (Int) -> Price) { self.price = price }
     public func choose(among candidates: [Int], context: BalancingContext) -> Int? {
-        guard let cheapest = candidates.map({ prices[$0] }).min() else { return nil }
-        return rotation.choose(among: candidates.filter { prices[$0] == cheapest }, context: context)
+        let totals = candidates.map { price($0).input + price($0).output }
+        guard let cheapest = totals.min() else { return nil }
+        return rotation.choose(among: zip(candidates, totals).filter { $0.1 == cheapest }.map(\.0), context: context)
     }
 }
 

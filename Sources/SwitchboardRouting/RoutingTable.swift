@@ -11,7 +11,12 @@ public struct RoutedDeployment: Sendable {
     /// The model's name at the provider.
     public let upstreamModel: String
     public let capabilities: Capabilities
-    public let price: Price
+    /// The configured price (USD per million tokens).
+    public let configuredPrice: Price
+    /// Prices from a pricing source, when one is configured.
+    let prices: PriceBook?
+    /// Its price now: the pricing source's, else the configured one.
+    public var price: Price { prices?.price(slot) ?? configuredPrice }
     /// Its connect, first-token, idle and total limits; `total` is always set (`routing.total_timeout_s` when the
     /// deployment sets none): every attempt ends at some point.
     public let timeouts: DeploymentTimeouts
@@ -33,16 +38,18 @@ public final class RoutedModel: Sendable {
     public let contentPolicyFallbacks: [String]
     public let hedge: HedgeConfig?
 
-    init(_ m: ModelConfig, slots: [Int], routing: RoutingConfig, regions: [String: String], seed: UInt64, now: @escaping @Sendable () -> Double) {
+    init(_ m: ModelConfig, slots: [Int], routing: RoutingConfig, regions: [String: String], prices: PriceBook?, seed: UInt64,
+         now: @escaping @Sendable () -> Double) {
         name = m.name
-        deployments = zip(m.deployments, slots).map { d, slot in
+        let routed = zip(m.deployments, slots).map { d, slot in
             var timeouts = d.timeouts
             timeouts.totalSeconds = timeouts.totalSeconds ?? routing.totalTimeoutSeconds
-            return RoutedDeployment(slot: slot, provider: d.provider, upstreamModel: d.model, capabilities: d.capabilities, price: d.price,
-                                    timeouts: timeouts, region: regions[d.provider])
+            return RoutedDeployment(slot: slot, provider: d.provider, upstreamModel: d.model, capabilities: d.capabilities, configuredPrice: d.price,
+                                    prices: prices, timeouts: timeouts, region: regions[d.provider])
         }
+        deployments = routed
         policy = m.balancing.rawValue
-        balancer = makeBalancer(m.balancing, deployments: m.deployments, seed: seed ^ stableHash(m.name), now: now)
+        balancer = makeBalancer(m.balancing, deployments: m.deployments, seed: seed ^ stableHash(m.name), now: now, price: { routed[$0].price })
         maxAttempts = 1 + (m.retries ?? routing.retries)
         deadlineMs = (m.deadlineSeconds ?? routing.deadlineSeconds) * 1000
         fallbacks = m.fallbacks
@@ -64,6 +71,8 @@ public final class RoutingTable: Sendable {
     public let latency: LatencyBook
     public let backoff: BackoffConfig
     public let defaultFallback: String?
+    /// Prices from `router.pricing`, per slot (nil: no pricing source).
+    public let prices: PriceBook?
     /// "provider/model" of each slot.
     public let slotNames: [String]
     /// Each slot's limits and timeouts (from the first deployment that uses it).
@@ -85,12 +94,14 @@ public final class RoutingTable: Sendable {
         health = HealthBook(count: slotDeployments.count, policy: CircuitBreaker.Policy(config.routing.health), now: now)
         capacity = CapacityBook(limits: slotDeployments.map(\.limits), now: now)
         latency = LatencyBook(count: slotDeployments.count)
+        let prices = config.router.pricing == nil ? nil : PriceBook(slots: slotDeployments.count)
+        self.prices = prices
         var models: [String: RoutedModel] = [:]
         var regions: [String: String] = [:]
         for p in config.providers { regions[p.name] = p.region }
         for m in config.models {
             let slots = m.deployments.map { slotOf["\($0.provider)/\($0.model)"]! }
-            models[m.name] = RoutedModel(m, slots: slots, routing: config.routing, regions: regions, seed: seed, now: now)
+            models[m.name] = RoutedModel(m, slots: slots, routing: config.routing, regions: regions, prices: prices, seed: seed, now: now)
         }
         self.models = models
         modelNames = config.models.map(\.name)

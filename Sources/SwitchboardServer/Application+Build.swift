@@ -26,6 +26,8 @@ public struct GatewayServices: Sendable {
     let keyService: KeyService
     /// Active health checks (a service that does nothing when no provider has `health_check`).
     public let healthChecks: HealthCheckService
+    /// `router.pricing`: live prices (nil: none configured).
+    public let pricing: PricingService?
     /// Admission shared through PostgreSQL (nil with other storage).
     let sharedAdmission: PostgresAdmission?
     /// Counters and health gauges for `/metrics`; records pass through it to the request log.
@@ -99,6 +101,7 @@ public struct GatewayServices: Sendable {
         keys = directory
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
         healthChecks = HealthCheckService(config: config, gateway: gateway, logger: logger)
+        pricing = PricingService(config: config, table: gateway.table, transport: transport, wallClock: wallClock, logger: logger)
     }
 }
 
@@ -138,12 +141,12 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         headers[HTTPField.Name("referrer-policy")!] = "no-referrer"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
     }
-    let health = HealthReport(table: services.gateway.table)
+    let health = HealthReport(table: services.gateway.table, pricing: services.pricing)
     router.get("/metrics") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers,
-                        body: .init(byteBuffer: ByteBuffer(string: services.metrics.render(health: health.snapshot()))))
+                        body: .init(byteBuffer: ByteBuffer(string: services.metrics.render(health: health.snapshot()) + (services.pricing?.metricsText ?? ""))))
     }
     router.get("/readyz") { _, _ in
         do {
@@ -338,6 +341,7 @@ public func buildApplication(
     if let exporter = services.tracingExporter { extraServices.append(exporter) }
     extraServices.append(RetentionService(storage: store, days: config.logging.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
+    if let pricing = services.pricing { extraServices.append(pricing) }
     let router = buildRouter(services)
     let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds))
     // Past `server.max_connections` (kept under the descriptor limit) the listener stops accepting: descriptors never

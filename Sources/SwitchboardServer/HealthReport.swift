@@ -7,6 +7,8 @@ import SwitchboardRouting
 /// it serves no request.
 struct HealthReport: Sendable {
     let table: RoutingTable
+    /// `router.pricing` (nil: none configured).
+    var pricing: PricingService?
     /// Seconds since 1970: events are kept on the table's clock and shown on this one.
     var wallNow: @Sendable () -> Double = { Date().timeIntervalSince1970 }
 
@@ -101,6 +103,8 @@ struct HealthReport: Sendable {
             if !model.fallbacks.isEmpty { entry["fallbacks"] = .array(model.fallbacks.map { .string($0) }) }
             return .object(entry)
         }
-        return JSONValue.object(["models": .array(models)]).jsonText
+        var report: [String: JSONValue] = ["models": .array(models)]
+        if let pricing { report["pricing"] = pricing.json() }
+        return JSONValue.object(report).jsonText
     }
 }

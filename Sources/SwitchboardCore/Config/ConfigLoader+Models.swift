@@ -94,7 +94,7 @@ extension Walker {
     mutating func deploymentConfig(_ node: Node, _ path: String, providers: [String: ProviderKind],
                                    declaredProviders: Set<String>) -> DeploymentConfig? {
         let providerNames = Set(providers.keys)
-        guard let m = mapping(node, path, allowed: ["provider", "model", "weight", "price", "capabilities", "rpm", "tpm",
+        guard let m = mapping(node, path, allowed: ["provider", "model", "weight", "price", "price_id", "capabilities", "rpm", "tpm",
                                                     "max_concurrent", "timeouts"]) else { return nil }
         let provider = string(m, "provider", path, required: true)
         if let provider, !declaredProviders.contains(provider) {
@@ -124,7 +124,10 @@ extension Walker {
                                           totalSeconds: number(t, "total_s", p, range: 0.001...86_400))
         }
         guard let provider, let model, providerNames.contains(provider) else { return nil }
-        return DeploymentConfig(provider: provider, model: model, weight: weight, price: price, capabilities: caps, limits: limits, timeouts: timeouts)
+        var deployment = DeploymentConfig(provider: provider, model: model, weight: weight, price: price, capabilities: caps, limits: limits,
+                                          timeouts: timeouts)
+        deployment.priceID = string(m, "price_id", path)
+        return deployment
     }
 
     mutating func capabilities(_ node: Node, _ path: String, kind: ProviderKind?) -> Capabilities {

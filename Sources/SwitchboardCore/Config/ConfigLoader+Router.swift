@@ -4,7 +4,7 @@ import Yams
 extension Walker {
     mutating func routerConfig(_ node: Node, declaredModels: [String]) -> RouterConfig {
         var router = RouterConfig()
-        guard let m = mapping(node, "router", allowed: ["models", "rules", "region_header", "expected_output_tokens", "classifier"]) else {
+        guard let m = mapping(node, "router", allowed: ["models", "rules", "region_header", "expected_output_tokens", "classifier", "pricing"]) else {
             return router
         }
         router.virtualModels = stringList(m, "models", "router") ?? []
@@ -14,6 +14,17 @@ extension Walker {
         if let header = string(m, "region_header", "router") { router.regionHeader = header.lowercased() }
         if let v = int(m, "expected_output_tokens", "router", range: 1...RequestNeeds.maxOutputTokensLimit) { router.expectedOutputTokens = v }
         router.classifierFile = string(m, "classifier", "router")
+        if let node = m["pricing"], let p = mapping(node, "router.pricing", allowed: ["url", "refresh_s", "timeout_s", "headers"]),
+           let url = string(p, "url", "router.pricing", required: true) {
+            if !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                problem("router.pricing.url", "expected an http:// or https:// URL, found \"\(url)\"")
+            }
+            var source = PricingSource(url: url)
+            if let v = number(p, "refresh_s", "router.pricing", range: 1...604_800) { source.refreshSeconds = v }
+            if let v = number(p, "timeout_s", "router.pricing", range: 0.1...300) { source.timeoutSeconds = v }
+            for (name, value) in headerMap(p, "headers", "router.pricing") { source.headers[name] = value }
+            router.pricing = source
+        }
         guard let rulesNode = m["rules"], let items = sequence(rulesNode, "router.rules") else { return router }
         var names: [String: Int] = [:]
         var catchAll: (name: String, index: Int)?

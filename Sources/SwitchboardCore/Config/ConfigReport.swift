@@ -146,6 +146,7 @@ public enum ConfigReport {
         if let v = d.limits.tpm { limits["tpm"] = .int(v) }
         if let v = d.limits.maxConcurrent { limits["max_concurrent"] = .int(v) }
         var price: [String: JSONValue] = ["input_per_million_usd": .double(d.price.input), "output_per_million_usd": .double(d.price.output)]
+        if let id = d.priceID { price["price_id"] = .string(id) }
         if let v = d.price.cachedInput { price["cached_input_per_million_usd"] = .double(v) }
         if let v = d.price.cacheWrite { price["cache_write_per_million_usd"] = .double(v) }
         if let v = d.price.reasoning { price["reasoning_per_million_usd"] = .double(v) }
@@ -204,6 +205,11 @@ public enum ConfigReport {
             }),
             "region_header": optional(r.regionHeader), "expected_output_tokens": .int(r.expectedOutputTokens),
             "classifier": optional(r.classifierFile),
+            // Header values of the pricing source may carry a token: masked like every header.
+            "pricing": r.pricing.map { p in
+                .object(["url": .string(maskURL(p.url)), "refresh_s": .double(p.refreshSeconds), "timeout_s": .double(p.timeoutSeconds),
+                         "headers": .object(p.headers.mapValues { .string(mask($0)) })])
+            } ?? .null,
         ])
     }
 

@@ -58,6 +58,8 @@ public struct DeploymentConfig: Sendable {
     public var limits: DeploymentLimits
     /// `timeouts`.
     public var timeouts: DeploymentTimeouts
+    /// `price_id`: its entry in `router.pricing`'s list (default: the entry named like `model`).
+    public var priceID: String?
 
     public init(provider: String, model: String, weight: Int = 1, price: Price = .free, capabilities: Capabilities = Capabilities(),
                 limits: DeploymentLimits = .init(), timeouts: DeploymentTimeouts = .init()) {

@@ -14,6 +14,8 @@ public struct RouterConfig: Sendable {
     public var expectedOutputTokens = 256
     /// `classifier`: a difficulty model file to use instead of the built-in one.
     public var classifierFile: String?
+    /// `pricing`: a price list refreshed on a schedule.
+    public var pricing: PricingSource?
 
     public init() {}
 
@@ -159,4 +161,17 @@ public struct TextPattern: Sendable {
     public func matches(_ text: String) -> Bool {
         regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
+}
+
+/// `router.pricing:` — where live prices come from: a URL answering in OpenRouter's `/api/v1/models` format.
+public struct PricingSource: Sendable, Equatable {
+    public var url: String
+    /// `refresh_s`: how often it is read; default 3600.
+    public var refreshSeconds: Double = 3600
+    /// `timeout_s`: the longest one read may take; default 10.
+    public var timeoutSeconds: Double = 10
+    /// `headers`: sent with every read (values may be `env:NAME`).
+    public var headers: [String: String] = [:]
+
+    public init(url: String) { self.url = url }
 }
