@@ -48,10 +48,11 @@ struct Serve: AsyncParsableCommand {
                 let cfg = final
                 let url = "\(cfg.server.tls == nil ? "http" : "https")://\(cfg.server.host.contains(":") ? "[\(cfg.server.host)]" : cfg.server.host):\(port)"
                 say("Switchboard listening on \(url)  (OpenAI base URL: \(url)/v1)")
-                say("models: \(cfg.models.map(\.name).joined(separator: ", "))   storage: \(shownStorage(cfg.storage))")
+                let virtual = cfg.router.virtualModels.isEmpty ? "" : " (routed: \(cfg.router.virtualModels.joined(separator: ", ")))"
+                say("models: \(cfg.models.map(\.name).joined(separator: ", "))\(virtual)   storage: \(shownStorage(cfg.storage))")
                 if demo {
                     say("demo key: \(DemoConfig.clientKey)")
-                    say("dashboard: \(url)/ui  (admin key: \(DemoConfig.adminKey))")
+                    say("console: \(url)/ui  (admin key: \(DemoConfig.adminKey))")
                     say("try:")
                     say("  curl \(url)/v1/chat/completions -H 'Authorization: Bearer \(DemoConfig.clientKey)' -H 'Content-Type: application/json' \\")
                     say("    -d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'")
