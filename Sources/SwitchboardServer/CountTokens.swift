@@ -15,18 +15,22 @@ struct TokenCounter: Sendable {
     let slotProviders: [(any Provider)?]
     let routing: RoutingConfig
     let scrubber: SecretScrubber
+    let virtualModels: [String]
 
     init(_ gateway: Gateway) {
         table = gateway.table
         slotProviders = gateway.slotProviders
         routing = gateway.routing
         scrubber = gateway.scrubber
+        virtualModels = gateway.virtualModels
     }
 
     func count(_ body: ByteBuffer, model: String, identity: Identity, requestID: String,
                clientHeaders: [(name: String, value: String)]) async throws(GatewayError) -> Response {
-        guard let routed = table.models[model] else {
-            throw .unknownModel(model, suggestion: suggestion(for: model, among: table.modelNames.filter { identity.allows(model: $0) }))
+        // A virtual model (`router.models`) has no deployment of its own until a rule routes a request: estimated.
+        let routed = table.models[model]
+        guard routed != nil || virtualModels.contains(model) else {
+            throw .unknownModel(model, suggestion: suggestion(for: model, among: (table.modelNames + virtualModels).filter { identity.allows(model: $0) }))
         }
         guard identity.allows(model: model) else {
             throw .modelNotAllowed(model)
@@ -37,7 +41,7 @@ struct TokenCounter: Sendable {
         let context = ProviderCallContext(requestID: requestID, timeout: Gateway.duration(routing.timeoutSeconds), clientHeaders: clientHeaders,
                                           limits: AttemptLimits(total: Gateway.duration(min(routing.timeoutSeconds, routing.totalTimeoutSeconds))),
                                           scrubber: scrubber)
-        for deployment in routed.deployments {
+        for deployment in routed?.deployments ?? [] {
             guard let provider = slotProviders[deployment.slot],
                   let outcome = await provider.countTokens(body, upstreamModel: deployment.upstreamModel, context: context) else { continue }
             switch outcome {

@@ -98,6 +98,9 @@ import Testing
             #expect(ids.contains("auto") && ids.contains("small"))
             let anthropic = try await h.post("/v1/messages", #"{"model":"auto","max_tokens":20,"messages":[{"role":"user","content":"```x```"}]}"#)
             #expect(anthropic.status == .ok && anthropic.header("x-switchboard-model") == "large")
+            // Counting tokens for a virtual model is estimated (no deployment of its own).
+            let count = try await h.post("/v1/messages/count_tokens", #"{"model":"auto","messages":[{"role":"user","content":"hello there"}]}"#)
+            #expect(count.status == .ok && count.header("x-switchboard-token-count") == "estimate")
             // A model that is not virtual and that no rule names goes on as asked.
             let direct = try await h.post("/v1/chat/completions", Self.chat("```x```", model: "medium"))
             #expect(direct.status == .ok && direct.header("x-switchboard-model") == "medium" && direct.header("x-switchboard-route") == "primary")
