@@ -1,6 +1,6 @@
 extension Dashboard {
-    /// Overview: the range picker and drill-down chips, four charts, the tables by model, provider and key, provider
-    /// health and the recent requests.
+    /// Overview: the range picker and drill-down chips, four charts, the tables by model, provider, key and routing
+    /// rule, provider health and the recent requests.
     static let overviewMarkup = #"""
 <div class="view" id="view-overview" role="tabpanel" aria-labelledby="tab-overview">
   <div class="toolbar">\#(rangePicker)<span id="chips" aria-live="polite"></span>
@@ -13,6 +13,7 @@ extension Dashboard {
   <section><h2>By provider (last <span class="rangeName">1 h</span>) <small class="sub">choose a provider to see only its requests</small></h2><div class="scroll"><table id="providers"></table></div></section>
   <section><h2>Provider health</h2><div class="scroll"><table id="health"></table></div></section>
   <section><h2>Top keys by spend (last <span class="rangeName">1 h</span>)</h2><div class="scroll"><table id="keys"></table></div></section>
+  <section><h2>By routing rule (last <span class="rangeName">1 h</span>) <small class="sub">the rule that chose the model; none: no rule did</small></h2><div class="scroll"><table id="rules"></table></div></section>
   <section class="wide"><h2>Recent requests <small class="sub">Enter or click a request for its details</small></h2><div class="scroll"><table id="log"></table></div></section>
 </div>
 """#
@@ -47,13 +48,15 @@ onApply.push(() => {
 
 refreshers.overview = async () => {
   const r = RANGES[state.range], now = Math.floor(Date.now() / 1000), from = now - r.s, f = drillQuery();
-  const [perBucket, byModel, byProvider, byKey, health, log] = await Promise.all([
+  // By rule: a gateway without group_by=rule (400) leaves its table saying so.
+  const [perBucket, byModel, byProvider, byKey, health, log, byRule] = await Promise.all([
     api(`/admin/analytics?group_by=model&bucket=${r.bucket}&from=${from}${f}`),
     api(`/admin/analytics?group_by=model&from=${from}${f}`),
     api(`/admin/analytics?group_by=provider&from=${from}${f}`),
     api(`/admin/analytics?group_by=key&from=${from}${f}`),
     api("/admin/health"),
     api(`/admin/logs?limit=50&from=${from}${f}`),
+    api(`/admin/analytics?group_by=rule&from=${from}${f}`).catch((e) => { if (e instanceof AuthError) throw e; return null; }),
   ]);
   // A model drill-down is applied here too, for a gateway that does not know served_model= yet.
   const only = (rows) => state.model ? rows.filter((x) => !x.refused && x.group === state.model) : rows;
@@ -84,6 +87,10 @@ refreshers.overview = async () => {
       return [{ v: name, trunc: true, title: name === x.group ? `${name} (a key from the configuration, no id)` : `${name} (id ${x.group})` },
               fmt(x.requests), { v: fmt(x.errors), cls: x.errors ? "s5" : "" }, usd(x.cost_usd)];
     }));
+  table($("rules"), [{ t: "rule" }, { t: "requests", num: 1 }, { t: "errors", num: 1 }, { t: "p95 ms", num: 1, opt: 1 }, { t: "cost", num: 1 }],
+    (byRule?.data || []).sort((a, b) => (a.group === "none") - (b.group === "none") || b.requests - a.requests).map((x) => ({ attrs: { "data-rule": x.group }, cells: [
+      { v: x.group, trunc: true, cls: x.group === "none" ? "dim" : "" }, fmt(x.requests), { v: fmt(x.errors), cls: x.errors ? "s5" : "" },
+      fmt(x.p95_latency_ms, 1), usd(x.cost_usd)] })), byRule ? `no requests in the last ${r.label}${within}` : "not available in this gateway");
   const hrows = [];
   for (const m of health.models) for (const d of m.deployments) {
     if ((state.model && m.name !== state.model) || (state.provider && d.provider !== state.provider)) continue;

@@ -1,9 +1,12 @@
 extension Dashboard {
-    /// Providers & models: the running configuration from `/admin/config` (secrets masked by the API), and per
+    /// Providers & models: the routing layer (virtual models, rules, the pricing source's state), the running
+    /// configuration from `/admin/config` (secrets masked by the API), and per
     /// deployment its health now, a timeline of its health events over the range, and its p95 latency per bucket.
     static let providersMarkup = #"""
 <div class="view" id="view-providers" role="tabpanel" aria-labelledby="tab-providers" hidden>
   <div class="toolbar">\#(rangePicker)<span class="note" id="pNote"></span></div>
+  <section class="wide" id="routingPanel"><h2>Routing <small class="sub">virtual models, and the rules that choose a model for them: tried in order, the first whose conditions all hold decides</small></h2>
+    <div class="facts" id="routerFacts"></div><div class="scroll"><table id="ruleList"></table></div><div class="facts" id="pricingFacts"></div></section>
   <section class="wide"><h2>Gateway</h2><div class="facts" id="gateway"></div></section>
   <section class="wide"><h2>Providers</h2><div class="scroll"><table id="provList"></table></div></section>
   <section class="wide"><h2>Models and deployments <small class="sub">health over the last <span class="rangeName">1 h</span>: green closed, amber half open or cooling down, red ejected or down</small></h2>
@@ -35,6 +38,49 @@ function drawGateway(c) {
     fact("master key", c.auth?.master_key ?? "none"), fact("static keys", keys || "none"),
     fact("bodies kept", c.logging?.bodies?.enabled ? "yes" : "no (logging.bodies)"), fact("retries", c.routing?.retries ?? ""),
     fact("ejection after", `${h.failure_threshold ?? "?"} failures, ${h.ejection_s ?? "?"} s first`)].join(""));
+}
+
+// The routing layer (`router` of /admin/config): virtual models, the rules in order with the conditions each uses (not
+// their values) and where it routes, and the pricing source with its state from /admin/health. Keys this page does
+// not know yet are shown as they come.
+function generic(v) {
+  if (v == null) return "none";
+  if (Array.isArray(v)) return v.map(generic).join(", ");
+  if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}: ${generic(x)}`).join("; ") || "none";
+  return String(v);
+}
+const nameList = (v) => [].concat(v ?? []).map(generic);
+const ago = (s) => s < 120 ? `${fmt(s)} s ago` : s < 7200 ? `${fmt(s / 60)} min ago` : `${fmt(s / 3600, 1)} h ago`;
+const ROUTER_KEYS = ["models", "rules", "region_header", "expected_output_tokens", "classifier", "pricing"];
+function drawRouting(c, ps) {
+  const r = c.router;
+  const empty = c.unavailable ? `the running configuration is ${c.unavailable}` : "no routing rules: requests go to the model they name";
+  render($("routerFacts"), c.unavailable || !r ? fact("routing", c.unavailable ? c.unavailable : "not configured") :
+    [fact("virtual models", nameList(r.models).join(", ") || "none", ` id="virtualModels"`),
+     fact("region header", r.region_header ?? "none"), fact("expected output tokens", r.expected_output_tokens ?? "n/a"),
+     fact("classifier", r.classifier ?? "none"),
+     ...Object.entries(r).filter(([k]) => !ROUTER_KEYS.includes(k)).map(([k, v]) => fact(k.replace(/_/g, " "), generic(v)))].join(""));
+  table($("ruleList"), [{ t: "#", num: 1 }, { t: "rule" }, { t: "conditions" }, { t: "routes to" }],
+    (r?.rules || []).map((rule, i) => {
+      const route = rule.route || {}, main = [], more = [];
+      for (const [k, v] of Object.entries(route)) {
+        if (k === "model") main.push(generic(v));
+        else if (k === "tiers") main.push("tiers " + nameList(v).join(" → "));
+        else if (k === "cheapest") main.push("cheapest of " + nameList(v).join(", "));
+        else more.push(`${k}: ${generic(v)}`);
+      }
+      more.push(...Object.entries(rule).filter(([k]) => !["name", "when", "route"].includes(k)).map(([k, v]) => `${k}: ${generic(v)}`));
+      return { attrs: { "data-rule": rule.name }, cells: [i + 1, { v: rule.name, trunc: true },
+        { v: nameList(rule.when).join(", ") || "always", cls: "wrap" }, { v: main.join("; ") || generic(route), sub: more.join("; "), cls: "wrap" }] };
+    }), empty);
+  const p = r?.pricing;
+  if (!p && !ps) { render($("pricingFacts"), ""); return; }
+  const src = p || ps;
+  render($("pricingFacts"), [fact("price list", src.url ?? ""), fact("refresh", src.refresh_s != null ? `every ${fmt(src.refresh_s)} s` : "n/a"),
+    ps ? fact("updated", ps.age_s == null ? "never read successfully" : ago(ps.age_s), ` title="${esc(ps.updated_at ?? "")}"` + (ps.age_s == null ? ` class="warn"` : "")) : "",
+    ps ? fact("failed reads", ps.failures ?? 0, ps.failures ? ` class="warn"` : "") : "",
+    ps ? fact("deployments priced", `${ps.deployments_priced ?? "?"} of ${ps.deployments ?? "?"}`) : "",
+    ps?.last_error ? fact("last error", ps.last_error, ` class="error"`) : ""].join(""));
 }
 
 // The health states over [from, to] from the deployment's events (oldest first): the state before the first event in
@@ -77,6 +123,7 @@ function drawProviders() {
   const { health, latency, from, to, r } = provData, c = config;
   $("pNote").textContent = c.unavailable ? `The running configuration is ${c.unavailable}: showing the deployments the health report knows.` :
     latency.unavailable ? `Latency per deployment is ${latency.unavailable}.` : "";
+  drawRouting(c, health.pricing);
   drawGateway(c);
   const providers = c.providers || [...new Set(health.models.flatMap((m) => m.deployments.map((d) => d.provider)))].map((name) => ({ name }));
   table($("provList"), [{ t: "provider" }, { t: "kind" }, { t: "base URL" }, { t: "API key" }, { t: "headers", opt: 1 }],

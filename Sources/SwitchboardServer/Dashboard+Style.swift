@@ -29,6 +29,7 @@ extension Dashboard {
   .trunc { display: inline-block; max-width: 16em; overflow: hidden; text-overflow: ellipsis; vertical-align: bottom; }
   small.sub { display: block; color: var(--dim); font-size: 12px; font-style: normal; white-space: normal; overflow-wrap: break-word; }
   tr.refused td { color: var(--dim); font-style: italic; }
+  td.dim { color: var(--dim); }
   .state-closed, .state-up { color: var(--ok); } .state-open, .state-down { color: var(--bad); } .state-half_open, .state-cooling_down { color: var(--warn); }
   .s2 { color: var(--ok); } .s4 { color: var(--warn); } .s5 { color: var(--bad); }
   svg.chart, svg.spark { width: 100%; height: 180px; display: block; }
@@ -36,7 +37,8 @@ extension Dashboard {
   svg.chart text, svg.spark text { fill: var(--dim); font-size: 11px; }
   svg.chart line.grid, svg.spark line.grid { stroke: var(--line); }
   svg.chart line.tick, svg.spark line.tick { stroke: var(--dim); }
-  .legend span { margin-right: 12px; font-size: 12px; white-space: nowrap; }
+  .legend { display: flex; flex-wrap: wrap; gap: 0 12px; }
+  .legend span { font-size: 12px; white-space: nowrap; }
   .note { color: var(--warn); font-size: 12px; }
   form#login { max-width: 420px; margin: 80px auto; background: var(--panel); padding: 20px; border-radius: 8px; border: 1px solid var(--line); }
   input, select, button { background: var(--bg); color: var(--text); border: 1px solid var(--line); border-radius: 4px; padding: 6px 8px; font: inherit; }
@@ -52,6 +54,7 @@ extension Dashboard {
   .keyform { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-end; margin-bottom: 8px; }
   .keyform label, .filters label, .grid2 label { display: flex; flex-direction: column; gap: 2px; font-size: 12px; color: var(--dim); }
   .keyform input, .filters input, .filters select { width: 11em; max-width: 100%; }
+  .keyform input#kModels { width: 16em; }
   .secret { border: 1px solid var(--warn); border-radius: 6px; padding: 8px 10px; margin-bottom: 8px; }
   .secret code { display: block; overflow-wrap: anywhere; font-size: 13px; margin: 4px 0; user-select: all; }
   .status-active { color: var(--ok); } .status-revoked { color: var(--bad); } .status-expired { color: var(--warn); }
@@ -75,6 +78,9 @@ extension Dashboard {
   .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; min-width: 0; }
   .facts { display: flex; flex-wrap: wrap; gap: 2px 14px; font-size: 12px; color: var(--dim); }
   .facts b { color: var(--text); font-weight: 500; }
+  .facts .warn b { color: var(--warn); } .facts .error b { color: var(--bad); }
+  #ruleList td.wrap { white-space: normal; overflow-wrap: anywhere; }
+  #pricingFacts { margin-top: 8px; }
   svg.timeline { width: 100%; height: 16px; display: block; border-radius: 3px; margin: 4px 0 2px; }
   .tl-closed, .tl-up { fill: var(--ok); } .tl-open, .tl-down { fill: var(--bad); } .tl-half_open, .tl-cooling_down { fill: var(--warn); }
   .axis-ends { display: flex; justify-content: space-between; font-size: 11px; color: var(--dim); }

@@ -3,12 +3,12 @@
 /// data itself: it asks for an admin key (telling an unknown key, 401, from one without the admin role, 403), keeps it
 /// in the tab's session storage, and reads the admin API for the view on screen, every 2 s:
 ///
-/// - Overview: charts over a chosen range (15 min to 30 days) with a local-time axis, by model, provider and key,
-///   with drill-down to one model or provider, and the recent requests;
+/// - Overview: charts over a chosen range (15 min to 30 days) with a local-time axis, by model, provider, key and
+///   routing rule, with drill-down to one model or provider, and the recent requests;
 /// - Requests: the request log with filters, paging and a detail view with the bodies (when `logging.bodies` keeps them);
 /// - Keys and Teams: create, edit limits, budgets and models, rotate and revoke keys, delete teams; spend against budgets;
-/// - Providers & models: the running configuration (secrets masked by the API), each deployment's health timeline,
-///   ejections, prices and latency.
+/// - Providers & models: the routing rules and the pricing source's state, the running configuration (secrets masked
+///   by the API), each deployment's health timeline, ejections, prices and latency.
 ///
 /// The view, range and drill-down live in the URL's hash (`#view=keys`), so reload and back work.
 enum Dashboard {

@@ -3,7 +3,7 @@
 
     python scripts/e2e/dashboard_test.py --bin .build/debug/switchboard --work /tmp/dash --artifacts .test-artifacts
 
-Writes a configuration with the demo's providers and models (DemoConfig.swift) plus request bodies kept
+Writes a configuration with the demo's providers, models and routing rules (DemoConfig.swift) plus request bodies kept
 (`logging.bodies`) and a third provider, `upstream` (kind openai, with an API key), in front of a `switchboard
 mock-provider` process, serving the model `remote`. Makes a managed key named `ci-pipeline`, sends a known mix of
 requests (demo and demo-fast, and a model that does not exist; each message carries markup that must stay text), then
@@ -29,11 +29,16 @@ drives headless Chromium over the DevTools protocol on a pipe (standard library 
   spend against the budget; rotate in the page: the old secret gets 401 from the SDK, the new one 200;
 - Teams: create a team with a budget, see it with its spend and member keys, edit its limits, delete one (confirmed),
   and the API's refusal to delete a team with keys shown;
+- Routing: requests for the virtual model `auto` (a maths prompt, plain ones; sent after the checks above, which count
+  exact traffic) show in the Overview's by-rule table under the rule that chose their model, the rest under `none`,
+  as the API counts them; the Providers view opens with a Routing card: `auto` and the demo's three rules in order,
+  the conditions each uses and where it routes;
 - Providers & models: the three providers with kinds and masked API keys, and no secret (master key, client key,
   upstream key) anywhere in the page's HTML; prices per million tokens; after the upstream is stopped and requests
   fail, the deployment's health timeline shows its ejection as the API's events say, and its latency chart has data;
-- at 1,400 and 1,280 px every table fits its panel and no view overflows; at 390 px (a phone) no view overflows the
-  page, the summary tables fit, and the request log scrolls inside its panel.
+- at 1,400 and 1,280 px every table fits its panel, no view overflows and the key form's models field shows its
+  whole placeholder; at 390 px (a phone) no view overflows the page, the summary tables (the by-rule one too) fit,
+  and the request log scrolls inside its panel.
 
 Saves screenshots at 1,400 px (console-overview.png, console-requests.png, console-request-detail.png, console-keys.png,
 console-teams.png, console-providers.png; dashboard.png is the overview too) and at 390 px (console-phone.png and dashboard-phone.png).
@@ -108,6 +113,18 @@ routing:
   retries: 2
   timeout_s: 60
   deadline_s: 120
+router:
+  models: [auto]
+  rules:
+    - name: code-and-maths
+      when: {{ model: auto, content: {{ regex: ["```", "(?i)\\\\b(prove|integral|derivative|algorithm|stack trace)\\\\b"] }} }}
+      route: {{ model: demo-fast }}
+    - name: long-prompts
+      when: {{ model: auto, prompt_tokens: {{ min: 2000 }} }}
+      route: {{ tiers: [demo-fast, demo] }}
+    - name: everything-else
+      when: {{ model: auto }}
+      route: {{ cheapest: [demo-fast, demo-cheap] }}
 """
 
 
@@ -791,7 +808,27 @@ try:
     record(asked and gone and request("GET", f"{base}/admin/teams/scratch", headers=bearer(ADMIN)).status == 404,
            "deleting a team asks first, then the team is gone", f"asked {asked}, gone {gone}")
 
-    # 10. Providers & models: the running configuration with masked secrets, prices, health timeline and latency.
+    # 10. Routing: requests for the virtual model `auto` (sent now, so the exact counts above stay as they were), by rule
+    # in the Overview; the rules themselves in the Providers view (below).
+    auto_sent = [("code-and-maths", f"Prove that the square root of 2 is irrational {XSS}"), ("code-and-maths", "Prove that there are infinitely many primes"),
+                 ("everything-else", f"Write a haiku about autumn {XSS}"), ("everything-else", "What is the capital of Nepal?"), ("everything-else", "hello")]
+    auto_status = [request("POST", f"{base}/v1/chat/completions", headers=bearer(USER),
+                           json_body={"model": "auto", "messages": [{"role": "user", "content": text}]}).status for _, text in auto_sent]
+    per_rule = {rule: sum(1 for r, _ in auto_sent if r == rule) for rule, _ in auto_sent}
+    api_rules = {x["group"]: x["requests"] for x in request("GET", f"{base}/admin/analytics?group_by=rule&from={int(time.time()) - 3600}", headers=bearer(ADMIN)).json()["data"]}
+    record(auto_status == [200] * len(auto_sent) and all(api_rules.get(rule) == n for rule, n in per_rule.items()),
+           "requests for `auto` are served and counted under the rule that chose their model (the API's group_by=rule)",
+           json.dumps({"statuses": auto_status, "by_rule": api_rules}))
+    browser.evaluate("document.getElementById('tab-overview').click()")
+    RULE_ROWS = "Object.fromEntries([...document.querySelectorAll('#rules tr[data-rule]')].map((r) => [r.dataset.rule, r.cells[1].textContent.trim()]))"
+    counted = browser.until(f"(() => {{ const t = {RULE_ROWS}; return {' && '.join(f't[{json.dumps(k)}] === {json.dumps(str(n))}' for k, n in per_rule.items())}; }})()")
+    shown_rules = browser.evaluate(RULE_ROWS)
+    record(counted and "none" in shown_rules and shown_rules["none"] == str(api_rules.get("none")) and "long-prompts" not in shown_rules,
+           "the Overview's by-rule table counts the `auto` requests per rule, the rest under none (as the API does)",
+           json.dumps({"table": shown_rules, "api": api_rules}))
+
+    # 11. Providers & models: the routing rules, the running configuration with masked secrets, prices, health timeline
+    # and latency.
     for i in range(3):
         request("POST", f"{base}/v1/chat/completions", headers=bearer(USER), json_body={"model": "remote", "messages": [{"role": "user", "content": f"up {i}"}]})
     upstream.terminate()
@@ -817,6 +854,15 @@ try:
     record(set(provs) == {"sim-fast", "sim-cheap", "upstream"} and provs["upstream"][1] == "openai" and provs["upstream"][3] == "••••" + UPSTREAM_SECRET[-4:]
            and provs["sim-fast"][1] == "mock" and provs["sim-fast"][3] == "none" and f"127.0.0.1:{mock_port}" in provs["upstream"][2],
            "the providers view lists the three providers with kind, base URL and the API key masked", json.dumps(provs))
+    routing = browser.evaluate("""(() => ({ virtual: document.getElementById('virtualModels')?.textContent ?? '',
+        rules: [...document.querySelectorAll('#ruleList tr[data-rule]')].map((r) => [...r.cells].map((c) => c.textContent.trim())),
+        pricing: document.getElementById('pricingFacts').textContent,
+        top: document.querySelector('#view-providers section')?.id }))()""")
+    want_rules = [["1", "code-and-maths", "model, content", "demo-fast"], ["2", "long-prompts", "model, prompt_tokens", "tiers demo-fast → demo"],
+                  ["3", "everything-else", "model", "cheapest of demo-fast, demo-cheap"]]
+    record(routing["top"] == "routingPanel" and routing["virtual"].endswith(" auto") and routing["rules"] == want_rules and routing["pricing"] == "",
+           "the Providers view opens with a Routing card: the virtual model auto and its three rules in order, the conditions each uses and"
+           " where it routes (no pricing source configured, none shown)", json.dumps(routing, ensure_ascii=False))
     html = browser.evaluate("document.documentElement.outerHTML")
     leaked = [name for name, secret in [("upstream API key", UPSTREAM_SECRET), ("master key", ADMIN), ("client key", USER)] if secret in html or secret[-12:] in html]
     record(not leaked and "••••" in html, "no secret is anywhere in the page's HTML (upstream key, master key, client key)", f"leaked: {leaked}")
@@ -837,7 +883,7 @@ try:
            "the deployment's health timeline shows its ejection, its events as the API lists them", json.dumps(tl)[:500])
     record(tl["series"] == 1, "the deployment's latency chart (p95 per minute) has its requests", json.dumps(tl["series"]))
 
-    # 11. Every view fits at desktop widths and on a phone; screenshots of each.
+    # 12. Every view fits at desktop widths and on a phone; screenshots of each.
     COUNTER = {"overview": "loaded", "requests": "requests", "keys": "keysLoaded", "teams": "teams", "providers": "providers"}
 
     def show(view: str) -> None:
@@ -853,12 +899,18 @@ try:
         browser.until(f"window.innerWidth === {width}")
         browser.frames()
 
+    # Whether the key form's models field shows its whole placeholder: the text measured in the field's font.
+    PLACEHOLDER = """(() => { const e = document.getElementById('kModels'), css = getComputedStyle(e), c = document.createElement('canvas').getContext('2d');
+        c.font = css.font; return { text: c.measureText(e.placeholder).width, room: e.clientWidth - parseFloat(css.paddingLeft) - parseFloat(css.paddingRight) }; })()"""
+    placeholder = {}
     for width in (1400, 1280):
         layout(width)
         bad = {}
         for name in COUNTER:
             show(name)
             v = browser.evaluate(INSPECT)
+            if name == "keys":
+                placeholder[width] = browser.evaluate(PLACEHOLDER)
             problems = [p["table"] for p in v["panels"] if p["table"] and p["right"] > p["left"] and not p["fits"]] + ([f"page {v['pageWidth']} px"] if v["pageWidth"] > width else [])
             if problems:
                 bad[name] = problems
@@ -876,6 +928,8 @@ try:
                     browser.until("!document.getElementById('detail').open")
                     layout(width)
         record(not bad, f"at {width} px every table fits its panel, in every view, and no view overflows the page", json.dumps(bad))
+    record(len(placeholder) == 2 and all(m["text"] <= m["room"] for m in placeholder.values()),
+           "at 1,400 and 1,280 px the key form's models field shows its whole placeholder", json.dumps(placeholder))
     shots = [os.path.join(args.artifacts, f"console-{name}.png") for name in [*COUNTER, "request-detail"]]
     record(all(os.path.exists(p) and os.path.getsize(p) > 10_000 for p in shots), "a screenshot of each view at 1,400 px is saved", ", ".join(shots))
 
@@ -885,7 +939,7 @@ try:
     outside = [p for p in v["panels"] if p["left"] < 0 or p["right"] > 390.5]
     record(v["viewport"] == 390 and v["pageWidth"] <= 390 and not outside, "at 390 px nothing overflows the page",
            f"page {v['pageWidth']} px in {v['viewport']}, panels outside: {json.dumps(outside)}")
-    summary_tables = [p for p in v["panels"] if p["table"] in ("models", "providers", "keys", "health")]
+    summary_tables = [p for p in v["panels"] if p["table"] in ("models", "providers", "keys", "health", "rules")]
     record(all(p["fits"] for p in summary_tables), "at 390 px the summary tables fit their panels", json.dumps(summary_tables))
     log_panel = next(p for p in v["panels"] if p["table"] == "log")
     record(log_panel["fits"] or log_panel["scrollsInside"], "at 390 px the request log fits or scrolls inside its panel", json.dumps(log_panel))
