@@ -96,7 +96,7 @@ public struct GatewayServices: Sendable {
         }
         gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: clock,
                           admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber,
-                          extraStages: extraStages)
+                          extraStages: extraStages, geoip: config.router.geoip.flatMap { try? MaxMindDB(path: $0.database) })
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
@@ -163,30 +163,30 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     v1.post("chat/completions") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.chat(body)
-        let (identity, requestID, logger) = (context.identity!, context.requestID, context.logger)
+        let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
                                 clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, logger: logger)
+                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
         }
     }
     v1.post("embeddings") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.embeddings(body)
-        let (identity, requestID, logger) = (context.identity!, context.requestID, context.logger)
+        let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
-                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, logger: logger)
+                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
         }
     }
     v1.post("messages") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try AnthropicMessagesRequest.parse(body)
-        let (identity, requestID, logger) = (context.identity!, context.requestID, context.logger)
+        let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(AnthropicAPI.self, parsed, identity: identity, requestID: requestID,
                                 clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, logger: logger)
+                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
         }
     }
     let counter = TokenCounter(gateway)
@@ -328,6 +328,12 @@ public func buildApplication(
                                       idleTimeout: .milliseconds(Int64(config.routing.timeoutSeconds * 1000)))
         extraServices.append(TransportService(transport: client))
         upstream = client
+    }
+    if let geoip = config.router.geoip {
+        // Opened here first so that a missing or malformed database stops the start with its reason.
+        do { _ = try MaxMindDB(path: geoip.database) } catch {
+            throw ConfigError(problems: [ConfigProblem(path: "router.geoip.database", message: "cannot open \(geoip.database): \(error)")])
+        }
     }
     var services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
     services.configSource = configSource

@@ -13,10 +13,13 @@ public struct GatewayRequestContext: RequestContext {
     public var identity: Identity?
     /// The client's connection, to notice when it goes away (nil in-process, where no connection is guarded).
     var connection: ClientConnection?
+    /// The peer's IP address (nil in-process).
+    var clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         connection = ClientConnection.of(source.channel)
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 

@@ -4,7 +4,7 @@ import Yams
 extension Walker {
     mutating func routerConfig(_ node: Node, declaredModels: [String]) -> RouterConfig {
         var router = RouterConfig()
-        guard let m = mapping(node, "router", allowed: ["models", "rules", "region_header", "expected_output_tokens", "classifier", "pricing"]) else {
+        guard let m = mapping(node, "router", allowed: ["models", "rules", "region_header", "expected_output_tokens", "classifier", "pricing", "geoip"]) else {
             return router
         }
         router.virtualModels = stringList(m, "models", "router") ?? []
@@ -24,6 +24,13 @@ extension Walker {
             if let v = number(p, "timeout_s", "router.pricing", range: 0.1...300) { source.timeoutSeconds = v }
             for (name, value) in headerMap(p, "headers", "router.pricing") { source.headers[name] = value }
             router.pricing = source
+        }
+        if let node = m["geoip"], let g = mapping(node, "router.geoip", allowed: ["database", "field", "trust_forwarded_for"]),
+           let database = string(g, "database", "router.geoip", required: true) {
+            var geoip = GeoIPConfig(database: database)
+            if let field = string(g, "field", "router.geoip") { geoip.field = field }
+            geoip.trustForwardedFor = bool(g, "trust_forwarded_for", "router.geoip") ?? false
+            router.geoip = geoip
         }
         guard let rulesNode = m["rules"], let items = sequence(rulesNode, "router.rules") else { return router }
         var names: [String: Int] = [:]

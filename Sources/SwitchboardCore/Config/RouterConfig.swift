@@ -16,6 +16,8 @@ public struct RouterConfig: Sendable {
     public var classifierFile: String?
     /// `pricing`: a price list refreshed on a schedule.
     public var pricing: PricingSource?
+    /// `geoip`: the client's region from its IP address, when no `region_header` says it.
+    public var geoip: GeoIPConfig?
 
     public init() {}
 
@@ -174,4 +176,16 @@ public struct PricingSource: Sendable, Equatable {
     public var headers: [String: String] = [:]
 
     public init(url: String) { self.url = url }
+}
+
+/// `router.geoip:` — a MaxMind DB file (`.mmdb`) that gives the client's region from its IP address.
+public struct GeoIPConfig: Sendable, Equatable {
+    /// `database`: the file's path.
+    public var database: String
+    /// `field`: the record's field that is the region, as a dotted path; default `country.iso_code`.
+    public var field = "country.iso_code"
+    /// `trust_forwarded_for`: take the client's address from `X-Forwarded-For`'s first entry (behind a trusted proxy).
+    public var trustForwardedFor = false
+
+    public init(database: String) { self.database = database }
 }

@@ -55,7 +55,7 @@ final class Gateway: Sendable {
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
          clock: any EngineClock = SystemEngineClock(), admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
          credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil, scrubber: SecretScrubber? = nil,
-         extraStages: EngineStages = EngineStages()) {
+         extraStages: EngineStages = EngineStages(), geoip: MaxMindDB? = nil) {
         self.tracing = tracing
         self.scrubber = scrubber ?? SecretScrubber(providers: config.providers)
         self.admission = admission
@@ -84,7 +84,7 @@ final class Gateway: Sendable {
         self.providers = providers
         table = RoutingTable(config: config, seed: seed, now: { clock.nowMs() })
         slotProviders = table.slotDeployments.map { providers[$0.provider] }
-        var stages = EngineStages.make(config: config, table: table)
+        var stages = EngineStages.make(config: config, table: table, geoip: geoip)
         stages.request += extraStages.request
         stages.response = extraStages.response + stages.response
         self.stages = stages
@@ -98,9 +98,10 @@ final class Gateway: Sendable {
     /// Serves one request of the client's API end to end: the engine's steps in order.
     func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil,
-                               traceHeaders: TraceHeaders = .init(), headers: HTTPFields = [:], logger: Logger) async -> Response {
+                               traceHeaders: TraceHeaders = .init(), headers: HTTPFields = [:], clientAddress: String? = nil,
+                               logger: Logger) async -> Response {
         var call = Call<API>(request: request, identity: identity, requestID: requestID, clientHeaders: clientHeaders, affinity: affinity,
-                             traceHeaders: traceHeaders, logger: logger, headers: headers)
+                             traceHeaders: traceHeaders, logger: logger, headers: headers, clientAddress: clientAddress)
         var exchange = Exchange(endpoint: API.endpoint(request), model: call.model, stream: API.isStream(request), identity: identity,
                                 requestID: requestID)
         metrics?.started()

@@ -22,6 +22,8 @@ struct Call<API: ClientAPI>: Sendable {
     let logger: Logger
     /// The request's headers (routing rules may match on them).
     let headers: HTTPFields
+    /// The peer's IP address, when known (routing rules' region from GeoIP).
+    var clientAddress: String? = nil
     /// Set by a routing rule: the models to escalate to when the chosen one fails, instead of its fallbacks.
     var escalation: [String]?
     /// What the request allows of deployments: its `provider` preferences, `x-switchboard-max-price`, the key's regions.

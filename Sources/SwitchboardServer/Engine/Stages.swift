@@ -56,12 +56,13 @@ struct EngineStages: Sendable {
     var response: [any ResponseStage] = []
 
     /// The stages the configuration turns on, in order. This is the one place where their order is written.
-    static func make(config: GatewayConfig, table: RoutingTable) -> EngineStages {
+    static func make(config: GatewayConfig, table: RoutingTable, geoip: MaxMindDB? = nil) -> EngineStages {
         var stages = EngineStages()
         // Request stages, in order:
         //  1. router: routing rules choose the model (`router.rules`)
         if !config.router.rules.isEmpty || !config.router.virtualModels.isEmpty {
-            stages.request.append(RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback, scorer: nil))
+            stages.request.append(RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback, scorer: nil,
+                                              geoip: geoip))
         }
         //  2. capabilities: refuse what no reachable deployment can serve (always on)
         stages.request.append(CapabilityStage(table: table))

@@ -14,9 +14,12 @@ struct RouterStage: RequestStage {
     let book: RuleBook
     let table: RoutingTable
     let defaultFallback: String?
+    /// `router.geoip`'s database, opened (nil: none).
+    let geoip: MaxMindDB?
 
-    init(router: RouterConfig, table: RoutingTable, defaultFallback: String?, scorer: (any DifficultyScoring)?) {
+    init(router: RouterConfig, table: RoutingTable, defaultFallback: String?, scorer: (any DifficultyScoring)?, geoip: MaxMindDB? = nil) {
         self.router = router
+        self.geoip = geoip
         self.table = table
         self.defaultFallback = defaultFallback
         book = RuleBook(rules: router.rules, scorer: scorer)
@@ -25,6 +28,7 @@ struct RouterStage: RequestStage {
     func handle<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
         var facts = Self.facts(model: call.model, identity: call.identity, needs: API.needs(call.request), headers: call.headers,
                                body: needsBody ? API.body(call.request) : nil, router: router)
+        if facts.region == nil, needsRegion { facts.region = region(of: call.clientAddress, headers: facts.headers) }
         let decision = decide(&facts, identity: call.identity, policy: call.policy)
         switch decision.outcome {
         case .asked:
@@ -131,6 +135,25 @@ struct RouterStage: RequestStage {
             for (k, v) in decoded["metadata"]?.object ?? [:] { if let s = v.string { facts.requestMetadata[k] = s } }
         }
         return facts
+    }
+
+    /// Whether any rule asks for the client's region.
+    var needsRegion: Bool { router.rules.contains { $0.when.regions != nil } }
+
+    /// The client's region from GeoIP: its address (or, behind a trusted proxy, `X-Forwarded-For`'s first entry)
+    /// looked up, and the configured field read from the record.
+    func region(of peer: String?, headers: [String: String]) -> String? {
+        guard let geoip, let config = router.geoip else { return nil }
+        var address = peer
+        if config.trustForwardedFor, let forwarded = headers["x-forwarded-for"]?.split(separator: ",").first {
+            address = forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        guard let address, var value = geoip.lookup(address) else { return nil }
+        for part in config.field.split(separator: ".") {
+            guard let next = value[String(part)] else { return nil }
+            value = next
+        }
+        return value.string
     }
 
     var needsBody: Bool { router.needsText || router.rules.contains { $0.when.requestMetadata != nil } }
