@@ -645,6 +645,14 @@ providers: [ { name: sim, kind: mock } ]
 models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
 YAML
 refuses_to_start tls-missing "an unreadable TLS file is named at its key path" "server.tls.cert_file" serve --config "$WORK/tls-missing.yaml"
+printf 'not a MaxMind database' >"$WORK/not-a-db.mmdb"
+cat >"$WORK/geoip-bad.yaml" <<YAML
+server: { listen: "127.0.0.1:0" }
+providers: [ { name: sim, kind: mock } ]
+models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
+router: { geoip: { database: "$WORK/not-a-db.mmdb" } }
+YAML
+refuses_to_start geoip-bad "a malformed GeoIP database is named at its key path" "router.geoip.database" serve --config "$WORK/geoip-bad.yaml"
 # `--listen :PORT` keeps the configured host (127.0.0.1) and takes the port.
 P_COLON="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 cat >"$WORK/colon.yaml" <<YAML

@@ -311,6 +311,13 @@ public func buildApplication(
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    if let geoip = config.router.geoip {
+        // Opened first, before anything that must be shut down, so that a missing or malformed database stops the
+        // start with its reason.
+        do { _ = try MaxMindDB(path: geoip.database) } catch {
+            throw ConfigError(problems: [ConfigProblem(path: "router.geoip.database", message: "cannot open \(geoip.database): \(error)")])
+        }
+    }
     let store: any Storage
     if let storage {
         store = storage
@@ -328,12 +335,6 @@ public func buildApplication(
                                       idleTimeout: .milliseconds(Int64(config.routing.timeoutSeconds * 1000)))
         extraServices.append(TransportService(transport: client))
         upstream = client
-    }
-    if let geoip = config.router.geoip {
-        // Opened here first so that a missing or malformed database stops the start with its reason.
-        do { _ = try MaxMindDB(path: geoip.database) } catch {
-            throw ConfigError(problems: [ConfigProblem(path: "router.geoip.database", message: "cannot open \(geoip.database): \(error)")])
-        }
     }
     var services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
     services.configSource = configSource
