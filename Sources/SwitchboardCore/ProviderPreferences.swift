@@ -49,6 +49,19 @@ public struct ProviderPreferences: Sendable, Equatable {
         }
     }
 
+    /// The object as a request would send it.
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["allow_fallbacks": .bool(allowFallbacks)]
+        if !order.isEmpty { o["order"] = .array(order.map(JSONValue.string)) }
+        if let only { o["only"] = .array(only.map(JSONValue.string)) }
+        if !ignore.isEmpty { o["ignore"] = .array(ignore.map(JSONValue.string)) }
+        if let sort { o["sort"] = .string(sort.rawValue) }
+        if maxPromptPrice != nil || maxCompletionPrice != nil {
+            o["max_price"] = .object(["prompt": maxPromptPrice.map(JSONValue.double) ?? .null, "completion": maxCompletionPrice.map(JSONValue.double) ?? .null])
+        }
+        return .object(o)
+    }
+
     static func names(_ v: JSONValue?, _ field: String) throws(GatewayError) -> [String]? {
         guard let v, v != .null else { return nil }
         guard let a = v.array else { throw bad("provider.\(field)", "expected a list of provider names") }

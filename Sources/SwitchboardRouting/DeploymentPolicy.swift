@@ -22,6 +22,8 @@ public struct DeploymentPolicy: Sendable, Equatable {
     public var maxRequestUSD: Double?
     /// The key's regions (globs): a deployment outside them, or of no known region, is never used.
     public var regions: [String]?
+    /// Its team's regions, held to as well.
+    public var teamRegions: [String]?
 
     public init() {}
 
@@ -40,9 +42,8 @@ public struct DeploymentPolicy: Sendable, Equatable {
 
     /// Why `d` may not serve this request (nil: it may). `usage` is the request's expected usage.
     public func excluded(_ d: RoutedDeployment, usage: Usage) -> Exclusion? {
-        if let regions {
-            guard let region = d.region, regions.contains(where: { globMatch($0, region) }) else { return .region }
-        }
+        if let regions, !Self.within(d.region, regions) { return .region }
+        if let teamRegions, !Self.within(d.region, teamRegions) { return .region }
         if let only, !only.contains(d.provider) { return .provider }
         if ignore.contains(d.provider) { return .provider }
         if !allowFallbacks, !order.isEmpty, only == nil, !order.contains(d.provider) { return .provider }
@@ -50,6 +51,12 @@ public struct DeploymentPolicy: Sendable, Equatable {
         if let max = maxCompletionPrice, d.price.output > max { return .price }
         if let max = maxRequestUSD, d.price.cost(of: usage) > max { return .price }
         return nil
+    }
+
+    /// Whether a deployment's region is one of `globs` (a deployment of no known region is in none).
+    static func within(_ region: String?, _ globs: [String]) -> Bool {
+        guard let region else { return false }
+        return globs.contains { globMatch($0, region) }
     }
 
     /// Why a deployment is passed over.

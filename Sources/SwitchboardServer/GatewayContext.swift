@@ -43,6 +43,10 @@ public struct Identity: Sendable, Equatable {
     public var teamLimits: Limits
     /// The key's metadata over its team's (routing rules may match on it).
     public var metadata: [String: String] = [:]
+    /// Provider preferences for requests that bring none: the key's, else its team's.
+    public var providerDefaults: ProviderPreferences?
+    /// The team's regions (comma-separated globs), held to as well as the key's own `region`.
+    public var teamRegion: String?
 
     public init(name: String, allowedModels: [String] = [], isMaster: Bool = false, keyID: String? = nil, roles: [Role] = [.user],
                 priority: PriorityClass = .standard, region: String? = nil, limits: Limits = .init(), team: String? = nil,
@@ -65,6 +69,8 @@ public struct Identity: Sendable, Equatable {
         self.init(name: key.name, allowedModels: key.models, keyID: key.id, roles: key.roles, priority: key.priority, region: key.region,
                   limits: key.limits, team: key.team, teamModels: team?.models ?? [], teamLimits: team?.limits ?? .init())
         metadata = (team?.metadata ?? [:]).merging(key.metadata) { _, own in own }
+        providerDefaults = key.provider ?? team?.provider
+        teamRegion = team?.region
     }
 
     /// Whether both the key's and its team's model lists allow `model`.

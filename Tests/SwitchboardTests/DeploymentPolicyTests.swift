@@ -115,4 +115,37 @@ import Testing
             #expect(anthropic.status == .forbidden && anthropic.text.contains(#""type":"permission_error""#))
         }
     }
+
+    @Test func keysAndTeamsSetDefaultsAndTeamsHoldToRegionsToo() async throws {
+        try await withGateway(Self.yaml) { h in
+            // A key whose default is eu-dear only; a request's own object wins over it.
+            let made = try await h.send(.post, "/admin/keys", #"{"name":"pinned","provider":{"only":["eu-dear"]}}"#, key: "sk-master")
+            #expect(made.status == .created)
+            #expect(((try made.json()["provider"] as? [String: Any])?["only"] as? [String]) == ["eu-dear"])
+            let key = try #require(try made.json()["key"] as? String)
+            for _ in 0..<3 {
+                #expect(try await h.post("/v1/chat/completions", Self.chat(), key: key).header("x-switchboard-provider") == "eu-dear")
+                let own = try await h.post("/v1/chat/completions", Self.chat(provider: #"{"only":["us-cheap"]}"#), key: key)
+                #expect(own.header("x-switchboard-provider") == "us-cheap")
+            }
+            // A team with a region and a default; its key inherits both (the key sets neither).
+            let team = try await h.send(.post, "/admin/teams", #"{"name":"eu-team","region":"eu-*","provider":{"sort":"price"}}"#, key: "sk-master")
+            let teamRegion = try team.json()["region"] as? String
+            #expect(team.status == .created && teamRegion == "eu-*")
+            let member = try #require(try await h.send(.post, "/admin/keys", #"{"name":"member","team":"eu-team"}"#, key: "sk-master").json()["key"] as? String)
+            for _ in 0..<3 {
+                #expect(try await h.post("/v1/chat/completions", Self.chat(), key: member).header("x-switchboard-provider") == "eu-dear")
+            }
+            let refused = try await h.post("/v1/chat/completions", Self.chat("us-only"), key: member)
+            #expect(refused.status == .forbidden && refused.text.contains("team: eu-*"))
+            // Bad preferences on a key are the admin API's 400, naming the field.
+            let bad = try await h.send(.post, "/admin/keys", #"{"name":"bad","provider":{"sort":"fastest"}}"#, key: "sk-master")
+            #expect(bad.status == .badRequest && bad.text.contains("provider.sort"))
+            // Kept in storage: read back as set, and cleared with null.
+            let id = try #require(try made.json()["id"] as? String)
+            let cleared = try await h.send(.patch, "/admin/keys/\(id)", #"{"provider":null}"#, key: "sk-master")
+            let provider = try cleared.json()["provider"]
+            #expect(cleared.status == .ok && provider is NSNull)
+        }
+    }
 }

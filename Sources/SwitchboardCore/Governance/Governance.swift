@@ -71,11 +71,13 @@ public struct KeyRecord: Sendable, Equatable {
     /// Seconds since 1970 after which the key is refused; nil: never.
     public var expiresAt: Double?
     public var roles: [Role]
-    /// A free-form region tag for region-aware routing.
+    /// The regions its requests may be sent to (comma-separated, globs such as `eu-*`); nil: any.
     public var region: String?
     public var priority: PriorityClass
     public var limits: Limits
     public var metadata: [String: String]
+    /// Provider preferences (OpenRouter's `provider` object) for requests that do not bring their own.
+    public var provider: ProviderPreferences?
     public var createdAt: Double
     public var updatedAt: Double
     public var revokedAt: Double?
@@ -120,6 +122,10 @@ public struct TeamRecord: Sendable, Equatable {
     public var models: [String]
     public var limits: Limits
     public var metadata: [String: String]
+    /// The regions its keys' requests may be sent to (as a key's `region`); nil: any.
+    public var region: String?
+    /// Provider preferences for its keys' requests that bring none (a key's own come first).
+    public var provider: ProviderPreferences?
     public var createdAt: Double
     public var updatedAt: Double
 

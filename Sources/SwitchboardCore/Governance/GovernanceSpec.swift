@@ -14,6 +14,7 @@ public struct KeySpec: Sendable, Equatable {
     public var priority: PriorityClass?
     public var limits: Limits?
     public var metadata: [String: String]?
+    public var provider: ProviderPreferences??
 
     public init() {}
 
@@ -28,6 +29,7 @@ public struct KeySpec: Sendable, Equatable {
         if let priority { r.priority = priority }
         if let limits { r.limits = limits }
         if let metadata { r.metadata = metadata }
+        if let provider { r.provider = provider }
     }
 }
 
@@ -36,6 +38,8 @@ public struct TeamSpec: Sendable, Equatable {
     public var models: [String]?
     public var limits: Limits?
     public var metadata: [String: String]?
+    public var region: String??
+    public var provider: ProviderPreferences??
 
     public init() {}
 
@@ -43,14 +47,17 @@ public struct TeamSpec: Sendable, Equatable {
         if let models { t.models = models }
         if let limits { t.limits = limits }
         if let metadata { t.metadata = metadata }
+        if let region { t.region = region }
+        if let provider { t.provider = provider }
     }
 }
 
 /// Reads key and team specs from JSON (admin API, storage) with every problem at its key path, as the config
 /// loader does.
 public enum GovernanceSpec {
-    public static let keyFields = ["name", "team", "models", "expires_at", "duration", "roles", "region", "priority", "limits", "metadata"]
-    public static let teamFields = ["name", "models", "limits", "metadata"]
+    public static let keyFields = ["name", "team", "models", "expires_at", "duration", "roles", "region", "priority", "limits", "metadata",
+                                   "provider"]
+    public static let teamFields = ["name", "models", "limits", "metadata", "region", "provider"]
 
     /// Parses a key spec from a JSON document; `now` turns `duration` into `expires_at`.
     public static func key(json: JSONValue, now: Double) throws(ConfigError) -> KeySpec {
@@ -65,6 +72,22 @@ public enum GovernanceSpec {
         let spec = w.teamSpec(node(json))
         if w.problems.isEmpty { return spec }
         throw ConfigError(problems: w.problems)
+    }
+
+    /// A YAML node the walker reads back as JSON (the inverse of `node`).
+    static func json(_ n: Node) -> JSONValue {
+        switch n {
+        case .scalar(let s):
+            if s.style != .plain { return .string(s.string) }
+            if s.string.isEmpty || s.string == "null" || s.string == "~" { return .null }
+            if let b = Bool(s.string) { return .bool(b) }
+            if let i = Int(s.string) { return .int(i) }
+            if let d = Double(s.string) { return .double(d) }
+            return .string(s.string)
+        case .sequence(let q): return .array(q.map(json))
+        case .mapping(let m): return .object(Dictionary(m.compactMap { k, v in k.string.map { ($0, json(v)) } }) { a, _ in a })
+        case .alias: return .null
+        }
     }
 
     /// A JSON value as the YAML node the walker reads (strings quoted, so "123" stays a string).
@@ -117,7 +140,7 @@ public enum GovernanceSpec {
             "created_at": .string(iso(k.createdAt)), "updated_at": .string(iso(k.updatedAt)),
             "expires_at": k.expiresAt.map { .string(iso($0)) } ?? .null,
             "revoked_at": k.revokedAt.map { .string(iso($0)) } ?? .null,
-            "key_hint": .string(KeyText.prefix + k.id + "_…"),
+            "key_hint": .string(KeyText.prefix + k.id + "_…"), "provider": k.provider?.json ?? .null,
         ]
         o["status"] = .string(k.revokedAt != nil ? "revoked" : k.refusal(at: Date().timeIntervalSince1970) != nil ? "expired" : "active")
         return .object(o)
@@ -126,7 +149,8 @@ public enum GovernanceSpec {
     public static func json(_ t: TeamRecord) -> JSONValue {
         .object([
             "name": .string(t.name), "models": .array(t.models.map(JSONValue.string)), "limits": json(t.limits),
-            "metadata": .object(t.metadata.mapValues(JSONValue.string)),
+            "metadata": .object(t.metadata.mapValues(JSONValue.string)), "region": t.region.map(JSONValue.string) ?? .null,
+            "provider": t.provider?.json ?? .null,
             "created_at": .string(iso(t.createdAt)), "updated_at": .string(iso(t.updatedAt)),
         ])
     }
@@ -137,12 +161,14 @@ public enum GovernanceSpec {
             "models": .array(k.models.map(JSONValue.string)), "roles": .array(k.roles.map { .string($0.rawValue) }),
             "region": k.region.map(JSONValue.string) ?? .null, "priority": .string(k.priority.rawValue),
             "limits": json(k.limits), "metadata": .object(k.metadata.mapValues(JSONValue.string)),
+            "provider": k.provider?.json ?? .null,
         ])
     }
 
     public static func storedSpec(_ t: TeamRecord) -> JSONValue {
         .object(["models": .array(t.models.map(JSONValue.string)), "limits": json(t.limits),
-                 "metadata": .object(t.metadata.mapValues(JSONValue.string))])
+                 "metadata": .object(t.metadata.mapValues(JSONValue.string)), "region": t.region.map(JSONValue.string) ?? .null,
+                 "provider": t.provider?.json ?? .null])
     }
 
     public static func iso(_ seconds: Double) -> String {
@@ -311,6 +337,7 @@ extension Walker {
         }
         if let node = m["limits"] { spec.limits = isNull(node) ? Limits() : limits(node, "limits") }
         spec.metadata = metadata(m, "")
+        spec.provider = providerPreferences(m["provider"])
         return spec
     }
 
@@ -321,6 +348,18 @@ extension Walker {
         spec.models = globs(m, "")
         if let node = m["limits"] { spec.limits = isNull(node) ? Limits() : limits(node, "limits") }
         spec.metadata = metadata(m, "")
+        if isNull(m["region"]) { spec.region = .some(nil) } else if let r = string(m, "region", "") { spec.region = .some(r) }
+        spec.provider = providerPreferences(m["provider"])
         return spec
+    }
+
+    /// `provider`: OpenRouter's object, as a request would send it (`null` clears it).
+    mutating func providerPreferences(_ node: Node?) -> ProviderPreferences?? {
+        guard let node else { return nil }
+        if isNull(node) { return .some(nil) }
+        do { return .some(try ProviderPreferences(json: GovernanceSpec.json(node))) } catch {
+            problem(error.param ?? "provider", error.message)
+            return nil
+        }
     }
 }

@@ -55,19 +55,25 @@ extension Gateway {
         guard call.identity.allows(model: model) else {
             return .modelNotAllowed(model)
         }
-        var policy = API.providerPreferences(call.request).map(DeploymentPolicy.init(preferences:)) ?? DeploymentPolicy()
+        var policy = (API.providerPreferences(call.request) ?? call.identity.providerDefaults).map(DeploymentPolicy.init(preferences:))
+            ?? DeploymentPolicy()
         if let text = call.headers[.switchboardMaxPrice] {
             guard let usd = Double(text.trimmingCharacters(in: .whitespaces)), usd.isFinite, usd >= 0 else {
                 return .invalidParameter("x-switchboard-max-price", "x-switchboard-max-price: expected a price in USD such as 0.01, found \"\(text)\".")
             }
             policy.maxRequestUSD = usd
         }
-        // The key's `region`: the regions (comma-separated, globs) its requests may be sent to.
-        if let regions = call.identity.region?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).filter({ !$0.isEmpty }),
-           !regions.isEmpty {
-            policy.regions = regions
-        }
+        // The key's and its team's `region`: the regions (comma-separated, globs) their requests may be sent to.
+        policy.regions = Self.regions(call.identity.region)
+        policy.teamRegions = Self.regions(call.identity.teamRegion)
         call.policy = policy
         return nil
+    }
+
+    /// A `region` field as a list of globs (nil: none set).
+    static func regions(_ field: String?) -> [String]? {
+        guard let list = field?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).filter({ !$0.isEmpty }),
+              !list.isEmpty else { return nil }
+        return list
     }
 }

@@ -56,7 +56,7 @@ extension Gateway {
     static func excludedError(_ why: DeploymentPolicy.Exclusion, model: String, policy: DeploymentPolicy) -> GatewayError {
         switch why {
         case .region:
-            let allowed = (policy.regions ?? []).joined(separator: ", ")
+            let allowed = ((policy.regions ?? []) + (policy.teamRegions.map { ["team: " + $0.joined(separator: ", ")] } ?? [])).joined(separator: "; ")
             return GatewayError(.forbidden, "No deployment of the model '\(model)' (nor of its fallbacks) is in a region this key may send requests to (\(allowed)).")
         case .provider:
             return GatewayError(.badRequest, "No deployment of the model '\(model)' is on a provider the request allows (its 'provider' preferences: only, ignore, order with allow_fallbacks false).")
