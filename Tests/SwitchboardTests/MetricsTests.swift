@@ -226,7 +226,8 @@ import Testing
             let page = try await h.get("/ui", key: nil)
             #expect(page.status == .ok && page.header("content-type")?.hasPrefix("text/html") == true)
             #expect(page.header("content-security-policy")?.contains("connect-src 'self'") == true)
-            for needle in ["id=\"chartRate\"", "id=\"health\"", "id=\"log\"", "/admin/analytics?group_by=model&bucket=minute", "/admin/health", "/admin/logs?"] {
+            for needle in ["id=\"chartRate\"", "id=\"health\"", "id=\"log\"", "/admin/analytics?", "/admin/health", "/admin/logs?", "/admin/config",
+                           "/admin/keys", "/admin/teams"] {
                 #expect(page.text.contains(needle), "\(needle)")
             }
             // Nothing outside the gateway: no external scripts, styles or fonts.
