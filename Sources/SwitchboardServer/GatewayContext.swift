@@ -47,6 +47,8 @@ public struct Identity: Sendable, Equatable {
     public var providerDefaults: ProviderPreferences?
     /// The team's regions (comma-separated globs), held to as well as the key's own `region`.
     public var teamRegion: String?
+    /// The key's `max_price_usd`: the most one request may be expected to cost.
+    public var maxPriceUSD: Double?
 
     public init(name: String, allowedModels: [String] = [], isMaster: Bool = false, keyID: String? = nil, roles: [Role] = [.user],
                 priority: PriorityClass = .standard, region: String? = nil, limits: Limits = .init(), team: String? = nil,
@@ -71,6 +73,7 @@ public struct Identity: Sendable, Equatable {
         metadata = (team?.metadata ?? [:]).merging(key.metadata) { _, own in own }
         providerDefaults = key.provider ?? team?.provider
         teamRegion = team?.region
+        maxPriceUSD = key.maxPriceUSD
     }
 
     /// Whether both the key's and its team's model lists allow `model`.

@@ -97,6 +97,15 @@ import Testing
             #expect(tooLow.status == .badRequest && tooLow.text.contains("price limit"))
             cap[HTTPField.Name("x-switchboard-max-price")!] = "cheap"
             #expect(try await h.post("/v1/chat/completions", Self.chat(), headers: cap).status == .badRequest)
+            // A key's own max_price_usd: the lower of it and the header holds.
+            let made = try await h.send(.post, "/admin/keys", #"{"name":"frugal","max_price_usd":0.000001}"#, key: "sk-master")
+            let stored = try made.json()["max_price_usd"] as? Double
+            #expect(made.status == .created && stored == 0.000001)
+            let frugal = try #require(try made.json()["key"] as? String)
+            cap[HTTPField.Name("x-switchboard-max-price")!] = "1"
+            let held = try await h.post("/v1/chat/completions", Self.chat("us-only"), key: frugal, headers: cap)
+            #expect(held.status == .badRequest && held.text.contains("price limit"))
+            #expect(try await h.send(.post, "/admin/keys", #"{"name":"bad-cap","max_price_usd":-1}"#, key: "sk-master").status == .badRequest)
         }
     }
 

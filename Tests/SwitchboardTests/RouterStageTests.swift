@@ -211,4 +211,20 @@ import Testing
         // JSON not asked for: nothing to check.
         #expect(OutputCheck(escalation: e, wantsJSON: false).rejects(ByteBuffer(string: #"{"choices":[{"message":{"content":"x"}}]}"#)) == nil)
     }
+
+    @Test func anAnswerThatIsNotTheJSONAskedForEscalates() async throws {
+        let yaml = Self.escalating.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard let at = line.range(of: "escalate: {") else { return String(line) }
+            return line[..<at.lowerBound] + "escalate: { invalid_json: true } }"
+        }.joined(separator: "\n")
+        #expect(yaml.contains("invalid_json"))
+        try await withGateway(yaml) { h in
+            // The simulated providers answer in words, never JSON: the first tier's answer is dropped, the last tier's kept.
+            let json = try await h.post("/v1/chat/completions", Self.chat("give me JSON", extra: #","response_format":{"type":"json_object"}"#))
+            #expect(json.status == .ok && json.header("x-switchboard-model") == "large" && json.header("x-switchboard-route") == "fallback; rule=tiers; tier=2")
+            // Without JSON asked for, the first tier's words are the answer.
+            let text = try await h.post("/v1/chat/completions", Self.chat("hello"))
+            #expect(text.status == .ok && text.header("x-switchboard-model") == "small")
+        }
+    }
 }

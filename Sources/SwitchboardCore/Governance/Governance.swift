@@ -78,6 +78,8 @@ public struct KeyRecord: Sendable, Equatable {
     public var metadata: [String: String]
     /// Provider preferences (OpenRouter's `provider` object) for requests that do not bring their own.
     public var provider: ProviderPreferences?
+    /// The most one of its requests may be expected to cost, in USD (as `x-switchboard-max-price`; the lower wins).
+    public var maxPriceUSD: Double?
     public var createdAt: Double
     public var updatedAt: Double
     public var revokedAt: Double?

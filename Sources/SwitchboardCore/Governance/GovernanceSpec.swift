@@ -15,6 +15,7 @@ public struct KeySpec: Sendable, Equatable {
     public var limits: Limits?
     public var metadata: [String: String]?
     public var provider: ProviderPreferences??
+    public var maxPriceUSD: Double??
 
     public init() {}
 
@@ -30,6 +31,7 @@ public struct KeySpec: Sendable, Equatable {
         if let limits { r.limits = limits }
         if let metadata { r.metadata = metadata }
         if let provider { r.provider = provider }
+        if let maxPriceUSD { r.maxPriceUSD = maxPriceUSD }
     }
 }
 
@@ -56,7 +58,7 @@ public struct TeamSpec: Sendable, Equatable {
 /// loader does.
 public enum GovernanceSpec {
     public static let keyFields = ["name", "team", "models", "expires_at", "duration", "roles", "region", "priority", "limits", "metadata",
-                                   "provider"]
+                                   "provider", "max_price_usd"]
     public static let teamFields = ["name", "models", "limits", "metadata", "region", "provider"]
 
     /// Parses a key spec from a JSON document; `now` turns `duration` into `expires_at`.
@@ -141,6 +143,7 @@ public enum GovernanceSpec {
             "expires_at": k.expiresAt.map { .string(iso($0)) } ?? .null,
             "revoked_at": k.revokedAt.map { .string(iso($0)) } ?? .null,
             "key_hint": .string(KeyText.prefix + k.id + "_…"), "provider": k.provider?.json ?? .null,
+            "max_price_usd": k.maxPriceUSD.map(JSONValue.double) ?? .null,
         ]
         o["status"] = .string(k.revokedAt != nil ? "revoked" : k.refusal(at: Date().timeIntervalSince1970) != nil ? "expired" : "active")
         return .object(o)
@@ -161,7 +164,7 @@ public enum GovernanceSpec {
             "models": .array(k.models.map(JSONValue.string)), "roles": .array(k.roles.map { .string($0.rawValue) }),
             "region": k.region.map(JSONValue.string) ?? .null, "priority": .string(k.priority.rawValue),
             "limits": json(k.limits), "metadata": .object(k.metadata.mapValues(JSONValue.string)),
-            "provider": k.provider?.json ?? .null,
+            "provider": k.provider?.json ?? .null, "max_price_usd": k.maxPriceUSD.map(JSONValue.double) ?? .null,
         ])
     }
 
@@ -338,6 +341,9 @@ extension Walker {
         if let node = m["limits"] { spec.limits = isNull(node) ? Limits() : limits(node, "limits") }
         spec.metadata = metadata(m, "")
         spec.provider = providerPreferences(m["provider"])
+        if isNull(m["max_price_usd"]) { spec.maxPriceUSD = .some(nil) } else if let v = number(m, "max_price_usd", "", range: 0...1_000_000) {
+            spec.maxPriceUSD = .some(v)
+        }
         return spec
     }
 

@@ -63,6 +63,7 @@ extension Gateway {
             }
             policy.maxRequestUSD = usd
         }
+        if let keyCap = call.identity.maxPriceUSD { policy.maxRequestUSD = min(policy.maxRequestUSD ?? keyCap, keyCap) }
         // The key's and its team's `region`: the regions (comma-separated, globs) their requests may be sent to.
         policy.regions = Self.regions(call.identity.region)
         policy.teamRegions = Self.regions(call.identity.teamRegion)
