@@ -108,3 +108,28 @@ import Testing
         #expect(Self.classifier.score(" \n\t ").isFinite)
     }
 }
+
+/// The quality–cost arithmetic behind `switchboard router eval`.
+@Suite struct RouterEvaluationTests {
+    // Four prompts: only strong right, both right, only weak right, neither.
+    let eval = RouterEvaluation(weak: [false, true, true, false], strong: [true, true, false, false])
+
+    @Test func curveFollowsTheScoreOrder() {
+        #expect(eval.curve(scores: [4, 3, 2, 1]) == [0.5, 0.75, 0.75, 0.5, 0.5])
+        #expect(eval.curve(scores: [1, 2, 3, 4]) == [0.5, 0.5, 0.25, 0.25, 0.5])
+    }
+
+    @Test func tiedScoresTakeTheExpectedValue() {
+        #expect(eval.curve(scores: [0, 0, 0, 0]) == [0.5, 0.5, 0.5, 0.5, 0.5])
+        let q = eval.curve(scores: [1, 1, 0, 0])
+        #expect(q[1] == 0.625 && q[2] == 0.75)
+    }
+
+    @Test func headlinesOfOracleAndRandom() {
+        #expect(eval.headline(scores: eval.oracleScores) == 0)  // weak-only already reaches 95% of 0.5
+        let gsm = RouterEvaluation(weak: [false, false, true, true], strong: [true, true, true, true])
+        #expect(gsm.headline(scores: gsm.oracleScores) == 0.5)
+        #expect(gsm.randomHeadline() == 1.0)  // 4 * (0.95 - 0.5) / 0.5 = 3.6 prompts, rounded up to 4
+        #expect(gsm.randomQuality(share: 0.5) == 0.75)
+    }
+}
