@@ -21,5 +21,15 @@ let package = Package(
             path: "Benchmarks/HotPath",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The task-difficulty classifier scoring a 2 KB prompt (budget: 20 µs).
+        .executableTarget(
+            name: "Difficulty",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SwitchboardRouting", package: "Switchboard"),
+            ],
+            path: "Benchmarks/Difficulty",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

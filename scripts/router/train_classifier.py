@@ -36,8 +36,8 @@ Model file (.sbdc), little-endian:
     u32 calibration count C | (f32 quality, f32 threshold) x C | i8 x 2^bits hashed weights
 Hashed weight = i8 x hash scale. Score = bias + sum(dense_w * dense) + hash scale * sum(i8[bucket]) / sqrt(buckets).
 Calibration: for a quality target q (share of strong-only quality), the score threshold that reached q on every
-benchmark of the training file in cross-validation (the lowest of the per-benchmark thresholds), for rules that set
-a quality target instead of a raw threshold.
+benchmark of the training file in cross-validation with the first seed (the lowest of the per-benchmark
+thresholds), for rules that set a quality target instead of a raw threshold. The same data and seeds give the same bytes.
 """
 
 import argparse
