@@ -318,6 +318,11 @@ public func buildApplication(
             throw ConfigError(problems: [ConfigProblem(path: "router.geoip.database", message: "cannot open \(geoip.database): \(error)")])
         }
     }
+    if config.router.classifierFile != nil {
+        do { _ = try RouterStage.classifier(config.router) } catch {
+            throw ConfigError(problems: [ConfigProblem(path: "router.classifier", message: "cannot load the difficulty model: \(error)")])
+        }
+    }
     let store: any Storage
     if let storage {
         store = storage

@@ -14,14 +14,16 @@ public struct RouteExplainer: Sendable {
     /// From a configuration alone (the CLI): every deployment healthy, as at start.
     public init(config: GatewayConfig) {
         table = RoutingTable(config: config, seed: 1, now: { Date().timeIntervalSince1970 * 1000 })
-        stage = RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback, scorer: nil)
+        stage = RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback,
+                            scorer: (try? RouterStage.classifier(config.router)) ?? DifficultyClassifier())
     }
 
     /// From the running gateway: its rules, and its deployments' health and caps as they are now.
     init(gateway: Gateway, config: GatewayConfig) {
         table = gateway.table
         stage = gateway.stages.request.compactMap { $0 as? RouterStage }.first
-            ?? RouterStage(router: config.router, table: gateway.table, defaultFallback: config.routing.defaultFallback, scorer: nil)
+            ?? RouterStage(router: config.router, table: gateway.table, defaultFallback: config.routing.defaultFallback,
+                           scorer: (try? RouterStage.classifier(config.router)) ?? DifficultyClassifier())
     }
 
     /// Which client API a body is for.

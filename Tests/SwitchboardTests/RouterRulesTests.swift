@@ -125,6 +125,7 @@ import Testing
     struct FixedScore: DifficultyScoring {
         let value: Double
         func difficulty(of text: String) -> Double { value }
+        func threshold(forQuality quality: Double) -> Double { quality - 0.2 }
     }
 
     @Test func eachConditionDecidesAMatch() throws {

@@ -227,4 +227,29 @@ import Testing
             #expect(text.status == .ok && text.header("x-switchboard-model") == "small")
         }
     }
+
+    @Test func theBuiltInClassifierRoutesHardPromptsToTheStrongModel() async throws {
+        let yaml = """
+            auth: { master_key: "sk-master", keys: [ { name: tester, key: "\(GatewayHarness.key)" } ] }
+            providers: [ { name: sim, kind: mock, seed: 1 } ]
+            models:
+              - { name: weak, deployments: [ { provider: sim, model: w } ] }
+              - { name: strong, deployments: [ { provider: sim, model: s } ] }
+            router:
+              models: [auto]
+              rules:
+                - { name: hard, when: { model: auto, difficulty: { quality: 0.95 } }, route: { model: strong } }
+                - { name: easy, when: { model: auto }, route: { model: weak } }
+            """
+        try await withGateway(yaml) { h in
+            let easy = try await h.post("/v1/chat/completions", Self.chat("hi, how are you?"))
+            #expect(easy.header("x-switchboard-model") == "weak" && easy.header("x-switchboard-route") == "primary; rule=easy")
+            let hard = try await h.post("/v1/chat/completions", Self.chat(
+                "Janet has 3 boxes with 12 apples each. She gives away 40% of the apples and then buys 7 more boxes of 9 apples. How many apples does she have now? Show each step."))
+            #expect(hard.header("x-switchboard-model") == "strong" && hard.header("x-switchboard-route") == "primary; rule=hard")
+            // The explanation shows the score it decided on.
+            let e = try await h.post("/admin/route/explain", Self.chat("hi, how are you?"), key: "sk-master")
+            #expect(((try e.json()["request"] as? [String: Any])?["difficulty"] as? Double ?? 1) < 0.113)
+        }
+    }
 }

@@ -114,8 +114,8 @@ extension Walker {
         }
         if let node = m["uncertain"], let r = mapping(node, Self.join(path, "uncertain"), allowed: ["min", "max"]) {
             let at = Self.join(path, "uncertain")
-            let low = number(r, "min", at, range: 0...1) ?? 0
-            let high = number(r, "max", at, range: 0...1) ?? 1
+            let low = number(r, "min", at, range: -1000...1000) ?? -1000
+            let high = number(r, "max", at, range: -1000...1000) ?? 1000
             if low > high { problem(at, "min (\(trim(low))) is above max (\(trim(high)))") } else { e.uncertain = low...high }
         }
         return e
@@ -158,11 +158,18 @@ extension Walker {
             let high = int(r, "max", at, range: 0...Int(Int32.max)) ?? Int(Int32.max)
             if low > high { problem(at, "min (\(low)) is above max (\(high))") } else { c.promptTokens = low...high }
         }
-        if let node = m["difficulty"], let r = mapping(node, Self.join(path, "difficulty"), allowed: ["min", "max"]) {
+        if let node = m["difficulty"], let r = mapping(node, Self.join(path, "difficulty"), allowed: ["min", "max", "quality"]) {
             let at = Self.join(path, "difficulty")
-            let low = number(r, "min", at, range: 0...1) ?? 0
-            let high = number(r, "max", at, range: 0...1) ?? 1
-            if low > high { problem(at, "min (\(trim(low))) is above max (\(trim(high)))") } else { c.difficulty = low...high }
+            if let q = number(r, "quality", at, range: 0.5...1) {
+                if r["min"] != nil || r["max"] != nil { problem(at, "give quality, or min and max, not both") }
+                c.difficultyQuality = q
+            } else if r["min"] != nil || r["max"] != nil {
+                let low = number(r, "min", at, range: -1000...1000) ?? -1000
+                let high = number(r, "max", at, range: -1000...1000) ?? 1000
+                if low > high { problem(at, "min (\(trim(low))) is above max (\(trim(high)))") } else { c.difficulty = low...high }
+            } else {
+                problem(at, "give quality (a share of strong-only quality to keep, such as 0.95), or min and max scores")
+            }
         }
         c.tools = bool(m, "tools", path)
         c.images = bool(m, "images", path)

@@ -116,8 +116,11 @@ public struct RuleConditions: Sendable {
     public var content: ContentCondition?
     /// `language`: the detected language of the last user turn (ISO 639-1 codes).
     public var languages: [String]?
-    /// `difficulty`: the classifier's score of the last user turn, 0 (easy) to 1 (hard).
+    /// `difficulty: {min, max}`: the classifier's score of the last user turn (higher = harder).
     public var difficulty: ClosedRange<Double>?
+    /// `difficulty: {quality: Q}`: hard enough that the strong model is needed to keep Q of strong-only quality (the
+    /// classifier's calibrated threshold for Q).
+    public var difficultyQuality: Double?
     /// `region`: the client's region (from `router.region_header`).
     public var regions: [String]?
 
@@ -127,10 +130,10 @@ public struct RuleConditions: Sendable {
     public var isCatchAll: Bool {
         models == nil && keys == nil && teams == nil && metadata == nil && requestMetadata == nil && tags == nil && headers == nil
             && promptTokens == nil && tools == nil && images == nil && json == nil && stream == nil && content == nil
-            && languages == nil && difficulty == nil && regions == nil
+            && languages == nil && difficulty == nil && difficultyQuality == nil && regions == nil
     }
 
-    public var needsText: Bool { content != nil || languages != nil || difficulty != nil }
+    public var needsText: Bool { content != nil || languages != nil || difficulty != nil || difficultyQuality != nil }
 }
 
 /// `content:` — regular expressions and keyword lists over the request's text.

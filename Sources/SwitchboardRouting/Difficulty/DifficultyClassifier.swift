@@ -143,3 +143,8 @@ private struct Accumulator {
         emit(FNV.single(b))
     }
 }
+
+extension DifficultyClassifier: DifficultyScoring {
+    public func difficulty(of text: String) -> Double { score(text) }
+    public func threshold(forQuality quality: Double) -> Double { model.threshold(forQuality: quality) }
+}

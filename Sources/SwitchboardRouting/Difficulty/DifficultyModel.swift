@@ -64,7 +64,7 @@ public struct DifficultyModel: Sendable {
 /// Why a model file could not be read.
 public struct DifficultyModelError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// Little-endian reads over a byte array.

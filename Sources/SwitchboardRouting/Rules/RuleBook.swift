@@ -3,6 +3,8 @@ import SwitchboardCore
 /// Scores how hard a prompt is, 0 (easy) to 1 (hard), from its text alone.
 public protocol DifficultyScoring: Sendable {
     func difficulty(of text: String) -> Double
+    /// The score at and above which the strong model is needed to keep `quality` of strong-only quality.
+    func threshold(forQuality quality: Double) -> Double
 }
 
 /// What routing rules can know about a request. Language and difficulty are worked out on first use, so a request
@@ -105,6 +107,9 @@ public struct RuleBook: Sendable {
         }
         if let range = c.difficulty {
             guard let score = facts.score(scorer), range.contains(score) else { return "difficulty" }
+        }
+        if let quality = c.difficultyQuality {
+            guard let scorer, let score = facts.score(scorer), score >= scorer.threshold(forQuality: quality) else { return "difficulty" }
         }
         return nil
     }

@@ -61,8 +61,8 @@ struct EngineStages: Sendable {
         // Request stages, in order:
         //  1. router: routing rules choose the model (`router.rules`)
         if !config.router.rules.isEmpty || !config.router.virtualModels.isEmpty {
-            stages.request.append(RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback, scorer: nil,
-                                              geoip: geoip))
+            stages.request.append(RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback,
+                                              scorer: (try? RouterStage.classifier(config.router)) ?? DifficultyClassifier(), geoip: geoip))
         }
         //  2. capabilities: refuse what no reachable deployment can serve (always on)
         stages.request.append(CapabilityStage(table: table))

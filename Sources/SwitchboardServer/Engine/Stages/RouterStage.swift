@@ -137,6 +137,13 @@ struct RouterStage: RequestStage {
         return facts
     }
 
+    /// The difficulty classifier: `router.classifier`'s model file, else the one built in.
+    static func classifier(_ router: RouterConfig) throws -> DifficultyClassifier {
+        guard let path = router.classifierFile else { return DifficultyClassifier() }
+        guard let data = FileManager.default.contents(atPath: path) else { throw DifficultyModelError("cannot read \(path)") }
+        return DifficultyClassifier(model: try DifficultyModel(bytes: [UInt8](data)))
+    }
+
     /// Whether any rule asks for the client's region.
     var needsRegion: Bool { router.rules.contains { $0.when.regions != nil } }
 
