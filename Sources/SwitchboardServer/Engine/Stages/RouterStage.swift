@@ -16,6 +16,8 @@ struct RouterStage: RequestStage {
     let defaultFallback: String?
     /// `router.geoip`'s database, opened (nil: none).
     let geoip: MaxMindDB?
+    /// The models some rule may match (and the virtual ones): a request for any other goes on at once.
+    let routable: Set<String>
 
     init(router: RouterConfig, table: RoutingTable, defaultFallback: String?, scorer: (any DifficultyScoring)?, geoip: MaxMindDB? = nil) {
         self.router = router
@@ -23,9 +25,11 @@ struct RouterStage: RequestStage {
         self.table = table
         self.defaultFallback = defaultFallback
         book = RuleBook(rules: router.rules, scorer: scorer)
+        routable = Set(router.virtualModels + table.modelNames.filter { name in router.rules.contains { $0.when.mayMatch(model: name) } })
     }
 
     func handle<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
+        guard routable.contains(call.model) else { return .pass }
         var facts = Self.facts(model: call.model, identity: call.identity, needs: API.needs(call.request), headers: call.headers,
                                body: needsBody ? API.body(call.request) : nil, router: router)
         if facts.region == nil, needsRegion { facts.region = region(of: call.clientAddress, headers: facts.headers) }
