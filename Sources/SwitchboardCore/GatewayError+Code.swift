@@ -16,6 +16,8 @@ extension GatewayError {
             case requestTooLarge = "request_too_large"
             case rateLimitExceeded = "rate_limit_exceeded", budgetExceeded = "budget_exceeded"
             case clientClosedRequest = "client_closed_request"
+            // The edge (`waf:`)
+            case ipNotAllowed = "ip_not_allowed", authThrottled = "auth_throttled"
             // The gateway
             case internalError = "internal_error", storageError = "storage_error", storageUnavailable = "storage_unavailable"
             case shuttingDown = "shutting_down", overloaded, noHealthyDeployment = "no_healthy_deployment"
@@ -43,13 +45,13 @@ extension GatewayError {
             case .invalidJSON, .invalidParameter, .missingParameter, .bodyReadFailed, .badRequest, .unsupportedCapability,
                  .unsupportedEndpoint, .encryptionKeyMissing, .upstreamRejected: 400
             case .missingAPIKey, .invalidAPIKey: 401
-            case .forbidden, .modelNotAllowed: 403
+            case .forbidden, .modelNotAllowed, .ipNotAllowed: 403
             case .modelNotFound, .notFound, .unknownURL: 404
             case .methodNotAllowed: 405
             case .requestTimeout: 408
             case .conflict, .keyRevoked, .teamInUse: 409
             case .requestTooLarge: 413
-            case .rateLimitExceeded, .budgetExceeded, .deploymentCapacityExceeded, .upstreamRateLimited: 429
+            case .rateLimitExceeded, .budgetExceeded, .deploymentCapacityExceeded, .upstreamRateLimited, .authThrottled: 429
             case .clientClosedRequest: 499
             case .internalError, .storageError: 500
             case .upstreamUnreachable, .upstreamBadResponse, .upstreamAuthFailed, .upstreamError, .streamInterrupted: 502
@@ -61,7 +63,7 @@ extension GatewayError {
         /// The error's type in OpenAI's shape.
         public var type: String {
             switch base {
-            case .rateLimitExceeded, .deploymentCapacityExceeded, .upstreamRateLimited: "rate_limit_error"
+            case .rateLimitExceeded, .deploymentCapacityExceeded, .upstreamRateLimited, .authThrottled: "rate_limit_error"
             case .budgetExceeded: "budget_exceeded"
             case .clientClosedRequest: "client_closed_request"
             case .internalError, .storageError, .storageUnavailable, .shuttingDown, .overloaded, .noHealthyDeployment: "server_error"
@@ -93,6 +95,8 @@ extension GatewayError {
         public static let keyRevoked = Code(.keyRevoked)
         public static let teamInUse = Code(.teamInUse)
         public static let requestTooLarge = Code(.requestTooLarge)
+        public static let ipNotAllowed = Code(.ipNotAllowed)
+        public static let authThrottled = Code(.authThrottled)
         public static let rateLimitExceeded = Code(.rateLimitExceeded)
         public static let budgetExceeded = Code(.budgetExceeded)
         public static let clientClosedRequest = Code(.clientClosedRequest)

@@ -125,6 +125,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/admin/config": [.get], "/admin/route/explain": [.post],
     ]
     router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
+    if services.config.waf.isActive { router.add(middleware: EdgeMiddleware(waf: services.config.waf, metrics: services.metrics)) }
 
     // `GET /`: where things are, for someone who opened the gateway's address in a browser or with curl.
     router.get("/") { _, _ in

@@ -13,13 +13,17 @@ public struct GatewayRequestContext: RequestContext {
     public var identity: Identity?
     /// The client's connection, to notice when it goes away (nil in-process, where no connection is guarded).
     var connection: ClientConnection?
-    /// The peer's IP address (nil in-process).
-    var clientAddress: String?
+    /// The client's channel, for its address (read only when something asks: GeoIP, the WAF).
+    private let channel: any Channel
+    /// The client's address as a trusted proxy gave it (`waf.trust_forwarded_for`).
+    var forwardedAddress: String?
+    /// The client's IP address: the forwarded one when trusted, else the peer's (nil in-process).
+    var clientAddress: String? { forwardedAddress ?? channel.remoteAddress?.ipAddress }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
         connection = ClientConnection.of(source.channel)
-        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 

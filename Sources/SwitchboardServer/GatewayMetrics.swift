@@ -44,7 +44,7 @@ final class GatewayMetrics: UsageRecorder {
     private let log: RequestLogService?
     /// The request log's running totals as counters (only with a log).
     private let logTotals: (dropped: FollowingCounter, written: FollowingCounter, bodiesDropped: FollowingCounter)?
-    static let refusalReasons = ["rate_limit_exceeded", "budget_exceeded", "overloaded", "model_not_allowed"]
+    static let refusalReasons = ["rate_limit_exceeded", "budget_exceeded", "overloaded", "model_not_allowed", "ip_not_allowed", "auth_throttled"]
 
     /// The series of one public model, made once.
     struct ModelSeries {
@@ -98,6 +98,9 @@ final class GatewayMetrics: UsageRecorder {
     }
 
     func started() { inFlight.increment() }
+
+    /// A request the edge (`waf:`) refused before any key was looked at.
+    func refusedAtEdge(_ reason: String) { refused[reason]?.increment() }
 
     func series(_ model: String) -> ModelSeries {
         perModel.withLock { m in

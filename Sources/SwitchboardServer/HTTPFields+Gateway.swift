@@ -10,6 +10,7 @@ extension HTTPField.Name {
     /// How the answering attempt was chosen: primary, retry, fallback, context_window_fallback, content_policy_fallback, hedge.
     static let switchboardRoute = Self("x-switchboard-route")!
     static let switchboardMaxPrice = Self("x-switchboard-max-price")!
+    static let xForwardedFor = Self("x-forwarded-for")!
     static let switchboardCost = Self("x-switchboard-cost-usd")!
     static let xAPIKey = Self("x-api-key")!
     static let anthropicBeta = Self("anthropic-beta")!

@@ -15,6 +15,8 @@ public struct GatewayConfig: Sendable {
     public var metrics = MetricsConfig()
     /// `router:` — virtual models and the rules that choose a request's model.
     public var router = RouterConfig()
+    /// `waf:` — client networks allowed and denied, throttling of failed authentication.
+    public var waf = WAFConfig()
 
     public init(server: ServerConfig = .init(), storage: StorageLocation = .memory, auth: AuthConfig = .init(),
                 providers: [ProviderConfig], models: [ModelConfig], routing: RoutingConfig = .init()) {
