@@ -160,7 +160,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
 
     let limit = services.config.server.maxBodyBytes
     let gateway = services.gateway
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys)).add(middleware: RoleMiddleware(.user, .admin))
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics)).add(middleware: RoleMiddleware(.user, .admin))
     v1.post("chat/completions") { request, context in
         let body = try await readBody(request, limit: limit)
         let parsed = try OpenAIRequest.chat(body)
@@ -207,7 +207,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)
     }
     // Admin API: the master key or a key with the admin role.
-    let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys))
+    let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics))
     admin.group("health").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(health.json()) }
     AdminAPI.add(to: admin, service: services.keyService, storage: services.storage)
     CredentialsAPI.add(to: admin, config: services.config, storage: services.storage, overrides: services.credentials)

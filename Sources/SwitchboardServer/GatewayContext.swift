@@ -53,6 +53,8 @@ public struct Identity: Sendable, Equatable {
     public var teamRegion: String?
     /// The key's `max_price_usd`: the most one request may be expected to cost.
     public var maxPriceUSD: Double?
+    /// The key's `allowed_ips`: the networks it may be used from (empty: any).
+    public var allowedIPs: [CIDR] = []
 
     public init(name: String, allowedModels: [String] = [], isMaster: Bool = false, keyID: String? = nil, roles: [Role] = [.user],
                 priority: PriorityClass = .standard, region: String? = nil, limits: Limits = .init(), team: String? = nil,
@@ -78,6 +80,7 @@ public struct Identity: Sendable, Equatable {
         providerDefaults = key.provider ?? team?.provider
         teamRegion = team?.region
         maxPriceUSD = key.maxPriceUSD
+        allowedIPs = key.allowedIPs.compactMap(CIDR.init)
     }
 
     /// Whether both the key's and its team's model lists allow `model`.

@@ -91,6 +91,7 @@ func newRequestID() -> String {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let keys: KeyDirectory
+    var metrics: GatewayMetrics? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let presented = Self.presentedKey(request) else { throw GatewayError.missingKey }
@@ -104,6 +105,13 @@ struct AuthMiddleware: RouterMiddleware {
         }
         switch resolution {
         case .identity(let identity):
+            // A key held to networks (`allowed_ips`) works only from them; an address the gateway cannot tell is outside.
+            if !identity.allowedIPs.isEmpty, !(context.clientAddress.map { identity.allowedIPs.contains(address: $0) } ?? false) {
+                metrics?.refusedAtEdge(GatewayError.Code.ipNotAllowed.name)
+                context.logger.notice("Key used from an address it is not allowed from", metadata: [
+                    "key": "\(identity.name)", "client.address": "\(context.clientAddress ?? "unknown")"])
+                throw GatewayError(.ipNotAllowed, "This key may not be used from this address.")
+            }
             var context = context
             context.identity = identity
             return try await next(request, context)

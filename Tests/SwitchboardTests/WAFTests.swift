@@ -78,6 +78,27 @@ import Testing
         }
     }
 
+    @Test func aKeyHeldToNetworksWorksOnlyFromThem() async throws {
+        try await withGateway(Self.yaml) { (h: GatewayHarness) async throws in
+            func send(_ method: HTTPRequest.Method, _ path: String, _ body: String, key: String, from: String) async throws -> TestResponse {
+                var headers = HTTPFields()
+                headers[.authorization] = "Bearer \(key)"
+                headers[.contentType] = "application/json"
+                headers[HTTPField.Name("x-forwarded-for")!] = from
+                return try await h.client.execute(uri: path, method: method, headers: headers, body: ByteBuffer(string: body))
+            }
+            let made = try await send(.post, "/admin/keys", #"{"name":"office","allowed_ips":["10.5.0.0/16"]}"#, key: "sk-master", from: "10.0.0.1")
+            #expect(made.status == .created)
+            let key = try #require(try JSONSerialization.jsonObject(with: Data(buffer: made.body)) as? [String: Any])["key"] as? String ?? ""
+            let chat = #"{"model":"demo","messages":[{"role":"user","content":"hi"}]}"#
+            #expect(try await send(.post, "/v1/chat/completions", chat, key: key, from: "10.5.1.1").status == .ok)
+            let elsewhere = try await send(.post, "/v1/chat/completions", chat, key: key, from: "10.1.1.1")
+            #expect(elsewhere.status == .forbidden && String(buffer: elsewhere.body).contains("ip_not_allowed"))
+            let bad = try await send(.post, "/admin/keys", #"{"name":"bad","allowed_ips":["10.5.0.0/40"]}"#, key: "sk-master", from: "10.0.0.1")
+            #expect(bad.status == .badRequest && String(buffer: bad.body).contains("allowed_ips[0]"))
+        }
+    }
+
     @Test func checkNamesABadNetwork() {
         do throws(ConfigError) {
             _ = try ConfigLoader.load(yaml: Self.yaml.replacingOccurrences(of: "10.66.0.0/16", with: "10.66.0.0/99"), environment: [:])

@@ -80,6 +80,8 @@ public struct KeyRecord: Sendable, Equatable {
     public var provider: ProviderPreferences?
     /// The most one of its requests may be expected to cost, in USD (as `x-switchboard-max-price`; the lower wins).
     public var maxPriceUSD: Double?
+    /// The client addresses or networks it may be used from (empty: any).
+    public var allowedIPs: [String] = []
     public var createdAt: Double
     public var updatedAt: Double
     public var revokedAt: Double?

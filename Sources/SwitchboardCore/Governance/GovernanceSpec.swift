@@ -16,6 +16,7 @@ public struct KeySpec: Sendable, Equatable {
     public var metadata: [String: String]?
     public var provider: ProviderPreferences??
     public var maxPriceUSD: Double??
+    public var allowedIPs: [String]?
 
     public init() {}
 
@@ -32,6 +33,7 @@ public struct KeySpec: Sendable, Equatable {
         if let metadata { r.metadata = metadata }
         if let provider { r.provider = provider }
         if let maxPriceUSD { r.maxPriceUSD = maxPriceUSD }
+        if let allowedIPs { r.allowedIPs = allowedIPs }
     }
 }
 
@@ -58,7 +60,7 @@ public struct TeamSpec: Sendable, Equatable {
 /// loader does.
 public enum GovernanceSpec {
     public static let keyFields = ["name", "team", "models", "expires_at", "duration", "roles", "region", "priority", "limits", "metadata",
-                                   "provider", "max_price_usd"]
+                                   "provider", "max_price_usd", "allowed_ips"]
     public static let teamFields = ["name", "models", "limits", "metadata", "region", "provider"]
 
     /// Parses a key spec from a JSON document; `now` turns `duration` into `expires_at`.
@@ -143,7 +145,7 @@ public enum GovernanceSpec {
             "expires_at": k.expiresAt.map { .string(iso($0)) } ?? .null,
             "revoked_at": k.revokedAt.map { .string(iso($0)) } ?? .null,
             "key_hint": .string(KeyText.prefix + k.id + "_…"), "provider": k.provider?.json ?? .null,
-            "max_price_usd": k.maxPriceUSD.map(JSONValue.double) ?? .null,
+            "max_price_usd": k.maxPriceUSD.map(JSONValue.double) ?? .null, "allowed_ips": .array(k.allowedIPs.map(JSONValue.string)),
         ]
         o["status"] = .string(k.revokedAt != nil ? "revoked" : k.refusal(at: Date().timeIntervalSince1970) != nil ? "expired" : "active")
         return .object(o)
@@ -165,6 +167,7 @@ public enum GovernanceSpec {
             "region": k.region.map(JSONValue.string) ?? .null, "priority": .string(k.priority.rawValue),
             "limits": json(k.limits), "metadata": .object(k.metadata.mapValues(JSONValue.string)),
             "provider": k.provider?.json ?? .null, "max_price_usd": k.maxPriceUSD.map(JSONValue.double) ?? .null,
+            "allowed_ips": .array(k.allowedIPs.map(JSONValue.string)),
         ])
     }
 
@@ -343,6 +346,12 @@ extension Walker {
         spec.provider = providerPreferences(m["provider"])
         if isNull(m["max_price_usd"]) { spec.maxPriceUSD = .some(nil) } else if let v = number(m, "max_price_usd", "", range: 0...1_000_000) {
             spec.maxPriceUSD = .some(v)
+        }
+        if let list = stringList(m, "allowed_ips", "", what: "an address or network such as 10.0.0.0/8") {
+            for (i, text) in list.enumerated() where CIDR(text) == nil {
+                problem("allowed_ips[\(i)]", "\"\(text)\" is not an IP address or network (such as 10.0.0.0/8 or 2001:db8::/32)")
+            }
+            spec.allowedIPs = list
         }
         return spec
     }
