@@ -1,4 +1,5 @@
-// Globs in model lists and routing rules.
+// Globs in model lists and routing rules, and the comma-separated lists of headers and key fields.
+import Foundation
 
 /// Matches `text` against a glob with `*` (any run) and `?` (any one character).
 public func globMatch(_ pattern: String, _ text: String) -> Bool {
@@ -22,4 +23,10 @@ public func globMatch(_ pattern: String, _ text: String) -> Bool {
     }
     while pi < p.count, p[pi] == "*" { pi += 1 }
     return pi == p.count
+}
+
+/// The entries of a comma-separated list (`x-switchboard-tags`, `X-Forwarded-For`, a key's `region`), trimmed, empty
+/// ones left out.
+public func commaList(_ text: String?) -> [String] {
+    (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 }

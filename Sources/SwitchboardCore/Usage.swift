@@ -122,6 +122,13 @@ extension Usage {
               cachedTokens: cachedTokens + other.cachedTokens, cacheWriteTokens: cacheWriteTokens + other.cacheWriteTokens,
               reasoningTokens: reasoningTokens + other.reasoningTokens)
     }
+
+    /// This usage less `other`, class by class.
+    public func subtracting(_ other: Usage) -> Usage {
+        Usage(promptTokens: promptTokens - other.promptTokens, completionTokens: completionTokens - other.completionTokens,
+              cachedTokens: cachedTokens - other.cachedTokens, cacheWriteTokens: cacheWriteTokens - other.cacheWriteTokens,
+              reasoningTokens: reasoningTokens - other.reasoningTokens)
+    }
 }
 
 /// Prices of a deployment in USD per one million tokens, per token class.

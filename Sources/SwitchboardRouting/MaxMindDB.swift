@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import SwitchboardCore
 
@@ -85,7 +80,7 @@ public struct MaxMindDB: Sendable {
 
     /// The record for an IPv4 or IPv6 address written as text (nil: not an address, or not in the database).
     public func lookup(_ address: String) -> JSONValue? {
-        guard let (ip, isV4) = Self.parse(address) else { return nil }
+        guard let (ip, isV4) = CIDR.address(address) else { return nil }
         if ipVersion == 4 && !isV4 { return nil }
         var node = isV4 && ipVersion == 6 ? ipv4Start : 0
         let bits = isV4 ? 32 : 128
@@ -102,20 +97,6 @@ public struct MaxMindDB: Sendable {
         guard offset >= dataStart, offset < bytes.count else { return nil }
         var decoder = Decoder(bytes: bytes, base: dataStart, end: bytes.count)
         return try? decoder.value(at: offset, depth: 0).value
-    }
-
-    /// The 16 bytes of an address (IPv4 mapped into IPv6), and whether it was IPv4.
-    static func parse(_ text: String) -> ([UInt8], Bool)? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            let b = withUnsafeBytes(of: v4.s_addr) { Array($0) }
-            return ([UInt8](repeating: 0, count: 12) + b, true)
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 {
-            return (withUnsafeBytes(of: v6) { Array($0) }, false)
-        }
-        return nil
     }
 
     /// The data section's encoding: a control byte (type and size), then the value; maps and arrays nest, pointers

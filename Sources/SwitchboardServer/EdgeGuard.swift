@@ -75,8 +75,8 @@ struct EdgeMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if waf.trustForwardedFor, let first = request.headers[.xForwardedFor]?.split(separator: ",").first {
-            context.forwardedAddress = first.trimmingCharacters(in: .whitespaces)
+        if waf.trustForwardedFor, let first = commaList(request.headers[.xForwardedFor]).first {
+            context.forwardedAddress = first
         }
         let address = context.clientAddress
         if !waf.deny.isEmpty || !waf.allow.isEmpty {

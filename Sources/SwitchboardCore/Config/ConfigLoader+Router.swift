@@ -204,23 +204,6 @@ extension Walker {
         if case .scalar(let s) = node, !s.string.isEmpty { return [s.string] }
         return stringList(m, key, path, what: "a name")
     }
-
-    private mutating func stringMap(_ m: [String: Node], _ key: String, _ path: String) -> [String: String]? {
-        guard let node = m[key] else { return nil }
-        guard case .mapping(let map) = node else {
-            problem(Self.join(path, key), "expected a mapping of names to values, found \(describe(node))")
-            return nil
-        }
-        var out: [String: String] = [:]
-        for (k, v) in map {
-            guard let name = k.string, case .scalar(let s) = v else {
-                problem(Self.join(path, key), "expected names with string values, found \(describe(v))")
-                continue
-            }
-            out[name] = s.string
-        }
-        return out
-    }
 }
 
 extension RuleConditions {

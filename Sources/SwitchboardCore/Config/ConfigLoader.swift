@@ -204,6 +204,25 @@ struct Walker {
         return out
     }
 
+    /// A mapping of names to strings (metadata, rules' metadata conditions).
+    mutating func stringMap(_ m: [String: Node], _ key: String, _ path: String) -> [String: String]? {
+        guard let node = m[key] else { return nil }
+        let at = Self.join(path, key)
+        guard case .mapping(let map) = node else {
+            problem(at, "expected a mapping of names to strings, found \(describe(node))")
+            return nil
+        }
+        var out: [String: String] = [:]
+        for (k, v) in map {
+            guard let name = k.string, case .scalar(let s) = v, !s.string.isEmpty || s.style != .plain else {
+                problem(at, "expected a mapping of names to strings, found \(describe(v))")
+                continue
+            }
+            out[name] = s.string
+        }
+        return out
+    }
+
     /// A mapping of header names to values; values may be `env:NAME` references.
     mutating func headerMap(_ m: [String: Node], _ key: String, _ path: String) -> [(name: String, value: String)] {
         guard let h = m[key] else { return [] }

@@ -243,21 +243,8 @@ extension Walker {
     }
 
     mutating func metadata(_ m: [String: Node], _ path: String) -> [String: String]? {
-        guard let node = m["metadata"] else { return nil }
-        let p = Self.join(path, "metadata")
-        guard case .mapping(let map) = node else {
-            problem(p, "expected a mapping of strings, found \(describe(node))")
-            return nil
-        }
-        var out: [String: String] = [:]
-        for (k, v) in map {
-            guard let key = k.string, case .scalar(let s) = v, !isNull(v) else {
-                problem(p, "expected a mapping of strings")
-                continue
-            }
-            out[key] = s.string
-        }
-        guard out.count <= 64 else { problem(p, "at most 64 entries"); return nil }
+        guard let out = stringMap(m, "metadata", path) else { return nil }
+        guard out.count <= 64 else { problem(Self.join(path, "metadata"), "at most 64 entries"); return nil }
         return out
     }
 

@@ -73,8 +73,7 @@ extension Gateway {
 
     /// A `region` field as a list of globs (nil: none set).
     static func regions(_ field: String?) -> [String]? {
-        guard let list = field?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).filter({ !$0.isEmpty }),
-              !list.isEmpty else { return nil }
-        return list
+        let list = commaList(field)
+        return list.isEmpty ? nil : list
     }
 }

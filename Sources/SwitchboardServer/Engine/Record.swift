@@ -95,9 +95,7 @@ struct Exchange: Sendable {
     /// A dropped answer is the client's after all (no later tier answered): it is no longer counted apart.
     mutating func undrop(_ usage: Usage?) {
         guard let usage else { return }
-        droppedUsage = Usage(promptTokens: droppedUsage.promptTokens - usage.promptTokens, completionTokens: droppedUsage.completionTokens - usage.completionTokens,
-                             cachedTokens: droppedUsage.cachedTokens - usage.cachedTokens, cacheWriteTokens: droppedUsage.cacheWriteTokens - usage.cacheWriteTokens,
-                             reasoningTokens: droppedUsage.reasoningTokens - usage.reasoningTokens)
+        droppedUsage = droppedUsage.subtracting(usage)
         droppedUSD = max(0, droppedUSD - price.cost(of: usage))
     }
 

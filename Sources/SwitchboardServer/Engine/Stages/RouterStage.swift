@@ -131,8 +131,7 @@ struct RouterStage: RequestStage {
             let name = field.name.canonicalName
             facts.headers[name] = facts.headers[name].map { $0 + ", " + field.value } ?? field.value
         }
-        facts.tags = (facts.headers["x-switchboard-tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            + (identity.metadata["tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        facts.tags = commaList(facts.headers["x-switchboard-tags"]) + commaList(identity.metadata["tags"])
         facts.region = router.regionHeader.flatMap { facts.headers[$0] }
         if let body, let decoded = JSONValue.parse(Data(buffer: body)) {
             facts.text = RequestText(body: decoded)
@@ -156,9 +155,7 @@ struct RouterStage: RequestStage {
     func region(of peer: String?, headers: [String: String]) -> String? {
         guard let geoip, let config = router.geoip else { return nil }
         var address = peer
-        if config.trustForwardedFor, let forwarded = headers["x-forwarded-for"]?.split(separator: ",").first {
-            address = forwarded.trimmingCharacters(in: .whitespaces)
-        }
+        if config.trustForwardedFor, let forwarded = commaList(headers["x-forwarded-for"]).first { address = forwarded }
         guard let address, var value = geoip.lookup(address) else { return nil }
         for part in config.field.split(separator: ".") {
             guard let next = value[String(part)] else { return nil }
