@@ -24,6 +24,8 @@ public struct GatewayServices: Sendable {
     public let requestLog: RequestLogService
     let keys: KeyDirectory
     let keyService: KeyService
+    /// The audit log's writer: key, team and credential changes here; review decisions call it too.
+    public let auditor: Auditor
     /// Active health checks (a service that does nothing when no provider has `health_check`).
     public let healthChecks: HealthCheckService
     /// `router.pricing`: live prices (nil: none configured).
@@ -99,7 +101,10 @@ public struct GatewayServices: Sendable {
                           extraStages: extraStages, geoip: config.router.geoip.flatMap { try? MaxMindDB(path: $0.database) })
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
-        keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock)
+        let auditFailures = CoreMetrics.Counter(label: "switchboard_audit_write_failures_total", factory: metrics.factory)
+        auditor = Auditor(storage: storage, logger: logger, now: wallClock, onFailure: { auditFailures.increment() })
+        keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock,
+                                auditor: auditor)
         healthChecks = HealthCheckService(config: config, gateway: gateway, logger: logger)
         pricing = PricingService(config: config, table: gateway.table, transport: transport, wallClock: wallClock, logger: logger)
     }
@@ -122,7 +127,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
         "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete], "/admin/logs": [.get], "/admin/logs/*": [.get], "/admin/analytics": [.get],
-        "/admin/config": [.get], "/admin/route/explain": [.post],
+        "/admin/config": [.get], "/admin/route/explain": [.post], "/admin/audit": [.get],
     ]
     router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
     if services.config.waf.isActive { router.add(middleware: EdgeMiddleware(waf: services.config.waf, metrics: services.metrics)) }
@@ -210,7 +215,8 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics))
     admin.group("health").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(health.json()) }
     AdminAPI.add(to: admin, service: services.keyService, storage: services.storage)
-    CredentialsAPI.add(to: admin, config: services.config, storage: services.storage, overrides: services.credentials)
+    CredentialsAPI.add(to: admin, config: services.config, storage: services.storage, overrides: services.credentials, auditor: services.auditor)
+    AuditAPI.add(to: admin, storage: services.storage)
     let requestLog = services.requestLog
     LogsAPI.add(to: admin, storage: services.storage, flush: { await requestLog.flush() })
     ConfigAPI.add(to: admin, config: services.config, source: services.configSource)
@@ -353,6 +359,7 @@ public func buildApplication(
     extraServices.append(services.requestLog)
     if let exporter = services.tracingExporter { extraServices.append(exporter) }
     extraServices.append(RetentionService(storage: store, days: config.logging.retentionDays, logger: logger))
+    extraServices.append(AuditRetentionService(storage: store, days: config.audit.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     if let pricing = services.pricing { extraServices.append(pricing) }
     let router = buildRouter(services)

@@ -11,6 +11,8 @@ public final class MemoryStorage: Storage {
         var teams: [String: TeamRecord] = [:]
         var spend: [String: [Int: Double]] = [:]
         var credentials: [String: StoredCredential] = [:]
+        /// The audit log, oldest first, at most `auditCapacity` entries.
+        var audit: [AuditEntry] = []
         /// Bodies by request id, oldest first, at most `maxBodyBytes` in all.
         var bodies: [String: (request: String?, response: String?)] = [:]
         var bodyOrder: [String] = []
@@ -23,9 +25,13 @@ public final class MemoryStorage: Storage {
     /// Bodies kept in all (`logging.bodies`); the oldest go first.
     public let maxBodyBytes: Int
 
-    public init(capacity: Int = 10_000, maxBodyBytes: Int = 16 << 20) {
+    /// Audit entries kept; the oldest go first.
+    public let auditCapacity: Int
+
+    public init(capacity: Int = 10_000, maxBodyBytes: Int = 16 << 20, auditCapacity: Int = 100_000) {
         self.capacity = max(capacity, 1)
         self.maxBodyBytes = maxBodyBytes
+        self.auditCapacity = max(auditCapacity, 1)
     }
 
     public func migrate() async throws {}
@@ -152,6 +158,27 @@ public final class MemoryStorage: Storage {
 
     public func deleteCredential(provider: String) async throws -> Bool {
         state.withLock { $0.credentials.removeValue(forKey: provider) != nil }
+    }
+
+    public func insertAudit(_ entries: [AuditEntry]) async throws {
+        state.withLock { s in
+            s.audit.append(contentsOf: entries)
+            // Kept in order; entries usually arrive in order, so this is a short insertion at the end.
+            s.audit.sort { AuditEntry.newerFirst($1, $0) }
+            if s.audit.count > auditCapacity { s.audit.removeFirst(s.audit.count - auditCapacity) }
+        }
+    }
+
+    public func audit(_ query: AuditQuery) async throws -> [AuditEntry] {
+        state.withLock { s in Array(s.audit.reversed().lazy.filter(query.matches).prefix(max(query.limit, 0))) }
+    }
+
+    public func deleteAudit(beforeMs: Int64) async throws -> Int {
+        state.withLock { s in
+            let before = s.audit.count
+            s.audit.removeAll { $0.atMs < beforeMs }
+            return before - s.audit.count
+        }
     }
 
     public func spend(scope: String, fromDay: Int) async throws -> SpendLedger {

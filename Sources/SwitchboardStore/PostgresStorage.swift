@@ -102,6 +102,7 @@ public final class PostgresStorage: Storage {
         (5, GovernanceSchema.bodies(real: "DOUBLE PRECISION")),
         (6, [GovernanceSchema.logIDIndex]),
         (7, ["ALTER TABLE request_log ADD COLUMN route_rule TEXT"]),
+        (8, AuditSchema.table(integer: "BIGINT", collate: #" COLLATE "C""#)),
     ]
 
     /// One admission in one statement (see `PostgresAdmission`): locks the scopes, checks rate limits (the last 60

@@ -65,6 +65,7 @@ public final class SQLiteStorage: Storage {
         (6, GovernanceSchema.bodies(real: "REAL")),
         (7, [GovernanceSchema.logIDIndex]),
         (8, ["ALTER TABLE request_log ADD COLUMN route_rule TEXT"]),
+        (9, AuditSchema.table(integer: "INTEGER")),
     ]
 
     /// Serialises writes: a transaction spans several statements on the one connection.

@@ -44,6 +44,15 @@ public protocol Storage: Sendable {
     /// Deletes a provider's credential; false when there was none.
     func deleteCredential(provider: String) async throws -> Bool
 
+    // MARK: Audit log
+
+    /// Appends audit entries.
+    func insertAudit(_ entries: [AuditEntry]) async throws
+    /// Audit entries that pass `query`, newest first (by time, then id).
+    func audit(_ query: AuditQuery) async throws -> [AuditEntry]
+    /// Deletes audit entries older than `beforeMs` (milliseconds since 1970); how many were deleted.
+    func deleteAudit(beforeMs: Int64) async throws -> Int
+
     // MARK: Spend
 
     /// The spend of `scope` (`key:ID` or `team:NAME`) by UTC day from `fromDay` on, and the sum before it.

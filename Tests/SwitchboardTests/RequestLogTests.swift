@@ -55,6 +55,9 @@ struct CountingStorageAdapter: Storage {
     func credentials() async throws -> [StoredCredential] { try await inner.base.credentials() }
     func deleteCredential(provider: String) async throws -> Bool { try await inner.base.deleteCredential(provider: provider) }
     func spend(scope: String, fromDay: Int) async throws -> SpendLedger { try await inner.base.spend(scope: scope, fromDay: fromDay) }
+    func insertAudit(_ entries: [AuditEntry]) async throws { try await inner.base.insertAudit(entries) }
+    func audit(_ query: AuditQuery) async throws -> [AuditEntry] { try await inner.base.audit(query) }
+    func deleteAudit(beforeMs: Int64) async throws -> Int { try await inner.base.deleteAudit(beforeMs: beforeMs) }
     func close() async throws {}
 }
 

@@ -14,6 +14,7 @@ With PostgreSQL, pass a database of its own (it is migrated and filled). With --
     admits exactly 50; its spend, shown by `switchboard keys show`, stays within the budget plus one request,
   - a team limit of 30 requests per minute holds for two keys of the team together,
   - a key revoked with the CLI is refused by every replica within auth.key_cache_s,
+  - a team made through the admin API of one replica, and the CLI's revocation, are in /admin/audit on another,
   - every replica exits 0 on SIGTERM.
 Prints PASS/FAIL per check and closes with `replicas: N passed, M failed`; exits 1 on any failure.
 """
@@ -159,6 +160,14 @@ try:
         print(f"     | {e}", flush=True)
     record(statuses == [401] * len(ports), "a key revoked with the CLI is refused by every replica within key_cache_s",
            f"{statuses} after {time.monotonic() - revoked_at:.2f}s")
+
+    # 5. The audit log is shared: an admin action on one replica is read back on another.
+    master = bearer("sk-master-replicas")
+    made = request("POST", f"http://127.0.0.1:{ports[0]}/admin/teams", headers=master, json_body={"name": "audited"})
+    audit = request("GET", f"http://127.0.0.1:{ports[-1]}/admin/audit?limit=5", headers=master)
+    entries = [(e["action"], e["actor"], e["target_id"]) for e in json.loads(audit.body)["data"]] if audit.status == 200 else []
+    record(made.status == 201 and entries[:2] == [("team.create", "master", "audited"), ("key.revoke", "cli", fresh["id"])],
+           "an admin action on one replica (and the CLI's) is in /admin/audit on another", f"{made.status} {audit.status} {entries[:2]}")
 except SetupFailed:
     pass  # already reported as a failure
 except Exception as e:  # noqa: BLE001 - report, then clean up

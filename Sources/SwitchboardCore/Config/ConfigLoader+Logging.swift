@@ -1,4 +1,4 @@
-// ConfigLoader: the `logging:` section (log format, access log, request-log retention, logged bodies).
+// ConfigLoader: the `logging:` section (log format, access log, request-log retention, logged bodies) and `audit:`.
 import Yams
 
 extension Walker {
@@ -32,5 +32,15 @@ extension Walker {
             }
         }
         return l
+    }
+}
+
+extension Walker {
+    /// The `audit:` section.
+    mutating func auditConfig(_ node: Node) -> AuditConfig {
+        var a = AuditConfig()
+        guard let m = mapping(node, "audit", allowed: ["retention_days"]) else { return a }
+        if let v = number(m, "retention_days", "audit", range: 0...36_500) { a.retentionDays = v }
+        return a
     }
 }

@@ -26,7 +26,7 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 ///
 /// Keys are snake_case; `env:NAME` works wherever a secret or header value goes. The sections — `server`, `storage`
 /// (`memory`, `sqlite:PATH`, `postgres://…`), `auth`, `providers` (kinds `openai`, `anthropic`, `azure`, `gemini`,
-/// `mock`), `models`, `routing`, `router`, `logging`, `tracing`, `metrics` — are each read by their own
+/// `mock`), `models`, `routing`, `router`, `logging`, `tracing`, `metrics`, `audit` — are each read by their own
 /// `ConfigLoader+Section.swift`, whose `allowed:` lists are exactly the keys accepted. Every key with its type and
 /// default is documented in docs/configuration.md.
 public enum ConfigLoader {
@@ -263,7 +263,7 @@ struct Walker {
     /// The whole configuration: each top-level section read in a fixed order (the order its problems are reported
     /// in) by its own `ConfigLoader+Section.swift`, then every fallback checked against the models the file names.
     mutating func gatewayConfig(_ root: Node) -> GatewayConfig? {
-        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "router", "waf", "logging", "tracing", "metrics"]) else { return nil }
+        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "router", "waf", "logging", "tracing", "metrics", "audit"]) else { return nil }
         let logging = top["logging"].map { loggingConfig($0) } ?? LoggingConfig()
         let tracing = top["tracing"].map { tracingConfig($0) } ?? TracingConfig()
         let metrics = top["metrics"].map { metricsConfig($0) } ?? MetricsConfig()
@@ -284,6 +284,7 @@ struct Walker {
         config.metrics = metrics
         config.router = router
         config.waf = top["waf"].map { wafConfig($0) } ?? WAFConfig()
+        config.audit = top["audit"].map { auditConfig($0) } ?? AuditConfig()
         return config
     }
 }

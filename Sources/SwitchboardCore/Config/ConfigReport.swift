@@ -48,6 +48,7 @@ public enum ConfigReport {
             "logging": logging(config.logging),
             "metrics": .object(["key_labels": .bool(config.metrics.keyLabels)]),
             "tracing": tracing(config.tracing),
+            "audit": .object(["retention_days": .double(config.audit.retentionDays)]),
         ])
     }
 

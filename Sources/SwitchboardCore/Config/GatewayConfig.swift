@@ -17,6 +17,8 @@ public struct GatewayConfig: Sendable {
     public var router = RouterConfig()
     /// `waf:` — client networks allowed and denied, throttling of failed authentication.
     public var waf = WAFConfig()
+    /// `audit:` — how long the audit log of admin actions is kept.
+    public var audit = AuditConfig()
 
     public init(server: ServerConfig = .init(), storage: StorageLocation = .memory, auth: AuthConfig = .init(),
                 providers: [ProviderConfig], models: [ModelConfig], routing: RoutingConfig = .init()) {

@@ -1,4 +1,4 @@
-// The observability sections of the configuration: `logging`, `metrics`, `tracing`.
+// The observability sections of the configuration: `logging`, `metrics`, `tracing`, `audit`.
 
 /// `logging:` — how the gateway writes its log, and how long it keeps the request log.
 public struct LoggingConfig: Sendable, Equatable {
@@ -62,6 +62,14 @@ public struct TracingConfig: Sendable, Equatable {
     public var exportTimeoutSeconds = 10.0
     /// `max_queue`: finished spans waiting for export; beyond it new ones are dropped. Default 2048.
     public var maxQueue = 2048
+
+    public init() {}
+}
+
+/// `audit:` — the audit log of admin actions (`GET /admin/audit`).
+public struct AuditConfig: Sendable, Equatable {
+    /// `retention_days`: entries older than this are deleted (at start, then hourly); 0 keeps them. Default 365.
+    public var retentionDays: Double = 365
 
     public init() {}
 }

@@ -69,8 +69,8 @@ enum AdminAPI {
 
     static func add(to admin: RouterGroup<GatewayRequestContext>, service: KeyService, storage: any Storage) {
         let keys = admin.group("keys").add(middleware: RoleMiddleware(.admin))
-        keys.post { request, _ in
-            let (key, text) = try await service.create(try await keySpec(request, now: service.now()))
+        keys.post { request, context in
+            let (key, text) = try await service.create(try await keySpec(request, now: service.now()), by: AuditActor(context))
             return json(await keyJSON(key, storage: storage, text: text), status: .created)
         }
         keys.get { request, _ in
@@ -85,22 +85,23 @@ enum AdminAPI {
         keys.patch(":id") { request, context in
             let id = context.parameters.get("id") ?? ""
             _ = try await service.key(id)
-            return json(await keyJSON(try await service.update(id, try await keySpec(request, now: service.now())), storage: storage))
+            return json(await keyJSON(try await service.update(id, try await keySpec(request, now: service.now()), by: AuditActor(context)),
+                                      storage: storage))
         }
         keys.delete(":id") { _, context in
-            json(GovernanceSpec.json(try await service.revoke(context.parameters.get("id") ?? "")))
+            json(GovernanceSpec.json(try await service.revoke(context.parameters.get("id") ?? "", by: AuditActor(context))))
         }
         keys.post(":id/revoke") { _, context in
-            json(GovernanceSpec.json(try await service.revoke(context.parameters.get("id") ?? "")))
+            json(GovernanceSpec.json(try await service.revoke(context.parameters.get("id") ?? "", by: AuditActor(context))))
         }
         keys.post(":id/rotate") { _, context in
-            let (key, text) = try await service.rotate(context.parameters.get("id") ?? "")
+            let (key, text) = try await service.rotate(context.parameters.get("id") ?? "", by: AuditActor(context))
             return json(await keyJSON(key, storage: storage, text: text))
         }
 
         let teams = admin.group("teams").add(middleware: RoleMiddleware(.admin))
-        teams.post { request, _ in
-            let team = try await service.createTeam(try await teamSpec(request))
+        teams.post { request, context in
+            let team = try await service.createTeam(try await teamSpec(request), by: AuditActor(context))
             return json(GovernanceSpec.json(team), status: .created)
         }
         teams.get { _, _ in list(try await service.teams().map(GovernanceSpec.json)) }
@@ -111,11 +112,12 @@ enum AdminAPI {
             return json(.object(o))
         }
         teams.patch(":name") { request, context in
-            json(GovernanceSpec.json(try await service.updateTeam(context.parameters.get("name") ?? "", try await teamSpec(request))))
+            json(GovernanceSpec.json(try await service.updateTeam(context.parameters.get("name") ?? "", try await teamSpec(request),
+                                                                  by: AuditActor(context))))
         }
         teams.delete(":name") { _, context in
             let name = context.parameters.get("name") ?? ""
-            try await service.deleteTeam(name)
+            try await service.deleteTeam(name, by: AuditActor(context))
             return json(.object(["name": .string(name), "deleted": true]))
         }
     }

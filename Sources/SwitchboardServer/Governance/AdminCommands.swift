@@ -4,6 +4,7 @@ import SwitchboardStore
 
 /// The key and team operations of the admin API, for the `switchboard keys` and `switchboard teams` commands,
 /// which work on the configured storage directly (a running gateway sees their changes within `auth.key_cache_s`).
+/// Their changes are audited with the actor `cli`.
 public enum AdminCommand: Sendable {
     case createKey(JSONValue)
     case listKeys(team: String?, includeRevoked: Bool)
@@ -29,7 +30,7 @@ public enum AdminCommand: Sendable {
             }
             switch self {
             case .createKey(let json):
-                let (key, text) = try await service.create(try spec(json))
+                let (key, text) = try await service.create(try spec(json), by: .cli)
                 return .success(await AdminAPI.keyJSON(key, storage: storage, text: text))
             case .listKeys(let team, let includeRevoked):
                 let keys = try await service.keys().filter { (team == nil || $0.team == team) && (includeRevoked || $0.revokedAt == nil) }
@@ -38,14 +39,14 @@ public enum AdminCommand: Sendable {
                 return .success(await AdminAPI.keyJSON(try await service.key(idOrName: idOrName), storage: storage))
             case .updateKey(let idOrName, let json):
                 let key = try await service.key(idOrName: idOrName)
-                return .success(await AdminAPI.keyJSON(try await service.update(key.id, try spec(json)), storage: storage))
+                return .success(await AdminAPI.keyJSON(try await service.update(key.id, try spec(json), by: .cli), storage: storage))
             case .revokeKey(let idOrName):
-                return .success(GovernanceSpec.json(try await service.revoke(try await service.key(idOrName: idOrName).id)))
+                return .success(GovernanceSpec.json(try await service.revoke(try await service.key(idOrName: idOrName).id, by: .cli)))
             case .rotateKey(let idOrName):
-                let (key, text) = try await service.rotate(try await service.key(idOrName: idOrName).id)
+                let (key, text) = try await service.rotate(try await service.key(idOrName: idOrName).id, by: .cli)
                 return .success(await AdminAPI.keyJSON(key, storage: storage, text: text))
             case .createTeam(let json):
-                return .success(GovernanceSpec.json(try await service.createTeam(try teamSpec(json))))
+                return .success(GovernanceSpec.json(try await service.createTeam(try teamSpec(json), by: .cli)))
             case .listTeams:
                 return .success(.array(try await service.teams().map(GovernanceSpec.json)))
             case .showTeam(let name):
@@ -54,9 +55,9 @@ public enum AdminCommand: Sendable {
                 o["spend"] = await AdminAPI.spendJSON("team:" + name, storage: storage)
                 return .success(.object(o))
             case .updateTeam(let name, let json):
-                return .success(GovernanceSpec.json(try await service.updateTeam(name, try teamSpec(json))))
+                return .success(GovernanceSpec.json(try await service.updateTeam(name, try teamSpec(json), by: .cli)))
             case .deleteTeam(let name):
-                try await service.deleteTeam(name)
+                try await service.deleteTeam(name, by: .cli)
                 return .success(.object(["name": .string(name), "deleted": true]))
             }
         } catch {

@@ -89,9 +89,11 @@ struct CredentialRefreshService: Service {
     }
 }
 
-/// `/admin/credentials`: set, list and delete provider keys, sealed at rest; a key is never shown.
+/// `/admin/credentials`: set, list and delete provider keys, sealed at rest; a key is never shown. Changes are audited
+/// (`credential.set`, `credential.delete`) by provider name only.
 enum CredentialsAPI {
-    static func add(to admin: RouterGroup<GatewayRequestContext>, config: GatewayConfig, storage: any Storage, overrides: CredentialOverrides) {
+    static func add(to admin: RouterGroup<GatewayRequestContext>, config: GatewayConfig, storage: any Storage, overrides: CredentialOverrides,
+                    auditor: Auditor) {
         let group = admin.group("credentials").add(middleware: RoleMiddleware(.admin))
         let kinds = Dictionary(config.providers.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
         @Sendable func configured(_ kind: ProviderKind) -> Bool {
@@ -138,7 +140,10 @@ enum CredentialsAPI {
             do { try await storage.setCredential(provider: name, sealed: sealed, updatedAt: now) } catch {
                 throw GatewayError.storageUnavailable
             }
+            let replaced = overrides.updatedAt(name) != nil
             overrides.set(name, apiKey, updatedAt: now)
+            await auditor.record(.credentialSet, .credential(name), by: AuditActor(context),
+                                 detail: ["provider": .string(name), "kind": .string(kinds[name]!.name), "replaced": .bool(replaced)])
             return AdminAPI.json(entry(name))
         }
         group.delete(":provider") { _, context in
@@ -149,6 +154,7 @@ enum CredentialsAPI {
             }
             guard deleted else { throw KeyService.notFound("stored key for the provider '\(name)'") }
             overrides.set(name, nil)
+            await auditor.record(.credentialDelete, .credential(name), by: AuditActor(context), detail: ["provider": .string(name)])
             return AdminAPI.json(entry(name))
         }
     }

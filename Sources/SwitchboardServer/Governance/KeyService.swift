@@ -99,12 +99,17 @@ extension Optional {
 }
 
 /// Creates, changes, revokes and rotates managed keys and teams: the one place the admin API and the CLI go
-/// through. Errors are `GatewayError`s with the admin API's statuses.
+/// through, so every change is audited here (after it succeeded: `Auditor`). Errors are `GatewayError`s with the
+/// admin API's statuses.
 struct KeyService: Sendable {
     let storage: any Storage
     /// Told about every change (the gateway's key cache).
     var onChange: @Sendable (_ keyID: String?, _ team: String?) -> Void = { _, _ in }
     var now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    /// Writes the audit log (nil: one over `storage` with its own logger).
+    var auditor: Auditor?
+
+    var audit: Auditor { auditor ?? Auditor(storage: storage, now: now) }
 
     /// Every problem of a spec in one 400; `param` is the first problem's key path.
     static func invalid(_ problems: ConfigError) -> GatewayError {
@@ -147,7 +152,7 @@ struct KeyService: Sendable {
     // MARK: Keys
 
     /// A new key and its text (shown once).
-    func create(_ spec: KeySpec) async throws(GatewayError) -> (KeyRecord, String) {
+    func create(_ spec: KeySpec, by actor: AuditActor) async throws(GatewayError) -> (KeyRecord, String) {
         guard let name = spec.name else {
             throw GatewayError(.missingParameter, "Missing required parameter: 'name'.", param: "name")
         }
@@ -165,6 +170,7 @@ struct KeyService: Sendable {
             if try await storageCall({ try await storage.key(id: id) }) != nil { continue }
             try await storageCall { try await storage.insertKey(key) }
             onChange(id, nil)
+            await audit.record(.keyCreate, .key(key), by: actor, detail: ["fields": Auditor.fields(GovernanceSpec.json(key))])
             return (key, KeyText.make(id: id, secret: secret))
         }
         throw GatewayError.internalError("could not draw a free key id")
@@ -185,8 +191,9 @@ struct KeyService: Sendable {
 
     func keys() async throws(GatewayError) -> [KeyRecord] { try await storageCall { try await storage.keys() } }
 
-    func update(_ id: String, _ spec: KeySpec) async throws(GatewayError) -> KeyRecord {
+    func update(_ id: String, _ spec: KeySpec, by actor: AuditActor) async throws(GatewayError) -> KeyRecord {
         var key = try await key(id)
+        let old = key
         guard key.revokedAt == nil else {
             throw GatewayError(.keyRevoked, "The key '\(id)' is revoked; it cannot be changed.")
         }
@@ -195,22 +202,26 @@ struct KeyService: Sendable {
         key.updatedAt = now()
         try await storageCall { try await storage.updateKey(key) }
         onChange(id, nil)
+        await audit.record(.keyUpdate, .key(key), by: actor,
+                           detail: ["changed": Auditor.changes(from: GovernanceSpec.json(old), to: GovernanceSpec.json(key))])
         return key
     }
 
-    func revoke(_ id: String) async throws(GatewayError) -> KeyRecord {
+    /// Revokes a key; one already revoked is left as it is (and nothing is audited: nothing changed).
+    func revoke(_ id: String, by actor: AuditActor) async throws(GatewayError) -> KeyRecord {
         var key = try await key(id)
         if key.revokedAt == nil {
             key.revokedAt = now()
             key.updatedAt = key.revokedAt!
             try await storageCall { try await storage.updateKey(key) }
             onChange(id, nil)
+            await audit.record(.keyRevoke, .key(key), by: actor)
         }
         return key
     }
 
     /// A new secret for the same key (same id, settings, limits and spend); the old text stops working at once.
-    func rotate(_ id: String) async throws(GatewayError) -> (KeyRecord, String) {
+    func rotate(_ id: String, by actor: AuditActor) async throws(GatewayError) -> (KeyRecord, String) {
         var key = try await key(id)
         guard key.revokedAt == nil else {
             throw GatewayError(.keyRevoked, "The key '\(id)' is revoked; it cannot be rotated.")
@@ -221,18 +232,20 @@ struct KeyService: Sendable {
         key.updatedAt = now()
         try await storageCall { try await storage.updateKey(key) }
         onChange(id, nil)
+        await audit.record(.keyRotate, .key(key), by: actor)
         return (key, KeyText.make(id: id, secret: secret))
     }
 
     // MARK: Teams
 
-    func createTeam(_ spec: TeamSpec) async throws(GatewayError) -> TeamRecord {
+    func createTeam(_ spec: TeamSpec, by actor: AuditActor) async throws(GatewayError) -> TeamRecord {
         guard let name = spec.name else {
             throw GatewayError(.missingParameter, "Missing required parameter: 'name'.", param: "name")
         }
         var team = TeamRecord(name: name, createdAt: now())
         spec.apply(to: &team)
         try await storageCall { try await storage.insertTeam(team) }
+        await audit.record(.teamCreate, .team(name), by: actor, detail: ["fields": Auditor.fields(GovernanceSpec.json(team))])
         return team
     }
 
@@ -243,8 +256,9 @@ struct KeyService: Sendable {
 
     func teams() async throws(GatewayError) -> [TeamRecord] { try await storageCall { try await storage.teams() } }
 
-    func updateTeam(_ name: String, _ spec: TeamSpec) async throws(GatewayError) -> TeamRecord {
+    func updateTeam(_ name: String, _ spec: TeamSpec, by actor: AuditActor) async throws(GatewayError) -> TeamRecord {
         var team = try await team(name)
+        let old = team
         if let newName = spec.name, newName != name {
             throw GatewayError(.invalidParameter, "name: a team cannot be renamed.", param: "name")
         }
@@ -252,18 +266,21 @@ struct KeyService: Sendable {
         team.updatedAt = now()
         try await storageCall { try await storage.updateTeam(team) }
         onChange(nil, name)
+        await audit.record(.teamUpdate, .team(name), by: actor,
+                           detail: ["changed": Auditor.changes(from: GovernanceSpec.json(old), to: GovernanceSpec.json(team))])
         return team
     }
 
     /// Deletes a team that no active key belongs to.
-    func deleteTeam(_ name: String) async throws(GatewayError) {
+    func deleteTeam(_ name: String, by actor: AuditActor) async throws(GatewayError) {
         _ = try await team(name)
         let members = try await storageCall { try await storage.keys() }.filter { $0.team == name && $0.revokedAt == nil }
         guard members.isEmpty else {
             throw GatewayError(.teamInUse,
                                "The team '\(name)' still has \(members.count) active key(s); move or revoke them first.")
         }
-        _ = try await storageCall { try await storage.deleteTeam(name: name) }
+        let deleted = try await storageCall { try await storage.deleteTeam(name: name) }
         onChange(nil, name)
+        if deleted { await audit.record(.teamDelete, .team(name), by: actor) }
     }
 }
