@@ -23,8 +23,8 @@ def read_model(path):
     blob = open(path, "rb").read()
     assert blob[:4] == b"SBIJ"
     version, bits = struct.unpack_from("<II", blob, 4)
-    bias, scale, threshold, _margin = struct.unpack_from("<ffff", blob, 12)
-    off = 28
+    bias, scale, threshold, _margin, _floor = struct.unpack_from("<fffff", blob, 12)
+    off = 32
     (r,) = struct.unpack_from("<I", blob, off)
     off += 4
     for _ in range(r):
