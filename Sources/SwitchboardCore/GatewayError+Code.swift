@@ -18,6 +18,8 @@ extension GatewayError {
             case clientClosedRequest = "client_closed_request"
             // The edge (`waf:`)
             case ipNotAllowed = "ip_not_allowed", authThrottled = "auth_throttled"
+            // Guardrails (`guardrails:`)
+            case piiDetected = "pii_detected", contentBlocked = "content_blocked"
             // The gateway
             case internalError = "internal_error", storageError = "storage_error", storageUnavailable = "storage_unavailable"
             case shuttingDown = "shutting_down", overloaded, noHealthyDeployment = "no_healthy_deployment"
@@ -43,7 +45,7 @@ extension GatewayError {
         public var status: Int {
             switch base {
             case .invalidJSON, .invalidParameter, .missingParameter, .bodyReadFailed, .badRequest, .unsupportedCapability,
-                 .unsupportedEndpoint, .encryptionKeyMissing, .upstreamRejected: 400
+                 .unsupportedEndpoint, .encryptionKeyMissing, .upstreamRejected, .piiDetected, .contentBlocked: 400
             case .missingAPIKey, .invalidAPIKey: 401
             case .forbidden, .modelNotAllowed, .ipNotAllowed: 403
             case .modelNotFound, .notFound, .unknownURL: 404
@@ -97,6 +99,8 @@ extension GatewayError {
         public static let requestTooLarge = Code(.requestTooLarge)
         public static let ipNotAllowed = Code(.ipNotAllowed)
         public static let authThrottled = Code(.authThrottled)
+        public static let piiDetected = Code(.piiDetected)
+        public static let contentBlocked = Code(.contentBlocked)
         public static let rateLimitExceeded = Code(.rateLimitExceeded)
         public static let budgetExceeded = Code(.budgetExceeded)
         public static let clientClosedRequest = Code(.clientClosedRequest)

@@ -143,7 +143,11 @@ public struct OpenAIRequest: Sendable {
 
     /// The same request for another public model (a routing rule's choice): the body with only `model` replaced.
     public func renamed(_ name: String) throws(GatewayError) -> OpenAIRequest {
-        let body = name == model ? body : JSONPeek.splice(body, [(modelRange, JSONString.quote(name))])
+        try rebuilt(name == model ? body : JSONPeek.splice(body, [(modelRange, JSONString.quote(name))]))
+    }
+
+    /// The same request with another body of the same endpoint (a guardrail masked its texts).
+    public func rebuilt(_ body: ByteBuffer) throws(GatewayError) -> OpenAIRequest {
         var request = endpoint == .chatCompletions ? try Self.chat(body) : try Self.embeddings(body)
         request.user = user
         return request

@@ -13,6 +13,12 @@ protocol ClientAPI: Sendable {
     static func renamed(_ request: Request, _ model: String) throws(GatewayError) -> Request
     /// The request's bytes as the client sent them.
     static func body(_ request: Request) -> ByteBuffer
+    /// The same request with another body (a guardrail masked its texts).
+    static func rebuilt(_ request: Request, body: ByteBuffer) throws(GatewayError) -> Request
+    /// The top-level members of the request whose strings are texts (what guardrails read).
+    static func textRoots(_ request: Request) -> Set<String>
+    /// The shape of the answers, for the response stages that rewrite their texts (nil: answers hold no text).
+    static func answerFormat(_ request: Request) -> AnswerFormat?
     static func isStream(_ request: Request) -> Bool
     /// What the request needs from a deployment.
     static func needs(_ request: Request) -> RequestNeeds
@@ -34,6 +40,9 @@ enum OpenAIAPI: ClientAPI {
     static func renamed(_ r: OpenAIRequest, _ model: String) throws(GatewayError) -> OpenAIRequest { try r.renamed(model) }
     static func providerPreferences(_ r: OpenAIRequest) -> ProviderPreferences? { r.providerPreferences }
     static func body(_ r: OpenAIRequest) -> ByteBuffer { r.body }
+    static func rebuilt(_ r: OpenAIRequest, body: ByteBuffer) throws(GatewayError) -> OpenAIRequest { try r.rebuilt(body) }
+    static func textRoots(_ r: OpenAIRequest) -> Set<String> { r.endpoint == .chatCompletions ? ["messages"] : ["input"] }
+    static func answerFormat(_ r: OpenAIRequest) -> AnswerFormat? { r.endpoint == .chatCompletions ? .openAIChat : nil }
     static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
     static func needs(_ r: OpenAIRequest) -> RequestNeeds { r.needs }
     static func affinityKey(_ r: OpenAIRequest) -> String? { r.user }
@@ -52,6 +61,11 @@ enum AnthropicAPI: ClientAPI {
     static func renamed(_ r: AnthropicMessagesRequest, _ model: String) throws(GatewayError) -> AnthropicMessagesRequest { try r.renamed(model) }
     static func providerPreferences(_ r: AnthropicMessagesRequest) -> ProviderPreferences? { nil }
     static func body(_ r: AnthropicMessagesRequest) -> ByteBuffer { r.body }
+    static func rebuilt(_ r: AnthropicMessagesRequest, body: ByteBuffer) throws(GatewayError) -> AnthropicMessagesRequest {
+        try AnthropicMessagesRequest.parse(body)
+    }
+    static func textRoots(_ r: AnthropicMessagesRequest) -> Set<String> { ["system", "messages"] }
+    static func answerFormat(_ r: AnthropicMessagesRequest) -> AnswerFormat? { .anthropicMessages }
     static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
     static func needs(_ r: AnthropicMessagesRequest) -> RequestNeeds { r.needs }
     static func affinityKey(_ r: AnthropicMessagesRequest) -> String? { r.user }

@@ -15,7 +15,8 @@ import SwitchboardCore
 ///   a fallback model), `switchboard_hedges_total{model}` (a hedge was started).
 /// - `switchboard_in_flight`: requests being served (a stream until it ends).
 /// - `switchboard_refused_total{reason}`: requests refused before any upstream: `rate_limit_exceeded`,
-///   `budget_exceeded`, `overloaded` (shed by priority), `model_not_allowed`.
+///   `budget_exceeded`, `overloaded` (shed by priority), `model_not_allowed`, `ip_not_allowed` and `auth_throttled` (the
+///   edge), `pii_detected` and `content_blocked` (guardrails).
 /// - `switchboard_request_log_pending` (gauge); `switchboard_request_log_dropped_total`,
 ///   `switchboard_request_log_written_total`, `switchboard_request_log_bodies_dropped_total` (counters that follow the
 ///   request log's own counts, brought up to date whenever `/metrics` is read).
@@ -44,7 +45,8 @@ final class GatewayMetrics: UsageRecorder {
     private let log: RequestLogService?
     /// The request log's running totals as counters (only with a log).
     private let logTotals: (dropped: FollowingCounter, written: FollowingCounter, bodiesDropped: FollowingCounter)?
-    static let refusalReasons = ["rate_limit_exceeded", "budget_exceeded", "overloaded", "model_not_allowed", "ip_not_allowed", "auth_throttled"]
+    static let refusalReasons = ["rate_limit_exceeded", "budget_exceeded", "overloaded", "model_not_allowed", "ip_not_allowed", "auth_throttled",
+                                 "pii_detected", "content_blocked"]
 
     /// The series of one public model, made once.
     struct ModelSeries {

@@ -9,6 +9,7 @@ extension HTTPField.Name {
     static let switchboardAttempts = Self("x-switchboard-attempts")!
     /// How the answering attempt was chosen: primary, retry, fallback, context_window_fallback, content_policy_fallback, hedge.
     static let switchboardRoute = Self("x-switchboard-route")!
+    static let switchboardGuardrails = Self("x-switchboard-guardrails")!
     static let switchboardMaxPrice = Self("x-switchboard-max-price")!
     static let xForwardedFor = Self("x-forwarded-for")!
     static let switchboardCost = Self("x-switchboard-cost-usd")!

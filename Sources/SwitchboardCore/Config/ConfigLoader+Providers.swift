@@ -28,7 +28,7 @@ extension Walker {
     static let anthropicKeys = ["base_url", "api_key", "headers", "version", "max_tokens"]
     static let azureKeys = ["base_url", "api_key", "headers", "api_version"]
     static let geminiKeys = ["base_url", "api_key", "headers"]
-    static let mockKeys = ["latency_ms", "ttft_ms", "tokens_per_s", "error_rate", "seed", "completion_tokens", "embedding_dimensions", "api"]
+    static let mockKeys = ["latency_ms", "ttft_ms", "tokens_per_s", "error_rate", "seed", "completion_tokens", "embedding_dimensions", "api", "reply"]
 
     mutating func providerConfig(_ node: Node, _ path: String) -> ProviderConfig? {
         guard case .mapping = node else {
@@ -90,6 +90,11 @@ extension Walker {
             if let raw = string(m, "api", path) {
                 if let api = MockAPI(rawValue: raw) { mock.api = api } else {
                     problem("\(path).api", "unknown API \"\(raw)\" (known: \(MockAPI.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+            }
+            if let reply = string(m, "reply", path) {
+                if reply == "echo" { mock.echo = true } else if reply != "words" {
+                    problem("\(path).reply", "unknown reply \"\(reply)\" (known: words, echo)")
                 }
             }
             kind = .mock(mock)

@@ -122,6 +122,7 @@ public enum ConfigReport {
             o["error_rate"] = .double(m.errorRate)
             o["seed"] = .int(Int(truncatingIfNeeded: m.seed))
             o["completion_tokens"] = .int(m.completionTokens)
+            if m.echo { o["reply"] = .string("echo") }
             o["embedding_dimensions"] = .int(m.embeddingDimensions)
             o["api"] = .string(m.api.rawValue)
         }

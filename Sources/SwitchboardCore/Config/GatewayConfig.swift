@@ -17,6 +17,8 @@ public struct GatewayConfig: Sendable {
     public var router = RouterConfig()
     /// `waf:` — client networks allowed and denied, throttling of failed authentication.
     public var waf = WAFConfig()
+    /// `guardrails:` — what may go upstream and come back (personal data).
+    public var guardrails = GuardrailsConfig()
     /// `audit:` — how long the audit log of admin actions is kept.
     public var audit = AuditConfig()
 

@@ -129,6 +129,8 @@ public struct MockProviderConfig: Sendable, Equatable {
     public var embeddingDimensions: Int = 64
     /// `api`: the wire format the simulated upstream speaks, `openai` (default), `anthropic` or `gemini`.
     public var api: MockAPI = .openai
+    /// `reply: echo`: answer with the last user message's text (what the upstream was sent) instead of generated words.
+    public var echo = false
 
     public init() {}
 }

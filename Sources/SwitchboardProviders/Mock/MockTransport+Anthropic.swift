@@ -27,9 +27,7 @@ extension MockTransport {
         if let call = MockToolCall.choose(Self.openAIShape(object), messages: Self.openAIShape(messages), seed: seed) {
             plan = .tool(call)
         } else {
-            let natural = config.completionTokens
-            let count = max(1, min(natural, maxTokens))
-            plan = .text(MockText.words(count: count, seed: seed), finish: count < natural ? "length" : "stop")
+            plan = MockText.reply(config, limit: maxTokens, seed: seed, echoing: messages)
         }
         let stopReason = switch plan.finishReason {
         case "length": "max_tokens"

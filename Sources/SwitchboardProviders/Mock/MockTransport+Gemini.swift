@@ -37,9 +37,8 @@ extension MockTransport {
         if let call = MockToolCall.choose(Self.openAIShape(gemini: object), messages: Self.openAIShape(gemini: contents), seed: seed) {
             plan = .tool(call)
         } else {
-            let natural = config.completionTokens
-            let count = max(1, min(natural, generation["maxOutputTokens"] as? Int ?? natural))
-            plan = .text(MockText.words(count: count, seed: seed), finish: count < natural ? "length" : "stop")
+            plan = MockText.reply(config, limit: generation["maxOutputTokens"] as? Int, seed: seed,
+                                  echoing: Self.openAIShape(gemini: contents))
         }
         let events = GeminiMockEvents(responseID: "mock-\(config.seed)-\(n)", model: model, plan: plan, promptTokens: prompt)
         if path.hasSuffix(":streamGenerateContent") {
@@ -72,7 +71,9 @@ extension MockTransport {
     static func openAIShape(gemini contents: [[String: Any]]) -> [[String: Any]] {
         contents.map { c in
             let parts = c["parts"] as? [[String: Any]] ?? []
-            return parts.contains { $0["functionResponse"] != nil } ? ["role": "tool"] : ["role": "user"]
+            if parts.contains(where: { $0["functionResponse"] != nil }) { return ["role": "tool"] }
+            return ["role": (c["role"] as? String) == "model" ? "assistant" : "user",
+                    "content": parts.compactMap { $0["text"] as? String }.joined()]
         }
     }
 }

@@ -93,9 +93,7 @@ public final class MockTransport: UpstreamTransport {
         if let call = MockToolCall.choose(object, messages: messages, seed: seed) {
             plan = .tool(call)
         } else {
-            let natural = config.completionTokens
-            let count = max(1, min(natural, limit ?? natural))
-            plan = .text(MockText.words(count: count, seed: seed), finish: count < natural ? "length" : "stop")
+            plan = MockText.reply(config, limit: limit, seed: seed, echoing: messages)
         }
         let completionTokens = plan.tokenCount
         let usage = #"{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(completionTokens),"total_tokens":\#(promptTokens + completionTokens),"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}"#
@@ -233,6 +231,36 @@ struct MockToolCall: Sendable {
 enum MockText {
     static let vocabulary = ["the", "gateway", "routes", "each", "request", "to", "a", "healthy", "provider", "and",
                              "streams", "tokens", "back", "quickly", "while", "it", "records", "cost", "latency", "usage"]
+
+    /// The text answer: generated words, or (`reply: echo`) the last user message's text.
+    static func reply(_ config: MockProviderConfig, limit: Int?, seed: UInt64, echoing messages: [[String: Any]]) -> MockReply {
+        let echo = config.echo ? echoWords(lastUserText(messages)) : []
+        let natural = echo.isEmpty ? config.completionTokens : echo.count
+        let count = max(1, min(natural, limit ?? natural))
+        return .text(echo.isEmpty ? words(count: count, seed: seed) : Array(echo.prefix(count)), finish: count < natural ? "length" : "stop")
+    }
+
+    /// The text of the last user message (a string, or its text parts or blocks joined).
+    static func lastUserText(_ messages: [[String: Any]]) -> String {
+        guard let last = messages.last(where: { ($0["role"] as? String) == "user" }) else { return "" }
+        if let text = last["content"] as? String { return text }
+        return (last["content"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.joined()
+    }
+
+    /// `text` cut into words that keep the spaces after them: joined, they are `text` again.
+    static func echoWords(_ text: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        for c in text {
+            if !c.isWhitespace, let last = current.last, last.isWhitespace {
+                words.append(current)
+                current = ""
+            }
+            current.append(c)
+        }
+        if !current.isEmpty { words.append(current) }
+        return words
+    }
 
     static func words(count: Int, seed: UInt64) -> [String] {
         var rng = SplitMix64(seed: seed)

@@ -30,6 +30,8 @@ struct Call<API: ClientAPI>: Sendable {
     var policy = DeploymentPolicy()
     /// Set by a routing rule whose tiers escalate on the answer: the check a whole answer must pass.
     var outputCheck: OutputCheck?
+    /// Set by the privacy guardrail (`pseudonymise`): each placeholder sent upstream and the value it stands for.
+    var pseudonyms: [String: String]?
 
     var model: String { API.model(request) }
 }

@@ -30,6 +30,8 @@ struct Exchange: Sendable {
     /// Answers an output check dropped (a tier list escalated): their usage and cost count with the request's.
     var droppedUsage = Usage()
     var droppedUSD = 0.0
+    /// What the guardrails did to the request (`pii=pseudonymise:email,phone`), for `x-switchboard-guardrails`.
+    var guardrails: [String] = []
 
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
@@ -132,6 +134,7 @@ struct Exchange: Sendable {
         if let p = record.provider { h[.switchboardProvider] = p }
         h[.switchboardAttempts] = String(record.attempts)
         if let reason = record.routeReason { h[.switchboardRoute] = route.map { "\(reason); \($0.header(served: modelName))" } ?? reason }
+        if !guardrails.isEmpty { h[.switchboardGuardrails] = guardrails.joined(separator: ", ") }
         ticket?.grant.status.add(to: &h)
         return h
     }

@@ -94,6 +94,11 @@ extension Gateway {
                 // A stream broken inside an event: the error event must not be glued to its partial line.
                 let partial = relay.endsInsideEvent
                 if open, let tail = relay.finish() { open = try await send(tail) }
+                if open, !filters.isEmpty {
+                    let (held, error) = await filters.finish(&exchange)
+                    if held.readableBytes > 0 { try await writer.write(held) }
+                    if let error { upstreamError = error; open = false }
+                }
                 if upstreamError == nil, !relay.sawDone, !relay.sawError {
                     upstreamError = .streamInterrupted(provider: provider)
                 }

@@ -48,6 +48,12 @@ protocol ResponseFilter: Sendable {
     mutating func chunk(_ bytes: inout ByteBuffer, _ exchange: inout Exchange) async -> ResponseVerdict
     /// The stream's last bytes, written by the relay itself: what was left of an event, an error event.
     mutating func ending(_ bytes: ByteBuffer, _ exchange: inout Exchange)
+    /// The upstream's stream is over: what the stage still holds, to send before the relay's own last bytes.
+    mutating func finish(_ exchange: inout Exchange) -> ByteBuffer?
+}
+
+extension ResponseFilter {
+    mutating func finish(_ exchange: inout Exchange) -> ByteBuffer? { nil }
 }
 
 /// The engine's stages, in the order they run.
@@ -59,16 +65,20 @@ struct EngineStages: Sendable {
     static func make(config: GatewayConfig, table: RoutingTable, geoip: MaxMindDB? = nil) -> EngineStages {
         var stages = EngineStages()
         // Request stages, in order:
-        //  1. router: routing rules choose the model (`router.rules`)
+        //  1. privacy: personal data and secrets masked or refused (`guardrails.pii`)
+        if !config.guardrails.pii.isEmpty { stages.request.append(PrivacyStage(policies: config.guardrails.pii)) }
+        //  2. router: routing rules choose the model (`router.rules`)
         if !config.router.rules.isEmpty || !config.router.virtualModels.isEmpty {
             stages.request.append(RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback,
                                               scorer: (try? RouterStage.classifier(config.router)) ?? DifficultyClassifier(), geoip: geoip))
         }
-        //  2. capabilities: refuse what no reachable deployment can serve (always on)
+        //  3. capabilities: refuse what no reachable deployment can serve (always on)
         stages.request.append(CapabilityStage(table: table))
         // Response stages, in order (the last sees what the client gets):
-        //  1. body capture: the answer as the client gets it, for the request log (`logging.bodies`)
+        //  1. body capture: the answer as the upstream gave it, for the request log (`logging.bodies`)
         if config.logging.bodies.enabled { stages.response.append(BodyCaptureStage()) }
+        //  2. privacy: pseudonymised values put back (after the body capture: the request log never holds them)
+        if config.guardrails.pii.contains(where: { $0.action == .pseudonymise }) { stages.response.append(PrivacyRestoreStage()) }
         return stages
     }
 
@@ -110,5 +120,19 @@ struct ResponseFilters: Sendable {
 
     mutating func ending(_ bytes: ByteBuffer, _ exchange: inout Exchange) {
         for i in all.indices { all[i].ending(bytes, &exchange) }
+    }
+
+    /// What the stages still hold at the end of the stream, each stage's passed through the stages after it (or the
+    /// error a later stage ended the stream with).
+    mutating func finish(_ exchange: inout Exchange) async -> (bytes: ByteBuffer, error: GatewayError?) {
+        var out = ByteBuffer()
+        for i in all.indices {
+            guard var bytes = all[i].finish(&exchange) else { continue }
+            for k in all.indices.dropFirst(i + 1) {
+                if case .stop(let error) = await all[k].chunk(&bytes, &exchange) { return (out, error) }
+            }
+            out.writeBuffer(&bytes)
+        }
+        return (out, nil)
     }
 }
