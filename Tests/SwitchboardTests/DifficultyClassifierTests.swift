@@ -103,6 +103,13 @@ import Testing
         #expect(model.threshold(forQuality: 1.5) == -.infinity)
     }
 
+    @Test func cueListsMatchTheModelLayout() {
+        #expect(DifficultyCues.wordGroups.count == DifficultyCues.wordGroupCount)
+        #expect(DifficultyModel.embedded.denseWeights.count == DifficultyModel.denseCount)
+        let table = DifficultyCues.table
+        #expect(table.masks.filter { $0 != 0 }.count == Set(DifficultyCues.wordGroups.joined()).count)
+    }
+
     @Test func emptyAndWhitespacePromptsScore() {
         #expect(Self.classifier.score("").isFinite)
         #expect(Self.classifier.score(" \n\t ").isFinite)

@@ -1,5 +1,5 @@
 """Feature extraction for the task-difficulty classifier, byte for byte the same as the Swift scorer's
-(Sources/SwitchboardRouting/Difficulty/DifficultyFeatures.swift). Change one, change both, and the parity fixture.
+(Sources/SwitchboardRouting/Difficulty/DifficultyClassifier.swift). Change one, change both, and the parity fixture.
 
 A prompt is read as UTF-8 bytes and cut into tokens:
   - a word: a run of ASCII letters and non-ASCII bytes (so any Unicode letter stays inside its word); ASCII letters
@@ -7,7 +7,16 @@ A prompt is read as UTF-8 bytes and cut into tokens:
   - a number: a run of ASCII digits, hashed by its shape only: '#' and the digit count (capped at 9);
   - a symbol: any other byte that is not ASCII whitespace (space, \\t, \\n, \\v, \\f, \\r), alone.
 Every token is hashed with 32-bit FNV-1a; each token and each pair of neighbouring tokens is a hashed feature
-(bucket = fmix32(key) mod the table size). Dense features: log1p of the byte, word, number, line and symbol counts.
+(bucket = fmix32(key) mod the table size), except in a free-form prompt with a number (a maths word problem), which
+is scored by its dense features alone.
+
+Dense features (DENSE_NAMES), all log1p of a count except the flag:
+  - the byte, word, number, line and symbol counts, once for a free-form prompt (the flag is 0) and once for a
+    multiple-choice one (the flag is 1), the other copy 0;
+  - the multiple-choice flag: the prompt contains both "\\nA. " and "\\nB. ";
+  - for free-form prompts with at least one number only (else 0), cues of a maths word problem's reasoning: words of each
+    group in CUE_WORDS (relations such as "twice" or "fewer", fractions, rates, what is left, totals...), commas,
+    decimals (a number, '.', a number), '%', '$', fractions written number '/' number, '?', and the other '.'.
 """
 
 import math
@@ -16,7 +25,27 @@ import re
 FNV_OFFSET = 0x811C9DC5
 FNV_PRIME = 0x01000193
 MASK32 = 0xFFFFFFFF
-DENSE_NAMES = ("log_bytes", "log_words", "log_numbers", "log_lines", "log_symbols")
+
+# Word groups counted as cues (lowercased ASCII words; a word may be in several groups).
+CUE_WORDS = (
+    ("relation", "more less fewer than times twice half double triple"),
+    ("fraction", "half halves third thirds quarter quarters fourth fifth fraction"),
+    ("percent", "percent percentage"),
+    ("each", "each per every apiece"),
+    ("remain", "remaining remain remains left rest remainder leftover"),
+    ("total", "total altogether combined sum together"),
+    ("rate", "rate ratio average speed"),
+    ("time", "hour hours minute minutes day days week weeks month months year years"),
+    ("condition", "if then after before until while when"),
+    ("number_word", "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+                    "hundred thousand dozen"),
+    ("what", "what"),
+    ("much", "much"),
+)
+SYMBOL_CUES = ("comma", "decimal", "percent_sign", "dollar", "slash_fraction", "question", "period")
+COUNT_NAMES = ("bytes", "words", "numbers", "lines", "symbols")
+DENSE_NAMES = (tuple(f"free_{n}" for n in COUNT_NAMES) + tuple(f"choice_{n}" for n in COUNT_NAMES)
+               + ("multiple_choice",) + tuple(f"cue_{g}" for g, _ in CUE_WORDS) + tuple(f"cue_{s}" for s in SYMBOL_CUES))
 
 _TOKEN = re.compile(rb"[A-Za-z\x80-\xff]+|[0-9]+|[^ \t\n\x0b\x0c\rA-Za-z0-9\x80-\xff]")
 
@@ -41,32 +70,66 @@ def pair_key(prev: int, cur: int) -> int:
     return (((prev * FNV_PRIME) & MASK32) ^ cur ^ 0x9E3779B9) & MASK32
 
 
-def token_hashes(text: str):
-    """The token hashes of a prompt and its dense counts (bytes, words, numbers, lines, symbols)."""
+# The cue groups of a word, keyed by the word's FNV-1a hash (as the Swift scorer looks them up).
+_GROUPS_OF = {}
+for _i, (_, _words) in enumerate(CUE_WORDS):
+    for _w in _words.split():
+        _GROUPS_OF.setdefault(fnv1a(_w.encode()), []).append(_i)
+
+
+def tokens(text: str):
+    """The token hashes of a prompt, its counts (bytes, words, numbers, lines, symbols), cue counts, and the flag."""
     data = text.encode("utf-8")
     hashes = []
     words = numbers = symbols = 0
+    cues = [0] * (len(CUE_WORDS) + len(SYMBOL_CUES))
+    base = len(CUE_WORDS)
+    kinds = []  # 'w', 'n' or the symbol byte, for the number-symbol-number patterns
     for m in _TOKEN.finditer(data):
         tok = m.group()
         c = tok[0]
         if c >= 0x80 or (65 <= c <= 90) or (97 <= c <= 122):
             words += 1
-            hashes.append(fnv1a(tok.lower()))  # bytes.lower() changes ASCII letters only
+            h = fnv1a(tok.lower())  # bytes.lower() changes ASCII letters only
+            hashes.append(h)
+            for g in _GROUPS_OF.get(h, ()):
+                cues[g] += 1
+            kinds.append("w")
         elif 48 <= c <= 57:
             numbers += 1
             hashes.append(fnv1a(b"#" + bytes([48 + min(len(tok), 9)])))
+            if len(kinds) >= 2 and kinds[-2] == "n" and kinds[-1] in (0x2E, 0x2F):
+                cues[base + (1 if kinds[-1] == 0x2E else 4)] += 1
+            kinds.append("n")
         else:
             symbols += 1
             hashes.append(fnv1a(tok))
+            for j, s in ((0, 0x2C), (2, 0x25), (3, 0x24), (5, 0x3F), (6, 0x2E)):
+                if c == s:
+                    cues[base + j] += 1
+            kinds.append(c)
+    cues[base + 6] -= cues[base + 1]  # periods that are not decimal points
     counts = (len(data), words, numbers, data.count(b"\n"), symbols)
-    return hashes, counts
+    choice = b"\nA. " in data and b"\nB. " in data
+    return hashes, counts, cues, choice
+
+
+def dense_features(counts, cues, choice):
+    logs = [math.log1p(c) for c in counts]
+    zeros = [0.0] * len(logs)
+    if choice:
+        return zeros + logs + [1.0] + [0.0] * len(cues)
+    if counts[2] == 0:  # no number: not a maths word problem, no cues
+        return logs + zeros + [0.0] + [0.0] * len(cues)
+    return logs + zeros + [0.0] + [math.log1p(c) for c in cues]
 
 
 def features(text: str, bits: int):
-    """The hashed buckets (with repeats) of a prompt, and its dense features."""
+    """The hashed buckets (with repeats) of a prompt (none for a free-form one with a number), and its dense features."""
     mask = (1 << bits) - 1
-    hashes, counts = token_hashes(text)
+    hashes, counts, cues, choice = tokens(text)
+    if not choice and counts[2] > 0:  # maths word problems are scored by the dense features alone
+        return [], dense_features(counts, cues, choice)
     buckets = [fmix32(h) & mask for h in hashes]
     buckets += [fmix32(pair_key(a, b)) & mask for a, b in zip(hashes, hashes[1:])]
-    dense = [math.log1p(c) for c in counts]
-    return buckets, dense
+    return buckets, dense_features(counts, cues, choice)

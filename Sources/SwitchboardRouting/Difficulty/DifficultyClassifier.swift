@@ -8,10 +8,12 @@ import Darwin
 /// one (higher = harder, route to the stronger model). In-process, no I/O, one pass over the prompt's bytes and no
 /// allocation; a 2 KB prompt takes a few microseconds.
 ///
-/// Features and their hashing are byte for byte those of `scripts/router/features.py` (the parity test checks it):
-/// words (ASCII letters lowercased, non-ASCII bytes kept), numbers by shape (`#` and their digit count, at most 9),
-/// single symbols, and each pair of neighbouring tokens, FNV-1a hashed into the model's table; plus log1p of the
-/// byte, word, number, line and symbol counts.
+/// Features are byte for byte those of `scripts/router/features.py` (the parity test checks it). Tokens: words (ASCII
+/// letters lowercased, non-ASCII bytes kept), numbers by shape (`#` and their digit count, at most 9) and single
+/// symbols. Every prompt is scored by log1p of its byte, word, number, line and symbol counts, with one set of weights
+/// for multiple-choice prompts (they contain "\nA. " and "\nB. ") and one for free-form ones. A free-form prompt
+/// with a number (a maths word problem) adds the counts of ``DifficultyCues``, its reasoning cues; any other prompt
+/// adds its hashed tokens and token pairs (FNV-1a into the model's table).
 public struct DifficultyClassifier: Sendable {
     public let model: DifficultyModel
 
@@ -27,55 +29,93 @@ public struct DifficultyClassifier: Sendable {
 
     /// The difficulty score of a prompt given as UTF-8 bytes.
     public func score(utf8 bytes: UnsafeBufferPointer<UInt8>) -> Double {
-        model.hashed.withUnsafeBufferPointer { table in
-            var acc = Accumulator(table: table, mask: UInt32(truncatingIfNeeded: (1 << model.bits) - 1))
-            var hash = FNV.offset
-            var numberLength = 0
-            var kind = TokenKind.none
-            var lines = 0
+        let cueTable = DifficultyCues.table
+        return model.hashed.withUnsafeBufferPointer { table in
+            cueTable.keys.withUnsafeBufferPointer { keys in
+                cueTable.masks.withUnsafeBufferPointer { masks in
+                    withUnsafeTemporaryAllocation(of: Int.self, capacity: DifficultyCues.count) { cues in
+                        cues.initialize(repeating: 0)
+                        var acc = Accumulator(
+                            table: table, mask: UInt32(truncatingIfNeeded: (1 << model.bits) - 1),
+                            cueKeys: keys, cueMasks: masks, cues: cues)
+                        let lines = scan(bytes, into: &acc)
+                        return finish(&acc, bytes: bytes.count, lines: lines)
+                    }
+                }
+            }
+        }
+    }
 
-            for b in bytes {
-                let isLetter = b >= 0x80 || (b | 0x20 >= UInt8(ascii: "a") && b | 0x20 <= UInt8(ascii: "z"))
-                let isDigit = b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")
-                if isLetter {
-                    if kind == .number { acc.emitNumber(length: numberLength) }
-                    if kind != .word { hash = FNV.offset; kind = .word }
-                    let lower = b < 0x80 ? b | 0x20 : b
-                    hash = (hash ^ UInt32(lower)) &* FNV.prime
-                    continue
-                }
-                if isDigit {
-                    if kind == .word { acc.emitWord(hash) }
-                    if kind != .number { numberLength = 0; kind = .number }
-                    numberLength += 1
-                    continue
-                }
-                switch kind {
-                case .word: acc.emitWord(hash)
-                case .number: acc.emitNumber(length: numberLength)
-                case .none: break
-                }
-                kind = .none
-                if b == 0x0A { lines += 1 }
-                if b == 0x20 || (b >= 0x09 && b <= 0x0D) { continue }
-                acc.emitSymbol(b)
+    /// One pass over the bytes: every token into the accumulator; returns the line count.
+    private func scan(_ bytes: UnsafeBufferPointer<UInt8>, into acc: inout Accumulator) -> Int {
+        var hash = FNV.offset
+        var numberLength = 0
+        var kind = TokenKind.none
+        var lines = 0
+        var window: UInt32 = 0  // the last four bytes, for "\nA. " and "\nB. "
+
+        for b in bytes {
+            window = (window << 8) | UInt32(b)
+            let isLetter = b >= 0x80 || (b | 0x20 >= UInt8(ascii: "a") && b | 0x20 <= UInt8(ascii: "z"))
+            let isDigit = b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")
+            if isLetter {
+                if kind == .number { acc.emitNumber(length: numberLength) }
+                if kind != .word { hash = FNV.offset; kind = .word }
+                let lower = b < 0x80 ? b | 0x20 : b
+                hash = (hash ^ UInt32(lower)) &* FNV.prime
+                continue
+            }
+            if isDigit {
+                if kind == .word { acc.emitWord(hash) }
+                if kind != .number { numberLength = 0; kind = .number }
+                numberLength += 1
+                continue
             }
             switch kind {
             case .word: acc.emitWord(hash)
             case .number: acc.emitNumber(length: numberLength)
             case .none: break
             }
-
-            let w = model.denseWeights
-            var s = model.bias
-            s += w[0] * log1p(Double(bytes.count))
-            s += w[1] * log1p(Double(acc.words))
-            s += w[2] * log1p(Double(acc.numbers))
-            s += w[3] * log1p(Double(lines))
-            s += w[4] * log1p(Double(acc.symbols))
-            s += model.hashScale * Double(acc.sum) / Double(max(acc.features, 1)).squareRoot()
-            return s
+            kind = .none
+            if b == 0x0A { lines += 1 }
+            if b == 0x20 {
+                if window == 0x0A41_2E20 { acc.sawOptionA = true }
+                if window == 0x0A42_2E20 { acc.sawOptionB = true }
+                continue
+            }
+            if b >= 0x09 && b <= 0x0D { continue }
+            acc.emitSymbol(b)
         }
+        switch kind {
+        case .word: acc.emitWord(hash)
+        case .number: acc.emitNumber(length: numberLength)
+        case .none: break
+        }
+        return lines
+    }
+
+    /// The score from the accumulated counts: the dense features in `features.py`'s order, and the hashed sum for a
+    /// multiple-choice prompt.
+    private func finish(_ acc: inout Accumulator, bytes: Int, lines: Int) -> Double {
+        let w = model.denseWeights
+        let choice = acc.sawOptionA && acc.sawOptionB
+        var s = model.bias
+        let countBase = choice ? DifficultyModel.countFeatures : 0
+        s += w[countBase + 0] * log1p(Double(bytes))
+        s += w[countBase + 1] * log1p(Double(acc.words))
+        s += w[countBase + 2] * log1p(Double(acc.numbers))
+        s += w[countBase + 3] * log1p(Double(lines))
+        s += w[countBase + 4] * log1p(Double(acc.symbols))
+        if choice { s += w[2 * DifficultyModel.countFeatures] }
+        if choice || acc.numbers == 0 {
+            s += model.hashScale * Double(acc.sum) / Double(max(acc.features, 1)).squareRoot()
+        } else {
+            let symbols = DifficultyCues.wordGroupCount
+            acc.cues[symbols + 6] -= acc.cues[symbols + 1]  // periods that are not decimal points
+            let cueBase = 2 * DifficultyModel.countFeatures + 1
+            for i in 0..<DifficultyCues.count { s += w[cueBase + i] * log1p(Double(acc.cues[i])) }
+        }
+        return s
     }
 }
 
@@ -103,10 +143,14 @@ enum FNV {
     @inline(__always) static func single(_ b: UInt8) -> UInt32 { (offset ^ UInt32(b)) &* prime }
 }
 
-/// The running sums of one scoring pass: hashed weights of every token and token pair, and the counts.
+/// The running sums of one scoring pass: hashed weights of every token and token pair, the counts and the cues.
 private struct Accumulator {
     let table: UnsafeBufferPointer<Int8>
     let mask: UInt32
+    let cueKeys: UnsafeBufferPointer<UInt32>
+    let cueMasks: UnsafeBufferPointer<UInt16>
+    /// Cue counts in ``DifficultyCues`` order: the word groups, then the symbol cues.
+    let cues: UnsafeMutableBufferPointer<Int>
     var sum: Int = 0
     var features = 0
     var words = 0
@@ -114,8 +158,16 @@ private struct Accumulator {
     var symbols = 0
     var previous: UInt32 = 0
     var hasPrevious = false
+    var sawOptionA = false
+    var sawOptionB = false
+    /// The kinds of the last two tokens: `Self.word`, `Self.number` or the symbol's byte.
+    var last: UInt16 = 0
+    var beforeLast: UInt16 = 0
 
-    @inline(__always) mutating func emit(_ hash: UInt32) {
+    static let word: UInt16 = 0x100
+    static let number: UInt16 = 0x101
+
+    @inline(__always) mutating func emit(_ hash: UInt32, kind: UInt16) {
         sum += Int(table[Int(FNV.fmix32(hash) & mask)])
         features += 1
         if hasPrevious {
@@ -124,23 +176,44 @@ private struct Accumulator {
         }
         previous = hash
         hasPrevious = true
+        beforeLast = last
+        last = kind
     }
 
     @inline(__always) mutating func emitWord(_ hash: UInt32) {
         words += 1
-        emit(hash)
+        var groups = CueTable.lookup(hash, keys: cueKeys, masks: cueMasks)
+        while groups != 0 {
+            cues[groups.trailingZeroBitCount] += 1
+            groups &= groups - 1
+        }
+        emit(hash, kind: Self.word)
     }
 
     /// A number is hashed by its shape: the bytes `#` and the digit count (at most 9) as an ASCII digit.
     @inline(__always) mutating func emitNumber(length: Int) {
         numbers += 1
+        if beforeLast == Self.number {
+            let base = DifficultyCues.wordGroupCount
+            if last == UInt16(UInt8(ascii: ".")) { cues[base + 1] += 1 }
+            if last == UInt16(UInt8(ascii: "/")) { cues[base + 4] += 1 }
+        }
         let digit = UInt8(ascii: "0") + UInt8(min(length, 9))
-        emit((FNV.single(UInt8(ascii: "#")) ^ UInt32(digit)) &* FNV.prime)
+        emit((FNV.single(UInt8(ascii: "#")) ^ UInt32(digit)) &* FNV.prime, kind: Self.number)
     }
 
     @inline(__always) mutating func emitSymbol(_ b: UInt8) {
         symbols += 1
-        emit(FNV.single(b))
+        let base = DifficultyCues.wordGroupCount
+        switch b {
+        case UInt8(ascii: ","): cues[base + 0] += 1
+        case UInt8(ascii: "%"): cues[base + 2] += 1
+        case UInt8(ascii: "$"): cues[base + 3] += 1
+        case UInt8(ascii: "?"): cues[base + 5] += 1
+        case UInt8(ascii: "."): cues[base + 6] += 1
+        default: break
+        }
+        emit(FNV.single(b), kind: UInt16(b))
     }
 }
 

@@ -7,7 +7,9 @@ public struct DifficultyModel: Sendable {
     /// Number of hash bits: the hashed table has `1 << bits` weights.
     public let bits: Int
     let bias: Double
-    /// Weights of log1p of the byte, word, number, line and symbol counts, in that order.
+    /// Weights of the dense features in `features.py`'s `DENSE_NAMES` order: log1p of the byte, word, number, line
+    /// and symbol counts of a free-form prompt, the same of a multiple-choice one, the multiple-choice flag, then
+    /// log1p of each ``DifficultyCues`` count.
     let denseWeights: [Double]
     let hashScale: Double
     /// Quantised hashed weights; weight = value × ``hashScale``.
@@ -15,7 +17,10 @@ public struct DifficultyModel: Sendable {
     /// (share of strong-only quality, score threshold) pairs, ascending by quality.
     public let calibration: [(quality: Double, threshold: Double)]
 
-    static let denseCount = 5
+    /// The counts (bytes, words, numbers, lines, symbols) weighted once for free-form and once for multiple choice.
+    static let countFeatures = 5
+    static let denseCount = 2 * countFeatures + 1 + DifficultyCues.count
+    static let version: UInt32 = 2
 
     /// Parses a model file; throws when it is not one (wrong magic, version or sizes).
     public init(bytes: [UInt8]) throws(DifficultyModelError) {
@@ -23,7 +28,7 @@ public struct DifficultyModel: Sendable {
         guard bytes.count >= 4, Array(bytes[0..<4]) == Array("SBDC".utf8) else { throw .init("not a difficulty model (bad magic)") }
         reader.offset = 4
         let version = try reader.u32()
-        guard version == 1 else { throw .init("unsupported model version \(version)") }
+        guard version == Self.version else { throw .init("unsupported model version \(version)") }
         let bits = Int(try reader.u32())
         guard (4...24).contains(bits) else { throw .init("hash bits \(bits) out of range 4...24") }
         let dense = Int(try reader.u32())
