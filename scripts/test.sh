@@ -12,7 +12,8 @@
 # keys, rate limits and budgets made with `switchboard keys` on one process (SQLite) and on three replicas sharing a
 # throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); HTTPS and mutual TLS with certificates made by
 # openssl (scripts/e2e/tls_test.py); connection rules, slow clients, deep bodies, clients that go away and descriptor limits
-# (scripts/e2e/hardening_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
+# (scripts/e2e/hardening_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); personal data
+# blocked, redacted and pseudonymised through both SDKs, streamed and not (scripts/e2e/guardrails_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
 # .test-artifacts/dashboard.png and dashboard-phone.png (scripts/e2e/dashboard_test.py); every example in README.md and
 # docs/*.md run, checked or compared (scripts/check_docs.py); the embedded demo config (`switchboard serve` without --config),
 # with the README's short tour run as written against it; start-up failures (a port in use, unreachable PostgreSQL, an
@@ -508,6 +509,11 @@ section "OpenTelemetry tracing to an OTLP collector"
 rc=0
 timeout -k 5 300 "$VPY" "$E2E/tracing_test.py" --bin "$BIN" --work "$WORK/tracing" 2>&1 | tee "$LOGS/tracing_test.log" || rc=$?
 add_counts tracing "$LOGS/tracing_test.log" "$rc"
+
+section "Guardrails: personal data blocked, redacted and pseudonymised through the openai and anthropic SDKs"
+rc=0
+timeout -k 5 300 "$VPY" "$E2E/guardrails_test.py" --bin "$BIN" --work "$WORK/guardrails" 2>&1 | tee "$LOGS/guardrails_test.log" || rc=$?
+add_counts guardrails "$LOGS/guardrails_test.log" "$rc"
 
 section "Docs examples (every code block in README.md and docs/*.md)"
 # Configs through `check`, shell and SDK examples against a demo gateway of their own, sample output compared with what
