@@ -153,7 +153,7 @@ import Testing
             _ = await filter.chunk(&chunk, &exchange)
             out += String(buffer: chunk)
         }
-        if let rest = filter.finish(&exchange) { out += String(buffer: rest) }
+        if let rest = await filter.finish(&exchange).bytes { out += String(buffer: rest) }
         return out
     }
 

@@ -4,7 +4,7 @@ import NIOCore
 /// (`messages`, `system`, `input`) except structural ones (roles, types, ids, image URLs and base64 data).
 public enum PIIBody {
     /// Members whose strings are never texts a person wrote.
-    static let structural: Set<String> = ["role", "type", "id", "tool_call_id", "tool_use_id", "url", "image_url", "detail",
+    public static let structural: Set<String> = ["role", "type", "id", "tool_call_id", "tool_use_id", "url", "image_url", "detail",
                                           "media_type", "data", "cache_control", "format", "mime_type", "signature", "file_id"]
 
     /// `body` with the texts under `roots` masked by `masker`; nil when it found nothing (for `block`, `masker.found`

@@ -84,7 +84,7 @@ final class Gateway: Sendable {
         self.providers = providers
         table = RoutingTable(config: config, seed: seed, now: { clock.nowMs() })
         slotProviders = table.slotDeployments.map { providers[$0.provider] }
-        var stages = EngineStages.make(config: config, table: table, geoip: geoip)
+        var stages = EngineStages.make(config: config, table: table, geoip: geoip, transport: transport)
         stages.request += extraStages.request
         stages.response = extraStages.response + stages.response
         self.stages = stages
@@ -126,7 +126,7 @@ final class Gateway: Sendable {
             return exchange.fail(error, api: API.self, recorder, headers: headers)
         case .answered(let result, let lease):
             // 7. relay (8. record when the answer ends)
-            return relay(call, result, lease: lease, exchange)
+            return await relay(call, result, lease: lease, exchange)
         }
     }
 }

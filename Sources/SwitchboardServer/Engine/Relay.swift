@@ -13,7 +13,7 @@ import SwitchboardRouting
 
 extension Gateway {
     /// Sends what the attempts came to: a whole answer, or a stream that has begun.
-    func relay<API: ClientAPI>(_ call: Call<API>, _ result: AttemptResult, lease: AttemptLease, _ exchange: Exchange) -> Response {
+    func relay<API: ClientAPI>(_ call: Call<API>, _ result: AttemptResult, lease: AttemptLease, _ exchange: Exchange) async -> Response {
         var exchange = exchange
         exchange.firstByte()
         var filters = stages.filters(call, exchange)
@@ -28,7 +28,7 @@ extension Gateway {
         case .complete(var body, let usage, let latency):
             lease.firstByte(ttftMs: latency)
             lease.finished(latencyMs: latency, tokens: usage?.totalTokens)
-            if !filters.isEmpty, case .stop(let error) = filters.answer(&body, &exchange) {
+            if !filters.isEmpty, case .stop(let error) = await filters.answer(&body, &exchange) {
                 return exchange.fail(error, api: API.self, recorder, headers: exchange.headers(modelName: lease.model.name))
             }
             exchange.finish(status: 200, usage: usage)

@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SwitchboardCore
+import SwitchboardProviders
 import SwitchboardRouting
 
 // Stages: how a feature joins the engine without editing its loop. A request stage runs after admission and
@@ -43,17 +44,18 @@ protocol ResponseStage: Sendable {
 /// from upstream only after this one was written to the client (back-pressure).
 protocol ResponseFilter: Sendable {
     /// A whole (non-streamed) answer, before it is sent.
-    mutating func answer(_ body: inout ByteBuffer, _ exchange: inout Exchange) -> ResponseVerdict
+    mutating func answer(_ body: inout ByteBuffer, _ exchange: inout Exchange) async -> ResponseVerdict
     /// One chunk of a stream, before it is sent.
     mutating func chunk(_ bytes: inout ByteBuffer, _ exchange: inout Exchange) async -> ResponseVerdict
     /// The stream's last bytes, written by the relay itself: what was left of an event, an error event.
     mutating func ending(_ bytes: ByteBuffer, _ exchange: inout Exchange)
-    /// The upstream's stream is over: what the stage still holds, to send before the relay's own last bytes.
-    mutating func finish(_ exchange: inout Exchange) -> ByteBuffer?
+    /// The upstream's stream is over: what the stage still holds, to send before the relay's own last bytes, or the
+    /// error the stream must end with instead.
+    mutating func finish(_ exchange: inout Exchange) async -> (bytes: ByteBuffer?, error: GatewayError?)
 }
 
 extension ResponseFilter {
-    mutating func finish(_ exchange: inout Exchange) -> ByteBuffer? { nil }
+    mutating func finish(_ exchange: inout Exchange) async -> (bytes: ByteBuffer?, error: GatewayError?) { (nil, nil) }
 }
 
 /// The engine's stages, in the order they run.
@@ -62,22 +64,28 @@ struct EngineStages: Sendable {
     var response: [any ResponseStage] = []
 
     /// The stages the configuration turns on, in order. This is the one place where their order is written.
-    static func make(config: GatewayConfig, table: RoutingTable, geoip: MaxMindDB? = nil) -> EngineStages {
+    static func make(config: GatewayConfig, table: RoutingTable, geoip: MaxMindDB? = nil, transport: (any UpstreamTransport)? = nil) -> EngineStages {
         var stages = EngineStages()
         // Request stages, in order:
         //  1. privacy: personal data and secrets masked or refused (`guardrails.pii`)
         if !config.guardrails.pii.isEmpty { stages.request.append(PrivacyStage(policies: config.guardrails.pii)) }
-        //  2. router: routing rules choose the model (`router.rules`)
+        //  2. injection: prompt-injection and jailbreak attempts logged, flagged or refused (`guardrails.injection`)
+        if !config.guardrails.injection.isEmpty { stages.request.append(InjectionStage(policies: config.guardrails.injection)) }
+        //  3. router: routing rules choose the model (`router.rules`)
         if !config.router.rules.isEmpty || !config.router.virtualModels.isEmpty {
             stages.request.append(RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback,
                                               scorer: (try? RouterStage.classifier(config.router)) ?? DifficultyClassifier(), geoip: geoip))
         }
-        //  3. capabilities: refuse what no reachable deployment can serve (always on)
+        //  4. capabilities: refuse what no reachable deployment can serve (always on)
         stages.request.append(CapabilityStage(table: table))
         // Response stages, in order (the last sees what the client gets):
-        //  1. body capture: the answer as the upstream gave it, for the request log (`logging.bodies`)
+        //  1. output guardrails: what must not reach the client (`guardrails.output`)
+        if !config.guardrails.output.isEmpty, let transport {
+            stages.response.append(OutputGuardStage(policies: config.guardrails.output, transport: transport))
+        }
+        //  2. body capture: the answer as the upstream gave it, for the request log (`logging.bodies`)
         if config.logging.bodies.enabled { stages.response.append(BodyCaptureStage()) }
-        //  2. privacy: pseudonymised values put back (after the body capture: the request log never holds them)
+        //  3. privacy: pseudonymised values put back (after the body capture: the request log never holds them)
         if config.guardrails.pii.contains(where: { $0.action == .pseudonymise }) { stages.response.append(PrivacyRestoreStage()) }
         return stages
     }
@@ -104,9 +112,9 @@ struct ResponseFilters: Sendable {
 
     var isEmpty: Bool { all.isEmpty }
 
-    mutating func answer(_ body: inout ByteBuffer, _ exchange: inout Exchange) -> ResponseVerdict {
+    mutating func answer(_ body: inout ByteBuffer, _ exchange: inout Exchange) async -> ResponseVerdict {
         for i in all.indices {
-            if case .stop(let error) = all[i].answer(&body, &exchange) { return .stop(error) }
+            if case .stop(let error) = await all[i].answer(&body, &exchange) { return .stop(error) }
         }
         return .pass
     }
@@ -127,7 +135,9 @@ struct ResponseFilters: Sendable {
     mutating func finish(_ exchange: inout Exchange) async -> (bytes: ByteBuffer, error: GatewayError?) {
         var out = ByteBuffer()
         for i in all.indices {
-            guard var bytes = all[i].finish(&exchange) else { continue }
+            let (held, error) = await all[i].finish(&exchange)
+            if let error { return (out, error) }
+            guard var bytes = held else { continue }
             for k in all.indices.dropFirst(i + 1) {
                 if case .stop(let error) = await all[k].chunk(&bytes, &exchange) { return (out, error) }
             }

@@ -10,6 +10,7 @@ extension AnswerStream {
     mutating func openAIEvent(_ payload: ByteBuffer, _ before: inout String, rewrite: (String, TextPlace) -> String,
                               closing: (Int) -> [(TextPlace, String)]) -> ByteBuffer {
         if payload == Self.done {
+            isEnd = true
             before = events(carrying: closing(-1))
             return payload
         }
@@ -108,6 +109,7 @@ extension AnswerStream {
                 let range = (delta.range.lowerBound + value.range.lowerBound)..<(delta.range.lowerBound + value.range.upperBound)
                 return JSONPeek.splice(payload, [(range, JSONString.quote(new))])
             case "content_block_stop", "message_stop":
+                isEnd = type == "message_stop"
                 before = events(carrying: closing(type == "message_stop" ? -1 : index))
                 return payload
             default:

@@ -84,8 +84,22 @@ struct AnswerStream: Sendable {
     private var pending = ByteBuffer()
     /// OpenAI: the last chunk's `id`, `created` and `model`, as raw JSON, for an event of our own.
     var head = ""
+    /// Whether the event that ends the answer (`[DONE]`, `message_stop`) is held back until `releaseEnd()`.
+    let holdsEnd: Bool
+    /// Set while an event is rewritten when it is the one that ends the answer.
+    var isEnd = false
+    private var heldEnd: ByteBuffer?
 
-    init(format: AnswerFormat) { self.format = format }
+    init(format: AnswerFormat, holdsEnd: Bool = false) {
+        self.format = format
+        self.holdsEnd = holdsEnd
+    }
+
+    /// The held end event, if any (it is given out once).
+    mutating func releaseEnd() -> ByteBuffer? {
+        defer { heldEnd = nil }
+        return heldEnd
+    }
 
     /// The complete events among the bytes so far, rewritten.
     mutating func feed(_ chunk: ByteBuffer, rewrite: (String, TextPlace) -> String, closing: (Int) -> [(TextPlace, String)]) -> ByteBuffer {
@@ -127,8 +141,13 @@ struct AnswerStream: Sendable {
         for end in ends + (ends.last == bytes.readableBytes ? [] : [bytes.readableBytes]) {
             let event = bytes.getSlice(at: bytes.readerIndex + start, length: end - start)!
             start = end
+            isEnd = false
             var rewritten = rewriteEvent(event, rewrite: rewrite, closing: closing)
-            out.writeBuffer(&rewritten)
+            if holdsEnd, isEnd {
+                heldEnd = rewritten
+            } else {
+                out.writeBuffer(&rewritten)
+            }
         }
         return out
     }

@@ -87,7 +87,7 @@ struct PrivacyRestoreStage: ResponseStage {
 
         func ending(_ bytes: ByteBuffer, _ exchange: inout Exchange) {}
 
-        mutating func finish(_ exchange: inout Exchange) -> ByteBuffer? {
+        mutating func finish(_ exchange: inout Exchange) async -> (bytes: ByteBuffer?, error: GatewayError?) {
             var restorer = self.restorer
             var places = self.places
             let format = stream.format
@@ -97,7 +97,7 @@ struct PrivacyRestoreStage: ResponseStage {
             }, closing: { Self.flush(&restorer, places, choice: $0, format: format) })
             out.writeString(stream.events(carrying: Self.flush(&restorer, places, choice: -1, format: format)))
             self.restorer = restorer
-            return out.readableBytes > 0 ? out : nil
+            return (out.readableBytes > 0 ? out : nil, nil)
         }
 
         /// The held text of the channels `choice` ends (-1: all), as it is: it was not a placeholder after all.
