@@ -16,15 +16,18 @@ public struct AnthropicMessagesRequest: Sendable {
     private static let keys: [[UInt8]] = ["model", "messages", "max_tokens", "stream", "tools", "system", "metadata"].map { Array($0.utf8) }
     private static let imageType = Array(#""image""#.utf8)
 
-    /// Reads a Messages request; throws the 400 the client should get for malformed or incomplete bodies.
-    public static func parse(_ body: ByteBuffer) throws(GatewayError) -> AnthropicMessagesRequest {
+    /// Reads a Messages request; throws the 400 the client should get for malformed or incomplete bodies (or the
+    /// 400/413 for a body past `limits`).
+    public static func parse(_ body: ByteBuffer, limits: RequestLimits = .none) throws(GatewayError) -> AnthropicMessagesRequest {
         try body.withUnsafeReadableBytes { (bytes) throws(GatewayError) -> AnthropicMessagesRequest in
-            let fields = try OpenAIRequest.peek(bytes, keys: keys)
+            let fields = try OpenAIRequest.peek(bytes, keys: keys, limits: limits)
             let (model, modelRange) = try OpenAIRequest.requireModel(bytes, fields[0])
             guard let messages = fields[1] else { throw .missingParameter("messages") }
             guard messages.kind == .array, !JSONPeek.isEmptyArray(bytes, messages) else {
                 throw .invalidParameter("messages", "messages: must be a non-empty array.")
             }
+            try limits.check(entries: messages, of: "messages")
+            try limits.check(contentBytes: messages.range.count + (fields[5]?.range.count ?? 0), of: "messages")
             guard let maxTokens = fields[2] else { throw .missingParameter("max_tokens") }
             guard let n = JSONPeek.integer(bytes, maxTokens), (1...RequestNeeds.maxOutputTokensLimit).contains(n) else {
                 throw .invalidParameter("max_tokens", "max_tokens: must be an integer from 1 to \(RequestNeeds.maxOutputTokensLimit).")
@@ -51,13 +54,15 @@ public struct AnthropicMessagesRequest: Sendable {
     }
 
     /// The model of a `count_tokens` request (which, unlike a Messages request, needs no `max_tokens`), after
-    /// checking the body is JSON with `model` and `messages`.
-    public static func countTokensModel(_ body: ByteBuffer) throws(GatewayError) -> String {
+    /// checking the body is JSON with `model` and `messages` (within `limits`).
+    public static func countTokensModel(_ body: ByteBuffer, limits: RequestLimits = .none) throws(GatewayError) -> String {
         try body.withUnsafeReadableBytes { (bytes) throws(GatewayError) -> String in
-            let f = try OpenAIRequest.peek(bytes, keys: [Array("model".utf8), Array("messages".utf8)])
+            let f = try OpenAIRequest.peek(bytes, keys: [Array("model".utf8), Array("messages".utf8), Array("system".utf8)], limits: limits)
             let (model, _) = try OpenAIRequest.requireModel(bytes, f[0])
             guard let messages = f[1] else { throw .missingParameter("messages") }
             guard messages.kind == .array else { throw .invalidParameter("messages", "messages: must be an array.") }
+            try limits.check(entries: messages, of: "messages")
+            try limits.check(contentBytes: messages.range.count + (f[2]?.range.count ?? 0), of: "messages")
             return model
         }
     }

@@ -17,7 +17,8 @@ extension GatewayError {
             case rateLimitExceeded = "rate_limit_exceeded", budgetExceeded = "budget_exceeded"
             case clientClosedRequest = "client_closed_request"
             // The edge (`waf:`)
-            case ipNotAllowed = "ip_not_allowed", authThrottled = "auth_throttled"
+            case ipNotAllowed = "ip_not_allowed", authThrottled = "auth_throttled", headersTooLarge = "headers_too_large"
+            case jsonTooDeep = "json_too_deep", tooManyMessages = "too_many_messages", contentTooLarge = "content_too_large"
             // Guardrails (`guardrails:`)
             case piiDetected = "pii_detected", contentBlocked = "content_blocked"
             // The gateway
@@ -45,14 +46,16 @@ extension GatewayError {
         public var status: Int {
             switch base {
             case .invalidJSON, .invalidParameter, .missingParameter, .bodyReadFailed, .badRequest, .unsupportedCapability,
-                 .unsupportedEndpoint, .encryptionKeyMissing, .upstreamRejected, .piiDetected, .contentBlocked: 400
+                 .unsupportedEndpoint, .encryptionKeyMissing, .upstreamRejected, .piiDetected, .contentBlocked, .jsonTooDeep,
+                 .tooManyMessages: 400
             case .missingAPIKey, .invalidAPIKey: 401
             case .forbidden, .modelNotAllowed, .ipNotAllowed: 403
             case .modelNotFound, .notFound, .unknownURL: 404
             case .methodNotAllowed: 405
             case .requestTimeout: 408
             case .conflict, .keyRevoked, .teamInUse: 409
-            case .requestTooLarge: 413
+            case .requestTooLarge, .contentTooLarge: 413
+            case .headersTooLarge: 431
             case .rateLimitExceeded, .budgetExceeded, .deploymentCapacityExceeded, .upstreamRateLimited, .authThrottled: 429
             case .clientClosedRequest: 499
             case .internalError, .storageError: 500
@@ -99,6 +102,10 @@ extension GatewayError {
         public static let requestTooLarge = Code(.requestTooLarge)
         public static let ipNotAllowed = Code(.ipNotAllowed)
         public static let authThrottled = Code(.authThrottled)
+        public static let headersTooLarge = Code(.headersTooLarge)
+        public static let jsonTooDeep = Code(.jsonTooDeep)
+        public static let tooManyMessages = Code(.tooManyMessages)
+        public static let contentTooLarge = Code(.contentTooLarge)
         public static let piiDetected = Code(.piiDetected)
         public static let contentBlocked = Code(.contentBlocked)
         public static let rateLimitExceeded = Code(.rateLimitExceeded)

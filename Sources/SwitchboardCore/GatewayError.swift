@@ -93,7 +93,7 @@ public enum ErrorBody {
     /// Anthropic's error type for an HTTP status.
     public static func anthropicType(status: Int) -> String {
         switch status {
-        case 400, 405: "invalid_request_error"
+        case 400, 405, 408, 431: "invalid_request_error"
         case 401: "authentication_error"
         case 403: "permission_error"
         case 404: "not_found_error"

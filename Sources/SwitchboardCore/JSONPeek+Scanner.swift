@@ -1,9 +1,13 @@
 /// The grammar under `JSONPeek` and `JSONValue.parse`: one forward pass over the bytes that checks JSON (RFC 8259),
-/// strings as valid UTF-8 without lone surrogate escapes, nesting up to `JSONPeek.maxDepth`, and builds nothing.
+/// strings as valid UTF-8 without lone surrogate escapes, nesting up to `maxDepth` (at most `JSONPeek.maxDepth`), and builds nothing.
 extension JSONPeek {
     struct Scanner {
         let bytes: UnsafeRawBufferPointer
         var index = 0
+        /// The deepest nesting allowed (at most `JSONPeek.maxDepth`).
+        var maxDepth = JSONPeek.maxDepth
+        /// The element count of the array scanned last (the outer one, once nested arrays are done).
+        var lastArrayCount = 0
 
         init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -12,6 +16,10 @@ extension JSONPeek {
 
         func error(_ reason: String) -> SyntaxError {
             SyntaxError(offset: index, reason: atEnd && index > 0 ? "unexpected end of data" : reason)
+        }
+
+        func depthError() -> SyntaxError {
+            SyntaxError(offset: index, reason: "nesting deeper than \(maxDepth) levels", tooDeep: true)
         }
 
         mutating func skipWhitespace() {
@@ -48,7 +56,7 @@ extension JSONPeek {
         }
 
         mutating func scanObject(depth: Int) throws(SyntaxError) {
-            guard depth <= JSONPeek.maxDepth else { throw error("nesting deeper than \(JSONPeek.maxDepth) levels") }
+            guard depth <= maxDepth else { throw depthError() }
             index += 1
             skipWhitespace()
             if peek() == UInt8(ascii: "}") { index += 1; return }
@@ -71,17 +79,19 @@ extension JSONPeek {
         }
 
         mutating func scanArray(depth: Int) throws(SyntaxError) {
-            guard depth <= JSONPeek.maxDepth else { throw error("nesting deeper than \(JSONPeek.maxDepth) levels") }
+            guard depth <= maxDepth else { throw depthError() }
             index += 1
             skipWhitespace()
-            if peek() == UInt8(ascii: "]") { index += 1; return }
+            if peek() == UInt8(ascii: "]") { index += 1; lastArrayCount = 0; return }
+            var count = 0
             while true {
                 skipWhitespace()
                 _ = try scanValue(depth: depth)
+                count += 1
                 skipWhitespace()
                 switch peek() {
                 case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "]"): index += 1; return
+                case UInt8(ascii: "]"): index += 1; lastArrayCount = count; return
                 default: throw error("expected ',' or ']'")
                 }
             }

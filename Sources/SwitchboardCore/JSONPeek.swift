@@ -26,11 +26,15 @@ public enum JSONPeek {
     public struct Value: Sendable, Equatable {
         public var range: Range<Int>
         public var kind: Kind
+        /// For an array found by `topLevel`: how many elements it has (counted by the scan itself).
+        public var count = 0
     }
 
     public struct SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
         public var offset: Int
         public var reason: String
+        /// The document nests deeper than the scan allowed (its only fault found so far).
+        public var tooDeep = false
         public var description: String { "\(reason) at byte \(offset)" }
     }
 
@@ -40,9 +44,11 @@ public enum JSONPeek {
     /// Validates `bytes` as one JSON object and returns, for each of `keys`, the value found under that top-level key
     /// (or nil). Keys are matched on their raw bytes (escaped keys never match). A requested key that appears twice
     /// is an error: the gateway and an upstream could otherwise read different values (`model` twice). Strings must
-    /// be valid UTF-8 with no lone surrogate escapes.
-    public static func topLevel(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]]) throws(SyntaxError) -> [Value?] {
+    /// be valid UTF-8 with no lone surrogate escapes. Nesting is bounded by `maxDepth` (the object itself is level 1;
+    /// at most `JSONPeek.maxDepth`).
+    public static func topLevel(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]], maxDepth: Int = JSONPeek.maxDepth) throws(SyntaxError) -> [Value?] {
         var scanner = Scanner(bytes: bytes)
+        scanner.maxDepth = min(maxDepth, JSONPeek.maxDepth)
         var found = [Value?](repeating: nil, count: keys.count)
         scanner.skipWhitespace()
         guard scanner.peek() == UInt8(ascii: "{") else {
@@ -69,7 +75,7 @@ public enum JSONPeek {
                     guard found[slot] == nil else {
                         throw SyntaxError(offset: keyStart - 1, reason: "duplicate key '\(String(decoding: keys[slot], as: UTF8.self))'")
                     }
-                    found[slot] = Value(range: valueStart..<scanner.index, kind: kind)
+                    found[slot] = Value(range: valueStart..<scanner.index, kind: kind, count: kind == .array ? scanner.lastArrayCount : 0)
                 }
                 scanner.skipWhitespace()
                 switch scanner.peek() {
@@ -185,24 +191,6 @@ public enum JSONPeek {
     /// True when the value is the literal `true`.
     public static func isTrue(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Bool {
         value.kind == .bool && bytes[value.range.lowerBound] == UInt8(ascii: "t")
-    }
-
-    /// The number of elements of an array value (0 for anything else). The value was validated by `topLevel`.
-    public static func elementCount(_ bytes: UnsafeRawBufferPointer, _ value: Value) -> Int {
-        guard value.kind == .array else { return 0 }
-        var scanner = Scanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[value.range]))
-        scanner.index = 1
-        scanner.skipWhitespace()
-        if scanner.peek() == UInt8(ascii: "]") { return 0 }
-        var n = 0
-        while true {
-            scanner.skipWhitespace()
-            guard (try? scanner.scanValue(depth: 1)) != nil else { return n }
-            n += 1
-            scanner.skipWhitespace()
-            guard scanner.peek() == UInt8(ascii: ",") else { return n }
-            scanner.index += 1
-        }
     }
 
     /// True when the value is an array with no elements.

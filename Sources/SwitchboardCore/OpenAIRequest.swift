@@ -28,10 +28,11 @@ public struct OpenAIRequest: Sendable {
     private static let typeKey: [[UInt8]] = [Array("type".utf8)]
     private static let embeddingKeys: [[UInt8]] = ["model", "input"].map { Array($0.utf8) }
 
-    /// Reads a chat completion request; throws the 400 the client should get for malformed or incomplete bodies.
-    public static func chat(_ body: ByteBuffer) throws(GatewayError) -> OpenAIRequest {
+    /// Reads a chat completion request; throws the 400 the client should get for malformed or incomplete bodies (or
+    /// the 400/413 for a body past `limits`).
+    public static func chat(_ body: ByteBuffer, limits: RequestLimits = .none) throws(GatewayError) -> OpenAIRequest {
         try body.withUnsafeReadableBytes { (bytes) throws(GatewayError) -> OpenAIRequest in
-            let fields = try peek(bytes, keys: chatKeys)
+            let fields = try peek(bytes, keys: chatKeys, limits: limits)
             let (model, modelRange) = try requireModel(bytes, fields[0])
             guard let messages = fields[1] else { throw .missingParameter("messages") }
             guard messages.kind == .array else {
@@ -40,6 +41,8 @@ public struct OpenAIRequest: Sendable {
             if JSONPeek.isEmptyArray(bytes, messages) {
                 throw .invalidParameter("messages", "'messages' must contain at least one message.")
             }
+            try limits.check(entries: messages, of: "messages")
+            try limits.check(contentBytes: messages.range.count, of: "messages")
             var stream = false
             if let s = fields[2], s.kind != .null {
                 guard s.kind == .bool else {
@@ -90,10 +93,11 @@ public struct OpenAIRequest: Sendable {
         }
     }
 
-    /// Reads an embeddings request; throws the 400 the client should get for malformed or incomplete bodies.
-    public static func embeddings(_ body: ByteBuffer) throws(GatewayError) -> OpenAIRequest {
+    /// Reads an embeddings request; throws the 400 the client should get for malformed or incomplete bodies (or the
+    /// 400/413 for a body past `limits`).
+    public static func embeddings(_ body: ByteBuffer, limits: RequestLimits = .none) throws(GatewayError) -> OpenAIRequest {
         try body.withUnsafeReadableBytes { (bytes) throws(GatewayError) -> OpenAIRequest in
-            let fields = try peek(bytes, keys: embeddingKeys)
+            let fields = try peek(bytes, keys: embeddingKeys, limits: limits)
             let (model, modelRange) = try requireModel(bytes, fields[0])
             guard let input = fields[1] else { throw .missingParameter("input") }
             switch input.kind {
@@ -102,9 +106,11 @@ public struct OpenAIRequest: Sendable {
             }
             if JSONPeek.isEmptyArray(bytes, input) { throw .invalidParameter("input", "'input' must not be empty.") }
             // OpenAI's own limit: one request embeds at most 2,048 inputs (an answer for 200,000 would be gigabytes).
-            if JSONPeek.elementCount(bytes, input) > maxEmbeddingInputs {
+            if input.kind == .array, input.count > maxEmbeddingInputs {
                 throw .invalidParameter("input", "'input' must have at most \(maxEmbeddingInputs) elements.")
             }
+            try limits.check(entries: input, of: "input")
+            try limits.check(contentBytes: input.range.count, of: "input")
             return OpenAIRequest(endpoint: .embeddings, body: body, model: model, stream: false, clientWantsUsage: false,
                                  needs: RequestNeeds(estimatedPromptTokens: input.range.count / 4), modelRange: modelRange, streamOptions: nil)
         }
@@ -124,11 +130,11 @@ public struct OpenAIRequest: Sendable {
     /// The most inputs one embeddings request may have (OpenAI's limit).
     public static let maxEmbeddingInputs = 2048
 
-    static func peek(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]]) throws(GatewayError) -> [JSONPeek.Value?] {
+    static func peek(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]], limits: RequestLimits = .none) throws(GatewayError) -> [JSONPeek.Value?] {
         do {
-            return try JSONPeek.topLevel(bytes, keys: keys)
+            return try JSONPeek.topLevel(bytes, keys: keys, maxDepth: limits.depth)
         } catch {
-            throw .invalidJSON(error.description)
+            throw limits.error(error)
         }
     }
 

@@ -164,11 +164,13 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     }
 
     let limit = services.config.server.maxBodyBytes
+    // `waf`'s body limits, checked by the parse that reads each request (no second pass).
+    let bodyLimits = services.config.waf.body
     let gateway = services.gateway
     let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics)).add(middleware: RoleMiddleware(.user, .admin))
     v1.post("chat/completions") { request, context in
         let body = try await readBody(request, limit: limit)
-        let parsed = try OpenAIRequest.chat(body)
+        let parsed = try OpenAIRequest.chat(body, limits: bodyLimits)
         let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
@@ -178,7 +180,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     }
     v1.post("embeddings") { request, context in
         let body = try await readBody(request, limit: limit)
-        let parsed = try OpenAIRequest.embeddings(body)
+        let parsed = try OpenAIRequest.embeddings(body, limits: bodyLimits)
         let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
@@ -187,7 +189,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     }
     v1.post("messages") { request, context in
         let body = try await readBody(request, limit: limit)
-        let parsed = try AnthropicMessagesRequest.parse(body)
+        let parsed = try AnthropicMessagesRequest.parse(body, limits: bodyLimits)
         let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
         return try await cancellingOnDisconnect(context.connection) {
             await gateway.serve(AnthropicAPI.self, parsed, identity: identity, requestID: requestID,
@@ -198,7 +200,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let counter = TokenCounter(gateway)
     v1.post("messages/count_tokens") { request, context in
         let body = try await readBody(request, limit: limit)
-        let model = try AnthropicMessagesRequest.countTokensModel(body)
+        let model = try AnthropicMessagesRequest.countTokensModel(body, limits: bodyLimits)
         let (identity, requestID) = (context.identity!, context.requestID)
         return try await cancellingOnDisconnect(context.connection) {
             try await counter.count(body, model: model, identity: identity, requestID: requestID, clientHeaders: passthroughHeaders(request))
@@ -363,7 +365,10 @@ public func buildApplication(
     extraServices.append(services.healthChecks)
     if let pricing = services.pricing { extraServices.append(pricing) }
     let router = buildRouter(services)
-    let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds))
+    let metrics = services.metrics
+    let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds),
+                                               clientTimeout: config.waf.clientTimeoutSeconds.map(Gateway.duration),
+                                               refused: { metrics.refusedAtEdge($0) })
     // Past `server.max_connections` (kept under the descriptor limit) the listener stops accepting: descriptors never
     // run out because of clients, and new connections wait in the kernel's backlog.
     let maxConnections = FileDescriptorLimit.connectionCap(config.server.maxConnections, logger: logger)

@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import SwitchboardCore
 import Synchronization
 
 /// One client connection as the request handlers see it: whether the client is still there.
@@ -75,7 +76,9 @@ private struct CurrentTaskHandle: @unchecked Sendable {
 /// - HTTP/1.0 and `Connection: close` requests: the answer says `connection: close` and the connection is closed
 ///   once it is written.
 /// - `CONNECT` (which the HTTP parser treats as a tunnel, after which it reads nothing more): 405 and close.
-/// - A request body must arrive within `server.request_timeout_s` of the request's head: 408 and close.
+/// - A request body must arrive within `server.request_timeout_s` of the request's head, and with
+///   `waf.client_timeout_s` the whole request (head and body) within that of its first byte (`RequestBytesWatch`
+///   reports the bytes): 408 `request_timeout` (in Anthropic's shape on `/v1/messages`), counted, and close.
 /// - The client's going away (closed input or connection) is reported to its `ClientConnection`.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -85,6 +88,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     let connection = ClientConnection()
     let requestTimeout: TimeAmount
+    let clientTimeout: TimeAmount?
+    let logger: Logger
+    /// Counts a refusal by its reason (`switchboard_refused_total`).
+    let refused: (@Sendable (String) -> Void)?
     /// Per request received and not yet answered (HTTP/1.1 may pipeline): whether its answer closes the connection,
     /// and whether it is HTTP/1.0.
     private var answers: [(close: Bool, http10: Bool)] = []
@@ -92,10 +99,24 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var tookOver = false
     /// One timer per connection at a time, not one per request: it fires at the oldest unfinished request's deadline.
     private var bodyTimer: Scheduled<Void>?
-    /// When the request being received started (its head), while its end has not arrived.
+    private var timerDeadline: NIODeadline?
+    /// When the request being received sent its head, while its end has not arrived.
     private var receivingSince: NIODeadline?
+    /// When the request being received sent its first byte (only with `clientTimeout`), while its end has not arrived.
+    private var startedAt: NIODeadline?
+    /// No byte of the next request has arrived yet.
+    private var betweenRequests = true
+    /// The request being received is on `/v1/messages` (its errors in Anthropic's shape), and its path for the log.
+    private var anthropic = false
+    private var path: String?
 
-    init(requestTimeout: TimeAmount) { self.requestTimeout = requestTimeout }
+    init(requestTimeout: TimeAmount, clientTimeout: TimeAmount? = nil, logger: Logger = Logger(label: "switchboard"),
+         refused: (@Sendable (String) -> Void)? = nil) {
+        self.requestTimeout = requestTimeout
+        self.clientTimeout = clientTimeout
+        self.logger = logger
+        self.refused = refused
+    }
 
     func handlerAdded(context: ChannelHandlerContext) { ClientConnection.register(connection, context.channel) }
 
@@ -116,10 +137,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             answers.append((!head.isKeepAlive || head.headers.contains(name: "upgrade"), head.version.major == 1 && head.version.minor == 0))
-            receivingSince = .now()
-            if bodyTimer == nil { armTimer(context, at: receivingSince! + requestTimeout) }
+            if betweenRequests { requestStarted(context) }   // its bytes came with the previous request's
+            receivingSince = context.eventLoop.now
+            (anthropic, path) = (head.uri.hasPrefix("/v1/messages"), String(head.uri.prefix { $0 != "?" }.prefix(256)))
+            armTimer(context)
         case .end:
-            receivingSince = nil
+            (receivingSince, startedAt, betweenRequests, path) = (nil, nil, true, nil)
         case .body:
             break
         }
@@ -162,8 +185,20 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is RequestBytesWatch.Arrived {
+            if betweenRequests, !tookOver { requestStarted(context) }
+            return
+        }
         if let e = event as? ChannelEvent, e == .inputClosed { connection.markGone() }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The first byte of a request arrived: with `clientTimeout`, the whole request is due by then + that.
+    private func requestStarted(_ context: ChannelHandlerContext) {
+        betweenRequests = false
+        guard clientTimeout != nil else { return }
+        startedAt = context.eventLoop.now
+        armTimer(context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -172,19 +207,34 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    /// Checks, at `deadline`, whether the request being received is late: 408 if so, else waits for the next deadline
-    /// (the timer is re-armed only while a request is being received).
-    private func armTimer(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
-        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+    /// When the request being received is due: its body `requestTimeout` after its head, all of it `clientTimeout`
+    /// after its first byte, whichever comes first (nil between requests).
+    private var deadline: NIODeadline? {
+        let body = receivingSince.map { $0 + requestTimeout }
+        let whole = clientTimeout.flatMap { t in startedAt.map { $0 + t } }
+        guard let body, let whole else { return body ?? whole }
+        return min(body, whole)
+    }
+
+    /// Makes sure the timer fires by the current request's deadline. At the deadline, a request still being received
+    /// gets 408; otherwise the timer waits for the next deadline (it is re-armed only while a request is being
+    /// received).
+    private func armTimer(_ context: ChannelHandlerContext) {
+        guard let due = deadline, timerDeadline.map({ due < $0 }) ?? true else { return }
+        bodyTimer?.cancel()
+        timerDeadline = due
+        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [weak self] in
             guard let self else { return }
-            self.bodyTimer = nil
-            guard !self.tookOver, let since = self.receivingSince else { return }
-            if NIODeadline.now() >= since + self.requestTimeout {
-                self.refuse(context, status: .requestTimeout,
-                            #"{"error":{"message":"The request body did not arrive in time.","type":"invalid_request_error","param":null,"code":"request_timeout"}}"#)
-            } else {
-                self.armTimer(context, at: since + self.requestTimeout)
-            }
+            (self.bodyTimer, self.timerDeadline) = (nil, nil)
+            guard !self.tookOver, let due = self.deadline else { return }
+            guard context.eventLoop.now >= due else { return self.armTimer(context) }
+            let error = GatewayError(.requestTimeout, self.receivingSince == nil ? "The request did not arrive in time."
+                                                                                 : "The request body did not arrive in time.")
+            self.refused?(error.code.name)
+            self.logger.notice("Refused at the edge", metadata: [
+                "reason": "\(error.code.name)", "client.address": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
+                "path": "\(self.path ?? "-")"])
+            self.refuse(context, status: .requestTimeout, self.anthropic ? error.anthropicBody : error.openAIBody)
         }
     }
 
@@ -208,17 +258,35 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Hummingbird's HTTP/1 child channel with a `ConnectionGuard` right after the HTTP decoder.
+/// Tells the `ConnectionGuard` behind the HTTP decoder that bytes arrived (an `Arrived` event ahead of them), so it
+/// sees a request's first byte, not only its parsed head. Only there with `waf.client_timeout_s`.
+final class RequestBytesWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    struct Arrived {}
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireUserInboundEventTriggered(Arrived())
+        context.fireChannelRead(data)
+    }
+}
+
+/// Hummingbird's HTTP/1 child channel with a `ConnectionGuard` right after the HTTP decoder (and, with a client
+/// timeout, a `RequestBytesWatch` right before it).
 struct GuardedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
     let base: HTTP1Channel
     let requestTimeout: TimeAmount
+    var clientTimeout: TimeAmount?
+    var refused: (@Sendable (String) -> Void)?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let ops = channel.pipeline.syncOperations
             let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try ops.addHandler(ConnectionGuard(requestTimeout: requestTimeout), position: .after(decoder))
+            try ops.addHandler(ConnectionGuard(requestTimeout: requestTimeout, clientTimeout: clientTimeout, logger: logger, refused: refused),
+                               position: .after(decoder))
+            if clientTimeout != nil { try ops.addHandler(RequestBytesWatch(), position: .before(decoder)) }
             return value
         }
     }
@@ -227,11 +295,12 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1 with the gateway's connection rules (`ConnectionGuard`).
-    static func guardedHTTP1(idleTimeout: Duration, requestTimeout: Duration) -> HTTPServerBuilder {
+    /// HTTP/1 with the gateway's connection rules (`ConnectionGuard`); `refused` counts its 408s by reason.
+    static func guardedHTTP1(idleTimeout: Duration, requestTimeout: Duration, clientTimeout: Duration? = nil,
+                             refused: (@Sendable (String) -> Void)? = nil) -> HTTPServerBuilder {
         .init { responder in
             GuardedHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
-                                requestTimeout: TimeAmount(requestTimeout))
+                                requestTimeout: TimeAmount(requestTimeout), clientTimeout: clientTimeout.map(TimeAmount.init), refused: refused)
         }
     }
 }

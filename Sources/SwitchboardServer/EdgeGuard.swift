@@ -57,7 +57,9 @@ final class AuthFailureBook: Sendable {
 }
 
 /// The edge (`waf:`), before any key is looked at: a client outside `allow` or inside `deny` gets 403
-/// `ip_not_allowed`; an address that failed authentication too often gets 429 `auth_throttled` until its block ends.
+/// `ip_not_allowed`; an address that failed authentication too often gets 429 `auth_throttled` until its block ends;
+/// a request past `max_header_bytes` / `max_headers` gets 431 `headers_too_large`. A body past `waf`'s body limits is
+/// refused by the parse that reads it (`RequestLimits`), and counted here on its way out.
 /// Refusals are counted (`switchboard_refused_total{reason}`) and logged with the address and path, never a body.
 struct EdgeMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
@@ -87,20 +89,37 @@ struct EdgeMiddleware: RouterMiddleware {
                 throw refuse(GatewayError(.ipNotAllowed, "Requests from this address are not allowed."), address, request, context)
             }
         }
-        guard let address, let failures else { return try await next(request, context) }
-        if let wait = failures.blocked(address, now: now()) {
+        if let error = headerError(request.headers) { throw refuse(error, address, request, context) }
+        if let address, let failures, let wait = failures.blocked(address, now: now()) {
             throw refuse(GatewayError(.authThrottled, "Too many failed authentications from this address; retry in \(Int(wait.rounded(.up))) s.",
                                       retryAfterSeconds: max(1, Int(wait.rounded(.up)))), address, request, context)
         }
         do {
             return try await next(request, context)
         } catch let error as GatewayError where error.code == .invalidAPIKey || error.code == .missingAPIKey {
-            if failures.failed(address, now: now()) {
+            if let address, let failures, failures.failed(address, now: now()) {
                 context.logger.warning("Address blocked after failed authentications", metadata: [
                     "client.address": "\(address)", "failures": "\(failures.limits.max)", "block_s": "\(failures.limits.blockSeconds)"])
             }
             throw error
+        } catch let error as GatewayError where Self.bodyRefusals.contains(error.code) {
+            throw refuse(error, address, request, context)
         }
+    }
+
+    /// The codes of `RequestLimits`' refusals.
+    static let bodyRefusals: Set<GatewayError.Code> = [.jsonTooDeep, .tooManyMessages, .contentTooLarge]
+
+    /// 431 when the request's headers are more than `max_headers` fields or `max_header_bytes` of names and values.
+    func headerError(_ headers: HTTPFields) -> GatewayError? {
+        if let max = waf.maxHeaders, headers.count > max {
+            return GatewayError(.headersTooLarge, "The request has \(headers.count) header fields; this gateway accepts at most \(max).")
+        }
+        guard let max = waf.maxHeaderBytes else { return nil }
+        var bytes = 0
+        for field in headers { bytes += field.name.rawName.utf8.count + field.value.utf8.count }
+        guard bytes > max else { return nil }
+        return GatewayError(.headersTooLarge, "The request's headers are \(bytes) bytes; this gateway accepts at most \(max).")
     }
 
     private func refuse(_ error: GatewayError, _ address: String?, _ request: Request, _ context: Context) -> GatewayError {

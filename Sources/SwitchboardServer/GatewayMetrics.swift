@@ -46,6 +46,7 @@ final class GatewayMetrics: UsageRecorder {
     /// The request log's running totals as counters (only with a log).
     private let logTotals: (dropped: FollowingCounter, written: FollowingCounter, bodiesDropped: FollowingCounter)?
     static let refusalReasons = ["rate_limit_exceeded", "budget_exceeded", "overloaded", "model_not_allowed", "ip_not_allowed", "auth_throttled",
+                                 "headers_too_large", "json_too_deep", "too_many_messages", "content_too_large", "request_timeout",
                                  "pii_detected", "content_blocked"]
 
     /// The series of one public model, made once.

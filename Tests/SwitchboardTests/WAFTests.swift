@@ -107,4 +107,121 @@ import Testing
             #expect(error.description.contains("waf.deny[0]: \"10.66.0.0/99\" is not an IP address or network"))
         }
     }
+
+    // MARK: Limits on headers and bodies
+
+    static let limitsYAML = """
+        auth: { master_key: "sk-master", keys: [ { name: tester, key: "\(GatewayHarness.key)" } ] }
+        providers: [ { name: sim, kind: mock, seed: 1 } ]
+        models: [ { name: demo, deployments: [ { provider: sim, model: m } ] } ]
+        waf: { max_headers: 12, max_header_bytes: 2048, max_json_depth: 8, max_messages: 3, max_content_bytes: 600 }
+        """
+
+    static func chat(_ messages: Int, text: String = "hi", extra: String = "") -> String {
+        let m = Array(repeating: #"{"role":"user","content":"\#(text)"}"#, count: messages).joined(separator: ",")
+        return #"{"model":"demo","max_tokens":5,"messages":[\#(m)]\#(extra)}"#
+    }
+
+    @Test func theScanCountsTopLevelArraysAndStopsAtTheDepthAsked() throws {
+        let body = #"{"a":[1,[2,3],{"b":[]}],"e":[],"s":"x"}"#
+        let found = try Array(body.utf8).withUnsafeBytes { try JSONPeek.topLevel($0, keys: [Array("a".utf8), Array("e".utf8), Array("s".utf8)]) }
+        #expect(found.map { $0?.count } == [3, 0, 0])
+        let deep = #"{"a":[[[1]]]}"#   // the object is level 1, the innermost array level 4
+        #expect(throws: Never.self) { try Array(deep.utf8).withUnsafeBytes { _ = try JSONPeek.topLevel($0, keys: [], maxDepth: 4) } }
+        do {
+            _ = try Array(deep.utf8).withUnsafeBytes { try JSONPeek.topLevel($0, keys: [], maxDepth: 3) }
+            Issue.record("accepted")
+        } catch {
+            let syntax = error as? JSONPeek.SyntaxError
+            #expect(syntax?.tooDeep == true && syntax?.reason == "nesting deeper than 3 levels")
+        }
+        func refusal(_ parse: () throws -> Void) -> GatewayError? {
+            do { try parse() } catch { return error as? GatewayError }
+            return nil
+        }
+        // Without a limit of its own, a body past the parser's bound stays `invalid_json`; with one, `json_too_deep`.
+        let nested = ByteBuffer(string: #"{"model":"demo","messages":[{"role":"user","content":"hi"}],"x":\#(String(repeating: "[", count: 600))\#(String(repeating: "]", count: 600))}"#)
+        #expect(refusal { _ = try OpenAIRequest.chat(nested) }?.code == .invalidJSON)
+        let tooDeep = refusal { _ = try OpenAIRequest.chat(nested, limits: RequestLimits(maxJSONDepth: 100)) }
+        #expect(tooDeep?.code == .jsonTooDeep && tooDeep?.status == 400)
+        let embeddings = ByteBuffer(string: #"{"model":"e","input":["a","b","c"]}"#)
+        let many = refusal { _ = try OpenAIRequest.embeddings(embeddings, limits: RequestLimits(maxMessages: 2)) }
+        #expect(many?.code == .tooManyMessages && many?.param == "input")
+        #expect(refusal { _ = try OpenAIRequest.embeddings(embeddings, limits: RequestLimits(maxMessages: 3, maxContentBytes: 13)) } == nil)
+        let large = refusal { _ = try OpenAIRequest.embeddings(embeddings, limits: RequestLimits(maxContentBytes: 12)) }
+        #expect(large?.code == .contentTooLarge && large?.status == 413)
+        // A single string input is one entry.
+        #expect(refusal { _ = try OpenAIRequest.embeddings(ByteBuffer(string: #"{"model":"e","input":"abc"}"#), limits: RequestLimits(maxMessages: 1)) } == nil)
+    }
+
+    @Test func headersAndBodiesPastTheLimitsAreRefusedInEachAPIsShapeAndCounted() async throws {
+        try await withGateway(Self.limitsYAML) { (h: GatewayHarness) async throws in
+            #expect(try await h.post("/v1/chat/completions", Self.chat(3)).status == .ok)
+            #expect(try await h.post("/v1/messages", Self.chat(3)).status == .ok)
+
+            // Headers: too many fields, then too many bytes (on every route, before the key is looked at).
+            var many = HTTPFields()
+            for i in 0..<12 { many[HTTPField.Name("x-extra-\(i)")!] = "v" }
+            let counted = try await h.post("/v1/chat/completions", Self.chat(1), headers: many)
+            #expect(counted.status.code == 431 && counted.text.contains(#""code":"headers_too_large""#) && counted.text.contains(#""type":"invalid_request_error""#))
+            var big = HTTPFields()
+            big[HTTPField.Name("x-padding")!] = String(repeating: "p", count: 2100)
+            let sized = try await h.post("/v1/messages", Self.chat(1), headers: big)
+            #expect(sized.status.code == 431 && sized.text.hasPrefix(#"{"type":"error","error":{"type":"invalid_request_error""#), "\(sized.text)")
+            #expect(try await h.post("/v1/chat/completions", Self.chat(1), key: nil, headers: big).status.code == 431)
+
+            // Bodies: nesting, message count, content size, on each route that takes a conversation.
+            let deep = try await h.post("/v1/chat/completions", Self.chat(1, extra: #","tools":[[[[[[[[1]]]]]]]]"#))
+            #expect(deep.status == .badRequest && deep.text.contains(#""code":"json_too_deep""#), "\(deep.text)")
+            let deepMessages = try await h.post("/v1/messages", Self.chat(1, extra: #","metadata":{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":1}}}}}}}}"#))
+            #expect(deepMessages.status == .badRequest && deepMessages.text.contains(#""type":"invalid_request_error""#)
+                    && deepMessages.text.contains("deeper than 8 levels"))
+            let four = try await h.post("/v1/chat/completions", Self.chat(4))
+            #expect(four.status == .badRequest && four.text.contains(#""code":"too_many_messages""#) && four.text.contains(#""param":"messages""#))
+            #expect(try await h.post("/v1/messages", Self.chat(4)).status == .badRequest)
+            #expect(try await h.post("/v1/messages/count_tokens", Self.chat(4)).status == .badRequest)
+            let inputs = try await h.post("/v1/embeddings", #"{"model":"demo","input":["a","b","c","d"]}"#)
+            #expect(inputs.status == .badRequest && inputs.text.contains("too_many_messages") && inputs.text.contains(#""param":"input""#))
+            let long = try await h.post("/v1/chat/completions", Self.chat(1, text: String(repeating: "w", count: 600)))
+            #expect(long.status.code == 413 && long.text.contains(#""code":"content_too_large""#))
+            let longMessages = try await h.post("/v1/messages", Self.chat(1, text: String(repeating: "w", count: 600)))
+            #expect(longMessages.status.code == 413 && longMessages.text.contains(#""type":"request_too_large""#))
+            // The system prompt is part of an Anthropic conversation.
+            let system = #","system":"\#(String(repeating: "s", count: 600))""#
+            #expect(try await h.post("/v1/messages", Self.chat(1, extra: system)).status.code == 413)
+
+            let metrics = String(buffer: try await h.client.execute(uri: "/metrics", method: .get).body)
+            for (reason, n) in [("headers_too_large", 3), ("json_too_deep", 2), ("too_many_messages", 4), ("content_too_large", 3)] {
+                #expect(metrics.contains(#"switchboard_refused_total{reason="\#(reason)"} \#(n)"#), "\(reason): \(metrics.split(separator: "\n").filter { $0.contains("refused") })")
+            }
+        }
+    }
+
+    @Test func withoutLimitsTodaysBoundsHold() async throws {
+        try await withGateway(Self.yaml.replacingOccurrences(of: "  allow: [10.0.0.0/8, 2001:db8::/32]\n", with: "")) { (h: GatewayHarness) async throws in
+            var headers = HTTPFields()
+            headers[HTTPField.Name("x-forwarded-for")!] = "10.1.1.1"
+            for i in 0..<40 { headers[HTTPField.Name("x-extra-\(i)")!] = String(repeating: "v", count: 200) }
+            let body = Self.chat(50, text: String(repeating: "w", count: 100), extra: #","x":[[[[[[[[[[[[1]]]]]]]]]]]]"#)
+            #expect(try await h.post("/v1/chat/completions", body, headers: headers).status == .ok)
+        }
+    }
+
+    @Test func checkNamesLimitsOutOfRange() {
+        let yaml = Self.limitsYAML.replacingOccurrences(of: "max_json_depth: 8", with: "max_json_depth: 1000")
+            .replacingOccurrences(of: "max_header_bytes: 2048", with: "max_header_bytes: 100000")
+            .replacingOccurrences(of: "max_headers: 12", with: "max_headers: 0, client_timeout_s: -1")
+        do throws(ConfigError) {
+            _ = try ConfigLoader.load(yaml: yaml, environment: [:])
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description.contains("waf.max_json_depth: must be between 2 and 512, found 1000"))
+            #expect(error.description.contains("waf.max_header_bytes: must be between 256 and 81920, found 100000"))
+            #expect(error.description.contains("waf.max_headers: must be between 1 and 1000, found 0"))
+            #expect(error.description.contains("waf.client_timeout_s: must be between 0.001 and 3600, found -1"))
+        }
+        let config = try? ConfigLoader.load(yaml: Self.limitsYAML, environment: [:])
+        #expect(config?.waf.body == RequestLimits(maxJSONDepth: 8, maxMessages: 3, maxContentBytes: 600) && config?.waf.maxHeaders == 12)
+        #expect(config?.waf.clientTimeoutSeconds == nil && config?.waf.isActive == true)
+    }
 }
