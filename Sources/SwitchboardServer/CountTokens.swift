@@ -16,8 +16,11 @@ struct TokenCounter: Sendable {
     let routing: RoutingConfig
     let scrubber: SecretScrubber
     let virtualModels: [String]
+    /// `guardrails.pii`: what is counted upstream is masked like what is sent.
+    let privacy: PrivacyStage?
 
     init(_ gateway: Gateway) {
+        privacy = gateway.stages.request.lazy.compactMap { $0 as? PrivacyStage }.first
         table = gateway.table
         slotProviders = gateway.slotProviders
         routing = gateway.routing
@@ -27,6 +30,7 @@ struct TokenCounter: Sendable {
 
     func count(_ body: ByteBuffer, model: String, identity: Identity, requestID: String,
                clientHeaders: [(name: String, value: String)]) async throws(GatewayError) -> Response {
+        let body = try privacy?.masked(body, model: model, identity: identity, roots: ["system", "messages"]) ?? body
         // A virtual model (`router.models`) has no deployment of its own until a rule routes a request: estimated.
         let routed = table.models[model]
         guard routed != nil || virtualModels.contains(model) else {

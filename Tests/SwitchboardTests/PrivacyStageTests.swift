@@ -3,6 +3,7 @@ import HTTPTypes
 import NIOCore
 import SwitchboardCore
 @testable import SwitchboardServer
+import SwitchboardTesting
 import Testing
 
 /// The privacy guardrail in the running gateway (in process, echoing mock upstreams: the answer is what the upstream
@@ -125,6 +126,28 @@ import Testing
             #expect(r.status == .ok && r.header("x-switchboard-guardrails") == "pii=redact:email")
             let record = try #require(try await Self.logged(h).first)
             #expect(record.requestBody == #"{"model":"emb","input":["plain text","reach me at [EMAIL]"]}"#)
+        }
+    }
+
+    @Test func tokenCountsUpstreamAreMaskedOrBlockedLikeTheRequestsThemselves() async throws {
+        try await FakeUpstream.run({ _ in jsonReply(#"{"input_tokens":42}"#) }) { fake in
+            let yaml = """
+                auth:
+                  keys: [{ name: tester, key: "\(GatewayHarness.key)" }, { name: strict, key: "sk-strict" }]
+                providers: [{ name: claude, kind: anthropic, base_url: "http://127.0.0.1:\(fake.port)", api_key: "sk-up" }]
+                models: [{ name: claude, deployments: [{ provider: claude, model: claude-x }] }]
+                guardrails:
+                  pii: [{ name: strict, action: block, keys: [strict] }, { name: mask, action: pseudonymise }]
+                """
+            try await withGateway(yaml) { h in
+                let body = #"{"model":"claude","system":"for jane@example.com","messages":[{"role":"user","content":"card 4111 1111 1111 1111"}]}"#
+                let counted = try await h.post("/v1/messages/count_tokens", body)
+                #expect(counted.status == .ok && counted.text == #"{"input_tokens":42}"#)
+                let sent = try #require(fake.requests.first?.text)
+                #expect(sent.contains("[EMAIL_1]") && sent.contains("[CARD_1]") && !sent.contains("jane@") && !sent.contains("4111"))
+                let blocked = try await h.post("/v1/messages/count_tokens", body, key: "sk-strict")
+                #expect(blocked.status == .badRequest && fake.requests.count == 1)
+            }
         }
     }
 

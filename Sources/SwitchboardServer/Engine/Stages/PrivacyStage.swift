@@ -33,8 +33,7 @@ struct PrivacyStage: RequestStage {
             // The request log keeps the request without the values either.
             var redactor = PIIMasker(scanner: scanners[n], action: .redact)
             keepForLog(PIIBody.mask(body, roots: API.textRoots(call.request), &redactor), &exchange)
-            return .refuse(GatewayError(.piiDetected, "The request contains personal data or secrets (\(kinds.joined(separator: ", "))) "
-                                        + "that the gateway's policy '\(policy.name)' does not let through."))
+            return .refuse(Self.blocked(policy, kinds))
         }
         do {
             call.request = try API.rebuilt(call.request, body: masked)
@@ -44,6 +43,21 @@ struct PrivacyStage: RequestStage {
         keepForLog(masked, &exchange)
         if policy.action == .pseudonymise { call.pseudonyms = masker.originals }
         return .pass
+    }
+
+    static func blocked(_ policy: PIIPolicy, _ kinds: [String]) -> GatewayError {
+        GatewayError(.piiDetected, "The request contains personal data or secrets (\(kinds.joined(separator: ", "))) "
+                     + "that the gateway's policy '\(policy.name)' does not let through.")
+    }
+
+    /// For requests outside the engine (`count_tokens`): the body masked under the policy that applies to it (a
+    /// pseudonymised one is counted with its placeholders); throws when the policy blocks it.
+    func masked(_ body: ByteBuffer, model: String, identity: Identity, roots: Set<String>) throws(GatewayError) -> ByteBuffer {
+        guard let n = policies.firstIndex(where: { $0.scope.matches(model: model, key: identity.name, team: identity.team) }) else { return body }
+        var masker = PIIMasker(scanner: scanners[n], action: policies[n].action)
+        let masked = PIIBody.mask(body, roots: roots, &masker)
+        if !masker.found.isEmpty, policies[n].action == .block { throw Self.blocked(policies[n], masker.kindsFound) }
+        return masked ?? body
     }
 
     private func keepForLog(_ body: ByteBuffer?, _ exchange: inout Exchange) {
