@@ -1,7 +1,9 @@
 """End-to-end hardening checks on the built binary: what only a real server and real sockets show.
 
 HTTP/1.0 and `Connection: close` clients get their connection closed after the answer; `CONNECT` gets a 405 and a
-closed connection (no hang: the answer to a CONNECT has no body and ends with the connection); a client that sends its body too slowly gets 408 and is disconnected; a deeply nested
+closed connection (no hang: the answer to a CONNECT has no body and ends with the connection); a client that sends its body too slowly gets 408 and is disconnected, and so
+does one that trickles its headers a line at a time past `waf.client_timeout_s` (both counted in
+`switchboard_refused_total{reason="request_timeout"}`); a deeply nested
 body costs little on every route and does not stall `/healthz`; a client that goes away before its answer cancels
 the upstream request (recorded 499, not billed); `server.max_connections` holds new connections in the backlog
 until a place frees; with the descriptor limit at 256 and 300 connections the accept loop stays idle.
@@ -72,6 +74,7 @@ CONFIG = os.path.join(args.work, "hardening.yaml")
 with open(CONFIG, "w") as f:
     f.write(f"""
 server: {{ listen: "127.0.0.1:{PORT}", request_timeout_s: 1, max_connections: 40 }}
+waf: {{ client_timeout_s: 2 }}
 auth: {{ master_key: "{MASTER}", keys: [ {{ name: user, key: "sk-user" }} ] }}
 storage: memory
 providers:
@@ -199,31 +202,65 @@ def test_connect_gets_405_and_a_closed_connection() -> None:
     check(closed and time.monotonic() - started < 2, "CONNECT left the connection hanging")
 
 
-@runner.test
-def test_a_slow_body_gets_408_and_is_disconnected() -> None:
-    s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-user\r\n"
-              b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"model\":")
+def drip(s: socket.socket, data: bytes, every: float) -> tuple[bytes, bool, float]:
+    """Sends `data` on `s` every `every` seconds until the server answers or closes; returns what came back, whether
+    the server closed the connection, and the seconds it took."""
     started = time.monotonic()
     done = threading.Event()
 
-    def drip() -> None:          # one byte every 100 ms: never enough, never idle
+    def send() -> None:
         while not done.is_set():
             try:
-                s.sendall(b" ")
+                s.sendall(data)
             except OSError:
                 return
-            time.sleep(0.1)      # the point: a client this slow is what the test is about
+            time.sleep(every)    # the point: a client this slow is what the tests are about
 
-    dripper = threading.Thread(target=drip, daemon=True)
+    dripper = threading.Thread(target=send, daemon=True)
     dripper.start()
     out, closed = read_all(s)
     done.set()
     dripper.join()
     s.close()
-    elapsed = time.monotonic() - started
+    return out, closed, time.monotonic() - started
+
+
+def refused_timeouts() -> int:
+    m = re.search(r'^switchboard_refused_total\{reason="request_timeout"\} (\d+)', request("GET", BASE + "/metrics", timeout=5).body.decode(), re.M)
+    return int(m.group(1)) if m else -1
+
+
+@runner.test
+def test_a_slow_body_gets_408_and_is_disconnected() -> None:
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-user\r\n"
+              b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"model\":")
+    out, closed, elapsed = drip(s, b" ", 0.1)     # one byte every 100 ms: never enough, never idle
     check(out.startswith(b"HTTP/1.1 408") and b"request_timeout" in out, f"answer: {out[:300]!r}")
     check(closed and elapsed < 4, f"closed={closed} after {elapsed:.1f}s (request_timeout_s is 1)")
+
+
+@runner.test
+def test_a_slowloris_head_gets_408_within_the_client_timeout_and_is_disconnected() -> None:
+    before = refused_timeouts()
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=8)
+    s.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n")
+    out, closed, elapsed = drip(s, b"X-Drip: 1\r\n", 0.2)    # a header line every 200 ms: never idle, never done
+    check(out.startswith(b"HTTP/1.1 408") and b'"code":"request_timeout"' in out, f"answer: {out[:300]!r}")
+    check(b"did not arrive in time" in out, f"answer: {out[:300]!r}")
+    check(closed and 1.5 < elapsed < 4, f"closed={closed} after {elapsed:.1f}s (waf.client_timeout_s is 2)")
+    check_eq(refused_timeouts(), before + 1, "switchboard_refused_total{reason=\"request_timeout\"} after one slow head")
+
+
+@runner.test
+def test_a_slow_anthropic_body_gets_its_408_in_anthropics_shape() -> None:
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+    s.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: sk-user\r\n"
+              b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{")
+    out, closed, elapsed = drip(s, b" ", 0.1)
+    _, _, body = out.partition(b"\r\n\r\n")
+    check(out.startswith(b"HTTP/1.1 408") and closed and elapsed < 4, f"closed={closed} after {elapsed:.1f}s: {out[:200]!r}")
+    check_eq(json.loads(body).get("type"), "error", "the 408 on /v1/messages in Anthropic's shape")
 
 
 @runner.test
