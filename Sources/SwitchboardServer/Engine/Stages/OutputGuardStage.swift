@@ -84,15 +84,28 @@ struct OutputGuardStage: ResponseStage {
     }
 }
 
-/// One output policy's local checks: personal data and secrets, deny patterns.
+/// One output policy's local checks for one answer: personal data and secrets, deny patterns.
 struct OutputChecks: Sendable {
     let policy: OutputPolicy
     let scanner: PIIScanner
+    /// The deny patterns, compiled once per answer (`Regex` is not `Sendable`; an answer is checked by one task at a
+    /// time).
+    private final class Compiled: @unchecked Sendable {
+        let regexes: [Regex<AnyRegexOutput>]
+        init(_ patterns: [String]) { regexes = patterns.compactMap { try? Regex($0) } }
+    }
+    private let compiled: Compiled
+
+    init(policy: OutputPolicy, scanner: PIIScanner) {
+        self.policy = policy
+        self.scanner = scanner
+        compiled = Compiled(policy.deny)
+    }
 
     /// What the texts hold that they must not (kinds, and `deny` for a pattern); nil when nothing.
     func findings(in texts: [String]) -> [String]? {
         var found = Set<String>()
-        let regexes = policy.deny.compactMap { try? Regex($0) }
+        let regexes = compiled.regexes
         for text in texts {
             if !policy.pii.isEmpty { for span in scanner.scan(text) { found.insert(span.kind.name) } }
             if regexes.contains(where: { text.contains($0) }) { found.insert("deny") }
@@ -104,7 +117,7 @@ struct OutputChecks: Sendable {
     func redact(_ text: String) -> String {
         var masker = PIIMasker(scanner: scanner, action: .redact)
         var out = policy.pii.isEmpty ? text : masker.mask(text) ?? text
-        for pattern in policy.deny { if let regex = try? Regex(pattern) { out.replace(regex, with: "[REDACTED]") } }
+        for regex in compiled.regexes { out.replace(regex, with: "[REDACTED]") }
         return out
     }
 
