@@ -103,6 +103,7 @@ public final class PostgresStorage: Storage {
         (6, [GovernanceSchema.logIDIndex]),
         (7, ["ALTER TABLE request_log ADD COLUMN route_rule TEXT"]),
         (8, AuditSchema.table(integer: "BIGINT", collate: #" COLLATE "C""#)),
+        (9, ReviewSchema.table(integer: "BIGINT", collate: #" COLLATE "C""#)),
     ]
 
     /// One admission in one statement (see `PostgresAdmission`): locks the scopes, checks rate limits (the last 60

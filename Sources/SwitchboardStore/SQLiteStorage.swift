@@ -66,6 +66,7 @@ public final class SQLiteStorage: Storage {
         (7, [GovernanceSchema.logIDIndex]),
         (8, ["ALTER TABLE request_log ADD COLUMN route_rule TEXT"]),
         (9, AuditSchema.table(integer: "INTEGER")),
+        (10, ReviewSchema.table(integer: "INTEGER")),
     ]
 
     /// Serialises writes: a transaction spans several statements on the one connection.

@@ -273,6 +273,12 @@ struct FailingAuditStorage: Storage {
     func insertAudit(_ entries: [AuditEntry]) async throws { throw Down() }
     func audit(_ query: AuditQuery) async throws -> [AuditEntry] { [] }
     func deleteAudit(beforeMs: Int64) async throws -> Int { 0 }
+    func insertReview(_ ticket: ReviewTicket) async throws { try await base.insertReview(ticket) }
+    func review(id: String) async throws -> ReviewTicket? { try await base.review(id: id) }
+    func reviews(status: ReviewTicket.Status?, limit: Int) async throws -> [ReviewTicket] { try await base.reviews(status: status, limit: limit) }
+    func decideReview(id: String, from: ReviewTicket.Status, _ decision: ReviewDecision) async throws -> Bool {
+        try await base.decideReview(id: id, from: from, decision)
+    }
     func spend(scope: String, fromDay: Int) async throws -> SpendLedger { try await base.spend(scope: scope, fromDay: fromDay) }
     func close() async throws {}
 }

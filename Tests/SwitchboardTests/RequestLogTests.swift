@@ -58,6 +58,12 @@ struct CountingStorageAdapter: Storage {
     func insertAudit(_ entries: [AuditEntry]) async throws { try await inner.base.insertAudit(entries) }
     func audit(_ query: AuditQuery) async throws -> [AuditEntry] { try await inner.base.audit(query) }
     func deleteAudit(beforeMs: Int64) async throws -> Int { try await inner.base.deleteAudit(beforeMs: beforeMs) }
+    func insertReview(_ ticket: ReviewTicket) async throws { try await inner.base.insertReview(ticket) }
+    func review(id: String) async throws -> ReviewTicket? { try await inner.base.review(id: id) }
+    func reviews(status: ReviewTicket.Status?, limit: Int) async throws -> [ReviewTicket] { try await inner.base.reviews(status: status, limit: limit) }
+    func decideReview(id: String, from: ReviewTicket.Status, _ decision: ReviewDecision) async throws -> Bool {
+        try await inner.base.decideReview(id: id, from: from, decision)
+    }
     func close() async throws {}
 }
 
