@@ -21,6 +21,8 @@ extension GatewayError {
             case jsonTooDeep = "json_too_deep", tooManyMessages = "too_many_messages", contentTooLarge = "content_too_large"
             // Guardrails (`guardrails:`)
             case piiDetected = "pii_detected", contentBlocked = "content_blocked"
+            // Human review (`review:`)
+            case reviewRejected = "review_rejected", reviewTimeout = "review_timeout"
             // The gateway
             case internalError = "internal_error", storageError = "storage_error", storageUnavailable = "storage_unavailable"
             case shuttingDown = "shutting_down", overloaded, noHealthyDeployment = "no_healthy_deployment"
@@ -49,10 +51,10 @@ extension GatewayError {
                  .unsupportedEndpoint, .encryptionKeyMissing, .upstreamRejected, .piiDetected, .contentBlocked, .jsonTooDeep,
                  .tooManyMessages: 400
             case .missingAPIKey, .invalidAPIKey: 401
-            case .forbidden, .modelNotAllowed, .ipNotAllowed: 403
+            case .forbidden, .modelNotAllowed, .ipNotAllowed, .reviewRejected: 403
             case .modelNotFound, .notFound, .unknownURL: 404
             case .methodNotAllowed: 405
-            case .requestTimeout: 408
+            case .requestTimeout, .reviewTimeout: 408
             case .conflict, .keyRevoked, .teamInUse: 409
             case .requestTooLarge, .contentTooLarge: 413
             case .headersTooLarge: 431
@@ -108,6 +110,8 @@ extension GatewayError {
         public static let contentTooLarge = Code(.contentTooLarge)
         public static let piiDetected = Code(.piiDetected)
         public static let contentBlocked = Code(.contentBlocked)
+        public static let reviewRejected = Code(.reviewRejected)
+        public static let reviewTimeout = Code(.reviewTimeout)
         public static let rateLimitExceeded = Code(.rateLimitExceeded)
         public static let budgetExceeded = Code(.budgetExceeded)
         public static let clientClosedRequest = Code(.clientClosedRequest)

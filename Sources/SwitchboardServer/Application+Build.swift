@@ -98,7 +98,8 @@ public struct GatewayServices: Sendable {
         }
         gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: clock,
                           admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber,
-                          extraStages: extraStages, geoip: config.router.geoip.flatMap { try? MaxMindDB(path: $0.database) })
+                          extraStages: extraStages, geoip: config.router.geoip.flatMap { try? MaxMindDB(path: $0.database) },
+                          reviews: ReviewDesk(config: config.review, storage: storage, clock: clock, now: wallClock))
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
         let auditFailures = CoreMetrics.Counter(label: "switchboard_audit_write_failures_total", factory: metrics.factory)
@@ -128,6 +129,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
         "/admin/credentials": [.get], "/admin/credentials/*": [.put, .delete], "/admin/logs": [.get], "/admin/logs/*": [.get], "/admin/analytics": [.get],
         "/admin/config": [.get], "/admin/route/explain": [.post], "/admin/audit": [.get],
+        "/v1/reviews/*": [.get], "/admin/reviews": [.get], "/admin/reviews/*": [.get], "/admin/reviews/*/approve": [.post], "/admin/reviews/*/reject": [.post],
     ]
     router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
     if services.config.waf.isActive { router.add(middleware: EdgeMiddleware(waf: services.config.waf, metrics: services.metrics)) }
@@ -219,6 +221,10 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     AdminAPI.add(to: admin, service: services.keyService, storage: services.storage)
     CredentialsAPI.add(to: admin, config: services.config, storage: services.storage, overrides: services.credentials, auditor: services.auditor)
     AuditAPI.add(to: admin, storage: services.storage)
+    if let desk = gateway.reviews {
+        ReviewAPI.add(reviewers: admin, desk: desk, auditor: services.auditor)
+        ReviewAPI.add(clients: v1, desk: desk, gateway: gateway)
+    }
     let requestLog = services.requestLog
     LogsAPI.add(to: admin, storage: services.storage, flush: { await requestLog.flush() })
     ConfigAPI.add(to: admin, config: services.config, source: services.configSource)

@@ -17,6 +17,8 @@ protocol ClientAPI: Sendable {
     static func rebuilt(_ request: Request, body: ByteBuffer) throws(GatewayError) -> Request
     /// The top-level members of the request whose strings are texts (what guardrails read).
     static func textRoots(_ request: Request) -> Set<String>
+    /// The API's name on review tickets (`openai`, `anthropic`).
+    static var reviewName: String { get }
     /// The shape of the answers, for the response stages that rewrite their texts (nil: answers hold no text).
     static func answerFormat(_ request: Request) -> AnswerFormat?
     static func isStream(_ request: Request) -> Bool
@@ -43,6 +45,7 @@ enum OpenAIAPI: ClientAPI {
     static func rebuilt(_ r: OpenAIRequest, body: ByteBuffer) throws(GatewayError) -> OpenAIRequest { try r.rebuilt(body) }
     static func textRoots(_ r: OpenAIRequest) -> Set<String> { r.endpoint == .chatCompletions ? ["messages"] : ["input"] }
     static func answerFormat(_ r: OpenAIRequest) -> AnswerFormat? { r.endpoint == .chatCompletions ? .openAIChat : nil }
+    static let reviewName = "openai"
     static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
     static func needs(_ r: OpenAIRequest) -> RequestNeeds { r.needs }
     static func affinityKey(_ r: OpenAIRequest) -> String? { r.user }
@@ -66,6 +69,7 @@ enum AnthropicAPI: ClientAPI {
     }
     static func textRoots(_ r: AnthropicMessagesRequest) -> Set<String> { ["system", "messages"] }
     static func answerFormat(_ r: AnthropicMessagesRequest) -> AnswerFormat? { .anthropicMessages }
+    static let reviewName = "anthropic"
     static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
     static func needs(_ r: AnthropicMessagesRequest) -> RequestNeeds { r.needs }
     static func affinityKey(_ r: AnthropicMessagesRequest) -> String? { r.user }

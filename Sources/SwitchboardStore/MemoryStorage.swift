@@ -13,6 +13,7 @@ public final class MemoryStorage: Storage {
         var credentials: [String: StoredCredential] = [:]
         /// The audit log, oldest first, at most `auditCapacity` entries.
         var audit: [AuditEntry] = []
+        var reviews: [String: ReviewTicket] = [:]
         /// Bodies by request id, oldest first, at most `maxBodyBytes` in all.
         var bodies: [String: (request: String?, response: String?)] = [:]
         var bodyOrder: [String] = []
@@ -178,6 +179,34 @@ public final class MemoryStorage: Storage {
             let before = s.audit.count
             s.audit.removeAll { $0.atMs < beforeMs }
             return before - s.audit.count
+        }
+    }
+
+    public func insertReview(_ ticket: ReviewTicket) async throws {
+        state.withLock { $0.reviews[ticket.id] = ticket }
+    }
+
+    public func review(id: String) async throws -> ReviewTicket? {
+        state.withLock { $0.reviews[id] }
+    }
+
+    public func reviews(status: ReviewTicket.Status?, limit: Int) async throws -> [ReviewTicket] {
+        state.withLock { s in
+            Array(s.reviews.values.filter { status == nil || $0.status == status }
+                .sorted { ($0.createdMs, $0.id) > ($1.createdMs, $1.id) }.prefix(max(limit, 0)))
+        }
+    }
+
+    public func decideReview(id: String, from: ReviewTicket.Status, _ decision: ReviewDecision) async throws -> Bool {
+        state.withLock { s in
+            guard var ticket = s.reviews[id], ticket.status == from else { return false }
+            ticket.status = decision.status
+            ticket.decidedBy = decision.by
+            ticket.decidedMs = decision.atMs
+            if let note = decision.note { ticket.note = note }
+            if let edited = decision.edited { ticket.edited = edited }
+            s.reviews[id] = ticket
+            return true
         }
     }
 

@@ -53,6 +53,18 @@ public protocol Storage: Sendable {
     /// Deletes audit entries older than `beforeMs` (milliseconds since 1970); how many were deleted.
     func deleteAudit(beforeMs: Int64) async throws -> Int
 
+    // MARK: Human review
+
+    /// Stores a new ticket.
+    func insertReview(_ ticket: ReviewTicket) async throws
+    /// One ticket, or nil.
+    func review(id: String) async throws -> ReviewTicket?
+    /// Tickets with `status` (any when nil), newest first, at most `limit`.
+    func reviews(status: ReviewTicket.Status?, limit: Int) async throws -> [ReviewTicket]
+    /// Moves a ticket from `from` to the decision's status, atomically across replicas: false when it was not in
+    /// `from` any more (someone else decided, or it expired). `edited` and `note` are kept when given.
+    func decideReview(id: String, from: ReviewTicket.Status, _ decision: ReviewDecision) async throws -> Bool
+
     // MARK: Spend
 
     /// The spend of `scope` (`key:ID` or `team:NAME`) by UTC day from `fromDay` on, and the sum before it.

@@ -184,19 +184,19 @@ import Testing
         }
     }
 
-    @Test func theLastTierKeepsItsAnswerAndReviewIsRefusedClearly() async throws {
+    @Test func theLastTierKeepsItsAnswerAndTheReviewTierHoldsTheRequest() async throws {
         // Only one tier left to check against: its answer is the answer, whatever the check says.
         let yaml = Self.escalating.replacingOccurrences(of: "tiers: [small, large], escalate", with: "tiers: [small], escalate")
         try await withGateway(yaml) { h in
             let r = try await h.post("/v1/chat/completions", Self.chat("hello"))
             #expect(r.status == .ok && r.header("x-switchboard-model") == "small")
         }
-        try await withGateway(Self.escalating) { h in
-            // small serves; when it cannot, the review tier is refused clearly (no review queues yet).
+        try await withGateway(Self.escalating + "\nreview: { wait_s: 1 }\n") { h in
+            // small serves; when it cannot, the request is held for a person (nobody decides here: it times out).
             let ok = try await h.post("/v1/chat/completions", Self.chat("hello", model: "auto-review"))
             #expect(ok.status == .ok && ok.header("x-switchboard-model") == "small")
             let held = try await h.post("/v1/chat/completions", Self.chat("hi", model: "auto-review", extra: #","provider":{"only":["nowhere"]}"#))
-            #expect(held.status == .forbidden && held.text.contains("review"))
+            #expect(held.status == .requestTimeout && held.errorObject?["code"] as? String == "review_timeout")
         }
     }
 

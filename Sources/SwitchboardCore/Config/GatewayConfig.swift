@@ -19,6 +19,8 @@ public struct GatewayConfig: Sendable {
     public var waf = WAFConfig()
     /// `guardrails:` — what may go upstream and come back (personal data).
     public var guardrails = GuardrailsConfig()
+    /// `review:` — how requests held for a person wait for the decision.
+    public var review = ReviewConfig()
     /// `audit:` — how long the audit log of admin actions is kept.
     public var audit = AuditConfig()
 

@@ -49,14 +49,17 @@ final class Gateway: Sendable {
     let bodyLimit: Int?
     /// OpenTelemetry spans (nil: tracing off).
     let tracing: GatewayTracing?
+    /// Human review of held requests (nil: no storage for tickets, as in tests without it).
+    let reviews: ReviewDesk?
     /// Takes provider keys and anything credential-shaped out of what upstreams say before a client sees it.
     let scrubber: SecretScrubber
 
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
          clock: any EngineClock = SystemEngineClock(), admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
          credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil, scrubber: SecretScrubber? = nil,
-         extraStages: EngineStages = EngineStages(), geoip: MaxMindDB? = nil) {
+         extraStages: EngineStages = EngineStages(), geoip: MaxMindDB? = nil, reviews: ReviewDesk? = nil) {
         self.tracing = tracing
+        self.reviews = reviews
         self.scrubber = scrubber ?? SecretScrubber(providers: config.providers)
         self.admission = admission
         self.alerts = alerts
@@ -99,7 +102,7 @@ final class Gateway: Sendable {
     func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil,
                                traceHeaders: TraceHeaders = .init(), headers: HTTPFields = [:], clientAddress: String? = nil,
-                               logger: Logger) async -> Response {
+                               logger: Logger, reviewed: ReviewTicket? = nil) async -> Response {
         var call = Call<API>(request: request, identity: identity, requestID: requestID, clientHeaders: clientHeaders, affinity: affinity,
                              traceHeaders: traceHeaders, logger: logger, headers: headers, clientAddress: clientAddress)
         var exchange = Exchange(endpoint: API.endpoint(request), model: call.model, stream: API.isStream(request), identity: identity,
@@ -109,7 +112,8 @@ final class Gateway: Sendable {
         if let error = identify(&call, into: &exchange) { return exchange.fail(error, api: API.self, recorder) }
         // 2. admit
         if let (error, headers) = await admit(call, &exchange) { return exchange.fail(error, api: API.self, recorder, headers: headers) }
-        // 3. request stages
+        // 3. request stages (for a request a reviewer let go, none holds it again)
+        call.reviewed = reviewed != nil
         switch await stages.runRequest(&call, &exchange) {
         case .pass: break
         case .refuse(let error): return exchange.fail(error, api: API.self, recorder)
@@ -117,7 +121,11 @@ final class Gateway: Sendable {
             exchange.finish(status: Int(response.status.code), usage: nil)
             exchange.emit(recorder)
             return response
+        case .review(let reason):
+            // 3½. review (Review.swift): a person decides
+            if case .respond(let response) = await hold(&call, &exchange, reason: reason) { return response }
         }
+        if let reviewed, let desk = reviews, case .respond(let response) = resume(reviewed, &call, &exchange, desk: desk) { return response }
         // 4. plan
         guard var plan = plan(call) else { return exchange.fail(.unknownModel(call.model), api: API.self, recorder) }
         // 5. attempt (6. hedge inside)

@@ -32,6 +32,8 @@ struct Call<API: ClientAPI>: Sendable {
     var outputCheck: OutputCheck?
     /// Set by the privacy guardrail (`pseudonymise`): each placeholder sent upstream and the value it stands for.
     var pseudonyms: [String: String]?
+    /// A reviewer approved this request: stages that would hold it for review let it go.
+    var reviewed = false
 
     var model: String { API.model(request) }
 }

@@ -18,6 +18,8 @@ enum RequestVerdict: Sendable {
     case answer(Response)
     /// The request may not go on.
     case refuse(GatewayError)
+    /// A person must decide (why): the request is held once every stage has run (`review:`).
+    case review(String)
 }
 
 /// A step every request takes after admission and before it is planned: it may inspect and rewrite the request,
@@ -92,12 +94,17 @@ struct EngineStages: Sendable {
 
     /// Runs the request stages in order until one answers or refuses.
     func runRequest<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
+        var held: String?
         for stage in request {
-            let verdict = await stage.handle(&call, &exchange)
-            if case .pass = verdict { continue }
-            return verdict
+            switch await stage.handle(&call, &exchange) {
+            case .pass: continue
+            case .review(let reason):
+                // The later stages still run (masking, routing): the ticket holds the request as it would go upstream.
+                if !call.reviewed, held == nil { held = reason }
+            case let verdict: return verdict
+            }
         }
-        return .pass
+        return held.map { .review($0) } ?? .pass
     }
 
     /// The response stages' states for one answer (empty when none has anything to do).

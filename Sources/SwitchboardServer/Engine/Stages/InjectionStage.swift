@@ -3,7 +3,7 @@ import SwitchboardCore
 
 /// Request stage: prompt-injection and jailbreak attempts (`guardrails.injection`). The first policy whose scope
 /// matches decides what a request whose score reaches its threshold gets: `log`, `flag` (it goes on, marked in
-/// `x-switchboard-guardrails`), `block` (400 `content_blocked`, naming the signals) or `review`. What is scored: each
+/// `x-switchboard-guardrails`), `block` (400 `content_blocked`, naming the signals) or `review` (held for a person, `review:`). What is scored: each
 /// of the last 32 messages' texts — the user's turns and tool results, never the operator's system prompt —
 /// taking the highest score.
 struct InjectionStage: RequestStage {
@@ -42,8 +42,7 @@ struct InjectionStage: RequestStage {
             return .refuse(GatewayError(.contentBlocked, "The request was blocked by the guardrail '\(policy.name)': it looks like a prompt "
                                         + "injection or jailbreak attempt (score \(score); \(reasons))."))
         case .review:
-            return .refuse(GatewayError(.forbidden, "The guardrail '\(policy.name)' sends this request to a person for review, and review "
-                                        + "queues are not available in this version of Switchboard; the request was not sent."))
+            return .review("guardrail '\(policy.name)': prompt injection score \(score) (\(reasons))")
         }
     }
 

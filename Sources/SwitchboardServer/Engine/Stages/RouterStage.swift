@@ -48,10 +48,7 @@ struct RouterStage: RequestStage {
                 exchange.route = RouteNote(rule: rule.name)
             }
             exchange.record.routeRule = rule.name
-            if choice.model == reviewTier {
-                return .refuse(GatewayError(.forbidden, "The routing rule '\(rule.name)' sends this request to a person for review, and review "
-                    + "queues are not available in this version of Switchboard; the request was not sent."))
-            }
+            if choice.model == reviewTier { return .review("routing rule '\(rule.name)'") }
             call.escalation = choice.escalation
             if let escalate = rule.escalate, escalate.checksAnswers, !(choice.escalation ?? []).isEmpty {
                 call.outputCheck = OutputCheck(escalation: escalate, wantsJSON: API.needs(call.request).jsonMode)
