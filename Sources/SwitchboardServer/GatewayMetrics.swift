@@ -227,7 +227,7 @@ struct PrometheusFactory: MetricsFactory {
         "switchboard_fallbacks_total": "Requests answered by a fallback model.",
         "switchboard_hedges_total": "Requests for which a hedge was started.",
         "switchboard_in_flight": "Requests being served (a stream until it ends).",
-        "switchboard_refused_total": "Requests refused before reaching any upstream.",
+        "switchboard_refused_total": "Requests refused (and answers withheld by output guardrails), by reason.",
         "switchboard_deployment_state": "1 for the deployment's current health state, 0 for the others.",
         "switchboard_deployment_ejections": "Ejections in a row (passive health).",
         "switchboard_deployment_consecutive_failures": "Failures in a row since the last success.",

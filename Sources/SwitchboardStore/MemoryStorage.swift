@@ -183,7 +183,10 @@ public final class MemoryStorage: Storage {
     }
 
     public func insertReview(_ ticket: ReviewTicket) async throws {
-        state.withLock { $0.reviews[ticket.id] = ticket }
+        try state.withLock { s in
+            guard s.reviews[ticket.id] == nil else { throw StorageError.conflict("review \(ticket.id)") }
+            s.reviews[ticket.id] = ticket
+        }
     }
 
     public func review(id: String) async throws -> ReviewTicket? {

@@ -136,7 +136,7 @@ import Testing
             models: [{ name: chat, deployments: [{ provider: echo, model: e }] }]
             guardrails:
               pii: [{ name: p, action: pseudonymize, kinds: [emial] }]
-              injection: [{ name: i, action: stop, threshold: 2 }]
+              injection: [{ name: i, action: stop, threshold: 2 }, { name: i, action: log }]
               output:
                 - { name: o, action: block }
                 - { name: w, action: block, deny: ["("], webhook: { url: "ftp://x", on_error: maybe } }
@@ -146,7 +146,7 @@ import Testing
             Issue.record("expected errors")
         } catch {
             let text = "\(error)"
-            for expected in ["guardrails.pii[0].kinds[0]", "did you mean \"email\"", "guardrails.injection[0].action", "guardrails.injection[0].threshold",
+            for expected in ["guardrails.pii[0].kinds[0]", "did you mean \"email\"", "guardrails.injection[0].action", "guardrails.injection[0].threshold", "guardrails.injection[1].name",
                              "guardrails.output[0]: checks nothing", "guardrails.output[1].deny[0]", "guardrails.output[1].webhook.url",
                              "guardrails.output[1].webhook.on_error"] {
                 #expect(text.contains(expected), "missing \(expected) in \(text)")

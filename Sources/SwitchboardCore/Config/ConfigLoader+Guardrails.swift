@@ -126,11 +126,17 @@ extension Walker {
                 config.pii.append(policy)
             }
         }
+        var injectionNames = Set<String>()
         for (i, item) in (m["injection"].flatMap { sequence($0, "guardrails.injection") } ?? []).enumerated() {
-            if let policy = injectionPolicy(item, "guardrails.injection[\(i)]") { config.injection.append(policy) }
+            guard let policy = injectionPolicy(item, "guardrails.injection[\(i)]") else { continue }
+            if !injectionNames.insert(policy.name).inserted { problem("guardrails.injection[\(i)].name", "\"\(policy.name)\" is used by an earlier policy") }
+            config.injection.append(policy)
         }
+        var outputNames = Set<String>()
         for (i, item) in (m["output"].flatMap { sequence($0, "guardrails.output") } ?? []).enumerated() {
-            if let policy = outputPolicy(item, "guardrails.output[\(i)]") { config.output.append(policy) }
+            guard let policy = outputPolicy(item, "guardrails.output[\(i)]") else { continue }
+            if !outputNames.insert(policy.name).inserted { problem("guardrails.output[\(i)].name", "\"\(policy.name)\" is used by an earlier policy") }
+            config.output.append(policy)
         }
         return config
     }
