@@ -90,7 +90,7 @@ public struct InjectionModel: Sendable {
 
     /// The model built into the binary (decoded once, on first use).
     public static let embedded: InjectionModel = {
-        guard let bytes = decodeBase64(embeddedBase64) else { fatalError("embedded injection model: bad base64") }
+        guard let bytes = Base64.decode(embeddedBase64) else { fatalError("embedded injection model: bad base64") }
         do { return try InjectionModel(bytes: bytes) } catch { fatalError("embedded injection model: \(error)") }
     }()
 }
@@ -156,25 +156,6 @@ struct WordClasses: Sendable {
     }
 }
 
-/// FNV-1a (32-bit) and the mixing the Python side uses.
-enum FNV32 {
-    static let offset: UInt32 = 0x811C_9DC5
-    static let prime: UInt32 = 0x0100_0193
-
-    @inline(__always) static func fmix(_ x: UInt32) -> UInt32 {
-        var h = x
-        h ^= h >> 16
-        h = h &* 0x85EB_CA6B
-        h ^= h >> 13
-        h = h &* 0xC2B2_AE35
-        h ^= h >> 16
-        return h
-    }
-
-    @inline(__always) static func pair(_ previous: UInt32, _ current: UInt32) -> UInt32 {
-        (previous &* prime) ^ current ^ 0x9E37_79B9
-    }
-}
 
 /// Little-endian reads over a byte array.
 private struct ModelReader {
@@ -207,29 +188,3 @@ private struct ModelReader {
     }
 }
 
-/// Standard base64 (padding and whitespace ignored) for the embedded model; the module has no Foundation.
-private func decodeBase64(_ text: String) -> [UInt8]? {
-    var out: [UInt8] = []
-    out.reserveCapacity(text.utf8.count * 3 / 4)
-    var buffer: UInt32 = 0
-    var held = 0
-    for c in text.utf8 {
-        let v: UInt32
-        switch c {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a")) + 26
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0")) + 52
-        case UInt8(ascii: "+"): v = 62
-        case UInt8(ascii: "/"): v = 63
-        case UInt8(ascii: "="), UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
-        default: return nil
-        }
-        buffer = (buffer << 6) | v
-        held += 6
-        if held >= 8 {
-            held -= 8
-            out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(held)))
-        }
-    }
-    return out
-}

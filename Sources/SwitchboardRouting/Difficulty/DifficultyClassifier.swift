@@ -1,3 +1,5 @@
+import SwitchboardCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -48,7 +50,7 @@ public struct DifficultyClassifier: Sendable {
 
     /// One pass over the bytes: every token into the accumulator; returns the line count.
     private func scan(_ bytes: UnsafeBufferPointer<UInt8>, into acc: inout Accumulator) -> Int {
-        var hash = FNV.offset
+        var hash = FNV32.offset
         var numberLength = 0
         var kind = TokenKind.none
         var lines = 0
@@ -60,9 +62,9 @@ public struct DifficultyClassifier: Sendable {
             let isDigit = b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")
             if isLetter {
                 if kind == .number { acc.emitNumber(length: numberLength) }
-                if kind != .word { hash = FNV.offset; kind = .word }
+                if kind != .word { hash = FNV32.offset; kind = .word }
                 let lower = b < 0x80 ? b | 0x20 : b
-                hash = (hash ^ UInt32(lower)) &* FNV.prime
+                hash = (hash ^ UInt32(lower)) &* FNV32.prime
                 continue
             }
             if isDigit {
@@ -121,27 +123,6 @@ public struct DifficultyClassifier: Sendable {
 
 private enum TokenKind { case none, word, number }
 
-/// FNV-1a (32-bit) and the mixing the Python side uses.
-enum FNV {
-    static let offset: UInt32 = 0x811C_9DC5
-    static let prime: UInt32 = 0x0100_0193
-
-    @inline(__always) static func fmix32(_ x: UInt32) -> UInt32 {
-        var h = x
-        h ^= h >> 16
-        h = h &* 0x85EB_CA6B
-        h ^= h >> 13
-        h = h &* 0xC2B2_AE35
-        h ^= h >> 16
-        return h
-    }
-
-    @inline(__always) static func pair(_ previous: UInt32, _ current: UInt32) -> UInt32 {
-        (previous &* prime) ^ current ^ 0x9E37_79B9
-    }
-
-    @inline(__always) static func single(_ b: UInt8) -> UInt32 { (offset ^ UInt32(b)) &* prime }
-}
 
 /// The running sums of one scoring pass: hashed weights of every token and token pair, the counts and the cues.
 private struct Accumulator {
@@ -168,10 +149,10 @@ private struct Accumulator {
     static let number: UInt16 = 0x101
 
     @inline(__always) mutating func emit(_ hash: UInt32, kind: UInt16) {
-        sum += Int(table[Int(FNV.fmix32(hash) & mask)])
+        sum += Int(table[Int(FNV32.fmix(hash) & mask)])
         features += 1
         if hasPrevious {
-            sum += Int(table[Int(FNV.fmix32(FNV.pair(previous, hash)) & mask)])
+            sum += Int(table[Int(FNV32.fmix(FNV32.pair(previous, hash)) & mask)])
             features += 1
         }
         previous = hash
@@ -199,7 +180,7 @@ private struct Accumulator {
             if last == UInt16(UInt8(ascii: "/")) { cues[base + 4] += 1 }
         }
         let digit = UInt8(ascii: "0") + UInt8(min(length, 9))
-        emit((FNV.single(UInt8(ascii: "#")) ^ UInt32(digit)) &* FNV.prime, kind: Self.number)
+        emit((FNV32.single(UInt8(ascii: "#")) ^ UInt32(digit)) &* FNV32.prime, kind: Self.number)
     }
 
     @inline(__always) mutating func emitSymbol(_ b: UInt8) {
@@ -213,7 +194,7 @@ private struct Accumulator {
         case UInt8(ascii: "."): cues[base + 6] += 1
         default: break
         }
-        emit(FNV.single(b), kind: UInt16(b))
+        emit(FNV32.single(b), kind: UInt16(b))
     }
 }
 

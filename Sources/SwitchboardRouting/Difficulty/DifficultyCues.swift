@@ -1,3 +1,5 @@
+import SwitchboardCore
+
 /// The cues of a maths word problem's reasoning that the difficulty classifier counts in free-form prompts: words of
 /// a few groups (relations such as "twice" or "fewer", fractions, rates, what is left, totals…) and some symbols.
 /// The same lists, in the same order, as `CUE_WORDS` and `SYMBOL_CUES` in `scripts/router/features.py`.
@@ -37,8 +39,8 @@ struct CueTable: Sendable {
     init(groups: [[String]]) {
         for (index, words) in groups.enumerated() {
             for word in words {
-                var hash = FNV.offset
-                for b in word.utf8 { hash = (hash ^ UInt32(b)) &* FNV.prime }
+                var hash = FNV32.offset
+                for b in word.utf8 { hash = (hash ^ UInt32(b)) &* FNV32.prime }
                 var slot = Int(hash & UInt32(Self.slots - 1))
                 while masks[slot] != 0 && keys[slot] != hash { slot = (slot + 1) & (Self.slots - 1) }
                 keys[slot] = hash

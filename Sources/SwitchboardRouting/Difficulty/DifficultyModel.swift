@@ -1,3 +1,5 @@
+import SwitchboardCore
+
 /// The learned weights of the task-difficulty classifier, read from the `.sbdc` format that
 /// `scripts/router/train_classifier.py` writes (its module doc describes the layout and the training).
 ///
@@ -88,31 +90,3 @@ private struct ByteReader {
     mutating func f32() throws(DifficultyModelError) -> Float { Float(bitPattern: try u32()) }
 }
 
-/// A small base64 decoder (standard alphabet, padding, whitespace ignored), so the module needs no Foundation.
-enum Base64 {
-    static func decode(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count * 3 / 4)
-        var buffer: UInt32 = 0
-        var bitsHeld = 0
-        for c in text.utf8 {
-            let v: UInt32
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a")) + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0")) + 52
-            case UInt8(ascii: "+"): v = 62
-            case UInt8(ascii: "/"): v = 63
-            case UInt8(ascii: "="), UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): continue
-            default: return nil
-            }
-            buffer = (buffer << 6) | v
-            bitsHeld += 6
-            if bitsHeld >= 8 {
-                bitsHeld -= 8
-                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bitsHeld)))
-            }
-        }
-        return out
-    }
-}
