@@ -106,9 +106,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var startedAt: NIODeadline?
     /// No byte of the next request has arrived yet.
     private var betweenRequests = true
-    /// The request being received is on `/v1/messages` (its errors in Anthropic's shape), and its path for the log.
-    private var anthropic = false
-    private var path: String?
+    /// The target of the request being received, once its head is in (kept as is: looked at only on a timeout).
+    private var uri: String?
 
     init(requestTimeout: TimeAmount, clientTimeout: TimeAmount? = nil, logger: Logger = Logger(label: "switchboard"),
          refused: (@Sendable (String) -> Void)? = nil) {
@@ -139,10 +138,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             answers.append((!head.isKeepAlive || head.headers.contains(name: "upgrade"), head.version.major == 1 && head.version.minor == 0))
             if betweenRequests { requestStarted(context) }   // its bytes came with the previous request's
             receivingSince = context.eventLoop.now
-            (anthropic, path) = (head.uri.hasPrefix("/v1/messages"), String(head.uri.prefix { $0 != "?" }.prefix(256)))
+            uri = head.uri
             armTimer(context)
         case .end:
-            (receivingSince, startedAt, betweenRequests, path) = (nil, nil, true, nil)
+            (receivingSince, startedAt, betweenRequests, uri) = (nil, nil, true, nil)
         case .body:
             break
         }
@@ -231,10 +230,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let error = GatewayError(.requestTimeout, self.receivingSince == nil ? "The request did not arrive in time."
                                                                                  : "The request body did not arrive in time.")
             self.refused?(error.code.name)
+            let path = self.uri.map { String($0.prefix { $0 != "?" }.prefix(256)) }
             self.logger.notice("Refused at the edge", metadata: [
-                "reason": "\(error.code.name)", "client.address": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
-                "path": "\(self.path ?? "-")"])
-            self.refuse(context, status: .requestTimeout, self.anthropic ? error.anthropicBody : error.openAIBody)
+                "reason": "\(error.code.name)", "client.address": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")", "path": "\(path ?? "-")"])
+            // Errors on the Anthropic routes come in Anthropic's shape (a head not yet whole has no route: OpenAI's).
+            self.refuse(context, status: .requestTimeout, path?.hasPrefix("/v1/messages") == true ? error.anthropicBody : error.openAIBody)
         }
     }
 
