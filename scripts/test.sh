@@ -10,7 +10,8 @@
 # `switchboard check` on a good and a bad config; `switchboard simulate` on the shipped scenarios; a gateway plus a `switchboard mock-provider` upstream, exercised
 # through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
 # keys, rate limits and budgets made with `switchboard keys` on one process (SQLite) and on three replicas sharing a
-# throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py); HTTPS and mutual TLS with certificates made by
+# throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py), with requests held for review on one replica and
+# approved or rejected through another; HTTPS and mutual TLS with certificates made by
 # openssl (scripts/e2e/tls_test.py); connection rules, slow clients, deep bodies, clients that go away and descriptor limits
 # (scripts/e2e/hardening_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); personal data
 # blocked, redacted and pseudonymised through both SDKs, streamed and not (scripts/e2e/guardrails_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
