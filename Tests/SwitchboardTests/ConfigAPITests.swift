@@ -18,6 +18,7 @@ import Testing
         "org-token-secret-long-9876", "tiny-hdr-1", "ant-key-short", "urlpass-secret", "qparam-secret-123",
         "pg-password-secret-77", "hc-secret-header-value-5555", "webhooksecret-long-XYZ1",
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "azure-key-from-env-0042", "Bearer rule-token-in-a-regex-8888",
+        "webhook-query-secret-31", "webhook-header-secret-long-4242",
     ]
 
     static let yaml = """
@@ -59,6 +60,9 @@ import Testing
       rules:
         - { name: vip, when: { headers: { authorization: "Bearer rule-token-in-a-regex-8888" }, stream: true }, route: { model: big } }
         - { name: rest, route: { cheapest: [small, chat] } }
+    guardrails:
+      output: [{ name: mod, action: block, webhook: { url: "https://mod.example.test/check?token=webhook-query-secret-31", headers: { Authorization: "Bearer webhook-header-secret-long-4242" } } }]
+    review: { mode: ticket }
     logging: { access_log: true, bodies: { enabled: true, max_bytes: 4096 } }
     tracing: { enabled: false, endpoint: "https://otel.example.test:4318", headers: { x-honeycomb-team: "hc-secret-header-value-5555" } }
     """
@@ -178,6 +182,11 @@ import Testing
             #expect(rules.map { $0["name"] as? String } == ["vip", "rest"])
             #expect(rules[0]["when"] as? [String] == ["headers", "stream"] && rules[0]["route"] as? [String: String] == ["model": "big"])
             #expect(rules[1]["when"] as? [String] == [] && rules[1]["route"] as? [String: [String]] == ["cheapest": ["small", "chat"]])
+            let output = try #require(((json["guardrails"] as? [String: Any])?["output"] as? [[String: Any]])?.first)
+            let hook = try #require(output["webhook"] as? [String: Any])
+            #expect(hook["url"] as? String == "https://mod.example.test/check?token=****" && hook["on_error"] as? String == "allow")
+            #expect(hook["headers"] as? [String: String] == ["Authorization": "••••4242"])
+            #expect((json["review"] as? [String: Any])?["mode"] as? String == "ticket" && json["waf"] != nil)
         }
     }
 

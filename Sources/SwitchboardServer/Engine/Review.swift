@@ -56,7 +56,11 @@ extension Gateway {
             // A model no deployment serves (a virtual one whose rule chose review) or a timeout: the fallback model.
             if !approved || table.models[call.model] == nil {
                 guard let fallback = desk.config.fallbackModel ?? routing.defaultFallback else {
-                    return .respond(exchange.fail(desk.refusal(ticket), api: API.self, recorder))
+                    let error = approved
+                        ? GatewayError(.forbidden, "A reviewer approved this request (review \(ticket.id)), but the model it names ('\(call.model)') has no "
+                                       + "deployment of its own and neither review.fallback_model nor routing.default_fallback is set.")
+                        : desk.refusal(ticket)
+                    return .respond(exchange.fail(error, api: API.self, recorder))
                 }
                 call.request = try API.renamed(call.request, fallback)
             }
