@@ -7,6 +7,8 @@ const refusedColor = "#9aa5b1";
 const storeKey = "switchboard.console-key";
 const $ = (id) => document.getElementById(id);
 let key = null;
+// What the key may read: "admin" (every view) or "reviewer" (the Reviews view only).
+let role = "admin";
 
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
 function fmt(n, d = 0) { return Number(n ?? 0).toLocaleString(undefined, { maximumFractionDigits: d, minimumFractionDigits: d }); }
@@ -22,12 +24,20 @@ const servedOf = (x) => (x.provider == null ? null : x.served_model ?? x.model);
 const numberOr = (s) => (s !== "" && !isNaN(Number(s)) ? Number(s) : s);
 const list = (s) => s.split(",").map((m) => m.trim()).filter(Boolean);
 
-// 401: the gateway does not know the key; 403: it does, and the key has no admin role.
+// 401: the gateway does not know the key; 403: it does, and the key has no admin role (nor the reviewer role).
 class AuthError extends Error { constructor(status) { super("HTTP " + status); this.status = status; } }
 function authMessage(e) {
   return e.status === 403
-    ? "This key has no admin role; the console needs an admin key (a key with the admin role, or the master key)."
+    ? "This key has no admin role (nor the reviewer role); the console needs an admin key (a key with the admin role, or the master key), or a reviewer key for its Reviews view."
     : "The gateway does not accept this key (401: unknown, revoked or expired). Check that it was copied whole.";
+}
+// A view a reviewer's key may not read (403): the message in place of the view, and the key kept.
+function denied(view) {
+  $("view-" + view).hidden = true;
+  $("denied").hidden = false;
+  $("denied").textContent = `${$("tab-" + view).textContent}: this key has no admin role; this view needs an admin key (a key with the admin role, or the master key). This key can use the Reviews view.`;
+  $("status").textContent = "403: this view needs an admin key";
+  document.body.dataset.denied = view;
 }
 
 // Every call to the admin API. A refused key (401, or 403 on a read) is an AuthError; any other error carries the
@@ -88,16 +98,16 @@ const RANGES = {
   "7d": { s: 604800, bucket: "hour", label: "7 days" }, "30d": { s: 2592000, bucket: "day", label: "30 days" },
 };
 const BUCKET_S = { minute: 60, hour: 3600, day: 86400 };
-const VIEWS = ["overview", "requests", "keys", "teams", "providers"];
-const COUNTERS = { overview: "loaded", requests: "requests", keys: "keysLoaded", teams: "teams", providers: "providers" };
+const VIEWS = ["overview", "requests", "keys", "teams", "providers", "reviews"];
+const COUNTERS = { overview: "loaded", requests: "requests", keys: "keysLoaded", teams: "teams", providers: "providers", reviews: "reviewsLoaded" };
 // How often each view is read again (ms): the keys and teams views ask for each budgeted key's or team's spend.
-const EVERY = { overview: 2000, requests: 2000, keys: 5000, teams: 5000, providers: 5000 };
+const EVERY = { overview: 2000, requests: 2000, keys: 5000, teams: 5000, providers: 5000, reviews: 3000 };
 const state = { view: "overview", range: "1h", model: "", provider: "" };
 const refreshers = {}, onApply = [], redraws = [];
 
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
-  state.view = VIEWS.includes(p.get("view")) ? p.get("view") : "overview";
+  state.view = VIEWS.includes(p.get("view")) ? p.get("view") : role === "reviewer" ? "reviews" : "overview";
   state.range = RANGES[p.get("range")] ? p.get("range") : "1h";
   state.model = p.get("model") || "";
   state.provider = p.get("provider") || "";
@@ -124,6 +134,8 @@ function apply() {
     $("view-" + v).hidden = !on;
   }
   for (const b of document.querySelectorAll(".range button")) b.setAttribute("aria-pressed", String(b.dataset.range === state.range));
+  $("denied").hidden = true;
+  delete document.body.dataset.denied;
   document.body.dataset.view = state.view;
   for (const f of onApply) f();
   poll();
@@ -140,6 +152,7 @@ async function poll() {
     const c = COUNTERS[view];
     document.body.dataset[c] = String(Number(document.body.dataset[c] || 0) + 1);
   } catch (e) {
+    if (e instanceof AuthError && e.status === 403 && role === "reviewer") { if (g === generation) denied(view); return; }
     if (e instanceof AuthError) { lost(e); return; }
     if (g === generation) $("status").textContent = "error: " + e.message;
   }
@@ -188,13 +201,22 @@ function showLogin(message, why) {
   document.body.dataset.auth = why ? String(why) : "none";
 }
 
+// An admin key reads /admin/health; a key refused there (403) that reads /admin/reviews is a reviewer's.
 async function useKey(k) {
   $("status").textContent = "checking the key…";
+  let as = "admin";
   try { await api("/admin/health", k); } catch (e) {
-    forget();
-    if (e instanceof AuthError) showLogin(authMessage(e), e.status); else showLogin("Could not reach the admin API: " + e.message, "error");
-    return;
+    let refused = e;
+    if (e instanceof AuthError && e.status === 403) {
+      try { await api("/admin/reviews?limit=1", k); as = "reviewer"; refused = null; } catch (e2) { refused = e2 instanceof AuthError ? e : e2; }
+    }
+    if (refused) {
+      forget();
+      if (refused instanceof AuthError) showLogin(authMessage(refused), refused.status); else showLogin("Could not reach the admin API: " + refused.message, "error");
+      return;
+    }
   }
+  role = as; document.body.dataset.role = as;
   key = k; sessionStorage.setItem(storeKey, k);
   $("key").value = ""; $("loginError").textContent = "";
   $("login").hidden = true; $("board").hidden = false; $("logout").hidden = false;

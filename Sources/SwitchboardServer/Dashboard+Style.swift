@@ -86,7 +86,19 @@ extension Dashboard {
   .axis-ends { display: flex; justify-content: space-between; font-size: 11px; color: var(--dim); }
   details summary { cursor: pointer; color: var(--dim); font-size: 12px; }
   details ol { margin: 4px 0; padding-left: 18px; font-size: 12px; }
-  button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible, tr:focus-visible, [tabindex]:focus-visible {
+  p.denied { background: var(--panel); border: 1px solid var(--bad); border-radius: 8px; padding: 12px 14px; margin: 0; }
+  #reviewList td.wrap { white-space: normal; overflow-wrap: anywhere; min-width: 14em; }
+  .left-soon { color: var(--warn); }
+  .status-pending { color: var(--warn); } .status-approved, .status-done { color: var(--ok); } .status-rejected { color: var(--bad); }
+  .rv-bodies pre.body { height: 40vh; }
+  .rv-bodies { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 320px), 1fr)); gap: 0 12px; }
+  textarea.body { display: block; width: 100%; height: 40vh; background: var(--bg); color: var(--text); border: 1px solid var(--line); border-radius: 4px;
+                  padding: 8px; font: 12px/1.4 ui-monospace, monospace; resize: vertical; }
+  .rv-note { display: flex; flex-direction: column; gap: 2px; font-size: 12px; color: var(--dim); margin-top: 10px; }
+  .rv-note input { width: 100%; }
+  .confirm { border: 1px solid var(--warn); border-radius: 6px; padding: 8px 10px; margin-top: 8px; display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+  .rv-result { color: var(--ok); }
+  button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible, summary:focus-visible, tr:focus-visible, [tabindex]:focus-visible {
     outline: 2px solid var(--accent); outline-offset: 1px; }
   @media (max-width: 640px) {
     header { padding: 10px 12px; }

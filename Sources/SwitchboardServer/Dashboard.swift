@@ -1,22 +1,24 @@
 /// The console at `/ui`: one page of plain HTML, CSS and JavaScript served from the binary, with no external assets
 /// and nothing inline but the one style sheet and the one script (the CSP in buildRouter allows no more). It holds no
 /// data itself: it asks for an admin key (telling an unknown key, 401, from one without the admin role, 403), keeps it
-/// in the tab's session storage, and reads the admin API for the view on screen, every 2 s:
+/// in the tab's session storage, and reads the admin API for the view on screen, every 2 to 5 s. A key with the
+/// `reviewer` role (and not `admin`) opens the Reviews view; the other views tell it they need an admin key.
 ///
 /// - Overview: charts over a chosen range (15 min to 30 days) with a local-time axis, by model, provider, key and
 ///   routing rule, with drill-down to one model or provider, and the recent requests;
 /// - Requests: the request log with filters, paging and a detail view with the bodies (when `logging.bodies` keeps them);
 /// - Keys and Teams: create, edit limits, budgets and models, rotate and revoke keys, delete teams; spend against budgets;
 /// - Providers & models: the routing rules and the pricing source's state, the running configuration (secrets masked
-///   by the API), each deployment's health timeline, ejections, prices and latency.
+///   by the API), each deployment's health timeline, ejections, prices and latency;
+/// - Reviews: the requests held for a person, with their held request; approve (as sent or edited) or reject them.
 ///
 /// The view, range and drill-down live in the URL's hash (`#view=keys`), so reload and back work.
 enum Dashboard {
     /// The page: the shell here, each view's markup and script in its own file.
     static let html = [
-        head, style, "</head>\n<body>", shell, overviewMarkup, requestsMarkup, keysMarkup, teamsMarkup, providersMarkup,
-        "</main>", dialogsMarkup, "<script>", coreScript, chartScript, overviewScript, requestsScript, keysScript, editorScript,
-        teamsScript, providersScript, bootScript, "</script>\n</body>\n</html>",
+        head, style, "</head>\n<body>", shell, overviewMarkup, requestsMarkup, keysMarkup, teamsMarkup, providersMarkup, reviewsMarkup,
+        "</main>", dialogsMarkup, reviewDialogMarkup, "<script>", coreScript, chartScript, overviewScript, requestsScript, keysScript,
+        editorScript, teamsScript, providersScript, reviewsScript, bootScript, "</script>\n</body>\n</html>",
     ].joined(separator: "\n")
 
     static let head = #"""
@@ -34,8 +36,8 @@ enum Dashboard {
   <button id="logout" hidden>Forget key</button></header>
 <form id="login" hidden>
   <h2>Admin key</h2>
-  <p>The console reads the admin API with a key that has the <code>admin</code> role (or the master key). It stays in
-  this tab only.</p>
+  <p>The console reads the admin API with a key that has the <code>admin</code> role (or the master key); a key with
+  the <code>reviewer</code> role opens its Reviews view. The key stays in this tab only.</p>
   <label for="key">Key</label>
   <input id="key" type="password" placeholder="sk-…" style="width:100%" autocomplete="off">
   <p><button type="submit">Open</button></p>
@@ -48,7 +50,9 @@ enum Dashboard {
   <button type="button" role="tab" id="tab-keys" data-view="keys" aria-controls="view-keys" aria-selected="false" tabindex="-1">Keys</button>
   <button type="button" role="tab" id="tab-teams" data-view="teams" aria-controls="view-teams" aria-selected="false" tabindex="-1">Teams</button>
   <button type="button" role="tab" id="tab-providers" data-view="providers" aria-controls="view-providers" aria-selected="false" tabindex="-1">Providers &amp; models</button>
+  <button type="button" role="tab" id="tab-reviews" data-view="reviews" aria-controls="view-reviews" aria-selected="false" tabindex="-1">Reviews</button>
 </nav>
+<p class="error denied" id="denied" role="alert" hidden></p>
 """#
 
     /// The range picker, one in each view that has a time range (they share the state).

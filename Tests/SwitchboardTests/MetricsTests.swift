@@ -227,7 +227,7 @@ import Testing
             #expect(page.status == .ok && page.header("content-type")?.hasPrefix("text/html") == true)
             #expect(page.header("content-security-policy")?.contains("connect-src 'self'") == true)
             for needle in ["id=\"chartRate\"", "id=\"health\"", "id=\"log\"", "/admin/analytics?", "/admin/health", "/admin/logs?", "/admin/config",
-                           "/admin/keys", "/admin/teams"] {
+                           "/admin/keys", "/admin/teams", "id=\"reviewList\"", "/admin/reviews"] {
                 #expect(page.text.contains(needle), "\(needle)")
             }
             // Nothing outside the gateway: no external scripts, styles or fonts.
