@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "Switchboard", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .executableTarget(
@@ -39,6 +40,17 @@ let package = Package(
                 .product(name: "SwitchboardCore", package: "Switchboard"),
             ],
             path: "Benchmarks/Injection",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The privacy guardrail masking a 2 KB chat body (budget: 30 µs).
+        .executableTarget(
+            name: "Privacy",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SwitchboardCore", package: "Switchboard"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Privacy",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

@@ -109,6 +109,8 @@ public enum ErrorBody {
 /// Minimal JSON string quoting for hand-written response bodies.
 public enum JSONString {
     public static func quote(_ s: String) -> String {
+        // Most texts need no escape: one pass over the bytes, then one copy.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + s + "\"" }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {

@@ -95,6 +95,8 @@ import Testing
         for _ in 0..<(5 + Int(rng.next() % 20)) {
             if rng.next() % 4 == 0 {
                 let v = values[Int(rng.next() % UInt64(values.count))]
+                // Two numbers side by side with only a space between read as one longer number: a word between.
+                if let last = parts.last, values.contains(last) { parts.append("and") }
                 planted.append(v)
                 parts.append(v)
             } else {

@@ -1,12 +1,13 @@
 extension PIIBytes {
     // MARK: IP addresses
 
-    static func ips(_ b: Bytes, _ out: inout [PIISpan]) {
+    /// `v6`: the text has a colon (else only IPv4 is looked for).
+    static func ips(_ b: Bytes, v6: Bool, _ out: inout [PIISpan]) {
         var i = 0
         while i < b.count {
             let c = b[i]
-            guard isHex(c) || c == 0x3A, i == 0 || !(isAlnum(b[i - 1]) || b[i - 1] == 0x2E || b[i - 1] == 0x3A) else { i += 1; continue }
-            if let end = ipv4(b, i) ?? ipv6(b, i) {
+            guard v6 ? isHex(c) || c == 0x3A : isDigit(c), i == 0 || !(isAlnum(b[i - 1]) || b[i - 1] == 0x2E || b[i - 1] == 0x3A) else { i += 1; continue }
+            if let end = ipv4(b, i) ?? (v6 ? ipv6(b, i) : nil) {
                 out.append(PIISpan(range: i..<end, kind: .ip))
                 i = end
             } else {
@@ -52,10 +53,12 @@ extension PIIBytes {
 
     static func phones(_ b: Bytes, _ out: inout [PIISpan]) {
         var i = 0
+        var groups: [(digits: Int, end: Int)] = []
         while i < b.count {
             let c = b[i]
-            guard c == 0x2B || c == 0x28 || isDigit(c), i == 0 || !(isAlnum(b[i - 1]) || ".+-,".utf8.contains(b[i - 1])) else { i += 1; continue }
-            if let end = phone(b, i) {
+            guard c == 0x2B || c == 0x28 || isDigit(c), i == 0 || !(isAlnum(b[i - 1]) || b[i - 1] == 0x2E || b[i - 1] == 0x2B || b[i - 1] == 0x2D),
+                  c == 0x2B || !continuesNumber(b, i) else { i += 1; continue }
+            if let end = phone(b, i, &groups) {
                 out.append(PIISpan(range: i..<end, kind: .phone))
                 i = end
             } else {
@@ -67,13 +70,14 @@ extension PIIBytes {
     /// Digit groups from `i` with one separator (space, dash, dot) or parentheses between them, ending on a digit.
     /// International (`+` then 8–15 digits), or national: the NANP shape 3-3-4, or a trunk `0` and 10–12 digits in
     /// groups of two or more. The longest run of groups that qualifies (a number may be followed by another).
-    private static func phone(_ b: Bytes, _ i: Int) -> Int? {
+    private static func phone(_ b: Bytes, _ i: Int, _ groups: inout [(digits: Int, end: Int)]) -> Int? {
         let international = b[i] == 0x2B
         var k = international ? i + 1 : i
-        var groups: [(digits: Int, end: Int)] = []
+        groups.removeAll(keepingCapacity: true)
         var current = 0
         var open = false
         var total = 0
+        var dotted = false
         while k < b.count, total <= 15 {
             let c = b[k]
             if isDigit(c) {
@@ -90,9 +94,10 @@ extension PIIBytes {
                 groups.append((current, k))
                 current = 0
                 if next == 0x20 || next == 0x2D { k += 1 }
-            } else if " -.".utf8.contains(c), current > 0, isDigit(next) || next == 0x28 {
+            } else if c == 0x20 || c == 0x2D || c == 0x2E, current > 0, isDigit(next) || next == 0x28 {
                 groups.append((current, k))
                 current = 0
+                if c == 0x2E { dotted = true }
             } else {
                 break
             }
@@ -106,12 +111,12 @@ extension PIIBytes {
             var end = groups[count - 1].end
             if end < b.count, b[end] == 0x29 { end += 1 }      // a group that closed its parenthesis
             guard endsWord(b, end), !(end + 1 < b.count && b[end] == 0x2E && isDigit(b[end + 1])) else { continue }
-            let shape = groups[..<count].map(\.digits)
             if international {
                 if (8...15).contains(digits), firstDigit != 0x30 { return end }
-            } else if shape == [3, 3, 4] {
+            } else if count == 3, groups[0].digits == 3, groups[1].digits == 3, groups[2].digits == 4 {
                 return end
-            } else if firstDigit == 0x30, count >= 2, (10...12).contains(digits), shape.allSatisfy({ $0 >= 2 }) {
+            } else if firstDigit == 0x30, !dotted, count >= 2, (10...12).contains(digits), groups[..<count].allSatisfy({ $0.digits >= 2 }),
+                      !(end < b.count && b[end] == 0x3A) {
                 return end
             }
         }
@@ -121,13 +126,12 @@ extension PIIBytes {
     // MARK: Names
 
     /// Whole-word occurrences of `names` (lower-cased ASCII bytes), ASCII case ignored.
-    static func names(_ b: Bytes, _ names: [[UInt8]], _ out: inout [PIISpan]) {
+    static func names(_ b: Bytes, _ names: [[UInt8]], byFirst: [[Int]], _ out: inout [PIISpan]) {
         guard !names.isEmpty else { return }
-        var byFirst: [UInt8: [Int]] = [:]
-        for (n, name) in names.enumerated() { byFirst[name[0], default: []].append(n) }
         var i = 0
         while i < b.count {
-            guard startsWord(b, i), let candidates = byFirst[lower(b[i])] else { i += 1; continue }
+            let candidates = byFirst[Int(lower(b[i]))]
+            guard !candidates.isEmpty, startsWord(b, i) else { i += 1; continue }
             var best = 0
             for n in candidates {
                 let name = names[n]

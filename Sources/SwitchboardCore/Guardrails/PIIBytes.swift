@@ -7,8 +7,19 @@ enum PIIBytes {
     static func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) &- 97 < 26 }
     static func isAlnum(_ c: UInt8) -> Bool { isDigit(c) || isAlpha(c) }
     static func isHex(_ c: UInt8) -> Bool { isDigit(c) || (c | 0x20) &- 97 < 6 }
-    /// Letters, digits, `_` and any non-ASCII byte (letters of other scripts) make words.
-    static func isWord(_ c: UInt8) -> Bool { isAlnum(c) || c == 0x5F || c >= 0x80 }
+    /// ASCII letters, digits and `_` make words (a value right next to Chinese or Japanese text, which has no spaces,
+    /// is still found).
+    static func isWord(_ c: UInt8) -> Bool { isAlnum(c) || c == 0x5F }
+
+    /// True when `i` starts a digit group that continues a longer grouped number (`6544 0893…`: a group of three or
+    /// more digits and one separator before it), which is not taken apart into a card or a phone number.
+    static func continuesNumber(_ b: Bytes, _ i: Int) -> Bool {
+        guard i >= 4, b[i - 1] == 0x20 || b[i - 1] == 0x2D || b[i - 1] == 0x2E else { return false }
+        var k = i - 2
+        var digits = 0
+        while k >= 0, isDigit(b[k]) { digits += 1; k -= 1 }
+        return digits >= 3
+    }
 
     /// True when no word continues into `i` from the left.
     static func startsWord(_ b: Bytes, _ i: Int) -> Bool { i == 0 || !isWord(b[i - 1]) }
@@ -55,12 +66,21 @@ enum PIIBytes {
         }
         switch b[i] {
         case UInt8(ascii: "s"), UInt8(ascii: "p"), UInt8(ascii: "r"):
-            return has(b, i + 1, "k-") ? tail(i + 3, min: 16, token, needsDigit: true) : nil
+            if has(b, i + 1, "k-") { return tail(i + 3, min: 16, token, needsDigit: true) }
+            // Stripe's `sk_live_…`, `rk_test_…`, `pk_live_…`.
+            if has(b, i + 1, "k_live_") || has(b, i + 1, "k_test_") { return tail(i + 8, min: 16, token) }
+            return nil
+        case UInt8(ascii: "h"):
+            return has(b, i, "hf_") ? tail(i + 3, min: 30, isAlnum) : nil
+        case UInt8(ascii: "n"):
+            return has(b, i, "npm_") ? tail(i + 4, min: 36, isAlnum) : nil
         case UInt8(ascii: "A"):
-            if has(b, i, "AKIA") { return tail(i + 4, min: 16) { isDigit($0) || $0 &- 65 < 26 } }
+            if has(b, i, "AKIA") || has(b, i, "ASIA") { return tail(i + 4, min: 16) { isDigit($0) || $0 &- 65 < 26 } }
             if has(b, i, "AIza") { return tail(i + 4, min: 35, token) }
             return nil
         case UInt8(ascii: "g"):
+            if has(b, i, "github_pat_") { return tail(i + 11, min: 22, token) }
+            if has(b, i, "glpat-") { return tail(i + 6, min: 20, token) }
             guard has(b, i, "gh"), i + 3 < b.count, "pousr".utf8.contains(b[i + 2]), b[i + 3] == 0x5F else { return nil }
             return tail(i + 4, min: 30, isAlnum)
         case UInt8(ascii: "x"):
@@ -143,11 +163,13 @@ enum PIIBytes {
 
     static func ibans(_ b: Bytes, _ out: inout [PIISpan]) {
         var i = 0
+        var compact: [UInt8] = []
+        var ends: [(end: Int, length: Int)] = []
         while i + 15 <= b.count {
             guard startsWord(b, i), isAlpha(b[i]), isAlpha(b[i + 1]), isDigit(b[i + 2]), isDigit(b[i + 3]) else { i += 1; continue }
             // Groups of letters and digits, one space between them; every group end is a candidate end.
-            var compact: [UInt8] = []
-            var ends: [(end: Int, length: Int)] = []
+            compact.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
             var k = i
             while compact.count <= 34 {
                 let end = run(b, k, isAlnum)
@@ -158,8 +180,7 @@ enum PIIBytes {
                 k = end + 1
             }
             let country = String(decoding: compact.prefix(2), as: UTF8.self)
-            let lengths = ibanLengths[country].map { $0...$0 } ?? 15...34
-            if let found = ends.reversed().first(where: { lengths.contains($0.length) && endsWord(b, $0.end) && mod97(compact[..<$0.length]) == 1 }) {
+            if let length = ibanLengths[country], let found = ends.reversed().first(where: { $0.length == length && endsWord(b, $0.end) && mod97(compact[..<$0.length]) == 1 }) {
                 out.append(PIISpan(range: i..<found.end, kind: .iban))
                 i = found.end
             } else {
@@ -168,7 +189,7 @@ enum PIIBytes {
         }
     }
 
-    /// The length of IBANs by country (ISO 13616's registry); other countries: 15–34 characters.
+    /// The length of IBANs by country (ISO 13616's registry); a two-letter code not in it is not an IBAN.
     static let ibanLengths: [String: Int] = [
         "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28, "CH": 21,
         "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27,
@@ -198,10 +219,12 @@ enum PIIBytes {
 
     static func cards(_ b: Bytes, _ out: inout [PIISpan]) {
         var i = 0
+        var digits: [Int] = []
+        var ends: [(end: Int, count: Int)] = []
         while i < b.count {
-            guard isDigit(b[i]), i == 0 || !(isAlnum(b[i - 1]) || ".,+".utf8.contains(b[i - 1])) else { i += 1; continue }
-            var digits: [Int] = []
-            var ends: [(end: Int, count: Int)] = []
+            guard isDigit(b[i]), i == 0 || !(isAlnum(b[i - 1]) || b[i - 1] == 0x2E || b[i - 1] == 0x2B), !continuesNumber(b, i) else { i += 1; continue }
+            digits.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
             var k = i
             while k < b.count, digits.count <= 23 {
                 if isDigit(b[k]) {
@@ -239,20 +262,23 @@ enum PIIBytes {
     static func ssns(_ b: Bytes, _ out: inout [PIISpan]) {
         var i = 0
         while i + 11 <= b.count {
-            let shape = [3, 2, 4]
             var k = i
-            var groups: [Int] = []
-            if startsWord(b, i), i == 0 || b[i - 1] != 0x2D {
-                for (g, width) in shape.enumerated() {
+            var groups = (0, 0, 0)
+            var count = 0
+            if isDigit(b[i]), startsWord(b, i), i == 0 || b[i - 1] != 0x2D {
+                for (g, width) in [3, 2, 4].enumerated() {
                     let end = run(b, k, isDigit)
                     guard end - k == width else { break }
-                    groups.append(Int(String(decoding: UnsafeBufferPointer(rebasing: b[k..<end]), as: UTF8.self)) ?? 0)
+                    var value = 0
+                    for j in k..<end { value = value * 10 + Int(b[j] - 48) }
+                    switch g { case 0: groups.0 = value; case 1: groups.1 = value; default: groups.2 = value }
+                    count += 1
                     k = end
                     if g < 2 { guard k < b.count, b[k] == 0x2D else { break }; k += 1 }
                 }
             }
-            if groups.count == 3, endsWord(b, k), !(k + 1 < b.count && b[k] == 0x2D && isDigit(b[k + 1])),
-               groups[0] != 0, groups[0] != 666, groups[0] < 900, groups[1] != 0, groups[2] != 0 {
+            if count == 3, endsWord(b, k), !(k + 1 < b.count && b[k] == 0x2D && isDigit(b[k + 1])),
+               groups.0 != 0, groups.0 != 666, groups.0 < 900, groups.1 != 0, groups.2 != 0 {
                 out.append(PIISpan(range: i..<k, kind: .ssn))
                 i = k
             } else {

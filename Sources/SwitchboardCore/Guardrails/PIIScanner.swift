@@ -42,12 +42,18 @@ public struct PIIScanner: Sendable {
     public let kinds: Set<PIIKind>
     /// Names to find (`kinds` must contain `.name`), as lower-cased ASCII bytes.
     let names: [[UInt8]]
+    /// The indices of `names` by their first byte (256 entries).
+    let namesByFirst: [[Int]]
     /// The operator's patterns: (kind, regular expression). Valid ones only (see `Redactor.invalidPattern`).
     public let patterns: [(kind: PIIKind, regex: String)]
 
     public init(kinds: Set<PIIKind> = Set(PIIKind.builtIn), names: [String] = [], patterns: [(kind: PIIKind, regex: String)] = []) {
         self.kinds = kinds
-        self.names = names.map { Array($0.utf8).map(PIIBytes.lower) }.filter { !$0.isEmpty }
+        let names = names.map { Array($0.utf8).map(PIIBytes.lower) }.filter { !$0.isEmpty }
+        self.names = names
+        var byFirst = [[Int]](repeating: [], count: 256)
+        for (n, name) in names.enumerated() { byFirst[Int(name[0])].append(n) }
+        namesByFirst = byFirst
         self.patterns = patterns
     }
 
@@ -58,7 +64,15 @@ public struct PIIScanner: Sendable {
         var utf8 = Array(text.utf8)
         utf8.withUnsafeMutableBufferPointer { buffer in
             let b = UnsafeBufferPointer(buffer)
+            // What a text cannot hold is not looked for: no `@`, no address; no digit, no number of any kind.
+            var hasAt = false, hasDigit = false, hasColon = false
+            for c in b {
+                if c == 0x40 { hasAt = true } else if c == 0x3A { hasColon = true } else if PIIBytes.isDigit(c) { hasDigit = true }
+            }
             for kind in PIIKind.builtIn where kinds.contains(kind) {
+                if kind == .email, !hasAt { continue }
+                if [.iban, .card, .ssn, .phone].contains(kind), !hasDigit { continue }
+                if kind == .ip, !hasDigit, !hasColon { continue }
                 // What an earlier (higher-priority) kind took is blanked out for the later ones: no find of theirs
                 // starts inside it or runs across it.
                 let before = spans.count
@@ -69,9 +83,9 @@ public struct PIIScanner: Sendable {
                 case .iban: PIIBytes.ibans(b, &spans)
                 case .card: PIIBytes.cards(b, &spans)
                 case .ssn: PIIBytes.ssns(b, &spans)
-                case .ip: PIIBytes.ips(b, &spans)
+                case .ip: PIIBytes.ips(b, v6: hasColon, &spans)
                 case .phone: PIIBytes.phones(b, &spans)
-                case .name: PIIBytes.names(b, names, &spans)
+                case .name: PIIBytes.names(b, names, byFirst: namesByFirst, &spans)
                 default: break
                 }
             }
