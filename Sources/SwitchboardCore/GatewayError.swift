@@ -110,7 +110,8 @@ public enum ErrorBody {
 public enum JSONString {
     public static func quote(_ s: String) -> String {
         // Most texts need no escape: one pass over the bytes, then one copy.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + s + "\"" }
+        func plain(_ c: UInt8) -> Bool { c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") }
+        if s.utf8.withContiguousStorageIfAvailable({ $0.allSatisfy(plain) }) ?? s.utf8.allSatisfy(plain) { return "\"" + s + "\"" }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {
