@@ -366,8 +366,8 @@ public func buildApplication(
     }
     extraServices.append(services.requestLog)
     if let exporter = services.tracingExporter { extraServices.append(exporter) }
-    extraServices.append(RetentionService(storage: store, days: config.logging.retentionDays, logger: logger))
-    extraServices.append(AuditRetentionService(storage: store, days: config.audit.retentionDays, logger: logger))
+    extraServices.append(RetentionService.requestLog(store, days: config.logging.retentionDays, logger: logger))
+    extraServices.append(RetentionService.auditLog(store, days: config.audit.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     if let pricing = services.pricing { extraServices.append(pricing) }
     let router = buildRouter(services)

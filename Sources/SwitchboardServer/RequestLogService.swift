@@ -205,23 +205,35 @@ public final class RequestLogService: UsageRecorder, Service {
     }
 }
 
-/// `logging.request_log_retention_days`: deletes older request-log records at start and then every hour (the daily
-/// spend that budgets use is kept apart and is not deleted).
+/// Retention: deletes what is older than `days` at start and then every hour — the request log
+/// (`logging.request_log_retention_days`; the daily spend that budgets use is kept apart and is not deleted) and the
+/// audit log (`audit.retention_days`).
 struct RetentionService: Service {
-    let storage: any Storage
+    /// What is trimmed, for the log: "Request log", "Audit log".
+    let what: String
     let days: Double
     let logger: Logger
+    /// Deletes what started before the cutoff (seconds since 1970); how many were deleted.
+    let delete: @Sendable (Double) async throws -> Int
+
+    static func requestLog(_ storage: any Storage, days: Double, logger: Logger) -> RetentionService {
+        RetentionService(what: "Request log", days: days, logger: logger) { try await storage.deleteRequests(before: $0) }
+    }
+
+    static func auditLog(_ storage: any Storage, days: Double, logger: Logger) -> RetentionService {
+        RetentionService(what: "Audit log", days: days, logger: logger) { try await storage.deleteAudit(beforeMs: Int64($0 * 1000)) }
+    }
 
     func run() async throws {
         guard days > 0 else { return }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let n = try await storage.deleteRequests(before: Date().timeIntervalSince1970 - days * 86_400)
-                if n > 0 { logger.info("Request log trimmed", metadata: ["records": "\(n)", "retention_days": "\(days)"]) }
+                let n = try await delete(Date().timeIntervalSince1970 - days * 86_400)
+                if n > 0 { logger.info("\(what) trimmed", metadata: ["entries": "\(n)", "retention_days": "\(days)"]) }
             } catch is CancellationError {
                 return                  // the gateway is stopping (or could not start)
             } catch {
-                logger.warning("Request log retention failed", metadata: ["error.type": "\(type(of: error))"])
+                logger.warning("\(what) retention failed", metadata: ["error.type": "\(type(of: error))"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
         }

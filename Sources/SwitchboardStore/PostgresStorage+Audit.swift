@@ -22,14 +22,7 @@ extension PostgresStorage {
 
     public func audit(_ query: AuditQuery) async throws -> [AuditEntry] {
         let (clause, values) = AuditSchema.whereClause(query, placeholder: { "$\($0)" }) { column, p in "starts_with(\(column), \(p))" }
-        var binds = PostgresBindings()
-        for v in values {
-            switch v {
-            case .text(let t): binds.append(t)
-            case .real(let d): binds.append(d)
-            case .int(let i): binds.append(i)
-            }
-        }
+        let binds = Self.bindings(values)
         let sql = "SELECT \(AuditSchema.columns) FROM audit_log \(clause) ORDER BY at_ms DESC, id DESC LIMIT \(max(query.limit, 0))"
         return try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().map { row in
             let r = row.makeRandomAccess()

@@ -70,8 +70,8 @@ extension PostgresStorage {
             """, logger: logger)
     }
 
-    public func requests(_ query: LogQuery) async throws -> [RequestRecord] {
-        let (clause, values) = logWhere(query) { "$\($0)" }
+    /// A filter's values as PostgreSQL bindings.
+    static func bindings(_ values: [LogBind]) -> PostgresBindings {
         var binds = PostgresBindings()
         for v in values {
             switch v {
@@ -80,6 +80,12 @@ extension PostgresStorage {
             case .int(let i): binds.append(i)
             }
         }
+        return binds
+    }
+
+    public func requests(_ query: LogQuery) async throws -> [RequestRecord] {
+        let (clause, values) = logWhere(query) { "$\($0)" }
+        let binds = Self.bindings(values)
         let sql = "SELECT \(Self.logColumns) FROM request_log \(clause) ORDER BY started_at DESC LIMIT \(max(query.limit, 0))"
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
         return try rows.map(Self.record)

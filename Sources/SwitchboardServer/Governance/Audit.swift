@@ -165,25 +165,3 @@ enum AuditAPI {
         }
     }
 }
-
-/// `audit.retention_days`: deletes older audit entries at start and then every hour.
-struct AuditRetentionService: Service {
-    let storage: any Storage
-    let days: Double
-    let logger: Logger
-
-    func run() async throws {
-        guard days > 0 else { return }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let n = try await storage.deleteAudit(beforeMs: Int64((Date().timeIntervalSince1970 - days * 86_400) * 1000))
-                if n > 0 { logger.info("Audit log trimmed", metadata: ["entries": "\(n)", "retention_days": "\(days)"]) }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("Audit log retention failed", metadata: ["error.type": "\(type(of: error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
-        }
-    }
-}
