@@ -1,10 +1,12 @@
 extension PIIBytes {
     // MARK: IP addresses
 
-    /// `v6`: the text has a colon (else only IPv4 is looked for).
-    static func ips(_ b: Bytes, v6: Bool, _ out: inout [PIISpan]) {
+    /// `v6`: the text has a colon (else only IPv4 is looked for, where digit runs start: `starts`).
+    static func ips(_ b: Bytes, v6: Bool, starts: [Int], _ out: inout [PIISpan]) {
         var i = 0
-        while i < b.count {
+        var candidates = Candidates(v6 ? Array(0..<b.count) : starts)
+        while let next = candidates.next(atLeast: i) {
+            i = next
             let c = b[i]
             guard v6 ? isHex(c) || c == 0x3A : isDigit(c), i == 0 || !(isAlnum(b[i - 1]) || b[i - 1] == 0x2E || b[i - 1] == 0x3A) else { i += 1; continue }
             if let end = ipv4(b, i) ?? (v6 ? ipv6(b, i) : nil) {
@@ -51,10 +53,18 @@ extension PIIBytes {
 
     // MARK: Telephone numbers
 
-    static func phones(_ b: Bytes, _ out: inout [PIISpan]) {
+    /// `starts`: where digit runs start (a number begins there, or at a `+` or `(` up to two bytes before).
+    static func phones(_ b: Bytes, starts: [Int], _ out: inout [PIISpan]) {
         var i = 0
         var groups: [(digits: Int, end: Int)] = []
-        while i < b.count {
+        var positions: [Int] = []
+        for s in starts {
+            for back in [2, 1] where s >= back && (b[s - back] == 0x2B || b[s - back] == 0x28) { positions.append(s - back) }
+            positions.append(s)
+        }
+        var candidates = Candidates(positions)
+        while let next = candidates.next(atLeast: i) {
+            i = next
             let c = b[i]
             guard c == 0x2B || c == 0x28 || isDigit(c), i == 0 || !(isAlnum(b[i - 1]) || b[i - 1] == 0x2E || b[i - 1] == 0x2B || b[i - 1] == 0x2D),
                   c == 0x2B || !continuesNumber(b, i) else { i += 1; continue }

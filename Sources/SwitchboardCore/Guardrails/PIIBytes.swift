@@ -26,6 +26,31 @@ enum PIIBytes {
     /// True when no word continues past `end`.
     static func endsWord(_ b: Bytes, _ end: Int) -> Bool { end >= b.count || !isWord(b[end]) }
 
+    /// Where digit runs start (a digit after a non-digit): the only places a number of any kind can begin, so the
+    /// number detectors look only there instead of at every byte.
+    static func digitStarts(_ b: Bytes) -> [Int] {
+        var starts: [Int] = []
+        var previous = false
+        for i in 0..<b.count {
+            let digit = isDigit(b[i])
+            if digit, !previous { starts.append(i) }
+            previous = digit
+        }
+        return starts
+    }
+
+    /// The candidate positions from a sorted list, one at a time, never going back.
+    struct Candidates {
+        let starts: [Int]
+        var n = 0
+        init(_ starts: [Int]) { self.starts = starts }
+        /// The first candidate at or after `i`.
+        mutating func next(atLeast i: Int) -> Int? {
+            while n < starts.count, starts[n] < i { n += 1 }
+            return n < starts.count ? starts[n] : nil
+        }
+    }
+
     /// The end of the run of bytes from `start` that satisfy `test`.
     static func run(_ b: Bytes, _ start: Int, _ test: (UInt8) -> Bool) -> Int {
         var i = start
@@ -161,11 +186,14 @@ enum PIIBytes {
 
     // MARK: Bank accounts (IBAN)
 
-    static func ibans(_ b: Bytes, _ out: inout [PIISpan]) {
+    /// `digits`: where digit runs start (an IBAN starts two letters before one).
+    static func ibans(_ b: Bytes, digits: [Int], _ out: inout [PIISpan]) {
         var i = 0
         var compact: [UInt8] = []
         var ends: [(end: Int, length: Int)] = []
-        while i + 15 <= b.count {
+        var candidates = Candidates(digits.compactMap { $0 >= 2 ? $0 - 2 : nil })
+        while let next = candidates.next(atLeast: i), next + 15 <= b.count {
+            i = next
             guard startsWord(b, i), isAlpha(b[i]), isAlpha(b[i + 1]), isDigit(b[i + 2]), isDigit(b[i + 3]) else { i += 1; continue }
             // Groups of letters and digits, one space between them; every group end is a candidate end.
             compact.removeAll(keepingCapacity: true)
@@ -217,11 +245,13 @@ enum PIIBytes {
 
     // MARK: Payment cards
 
-    static func cards(_ b: Bytes, _ out: inout [PIISpan]) {
+    static func cards(_ b: Bytes, starts: [Int], _ out: inout [PIISpan]) {
         var i = 0
         var digits: [Int] = []
         var ends: [(end: Int, count: Int)] = []
-        while i < b.count {
+        var candidates = Candidates(starts)
+        while let next = candidates.next(atLeast: i) {
+            i = next
             guard isDigit(b[i]), i == 0 || !(isAlnum(b[i - 1]) || b[i - 1] == 0x2E || b[i - 1] == 0x2B), !continuesNumber(b, i) else { i += 1; continue }
             digits.removeAll(keepingCapacity: true)
             ends.removeAll(keepingCapacity: true)
@@ -259,9 +289,11 @@ enum PIIBytes {
 
     // MARK: US social security numbers
 
-    static func ssns(_ b: Bytes, _ out: inout [PIISpan]) {
+    static func ssns(_ b: Bytes, starts: [Int], _ out: inout [PIISpan]) {
         var i = 0
-        while i + 11 <= b.count {
+        var candidates = Candidates(starts)
+        while let next = candidates.next(atLeast: i), next + 11 <= b.count {
+            i = next
             var k = i
             var groups = (0, 0, 0)
             var count = 0

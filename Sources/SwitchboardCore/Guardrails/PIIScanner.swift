@@ -73,10 +73,12 @@ public struct PIIScanner: Sendable {
         utf8.withUnsafeMutableBufferPointer { buffer in
             let b = UnsafeBufferPointer(buffer)
             // What a text cannot hold is not looked for: no `@`, no address; no digit, no number of any kind.
-            var hasAt = false, hasDigit = false, hasColon = false
+            var hasAt = false, hasColon = false
             for c in b {
-                if c == 0x40 { hasAt = true } else if c == 0x3A { hasColon = true } else if PIIBytes.isDigit(c) { hasDigit = true }
+                if c == 0x40 { hasAt = true } else if c == 0x3A { hasColon = true }
             }
+            let digits = PIIBytes.digitStarts(b)
+            let hasDigit = !digits.isEmpty
             // By position in `builtIn` (no string comparisons on the request path): secret, email, iban, card, ssn,
             // ip, phone, name.
             for index in PIIKind.builtIn.indices where enabled[index] {
@@ -90,11 +92,11 @@ public struct PIIScanner: Sendable {
                 switch index {
                 case 0: PIIBytes.secrets(b, &spans)
                 case 1: PIIBytes.emails(b, &spans)
-                case 2: PIIBytes.ibans(b, &spans)
-                case 3: PIIBytes.cards(b, &spans)
-                case 4: PIIBytes.ssns(b, &spans)
-                case 5: PIIBytes.ips(b, v6: hasColon, &spans)
-                case 6: PIIBytes.phones(b, &spans)
+                case 2: PIIBytes.ibans(b, digits: digits, &spans)
+                case 3: PIIBytes.cards(b, starts: digits, &spans)
+                case 4: PIIBytes.ssns(b, starts: digits, &spans)
+                case 5: PIIBytes.ips(b, v6: hasColon, starts: digits, &spans)
+                case 6: PIIBytes.phones(b, starts: digits, &spans)
                 default: PIIBytes.names(b, names, byFirst: namesByFirst, &spans)
                 }
             }
