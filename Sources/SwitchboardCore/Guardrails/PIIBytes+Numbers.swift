@@ -4,7 +4,18 @@ extension PIIBytes {
     /// `v6`: the text has a colon (else only IPv4 is looked for, where digit runs start: `starts`).
     static func ips(_ b: Bytes, v6: Bool, starts: [Int], _ out: inout [PIISpan]) {
         var i = 0
-        var candidates = Candidates(v6 ? Array(0..<b.count) : starts)
+        var positions = starts
+        if v6 {
+            // An IPv6 address is a run of hex digits, colons and dots with a colon in it: where each colon's run begins
+            // (looking back at most an address's length).
+            for c in 0..<b.count where b[c] == 0x3A {
+                var k = c
+                while k > 0, c - k < 45, isHex(b[k - 1]) || b[k - 1] == 0x3A || b[k - 1] == 0x2E { k -= 1 }
+                if positions.last != k { positions.append(k) }
+            }
+            positions.sort()
+        }
+        var candidates = Candidates(positions)
         while let next = candidates.next(atLeast: i) {
             i = next
             let c = b[i]
@@ -140,8 +151,8 @@ extension PIIBytes {
         guard !names.isEmpty else { return }
         var i = 0
         while i < b.count {
+            guard startsWord(b, i), !byFirst[Int(lower(b[i]))].isEmpty else { i += 1; continue }
             let candidates = byFirst[Int(lower(b[i]))]
-            guard !candidates.isEmpty, startsWord(b, i) else { i += 1; continue }
             var best = 0
             for n in candidates {
                 let name = names[n]

@@ -35,17 +35,20 @@ public struct PIIMasker: Sendable {
         guard !spans.isEmpty else { return nil }
         for span in spans { found[span.kind, default: 0] += 1 }
         guard action != .block else { return nil }
-        let bytes = Array(text.utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + 16 * spans.count)
-        var position = 0
-        for span in spans {
-            out.append(contentsOf: bytes[position..<span.range.lowerBound])
-            out.append(contentsOf: placeholder(for: span.kind, String(decoding: bytes[span.range], as: UTF8.self)).utf8)
-            position = span.range.upperBound
+        var text = text
+        text.makeContiguousUTF8()
+        return text.utf8.withContiguousStorageIfAvailable { bytes in
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count + 16 * spans.count)
+            var position = 0
+            for span in spans {
+                out.append(contentsOf: bytes[position..<span.range.lowerBound])
+                out.append(contentsOf: placeholder(for: span.kind, String(decoding: bytes[span.range], as: UTF8.self)).utf8)
+                position = span.range.upperBound
+            }
+            out.append(contentsOf: bytes[position...])
+            return String(decoding: out, as: UTF8.self)
         }
-        out.append(contentsOf: bytes[position...])
-        return String(decoding: out, as: UTF8.self)
     }
 
     private mutating func placeholder(for kind: PIIKind, _ value: String) -> String {
