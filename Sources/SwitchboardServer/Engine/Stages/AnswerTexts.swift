@@ -110,16 +110,10 @@ struct AnswerStream: Sendable {
             if pending.readableBytes > SSERelay.maxEventBytes { return flushPending() }     // not SSE: let the relay judge it
             return ByteBuffer()
         }
-        var out = ByteBuffer()
-        var start = 0
-        for end in ends {
-            var event = pending.getSlice(at: pending.readerIndex + start, length: end - start)!
-            out.writeBuffer(&event)
-            start = end
-        }
+        let complete = pending.getSlice(at: pending.readerIndex, length: last)!
         pending.moveReaderIndex(forwardBy: last)
         pending.discardReadBytes()
-        return rewriteEvents(out, rewrite: rewrite, closing: closing)
+        return rewriteEvents(complete, ends: ends, rewrite: rewrite, closing: closing)
     }
 
     /// What is left at the end of the stream (an event without its blank line), rewritten.
@@ -132,10 +126,11 @@ struct AnswerStream: Sendable {
         return pending
     }
 
-    private mutating func rewriteEvents(_ bytes: ByteBuffer, rewrite: (String, TextPlace) -> String,
+    /// `ends`: where the events in `bytes` end, when the caller framed them already.
+    private mutating func rewriteEvents(_ bytes: ByteBuffer, ends known: [Int]? = nil, rewrite: (String, TextPlace) -> String,
                                         closing: (Int) -> [(TextPlace, String)]) -> ByteBuffer {
         guard bytes.readableBytes > 0 else { return bytes }
-        let ends = bytes.withUnsafeReadableBytes { SSEFraming.eventEnds(in: $0) }
+        let ends = known ?? bytes.withUnsafeReadableBytes { SSEFraming.eventEnds(in: $0) }
         var out = ByteBufferAllocator().buffer(capacity: bytes.readableBytes + 64)
         var start = 0
         for end in ends + (ends.last == bytes.readableBytes ? [] : [bytes.readableBytes]) {
