@@ -19,7 +19,10 @@ public struct GatewayServices: Sendable {
     public let config: GatewayConfig
     /// Where `config` came from, as `/admin/config` shows it: the file's absolute path, or `ConfigReport.demoSource`.
     public var configSource = ConfigReport.inCodeSource
-    let gateway: Gateway
+    /// The engine serving new requests (replaced whole by a configuration reload).
+    let live: LiveGateway
+    /// The engine for a request that starts now.
+    var gateway: Gateway { live.gateway }
     public let storage: any Storage
     public let requestLog: RequestLogService
     let keys: KeyDirectory
@@ -96,10 +99,11 @@ public struct GatewayServices: Sendable {
             logger.error("Tracing is off: the OTLP exporter could not be set up", metadata: ["error": "\(error)"])
             tracingExporter = nil
         }
-        gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: clock,
+        let gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: clock,
                           admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber,
                           extraStages: extraStages, geoip: config.router.geoip.flatMap { try? MaxMindDB(path: $0.database) },
                           reviews: ReviewDesk(config: config.review, storage: storage, clock: clock, now: wallClock))
+        live = LiveGateway(gateway)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
         let auditFailures = CoreMetrics.Counter(label: "switchboard_audit_write_failures_total", factory: metrics.factory)
@@ -123,7 +127,10 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let router = Router(context: GatewayRequestContext.self)
     let routes: [String: [HTTPRequest.Method]] = [
         "/": [.get], "/healthz": [.get], "/readyz": [.get], "/metrics": [.get], "/ui": [.get],
-        "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/messages": [.post],
+        "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get], "/v1/models/*": [.get], "/v1/messages": [.post],
+        "/v1/responses": [.post], "/v1/responses/*": [.get, .delete], "/v1/responses/*/input_items": [.get],
+        "/v1/files": [.get, .post], "/v1/files/*": [.get, .delete], "/v1/files/*/content": [.get],
+        "/v1/batches": [.get, .post], "/v1/batches/*": [.get], "/v1/batches/*/cancel": [.post], "/admin/config/reload": [.post],
         "/v1/messages/count_tokens": [.post], "/admin/health": [.get],
         "/admin/keys": [.get, .post], "/admin/keys/*": [.get, .patch, .delete], "/admin/keys/*/revoke": [.post],
         "/admin/keys/*/rotate": [.post], "/admin/teams": [.get, .post], "/admin/teams/*": [.get, .patch, .delete],
@@ -168,53 +175,10 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let limit = services.config.server.maxBodyBytes
     // `waf`'s body limits, checked by the parse that reads each request (no second pass).
     let bodyLimits = services.config.waf.body
-    let gateway = services.gateway
+    let live = services.live
     let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics)).add(middleware: RoleMiddleware(.user, .admin))
-    v1.post("chat/completions") { request, context in
-        let body = try await readBody(request, limit: limit)
-        let parsed = try OpenAIRequest.chat(body, limits: bodyLimits)
-        let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
-        return try await cancellingOnDisconnect(context.connection) {
-            await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
-                                clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
-        }
-    }
-    v1.post("embeddings") { request, context in
-        let body = try await readBody(request, limit: limit)
-        let parsed = try OpenAIRequest.embeddings(body, limits: bodyLimits)
-        let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
-        return try await cancellingOnDisconnect(context.connection) {
-            await gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
-                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
-        }
-    }
-    v1.post("messages") { request, context in
-        let body = try await readBody(request, limit: limit)
-        let parsed = try AnthropicMessagesRequest.parse(body, limits: bodyLimits)
-        let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
-        return try await cancellingOnDisconnect(context.connection) {
-            await gateway.serve(AnthropicAPI.self, parsed, identity: identity, requestID: requestID,
-                                clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
-        }
-    }
-    let counter = TokenCounter(gateway)
-    v1.post("messages/count_tokens") { request, context in
-        let body = try await readBody(request, limit: limit)
-        let model = try AnthropicMessagesRequest.countTokensModel(body, limits: bodyLimits)
-        let (identity, requestID) = (context.identity!, context.requestID)
-        return try await cancellingOnDisconnect(context.connection) {
-            try await counter.count(body, model: model, identity: identity, requestID: requestID, clientHeaders: passthroughHeaders(request))
-        }
-    }
-    v1.get("models") { _, context in
-        let identity = context.identity!
-        let entries = (gateway.table.modelNames + gateway.virtualModels).filter { identity.allows(model: $0) }.map {
-            #"{"id":\#(JSONString.quote($0)),"object":"model","created":0,"owned_by":"switchboard"}"#
-        }
-        return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)
-    }
+    ClientRoutes.add(to: v1, live: live, limit: limit, bodyLimits: bodyLimits)
+    let gateway = live.gateway
     // Admin API: the master key or a key with the admin role.
     let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics))
     admin.group("health").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(health.json()) }

@@ -21,6 +21,10 @@ public final class MemoryStorage: Storage {
     }
 
     private let state = Mutex(State())
+    /// Stored Responses API responses (MemoryStorage+Responses.swift).
+    let responseState = MemoryResponseState()
+    /// Files and batches (MemoryStorage+Batches.swift).
+    let batchState = MemoryBatchState()
     public let capacity: Int
 
     /// Bodies kept in all (`logging.bodies`); the oldest go first.

@@ -67,7 +67,7 @@ public final class SQLiteStorage: Storage {
         (8, ["ALTER TABLE request_log ADD COLUMN route_rule TEXT"]),
         (9, AuditSchema.table(integer: "INTEGER")),
         (10, ReviewSchema.table(integer: "INTEGER")),
-    ]
+    ] + ResponseSchema.sqliteMigrations + BatchSchema.sqliteMigrations
 
     /// Serialises writes: a transaction spans several statements on the one connection.
     let writes = WriteGate()

@@ -2,7 +2,7 @@ import SwitchboardCore
 
 /// Where the gateway keeps its state. One protocol; SQLite (default, one process), PostgreSQL (several replicas),
 /// memory (tests).
-public protocol Storage: Sendable {
+public protocol Storage: ResponseStorage, BatchStorage {
     /// Applies the migrations this version knows and the database has not seen yet.
     func migrate() async throws
     /// Succeeds when the storage answers (used by `/readyz`).

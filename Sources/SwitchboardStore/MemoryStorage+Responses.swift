@@ -1,0 +1,5 @@
+import SwitchboardCore
+import Synchronization
+
+/// MemoryStorage's stored responses.
+final class MemoryResponseState: Sendable {}
