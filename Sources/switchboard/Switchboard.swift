@@ -19,7 +19,7 @@ struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A self-hosted LLM gateway: one OpenAI-compatible endpoint in front of many model providers.",
-        subcommands: [Serve.self, Check.self, MockProvider.self, Simulate.self, Keys.self, Teams.self, Route.self, Router.self],
+        subcommands: [Serve.self, Check.self, MockProvider.self, Simulate.self, Keys.self, Teams.self, Route.self, Router.self, ImportConfig.self],
         defaultSubcommand: nil
     )
 }
