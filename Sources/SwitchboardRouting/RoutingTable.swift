@@ -73,6 +73,8 @@ public final class RoutingTable: Sendable {
     public let defaultFallback: String?
     /// Prices from `router.pricing`, per slot (nil: no pricing source).
     public let prices: PriceBook?
+    /// Each slot's observed share of prompt tokens served from cache, for expected costs.
+    public let cachedShares: CachedShareBook
     /// "provider/model" of each slot.
     public let slotNames: [String]
     /// Each slot's limits and timeouts (from the first deployment that uses it).
@@ -94,6 +96,7 @@ public final class RoutingTable: Sendable {
         health = HealthBook(count: slotDeployments.count, policy: CircuitBreaker.Policy(config.routing.health), now: now)
         capacity = CapacityBook(limits: slotDeployments.map(\.limits), now: now)
         latency = LatencyBook(count: slotDeployments.count)
+        cachedShares = CachedShareBook(count: slotDeployments.count)
         let prices = config.router.pricing == nil ? nil : PriceBook(slots: slotDeployments.count)
         self.prices = prices
         var models: [String: RoutedModel] = [:]

@@ -76,9 +76,13 @@ public struct RouteExplainer: Sendable {
             let usage = Usage(promptTokens: needs.estimatedPromptTokens, completionTokens: needs.maxOutputTokens ?? router.expectedOutputTokens)
             let up = Set(table.health.available(m.deployments.map(\.slot)))
             out["deployments"] = .array(m.deployments.map { d in
-                .object(["provider": .string(d.provider), "model": .string(d.upstreamModel),
-                         "expected_cost_usd": .double(d.price.cost(of: usage)),
-                         "excluded": d.capabilities.missing(for: needs).map { .string("lacks_" + $0) } ?? (up.contains(d.slot) ? .null : "unavailable")])
+                var o: [String: JSONValue] = [
+                    "provider": .string(d.provider), "model": .string(d.upstreamModel),
+                    "expected_cost_usd": .double(table.expectedCost(d, usage: usage)),
+                    "excluded": d.capabilities.missing(for: needs).map { .string("lacks_" + $0) } ?? (up.contains(d.slot) ? .null : "unavailable")]
+                let share = table.cachedShares.share(d.slot)
+                if share > 0 { o["cached_share"] = .double(share) }
+                return .object(o)
             })
         }
         return .object(out)
@@ -93,8 +97,10 @@ public struct RouteExplainer: Sendable {
     }
 
     static func json(_ c: RouteChoice.Candidate) -> JSONValue {
-        .object(["model": .string(c.model), "expected_cost_usd": c.expectedCostUSD.map(JSONValue.double) ?? .null,
-                 "excluded": c.excluded.map(JSONValue.string) ?? .null])
+        var o: [String: JSONValue] = ["model": .string(c.model), "expected_cost_usd": c.expectedCostUSD.map(JSONValue.double) ?? .null,
+                                      "excluded": c.excluded.map(JSONValue.string) ?? .null]
+        if let share = c.cachedShare { o["cached_share"] = .double(share) }
+        return .object(o)
     }
 
     static func factsJSON(_ facts: inout RuleFacts, scorer: (any DifficultyScoring)?) -> JSONValue {
@@ -124,7 +130,8 @@ public struct RouteExplainer: Sendable {
             lines.append("models weighed by \(w["rule"]?.string ?? ""):")
             for c in w["candidates"]?.array ?? [] {
                 let cost = c["expected_cost_usd"]?.number.map { "$" + formatUSD($0) } ?? "-"
-                lines.append("  \(c["model"]?.string ?? "")  expected \(cost)" + (c["excluded"]?.string.map { "  excluded: \($0)" } ?? ""))
+                lines.append("  \(c["model"]?.string ?? "")  expected \(cost)" + Self.cachedNote(c)
+                    + (c["excluded"]?.string.map { "  excluded: \($0)" } ?? ""))
             }
         }
         let d = e["decision"]?.object ?? [:]
@@ -138,10 +145,16 @@ public struct RouteExplainer: Sendable {
         }
         for dep in e["deployments"]?.array ?? [] {
             let cost = dep["expected_cost_usd"]?.number.map { "$" + formatUSD($0) } ?? "-"
-            lines.append("  deployment \(dep["provider"]?.string ?? "")/\(dep["model"]?.string ?? "")  expected \(cost)"
+            lines.append("  deployment \(dep["provider"]?.string ?? "")/\(dep["model"]?.string ?? "")  expected \(cost)" + Self.cachedNote(dep)
                 + (dep["excluded"]?.string.map { "  excluded: \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// " (62% of the prompt cached)" when an expected cost assumed an observed cached share.
+    static func cachedNote(_ v: JSONValue) -> String {
+        guard let share = v["cached_share"]?.number, share > 0 else { return "" }
+        return " (\(Int((share * 100).rounded()))% of the prompt cached)"
     }
 
     static func describe(_ v: JSONValue) -> String {

@@ -11,6 +11,8 @@ public struct RouteChoice: Sendable, Equatable {
         /// Why it was not chosen: `not_allowed`, `lacks_<capability>`, `excluded_<region|provider|price>` (the request's
         /// policy), `unavailable` (nil: usable).
         public var excluded: String?
+        /// The observed cached share of prompt tokens its expected cost assumed, when not 0 (``CachedShareBook``).
+        public var cachedShare: Double? = nil
     }
 
     public var model: String
@@ -73,8 +75,11 @@ extension RoutingTable {
             let up = Set(capacity.withRoom(health.available(slots), tokens: usage.promptTokens + usage.completionTokens))
             usable = capable.filter { up.contains($0.slot) }
         }
-        let cost = usable.map { $0.price.cost(of: usage) }.min()
-        return .init(model: name, expectedCostUSD: cost ?? capable.map { $0.price.cost(of: usage) }.min(),
-                     excluded: usable.isEmpty ? "unavailable" : nil)
+        // The cheapest deployment at its expected cost, its observed cached share included.
+        guard let cheapest = (usable.isEmpty ? capable : usable).min(by: { expectedCost($0, usage: usage) < expectedCost($1, usage: usage) })
+        else { return .init(model: name, expectedCostUSD: nil, excluded: "unavailable") }
+        let share = cachedShares.share(cheapest.slot)
+        return .init(model: name, expectedCostUSD: expectedCost(cheapest, usage: usage), excluded: usable.isEmpty ? "unavailable" : nil,
+                     cachedShare: share > 0 ? share : nil)
     }
 }

@@ -66,7 +66,7 @@ extension Gateway {
                let why = check.rejects(body) {
                 // A tier answered, but not well enough: its answer is dropped (and charged), the next tier tries.
                 winner.firstByte(ttftMs: latency)
-                winner.finished(latencyMs: latency, tokens: usage?.totalTokens)
+                winner.finished(latencyMs: latency, usage: usage)
                 exchange.dropped(usage)
                 rejected = (result, winner, usage)
                 plan.escalate(after: winner)

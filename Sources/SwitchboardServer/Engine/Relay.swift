@@ -27,7 +27,7 @@ extension Gateway {
                           filters: filters, lease: lease, attemptTTFT: ttft)
         case .complete(var body, let usage, let latency):
             lease.firstByte(ttftMs: latency)
-            lease.finished(latencyMs: latency, tokens: usage?.totalTokens)
+            lease.finished(latencyMs: latency, usage: usage)
             if !filters.isEmpty, case .stop(let error) = await filters.answer(&body, &exchange) {
                 return exchange.fail(error, api: API.self, recorder, headers: exchange.headers(modelName: lease.model.name))
             }
@@ -110,7 +110,7 @@ extension Gateway {
             } catch {
                 // The client went away: leaving the loop drops the upstream body, which cancels the upstream request.
                 let usage = relay.usage.flatMap { $0.isPlausible ? $0 : nil }
-                lease.finished(latencyMs: attemptTTFT, tokens: usage?.totalTokens)
+                lease.finished(latencyMs: attemptTTFT, usage: usage)
                 exchange.finish(status: 499, usage: usage ?? Usage(), errorCode: "client_closed_request")
                 exchange.emit(recorder)
                 throw error
@@ -126,7 +126,7 @@ extension Gateway {
             if upstreamError != nil {
                 lease.brokeMidStream(tokens: usage?.totalTokens)
             } else {
-                lease.finished(latencyMs: attemptTTFT, tokens: usage?.totalTokens)
+                lease.finished(latencyMs: attemptTTFT, usage: usage)
             }
             exchange.finish(status: upstreamError?.status ?? 200, usage: usage ?? Usage(), errorCode: upstreamError?.code.name)
             exchange.emit(recorder)
