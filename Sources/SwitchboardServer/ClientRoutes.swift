@@ -42,13 +42,6 @@ enum ClientRoutes {
                 try await TokenCounter(live.gateway).count(body, model: model, identity: identity, requestID: requestID, clientHeaders: passthroughHeaders(request))
             }
         }
-        v1.get("models") { _, context in
-            let identity = context.identity!
-                let gateway = live.gateway
-                let entries = (gateway.table.modelNames + gateway.virtualModels).filter { identity.allows(model: $0) }.map {
-                #"{"id":\#(JSONString.quote($0)),"object":"model","created":0,"owned_by":"switchboard"}"#
-            }
-            return jsonResponse(#"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)
-        }
+        ModelsAPI.add(to: v1, live: live)
     }
 }

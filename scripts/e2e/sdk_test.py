@@ -384,10 +384,37 @@ def test_embeddings():
 
 @test
 def test_models_list():
-    ids = [m.id for m in client.models.list()]
+    models = list(client.models.list())
+    ids = [m.id for m in models]
     for name in ("demo", "slow", "remote"):
         check(name in ids, f"{name!r} missing from /v1/models: {ids}")
     check_eq(len(ids), len(set(ids)), f"duplicate ids in /v1/models: {ids}")
+    # OpenAI's fields parse as the SDK's Model; OpenRouter's ride along as extra fields.
+    demo = next(m for m in models if m.id == "demo")
+    check_eq((demo.object, demo.owned_by, type(demo.created)), ("model", "switchboard", int), "OpenAI's fields")
+    extra = demo.model_extra or {}
+    # The e2e config prices demo at 1 USD / 2 USD per million tokens: per token, as strings.
+    check_eq(extra.get("pricing"), {"prompt": "0.000001", "completion": "0.000002"}, "pricing per token")
+    check("context_length" in extra and "top_provider" in extra, f"context_length / top_provider missing: {sorted(extra)}")
+    check_eq(extra.get("architecture", {}).get("input_modalities"), ["text", "image"], "architecture.input_modalities")
+    check_eq(extra.get("capabilities"), {"tools": True, "vision": True, "json_mode": True, "streaming": True, "embeddings": False},
+             "capabilities")
+    check("tools" in extra.get("supported_parameters", []), f"supported_parameters: {extra.get('supported_parameters')}")
+    auto = next(m for m in models if m.id == "auto")
+    check_eq((auto.model_extra or {}).get("switchboard", {}).get("virtual"), True, "auto is listed as a virtual model")
+
+
+@test
+def test_models_retrieve():
+    demo = client.models.retrieve("demo")
+    check_eq((demo.id, demo.object), ("demo", "model"), "models.retrieve('demo')")
+    check_eq((demo.model_extra or {}).get("pricing", {}).get("prompt"), "0.000001", "retrieved pricing")
+    try:
+        client.models.retrieve("no-such-model")
+        check(False, "an unknown model retrieved without an error")
+    except openai.NotFoundError as e:
+        check_eq(e.status_code, 404, "status of an unknown model")
+        check_eq((e.body or {}).get("code"), "model_not_found", "error code of an unknown model")
 
 
 @test
