@@ -9,6 +9,8 @@ public struct RequestRecord: Sendable, Equatable {
     public var keyID: String?
     /// The managed key's team.
     public var team: String?
+    /// A configuration key's spend scope (`static:NAME`), charged like a managed key's; not kept in the log.
+    public var staticScope: String?
     /// Spend scopes whose cost the admission ledger has already written (the request log must not add it again).
     public var chargedScopes: [String] = []
     public var endpoint: String

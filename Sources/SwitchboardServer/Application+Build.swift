@@ -109,7 +109,7 @@ public struct GatewayServices: Sendable {
         let auditFailures = CoreMetrics.Counter(label: "switchboard_audit_write_failures_total", factory: metrics.factory)
         auditor = Auditor(storage: storage, logger: logger, now: wallClock, onFailure: { auditFailures.increment() })
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock,
-                                auditor: auditor)
+                                auditor: auditor, isReserved: { directory.isStatic($0) })
         healthChecks = HealthCheckService(config: config, gateway: gateway, logger: logger)
         pricing = PricingService(config: config, table: gateway.table, transport: transport, wallClock: wallClock, logger: logger)
     }

@@ -37,6 +37,8 @@ public struct Identity: Sendable, Equatable {
     public var isMaster: Bool
     /// The managed key's id (nil for the master key and keys from the configuration).
     public var keyID: String?
+    /// A key from the configuration's scope for limits and spend, `static:NAME` (nil for every other key).
+    public var staticScope: String?
     public var roles: [Role]
     public var priority: PriorityClass
     public var region: String?
@@ -99,7 +101,7 @@ public struct Identity: Sendable, Equatable {
             if !l.rates.isUnlimited || !l.budgets.isEmpty { checks.append(AdmissionCheck(scope: scope, rates: l.rates, budgets: l.budgets)) }
             if let m = l.models[model], !m.isUnlimited { checks.append(AdmissionCheck(scope: scope + "/model:" + model, rates: m)) }
         }
-        if let keyID { add("key:" + keyID, limits) }
+        if let keyID { add("key:" + keyID, limits) } else if let staticScope { add(staticScope, limits) }
         if let team { add("team:" + team, teamLimits) }
         return checks
     }

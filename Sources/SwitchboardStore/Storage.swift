@@ -153,7 +153,7 @@ func logWhere(_ q: LogQuery, placeholder: (Int) -> String) -> (sql: String, bind
 /// The spend scopes a record is charged to.
 public func spendScopes(_ r: RequestRecord) -> [String] {
     var scopes: [String] = []
-    if let id = r.keyID { scopes.append("key:" + id) }
+    if let id = r.keyID { scopes.append("key:" + id) } else if let scope = r.staticScope { scopes.append(scope) }
     if let team = r.team { scopes.append("team:" + team) }
     return scopes
 }

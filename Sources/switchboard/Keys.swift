@@ -90,7 +90,9 @@ func runAdmin(_ command: AdminCommand, config path: String?) async throws {
         complain("error: cannot open storage \(shownStorage(cfg.storage)): \(describeStartFailure(error))")
         throw ExitCode(1)
     }
-    let result = await command.run(storage: storage)
+    // A supplied key may not repeat one of the configuration's keys or its master key.
+    let reserved = Set(cfg.auth.keys.map(\.key) + (cfg.auth.masterKey.map { [$0] } ?? []))
+    let result = await command.run(storage: storage, reserved: { reserved.contains($0) })
     try? await storage.close()
     switch result {
     case .success(let json):
@@ -121,10 +123,22 @@ struct Keys: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Show.self, Update.self, Revoke.self, Rotate.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a key and print it (the only time it is shown).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a key and print it (the only time it is shown).",
+            discussion: "With --key the key's text is yours (a key another gateway issued, so its clients need not change): 20 to 256 printable ASCII characters, no spaces or other whitespace; it is stored hashed and not printed back. --key - reads it from standard input, keeping it out of the shell's history.")
         @OptionGroup var options: ConfigOption
         @OptionGroup var fields: KeyFields
-        func run() async throws { try await runAdmin(.createKey(try fields.body()), config: options.config) }
+        @Option(help: "The key's text, when you supply it (\"-\": read it from standard input).")
+        var key: String?
+
+        func run() async throws {
+            var body = try fields.body().object ?? [:]
+            if let key {
+                let text = key == "-" ? (readLine(strippingNewline: true) ?? "") : key
+                body["key"] = .string(text)
+            }
+            try await runAdmin(.createKey(.object(body)), config: options.config)
+        }
     }
 
     struct List: AsyncParsableCommand {

@@ -14,6 +14,10 @@ With PostgreSQL, pass a database of its own (it is migrated and filled). With --
     admits exactly 50; its spend, shown by `switchboard keys show`, stays within the budget plus one request,
   - a team limit of 30 requests per minute holds for two keys of the team together,
   - a key revoked with the CLI is refused by every replica within auth.key_cache_s,
+  - a key whose text is supplied (`switchboard keys create --key …`, from another gateway) works on every replica, is
+    not printed back, and a second `--key` with the same text is refused (409); `--key -` reads it from stdin,
+  - a key of the configuration file (`auth.keys`) with `limits: {rpm: 100}` admits exactly 100 of 300 concurrent
+    requests over the replicas, as a managed key does,
   - a team made through the admin API of one replica, and the CLI's revocation, are in /admin/audit on another,
   - human review: a request held on the first replica (a guardrails.injection policy with action review, for one
     key; review.mode wait) is approved through the second replica's admin API by a reviewer key made with the CLI,
@@ -48,13 +52,18 @@ record = runner.record
 setup = runner.setup
 
 ports = [free_port() for _ in range(args.replicas)]
+STATIC_KEY = "sk-static-storm-0123456789abcdef"
+IMPORTED_KEY = "sk-litellm-imported-7Hq2Zx9Lm4Pw"
 config = os.path.join(args.log_dir, f"{args.label}.yaml")
 with open(config, "w") as f:
     # Output costs 62.5 USD per 1M tokens: 16 completion tokens (max_tokens 16) cost 0.001 USD; the prompt is free.
     f.write(f"""
 server: {{ listen: "127.0.0.1:{ports[0]}", shutdown_grace_s: 5 }}
 storage: "{args.storage}"
-auth: {{ master_key: "sk-master-replicas", key_cache_s: 1 }}
+auth:
+  master_key: "sk-master-replicas"
+  key_cache_s: 1
+  keys: [ {{ name: static-storm, key: "{STATIC_KEY}", limits: {{ rpm: 100 }} }} ]
 providers:
   - {{ name: sim, kind: mock, seed: 3 }}
 models:
@@ -66,8 +75,12 @@ review: {{ mode: wait, wait_s: 60, poll_ms: 100 }}
 """)
 
 
-def cli(*words: str) -> dict:
-    out = subprocess.run([args.bin, *words, "--config", config], capture_output=True, text=True, timeout=60)
+def cli_run(*words: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([args.bin, *words, "--config", config], capture_output=True, text=True, timeout=60, input=stdin)
+
+
+def cli(*words: str, stdin: str | None = None) -> dict:
+    out = cli_run(*words, stdin=stdin)
     if out.returncode != 0:
         raise AssertionError(f"switchboard {' '.join(words)} exited {out.returncode}: {out.stderr.strip()}")
     return json.loads(out.stdout)
@@ -195,6 +208,25 @@ try:
     entries = [(e["action"], e["actor"], e["target_id"]) for e in json.loads(audit.body)["data"]] if audit.status == 200 else []
     record(made.status == 201 and entries[:2] == [("team.create", "master", "audited"), ("key.revoke", "cli", fresh["id"])],
            "an admin action on one replica (and the CLI's) is in /admin/audit on another", f"{made.status} {audit.status} {entries[:2]}")
+
+    # 5b. A key from another gateway, its text supplied with the CLI: works everywhere, never printed back, unique.
+    imported = cli("keys", "create", "--name", "imported", "--key", IMPORTED_KEY)
+    statuses = [chat(port, IMPORTED_KEY).status for port in ports]
+    record(statuses == [200] * len(ports) and "key" not in imported and IMPORTED_KEY not in json.dumps(imported),
+           "keys create --key: the supplied key works on every replica and is not printed back", f"{statuses} {imported.get('key_hint')}")
+    again = cli_run("keys", "create", "--name", "imported-2", "--key", IMPORTED_KEY)
+    record(again.returncode == 1 and "409" in again.stderr and IMPORTED_KEY not in again.stderr + again.stdout,
+           "keys create --key with a text that is already a key: exit 1, 409, the text not shown", again.stderr.strip())
+    piped = cli("keys", "create", "--name", "imported-stdin", "--key", "-", stdin=IMPORTED_KEY + "-stdin\n")
+    record(chat(ports[-1], IMPORTED_KEY + "-stdin").status == 200 and piped.get("supplied") is True,
+           "keys create --key - reads the key from standard input", f"{piped.get('id')}")
+
+    # 5c. A static key of the configuration with limits: exact across replicas like a managed key.
+    results = storm(STATIC_KEY)
+    ok = [r for r in results if r.status == 200]
+    record(len(ok) == 100 and all(r.status == 429 for r in results if r.status != 200),
+           "a static key (auth.keys) with rpm 100, 300 concurrent requests over the replicas: exactly 100 admitted",
+           f"{len(ok)} × 200, others {sorted({r.status for r in results} - {200})}")
 
     # 6. Human review across replicas: held on the first, decided on the others (review.poll_ms 100).
     a, b, c = ports[0], ports[1 % len(ports)], ports[2 % len(ports)]

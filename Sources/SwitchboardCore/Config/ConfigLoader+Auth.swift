@@ -30,7 +30,7 @@ extension Walker {
             var texts: [String: Int] = [:]
             for (i, item) in list.enumerated() {
                 let path = "auth.keys[\(i)]"
-                guard let k = mapping(item, path, allowed: ["name", "key", "models"]) else { continue }
+                guard let k = mapping(item, path, allowed: ["name", "key", "models", "limits"]) else { continue }
                 let name = string(k, "name", path, required: true)
                 let key = secret(k, "key", path)
                 if k["key"] == nil { problem("\(path).key", "required") }
@@ -42,6 +42,9 @@ extension Walker {
                         }
                     }
                 }
+                // The same limits as a managed key's, checked with the same rules and key paths.
+                var limits = Limits()
+                if let node = k["limits"], !isNull(node) { limits = self.limits(node, "\(path).limits") ?? Limits() }
                 if let name {
                     if let first = names[name] { problem("\(path).name", "duplicate key name \"\(name)\" (also auth.keys[\(first)])") }
                     names[name] = i
@@ -52,7 +55,7 @@ extension Walker {
                     if key == auth.masterKey { problem("\(path).key", "the same key as auth.master_key") }
                     texts[key] = i
                 }
-                if let name, let key { auth.keys.append(StaticKey(name: name, key: key, models: models)) }
+                if let name, let key { auth.keys.append(StaticKey(name: name, key: key, models: models, limits: limits)) }
             }
         }
         return auth

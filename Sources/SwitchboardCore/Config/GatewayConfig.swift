@@ -132,11 +132,15 @@ public struct StaticKey: Sendable {
     public var key: String
     /// Public model names (globs with `*` and `?`) this key may use; empty means all.
     public var models: [String]
+    /// `limits`: rpm, tpm, max_concurrent, budgets and per-model rates, as a managed key's, kept under the scope
+    /// `static:NAME` (across replicas on PostgreSQL).
+    public var limits: Limits
 
-    public init(name: String, key: String, models: [String] = []) {
+    public init(name: String, key: String, models: [String] = [], limits: Limits = .init()) {
         self.name = name
         self.key = key
         self.models = models
+        self.limits = limits
     }
 }
 

@@ -36,6 +36,7 @@ struct Exchange: Sendable {
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
                                endpoint: endpoint, model: model, stream: stream, status: 0, keyID: identity.keyID, team: identity.team)
+        record.staticScope = identity.staticScope
     }
 
     /// Bodies are kept this much beyond `max_bytes` until the writer has redacted them and cut them to size, so a

@@ -44,7 +44,30 @@ enum AdminAPI {
     }
 
     static func keySpec(_ request: Request, now: Double) async throws(GatewayError) -> KeySpec {
-        do { return try GovernanceSpec.key(json: try await body(request), now: now) } catch let e as ConfigError { throw KeyService.invalid(e) } catch let e as GatewayError { throw e } catch { throw .invalidJSON("\(error)") }
+        try keySpec(try await body(request), now: now)
+    }
+
+    static func keySpec(_ json: JSONValue, now: Double) throws(GatewayError) -> KeySpec {
+        do { return try GovernanceSpec.key(json: json, now: now) } catch { throw KeyService.invalid(error) }
+    }
+
+    /// A new key's body without its `key` (the text the operator supplies, when it does): 400 naming `key` when it
+    /// is there but not a string.
+    static func suppliedKey(_ json: JSONValue) throws(GatewayError) -> (spec: JSONValue, key: String?) {
+        guard var o = json.object, let value = o.removeValue(forKey: "key") else { return (json, nil) }
+        guard let text = value.string else {
+            throw GatewayError(.invalidParameter, "key: expected a string of \(SuppliedKey.rule).", param: "key")
+        }
+        return (.object(o), text)
+    }
+
+    /// Creates a key: with the text the body supplies (shown only as a hint), else a new one (its text shown once).
+    static func createKey(_ json: JSONValue, service: KeyService, storage: any Storage, by actor: AuditActor) async throws(GatewayError) -> JSONValue {
+        let (specJSON, supplied) = try suppliedKey(json)
+        let spec = try keySpec(specJSON, now: service.now())
+        if let supplied { return await keyJSON(try await service.create(spec, supplied: supplied, by: actor), storage: storage) }
+        let (key, text) = try await service.create(spec, by: actor)
+        return await keyJSON(key, storage: storage, text: text)
     }
 
     static func teamSpec(_ request: Request) async throws(GatewayError) -> TeamSpec {
@@ -53,7 +76,7 @@ enum AdminAPI {
 
     /// A key with its spend so far in each budget period (and the key text when it was just made).
     static func keyJSON(_ key: KeyRecord, storage: any Storage, text: String? = nil) async -> JSONValue {
-        var o = GovernanceSpec.json(key).object ?? [:]
+        var o = SuppliedKey.json(key).object ?? [:]
         if let text { o["key"] = .string(text) }
         o["spend"] = await spendJSON("key:" + key.id, storage: storage)
         return .object(o)
@@ -70,14 +93,13 @@ enum AdminAPI {
     static func add(to admin: RouterGroup<GatewayRequestContext>, service: KeyService, storage: any Storage) {
         let keys = admin.group("keys").add(middleware: RoleMiddleware(.admin))
         keys.post { request, context in
-            let (key, text) = try await service.create(try await keySpec(request, now: service.now()), by: AuditActor(context))
-            return json(await keyJSON(key, storage: storage, text: text), status: .created)
+            json(try await createKey(try await body(request), service: service, storage: storage, by: AuditActor(context)), status: .created)
         }
         keys.get { request, _ in
             let team = request.uri.queryParameters.get("team")
             let includeRevoked = request.uri.queryParameters.get("include_revoked") == "true"
             let all = try await service.keys().filter { (team == nil || $0.team == team) && (includeRevoked || $0.revokedAt == nil) }
-            return list(all.map(GovernanceSpec.json))
+            return list(all.map(SuppliedKey.json))
         }
         keys.get(":id") { _, context in
             json(await keyJSON(try await service.key(context.parameters.get("id") ?? ""), storage: storage))
@@ -89,10 +111,10 @@ enum AdminAPI {
                                       storage: storage))
         }
         keys.delete(":id") { _, context in
-            json(GovernanceSpec.json(try await service.revoke(context.parameters.get("id") ?? "", by: AuditActor(context))))
+            json(SuppliedKey.json(try await service.revoke(context.parameters.get("id") ?? "", by: AuditActor(context))))
         }
         keys.post(":id/revoke") { _, context in
-            json(GovernanceSpec.json(try await service.revoke(context.parameters.get("id") ?? "", by: AuditActor(context))))
+            json(SuppliedKey.json(try await service.revoke(context.parameters.get("id") ?? "", by: AuditActor(context))))
         }
         keys.post(":id/rotate") { _, context in
             let (key, text) = try await service.rotate(context.parameters.get("id") ?? "", by: AuditActor(context))

@@ -19,8 +19,9 @@ public enum AdminCommand: Sendable {
     case deleteTeam(String)
 
     /// Runs the command; the answer is what the admin API would send, or its error.
-    public func run(storage: any Storage) async -> Result<JSONValue, GatewayError> {
-        let service = KeyService(storage: storage)
+    /// `reserved`: whether a text is a key of the configuration or its master key (a supplied key may not be one).
+    public func run(storage: any Storage, reserved: @escaping @Sendable (String) -> Bool = { _ in false }) async -> Result<JSONValue, GatewayError> {
+        let service = KeyService(storage: storage, isReserved: reserved)
         do throws(GatewayError) {
             func spec(_ json: JSONValue) throws(GatewayError) -> KeySpec {
                 do { return try GovernanceSpec.key(json: json, now: service.now()) } catch { throw KeyService.invalid(error) }
@@ -30,18 +31,17 @@ public enum AdminCommand: Sendable {
             }
             switch self {
             case .createKey(let json):
-                let (key, text) = try await service.create(try spec(json), by: .cli)
-                return .success(await AdminAPI.keyJSON(key, storage: storage, text: text))
+                return .success(try await AdminAPI.createKey(json, service: service, storage: storage, by: .cli))
             case .listKeys(let team, let includeRevoked):
                 let keys = try await service.keys().filter { (team == nil || $0.team == team) && (includeRevoked || $0.revokedAt == nil) }
-                return .success(.array(keys.map(GovernanceSpec.json)))
+                return .success(.array(keys.map(SuppliedKey.json)))
             case .showKey(let idOrName):
                 return .success(await AdminAPI.keyJSON(try await service.key(idOrName: idOrName), storage: storage))
             case .updateKey(let idOrName, let json):
                 let key = try await service.key(idOrName: idOrName)
                 return .success(await AdminAPI.keyJSON(try await service.update(key.id, try spec(json), by: .cli), storage: storage))
             case .revokeKey(let idOrName):
-                return .success(GovernanceSpec.json(try await service.revoke(try await service.key(idOrName: idOrName).id, by: .cli)))
+                return .success(SuppliedKey.json(try await service.revoke(try await service.key(idOrName: idOrName).id, by: .cli)))
             case .rotateKey(let idOrName):
                 let (key, text) = try await service.rotate(try await service.key(idOrName: idOrName).id, by: .cli)
                 return .success(await AdminAPI.keyJSON(key, storage: storage, text: text))

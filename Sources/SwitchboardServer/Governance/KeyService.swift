@@ -47,6 +47,8 @@ final class KeyDirectory: Sendable {
     }
 
     private let staticKeys: [String: Identity]
+    /// The static keys of the configuration a reload put in force (nil: still those of the start).
+    private let reloadedStaticKeys = Mutex<[String: Identity]?>(nil)
     private let storage: any Storage
     private let cache = Mutex<[String: Entry]>([:])
     let ttl: Double
@@ -55,7 +57,11 @@ final class KeyDirectory: Sendable {
 
     init(auth: AuthConfig, storage: any Storage, ttl: Double = 5, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         var table: [String: Identity] = [:]
-        for k in auth.keys { table[k.key] = Identity(name: k.name, allowedModels: k.models) }
+        for k in auth.keys {
+            var identity = Identity(name: k.name, allowedModels: k.models, limits: k.limits)
+            identity.staticScope = "static:" + k.name
+            table[k.key] = identity
+        }
         if let master = auth.masterKey { table[master] = Identity(name: "master", isMaster: true, roles: Role.allCases) }
         staticKeys = table
         self.storage = storage
@@ -64,8 +70,9 @@ final class KeyDirectory: Sendable {
     }
 
     func resolve(_ presented: String) async throws -> KeyResolution {
-        if let identity = staticKeys[presented] { return .identity(identity) }
-        guard let (id, secret) = KeyText.parse(presented) else { return .unknown }
+        if let identity = reloadedStaticKeys.withLock({ $0.map { $0[presented] } ?? staticKeys[presented] }) { return .identity(identity) }
+        // Switchboard's own form by its id; a supplied text by the id drawn from it (garbage never reaches storage).
+        guard let (id, secret) = SuppliedKey.lookup(presented) else { return .unknown }
         let t = now()
         var entry = cache.withLock { $0[id] }
         if entry == nil || t - entry!.fetched > ttl {
@@ -80,6 +87,15 @@ final class KeyDirectory: Sendable {
         guard let key = entry?.key, KeyHash.matches(secret: secret, key) else { return .unknown }
         if let why = key.refusal(at: t) { return .refused(why) }
         return .identity(Identity(key: key, team: entry?.team))
+    }
+
+    /// Whether `text` is the master key or a key of the configuration (a supplied key may not repeat one).
+    func isStatic(_ text: String) -> Bool { staticKeys[text] != nil }
+
+    /// The static keys of a reloaded configuration: added ones authenticate from now on, removed ones no longer do.
+    func replaceStaticKeys(_ auth: AuthConfig) {
+        let fresh = KeyDirectory(auth: auth, storage: storage, ttl: ttl, now: now).staticKeys
+        reloadedStaticKeys.withLock { $0 = fresh }
     }
 
     /// Forgets cached keys (all of a team's when `team` is given).
@@ -108,6 +124,8 @@ struct KeyService: Sendable {
     var now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
     /// Writes the audit log (nil: one over `storage` with its own logger).
     var auditor: Auditor?
+    /// Whether a text is already a key outside storage (the configuration's keys, the master key).
+    var isReserved: @Sendable (String) -> Bool = { _ in false }
 
     var audit: Auditor { auditor ?? Auditor(storage: storage, now: now) }
 
