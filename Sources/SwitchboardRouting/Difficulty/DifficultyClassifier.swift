@@ -31,25 +31,34 @@ public struct DifficultyClassifier: Sendable {
 
     /// The difficulty score of a prompt given as UTF-8 bytes.
     public func score(utf8 bytes: UnsafeBufferPointer<UInt8>) -> Double {
+        model.hashed.withUnsafeBufferPointer { table in
+            let mask = UInt32(truncatingIfNeeded: (1 << model.bits) - 1)
+            return Self.scan(bytes, mask: mask, into: TableSum(table: table)) { acc, lines in
+                finish(&acc, bytes: bytes.count, lines: lines)
+            }
+        }
+    }
+
+    /// One pass over the bytes with a fresh accumulator whose hashed buckets go to `sink`; `body` reads the result.
+    static func scan<Sink: HashedFeatureSink, Result>(
+        _ bytes: UnsafeBufferPointer<UInt8>, mask: UInt32, into sink: Sink,
+        _ body: (inout Accumulator<Sink>, _ lines: Int) -> Result
+    ) -> Result {
         let cueTable = DifficultyCues.table
-        return model.hashed.withUnsafeBufferPointer { table in
-            cueTable.keys.withUnsafeBufferPointer { keys in
-                cueTable.masks.withUnsafeBufferPointer { masks in
-                    withUnsafeTemporaryAllocation(of: Int.self, capacity: DifficultyCues.count) { cues in
-                        cues.initialize(repeating: 0)
-                        var acc = Accumulator(
-                            table: table, mask: UInt32(truncatingIfNeeded: (1 << model.bits) - 1),
-                            cueKeys: keys, cueMasks: masks, cues: cues)
-                        let lines = scan(bytes, into: &acc)
-                        return finish(&acc, bytes: bytes.count, lines: lines)
-                    }
+        return cueTable.keys.withUnsafeBufferPointer { keys in
+            cueTable.masks.withUnsafeBufferPointer { masks in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: DifficultyCues.count) { cues in
+                    cues.initialize(repeating: 0)
+                    var acc = Accumulator(sink: sink, mask: mask, cueKeys: keys, cueMasks: masks, cues: cues)
+                    let lines = scan(bytes, into: &acc)
+                    return body(&acc, lines)
                 }
             }
         }
     }
 
     /// One pass over the bytes: every token into the accumulator; returns the line count.
-    private func scan(_ bytes: UnsafeBufferPointer<UInt8>, into acc: inout Accumulator) -> Int {
+    private static func scan<Sink>(_ bytes: UnsafeBufferPointer<UInt8>, into acc: inout Accumulator<Sink>) -> Int {
         var hash = FNV32.offset
         var numberLength = 0
         var kind = TokenKind.none
@@ -97,26 +106,13 @@ public struct DifficultyClassifier: Sendable {
     }
 
     /// The score from the accumulated counts: the dense features in `features.py`'s order, and the hashed sum for a
-    /// multiple-choice prompt.
-    private func finish(_ acc: inout Accumulator, bytes: Int, lines: Int) -> Double {
-        let w = model.denseWeights
-        let choice = acc.sawOptionA && acc.sawOptionB
+    /// multiple-choice prompt or one without a number.
+    private func finish(_ acc: inout Accumulator<TableSum>, bytes: Int, lines: Int) -> Double {
         var s = model.bias
-        let countBase = choice ? DifficultyModel.countFeatures : 0
-        s += w[countBase + 0] * log1p(Double(bytes))
-        s += w[countBase + 1] * log1p(Double(acc.words))
-        s += w[countBase + 2] * log1p(Double(acc.numbers))
-        s += w[countBase + 3] * log1p(Double(lines))
-        s += w[countBase + 4] * log1p(Double(acc.symbols))
-        if choice { s += w[2 * DifficultyModel.countFeatures] }
-        if choice || acc.numbers == 0 {
-            s += model.hashScale * Double(acc.sum) / Double(max(acc.features, 1)).squareRoot()
-        } else {
-            let symbols = DifficultyCues.wordGroupCount
-            acc.cues[symbols + 6] -= acc.cues[symbols + 1]  // periods that are not decimal points
-            let cueBase = 2 * DifficultyModel.countFeatures + 1
-            for i in 0..<DifficultyCues.count { s += w[cueBase + i] * log1p(Double(acc.cues[i])) }
+        let hashed = acc.denseFeatures(bytes: bytes, lines: lines) { index, value in
+            s += model.denseWeights[index] * value
         }
+        if hashed { s += model.hashScale * Double(acc.sink.sum) / Double(max(acc.features, 1)).squareRoot() }
         return s
     }
 }
@@ -124,15 +120,28 @@ public struct DifficultyClassifier: Sendable {
 private enum TokenKind { case none, word, number }
 
 
-/// The running sums of one scoring pass: hashed weights of every token and token pair, the counts and the cues.
-private struct Accumulator {
+/// Where a scoring pass puts each hashed feature (a token or token pair's bucket): summed from the model's table
+/// when scoring, collected when training (``DifficultyTraining``).
+protocol HashedFeatureSink {
+    mutating func add(bucket: Int)
+}
+
+/// The scorer's sink: the sum of the quantised weights of the buckets.
+struct TableSum: HashedFeatureSink {
     let table: UnsafeBufferPointer<Int8>
+    var sum = 0
+
+    @inline(__always) mutating func add(bucket: Int) { sum += Int(table[bucket]) }
+}
+
+/// The running sums of one scoring pass: hashed features of every token and token pair, the counts and the cues.
+struct Accumulator<Sink: HashedFeatureSink> {
+    var sink: Sink
     let mask: UInt32
     let cueKeys: UnsafeBufferPointer<UInt32>
     let cueMasks: UnsafeBufferPointer<UInt16>
     /// Cue counts in ``DifficultyCues`` order: the word groups, then the symbol cues.
     let cues: UnsafeMutableBufferPointer<Int>
-    var sum: Int = 0
     var features = 0
     var words = 0
     var numbers = 0
@@ -145,14 +154,34 @@ private struct Accumulator {
     var last: UInt16 = 0
     var beforeLast: UInt16 = 0
 
-    static let word: UInt16 = 0x100
-    static let number: UInt16 = 0x101
+    static var word: UInt16 { 0x100 }
+    static var number: UInt16 { 0x101 }
+
+    /// Passes the non-zero dense features to `body` as (index in `DENSE_NAMES`, value), in `features.py`'s order;
+    /// returns whether the hashed features count (a multiple-choice prompt, or a free-form one without a number).
+    /// Call once, after the scan (it turns the period count into periods that are not decimal points).
+    @inline(__always) mutating func denseFeatures(bytes: Int, lines: Int, _ body: (Int, Double) -> Void) -> Bool {
+        let choice = sawOptionA && sawOptionB
+        let countBase = choice ? DifficultyModel.countFeatures : 0
+        body(countBase + 0, log1p(Double(bytes)))
+        body(countBase + 1, log1p(Double(words)))
+        body(countBase + 2, log1p(Double(numbers)))
+        body(countBase + 3, log1p(Double(lines)))
+        body(countBase + 4, log1p(Double(symbols)))
+        if choice { body(2 * DifficultyModel.countFeatures, 1) }
+        if choice || numbers == 0 { return true }
+        let symbolBase = DifficultyCues.wordGroupCount
+        cues[symbolBase + 6] -= cues[symbolBase + 1]  // periods that are not decimal points
+        let cueBase = 2 * DifficultyModel.countFeatures + 1
+        for i in 0..<DifficultyCues.count { body(cueBase + i, log1p(Double(cues[i]))) }
+        return false
+    }
 
     @inline(__always) mutating func emit(_ hash: UInt32, kind: UInt16) {
-        sum += Int(table[Int(FNV32.fmix(hash) & mask)])
+        sink.add(bucket: Int(FNV32.fmix(hash) & mask))
         features += 1
         if hasPrevious {
-            sum += Int(table[Int(FNV32.fmix(FNV32.pair(previous, hash)) & mask)])
+            sink.add(bucket: Int(FNV32.fmix(FNV32.pair(previous, hash)) & mask))
             features += 1
         }
         previous = hash
