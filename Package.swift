@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "switchboard", targets: ["switchboard"]),
         .library(name: "SwitchboardCore", targets: ["SwitchboardCore"]),
         .library(name: "SwitchboardRouting", targets: ["SwitchboardRouting"]),
+        .library(name: "SwitchboardProviders", targets: ["SwitchboardProviders"]),
         .library(name: "SwitchboardServer", targets: ["SwitchboardServer"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
     ],

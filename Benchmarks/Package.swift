@@ -53,5 +53,17 @@ let package = Package(
             path: "Benchmarks/Privacy",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // A Responses API request translated to chat completions and its non-streamed 1 KB answer translated back.
+        .executableTarget(
+            name: "Responses",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SwitchboardCore", package: "Switchboard"),
+                .product(name: "SwitchboardProviders", package: "Switchboard"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Responses",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

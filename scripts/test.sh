@@ -14,7 +14,8 @@
 # approved or rejected through another; HTTPS and mutual TLS with certificates made by
 # openssl (scripts/e2e/tls_test.py); connection rules, slow clients, deep bodies, clients that go away and descriptor limits
 # (scripts/e2e/hardening_test.py); spans exported to a local OTLP collector (scripts/e2e/tracing_test.py); personal data
-# blocked, redacted and pseudonymised through both SDKs, streamed and not (scripts/e2e/guardrails_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
+# blocked, redacted and pseudonymised through both SDKs, streamed and not (scripts/e2e/guardrails_test.py); the Responses API through the
+# openai SDK on every provider kind (scripts/e2e/responses_test.py); the dashboard in headless Chromium with known traffic, its screenshot saved to
 # .test-artifacts/dashboard.png and dashboard-phone.png (scripts/e2e/dashboard_test.py); every example in README.md and
 # docs/*.md run, checked or compared (scripts/check_docs.py); the embedded demo config (`switchboard serve` without --config),
 # with the README's short tour run as written against it; start-up failures (a port in use, unreachable PostgreSQL, an
@@ -515,6 +516,11 @@ section "Guardrails: personal data blocked, redacted and pseudonymised through t
 rc=0
 timeout -k 5 300 "$VPY" "$E2E/guardrails_test.py" --bin "$BIN" --work "$WORK/guardrails" 2>&1 | tee "$LOGS/guardrails_test.log" || rc=$?
 add_counts guardrails "$LOGS/guardrails_test.log" "$rc"
+
+section "Responses API: the openai SDK's responses.create and responses.stream in front of every provider kind, stored turns"
+rc=0
+timeout -k 5 300 "$VPY" "$E2E/responses_test.py" --bin "$BIN" --work "$WORK/responses" 2>&1 | tee "$LOGS/responses_test.log" || rc=$?
+add_counts responses "$LOGS/responses_test.log" "$rc"
 
 section "Docs examples (every code block in README.md and docs/*.md)"
 # Configs through `check`, shell and SDK examples against a demo gateway of their own, sample output compared with what

@@ -23,6 +23,8 @@ extension GatewayError {
             case piiDetected = "pii_detected", contentBlocked = "content_blocked"
             // Human review (`review:`)
             case reviewRejected = "review_rejected", reviewTimeout = "review_timeout"
+            // Stored responses (`/v1/responses`)
+            case previousResponseNotFound = "previous_response_not_found"
             // The gateway
             case internalError = "internal_error", storageError = "storage_error", storageUnavailable = "storage_unavailable"
             case shuttingDown = "shutting_down", overloaded, noHealthyDeployment = "no_healthy_deployment"
@@ -49,7 +51,7 @@ extension GatewayError {
             switch base {
             case .invalidJSON, .invalidParameter, .missingParameter, .bodyReadFailed, .badRequest, .unsupportedCapability,
                  .unsupportedEndpoint, .encryptionKeyMissing, .upstreamRejected, .piiDetected, .contentBlocked, .jsonTooDeep,
-                 .tooManyMessages: 400
+                 .tooManyMessages, .previousResponseNotFound: 400
             case .missingAPIKey, .invalidAPIKey: 401
             case .forbidden, .modelNotAllowed, .ipNotAllowed, .reviewRejected: 403
             case .modelNotFound, .notFound, .unknownURL: 404
@@ -86,6 +88,7 @@ extension GatewayError {
         public static let missingParameter = Code(.missingParameter)
         public static let bodyReadFailed = Code(.bodyReadFailed)
         public static let badRequest = Code(.badRequest)
+        public static let previousResponseNotFound = Code(.previousResponseNotFound)
         public static let unsupportedCapability = Code(.unsupportedCapability)
         public static let unsupportedEndpoint = Code(.unsupportedEndpoint)
         public static let encryptionKeyMissing = Code(.encryptionKeyMissing)

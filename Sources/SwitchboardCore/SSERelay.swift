@@ -4,14 +4,16 @@ import NIOCore
 /// streams) optionally removes the usage-only chunk the gateway asked for on the client's behalf.
 ///
 /// OpenAI streams: usage in the final `choices: []` chunk, end = `data: [DONE]`. Anthropic streams: usage in
-/// `message_start` and `message_delta`, end = `message_stop`; nothing is ever removed.
+/// `message_start` and `message_delta`, end = `message_stop`. Responses API streams: usage and the end in
+/// `response.completed` (or `response.incomplete`), errors as `response.failed` or `error`. Only OpenAI chat streams
+/// ever have anything removed.
 ///
 /// Events may be split anywhere across chunks. In `.passthrough` mode every chunk is returned unchanged at once;
 /// in `.stripUsageChunk` mode complete events are returned as soon as they are complete and a partial event waits
 /// only for the rest of itself.
 public struct SSERelay: Sendable {
     public enum Mode: Sendable { case passthrough, stripUsageChunk }
-    public enum Format: Sendable { case openAI, anthropic }
+    public enum Format: Sendable { case openAI, anthropic, responses }
 
     public let mode: Mode
     public let format: Format
@@ -33,7 +35,7 @@ public struct SSERelay: Sendable {
     private var searched = 0
 
     public init(mode: Mode, format: Format = .openAI) {
-        self.mode = format == .anthropic ? .passthrough : mode
+        self.mode = format == .openAI ? mode : .passthrough
         self.format = format
     }
 
@@ -110,9 +112,15 @@ public struct SSERelay: Sendable {
         let payload = SSEFraming.fields(of: event).data
         guard let payload, !payload.isEmpty else { return true }
         let data = UnsafeRawBufferPointer(rebasing: event[payload])
-        if format == .anthropic {
+        switch format {
+        case .anthropic:
             inspectAnthropic(data)
             return true
+        case .responses:
+            inspectResponses(data)
+            return true
+        case .openAI:
+            break
         }
         if data.count == 6, data.elementsEqual("[DONE]".utf8) {
             sawDone = true
@@ -159,6 +167,24 @@ public struct SSERelay: Sendable {
         case "message_stop":
             sawDone = true
         case "error":
+            sawError = true
+        default:
+            break
+        }
+    }
+
+    private static let responsesKeys: [[UInt8]] = ["type", "response"].map { Array($0.utf8) }
+
+    private mutating func inspectResponses(_ data: UnsafeRawBufferPointer) {
+        // Only the events that end the response (or report an error) are scanned; deltas pass untouched.
+        guard contains(data, "\"response.completed\"") || contains(data, "\"response.incomplete\"") || contains(data, "\"response.failed\"")
+            || contains(data, "\"error\"") else { return }
+        guard let f = try? JSONPeek.topLevel(data, keys: Self.responsesKeys), let t = f[0], let type = JSONPeek.string(data, t) else { return }
+        switch type {
+        case "response.completed", "response.incomplete":
+            sawDone = true
+            if let r = f[1], r.kind == .object, let found = Usage.inResponsesObject(UnsafeRawBufferPointer(rebasing: data[r.range])) { usage = found }
+        case "response.failed", "error":
             sawError = true
         default:
             break

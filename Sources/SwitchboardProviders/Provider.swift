@@ -45,6 +45,9 @@ public protocol Provider: Sendable {
     /// is given (how a Messages request is served by a provider that answers chat completions).
     func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext, adapter: AnswerAdapter?) async -> ProviderOutcome
     func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome
+    /// A Responses API request; the answer in the Responses API's wire format (by default translated through chat
+    /// completions: `responsesThroughChat`).
+    func sendResponses(_ request: ResponsesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome
     /// Anthropic's `count_tokens` for a Messages request body, when the provider can count exactly; nil otherwise.
     func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome?
     /// An active health probe: GET `path` (default: the provider's model list) with the provider's credentials.
@@ -85,6 +88,10 @@ func probeURL(_ base: String, _ path: String, query: String? = nil) -> String {
 extension Provider {
     public func countTokens(_ body: ByteBuffer, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome? { nil }
 
+    public func sendResponses(_ request: ResponsesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        await responsesThroughChat(request, upstreamModel: upstreamModel, context: context)
+    }
+
     public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
         await send(request, upstreamModel: upstreamModel, context: context, adapter: nil)
     }
@@ -94,7 +101,8 @@ extension Provider {
 public func makeProvider(_ config: ProviderConfig, transport: any UpstreamTransport) -> any Provider {
     switch config.kind {
     case .openai(let o):
-        OpenAICompatibleProvider(name: config.name, baseURL: o.baseURL, apiKey: o.apiKey, headers: o.headers, transport: transport)
+        OpenAICompatibleProvider(name: config.name, baseURL: o.baseURL, apiKey: o.apiKey, headers: o.headers, transport: transport,
+                                 speaksResponses: o.speaksResponses)
     case .anthropic(let a):
         AnthropicProvider(name: config.name, config: a, transport: transport)
     case .azure(let a):

@@ -25,12 +25,13 @@ public struct AnswerAdapter: Sendable {
 
 /// The wire format of an answer, for reading its usage.
 public enum AnswerWire: Sendable {
-    case openAI, anthropic
+    case openAI, anthropic, responses
 
     func usage(_ body: ByteBuffer) throws(JSONPeek.SyntaxError) -> Usage? {
         switch self {
         case .openAI: try Usage.checkedAnswer(body, usage: Usage.openAIUsageObject)
         case .anthropic: try Usage.checkedAnswer(body, usage: Usage.anthropicUsageObject)
+        case .responses: try Usage.checkedAnswer(body, usage: Usage.responsesUsageObject)
         }
     }
 }

@@ -29,6 +29,8 @@ public struct GatewayServices: Sendable {
     let keyService: KeyService
     /// The audit log's writer: key, team and credential changes here; review decisions call it too.
     public let auditor: Auditor
+    /// Stored Responses API responses (`previous_response_id`, `GET`/`DELETE /v1/responses/{id}`).
+    let responseStore: ResponseStore
     /// Active health checks (a service that does nothing when no provider has `health_check`).
     public let healthChecks: HealthCheckService
     /// `router.pricing`: live prices (nil: none configured).
@@ -99,10 +101,11 @@ public struct GatewayServices: Sendable {
             logger.error("Tracing is off: the OTLP exporter could not be set up", metadata: ["error": "\(error)"])
             tracingExporter = nil
         }
+        responseStore = ResponseStore(storage: storage, logger: logger, now: wallClock)
         let gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: clock,
                           admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber,
                           extraStages: extraStages, geoip: config.router.geoip.flatMap { try? MaxMindDB(path: $0.database) },
-                          reviews: ReviewDesk(config: config.review, storage: storage, clock: clock, now: wallClock))
+                          reviews: ReviewDesk(config: config.review, storage: storage, clock: clock, now: wallClock), responses: responseStore)
         live = LiveGateway(gateway)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
@@ -178,6 +181,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let live = services.live
     let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics)).add(middleware: RoleMiddleware(.user, .admin))
     ClientRoutes.add(to: v1, live: live, limit: limit, bodyLimits: bodyLimits)
+    ResponsesRoutes.add(to: v1, live: live, store: services.responseStore, limit: limit, bodyLimits: bodyLimits)
     let gateway = live.gateway
     // Admin API: the master key or a key with the admin role.
     let admin = router.group("admin").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics))
@@ -332,6 +336,7 @@ public func buildApplication(
     if let exporter = services.tracingExporter { extraServices.append(exporter) }
     extraServices.append(RetentionService.requestLog(store, days: config.logging.retentionDays, logger: logger))
     extraServices.append(RetentionService.auditLog(store, days: config.audit.retentionDays, logger: logger))
+    extraServices.append(RetentionService.storedResponses(store, days: config.responses.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     if let pricing = services.pricing { extraServices.append(pricing) }
     let router = buildRouter(services)

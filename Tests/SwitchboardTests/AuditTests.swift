@@ -247,9 +247,10 @@ import Testing
 }
 
 /// A memory storage whose audit writes fail.
-struct FailingAuditStorage: Storage {
+struct FailingAuditStorage: WrappingStorage {
     struct Down: Error {}
     let base = MemoryStorage()
+    var wrapped: any Storage { base }
     func migrate() async throws {}
     func ping() async throws {}
     func insert(_ records: [RequestRecord]) async throws { try await base.insert(records) }

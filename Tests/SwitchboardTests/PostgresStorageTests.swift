@@ -25,7 +25,7 @@ import Testing
 
         let tables = try await Self.strings(replicas[1], "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")
         #expect(tables == ["audit_log", "budget_alerts", "inflight", "keys", "provider_credentials", "rate_windows", "request_bodies",
-                           "request_log", "review_tickets", "schema_migrations", "spend_daily", "teams"])
+                           "request_log", "review_tickets", "schema_migrations", "spend_daily", "stored_responses", "teams"])
         // Functions can be overloaded, so "exists once" is worth checking for them.
         let functions = try await Self.strings(replicas[2], "SELECT proname::text FROM pg_proc WHERE proname LIKE 'sb\\_%' ORDER BY 1")
         #expect(functions == ["sb_admit", "sb_lock_scopes"])

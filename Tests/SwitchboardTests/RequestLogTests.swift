@@ -32,8 +32,9 @@ final class CountingStorage: Sendable {
 }
 
 /// `Storage` over a `CountingStorage` (only the request log is used here).
-struct CountingStorageAdapter: Storage {
+struct CountingStorageAdapter: WrappingStorage {
     let inner: CountingStorage
+    var wrapped: any Storage { inner.base }
     func migrate() async throws {}
     func ping() async throws {}
     func insert(_ records: [RequestRecord]) async throws { try await inner.insert(records) }

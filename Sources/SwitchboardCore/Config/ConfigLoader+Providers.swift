@@ -24,7 +24,7 @@ extension Walker {
         return providers
     }
 
-    static let openAIKeys = ["base_url", "api_key", "headers"]
+    static let openAIKeys = ["base_url", "api_key", "headers", "responses_api"]
     static let anthropicKeys = ["base_url", "api_key", "headers", "version", "max_tokens"]
     static let azureKeys = ["base_url", "api_key", "headers", "api_version"]
     static let geminiKeys = ["base_url", "api_key", "headers"]
@@ -59,6 +59,7 @@ extension Walker {
             var o = OpenAIProviderConfig()
             let http = httpProvider(m, path, defaultBaseURL: o.baseURL)
             (o.baseURL, o.apiKey, o.headers) = (http.baseURL, http.apiKey, http.headers)
+            o.responsesAPI = bool(m, "responses_api", path)
             kind = .openai(o)
         case "anthropic":
             var a = AnthropicProviderConfig()

@@ -23,6 +23,8 @@ public struct GatewayConfig: Sendable {
     public var review = ReviewConfig()
     /// `audit:` — how long the audit log of admin actions is kept.
     public var audit = AuditConfig()
+    /// `responses:` — stored Responses API responses.
+    public var responses = ResponsesConfig()
 
     public init(server: ServerConfig = .init(), storage: StorageLocation = .memory, auth: AuthConfig = .init(),
                 providers: [ProviderConfig], models: [ModelConfig], routing: RoutingConfig = .init()) {

@@ -1,3 +1,4 @@
+import Foundation
 // The `providers:` section of the configuration: one entry per upstream, its settings by kind.
 
 /// One entry of `providers:`.
@@ -103,11 +104,21 @@ public struct OpenAIProviderConfig: Sendable {
     public var apiKey: String?
     /// `headers`: extra headers sent with every request (values may be `env:` references).
     public var headers: [(name: String, value: String)]
+    /// `responses_api`: the server speaks OpenAI's Responses API, so `/v1/responses` requests go to it as they are
+    /// (true), or they are translated to chat completions (false). Unset: true for OpenAI's own API only.
+    public var responsesAPI: Bool?
 
-    public init(baseURL: String = "https://api.openai.com/v1", apiKey: String? = nil, headers: [(name: String, value: String)] = []) {
+    public init(baseURL: String = "https://api.openai.com/v1", apiKey: String? = nil, headers: [(name: String, value: String)] = [],
+                responsesAPI: Bool? = nil) {
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.headers = headers
+        self.responsesAPI = responsesAPI
+    }
+
+    /// Whether `/v1/responses` requests go to the server as they are.
+    public var speaksResponses: Bool {
+        responsesAPI ?? (URLComponents(string: baseURL)?.host?.lowercased() == "api.openai.com")
     }
 }
 

@@ -10,13 +10,13 @@ import SwitchboardCore
 public struct OpenAICompatibleProvider: Provider {
     /// Where requests go: under a base URL (`/chat/completions`), or Azure's per-deployment URLs.
     enum Endpoints: Sendable {
-        case base(chat: String, embeddings: String)
+        case base(chat: String, embeddings: String, responses: String? = nil)
         /// `{base}/openai/deployments/{deployment}/chat/completions?api-version={version}`
         case azure(base: String, apiVersion: String)
 
         func url(_ endpoint: OpenAIRequest.Endpoint, model: String) -> String {
             switch self {
-            case .base(let chat, let embeddings):
+            case .base(let chat, let embeddings, _):
                 return endpoint == .chatCompletions ? chat : embeddings
             case .azure(let base, let version):
                 let deployment = model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? model
@@ -31,11 +31,13 @@ public struct OpenAICompatibleProvider: Provider {
     let headers: [(name: String, value: String)]
     let transport: any UpstreamTransport
 
-    /// An OpenAI-compatible server at `baseURL`; the key goes as `Authorization: Bearer`.
+    /// An OpenAI-compatible server at `baseURL`; the key goes as `Authorization: Bearer`. With `speaksResponses`,
+    /// Responses API requests go to its `/responses` as they are; otherwise they are translated to chat completions.
     public init(name: String, baseURL: String, apiKey: String?, headers extra: [(name: String, value: String)],
-                transport: any UpstreamTransport) {
+                transport: any UpstreamTransport, speaksResponses: Bool = false) {
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.init(name: name, endpoints: .base(chat: base + "/chat/completions", embeddings: base + "/embeddings"),
+        self.init(name: name, endpoints: .base(chat: base + "/chat/completions", embeddings: base + "/embeddings",
+                                               responses: speaksResponses ? base + "/responses" : nil),
                   auth: apiKey.map(AuthHeader.bearer.header), headers: extra, transport: transport)
     }
 
@@ -60,7 +62,7 @@ public struct OpenAICompatibleProvider: Provider {
     public func probe(path: String?, timeout: Duration) async -> ProbeResult {
         let url: String
         switch endpoints {
-        case .base(let chat, _): url = probeURL(String(chat.dropLast("/chat/completions".count)), path ?? "/models")
+        case .base(let chat, _, _): url = probeURL(String(chat.dropLast("/chat/completions".count)), path ?? "/models")
         case .azure(let base, let version): url = probeURL(base, path ?? "/openai/models", query: "api-version=\(version)")
         }
         return await ProbeResult.of(UpstreamRequest(method: "GET", url: url, headers: headers.filter { $0.name != "content-type" }, timeout: timeout),
@@ -77,6 +79,21 @@ public struct OpenAICompatibleProvider: Provider {
         return await call.run(UpstreamRequest(url: url, headers: h, body: request.upstreamBody(model: upstreamModel), timeout: context.timeout,
                                               limits: context.limits, streamResponse: request.stream),
                               via: transport, adapters: adapter.map { [$0] } ?? [])
+    }
+
+    /// To a server that speaks the Responses API: the client's body with only `model` rewritten (and, for a turn the
+    /// gateway expanded from stored ones, without `previous_response_id`). Otherwise translated through chat.
+    public func sendResponses(_ request: ResponsesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {
+        guard case .base(_, _, let responses?) = endpoints else {
+            return await responsesThroughChat(request, upstreamModel: upstreamModel, context: context)
+        }
+        var h = headers
+        h.append(("x-request-id", context.requestID))
+        for t in context.traceHeaders { h.append((t.name, t.value)) }
+        if request.stream { h.append(("accept", "text/event-stream")) }
+        let call = UpstreamCall(provider: name, context: context, errors: OpenAIErrorFormat(), wire: .responses)
+        return await call.run(UpstreamRequest(url: responses, headers: h, body: request.upstreamBody(model: upstreamModel), timeout: context.timeout,
+                                              limits: context.limits, streamResponse: request.stream), via: transport)
     }
 
     public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {

@@ -57,7 +57,7 @@ final class Gateway: Sendable {
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
          clock: any EngineClock = SystemEngineClock(), admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
          credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil, scrubber: SecretScrubber? = nil,
-         extraStages: EngineStages = EngineStages(), geoip: MaxMindDB? = nil, reviews: ReviewDesk? = nil) {
+         extraStages: EngineStages = EngineStages(), geoip: MaxMindDB? = nil, reviews: ReviewDesk? = nil, responses: ResponseStore? = nil) {
         self.tracing = tracing
         self.reviews = reviews
         self.scrubber = scrubber ?? SecretScrubber(providers: config.providers)
@@ -87,7 +87,7 @@ final class Gateway: Sendable {
         self.providers = providers
         table = RoutingTable(config: config, seed: seed, now: { clock.nowMs() })
         slotProviders = table.slotDeployments.map { providers[$0.provider] }
-        var stages = EngineStages.make(config: config, table: table, geoip: geoip, transport: transport)
+        var stages = EngineStages.make(config: config, table: table, geoip: geoip, transport: transport, responses: responses)
         stages.request += extraStages.request
         stages.response = extraStages.response + stages.response
         self.stages = stages

@@ -66,7 +66,8 @@ struct EngineStages: Sendable {
     var response: [any ResponseStage] = []
 
     /// The stages the configuration turns on, in order. This is the one place where their order is written.
-    static func make(config: GatewayConfig, table: RoutingTable, geoip: MaxMindDB? = nil, transport: (any UpstreamTransport)? = nil) -> EngineStages {
+    static func make(config: GatewayConfig, table: RoutingTable, geoip: MaxMindDB? = nil, transport: (any UpstreamTransport)? = nil,
+                     responses: ResponseStore? = nil) -> EngineStages {
         var stages = EngineStages()
         // Request stages, in order:
         //  1. privacy: personal data and secrets masked or refused (`guardrails.pii`)
@@ -89,6 +90,8 @@ struct EngineStages: Sendable {
         if config.logging.bodies.enabled { stages.response.append(BodyCaptureStage()) }
         //  3. privacy: pseudonymised values put back (after the body capture: the request log never holds them)
         if config.guardrails.pii.contains(where: { $0.action == .pseudonymise }) { stages.response.append(PrivacyRestoreStage()) }
+        //  4. stored responses: a Responses API answer as the client gets it, for `previous_response_id` (`store`)
+        if let responses { stages.response.append(ResponsesStoreStage(store: responses)) }
         return stages
     }
 

@@ -23,9 +23,14 @@ struct OutputCheck: Sendable {
         return nil
     }
 
-    /// The answer's text: a chat completion's first choice, or an Anthropic message's text blocks.
+    /// The answer's text: a chat completion's first choice, an Anthropic message's text blocks, or a Responses API
+    /// response's output text.
     static func answerText(_ answer: JSONValue) -> String? {
         if let choice = answer["choices"]?.array?.first { return choice["message"]?["content"]?.string }
+        if answer["object"]?.string == "response", let output = answer["output"]?.array {
+            return output.flatMap { $0["type"]?.string == "message" ? $0["content"]?.array ?? [] : [] }
+                .compactMap { $0["type"]?.string == "output_text" ? $0["text"]?.string : nil }.joined()
+        }
         if let blocks = answer["content"]?.array {
             return blocks.compactMap { $0["type"]?.string == "text" ? $0["text"]?.string : nil }.joined()
         }
