@@ -91,3 +91,60 @@ enum ResponsesFixture {
         #expect(items.last?["arguments"] == #"{"k":1}"# && items.last?["call_id"] == "call_r9_1")
     }
 }
+
+/// Every value of a valid document swapped, one at a time, for a value of each other JSON type.
+func everyValueSwapped(_ value: JSONValue) -> [JSONValue] {
+    let replacements: [JSONValue] = [nil, 7, -1, .double(0.5), "s", "", true, [], [:], [nil], [[:]], ["type": "x"]]
+    var out = replacements.filter { $0 != value }
+    switch value {
+    case .array(let a):
+        for (i, element) in a.enumerated() {
+            for swapped in everyValueSwapped(element) {
+                var copy = a
+                copy[i] = swapped
+                out.append(.array(copy))
+            }
+        }
+    case .object(let o):
+        for (key, element) in o {
+            for swapped in everyValueSwapped(element) {
+                var copy = o
+                copy[key] = swapped
+                out.append(.object(copy))
+            }
+        }
+    default: break
+    }
+    return out
+}
+
+/// No shape of input makes a translator crash: each answers or refuses with a 400 naming a field.
+@Suite struct ResponsesTranslationRobustnessTests {
+    @Test func malformedRequestsAreAnsweredOrRefusedWithAParam() {
+        var refused = 0
+        for body in everyValueSwapped(ResponsesFixture.request) {
+            do {
+                _ = try ResponsesToChat.request(body)
+            } catch {
+                refused += 1
+                #expect(error.status == 400 && error.param != nil, "\(body.jsonText): \(error.message)")
+            }
+        }
+        #expect(refused > 50)
+    }
+
+    @Test func malformedAnswersAndChunksStillTranslate() {
+        let completion = ResponsesFixture.completion(content: "Hi", calls: [("call_a", "f", "{}")], finish: "length")
+        for odd in everyValueSwapped(completion) {
+            let r = ChatToResponses.response(odd, usage: Usage(), request: odd, id: "resp_1", model: "m", createdAt: 1)
+            #expect(r["object"] == "response" && r["output"]?.array?.isEmpty == false)
+        }
+        let chunk = JSONValue.parse(Data(ChatStreamFixture.chunk(#"{"content":"a","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}"#, finish: "stop").utf8)) ?? nil
+        for odd in everyValueSwapped(chunk) {
+            let sse = ChatStreamFixture.sse([odd.jsonText, ChatStreamFixture.usage])
+            let names = ResponsesTranslationStreamTests.events(translate(ResponsesTranslationStreamTests.translator(), sse, cuts: [])).map(\.name)
+            #expect(names.first == "response.created")
+            #expect(names.filter { ["response.completed", "response.incomplete", "response.failed"].contains($0) }.count == 1, "\(odd.jsonText)")
+        }
+    }
+}
