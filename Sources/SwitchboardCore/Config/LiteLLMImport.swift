@@ -122,8 +122,15 @@ struct LiteLLMConverter {
             throw LiteLLMImportError(message: "no model of model_list can be served by Switchboard, so no configuration was written",
                                      notes: notes)
         }
+        // Notes made once the whole file was read (fallbacks, timeouts) go with the section they are about.
+        let order = sections.map(\.key)
+        func rank(_ path: String) -> Int {
+            let section = path.prefix(while: { $0 != "." && $0 != "[" })
+            return order.firstIndex(where: { $0 == section }) ?? order.count
+        }
+        let sorted = notes.enumerated().sorted { (rank($0.element.path), $0.offset) < (rank($1.element.path), $1.offset) }.map(\.element)
         let text = writeYAML()
-        return LiteLLMImportResult(yaml: text, notes: notes, environmentVariables: referencedEnvironment(),
+        return LiteLLMImportResult(yaml: text, notes: sorted, environmentVariables: referencedEnvironment(),
                                    providerCount: providers.count, modelCount: models.count)
     }
 
