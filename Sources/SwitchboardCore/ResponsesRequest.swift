@@ -12,7 +12,7 @@ public struct ResponsesRequest: Sendable {
     public let stream: Bool
     /// `store` (default true, as OpenAI's): the gateway keeps the response for `previous_response_id`, GET and DELETE.
     public let store: Bool
-    public let previousResponseID: String?
+    public private(set) var previousResponseID: String?
     /// What the request needs from a deployment.
     public let needs: RequestNeeds
     /// The `user` field (or `safety_identifier`), when set (session affinity).
@@ -124,6 +124,14 @@ public struct ResponsesRequest: Sendable {
         return next
     }
 
+    /// The same request stored as a conversation's first turn: its input already holds every earlier turn (a held
+    /// request served after review), so its stored turn must not point back to them again.
+    public func standalone() -> ResponsesRequest {
+        var next = self
+        next.previousResponseID = nil
+        return next
+    }
+
     /// The same request for another public model (a routing rule's choice): the body with only `model` replaced.
     public func renamed(_ name: String) throws(GatewayError) -> ResponsesRequest {
         try rebuilt(name == model ? body : JSONPeek.splice(body, [(modelRange, JSONString.quote(name))]))
@@ -134,6 +142,7 @@ public struct ResponsesRequest: Sendable {
         var next = try Self.parse(body)
         next.turnInput = turnInput
         next.expanded = expanded
+        next.previousResponseID = previousResponseID
         next.user = user
         return next
     }

@@ -73,9 +73,14 @@ enum ReviewAPI {
         }
         let buffer = ByteBuffer(data: data)
         do {
-            if api == "anthropic" { _ = try AnthropicMessagesRequest.parse(buffer) } else { _ = try OpenAIRequest.chat(buffer) }
+            switch api {
+            case "anthropic": _ = try AnthropicMessagesRequest.parse(buffer)
+            case "responses": _ = try ResponsesRequest.parse(buffer)
+            default: _ = try OpenAIRequest.chat(buffer)
+            }
         } catch {
-            throw GatewayError(.invalidParameter, "request: not a valid \(api == "anthropic" ? "messages" : "chat completions") request: \(error.message)")
+            let kind = ["anthropic": "messages", "responses": "responses"][api] ?? "chat completions"
+            throw GatewayError(.invalidParameter, "request: not a valid \(kind) request: \(error.message)")
         }
         return String(decoding: data, as: UTF8.self)
     }
@@ -105,6 +110,13 @@ enum ReviewAPI {
                 guard claimed else { throw GatewayError(.conflict, "The answer to review \(ticket.id) was already delivered.") }
                 let body = ByteBuffer(string: ticket.edited ?? ticket.request)
                 let (requestID, logger, address) = (context.requestID, context.logger, context.clientAddress)
+                if ticket.api == "responses" {
+                    // The held body already holds the conversation it continues: it is served as it is, and stored as
+                    // a first turn whose input items are the whole conversation.
+                    let request = try ResponsesRequest.parse(body).standalone()
+                    return await gateway.serve(ResponsesAPI.self, request, identity: identity, requestID: requestID, clientAddress: address,
+                                               logger: logger, reviewed: ticket)
+                }
                 if ticket.api == "anthropic" {
                     let request = try AnthropicMessagesRequest.parse(body)
                     return await gateway.serve(AnthropicAPI.self, request, identity: identity, requestID: requestID, clientAddress: address,
