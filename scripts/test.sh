@@ -9,6 +9,7 @@
 # Stages: a Python venv at .venv with the openai and anthropic SDKs; `swift test`; `swift build --product switchboard`;
 # `switchboard check` on a good and a bad config; `switchboard simulate` on the shipped scenarios; a gateway plus a `switchboard mock-provider` upstream, exercised
 # through the openai SDK (scripts/e2e/sdk_test.py) and the anthropic SDK on /v1/messages (scripts/e2e/anthropic_sdk_test.py); graceful shutdown under SIGTERM (scripts/e2e/shutdown_test.py);
+# configuration reloads by SIGHUP and the admin API while 50 streams run (scripts/e2e/reload_test.py);
 # keys, rate limits and budgets made with `switchboard keys` on one process (SQLite) and on three replicas sharing a
 # throwaway PostgreSQL (scripts/pg.sh, scripts/e2e/replicas_test.py), with requests held for review on one replica and
 # approved or rejected through another; HTTPS and mutual TLS with certificates made by
@@ -506,6 +507,11 @@ section "Hardening: connections, slow clients, deep bodies, clients that go away
 rc=0
 timeout -k 5 300 "$PYTHON" "$E2E/hardening_test.py" --bin "$BIN" --work "$WORK/hardening" 2>&1 | tee "$LOGS/hardening_test.log" || rc=$?
 add_counts hardening "$LOGS/hardening_test.log" "$rc"
+
+section "Live configuration reload: 20 reloads by SIGHUP and POST /admin/config/reload while 50 streams run"
+rc=0
+timeout -k 5 300 "$PYTHON" "$E2E/reload_test.py" --bin "$BIN" --log-dir "$LOGS" 2>&1 | tee "$LOGS/reload_test.log" || rc=$?
+add_counts reload "$LOGS/reload_test.log" "$rc"
 
 section "OpenTelemetry tracing to an OTLP collector"
 rc=0

@@ -27,6 +27,14 @@ public final class LatencyBook: Sendable {
 
     public init(count: Int) { rings = Mutex(Array(repeating: Ring(), count: count)) }
 
+    /// Takes over another book's samples (configuration reload): slot `i` gets `old`'s slot `map[i]` (nil: none).
+    public func adopt(from old: LatencyBook, map: [Int?]) {
+        let theirs = old.rings.withLock { $0 }
+        rings.withLock { r in
+            for (i, j) in map.enumerated() where i < r.count { if let j, j < theirs.count { r[i] = theirs[j] } }
+        }
+    }
+
     public func add(_ slot: Int, ms: Double) { rings.withLock { $0[slot].add(ms) } }
 
     /// The `p`-th percentile (0–100, nearest rank) of the last samples, nil with fewer than `minimumSamples`.

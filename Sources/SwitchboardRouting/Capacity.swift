@@ -147,3 +147,19 @@ public final class CapacityBook: Sendable {
         return windows.withLock { w in (w[slot].inFlight, w[slot].requestsInWindow(nowMs: t), w[slot].tokensInWindow(nowMs: t)) }
     }
 }
+
+extension CapacityBook {
+    /// Takes over another book's counts (configuration reload): slot `i` here gets `old`'s slot `map[i]` — requests
+    /// and tokens in the window, requests in flight — under this book's limits; nil stays empty.
+    public func adopt(from old: CapacityBook, map: [Int?]) {
+        let theirs = old.windows.withLock { $0 }
+        windows.withLock { w in
+            for (i, j) in map.enumerated() {
+                guard let j, i < w.count, j < theirs.count else { continue }
+                let limits = w[i].limits
+                w[i] = theirs[j]
+                w[i].limits = limits
+            }
+        }
+    }
+}

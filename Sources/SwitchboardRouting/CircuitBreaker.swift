@@ -275,6 +275,33 @@ public final class HealthBook: Sendable {
     public var events: [[HealthEvent]] { books.withLock { $0.events.map(\.events) } }
 }
 
+extension HealthBook {
+    /// Takes over another book's state (configuration reload): slot `i` here gets `old`'s slot `map[i]` — its circuit
+    /// state, ejections, cooldown, recent outcomes, probe verdict and events — under this book's policy; nil stays fresh.
+    public func adopt(from old: HealthBook, map: [Int?]) {
+        let theirs = old.books.withLock { $0 }
+        books.withLock { b in
+            for (i, j) in map.enumerated() {
+                guard let j, i < b.breakers.count, j < theirs.breakers.count else { continue }
+                b.breakers[i].take(theirs.breakers[j])
+                b.events[i] = theirs.events[j]
+            }
+        }
+    }
+}
+
+extension CircuitBreaker {
+    /// Everything but the policy from `other`.
+    mutating func take(_ other: CircuitBreaker) {
+        state = other.state
+        ejections = other.ejections
+        cooldownUntilMs = other.cooldownUntilMs
+        outcomes = other.outcomes
+        recorded = other.recorded
+        activelyDown = other.activelyDown
+    }
+}
+
 /// Active health of one provider from its probe results: down after `unhealthyThreshold` failed probes in a row, up
 /// again after `healthyThreshold` good ones. Starts up.
 public struct ProbeTracker: Sendable, Equatable {

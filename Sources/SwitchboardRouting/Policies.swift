@@ -45,6 +45,17 @@ public struct LoadState: Sendable, Equatable {
         self.tauMs = tauMs
     }
 
+    /// Deployment `i` takes over `other`'s deployment `j` (configuration reload): its latency estimate and requests in
+    /// flight and waiting.
+    public mutating func adopt(_ i: Int, from other: LoadState, _ j: Int) {
+        guard outstanding.indices.contains(i), other.outstanding.indices.contains(j) else { return }
+        outstanding[i] = other.outstanding[j]
+        awaiting[i] = other.awaiting[j]
+        ewmaMs[i] = other.ewmaMs[j]
+        lastUpdate[i] = other.lastUpdate[j]
+        lastFailed[i] = other.lastFailed[j]
+    }
+
     public mutating func started(_ i: Int) {
         guard outstanding.indices.contains(i) else { return }
         outstanding[i] += 1

@@ -81,6 +81,8 @@ public final class RoutingTable: Sendable {
     public let slotDeployments: [DeploymentConfig]
     public let now: @Sendable () -> Double
     private let seeds: Mutex<SplitMix64>
+    /// The table that replaced this one after a configuration reload (RoutingTable+Adopt.swift).
+    public let succession = TableSuccession()
 
     public init(config: GatewayConfig, seed: UInt64, now: @escaping @Sendable () -> Double) {
         var slotOf: [String: Int] = [:]
@@ -157,6 +159,8 @@ public final class AttemptLease: Sendable {
     let started: Double
     private let ended = Atomic<Bool>(false)
     private let answered = Atomic<Bool>(false)
+    /// Started before its table was succeeded (so counted in the successor's copy): its events are handed on.
+    private let forwards: Bool
 
     init(table: RoutingTable, model: RoutedModel, deployment: Int, estimatedTokens: Int, reason: RoutePlan.Reason, delayMs: Double) {
         self.table = table
@@ -168,6 +172,7 @@ public final class AttemptLease: Sendable {
         self.delayMs = delayMs
         started = table.now()
         model.balancer.started(deployment)
+        forwards = !table.succession.isSet
     }
 
     deinit { end(latencyMs: table.now() - started, tokens: 0, health: .abandoned) }
@@ -176,6 +181,10 @@ public final class AttemptLease: Sendable {
 
     private func end(latencyMs: Double?, tokens: Int?, health: HealthEffect) {
         guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if forwards, table.succession.isSet {
+            table.forward(.ended(answered: answered.load(ordering: .acquiring), latencyMs: latencyMs, tokens: tokens, estimate: estimatedTokens,
+                                 startedMs: started, health: health), slot: slot, model: model.name)
+        }
         if answered.load(ordering: .acquiring) {
             model.balancer.finishedAfterAnswer(deployment)
         } else {
@@ -197,6 +206,7 @@ public final class AttemptLease: Sendable {
         model.balancer.answered(deployment, latencyMs: ttftMs)
         table.health.succeeded(slot)
         table.latency.add(slot, ms: ttftMs)
+        if forwards, table.succession.isSet { table.forward(.answered(ttftMs: ttftMs), slot: slot, model: model.name) }
     }
 
     /// The answer ended (after `firstByte`, which gave the balancer its latency sample).

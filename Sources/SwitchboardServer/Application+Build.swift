@@ -16,9 +16,16 @@ import SwitchboardStore
 
 /// Everything the gateway's routes need, built from a configuration.
 public struct GatewayServices: Sendable {
+    /// The configuration the gateway started with (`reloader.config` is the one in force after a reload).
     public let config: GatewayConfig
-    /// Where `config` came from, as `/admin/config` shows it: the file's absolute path, or `ConfigReport.demoSource`.
-    public var configSource = ConfigReport.inCodeSource
+    /// Where `config` came from, as `/admin/config` shows it and a reload re-reads it: the file's absolute path, or
+    /// `ConfigReport.demoSource`.
+    public var configSource: String {
+        get { reloader.source }
+        set { reloader.setSource(newValue) }
+    }
+    /// Re-reads the configuration on `SIGHUP` and `POST /admin/config/reload` (ConfigReload.swift).
+    public let reloader: ConfigReloader
     /// The engine serving new requests (replaced whole by a configuration reload).
     let live: LiveGateway
     /// The engine for a request that starts now.
@@ -102,10 +109,17 @@ public struct GatewayServices: Sendable {
             tracingExporter = nil
         }
         responseStore = ResponseStore(storage: storage, logger: logger, now: wallClock)
-        let gateway = Gateway(config: config, transport: transport, recorder: metrics, clock: clock,
-                          admission: admission, alerts: alerts, credentials: credentials, tracing: tracing, scrubber: scrubber,
-                          extraStages: extraStages, geoip: config.router.geoip.flatMap { try? MaxMindDB(path: $0.database) },
-                          reviews: ReviewDesk(config: config.review, storage: storage, clock: clock, now: wallClock), responses: responseStore)
+        let (desk, tracer, recorder, overrides) = (ReviewDesk(config: config.review, storage: storage, clock: clock, now: wallClock), tracing, metrics,
+                                                   credentials)
+        let responses = responseStore
+        // The engine of a configuration around the shared services; a reload builds the next one with it.
+        let make: @Sendable (GatewayConfig, Gateway?) -> Gateway = { cfg, previous in
+            Gateway(config: cfg, transport: transport, recorder: recorder, clock: clock,
+                admission: admission, alerts: alerts, credentials: overrides, tracing: tracer, scrubber: scrubber,
+                extraStages: extraStages, geoip: cfg.router.geoip.flatMap { try? MaxMindDB(path: $0.database) },
+                reviews: desk, responses: responses, previous: previous)
+        }
+        let gateway = make(config, nil)
         live = LiveGateway(gateway)
         let directory = KeyDirectory(auth: config.auth, storage: storage, ttl: config.auth.keyCacheSeconds, now: wallClock)
         keys = directory
@@ -113,8 +127,10 @@ public struct GatewayServices: Sendable {
         auditor = Auditor(storage: storage, logger: logger, now: wallClock, onFailure: { auditFailures.increment() })
         keyService = KeyService(storage: storage, onChange: { id, team in directory.invalidate(keyID: id, team: team) }, now: wallClock,
                                 auditor: auditor, isReserved: { directory.isStatic($0) })
-        healthChecks = HealthCheckService(config: config, gateway: gateway, logger: logger)
+        healthChecks = HealthCheckService(gateway: gateway, logger: logger)
         pricing = PricingService(config: config, table: gateway.table, transport: transport, wallClock: wallClock, logger: logger)
+        reloader = ConfigReloader(config: config, live: live, make: make, keys: directory, metrics: metrics, healthChecks: healthChecks,
+                                  pricing: pricing, scrubber: scrubber, wallClock: wallClock)
     }
 }
 
@@ -159,7 +175,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         headers[HTTPField.Name("referrer-policy")!] = "no-referrer"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
     }
-    let health = HealthReport(table: services.gateway.table, pricing: services.pricing)
+    let health = HealthReport(live: services.live, pricing: services.pricing)
     router.get("/metrics") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
@@ -191,12 +207,12 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     AuditAPI.add(to: admin, storage: services.storage)
     if let desk = gateway.reviews {
         ReviewAPI.add(reviewers: admin, desk: desk, auditor: services.auditor)
-        ReviewAPI.add(clients: v1, desk: desk, gateway: gateway)
+        ReviewAPI.add(clients: v1, desk: desk, live: live)
     }
     let requestLog = services.requestLog
     LogsAPI.add(to: admin, storage: services.storage, flush: { await requestLog.flush() })
-    ConfigAPI.add(to: admin, config: services.config, source: services.configSource)
-    RouteExplainAPI.add(to: admin, explainer: RouteExplainer(gateway: gateway, config: services.config), config: services.config,
+    ConfigAPI.add(to: admin, reloader: services.reloader)
+    RouteExplainAPI.add(to: admin, explainer: RouteExplainer(live: live), config: services.config,
                         service: services.keyService, limit: limit)
     return router
 }
@@ -284,28 +300,21 @@ struct StorageService: Service {
 ///     http://, AsyncHTTPClient for https://).
 ///   - configSource: where `config` came from, for `/admin/config`: the file's absolute path, or
 ///     `ConfigReport.demoSource`.
+///   - adjustReloaded: applied to every configuration a reload reads (`serve --listen` overrides `server.listen`).
 ///   - storage: replaces the storage the configuration names (tests).
 ///   - onServerRunning: called with the bound port once the server listens.
 public func buildApplication(
     config: GatewayConfig,
     configSource: String = ConfigReport.inCodeSource,
+    adjustReloaded: @escaping @Sendable (inout GatewayConfig) -> Void = { _ in },
     storage: (any Storage)? = nil,
     transport: (any UpstreamTransport)? = nil,
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
-    if let geoip = config.router.geoip {
-        // Opened first, before anything that must be shut down, so that a missing or malformed database stops the
-        // start with its reason.
-        do { _ = try MaxMindDB(path: geoip.database) } catch {
-            throw ConfigError(problems: [ConfigProblem(path: "router.geoip.database", message: "cannot open \(geoip.database): \(error)")])
-        }
-    }
-    if config.router.classifierFile != nil {
-        do { _ = try RouterStage.classifier(config.router) } catch {
-            throw ConfigError(problems: [ConfigProblem(path: "router.classifier", message: "cannot load the difficulty model: \(error)")])
-        }
-    }
+    // The GeoIP database and the difficulty model first, before anything that must be shut down, so that a missing or
+    // malformed file stops the start with its reason.
+    try ConfigReloader.checkRuntime(config)
     let store: any Storage
     if let storage {
         store = storage
@@ -326,6 +335,9 @@ public func buildApplication(
     }
     var services = GatewayServices(config: config, storage: store, transport: upstream, logger: logger)
     services.configSource = configSource
+    services.reloader.adjustEachLoad(adjustReloaded)
+    // SIGHUP re-reads the file (the demo: itself); a configuration given in code has none.
+    if configSource != ConfigReport.inCodeSource { extraServices.append(ConfigReloadSignalService(reloader: services.reloader, logger: logger)) }
     if let shared = services.sharedAdmission { extraServices.append(AdmissionMaintenanceService(admission: shared, logger: logger)) }
     if let key = config.auth.encryptionKey {
         let names = Set(config.providers.map(\.name))

@@ -32,10 +32,15 @@ final class GatewayMetrics: UsageRecorder {
     let registry: PrometheusCollectorRegistry?
     let factory: any MetricsFactory
     private let base: any UsageRecorder
-    private let models: Set<String>
-    private let providers: Set<String>
-    private let deployments: Set<String>
-    private let requests = Mutex<[String: CoreMetrics.Counter]>([:])
+    /// The configured names that label series (a reload adds its names: labels stay bounded by what was configured)
+    /// and the request counters by label values, under one lock (one per record).
+    private struct Requests {
+        var models: Set<String>
+        var providers: Set<String>
+        var deployments: Set<String>
+        var counters: [String: CoreMetrics.Counter] = [:]
+    }
+    private let requests: Mutex<Requests>
     private let perModel = Mutex<[String: ModelSeries]>([:])
     private let refused: [String: CoreMetrics.Counter]
     private let inFlight: Meter
@@ -82,9 +87,8 @@ final class GatewayMetrics: UsageRecorder {
         }
         self.base = base
         self.log = log
-        models = Set(config.models.map(\.name))
-        providers = Set(config.providers.map(\.name))
-        deployments = Set(config.models.flatMap { $0.deployments.map(\.model) })
+        requests = Mutex(Requests(models: Set(config.models.map(\.name)), providers: Set(config.providers.map(\.name)),
+                                  deployments: Set(config.models.flatMap { $0.deployments.map(\.model) })))
         var refused: [String: CoreMetrics.Counter] = [:]
         for reason in Self.refusalReasons {
             refused[reason] = CoreMetrics.Counter(label: "switchboard_refused_total", dimensions: [("reason", reason)], factory: factory)
@@ -101,6 +105,23 @@ final class GatewayMetrics: UsageRecorder {
     }
 
     func started() { inFlight.increment() }
+
+    /// A reloaded configuration: its names label series from now on, and the health gauges of deployments it no
+    /// longer has (`gone`: provider, upstream model) are removed from `/metrics`.
+    func reconfigure(_ config: GatewayConfig, gone: [(provider: String, model: String)]) {
+        requests.withLock { n in
+            n.models.formUnion(config.models.map(\.name))
+            n.providers.formUnion(config.providers.map(\.name))
+            n.deployments.formUnion(config.models.flatMap { $0.deployments.map(\.model) })
+        }
+        for (provider, model) in gone {
+            let labels = [("provider", provider), ("deployment", model)]
+            for state in HealthReport.states { Gauge(label: "switchboard_deployment_state", dimensions: labels + [("state", state)], factory: factory).destroy() }
+            for label in ["switchboard_deployment_ejections", "switchboard_deployment_consecutive_failures", "switchboard_deployment_probe_up"] {
+                Gauge(label: label, dimensions: labels, factory: factory).destroy()
+            }
+        }
+    }
 
     /// A request the edge (`waf:`) refused before any key was looked at.
     func refusedAtEdge(_ reason: String) { refused[reason]?.increment() }
@@ -126,18 +147,18 @@ final class GatewayMetrics: UsageRecorder {
 
     func record(_ record: RequestRecord) {
         inFlight.decrement()
-        let model = models.contains(record.model) ? record.model : "unknown"
-        let provider = record.provider.map { providers.contains($0) ? $0 : "other" } ?? "none"
-        let deployment = record.upstreamModel.map { deployments.contains($0) ? $0 : "other" } ?? "none"
         let status = record.status >= 100 && record.status < 600 ? "\(record.status / 100)xx" : "other"
-        let key = [model, provider, deployment, status].joined(separator: "\u{0}")
-        let counter = requests.withLock { c in
-            if let existing = c[key] { return existing }
+        let (counter, model) = requests.withLock { r -> (CoreMetrics.Counter, String) in
+            let model = r.models.contains(record.model) ? record.model : "unknown"
+            let provider = record.provider.map { r.providers.contains($0) ? $0 : "other" } ?? "none"
+            let deployment = record.upstreamModel.map { r.deployments.contains($0) ? $0 : "other" } ?? "none"
+            let key = [model, provider, deployment, status].joined(separator: "\u{0}")
+            if let existing = r.counters[key] { return (existing, model) }
             let made = CoreMetrics.Counter(label: "switchboard_requests_total",
                                            dimensions: [("model", model), ("provider", provider), ("deployment", deployment), ("status_class", status)],
                                            factory: factory)
-            c[key] = made
-            return made
+            r.counters[key] = made
+            return (made, model)
         }
         counter.increment()
         if let code = record.errorCode, let r = refused[code] { r.increment() }
@@ -239,6 +260,11 @@ struct PrometheusFactory: MetricsFactory {
         "switchboard_key_requests_total": "Finished requests by client key name and status class (metrics.key_labels).",
         "switchboard_key_tokens_total": "Tokens by client key name and kind (metrics.key_labels).",
         "switchboard_key_cost_usd_total": "Cost in USD by client key name (metrics.key_labels).",
+        "switchboard_config_info": "1 for the configuration in force, labelled with the SHA-256 of its file.",
+        "switchboard_config_version": "How many configurations have been in force since the start (1: the one it started with).",
+        "switchboard_config_reloads_total": "Configuration reloads by result (ok, rejected).",
+        "switchboard_config_last_reload_successful": "1 when the last reload was applied, 0 when it was rejected.",
+        "switchboard_config_last_reload_success_timestamp_seconds": "When the configuration in force was loaded (seconds since 1970).",
     ]
 
     func help(_ name: String) -> String { Self.help[name] ?? "" }
@@ -270,10 +296,13 @@ struct PrometheusFactory: MetricsFactory {
         registry.makeDurationHistogram(descriptor: descriptor(label), labels: dimensions, buckets: Self.secondsBuckets)
     }
 
-    // Series live as long as the process: nothing is unregistered.
+    // Series live as long as the process, except gauges a configuration reload retires (a deployment removed, the
+    // previous configuration's hash).
     func destroyCounter(_ handler: any CounterHandler) {}
     func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {}
-    func destroyRecorder(_ handler: any RecorderHandler) {}
+    func destroyRecorder(_ handler: any RecorderHandler) {
+        if let gauge = handler as? Prometheus.Gauge { registry.unregisterGauge(gauge) }
+    }
     func destroyMeter(_ handler: any MeterHandler) {}
     func destroyTimer(_ handler: any TimerHandler) {}
 }

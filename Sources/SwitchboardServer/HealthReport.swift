@@ -6,11 +6,25 @@ import SwitchboardRouting
 /// load and caps, and recent changes of state, read from the routing table's books. Beside the engine, not in it:
 /// it serves no request.
 struct HealthReport: Sendable {
-    let table: RoutingTable
+    /// The routing table reported on: the serving engine's, read once per report (a reload replaces it).
+    let current: @Sendable () -> RoutingTable
+    var table: RoutingTable { current() }
     /// `router.pricing` (nil: none configured).
     var pricing: PricingService?
     /// Seconds since 1970: events are kept on the table's clock and shown on this one.
     var wallNow: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+
+    init(table: RoutingTable, pricing: PricingService? = nil, wallNow: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        current = { table }
+        self.pricing = pricing
+        self.wallNow = wallNow
+    }
+
+    /// The report of whichever engine serves new requests.
+    init(live: LiveGateway, pricing: PricingService?) {
+        current = { live.gateway.table }
+        self.pricing = pricing
+    }
 
     /// The health of one deployment.
     struct Deployment {
@@ -29,7 +43,9 @@ struct HealthReport: Sendable {
     static let states = ["closed", "half_open", "cooling_down", "open", "down"]
 
     /// Every model's deployments with their health, in configuration order.
-    func snapshot() -> [(model: String, deployments: [Deployment])] {
+    func snapshot() -> [(model: String, deployments: [Deployment])] { snapshot(of: table) }
+
+    func snapshot(of table: RoutingTable) -> [(model: String, deployments: [Deployment])] {
         let now = table.now()
         let breakers = table.health.snapshot
         return table.modelNames.compactMap { name in
@@ -69,9 +85,10 @@ struct HealthReport: Sendable {
 
     /// `GET /admin/health`'s body.
     func json() -> String {
+        let table = self.table
         let events = table.health.events
         let (tableNow, wall) = (table.now(), wallNow())
-        let models: [JSONValue] = snapshot().compactMap { name, deployments in
+        let models: [JSONValue] = snapshot(of: table).compactMap { name, deployments in
             guard let model = table.models[name] else { return nil }
             let load = (model.balancer as? LoadAwareBalancer)?.load
             let entries: [JSONValue] = deployments.enumerated().map { i, h in

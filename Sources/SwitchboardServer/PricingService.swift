@@ -11,7 +11,8 @@ import Synchronization
 /// `router.pricing`: reads a price list (OpenRouter's `/api/v1/models` format) at start and then every `refresh_s`,
 /// and puts each deployment's price from it over the configured one (its `price_id`, else the entry named like its
 /// upstream model). When a read fails — unreachable, an error status, a malformed or oversized list — the last good
-/// list stays in force; `/admin/health` (`pricing`) and `/metrics` show its age and the failures.
+/// list stays in force; `/admin/health` (`pricing`) and `/metrics` show its age and the failures. After a
+/// configuration reload (`follow(_:)`) it prices the new routing table, at once from the last good list.
 public final class PricingService: Service, Sendable {
     /// What the last reads did.
     struct Status: Sendable {
@@ -21,24 +22,25 @@ public final class PricingService: Service, Sendable {
         var failures = 0
         var entries = 0
         var priced = 0
+        /// The table priced now (a reload replaces it) and the last good list.
+        var table: RoutingTable
+        var last: [String: Price]?
     }
 
     static let maxBytes = 16 << 20
 
     let source: PricingSource
-    let table: RoutingTable
-    let book: PriceBook
     let transport: any UpstreamTransport
     let wallClock: @Sendable () -> Double
     let logger: Logger
-    private let state = Mutex(Status())
+    private let state: Mutex<Status>
+    var table: RoutingTable { state.withLock { $0.table } }
 
     init?(config: GatewayConfig, table: RoutingTable, transport: any UpstreamTransport, wallClock: @escaping @Sendable () -> Double,
           logger: Logger) {
-        guard let source = config.router.pricing, let book = table.prices else { return nil }
+        guard let source = config.router.pricing, table.prices != nil else { return nil }
         self.source = source
-        self.table = table
-        self.book = book
+        state = Mutex(Status(table: table))
         self.transport = transport
         self.wallClock = wallClock
         self.logger = logger
@@ -51,17 +53,17 @@ public final class PricingService: Service, Sendable {
         state.withLock { $0.lastAttemptAt = now }
         do {
             let prices = try await fetch()
-            var applied = [Price?](repeating: nil, count: table.slotDeployments.count)
-            for (slot, d) in table.slotDeployments.enumerated() {
-                applied[slot] = PriceList.entry(prices, id: d.priceID, upstreamModel: d.model)?.price
+            let table = state.withLock { s in
+                s.last = prices
+                return s.table
             }
-            book.set(applied)
-            let priced = applied.compactMap { $0 }.count
+            let priced = Self.apply(prices, to: table)
             state.withLock { s in
                 s.updatedAt = now
                 s.lastError = nil
                 s.entries = prices.count
-                s.priced = priced
+                // A reload during the read priced its own table from this list already (`follow`).
+                if s.table === table { s.priced = priced }
             }
             return true
         } catch {
@@ -73,6 +75,28 @@ public final class PricingService: Service, Sendable {
             logger.warning("Pricing source could not be read; the last good prices stay in force", metadata: ["reason": "\(reason)"])
             return false
         }
+    }
+
+    /// Puts each deployment's price from `prices` over its configured one; returns how many were priced.
+    static func apply(_ prices: [String: Price], to table: RoutingTable) -> Int {
+        var applied = [Price?](repeating: nil, count: table.slotDeployments.count)
+        for (slot, d) in table.slotDeployments.enumerated() {
+            applied[slot] = PriceList.entry(prices, id: d.priceID, upstreamModel: d.model)?.price
+        }
+        table.prices?.set(applied)
+        return applied.compactMap { $0 }.count
+    }
+
+    /// Prices a reloaded routing table from now on, at once from the last good list (its deployments that were
+    /// priced before already carried their prices over).
+    func follow(_ table: RoutingTable) {
+        let last = state.withLock { s in
+            s.table = table
+            return s.last
+        }
+        guard let last else { return }
+        let priced = Self.apply(last, to: table)
+        state.withLock { s in if s.table === table { s.priced = priced } }
     }
 
     struct ReadError: Error, CustomStringConvertible {
@@ -107,7 +131,7 @@ public final class PricingService: Service, Sendable {
         var o: [String: JSONValue] = [
             "url": .string(ConfigReport.maskURL(source.url)), "refresh_s": .double(source.refreshSeconds),
             "failures": .int(s.failures), "entries": .int(s.entries), "deployments_priced": .int(s.priced),
-            "deployments": .int(table.slotDeployments.count),
+            "deployments": .int(s.table.slotDeployments.count),
         ]
         o["updated_at"] = s.updatedAt.map { .string(GovernanceSpec.iso($0)) } ?? .null
         o["age_s"] = s.updatedAt.map { .double(((now - $0) * 10).rounded() / 10) } ?? .null

@@ -10,20 +10,31 @@ import SwitchboardRouting
 public struct RouteExplainer: Sendable {
     let table: RoutingTable
     let stage: RouterStage
+    /// The running gateway's engine holder: a request is explained by the engine serving new requests then.
+    let live: LiveGateway?
 
     /// From a configuration alone (the CLI): every deployment healthy, as at start.
     public init(config: GatewayConfig) {
         table = RoutingTable(config: config, seed: 1, now: { Date().timeIntervalSince1970 * 1000 })
         stage = RouterStage(router: config.router, table: table, defaultFallback: config.routing.defaultFallback,
                             scorer: (try? RouterStage.classifier(config.router)) ?? DifficultyClassifier())
+        live = nil
     }
 
-    /// From the running gateway: its rules, and its deployments' health and caps as they are now.
-    init(gateway: Gateway, config: GatewayConfig) {
+    /// From one engine: its rules, and its deployments' health and caps as they are now.
+    init(gateway: Gateway) {
+        let config = gateway.config
         table = gateway.table
         stage = gateway.stages.request.compactMap { $0 as? RouterStage }.first
             ?? RouterStage(router: config.router, table: gateway.table, defaultFallback: config.routing.defaultFallback,
                            scorer: (try? RouterStage.classifier(config.router)) ?? DifficultyClassifier())
+        live = nil
+    }
+
+    /// From the running gateway, following configuration reloads.
+    init(live: LiveGateway) {
+        let first = RouteExplainer(gateway: live.gateway)
+        (table, stage, self.live) = (first.table, first.stage, live)
     }
 
     /// Which client API a body is for.
@@ -33,6 +44,9 @@ public struct RouteExplainer: Sendable {
 
     /// The explanation of `body` sent to `api` by `identity` with `headers`; the client's 400 when the body is not one.
     public func explain(body: ByteBuffer, api: API, identity: Identity, headers: HTTPFields = [:]) throws(GatewayError) -> JSONValue {
+        if let gateway = live?.gateway, gateway.table !== table {
+            return try RouteExplainer(gateway: gateway).explain(body: body, api: api, identity: identity, headers: headers)
+        }
         let (model, needs): (String, RequestNeeds)
         switch api {
         case .chat: let r = try OpenAIRequest.chat(body); (model, needs) = (r.model, r.needs)

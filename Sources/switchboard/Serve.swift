@@ -25,12 +25,14 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         var cfg = try loadConfig(path: config)
+        // `--listen` wins over the file's `server.listen`, at start and in every configuration a reload reads.
+        var override: @Sendable (inout GatewayConfig) -> Void = { _ in }
         if let listen {
             guard let (host, port) = listenAddress(listen, defaultHost: cfg.server.host) else {
                 throw ValidationError("--listen expects HOST:PORT or :PORT, got \(listen)")
             }
-            cfg.server.host = host
-            cfg.server.port = port
+            override = { ($0.server.host, $0.server.port) = (host, port) }
+            override(&cfg)
         }
         // Before anything touches the event loop group: the configured count, else one per CPU this process may use
         // (NIO's own default counts the machine's cores even under `taskset`).
@@ -43,7 +45,8 @@ struct Serve: AsyncParsableCommand {
         let app: any ApplicationProtocol
         do {
             let source = config.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? ConfigReport.demoSource
-            app = try await buildApplication(config: cfg, configSource: source, logger: logger) { port in
+            // SIGHUP and `POST /admin/config/reload` re-read `source` (the demo reloads to itself; ConfigReload.swift).
+            app = try await buildApplication(config: cfg, configSource: source, adjustReloaded: override, logger: logger) { port in
                 started.set()
                 let cfg = final
                 let url = "\(cfg.server.tls == nil ? "http" : "https")://\(cfg.server.host.contains(":") ? "[\(cfg.server.host)]" : cfg.server.host):\(port)"

@@ -18,6 +18,8 @@ import SwitchboardRouting
 /// Before step 1 the server has given the request an id, checked its size and authenticated its key (middleware);
 /// `count_tokens` and the `/admin/health` report are rooms of their own beside the engine.
 final class Gateway: Sendable {
+    /// The configuration it was built from.
+    let config: GatewayConfig
     /// Every public model with its deployments, policies and limits; health, caps and latency per deployment slot.
     let table: RoutingTable
     /// Every configured provider, by name (active health checks).
@@ -57,7 +59,8 @@ final class Gateway: Sendable {
     init(config: GatewayConfig, transport: any UpstreamTransport, recorder: any UsageRecorder, seed: UInt64 = .random(in: 0...UInt64.max),
          clock: any EngineClock = SystemEngineClock(), admission: (any AdmissionLedger)? = nil, alerts: BudgetAlerter? = nil,
          credentials: CredentialOverrides? = nil, tracing: GatewayTracing? = nil, scrubber: SecretScrubber? = nil,
-         extraStages: EngineStages = EngineStages(), geoip: MaxMindDB? = nil, reviews: ReviewDesk? = nil, responses: ResponseStore? = nil) {
+         extraStages: EngineStages = EngineStages(), geoip: MaxMindDB? = nil, reviews: ReviewDesk? = nil, responses: ResponseStore? = nil, previous: Gateway? = nil) {
+        self.config = config
         self.tracing = tracing
         self.reviews = reviews
         self.scrubber = scrubber ?? SecretScrubber(providers: config.providers)
@@ -65,12 +68,19 @@ final class Gateway: Sendable {
         self.alerts = alerts
         self.clock = clock
         bodyLimit = config.logging.bodies.enabled ? config.logging.bodies.maxBytes : nil
-        gate = config.server.maxInFlight > 0
+        // A reload keeps the queues whose settings did not change (ConfigReload.swift), with the requests holding them.
+        let reusable = previous.map { Self.gatesUnchanged($0.config.server, config.server) } ?? false
+        gate = reusable && previous?.config.server.maxInFlight == config.server.maxInFlight ? previous?.gate : config.server.maxInFlight > 0
             ? PriorityGate(capacity: config.server.maxInFlight, depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds,
                            clock: clock)
             : nil
         var modelGates: [String: PriorityGate] = [:]
         for m in config.models where !m.deployments.isEmpty && m.deployments.allSatisfy({ $0.limits.maxConcurrent != nil }) {
+            if reusable, let kept = previous?.modelGates[m.name], previous?.config.models.first(where: { $0.name == m.name })
+                .map({ Self.modelGateCapacity($0) == Self.modelGateCapacity(m) }) == true {
+                modelGates[m.name] = kept
+                continue
+            }
             modelGates[m.name] = PriorityGate(capacity: m.deployments.reduce(0) { $0 + ($1.limits.maxConcurrent ?? 0) },
                                               depth: config.server.queueDepth, timeoutSeconds: config.server.queueTimeoutSeconds, clock: clock)
         }

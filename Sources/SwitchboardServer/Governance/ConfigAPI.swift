@@ -1,11 +1,15 @@
 import Hummingbird
 import SwitchboardCore
 
-/// `GET /admin/config`: the running configuration with every secret masked (`ConfigReport`). Admin role.
+/// `GET /admin/config`: the configuration in force with every secret masked (`ConfigReport`), its source, version and
+/// hash; `POST /admin/config/reload` re-reads the file (ConfigReload.swift). Admin role.
 enum ConfigAPI {
-    static func add(to admin: RouterGroup<GatewayRequestContext>, config: GatewayConfig, source: String) {
-        // The configuration does not change while the gateway runs: the report is made once.
-        let report = ConfigReport.json(config, source: source).jsonText
-        admin.group("config").add(middleware: RoleMiddleware(.admin)).get { _, _ in jsonResponse(report) }
+    static func add(to admin: RouterGroup<GatewayRequestContext>, reloader: ConfigReloader) {
+        let config = admin.group("config").add(middleware: RoleMiddleware(.admin))
+        // The report is made once per configuration, when it comes into force.
+        config.get { _, _ in jsonResponse(reloader.report) }
+        config.post("reload") { _, context in
+            reloader.reload(logger: context.logger).response()
+        }
     }
 }

@@ -86,7 +86,7 @@ enum ReviewAPI {
     }
 
     /// `GET /v1/reviews/{id}`: the client's poll (its own tickets only).
-    static func add(clients v1: RouterGroup<GatewayRequestContext>, desk: ReviewDesk, gateway: Gateway) {
+    static func add(clients v1: RouterGroup<GatewayRequestContext>, desk: ReviewDesk, live: LiveGateway) {
         v1.get("reviews/:id") { _, context in
             let identity = context.identity!
             var ticket = try await ticket(desk, context)
@@ -110,6 +110,7 @@ enum ReviewAPI {
                 guard claimed else { throw GatewayError(.conflict, "The answer to review \(ticket.id) was already delivered.") }
                 let body = ByteBuffer(string: ticket.edited ?? ticket.request)
                 let (requestID, logger, address) = (context.requestID, context.logger, context.clientAddress)
+                let gateway = live.gateway
                 if ticket.api == "responses" {
                     // The held body already holds the conversation it continues: it is served as it is, and stored as
                     // a first turn whose input items are the whole conversation.
