@@ -14,6 +14,7 @@ import time
 import traceback
 import urllib.parse
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from typing import Callable, Iterator, Optional
 
 
@@ -278,6 +279,44 @@ def read_chat_stream(stream: SSEStream, on_chunk: Optional[Callable[[int, dict],
         if chunk.get("usage"):
             usage_chunks.append(chunk)
     return StreamResult(chunks, done, after_done, "".join(text_parts), finish, usage_chunks)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fake upstreams
+# --------------------------------------------------------------------------------------------------------------
+
+class FakeUpstream(BaseHTTPRequestHandler):
+    """A fake provider's HTTP/1.1 handler: whole JSON answers, and SSE streams written chunk by chunk with each event
+    cut in two mid-JSON (the gateway must reassemble it). Subclasses answer `do_POST`/`do_GET` with these."""
+    protocol_version = "HTTP/1.1"
+
+    def send(self, status: int, doc: dict) -> None:
+        data = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+    def event(self, name: Optional[str], data: dict) -> None:
+        frame = (f"event: {name}\n" if name else "") + "data: " + json.dumps(data) + "\n\n"
+        cut = len(frame) // 2
+        self.chunk(frame[:cut].encode())
+        self.chunk(frame[cut:].encode())
+
+    def chunk(self, data: bytes) -> None:
+        """One chunk of a chunked body (b"" ends it)."""
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def log_message(self, *a: object) -> None:
+        pass
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -33,13 +33,13 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import anthropic
 import openai
 from openai import OpenAI
 
-from e2e_lib import Runner, SetupFailed, bearer, check, check_eq, free_port, request, stop_processes, wait_http_ok, wait_until
+from e2e_lib import FakeUpstream, Runner, SetupFailed, bearer, check, check_eq, free_port, request, stop_processes, wait_http_ok, wait_until
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -82,8 +82,7 @@ BLOCKS = 0                                   # block refusals made; the metric m
 # A recording upstream that echoes in 3-byte pieces (OpenAI chat completions and Anthropic messages)
 # --------------------------------------------------------------------------------------------------------------
 
-class Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Upstream(FakeUpstream):
     bodies: list[str] = []
     lock = threading.Lock()
     PIECE = 3
@@ -117,10 +116,7 @@ class Upstream(BaseHTTPRequestHandler):
                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                                 "usage": {"prompt_tokens": 10, "completion_tokens": len(pieces), "total_tokens": 10 + len(pieces)}})
             return
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.start_stream()
         if anthropic_api:
             self.event("message_start", {"type": "message_start", "message": {
                 "id": "msg_up", "type": "message", "role": "assistant", "model": body.get("model"), "content": [],
@@ -141,28 +137,6 @@ class Upstream(BaseHTTPRequestHandler):
             self.event(None, {**head, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": len(pieces), "total_tokens": 10 + len(pieces)}})
             self.chunk(b"data: [DONE]\n\n")
         self.chunk(b"")
-
-    def event(self, name: str | None, data: dict) -> None:
-        # Each event written in two TCP chunks cut mid-JSON: the gateway must reassemble them.
-        frame = (f"event: {name}\n" if name else "") + "data: " + json.dumps(data) + "\n\n"
-        cut = len(frame) // 2
-        self.chunk(frame[:cut].encode())
-        self.chunk(frame[cut:].encode())
-
-    def chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def send(self, status: int, doc: dict) -> None:
-        data = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *a: object) -> None:
-        pass
 
 
 # --------------------------------------------------------------------------------------------------------------

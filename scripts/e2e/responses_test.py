@@ -27,12 +27,12 @@ import os
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import openai
 from openai import OpenAI
 
-from e2e_lib import Runner, SetupFailed, bearer, check, check_eq, free_port, request, stop_processes, wait_http_ok, wait_until
+from e2e_lib import FakeUpstream, Runner, SetupFailed, bearer, check, check_eq, free_port, request, stop_processes, wait_http_ok, wait_until
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True)
@@ -60,8 +60,7 @@ def last_text(messages: list) -> str:
     return ""
 
 
-class Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Upstream(FakeUpstream):
     seen: list[tuple[str, bytes]] = []
     lock = threading.Lock()
 
@@ -144,34 +143,6 @@ class Upstream(BaseHTTPRequestHandler):
         self.event(None, {**head, "choices": [], "usage": usage})
         self.chunk(b"data: [DONE]\n\n")
         self.chunk(b"")
-
-    def start_stream(self) -> None:
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-
-    def event(self, name: str | None, data: dict) -> None:
-        # Each event in two TCP chunks cut mid-JSON: the gateway must reassemble them.
-        frame = (f"event: {name}\n" if name else "") + "data: " + json.dumps(data) + "\n\n"
-        cut = len(frame) // 2
-        self.chunk(frame[:cut].encode())
-        self.chunk(frame[cut:].encode())
-
-    def chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def send(self, status: int, doc: dict) -> None:
-        data = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *a: object) -> None:
-        pass
 
 
 def seen_since(n: int) -> list[tuple[str, bytes]]:
