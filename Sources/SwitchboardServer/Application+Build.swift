@@ -197,6 +197,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     let live = services.live
     let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics)).add(middleware: RoleMiddleware(.user, .admin))
     ClientRoutes.add(to: v1, live: live, limit: limit, bodyLimits: bodyLimits)
+    BatchAPI.add(to: v1, services: services)
     ResponsesRoutes.add(to: v1, live: live, store: services.responseStore, limit: limit, bodyLimits: bodyLimits)
     let gateway = live.gateway
     // Admin API: the master key or a key with the admin role.
@@ -351,6 +352,7 @@ public func buildApplication(
     extraServices.append(RetentionService.storedResponses(store, days: config.responses.retentionDays, logger: logger))
     extraServices.append(services.healthChecks)
     if let pricing = services.pricing { extraServices.append(pricing) }
+    extraServices.append(contentsOf: BatchService.services(services, logger: logger))
     let router = buildRouter(services)
     let metrics = services.metrics
     let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds),

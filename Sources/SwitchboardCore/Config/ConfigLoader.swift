@@ -263,7 +263,7 @@ struct Walker {
     /// The whole configuration: each top-level section read in a fixed order (the order its problems are reported
     /// in) by its own `ConfigLoader+Section.swift`, then every fallback checked against the models the file names.
     mutating func gatewayConfig(_ root: Node) -> GatewayConfig? {
-        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "router", "waf", "guardrails", "review", "logging", "tracing", "metrics", "audit", "responses"]) else { return nil }
+        guard let top = mapping(root, "", allowed: ["server", "storage", "auth", "providers", "models", "routing", "router", "waf", "guardrails", "review", "logging", "tracing", "metrics", "audit", "batches", "responses"]) else { return nil }
         let logging = top["logging"].map { loggingConfig($0) } ?? LoggingConfig()
         let tracing = top["tracing"].map { tracingConfig($0) } ?? TracingConfig()
         let metrics = top["metrics"].map { metricsConfig($0) } ?? MetricsConfig()
@@ -287,6 +287,7 @@ struct Walker {
         config.guardrails = top["guardrails"].map { guardrailsConfig($0) } ?? GuardrailsConfig()
         config.review = top["review"].map { reviewConfig($0, declaredModels: Self.declaredNames(top["models"])) } ?? ReviewConfig()
         config.audit = top["audit"].map { auditConfig($0) } ?? AuditConfig()
+        config.batches = top["batches"].map { batchesConfig($0) } ?? BatchesConfig()
         config.responses = top["responses"].map { responsesConfig($0) } ?? ResponsesConfig()
         return config
     }

@@ -23,6 +23,8 @@ public struct GatewayConfig: Sendable {
     public var review = ReviewConfig()
     /// `audit:` — how long the audit log of admin actions is kept.
     public var audit = AuditConfig()
+    /// `batches:` — the Files and Batch APIs, run by the gateway.
+    public var batches = BatchesConfig()
     /// `responses:` — stored Responses API responses.
     public var responses = ResponsesConfig()
 
