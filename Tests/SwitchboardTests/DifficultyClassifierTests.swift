@@ -107,7 +107,7 @@ import Testing
         #expect(DifficultyCues.wordGroups.count == DifficultyCues.wordGroupCount)
         #expect(DifficultyModel.embedded.denseWeights.count == DifficultyModel.denseCount)
         let table = DifficultyCues.table
-        #expect(table.masks.filter { $0 != 0 }.count == Set(DifficultyCues.wordGroups.joined()).count)
+        #expect(table.masks.filter { $0 != 0 }.count == Set((DifficultyCues.wordGroups + DifficultyCues.chainMarkers).joined()).count)
     }
 
     @Test func emptyAndWhitespacePromptsScore() {

@@ -16,7 +16,8 @@ Dense features (DENSE_NAMES), all log1p of a count except the flag:
   - the multiple-choice flag: the prompt contains both "\\nA. " and "\\nB. ";
   - for free-form prompts with at least one number only (else 0), cues of a maths word problem's reasoning: words of each
     group in CUE_WORDS (relations such as "twice" or "fewer", fractions, rates, what is left, totals...), commas,
-    decimals (a number, '.', a number), '%', '$', fractions written number '/' number, '?', and the other '.'.
+    decimals (a number, '.', a number), '%', '$', fractions written number '/' number, '?', the other '.', and chained
+    comparisons (a comparative, then "than" within 8 tokens, or a multiplier, then "as" within 4, in one sentence).
 """
 
 import math
@@ -43,9 +44,15 @@ CUE_WORDS = (
     ("much", "much"),
 )
 SYMBOL_CUES = ("comma", "decimal", "percent_sign", "dollar", "slash_fraction", "question", "period")
+# Chained comparisons, the last cue: a comparative word followed by "than" within CHAIN_THAN tokens, or a multiplier
+# followed by "as" within CHAIN_AS tokens, with no '.' or '?' between ("5 more apples than", "twice as many").
+COMPARATIVES = "more less fewer older younger longer shorter taller cheaper times"
+MULTIPLIERS = "twice half thrice triple double"
+CHAIN_THAN, CHAIN_AS = 8, 4
 COUNT_NAMES = ("bytes", "words", "numbers", "lines", "symbols")
 DENSE_NAMES = (tuple(f"free_{n}" for n in COUNT_NAMES) + tuple(f"choice_{n}" for n in COUNT_NAMES)
-               + ("multiple_choice",) + tuple(f"cue_{g}" for g, _ in CUE_WORDS) + tuple(f"cue_{s}" for s in SYMBOL_CUES))
+               + ("multiple_choice",) + tuple(f"cue_{g}" for g, _ in CUE_WORDS) + tuple(f"cue_{s}" for s in SYMBOL_CUES)
+               + ("cue_chain",))
 
 _TOKEN = re.compile(rb"[A-Za-z\x80-\xff]+|[0-9]+|[^ \t\n\x0b\x0c\rA-Za-z0-9\x80-\xff]")
 
@@ -77,15 +84,21 @@ for _i, (_, _words) in enumerate(CUE_WORDS):
         _GROUPS_OF.setdefault(fnv1a(_w.encode()), []).append(_i)
 
 
+_COMPARATIVE = {fnv1a(w.encode()) for w in COMPARATIVES.split()}
+_MULTIPLIER = {fnv1a(w.encode()) for w in MULTIPLIERS.split()}
+_THAN, _AS = fnv1a(b"than"), fnv1a(b"as")
+
+
 def tokens(text: str):
     """The token hashes of a prompt, its counts (bytes, words, numbers, lines, symbols), cue counts, and the flag."""
     data = text.encode("utf-8")
     hashes = []
     words = numbers = symbols = 0
-    cues = [0] * (len(CUE_WORDS) + len(SYMBOL_CUES))
+    cues = [0] * (len(CUE_WORDS) + len(SYMBOL_CUES) + 1)
     base = len(CUE_WORDS)
     kinds = []  # 'w', 'n' or the symbol byte, for the number-symbol-number patterns
-    for m in _TOKEN.finditer(data):
+    comparative = multiplier = None  # token index of the last comparative / multiplier in this sentence
+    for i, m in enumerate(_TOKEN.finditer(data)):
         tok = m.group()
         c = tok[0]
         if c >= 0x80 or (65 <= c <= 90) or (97 <= c <= 122):
@@ -94,6 +107,16 @@ def tokens(text: str):
             hashes.append(h)
             for g in _GROUPS_OF.get(h, ()):
                 cues[g] += 1
+            if h == _THAN and comparative is not None and i - comparative <= CHAIN_THAN:
+                cues[-1] += 1
+                comparative = None
+            elif h == _AS and multiplier is not None and i - multiplier <= CHAIN_AS:
+                cues[-1] += 1
+                multiplier = None
+            if h in _COMPARATIVE:
+                comparative = i
+            if h in _MULTIPLIER:
+                multiplier = i
             kinds.append("w")
         elif 48 <= c <= 57:
             numbers += 1
@@ -107,6 +130,8 @@ def tokens(text: str):
             for j, s in ((0, 0x2C), (2, 0x25), (3, 0x24), (5, 0x3F), (6, 0x2E)):
                 if c == s:
                     cues[base + j] += 1
+            if c in (0x2E, 0x3F):
+                comparative = multiplier = None
             kinds.append(c)
     cues[base + 6] -= cues[base + 1]  # periods that are not decimal points
     counts = (len(data), words, numbers, data.count(b"\n"), symbols)

@@ -153,6 +153,9 @@ struct Accumulator<Sink: HashedFeatureSink> {
     /// The kinds of the last two tokens: `Self.word`, `Self.number` or the symbol's byte.
     var last: UInt16 = 0
     var beforeLast: UInt16 = 0
+    /// Token index of the last comparative and multiplier word in this sentence (for the chained-comparison cue).
+    var comparative: Int?
+    var multiplier: Int?
 
     static var word: UInt16 { 0x100 }
     static var number: UInt16 { 0x101 }
@@ -191,12 +194,15 @@ struct Accumulator<Sink: HashedFeatureSink> {
     }
 
     @inline(__always) mutating func emitWord(_ hash: UInt32) {
+        let index = words + numbers + symbols
         words += 1
-        var groups = CueTable.lookup(hash, keys: cueKeys, masks: cueMasks)
+        let mask = CueTable.lookup(hash, keys: cueKeys, masks: cueMasks)
+        var groups = mask & DifficultyCues.countedGroups
         while groups != 0 {
             cues[groups.trailingZeroBitCount] += 1
             groups &= groups - 1
         }
+        if mask > DifficultyCues.countedGroups { chainCue(mask, index: index) }
         emit(hash, kind: Self.word)
     }
 
@@ -212,7 +218,21 @@ struct Accumulator<Sink: HashedFeatureSink> {
         emit((FNV32.single(UInt8(ascii: "#")) ^ UInt32(digit)) &* FNV32.prime, kind: Self.number)
     }
 
+    /// A chained comparison ends at "than" after a comparative or "as" after a multiplier (`features.py`'s order).
+    private mutating func chainCue(_ mask: UInt16, index: Int) {
+        if mask & DifficultyCues.thanBit != 0, let c = comparative, index - c <= DifficultyCues.chainThan {
+            cues[DifficultyCues.chain] += 1
+            comparative = nil
+        } else if mask & DifficultyCues.asBit != 0, let m = multiplier, index - m <= DifficultyCues.chainAs {
+            cues[DifficultyCues.chain] += 1
+            multiplier = nil
+        }
+        if mask & DifficultyCues.comparativeBit != 0 { comparative = index }
+        if mask & DifficultyCues.multiplierBit != 0 { multiplier = index }
+    }
+
     @inline(__always) mutating func emitSymbol(_ b: UInt8) {
+        if b == UInt8(ascii: ".") || b == UInt8(ascii: "?") { (comparative, multiplier) = (nil, nil) }
         symbols += 1
         let base = DifficultyCues.wordGroupCount
         switch b {

@@ -24,10 +24,29 @@ enum DifficultyCues {
     /// the periods that are not decimal points.
     static let symbolCount = 7
     static let wordGroupCount = 12
-    static let count = wordGroupCount + symbolCount
+    /// The last cue: chained comparisons — a comparative word followed by "than" within ``chainThan`` tokens, or a
+    /// multiplier followed by "as" within ``chainAs`` tokens, with no '.' or '?' between ("5 more apples than",
+    /// "twice as many"); `COMPARATIVES`, `MULTIPLIERS` and `CHAIN_*` in `features.py`.
+    static let chain = wordGroupCount + symbolCount
+    static let count = chain + 1
+    static let chainThan = 8
+    static let chainAs = 4
 
-    /// The groups of each cue word as a bit mask, keyed by the word's FNV-1a hash.
-    static let table = CueTable(groups: wordGroups)
+    /// Marker bits above the counted groups in a word's mask: the words the chained-comparison cue looks for.
+    static let comparativeBit: UInt16 = 1 << 12
+    static let multiplierBit: UInt16 = 1 << 13
+    static let thanBit: UInt16 = 1 << 14
+    static let asBit: UInt16 = 1 << 15
+    static let countedGroups: UInt16 = (1 << 12) - 1
+
+    /// The groups of each cue word as a bit mask, keyed by the word's FNV-1a hash (the counted groups, then the
+    /// chained-comparison markers, bits 12-15).
+    static let table = CueTable(groups: wordGroups + chainMarkers)
+
+    /// The chained-comparison markers: comparatives, multipliers, "than", "as".
+    static let chainMarkers: [[String]] = [
+        "more less fewer older younger longer shorter taller cheaper times", "twice half thrice triple double", "than", "as",
+    ].map { $0.split(separator: " ").map(String.init) }
 }
 
 /// An open-addressing table from a word's FNV-1a hash to the bit mask of its cue groups (256 slots, linear probing).

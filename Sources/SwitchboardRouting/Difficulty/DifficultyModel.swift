@@ -22,7 +22,7 @@ public struct DifficultyModel: Sendable {
     /// The counts (bytes, words, numbers, lines, symbols) weighted once for free-form and once for multiple choice.
     static let countFeatures = 5
     static let denseCount = 2 * countFeatures + 1 + DifficultyCues.count
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
 
     /// Parses a model file; throws when it is not one (wrong magic, version or sizes).
     public init(bytes: [UInt8]) throws(DifficultyModelError) {
