@@ -176,6 +176,18 @@ import Testing
         }
     }
 
+    @Test func aResponsesBatchRuns() async throws {
+        try await withGateway(mockYAML) { h in
+            let lines = (0..<2).map { #"{"custom_id":"r\#($0)","method":"POST","url":"/v1/responses","body":{"model":"demo","input":"Say \#($0)","max_output_tokens":8}}"# }
+            let id = try await Self.submit(h, lines, endpoint: "/v1/responses")
+            try await Self.runner(h).drain()
+            let b = try await Self.batch(h, id)
+            #expect(b["status"] as? String == "completed" && Self.counts(b) == [2, 2, 0], "\(b)")
+            let output = try await Self.lines(h, file: b["output_file_id"] as? String)
+            #expect(output.compactMap { (($0["response"] as? [String: Any])?["body"] as? [String: Any])?["object"] as? String } == ["response", "response"])
+        }
+    }
+
     @Test func cancelStopsTakingLinesAndKeepsWhatRan() async throws {
         try await withGateway(mockYAML) { h in
             let id = try await Self.submit(h, (0..<5).map { Self.line("c\($0)") })

@@ -17,8 +17,8 @@ struct BatchInput: Sendable {
 
     /// The endpoints a batch line may call.
     static let endpoints = ["/v1/chat/completions", "/v1/embeddings"] + responsesEndpoint
-    /// `/v1/responses` lines, once the gateway serves the Responses API (empty until then).
-    static let responsesEndpoint: [String] = []
+    /// `/v1/responses` lines, served as `POST /v1/responses` is.
+    static let responsesEndpoint = ["/v1/responses"]
 
     /// Reads and checks every line; the first bad one is a 400 naming its line number and field.
     static func parse(_ text: String, maxLines: Int = BatchesConfig.maxLines) throws(GatewayError) -> BatchInput {

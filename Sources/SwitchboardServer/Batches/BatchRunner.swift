@@ -16,6 +16,8 @@ final class BatchRunner: Sendable {
     let config: BatchesConfig
     let bodyLimits: RequestLimits
     let identities: BatchIdentities
+    /// Stored Responses API responses (`previous_response_id` in `/v1/responses` lines).
+    let responses: ResponseStore
     /// Seconds since 1970.
     let now: @Sendable () -> Double
     let logger: Logger
@@ -34,6 +36,7 @@ final class BatchRunner: Sendable {
         self.bodyLimits = services.config.waf.body
         self.now = services.keys.now
         self.identities = BatchIdentities(storage: services.storage, auth: services.config.auth, now: services.keys.now)
+        self.responses = services.responseStore
         self.logger = logger
         self.owner = "runner_" + BatchObjects.random(12)
     }
@@ -123,17 +126,25 @@ final class BatchRunner: Sendable {
         case .refused(let why): return .answered(status: 401, body: GatewayError(.invalidAPIKey, why).openAIBody, requestID: requestID)
         }
         let body = ByteBuffer(string: line.body)
-        let parsed: OpenAIRequest
+        let logger = self.logger
+        let gateway = live.gateway
+        let response: Response
         do {
             switch endpoint {
-            case "/v1/embeddings": parsed = try OpenAIRequest.embeddings(body, limits: bodyLimits)
-            default: parsed = try OpenAIRequest.chat(body, limits: bodyLimits)
+            case "/v1/embeddings":
+                response = await gateway.serve(OpenAIAPI.self, try OpenAIRequest.embeddings(body, limits: bodyLimits), identity: identity,
+                                                requestID: requestID, logger: logger)
+            case "/v1/responses":
+                // As `POST /v1/responses`: a stored conversation it continues goes in front of its input.
+                let turn = try await responses.expand(try ResponsesRequest.parse(body, limits: bodyLimits), owner: ResponseStore.owner(identity))
+                response = await gateway.serve(ResponsesAPI.self, turn, identity: identity, requestID: requestID, logger: logger)
+            default:
+                response = await gateway.serve(OpenAIAPI.self, try OpenAIRequest.chat(body, limits: bodyLimits), identity: identity,
+                                                requestID: requestID, logger: logger)
             }
         } catch {
             return .answered(status: error.status, body: error.openAIBody, requestID: requestID)
         }
-        let logger = self.logger
-        let response = await live.gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID, logger: logger)
         return try await Self.result(of: response, requestID: requestID)
     }
 
