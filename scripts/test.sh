@@ -431,6 +431,7 @@ BG_PIDS+=("$SHUT_PID")
 wait "$SHUT_PID" || rc=$?
 cat "$LOGS/shutdown_test.log"
 add_counts shutdown "$LOGS/shutdown_test.log" "$rc"
+rc=0; timeout -k 5 300 "$VPY" "$E2E/batch_test.py" --bin "$BIN" --log-dir "$LOGS" >"$LOGS/batch_test.log" 2>&1 || rc=$?; cat "$LOGS/batch_test.log"; add_counts batches "$LOGS/batch_test.log" "$rc"
 
 stop_pid "$MOCK_PID" 10
 
