@@ -92,9 +92,11 @@ def upstream(name: str) -> ThreadingHTTPServer:
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 256
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256  # listen() backlog: the default 5 drops connections when 50 streams open at once
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -179,7 +181,7 @@ def one_stream(model: str) -> tuple[str | None, str | None]:
                          {"model": model, "stream": True, "messages": [{"role": "user", "content": "hello"}]}, timeout=60)
     try:
         if stream.status != 200:
-            return None, f"{model}: HTTP {stream.status}"
+            return None, f"{model}: HTTP {stream.status}: {stream.resp.read()[:300]!r}"
         said = stream.headers.get("x-switchboard-provider")
         result = read_chat_stream(stream)
     finally:
