@@ -6,9 +6,11 @@ requests it gets per prompt) and its own gateway (SQLite file storage), then
     until it is completed and reads the output file (`client.files.content`): one answer per custom_id;
   - a bad line is refused at upload with a 400 naming its line number;
   - a batch against a slow upstream: the gateway is stopped with SIGTERM in the middle and started again over the
-    same storage; the batch completes and no line reached the upstream twice.
+    same storage; the batch completes and no line reached the upstream twice;
+  - with --postgres URL (an empty database): three replicas over it share one batch (uploaded through the first,
+    created through the second, polled through the third); every line reaches the upstream exactly once.
 
-    python scripts/e2e/batch_test.py --bin .build/debug/switchboard --log-dir /tmp/logs
+    python scripts/e2e/batch_test.py --bin .build/debug/switchboard --log-dir /tmp/logs [--postgres postgres://…/db]
 
 Prints PASS/FAIL per check and closes with `batches: N passed, M failed`; exits 1 on any failure.
 """
@@ -32,6 +34,7 @@ from e2e_lib import Runner, SetupFailed, check, check_eq, wait_http_ok, wait_unt
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--bin", required=True, help="the switchboard binary")
 ap.add_argument("--log-dir", default=".", help="where gateway-batch.{out,err}.log go")
+ap.add_argument("--postgres", help="an empty PostgreSQL database for the three-replica check")
 args = ap.parse_args()
 
 runner = Runner("batches")
@@ -98,11 +101,11 @@ os.makedirs(args.log_dir, exist_ok=True)
 proc: subprocess.Popen | None = None
 
 
-def start() -> subprocess.Popen:
-    out = open(os.path.join(args.log_dir, "gateway-batch.out.log"), "ab")
-    err = open(os.path.join(args.log_dir, "gateway-batch.err.log"), "ab")
-    p = subprocess.Popen([args.bin, "serve", "--config", config], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-    wait_http_ok(f"http://127.0.0.1:{gw_port}/readyz", timeout=30, alive=lambda: p.poll() is None)
+def start(cfg: str = config, port: int = gw_port, name: str = "batch") -> subprocess.Popen:
+    out = open(os.path.join(args.log_dir, f"gateway-{name}.out.log"), "ab")
+    err = open(os.path.join(args.log_dir, f"gateway-{name}.err.log"), "ab")
+    p = subprocess.Popen([args.bin, "serve", "--config", cfg], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    wait_http_ok(f"http://127.0.0.1:{port}/readyz", timeout=30, alive=lambda: p.poll() is None)
     return p
 
 
@@ -198,9 +201,46 @@ def test_a_restart_in_the_middle_runs_no_line_twice() -> None:
     check_eq(sorted(x["custom_id"] for x in out), sorted(f"s{i}" for i in range(n)), "one output line per custom_id")
 
 
-def client_counts() -> dict[str, int]:
+def client_counts(prefix: str = "slow") -> dict[str, int]:
     with COUNTS_LOCK:
-        return {k: v for k, v in COUNTS.items() if k.startswith("slow")}
+        return {k: v for k, v in COUNTS.items() if k.startswith(prefix)}
+
+
+def test_replicas_share_a_batch_on_postgresql() -> None:
+    ports = [free_port() for _ in range(3)]
+    replicas: list[subprocess.Popen] = []
+    try:
+        for i, port in enumerate(ports):
+            cfg = os.path.join(work, f"replica{i}.yaml")
+            with open(config) as f:
+                text = f.read()
+            with open(cfg, "w") as f:
+                f.write(text.replace(f"127.0.0.1:{gw_port}", f"127.0.0.1:{port}")
+                        .replace(f'storage: "sqlite:{work}/batch.db"', f'storage: "{args.postgres}"'))
+            replicas.append(start(cfg, port, f"batch-replica{i}"))
+        clients = [OpenAI(base_url=f"http://127.0.0.1:{p}/v1", api_key="sk-e2e", max_retries=0) for p in ports]
+        n = 30
+        lines = [line(f"p{i}", f"slow pg {i}") for i in range(n)]
+        f = clients[0].files.create(file=("replicas.jsonl", jsonl(lines)), purpose="batch")
+        b = clients[1].batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+        b = wait_until(lambda: (lambda x: x if x.status in ("completed", "failed", "expired", "cancelled") else None)(
+            clients[2].batches.retrieve(b.id)), 90, "batch completed on three replicas", interval=0.2)
+        check_eq(b.status, "completed", "final status")
+        check_eq((b.request_counts.completed, b.request_counts.failed), (n, 0), "request counts")
+        counts = client_counts("slow pg")
+        check_eq(sorted(counts), sorted(f"slow pg {i}" for i in range(n)), "every line reached the upstream")
+        twice = {k: v for k, v in counts.items() if v != 1}
+        check(not twice, f"lines served more than once across replicas: {twice}")
+        out = [json.loads(x) for x in clients[0].files.content(b.output_file_id).text.splitlines() if x.strip()]
+        check_eq(sorted(x["custom_id"] for x in out), sorted(f"p{i}" for i in range(n)), "one output line per custom_id")
+    finally:
+        for r in replicas:
+            if r.poll() is None:
+                stop(r)
+
+
+if args.postgres:
+    runner.test(test_replicas_share_a_batch_on_postgresql)
 
 
 code = 1
