@@ -258,6 +258,24 @@ import Testing
         }
     }
 
+    /// Past its 24 h window a batch stops taking lines and ends `expired`, with what ran and the rest as `batch_expired`.
+    @Test func aBatchPastItsWindowExpiresWithPartialOutput() async throws {
+        let wall = WallClock()
+        try await withGateway(mockYAML, wall: wall) { h in
+            let id = try await Self.submit(h, (0..<3).map { Self.line("x\($0)") })
+            let runner = Self.runner(h)
+            try await runner.upkeep()
+            for line in try await runner.claim(1) { await runner.serve(line) }
+            wall.advance(86_401)
+            try await runner.drain()
+            let b = try await Self.batch(h, id)
+            #expect(b["status"] as? String == "expired" && Self.counts(b) == [3, 1, 0] && b["expired_at"] is Int, "\(b)")
+            #expect(try await Self.lines(h, file: b["output_file_id"] as? String).map { $0["custom_id"] as? String } == ["x0"])
+            let notRun = try await Self.lines(h, file: b["error_file_id"] as? String)
+            #expect(notRun.map { ($0["error"] as? [String: Any])?["code"] as? String } == ["batch_expired", "batch_expired"])
+        }
+    }
+
     /// A revoked key's batch fails its remaining lines.
     @Test func aRevokedKeysLinesFail() async throws {
         try await withGateway(mockYAML) { h in
