@@ -47,7 +47,7 @@ enum ConfigDiff {
     /// `auth.master_key` and `auth.keys`, `server.max_in_flight`/`queue_depth`/`queue_timeout_s`. Everything else
     /// waits for a restart: the listener (`server.listen`, `tls`, `max_connections`, `max_body_bytes`,
     /// `request_timeout_s`, `event_loop_threads`, `shutdown_grace_s`), `storage`, `tracing`, `metrics`, `logging`,
-    /// `waf`, `review`, `audit`, the other `auth` settings, `routing.connect_timeout_s`/`timeout_s` (the shared
+    /// `waf`, `review`, `audit`, `responses` and `batches` (their services start once), the other `auth` settings, `routing.connect_timeout_s`/`timeout_s` (the shared
     /// upstream clients) and `router.pricing` (its refresh loop).
     static func applicable(_ next: GatewayConfig, running: GatewayConfig) -> (config: GatewayConfig, needsRestart: [String]) {
         var e = next
@@ -74,6 +74,8 @@ enum ConfigDiff {
         keep("waf", \.waf)
         keep("review", \.review)
         keep("audit", \.audit)
+        keep("responses", \.responses)
+        keep("batches", \.batches)
         keep("auth.encryption_key", \.auth.encryptionKey)
         keep("auth.budget_alert_webhook", \.auth.budgetAlertWebhook)
         keep("auth.key_cache_s", \.auth.keyCacheSeconds)
