@@ -62,6 +62,15 @@ import Testing
         return ["total", "completed", "failed"].map { c[$0] as? Int ?? -1 }
     }
 
+    @Test func theBatchesSectionIsRead() throws {
+        #expect(try ConfigLoader.load(yaml: mockYAML, environment: [:]).batches == BatchesConfig())
+        let c = try ConfigLoader.load(yaml: mockYAML + "\nbatches: { enabled: false, concurrency: 8, max_file_bytes: 1000, retention_days: 2, lease_s: 30, poll_ms: 50 }", environment: [:])
+        #expect(!c.batches.enabled && c.batches.concurrency == 8 && c.batches.maxFileBytes == 1000)
+        #expect(c.batches.retentionDays == 2 && c.batches.leaseSeconds == 30 && c.batches.pollMilliseconds == 50)
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: mockYAML + "\nbatches: { concurrency: 0 }", environment: [:]) }
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: mockYAML + "\nbatches: { concurency: 2 }", environment: [:]) }
+    }
+
     @Test func filesAreUploadedListedReadAndDeletedByTheirOwner() async throws {
         try await withGateway(mockYAML) { h in
             let text = [Self.line("a"), Self.line("b")].joined(separator: "\n")
