@@ -187,6 +187,8 @@ import Testing
             #expect(hook["url"] as? String == "https://mod.example.test/check?token=****" && hook["on_error"] as? String == "allow")
             #expect(hook["headers"] as? [String: String] == ["Authorization": "••••4242"])
             #expect((json["review"] as? [String: Any])?["mode"] as? String == "ticket" && json["waf"] != nil)
+            #expect((json["responses"] as? [String: Any])?["retention_days"] as? Double == 30)
+            #expect((json["batches"] as? [String: Any])?["concurrency"] as? Int == 4)
         }
     }
 

@@ -52,6 +52,12 @@ public enum ConfigReport {
             "metrics": .object(["key_labels": .bool(config.metrics.keyLabels)]),
             "tracing": tracing(config.tracing),
             "audit": .object(["retention_days": .double(config.audit.retentionDays)]),
+            "responses": .object(["retention_days": .double(config.responses.retentionDays)]),
+            "batches": .object([
+                "enabled": .bool(config.batches.enabled), "concurrency": .int(config.batches.concurrency),
+                "max_file_bytes": .int(config.batches.maxFileBytes), "retention_days": .double(config.batches.retentionDays),
+                "lease_s": .double(config.batches.leaseSeconds), "poll_ms": .int(config.batches.pollMilliseconds),
+            ]),
         ])
     }
 
@@ -109,7 +115,9 @@ public enum ConfigReport {
             o["headers"] = .object(Dictionary(headers.map { ($0.name, JSONValue.string(mask($0.value))) }, uniquingKeysWith: { a, _ in a }))
         }
         switch p.kind {
-        case .openai(let c): upstream(c.baseURL, c.apiKey, c.headers)
+        case .openai(let c):
+            upstream(c.baseURL, c.apiKey, c.headers)
+            o["responses_api"] = .bool(c.speaksResponses)
         case .gemini(let c): upstream(c.baseURL, c.apiKey, c.headers)
         case .azure(let c):
             upstream(c.baseURL, c.apiKey, c.headers)

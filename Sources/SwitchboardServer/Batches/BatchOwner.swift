@@ -67,7 +67,9 @@ final class BatchIdentities: Sendable {
             guard let key = auth.keys.first(where: { $0.name == name }) else {
                 return .refused("The API key '\(name)' is no longer configured.")
             }
-            identity = Identity(name: key.name, allowedModels: key.models)
+            // As KeyDirectory makes it: its limits and budgets are kept under the same scope as its own requests'.
+            identity = Identity(name: key.name, allowedModels: key.models, limits: key.limits)
+            identity.staticScope = "static:" + key.name
         } else if owner.hasPrefix("key:") {
             let id = String(owner.dropFirst("key:".count))
             guard let key = try await storage.key(id: id) else { return .refused("The API key that created this batch no longer exists.") }
