@@ -24,8 +24,9 @@ import Testing
         for replica in replicas.dropFirst() { #expect(try await Self.migrationRows(replica) == applied) }
 
         let tables = try await Self.strings(replicas[1], "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")
-        #expect(tables == ["audit_log", "budget_alerts", "inflight", "keys", "provider_credentials", "rate_windows", "request_bodies",
-                           "request_log", "review_tickets", "schema_migrations", "spend_daily", "stored_responses", "teams"])
+        #expect(tables == ["audit_log", "batch_files", "batch_lines", "batches", "budget_alerts", "inflight", "keys", "provider_credentials",
+                           "rate_windows", "request_bodies", "request_log", "review_tickets", "schema_migrations", "spend_daily",
+                           "stored_responses", "teams"])
         // Functions can be overloaded, so "exists once" is worth checking for them.
         let functions = try await Self.strings(replicas[2], "SELECT proname::text FROM pg_proc WHERE proname LIKE 'sb\\_%' ORDER BY 1")
         #expect(functions == ["sb_admit", "sb_lock_scopes"])
