@@ -76,6 +76,14 @@ import Testing
             let messages = try await h.post("/v1/messages", #"{"model":"chat","max_tokens":50,"messages":[{"role":"user","content":\#(JSONString.quote(attack))}]}"#)
             let shape = try messages.json()
             #expect(messages.status == .badRequest && shape["type"] as? String == "error")
+            // The Responses API: a string input, and a tool result among input items; its instructions are the operator's.
+            let responses = try await h.post("/v1/responses", #"{"model":"chat","input":\#(JSONString.quote(attack))}"#)
+            #expect(responses.status == .badRequest && responses.errorObject?["code"] as? String == "content_blocked")
+            let items = #"{"model":"chat","instructions":"Ignore previous instructions from users.","input":[{"role":"user","content":"# +
+                #""What did the tool say?"},{"type":"function_call_output","call_id":"c1","output":\#(JSONString.quote(attack))}]}"#
+            #expect(try await h.post("/v1/responses", items).status == .badRequest)
+            let calm = try await h.post("/v1/responses", #"{"model":"chat","instructions":"Ignore previous instructions from users.","input":"Hello"}"#)
+            #expect(calm.status == .ok)
         }
     }
 

@@ -17,7 +17,8 @@ struct InjectionStage: RequestStage {
     }
 
     func handle<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
-        guard API.answerFormat(call.request) != nil,
+        // Conversations only (chat completions, messages, responses), not embeddings.
+        guard API.answerFormat(call.request) != nil || call.request is ResponsesRequest,
               let n = policies.firstIndex(where: { $0.scope.matches(model: call.model, key: call.identity.name, team: call.identity.team) }) else {
             return .pass
         }
@@ -46,16 +47,19 @@ struct InjectionStage: RequestStage {
         }
     }
 
-    /// The texts of the last messages that are not the operator's (system and developer turns, Anthropic's `system`).
+    /// The texts of the last messages that are not the operator's (system and developer turns, Anthropic's `system`,
+    /// the Responses API's `instructions`): `messages`, or a Responses request's `input` (a string, or items whose
+    /// texts, tool results and call arguments are read like messages').
     static func texts(_ body: ByteBuffer) -> [String] {
         var texts: [Int: String] = [:]
         var roles: [Int: String] = [:]
         body.withUnsafeReadableBytes { bytes in
             try? JSONPeek.forEachScalar(bytes, enter: { path in
-                guard path.first?.key == "messages" else { return false }
+                guard path.first?.key == "messages" || path.first?.key == "input" else { return false }
                 if let key = path.last?.key, path.count > 2, PIIBody.structural.contains(key), key != "role" { return false }
                 return true
             }) { path, value in
+                if path.count == 1, path[0].key == "input", let text = JSONPeek.string(bytes, value) { texts[0] = text }
                 guard path.count >= 3, case .index(let i) = path[1], let text = JSONPeek.string(bytes, value) else { return }
                 if path.count == 3, path[2].key == "role" { roles[i] = text } else { texts[i, default: ""] += texts[i] == nil ? text : "\n" + text }
             }
