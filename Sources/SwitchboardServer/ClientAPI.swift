@@ -17,7 +17,9 @@ protocol ClientAPI: Sendable {
     static func rebuilt(_ request: Request, body: ByteBuffer) throws(GatewayError) -> Request
     /// The top-level members of the request whose strings are texts (what guardrails read).
     static func textRoots(_ request: Request) -> Set<String>
-    /// The API's name on review tickets (`openai`, `anthropic`).
+    /// A conversation (chat completions, messages, responses) rather than embeddings: what prompt-injection scoring reads.
+    static func isConversation(_ request: Request) -> Bool
+    /// The API's name on review tickets (`openai`, `anthropic`, `responses`).
     static var reviewName: String { get }
     /// The shape of the answers, for the response stages that rewrite their texts (nil: answers hold no text).
     static func answerFormat(_ request: Request) -> AnswerFormat?
@@ -45,6 +47,7 @@ enum OpenAIAPI: ClientAPI {
     static func rebuilt(_ r: OpenAIRequest, body: ByteBuffer) throws(GatewayError) -> OpenAIRequest { try r.rebuilt(body) }
     static func textRoots(_ r: OpenAIRequest) -> Set<String> { r.endpoint == .chatCompletions ? ["messages"] : ["input"] }
     static func answerFormat(_ r: OpenAIRequest) -> AnswerFormat? { r.endpoint == .chatCompletions ? .openAIChat : nil }
+    static func isConversation(_ r: OpenAIRequest) -> Bool { r.endpoint == .chatCompletions }
     static let reviewName = "openai"
     static func isStream(_ r: OpenAIRequest) -> Bool { r.stream }
     static func needs(_ r: OpenAIRequest) -> RequestNeeds { r.needs }
@@ -69,6 +72,7 @@ enum AnthropicAPI: ClientAPI {
     }
     static func textRoots(_ r: AnthropicMessagesRequest) -> Set<String> { ["system", "messages"] }
     static func answerFormat(_ r: AnthropicMessagesRequest) -> AnswerFormat? { .anthropicMessages }
+    static func isConversation(_ r: AnthropicMessagesRequest) -> Bool { true }
     static let reviewName = "anthropic"
     static func isStream(_ r: AnthropicMessagesRequest) -> Bool { r.stream }
     static func needs(_ r: AnthropicMessagesRequest) -> RequestNeeds { r.needs }

@@ -6,33 +6,16 @@ import SwitchboardCore
 enum ClientRoutes {
     static func add(to v1: RouterGroup<GatewayRequestContext>, live: LiveGateway, limit: Int, bodyLimits: RequestLimits) {
         v1.post("chat/completions") { request, context in
-            let body = try await readBody(request, limit: limit)
-            let parsed = try OpenAIRequest.chat(body, limits: bodyLimits)
-            let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
-            return try await cancellingOnDisconnect(context.connection) {
-                await live.gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
-                                    clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                    traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
-            }
+            let parsed = try OpenAIRequest.chat(try await readBody(request, limit: limit), limits: bodyLimits)
+            return try await serve(OpenAIAPI.self, parsed, request, context, live: live)
         }
         v1.post("embeddings") { request, context in
-            let body = try await readBody(request, limit: limit)
-            let parsed = try OpenAIRequest.embeddings(body, limits: bodyLimits)
-            let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
-            return try await cancellingOnDisconnect(context.connection) {
-                await live.gateway.serve(OpenAIAPI.self, parsed, identity: identity, requestID: requestID,
-                                    traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
-            }
+            let parsed = try OpenAIRequest.embeddings(try await readBody(request, limit: limit), limits: bodyLimits)
+            return try await serve(OpenAIAPI.self, parsed, request, context, live: live, clientHeaders: false, affinity: false)
         }
         v1.post("messages") { request, context in
-            let body = try await readBody(request, limit: limit)
-            let parsed = try AnthropicMessagesRequest.parse(body, limits: bodyLimits)
-            let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
-            return try await cancellingOnDisconnect(context.connection) {
-                await live.gateway.serve(AnthropicAPI.self, parsed, identity: identity, requestID: requestID,
-                                    clientHeaders: passthroughHeaders(request), affinity: request.headers[.switchboardAffinity],
-                                    traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
-            }
+            let parsed = try AnthropicMessagesRequest.parse(try await readBody(request, limit: limit), limits: bodyLimits)
+            return try await serve(AnthropicAPI.self, parsed, request, context, live: live)
         }
         v1.post("messages/count_tokens") { request, context in
             let body = try await readBody(request, limit: limit)
@@ -43,5 +26,18 @@ enum ClientRoutes {
             }
         }
         ModelsAPI.add(to: v1, live: live)
+    }
+
+    /// Hands a parsed request to the engine serving now, cancelled when the client goes away; with the client's
+    /// headers a provider may pass on and its `x-switchboard-affinity` unless told otherwise.
+    static func serve<API: ClientAPI>(_ api: API.Type, _ parsed: API.Request, _ request: Request, _ context: GatewayRequestContext,
+                                      live: LiveGateway, clientHeaders: Bool = true, affinity: Bool = true) async throws -> Response {
+        let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
+        return try await cancellingOnDisconnect(context.connection) {
+            await live.gateway.serve(API.self, parsed, identity: identity, requestID: requestID,
+                                     clientHeaders: clientHeaders ? passthroughHeaders(request) : [],
+                                     affinity: affinity ? request.headers[.switchboardAffinity] : nil,
+                                     traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
+        }
     }
 }

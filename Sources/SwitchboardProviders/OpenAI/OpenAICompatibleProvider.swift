@@ -70,15 +70,19 @@ public struct OpenAICompatibleProvider: Provider {
     }
 
     public func send(_ request: OpenAIRequest, upstreamModel: String, context: ProviderCallContext, adapter: AnswerAdapter?) async -> ProviderOutcome {
+        let url = endpoints.url(request.endpoint, model: upstreamModel)
+        let call = UpstreamCall(provider: name, context: context, errors: OpenAIErrorFormat(), wire: .openAI)
+        return await call.run(upstreamRequest(url, request.upstreamBody(model: upstreamModel), stream: request.stream, context),
+                              via: transport, adapters: adapter.map { [$0] } ?? [])
+    }
+
+    /// A POST of `body` to `url` with the provider's headers, the request id and trace context.
+    private func upstreamRequest(_ url: String, _ body: ByteBuffer, stream: Bool, _ context: ProviderCallContext) -> UpstreamRequest {
         var h = headers
         h.append(("x-request-id", context.requestID))
         for t in context.traceHeaders { h.append((t.name, t.value)) }
-        if request.stream { h.append(("accept", "text/event-stream")) }
-        let url = endpoints.url(request.endpoint, model: upstreamModel)
-        let call = UpstreamCall(provider: name, context: context, errors: OpenAIErrorFormat(), wire: .openAI)
-        return await call.run(UpstreamRequest(url: url, headers: h, body: request.upstreamBody(model: upstreamModel), timeout: context.timeout,
-                                              limits: context.limits, streamResponse: request.stream),
-                              via: transport, adapters: adapter.map { [$0] } ?? [])
+        if stream { h.append(("accept", "text/event-stream")) }
+        return UpstreamRequest(url: url, headers: h, body: body, timeout: context.timeout, limits: context.limits, streamResponse: stream)
     }
 
     /// To a server that speaks the Responses API: the client's body with only `model` rewritten (and, for a turn the
@@ -87,13 +91,8 @@ public struct OpenAICompatibleProvider: Provider {
         guard case .base(_, _, let responses?) = endpoints else {
             return await responsesThroughChat(request, upstreamModel: upstreamModel, context: context)
         }
-        var h = headers
-        h.append(("x-request-id", context.requestID))
-        for t in context.traceHeaders { h.append((t.name, t.value)) }
-        if request.stream { h.append(("accept", "text/event-stream")) }
         let call = UpstreamCall(provider: name, context: context, errors: OpenAIErrorFormat(), wire: .responses)
-        return await call.run(UpstreamRequest(url: responses, headers: h, body: request.upstreamBody(model: upstreamModel), timeout: context.timeout,
-                                              limits: context.limits, streamResponse: request.stream), via: transport)
+        return await call.run(upstreamRequest(responses, request.upstreamBody(model: upstreamModel), stream: request.stream, context), via: transport)
     }
 
     public func sendMessages(_ request: AnthropicMessagesRequest, upstreamModel: String, context: ProviderCallContext) async -> ProviderOutcome {

@@ -14,6 +14,7 @@ enum ResponsesAPI: ClientAPI {
     /// Answers' texts are not rewritten by the response stages yet (see docs/api.md: output guardrails and restoring
     /// pseudonymised values cover chat completions and messages).
     static func answerFormat(_ r: ResponsesRequest) -> AnswerFormat? { nil }
+    static func isConversation(_ r: ResponsesRequest) -> Bool { true }
     static let reviewName = "responses"
     static func isStream(_ r: ResponsesRequest) -> Bool { r.stream }
     static func needs(_ r: ResponsesRequest) -> RequestNeeds { r.needs }

@@ -9,16 +9,9 @@ import SwitchboardStore
 enum ResponsesRoutes {
     static func add(to v1: RouterGroup<GatewayRequestContext>, live: LiveGateway, store: ResponseStore, limit: Int, bodyLimits: RequestLimits) {
         v1.post("responses") { request, context in
-            let body = try await readBody(request, limit: limit)
-            var parsed = try ResponsesRequest.parse(body, limits: bodyLimits)
-            let (identity, requestID, logger, address) = (context.identity!, context.requestID, context.logger, context.clientAddress)
-            parsed = try await store.expand(parsed, owner: ResponseStore.owner(identity))
-            let turn = parsed
-            return try await cancellingOnDisconnect(context.connection) {
-                await live.gateway.serve(ResponsesAPI.self, turn, identity: identity, requestID: requestID,
-                                         affinity: request.headers[.switchboardAffinity], traceHeaders: TraceHeaders(request.headers),
-                                         headers: request.headers, clientAddress: address, logger: logger)
-            }
+            var parsed = try ResponsesRequest.parse(try await readBody(request, limit: limit), limits: bodyLimits)
+            parsed = try await store.expand(parsed, owner: ResponseStore.owner(context.identity!))
+            return try await ClientRoutes.serve(ResponsesAPI.self, parsed, request, context, live: live, clientHeaders: false)
         }
         v1.get("responses/:id") { _, context in
             let stored = try await found(store, context)

@@ -17,8 +17,7 @@ struct InjectionStage: RequestStage {
     }
 
     func handle<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
-        // Conversations only (chat completions, messages, responses), not embeddings.
-        guard API.answerFormat(call.request) != nil || call.request is ResponsesRequest,
+        guard API.isConversation(call.request),
               let n = policies.firstIndex(where: { $0.scope.matches(model: call.model, key: call.identity.name, team: call.identity.team) }) else {
             return .pass
         }
