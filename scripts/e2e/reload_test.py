@@ -124,7 +124,7 @@ router:
   models: [auto]
   rules:
     - {{ name: to-{other}, when: {{ model: auto }}, route: {{ model: via-{other} }} }}
-routing: {{ retries: 0, timeout_s: 30 }}
+routing: {{ retries: 2, timeout_s: 30 }}   # a connection the fake upstream drops under load is retried on the same provider, as in production
 """
 
 
