@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Hummingbird
 import Logging
+import NIOSSL
 import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardRouting
@@ -189,12 +190,18 @@ public final class ConfigReloader: Sendable {
         }
     }
 
-    /// What only shows when the configuration is used: a GeoIP database that cannot be opened, a difficulty model
-    /// that cannot be loaded (checked at start too).
+    /// What only shows when the configuration is used: a GeoIP database that cannot be opened, a provider's CA bundle
+    /// that does not parse, a difficulty model that cannot be loaded (checked at start too).
     static func checkRuntime(_ config: GatewayConfig) throws(ConfigError) {
         if let geoip = config.router.geoip {
             do { _ = try MaxMindDB(path: geoip.database) } catch {
                 throw ConfigError(problems: [ConfigProblem(path: "router.geoip.database", message: "cannot open \(geoip.database): \(error)")])
+            }
+        }
+        for (i, p) in config.providers.enumerated() {
+            guard let caFile = p.caFile else { continue }
+            do { _ = try NIOSSLCertificate.fromPEMFile(caFile) } catch {
+                throw ConfigError(problems: [ConfigProblem(path: "providers[\(i)].ca_file", message: "not a PEM certificate bundle: \(error)")])
             }
         }
         if config.router.classifierFile != nil {

@@ -16,7 +16,7 @@ import Synchronization
 /// Runs the gateway for a test: `.router` in process, or `.live` on a free port with a real upstream client.
 /// The upstream clients a test can run the gateway with.
 enum TransportKind: String, CaseIterable, Sendable {
-    /// What the gateway uses: the lean NIO client for http:// (AsyncHTTPClient for https://).
+    /// What the gateway uses: the lean NIO client (for http:// and https://).
     case lean
     /// AsyncHTTPClient for everything.
     case asyncHTTPClient

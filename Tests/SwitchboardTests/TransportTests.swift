@@ -6,14 +6,26 @@ import Testing
 @testable import SwitchboardProviders
 
 @Suite struct TransportTests {
-    @Test func plainTargets() {
-        let t = PlainHTTPTarget("http://127.0.0.1:8000/v1/chat/completions?x=1")
+    @Test func targets() {
+        let t = UpstreamTarget("http://127.0.0.1:8000/v1/chat/completions?x=1")
         #expect(t?.host == "127.0.0.1" && t?.port == 8000 && t?.pathAndQuery == "/v1/chat/completions?x=1" && t?.hostHeader == "127.0.0.1:8000")
-        #expect(PlainHTTPTarget("http://vllm.internal/v1")?.port == 80)
-        #expect(PlainHTTPTarget("http://[::1]:9000/v1")?.host == "::1")
-        #expect(PlainHTTPTarget("http://h:0/") == nil)
-        #expect(PlainHTTPTarget("https://api.openai.com/v1") == nil)
-        #expect(PlainHTTPTarget("http:///x") == nil)
+        #expect(t?.tls == false && t?.key == "http://127.0.0.1:8000")
+        #expect(UpstreamTarget("http://vllm.internal/v1")?.port == 80)
+        #expect(UpstreamTarget("http://[::1]:9000/v1")?.host == "::1")
+        #expect(UpstreamTarget("http://h:0/") == nil)
+        #expect(UpstreamTarget("http:///x") == nil)
+        #expect(UpstreamTarget("ftp://h/x") == nil)
+        let s = UpstreamTarget("https://api.openai.com/v1", caFile: "/etc/ca.pem")
+        #expect(s?.tls == true && s?.port == 443 && s?.hostHeader == "api.openai.com" && s?.serverName == "api.openai.com")
+        // http and https to one host and port never share a pool, nor do TLS connections trusting different CAs.
+        #expect(s?.key == "https://api.openai.com:443 ca=/etc/ca.pem")
+        #expect(UpstreamTarget("http://api.openai.com:443/v1")?.key == "http://api.openai.com:443")
+        #expect(UpstreamTarget("https://api.openai.com/v1")?.key == "https://api.openai.com:443")
+        #expect(UpstreamTarget("http://h/v1", caFile: "/etc/ca.pem")?.caFile == nil)
+        // IP literals are not sent as SNI (the certificate's IP addresses are checked instead).
+        #expect(UpstreamTarget("https://127.0.0.1:8443/v1")?.serverName == nil)
+        #expect(UpstreamTarget("https://[::1]:8443/v1")?.serverName == nil)
+        #expect(UpstreamTarget("https://[::1]:8443/v1")?.key == "https://[::1]:8443")
     }
 
     /// Upstreams that close after each response, or answer with no length at all, work on the pooled client.

@@ -1,4 +1,5 @@
 // ConfigLoader: the `providers:` section (each provider by kind: openai, anthropic, azure, gemini, mock; health checks).
+import Foundation
 import Yams
 
 extension Walker {
@@ -24,10 +25,10 @@ extension Walker {
         return providers
     }
 
-    static let openAIKeys = ["base_url", "api_key", "headers", "responses_api"]
-    static let anthropicKeys = ["base_url", "api_key", "headers", "version", "max_tokens"]
-    static let azureKeys = ["base_url", "api_key", "headers", "api_version"]
-    static let geminiKeys = ["base_url", "api_key", "headers"]
+    static let openAIKeys = ["base_url", "api_key", "headers", "ca_file", "responses_api"]
+    static let anthropicKeys = ["base_url", "api_key", "headers", "ca_file", "version", "max_tokens"]
+    static let azureKeys = ["base_url", "api_key", "headers", "ca_file", "api_version"]
+    static let geminiKeys = ["base_url", "api_key", "headers", "ca_file"]
     static let mockKeys = ["latency_ms", "ttft_ms", "tokens_per_s", "error_rate", "seed", "completion_tokens", "embedding_dimensions", "api", "reply"]
 
     mutating func providerConfig(_ node: Node, _ path: String) -> ProviderConfig? {
@@ -107,8 +108,10 @@ extension Walker {
             kind = nil
         }
         let healthCheck = m["health_check"].map { healthCheckConfig($0, "\(path).health_check") }
+        let caFile = string(m, "ca_file", path)
+        if let caFile { checkCABundle(caFile, "\(path).ca_file") }
         guard let name, let kind else { return nil }
-        return ProviderConfig(name: name, kind: kind, region: region, healthCheck: healthCheck)
+        return ProviderConfig(name: name, kind: kind, region: region, healthCheck: healthCheck, caFile: caFile)
     }
 
     mutating func healthCheckConfig(_ node: Node, _ path: String) -> HealthCheckConfig {
@@ -122,6 +125,17 @@ extension Walker {
         if let v = int(m, "healthy_threshold", path, range: 1...100) { c.healthyThreshold = v }
         if let v = int(m, "unhealthy_threshold", path, range: 1...100) { c.unhealthyThreshold = v }
         return c
+    }
+
+    /// A provider's `ca_file`: a readable file with at least one PEM certificate.
+    mutating func checkCABundle(_ file: String, _ path: String) {
+        guard FileManager.default.isReadableFile(atPath: file), let data = FileManager.default.contents(atPath: file) else {
+            problem(path, "cannot read the file \"\(file)\"")
+            return
+        }
+        if !String(decoding: data, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") {
+            problem(path, "no PEM certificate in \"\(file)\" (expected one or more \"-----BEGIN CERTIFICATE-----\" blocks)")
+        }
     }
 
     /// `base_url`, `api_key` and `headers` of a provider that speaks HTTP.

@@ -113,6 +113,7 @@ public enum ConfigReport {
             o["api_key"] = apiKey.map { .string(mask($0)) } ?? .null
             // Every value masked: extra headers often carry tokens.
             o["headers"] = .object(Dictionary(headers.map { ($0.name, JSONValue.string(mask($0.value))) }, uniquingKeysWith: { a, _ in a }))
+            if let caFile = p.caFile { o["ca_file"] = .string(caFile) }
         }
         switch p.kind {
         case .openai(let c):

@@ -9,12 +9,16 @@ public struct ProviderConfig: Sendable {
     public var region: String?
     /// `health_check`: active probes (off when nil).
     public var healthCheck: HealthCheckConfig?
+    /// `ca_file` (providers that speak HTTP): a PEM file of one or more CA certificates that an `https://` upstream's
+    /// certificate must chain to, instead of the system's trust roots (a private CA, a self-signed server).
+    public var caFile: String?
 
-    public init(name: String, kind: ProviderKind, region: String? = nil, healthCheck: HealthCheckConfig? = nil) {
+    public init(name: String, kind: ProviderKind, region: String? = nil, healthCheck: HealthCheckConfig? = nil, caFile: String? = nil) {
         self.name = name
         self.kind = kind
         self.region = region
         self.healthCheck = healthCheck
+        self.caFile = caFile
     }
 }
 

@@ -3,7 +3,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The real transport: one shared AsyncHTTPClient with keep-alive pools per upstream.
+/// A transport on one shared AsyncHTTPClient with keep-alive pools per upstream. The gateway uses `DefaultTransport`
+/// (the lean NIO client) instead; this one stays for tests that run the gateway against both. It applies its
+/// client-wide timeouts, not a request's `AttemptLimits`, and trusts the system's roots (a request's `caFile` is not
+/// used). `classify` maps any transport's errors, AsyncHTTPClient's and NIO's, to `UpstreamError`.
 public final class HTTPClientTransport: UpstreamTransport {
     public let client: HTTPClient
 

@@ -1,15 +1,23 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
-/// A lean HTTP/1.1 client for plain-`http://` upstreams, built directly on SwiftNIO: keep-alive connections
-/// pooled per host, the whole exchange driven by one channel handler on the connection's event loop.
+/// A lean HTTP/1.1 client for `http://` and `https://` upstreams, built directly on SwiftNIO: keep-alive connections
+/// pooled per scheme, host and port (and, for TLS, trust roots), the whole exchange driven by one channel handler on
+/// the connection's event loop.
 ///
 /// Same contract as `HTTPClientTransport`: connect timeout, a deadline for the response head, an idle limit between
-/// body chunks, the same error codes. Non-streamed responses are collected on the event loop (bounded); streamed
-/// ones are delivered through a back-pressured sequence, so a slow client slows the upstream read instead of
-/// buffering without bound. A stale pooled connection that the upstream closed is retried once on a new one.
+/// body chunks, the same error codes; besides, the request's `AttemptLimits` (connect, idle, total). Non-streamed
+/// responses are collected on the event loop (bounded); streamed ones are delivered through a back-pressured
+/// sequence, so a slow client slows the upstream read instead of buffering without bound. A stale pooled connection
+/// that the upstream closed is retried once on a new one.
+///
+/// `https://` connections verify the server's certificate fully (chain and name; SNI is the URL's host unless it is
+/// an IP address) against the system's trust roots, or the request's `caFile`; the connect timeout covers the TCP
+/// connection and the TLS handshake, and a handshake that fails (an untrusted certificate, a wrong name) is
+/// `connectFailed`.
 public final class NIOHTTPTransport: UpstreamTransport {
     let group: any EventLoopGroup
     let connectTimeout: TimeAmount
@@ -17,6 +25,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
     let maxResponseBytes: Int
     let maxIdlePerHost: Int
     private let idle = Mutex<[String: [any Channel]]>([:])
+    private let tlsContexts = TLSContexts()
 
     public init(connectTimeout: Duration, idleTimeout: Duration, maxResponseBytes: Int = 64 << 20, maxIdlePerHost: Int = 256,
                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -28,7 +37,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
     }
 
     public func execute(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
-        guard let target = PlainHTTPTarget(request.url) else { throw UpstreamError(.other) }
+        guard let target = UpstreamTarget(request.url, caFile: request.caFile) else { throw UpstreamError(.other) }
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: target.pathAndQuery)
         head.headers.reserveCapacity(request.headers.count + 2)
         head.headers.add(name: "host", value: target.hostHeader)
@@ -59,22 +68,34 @@ public final class NIOHTTPTransport: UpstreamTransport {
             defer { pools = [:] }
             return pools.values.flatMap { $0 }
         }
-        for c in channels { try? await c.close() }
+        // All at once: closing a TLS connection may wait a moment for the server's close_notify.
+        for c in channels { c.close(promise: nil) }
+        for c in channels { try? await c.closeFuture.get() }
     }
 
     // MARK: Connections
 
-    private func connection(to target: PlainHTTPTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (any Channel, reused: Bool) {
+    private func connection(to target: UpstreamTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (any Channel, reused: Bool) {
         while let channel = idle.withLock({ $0[target.key]?.popLast() }) {
             if channel.isActive { return (channel, true) }
         }
+        let tls: NIOSSLContext?
+        do { tls = target.tls ? try tlsContexts.context(caFile: target.caFile) : nil } catch { throw UpstreamError(.connectFailed) }
+        let started = NIODeadline.now()
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
+        // Completed by the handshake handler (TLS only); failed here too when the connection is never made.
+        let handshake = tls.map { _ in loop.makePromise(of: Void.self) }
         let key = target.key
-        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.currentEventLoop ?? group.next())
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [idleTimeout, maxResponseBytes] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
+                    if let tls, let handshake {
+                        try ops.addHandler(NIOSSLClientHandler(context: tls, serverHostname: target.serverName))
+                        try ops.addHandler(TLSHandshakeHandler(handshake: handshake))
+                    }
                     try ops.addHTTPClientHandlers()
                     try ops.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try ops.addHandler(UpstreamExchangeHandler(maxResponseBytes: maxResponseBytes) { [weak self] channel in
@@ -82,9 +103,25 @@ public final class NIOHTTPTransport: UpstreamTransport {
                     })
                 }
             }
+        let channel: any Channel
         do {
-            return (try await bootstrap.connect(host: target.host, port: target.port).get(), false)
+            channel = try await bootstrap.connect(host: target.host, port: target.port).get()
         } catch {
+            handshake?.fail(error)
+            throw UpstreamError(.connectFailed)
+        }
+        guard let handshake else { return (channel, false) }
+        // The connect timeout covers the handshake too.
+        let deadline = channel.eventLoop.scheduleTask(deadline: started + connectTimeout) {
+            handshake.fail(ChannelError.connectTimeout(connectTimeout))
+        }
+        do {
+            try await handshake.futureResult.get()
+            deadline.cancel()
+            return (channel, false)
+        } catch {
+            deadline.cancel()
+            channel.close(promise: nil)
             throw UpstreamError(.connectFailed)
         }
     }
@@ -124,271 +161,3 @@ public final class NIOHTTPTransport: UpstreamTransport {
     }
 }
 
-/// The parts of a plain-HTTP URL a connection needs.
-struct PlainHTTPTarget {
-    var host: String
-    var port: Int
-    var pathAndQuery: String
-    var hostHeader: String
-    var key: String { hostHeader }
-
-    init?(_ url: String) {
-        guard url.hasPrefix("http://") else { return nil }
-        let rest = url.dropFirst("http://".count)
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        let authority = rest[..<slash]
-        pathAndQuery = slash == rest.endIndex ? "/" : String(rest[slash...])
-        hostHeader = String(authority)
-        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
-            port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : 80
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = String(authority[..<colon])
-            port = Int(authority[authority.index(after: colon)...]) ?? -1
-        } else {
-            host = String(authority)
-            port = 80
-        }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
-    }
-}
-
-/// Thrown when a pooled connection turns out to be closed before any response byte arrived.
-struct StaleConnection: Error {}
-
-typealias BodyProducer = NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDemand>
-
-/// What a request asks of its connection's handler.
-struct Exchange: Sendable {
-    var head: HTTPRequestHead
-    var body: ByteBuffer?
-    var stream: Bool
-    var headTimeout: TimeAmount
-    /// The longest gap between body parts (beyond the connection's idle limit), when set.
-    var idleTimeout: TimeAmount?
-    /// The whole exchange, when set.
-    var total: TimeAmount?
-    var result: EventLoopPromise<ExchangeResult>
-}
-
-struct ExchangeResult: Sendable {
-    enum Body: Sendable {
-        case collected(ByteBuffer)
-        case streaming(BodyProducer)
-    }
-    var head: HTTPResponseHead
-    var body: Body
-}
-
-/// Demand signals from the body's consumer, delivered to the handler as outbound user events.
-struct BodyDemand: NIOAsyncSequenceProducerDelegate {
-    enum Event: Sendable { case more, terminated }
-    let channel: any Channel
-    func produceMore() { channel.triggerUserOutboundEvent(Event.more, promise: nil) }
-    func didTerminate() { channel.triggerUserOutboundEvent(Event.terminated, promise: nil) }
-}
-
-/// Drives one exchange at a time on a keep-alive connection: writes the request, answers with the head (and the
-/// collected body, or a back-pressured body stream), enforces the head deadline and the idle limit, and hands the
-/// connection back for reuse only after a clean end.
-final class UpstreamExchangeHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = Exchange
-    typealias OutboundOut = HTTPClientRequestPart
-
-    private enum State {
-        case idle
-        case awaitingHead(Exchange, sawBytes: Bool)
-        case collecting(Exchange, HTTPResponseHead, ByteBuffer)
-        case streaming(BodyProducer.Source, keepAlive: Bool)
-        /// The consumer went away mid-body: the connection cannot be reused.
-        case closing
-    }
-
-    private var state = State.idle
-    private var headDeadline: Scheduled<Void>?
-    /// The exchange's total deadline and its idle watch (only when the request sets them).
-    private var totalDeadline: Scheduled<Void>?
-    private var idleWatch: Scheduled<Void>?
-    private var idleLimit: TimeAmount?
-    private var lastRead = NIODeadline.now()
-    private var readHeld = false
-    private var producing = true
-    private let maxResponseBytes: Int
-    private let release: @Sendable (any Channel) -> Void
-
-    init(maxResponseBytes: Int, release: @escaping @Sendable (any Channel) -> Void) {
-        self.maxResponseBytes = maxResponseBytes
-        self.release = release
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let exchange = unwrapOutboundIn(data)
-        guard case .idle = state, context.channel.isActive else {
-            exchange.result.fail(StaleConnection())
-            promise?.fail(StaleConnection())
-            return
-        }
-        state = .awaitingHead(exchange, sawBytes: false)
-        producing = true
-        // The timers run on this channel's event loop, where the handler and its context live: isolated scheduling
-        // lets them use both without crossing threads (and checks that this is the loop).
-        let loop = context.eventLoop.assumeIsolated()
-        headDeadline = loop.scheduleTask(in: exchange.headTimeout) { [weak self] in
-            self?.fail(UpstreamError(.timeout), context: context)
-        }
-        if let total = exchange.total {
-            totalDeadline = loop.scheduleTask(in: total) { [weak self] in
-                self?.fail(UpstreamError(.timeout), context: context)
-            }
-        }
-        idleLimit = exchange.idleTimeout
-        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
-        if let body = exchange.body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
-    }
-
-    /// Checks the gap since the last body part when the idle limit could have passed; re-arms itself otherwise.
-    private func armIdleWatch(context: ChannelHandlerContext) {
-        guard let limit = idleLimit else { return }
-        idleWatch = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastRead + limit) { [weak self] in
-            guard let self else { return }
-            self.idleWatch = nil
-            switch self.state {
-            case .collecting, .streaming:
-                // Back-pressure (the client reads slowly) is not the upstream's idleness.
-                if !self.producing { self.lastRead = .now() }
-                if NIODeadline.now() >= self.lastRead + limit { self.fail(UpstreamError(.timeout), context: context) }
-                else { self.armIdleWatch(context: context) }
-            default: break
-            }
-        }
-    }
-
-    private func cancelTimers() {
-        headDeadline?.cancel()
-        headDeadline = nil
-        totalDeadline?.cancel()
-        totalDeadline = nil
-        idleWatch?.cancel()
-        idleWatch = nil
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if idleLimit != nil { lastRead = .now() }
-        switch (unwrapInboundIn(data), state) {
-        case (.head(let head), .awaitingHead(let exchange, _)):
-            if head.status.code < 200 { state = .awaitingHead(exchange, sawBytes: true); return }   // 1xx: wait on
-            headDeadline?.cancel()
-            headDeadline = nil
-            armIdleWatch(context: context)
-            if exchange.stream {
-                let sequence = BodyProducer.makeSequence(
-                    backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
-                    delegate: BodyDemand(channel: context.channel))
-                state = .streaming(sequence.source, keepAlive: head.isKeepAlive)
-                exchange.result.succeed(ExchangeResult(head: head, body: .streaming(sequence.sequence)))
-            } else {
-                state = .collecting(exchange, head, context.channel.allocator.buffer(capacity: 0))
-            }
-        case (.body(var part), .collecting(let exchange, let head, var buffer)):
-            guard buffer.readableBytes + part.readableBytes <= maxResponseBytes else {
-                fail(UpstreamError(.responseTooLarge), context: context)
-                return
-            }
-            state = .idle   // avoid a copy-on-write of the buffer while it is appended to
-            buffer.writeBuffer(&part)
-            state = .collecting(exchange, head, buffer)
-        case (.body(let part), .streaming(let source, _)):
-            if source.yield(part) == .stopProducing { producing = false }
-        case (.end, .collecting(let exchange, let head, let buffer)):
-            state = .idle
-            exchange.result.succeed(ExchangeResult(head: head, body: .collected(buffer)))
-            finishExchange(keepAlive: head.isKeepAlive, context: context)
-        case (.end, .streaming(let source, let keepAlive)):
-            state = .idle
-            source.finish()
-            finishExchange(keepAlive: keepAlive, context: context)
-        case (_, .closing):
-            break
-        default:
-            fail(UpstreamError(.other), context: context)    // a response part out of order
-        }
-    }
-
-    private func finishExchange(keepAlive: Bool, context: ChannelHandlerContext) {
-        cancelTimers()
-        idleLimit = nil
-        producing = true
-        if readHeld { readHeld = false; context.read() }
-        if keepAlive { release(context.channel) } else { context.close(promise: nil) }
-    }
-
-    /// Fails the exchange in flight (if any) and closes the connection.
-    private func fail(_ error: any Error, context: ChannelHandlerContext) {
-        cancelTimers()
-        let previous = state
-        state = .closing
-        switch previous {
-        case .awaitingHead(let exchange, _):
-            exchange.result.fail(error)
-        case .collecting(let exchange, _, _):
-            exchange.result.fail(error)
-        case .streaming(let source, _):
-            source.finish(error)
-        case .idle, .closing:
-            break
-        }
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if case .awaitingHead(let exchange, let sawBytes) = state, !sawBytes {
-            cancelTimers()
-            state = .closing
-            exchange.result.fail(StaleConnection())
-        } else {
-            fail(UpstreamError(.connectionClosed), context: context)
-        }
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // The connection is established, so any I/O or protocol error here means it broke.
-        fail(UpstreamError(.connectionClosed), context: context)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            // Idle in the pool: evict. Idle mid-exchange: the upstream stalled.
-            if case .idle = state { context.close(promise: nil) } else { fail(UpstreamError(.timeout), context: context) }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard let demand = event as? BodyDemand.Event else {
-            context.triggerUserOutboundEvent(event, promise: promise)
-            return
-        }
-        promise?.succeed(())
-        switch demand {
-        case .more:
-            producing = true
-            if readHeld { readHeld = false; context.read() }
-        case .terminated:
-            // The consumer stopped listening before the end: this connection's response cannot be finished.
-            if case .streaming = state { fail(CancellationError(), context: context) }
-        }
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if case .streaming = state, !producing {
-            readHeld = true      // back-pressure: the consumer has enough buffered
-            return
-        }
-        context.read()
-    }
-}

@@ -14,9 +14,13 @@ public struct UpstreamRequest: Sendable {
     public var limits: AttemptLimits
     /// The caller will read the body as a stream (SSE); otherwise transports may collect it before answering.
     public var streamResponse: Bool
+    /// For `https://`: a PEM file of the CA certificates the server's certificate must chain to, instead of the
+    /// system's trust roots (the provider's `ca_file`).
+    public var caFile: String?
 
     public init(method: String = "POST", url: String, headers: [(name: String, value: String)] = [],
-                body: ByteBuffer? = nil, timeout: Duration, limits: AttemptLimits = .init(), streamResponse: Bool = false) {
+                body: ByteBuffer? = nil, timeout: Duration, limits: AttemptLimits = .init(), streamResponse: Bool = false,
+                caFile: String? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -24,6 +28,7 @@ public struct UpstreamRequest: Sendable {
         self.timeout = timeout
         self.limits = limits
         self.streamResponse = streamResponse
+        self.caFile = caFile
     }
 
     /// The path part of `url` (after scheme and authority), for transports that dispatch on it.
@@ -36,9 +41,10 @@ public struct UpstreamRequest: Sendable {
     }
 }
 
-/// Time limits of one attempt besides the head timeout. The lean transport (plain `http://`) honours all three;
-/// AsyncHTTPClient (`https://`) uses its client-wide connect and read timeouts (`routing.connect_timeout_s`,
-/// `routing.timeout_s`); the gateway itself checks `total` whenever a chunk arrives.
+/// Time limits of one attempt besides the head timeout. The gateway's transport (`NIOHTTPTransport`) honours all
+/// three for `http://` and `https://` upstreams alike (`connect` includes the TLS handshake); the gateway itself also
+/// checks `total` whenever a chunk arrives. (`HTTPClientTransport`, kept for comparison in tests, uses its
+/// client-wide connect and read timeouts instead.)
 public struct AttemptLimits: Sendable, Equatable {
     /// Opening the connection.
     public var connect: Duration?
@@ -168,4 +174,21 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
 /// Sends requests to upstreams. Providers use it and nothing else, so they test without sockets.
 public protocol UpstreamTransport: Sendable {
     func execute(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse
+}
+
+/// Sends every request with a provider's CA bundle (`ca_file`) for its `https://` upstream.
+public struct CABundleTransport: UpstreamTransport {
+    public let base: any UpstreamTransport
+    public let caFile: String
+
+    public init(base: any UpstreamTransport, caFile: String) {
+        self.base = base
+        self.caFile = caFile
+    }
+
+    public func execute(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
+        var r = request
+        r.caFile = caFile
+        return try await base.execute(r)
+    }
 }

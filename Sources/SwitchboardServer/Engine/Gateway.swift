@@ -87,11 +87,13 @@ final class Gateway: Sendable {
         self.modelGates = modelGates
         var providers: [String: any Provider] = [:]
         for p in config.providers {
+            // A provider's own CA bundle, if any, for its https:// upstream.
+            let base: any UpstreamTransport = p.caFile.map { CABundleTransport(base: transport, caFile: $0) } ?? transport
             // Keys stored through the admin API replace the configured ones, request by request.
             if let credentials, let auth = AuthHeader.of(p.kind) {
-                providers[p.name] = makeProvider(p, transport: CredentialTransport(base: transport, provider: p.name, auth: auth, overrides: credentials))
+                providers[p.name] = makeProvider(p, transport: CredentialTransport(base: base, provider: p.name, auth: auth, overrides: credentials))
             } else {
-                providers[p.name] = makeProvider(p, transport: transport)
+                providers[p.name] = makeProvider(p, transport: base)
             }
         }
         self.providers = providers

@@ -1,0 +1,241 @@
+import NIOCore
+import NIOHTTP1
+
+/// Thrown when a pooled connection turns out to be closed before any response byte arrived.
+struct StaleConnection: Error {}
+
+typealias BodyProducer = NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDemand>
+
+/// What a request asks of its connection's handler.
+struct Exchange: Sendable {
+    var head: HTTPRequestHead
+    var body: ByteBuffer?
+    var stream: Bool
+    var headTimeout: TimeAmount
+    /// The longest gap between body parts (beyond the connection's idle limit), when set.
+    var idleTimeout: TimeAmount?
+    /// The whole exchange, when set.
+    var total: TimeAmount?
+    var result: EventLoopPromise<ExchangeResult>
+}
+
+struct ExchangeResult: Sendable {
+    enum Body: Sendable {
+        case collected(ByteBuffer)
+        case streaming(BodyProducer)
+    }
+    var head: HTTPResponseHead
+    var body: Body
+}
+
+/// Demand signals from the body's consumer, delivered to the handler as outbound user events.
+struct BodyDemand: NIOAsyncSequenceProducerDelegate {
+    enum Event: Sendable { case more, terminated }
+    let channel: any Channel
+    func produceMore() { channel.triggerUserOutboundEvent(Event.more, promise: nil) }
+    func didTerminate() { channel.triggerUserOutboundEvent(Event.terminated, promise: nil) }
+}
+
+/// Drives one exchange at a time on a keep-alive connection: writes the request, answers with the head (and the
+/// collected body, or a back-pressured body stream), enforces the head deadline and the idle limit, and hands the
+/// connection back for reuse only after a clean end.
+final class UpstreamExchangeHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = Exchange
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private enum State {
+        case idle
+        case awaitingHead(Exchange, sawBytes: Bool)
+        case collecting(Exchange, HTTPResponseHead, ByteBuffer)
+        case streaming(BodyProducer.Source, keepAlive: Bool)
+        /// The consumer went away mid-body: the connection cannot be reused.
+        case closing
+    }
+
+    private var state = State.idle
+    private var headDeadline: Scheduled<Void>?
+    /// The exchange's total deadline and its idle watch (only when the request sets them).
+    private var totalDeadline: Scheduled<Void>?
+    private var idleWatch: Scheduled<Void>?
+    private var idleLimit: TimeAmount?
+    private var lastRead = NIODeadline.now()
+    private var readHeld = false
+    private var producing = true
+    private let maxResponseBytes: Int
+    private let release: @Sendable (any Channel) -> Void
+
+    init(maxResponseBytes: Int, release: @escaping @Sendable (any Channel) -> Void) {
+        self.maxResponseBytes = maxResponseBytes
+        self.release = release
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let exchange = unwrapOutboundIn(data)
+        guard case .idle = state, context.channel.isActive else {
+            exchange.result.fail(StaleConnection())
+            promise?.fail(StaleConnection())
+            return
+        }
+        state = .awaitingHead(exchange, sawBytes: false)
+        producing = true
+        // The timers run on this channel's event loop, where the handler and its context live: isolated scheduling
+        // lets them use both without crossing threads (and checks that this is the loop).
+        let loop = context.eventLoop.assumeIsolated()
+        headDeadline = loop.scheduleTask(in: exchange.headTimeout) { [weak self] in
+            self?.fail(UpstreamError(.timeout), context: context)
+        }
+        if let total = exchange.total {
+            totalDeadline = loop.scheduleTask(in: total) { [weak self] in
+                self?.fail(UpstreamError(.timeout), context: context)
+            }
+        }
+        idleLimit = exchange.idleTimeout
+        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
+        if let body = exchange.body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    /// Checks the gap since the last body part when the idle limit could have passed; re-arms itself otherwise.
+    private func armIdleWatch(context: ChannelHandlerContext) {
+        guard let limit = idleLimit else { return }
+        idleWatch = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastRead + limit) { [weak self] in
+            guard let self else { return }
+            self.idleWatch = nil
+            switch self.state {
+            case .collecting, .streaming:
+                // Back-pressure (the client reads slowly) is not the upstream's idleness.
+                if !self.producing { self.lastRead = .now() }
+                if NIODeadline.now() >= self.lastRead + limit { self.fail(UpstreamError(.timeout), context: context) }
+                else { self.armIdleWatch(context: context) }
+            default: break
+            }
+        }
+    }
+
+    private func cancelTimers() {
+        headDeadline?.cancel()
+        headDeadline = nil
+        totalDeadline?.cancel()
+        totalDeadline = nil
+        idleWatch?.cancel()
+        idleWatch = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if idleLimit != nil { lastRead = .now() }
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .awaitingHead(let exchange, _)):
+            if head.status.code < 200 { state = .awaitingHead(exchange, sawBytes: true); return }   // 1xx: wait on
+            headDeadline?.cancel()
+            headDeadline = nil
+            armIdleWatch(context: context)
+            if exchange.stream {
+                let sequence = BodyProducer.makeSequence(
+                    backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
+                    delegate: BodyDemand(channel: context.channel))
+                state = .streaming(sequence.source, keepAlive: head.isKeepAlive)
+                exchange.result.succeed(ExchangeResult(head: head, body: .streaming(sequence.sequence)))
+            } else {
+                state = .collecting(exchange, head, context.channel.allocator.buffer(capacity: 0))
+            }
+        case (.body(var part), .collecting(let exchange, let head, var buffer)):
+            guard buffer.readableBytes + part.readableBytes <= maxResponseBytes else {
+                fail(UpstreamError(.responseTooLarge), context: context)
+                return
+            }
+            state = .idle   // avoid a copy-on-write of the buffer while it is appended to
+            buffer.writeBuffer(&part)
+            state = .collecting(exchange, head, buffer)
+        case (.body(let part), .streaming(let source, _)):
+            if source.yield(part) == .stopProducing { producing = false }
+        case (.end, .collecting(let exchange, let head, let buffer)):
+            state = .idle
+            exchange.result.succeed(ExchangeResult(head: head, body: .collected(buffer)))
+            finishExchange(keepAlive: head.isKeepAlive, context: context)
+        case (.end, .streaming(let source, let keepAlive)):
+            state = .idle
+            source.finish()
+            finishExchange(keepAlive: keepAlive, context: context)
+        case (_, .closing):
+            break
+        default:
+            fail(UpstreamError(.other), context: context)    // a response part out of order
+        }
+    }
+
+    private func finishExchange(keepAlive: Bool, context: ChannelHandlerContext) {
+        cancelTimers()
+        idleLimit = nil
+        producing = true
+        if readHeld { readHeld = false; context.read() }
+        if keepAlive { release(context.channel) } else { context.close(promise: nil) }
+    }
+
+    /// Fails the exchange in flight (if any) and closes the connection.
+    private func fail(_ error: any Error, context: ChannelHandlerContext) {
+        cancelTimers()
+        let previous = state
+        state = .closing
+        switch previous {
+        case .awaitingHead(let exchange, _):
+            exchange.result.fail(error)
+        case .collecting(let exchange, _, _):
+            exchange.result.fail(error)
+        case .streaming(let source, _):
+            source.finish(error)
+        case .idle, .closing:
+            break
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .awaitingHead(let exchange, let sawBytes) = state, !sawBytes {
+            cancelTimers()
+            state = .closing
+            exchange.result.fail(StaleConnection())
+        } else {
+            fail(UpstreamError(.connectionClosed), context: context)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The connection is established, so any I/O or protocol error here means it broke.
+        fail(UpstreamError(.connectionClosed), context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            // Idle in the pool: evict. Idle mid-exchange: the upstream stalled.
+            if case .idle = state { context.close(promise: nil) } else { fail(UpstreamError(.timeout), context: context) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let demand = event as? BodyDemand.Event else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        promise?.succeed(())
+        switch demand {
+        case .more:
+            producing = true
+            if readHeld { readHeld = false; context.read() }
+        case .terminated:
+            // The consumer stopped listening before the end: this connection's response cannot be finished.
+            if case .streaming = state { fail(CancellationError(), context: context) }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if case .streaming = state, !producing {
+            readHeld = true      // back-pressure: the consumer has enough buffered
+            return
+        }
+        context.read()
+    }
+}
