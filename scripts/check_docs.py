@@ -10,8 +10,8 @@ A block is classified by its language and by an annotation, an HTML comment on t
     <!-- docs-check: KIND [as NAME] [with NAME=PATH] [against NAME] [except `TEXT`] [of `COMMAND`] [exact] [serve] (reason) -->
 
   yaml, no annotation      a Switchboard configuration: with `models:` complete, else a fragment merged into a minimal
-                           base; `switchboard check` must pass (env: references get dummy values; cert_file, key_file
-                           and client_ca_file are made with openssl in the block's folder)
+                           base; `switchboard check` must pass (env: references get dummy values; cert_file, key_file,
+                           client_ca_file and ca_file are made with openssl in the block's folder)
   config / fragment        the same, said explicitly; `serve` also starts it and waits for /readyz (https when TLS)
   invalid                  a configuration `check` must reject (exit 1; no dummy environment variables)
   scenario                 a `switchboard simulate` scenario, run over scenarios/config.yaml
@@ -366,16 +366,18 @@ class Checker:
         return text
 
     def make_tls_files(self, text: str, d: Path) -> str:
-        """Re-roots cert_file/key_file/client_ca_file into `d` and makes them with openssl: a CA, a server
-        certificate for localhost and 127.0.0.1 signed by it, and a client certificate (ca.pem, client.pem/.key)."""
-        refs = re.findall(r"\b(cert_file|key_file|client_ca_file):\s*(\"?)([^\s\",}]+)\2", text)
+        """Re-roots cert_file/key_file/client_ca_file (and a provider's ca_file) into `d` and makes them with openssl:
+        a CA, a server certificate for localhost and 127.0.0.1 signed by it, and a client certificate (ca.pem,
+        client.pem/.key)."""
+        refs = re.findall(r"\b(cert_file|key_file|client_ca_file|ca_file):\s*(\"?)([^\s\",}]+)\2", text)
         if not refs:
             return text
         tls = d / "tls"
         if not (tls / "server.pem").exists():
             tls.mkdir(exist_ok=True)
             self.openssl_certs(tls)
-        made = {"cert_file": tls / "server.pem", "key_file": tls / "server.key", "client_ca_file": tls / "ca.pem"}
+        made = {"cert_file": tls / "server.pem", "key_file": tls / "server.key", "client_ca_file": tls / "ca.pem",
+                "ca_file": tls / "ca.pem"}
         for key, quote, path in refs:
             text = text.replace(f"{key}: {quote}{path}{quote}", f'{key}: "{made[key]}"')
         return text

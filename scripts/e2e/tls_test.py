@@ -7,7 +7,9 @@ Makes a CA, a server certificate for 127.0.0.1 and client certificates with the 
   - HTTPS answers with the configured certificate (verified against the CA); plain HTTP to the same port fails,
   - with client_ca_file: no client certificate → the handshake fails; a certificate from another CA → fails;
     a certificate from the configured CA → 200,
-  - `switchboard check` reports an unreadable certificate file at server.tls.cert_file.
+  - `switchboard check` reports an unreadable certificate file at server.tls.cert_file,
+  - a gateway whose provider is the TLS gateway (an https:// upstream) reaches it when its `ca_file` is the CA, and
+    not when `ca_file` is another CA (the certificate is verified).
 Prints PASS/FAIL per check and closes with `tls: N passed, M failed`; exits 1 on any failure.
 """
 
@@ -70,6 +72,33 @@ models: [ {{ name: demo, deployments: [ {{ provider: sim, model: m }} ] }} ]
     return file
 
 
+def upstream_config(name: str, port: int, upstream_port: int, ca: str) -> str:
+    """A plain-HTTP gateway whose one provider is the TLS gateway on `upstream_port`, trusting `ca`."""
+    file = path(f"{name}.yaml")
+    with open(file, "w") as f:
+        f.write(f"""
+server: {{ listen: "127.0.0.1:{port}" }}
+auth: {{ master_key: "sk-master", keys: [ {{ name: t, key: "sk-front" }} ] }}
+routing: {{ retries: 0 }}
+providers:
+  - {{ name: tls-upstream, kind: openai, base_url: "https://127.0.0.1:{upstream_port}/v1", api_key: "sk-tls", ca_file: "{path(ca + ".pem")}" }}
+models: [ {{ name: demo, deployments: [ {{ provider: tls-upstream, model: demo }} ] }} ]
+""")
+    return file
+
+
+def http_chat(port: int) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/v1/chat/completions", body=json.dumps({"model": "demo", "messages": [{"role": "user", "content": "hi"}]}),
+                     headers={"Authorization": "Bearer sk-front", "Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        return r.status
+    finally:
+        conn.close()
+
+
 def https_chat(port: int, client: str | None = None) -> int:
     ctx = ssl.create_default_context(cafile=path("ca.pem"))
     if client:
@@ -122,6 +151,15 @@ try:
         record(False, "plain HTTP to the TLS port fails", f"got HTTP {status}")
     except (OSError, http.client.HTTPException) as e:
         record(True, "plain HTTP to the TLS port fails", type(e).__name__)
+
+    for name, ca, expected, label in (("front", "ca", 200, "with ca_file the CA: 200"),
+                                      ("front-other", "other-ca", 502, "with ca_file another CA: 502 (certificate refused)")):
+        fport = free_port()
+        f = start(name, upstream_config(name, fport, port, ca))
+        runner.setup(f"{name} gateway answers", lambda: wait_until(lambda: http_chat(fport), 30, f"the {name} gateway to answer",
+                                                                   interval=0.1, alive=lambda: f.poll() is None))
+        status = http_chat(fport)
+        record(status == expected, f"https:// upstream {label}", f"got HTTP {status}")
 
     mport = free_port()
     m = start("mtls", config("mtls", mport, "ca"))
