@@ -21,6 +21,10 @@
 #   TRACING=RATIO        turn on OpenTelemetry tracing with this sample_ratio (1 = every request), exported to the
 #                        instant upstream's /v1/traces, which accepts and discards them: what tracing costs
 #   NO_SWITCHBOARD=1     benchmark only direct and nginx proxy (no build, switchboard column empty)
+#   NO_TLS=1             skip the https:// upstream run (the instant upstream also served over TLS, with a CA and
+#                        certificate made here with openssl; Switchboard verifies it through the provider's ca_file)
+#   NO_TRACING_RUN=1     skip the tracing-on run (a second Switchboard with tracing at sample_ratio 1, CPU per request
+#                        compared with the tracing-off figure); skipped anyway when TRACING is set
 #   NO_GOVERNED=1        skip the governed-key runs (a managed key with limits and a budget, on SQLite and on a
 #                        throwaway PostgreSQL started with scripts/pg.sh)
 #   BENCH_OUT=path       JSON results (default .bench-results.json in the repo root)
@@ -43,6 +47,8 @@ TTFB_SAMPLES=${TTFB_SAMPLES:-30}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-30}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
 NO_SWITCHBOARD=${NO_SWITCHBOARD:-0}
+NO_TLS=${NO_TLS:-0}
+NO_TRACING_RUN=${NO_TRACING_RUN:-0}
 KEEP_TMP=${KEEP_TMP:-0}
 SW_EVENT_LOOP_THREADS=${SW_EVENT_LOOP_THREADS:-}
 TRACING=${TRACING:-}
@@ -312,7 +318,27 @@ log "loadavg at start: $LOADAVG_START  (nproc $NPROC, pinning: $PIN_DESC)"
 # ---------------------------------------------------------------------------------------------
 # 3. Servers
 # ---------------------------------------------------------------------------------------------
-read -r UP_PORT PX_PORT SW_PORT <<<"$(free_ports 3)"
+read -r UP_PORT PX_PORT SW_PORT UP_TLS_PORT <<<"$(free_ports 4)"
+
+# The https:// upstream: the same instant upstream on a second port with TLS, its certificate (for 127.0.0.1) signed by
+# a throwaway CA; Switchboard trusts that CA through the provider's `ca_file` (verification stays on).
+TLS_LISTEN="" TLS_PROVIDER="" TLS_MODEL=""
+if [[ $NO_TLS != 1 ]]; then
+    command -v openssl >/dev/null 2>&1 || die "openssl is required for the https:// upstream run (or NO_TLS=1)"
+    TLS_DIR=$TMP/tls
+    mkdir -p "$TLS_DIR"
+    {
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=switchboard bench CA" \
+            -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" &&
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$TLS_DIR/leaf.key" -out "$TLS_DIR/leaf.csr" &&
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$TLS_DIR/ext.cnf" &&
+            openssl x509 -req -in "$TLS_DIR/leaf.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" -CAcreateserial -days 2 \
+                -extfile "$TLS_DIR/ext.cnf" -out "$TLS_DIR/leaf.pem"
+    } >"$TLS_DIR/openssl.log" 2>&1 || { cat "$TLS_DIR/openssl.log" >&2; die "could not make the test certificates"; }
+    TLS_LISTEN="listen 127.0.0.1:$UP_TLS_PORT ssl backlog=4096; ssl_certificate $TLS_DIR/leaf.pem; ssl_certificate_key $TLS_DIR/leaf.key;"
+    TLS_PROVIDER="- { name: up_tls, kind: openai, base_url: \"https://127.0.0.1:$UP_TLS_PORT/v1\", ca_file: \"$TLS_DIR/ca.pem\" }"
+    TLS_MODEL="- { name: bench-tls, deployments: [ { provider: up_tls, model: bench, price: { input: 0.15, output: 0.6 } } ] }"
+fi
 
 nginx_prefix() { # nginx_prefix DIR: private prefix with temp dirs and a temp_paths.conf include
     local d=$1 m
@@ -332,7 +358,7 @@ UP_DIR=$TMP/upstream
 PX_DIR=$TMP/proxy
 nginx_prefix "$UP_DIR"
 nginx_prefix "$PX_DIR"
-render "$CONF_DIR/upstream.conf.in" "$UP_DIR/nginx.conf" PREFIX="$UP_DIR" PORT="$UP_PORT"
+render "$CONF_DIR/upstream.conf.in" "$UP_DIR/nginx.conf" PREFIX="$UP_DIR" PORT="$UP_PORT" TLS_LISTEN="$TLS_LISTEN"
 render "$CONF_DIR/proxy.conf.in" "$PX_DIR/nginx.conf" PREFIX="$PX_DIR" PORT="$PX_PORT" UPSTREAM_PORT="$UP_PORT"
 "$NGINX_BIN" -t -q -p "$UP_DIR/" -e "$UP_DIR/error.log" -c "$UP_DIR/nginx.conf" || die "upstream nginx config invalid"
 "$NGINX_BIN" -t -q -p "$PX_DIR/" -e "$PX_DIR/error.log" -c "$PX_DIR/nginx.conf" || die "proxy nginx config invalid"
@@ -359,7 +385,7 @@ if [[ $NO_SWITCHBOARD != 1 ]]; then
     EXTRA_TOP=""
     [[ -n $TRACING ]] && EXTRA_TOP="tracing: { enabled: true, endpoint: \"http://127.0.0.1:$UP_PORT/v1/traces\", sample_ratio: $TRACING, export_interval_ms: 1000 }"
     render "$CONF_DIR/switchboard.yaml.in" "$SW_CONFIG" PORT="$SW_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="$EXTRA_SERVER" STORAGE=memory \
-        EXTRA_TOP="$EXTRA_TOP"
+        EXTRA_TOP="$EXTRA_TOP" TLS_PROVIDER="$TLS_PROVIDER" TLS_MODEL="$TLS_MODEL"
     start_server "switchboard" "$SW_URL/readyz" "$TMP/switchboard.log" \
         "$SWITCHBOARD_BIN" serve --config "$SW_CONFIG" --listen "127.0.0.1:$SW_PORT"
     SW_PID=$STARTED_PID
@@ -437,6 +463,31 @@ for t in "${TARGETS[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# 5a'. The same through Switchboard to the instant upstream over https:// (keep-alive, certificate verified)
+# ---------------------------------------------------------------------------------------------
+if ((HAVE_SW)) && [[ $NO_TLS != 1 ]]; then
+    TLS_BODY=${CHAT_BODY/\"model\":\"bench\"/\"model\":\"bench-tls\"}
+    code=$(curl -s -o "$TMP/sanity-tls.json" -w '%{http_code}' --max-time 10 -X POST -H "$AUTH_HEADER" \
+        -H 'Content-Type: application/json' -d "$TLS_BODY" "${CHAT_URL[sw]}" || true)
+    [[ $code == 200 ]] && grep -q '"chat.completion"' "$TMP/sanity-tls.json" ||
+        { head -c 600 "$TMP/sanity-tls.json" >&2; echo >&2; die "switchboard: chat request to the https:// upstream gave HTTP $code"; }
+    log "wrk switchboard, https:// upstream: warm-up ${WARMUP}s, then ${DURATION}s"
+    PLAIN_BODY=$CHAT_BODY
+    CHAT_BODY=$TLS_BODY
+    run_wrk "sw-tls-warmup" "${CHAT_URL[sw]}" "$WARMUP"
+    ticks0=$(cpu_ticks "$SW_PID")
+    run_wrk "sw-tls" "${CHAT_URL[sw]}" "$DURATION"
+    ticks1=$(cpu_ticks "$SW_PID")
+    CHAT_BODY=$PLAIN_BODY
+    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+    rec "tls_rps.sw" "${WRK[rps]}"
+    rec "tls_p99_ms.sw" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
+    rec "tls_errors.sw" "$errs"
+    rec "tls_cpu_us.sw" "$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${WRK[requests]}" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')"
+    log "  https:// upstream: ${WRK[rps]} req/s, p99 ${WRK[p99_us]} us, errors $errs"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 5b. Latency at a fixed rate (hey)
 # ---------------------------------------------------------------------------------------------
 RATE_RPS=$((RATE_WORKERS * RATE_PER_WORKER))
@@ -462,6 +513,17 @@ for t in "${TARGETS[@]}"; do
     rec "paced_p99_ms.$t" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
     rec "paced_rps.$t" "${WRK[rps]}"
     rec "paced_errors.$t" "$errs"
+    log "  ${LABEL[$t]}: p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, ${WRK[rps]} req/s, errors $errs"
+done
+# And at half that rate (a moderate load: periodic work on the serving core shows in its p99).
+for t in "${TARGETS[@]}"; do
+    log "wrk paced ${LABEL[$t]}: ~$((RATE_RPS / 2)) req/s for ${RATE_DURATION}s"
+    run_wrk "$t-paced-half" "${CHAT_URL[$t]}" "$RATE_DURATION" "$RATE_WORKERS" "$((RATE_INTERVAL_MS * 2))"
+    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+    rec "half_p50_ms.$t" "$(awk -v u="${WRK[p50_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
+    rec "half_p99_ms.$t" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
+    rec "half_rps.$t" "${WRK[rps]}"
+    rec "half_errors.$t" "$errs"
     log "  ${LABEL[$t]}: p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, ${WRK[rps]} req/s, errors $errs"
 done
 
@@ -497,12 +559,40 @@ for t in "${TARGETS[@]}"; do
     rec "rss_peak_mb.$t" "$(kb_to_mb "$(mem_kb VmHWM "${mpids[@]}")")"
 done
 
+stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
+
+# ---------------------------------------------------------------------------------------------
+# 5d'. Tracing on: a second Switchboard exporting a span tree for every request (sample_ratio 1) to the instant
+#      upstream's OTLP endpoint (accepts and discards); CPU per request compared with the tracing-off run above.
+# ---------------------------------------------------------------------------------------------
+if ((HAVE_SW)) && [[ -z $TRACING && $NO_TRACING_RUN != 1 ]]; then
+    stop_pid "$SW_PID"   # one Switchboard at a time on the server CPU
+    read -r TR_PORT <<<"$(free_ports 1)"
+    TR_CONFIG=$TMP/switchboard-tracing.yaml
+    render "$CONF_DIR/switchboard.yaml.in" "$TR_CONFIG" PORT="$TR_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="" STORAGE=memory \
+        EXTRA_TOP="tracing: { enabled: true, endpoint: \"http://127.0.0.1:$UP_PORT/v1/traces\", sample_ratio: 1, export_interval_ms: 1000 }" \
+        TLS_PROVIDER="" TLS_MODEL=""
+    start_server "switchboard (tracing on)" "http://127.0.0.1:$TR_PORT/readyz" "$TMP/switchboard-tracing.log" \
+        "$SWITCHBOARD_BIN" serve --config "$TR_CONFIG" --listen "127.0.0.1:$TR_PORT"
+    TR_PID=$STARTED_PID
+    log "wrk switchboard, tracing on (sample_ratio 1): warm-up ${WARMUP}s, then ${DURATION}s"
+    run_wrk "sw-tracing-warmup" "http://127.0.0.1:$TR_PORT/v1/chat/completions" "$WARMUP"
+    ticks0=$(cpu_ticks "$TR_PID")
+    run_wrk "sw-tracing" "http://127.0.0.1:$TR_PORT/v1/chat/completions" "$DURATION"
+    ticks1=$(cpu_ticks "$TR_PID")
+    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+    rec "trace_rps.sw" "${WRK[rps]}"
+    rec "trace_errors.sw" "$errs"
+    rec "trace_cpu_us.sw" "$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${WRK[requests]}" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')"
+    log "  tracing on: ${WRK[rps]} req/s, errors $errs"
+    stop_pid "$TR_PID"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # 5e. Governed requests: a managed key with rate limits, a concurrency limit and a budget, so every
 #     request is admitted and charged (spend written in batches) -- on SQLite and on PostgreSQL.
 # ---------------------------------------------------------------------------------------------
 if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
-    stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
     stop_pid "$SW_PID"   # one Switchboard at a time on the server CPU
     for storage in sqlite postgres; do
         if [[ $storage == postgres ]]; then
@@ -515,7 +605,7 @@ if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
         fi
         read -r GOV_PORT <<<"$(free_ports 1)"
         GOV_CONFIG=$TMP/switchboard-$storage.yaml
-        render "$CONF_DIR/switchboard.yaml.in" "$GOV_CONFIG" PORT="$GOV_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="" STORAGE="$STORAGE_URL" EXTRA_TOP=""
+        render "$CONF_DIR/switchboard.yaml.in" "$GOV_CONFIG" PORT="$GOV_PORT" UPSTREAM_PORT="$UP_PORT" EXTRA_SERVER="" STORAGE="$STORAGE_URL" EXTRA_TOP="" TLS_PROVIDER="" TLS_MODEL=""
         WRK_KEY=$("$SWITCHBOARD_BIN" keys create --config "$GOV_CONFIG" --name bench-governed --rpm 100000000 --tpm 10000000000 \
             --max-concurrent 100000 --budget month=1000000 | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])') ||
             die "could not create the governed key on $storage"
