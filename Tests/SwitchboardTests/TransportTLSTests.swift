@@ -76,6 +76,21 @@ import Testing
         await transport.shutdown()
     }
 
+    /// A CA file replaced on disk (a rotated CA) is read again for the next new connection.
+    @Test func caFileIsReadAgainWhenItChanges() async throws {
+        let file = pki.dir + "/rotating-\(UUID().uuidString).pem"
+        try FileManager.default.copyItem(atPath: pki.otherCA, toPath: file)
+        try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
+            let url = "https://127.0.0.1:\(server.port)/json"
+            #expect(await Self.failure(transport, Self.request(url, caFile: file)) == UpstreamError(.connectFailed))
+            try FileManager.default.removeItem(atPath: file)
+            try FileManager.default.copyItem(atPath: pki.ca, toPath: file)
+            #expect(await Self.failure(transport, Self.request(url, caFile: file)) == nil)
+            await transport.shutdown()
+        }
+    }
+
     @Test func streamedResponse() async throws {
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
             let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))

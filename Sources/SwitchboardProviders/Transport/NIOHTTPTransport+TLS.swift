@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOSSL
 import NIOTLS
@@ -57,15 +58,17 @@ struct UpstreamTarget: Sendable {
 }
 
 /// Client TLS contexts, one per set of trust roots, built on first use and shared by every connection (building one
-/// reads and parses certificates; a connection only references it).
+/// reads and parses certificates; a connection only references it). A CA file that changes on disk (a rotated CA)
+/// is read again for the next new connection.
 final class TLSContexts: Sendable {
-    private let contexts = Mutex<[String: NIOSSLContext]>([:])
+    private let contexts = Mutex<[String: (version: String, context: NIOSSLContext)]>([:])
 
     /// The context for servers whose certificates chain to `caFile`'s certificates (nil: the system's trust roots).
     /// Certificates are fully verified, the name included; TLS 1.2 or later; HTTP/1.1 offered through ALPN.
     func context(caFile: String?) throws -> NIOSSLContext {
         let key = caFile ?? ""
-        if let context = contexts.withLock({ $0[key] }) { return context }
+        let version = caFile.map(Self.version) ?? ""
+        if let cached = contexts.withLock({ $0[key] }), cached.version == version { return cached.context }
         var config = TLSConfiguration.makeClientConfiguration()
         config.certificateVerification = .fullVerification
         config.minimumTLSVersion = .tlsv12
@@ -78,7 +81,15 @@ final class TLSContexts: Sendable {
             config.trustRoots = .certificates(certificates)
         }
         let context = try NIOSSLContext(configuration: config)
-        return contexts.withLock { $0[key, default: context] }
+        contexts.withLock { $0[key] = (version, context) }
+        return context
+    }
+
+    /// What tells one content of a file from another without reading it: its inode, size and modification time.
+    static func version(of file: String) -> String {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: file) else { return "" }
+        let modified = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return "\(a[.systemFileNumber] ?? 0) \(a[.size] ?? 0) \(modified)"
     }
 }
 
