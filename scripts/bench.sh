@@ -613,6 +613,15 @@ if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
             "$SWITCHBOARD_BIN" serve --config "$GOV_CONFIG" --listen "127.0.0.1:$GOV_PORT"
         GOV_PID=$STARTED_PID
         GOV_URL=http://127.0.0.1:$GOV_PORT/v1/chat/completions
+        # The static key on the same instance and storage first: the governed run's reference (both write the
+        # request log to this storage; only admission and charging differ).
+        log "wrk switchboard, static key on $storage: warm-up ${WARMUP}s, then ${DURATION}s"
+        run_wrk "gov-static-$storage-warmup" "$GOV_URL" "$WARMUP"
+        ticks0=$(cpu_ticks "$GOV_PID")
+        run_wrk "gov-static-$storage" "$GOV_URL" "$DURATION"
+        ticks1=$(cpu_ticks "$GOV_PID")
+        rec "gov_static_rps.$storage" "${WRK[rps]}"
+        rec "gov_static_cpu_us.$storage" "$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${WRK[requests]}" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')"
         export WRK_KEY
         log "wrk switchboard, governed key on $storage: warm-up ${WARMUP}s, then ${DURATION}s"
         run_wrk "gov-$storage-warmup" "$GOV_URL" "$WARMUP"

@@ -212,7 +212,7 @@ public final class ConfigReloader: Sendable {
     }
 
     static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        KeyHash.hex(SHA256.hash(data: Data(text.utf8)))
     }
 
     static func report(_ s: InForce) -> String {

@@ -14,6 +14,13 @@ import Testing
 @Suite struct KeysAppTests {
     static let master = "sk-master"
 
+    @Test func keyHashIsSaltedSHA256InLowerCaseHex() {
+        #expect(KeyHash.hex([0x00, 0x0F, 0xAB, 0xFF]) == "000fabff")
+        // SHA-256("abc"): the salt comes first, then the secret, so stored hashes keep matching.
+        #expect(KeyHash.hash(secret: "bc", salt: "a") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(KeyHash.newSalt().count == 32 && KeyHash.newSalt().allSatisfy { $0.isHexDigit && !$0.isUppercase })
+    }
+
     /// Creates a key through the admin API; returns its id and text.
     static func createKey(_ h: GatewayHarness, _ body: String) async throws -> (id: String, key: String) {
         let r = try await h.send(.post, "/admin/keys", body, key: master)

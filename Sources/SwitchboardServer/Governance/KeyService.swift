@@ -10,12 +10,25 @@ enum KeyHash {
         var h = SHA256()
         h.update(data: Array(salt.utf8))
         h.update(data: Array(secret.utf8))
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return hex(h.finalize())
     }
+
+    /// Lower-case hex, two digits a byte (this runs for every request of a managed key: no `String(format:)`).
+    static func hex<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(hexDigits[Int(b >> 4)])
+            out.append(hexDigits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func newSalt() -> String {
         var g = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+        return hex((0..<16).map { _ in UInt8.random(in: 0...255, using: &g) })
     }
 
     /// Compares in time independent of where the texts differ.
