@@ -50,7 +50,7 @@ func loadConfig(path: String?) throws -> GatewayConfig {
 
 func makeLogger(_ label: String, level: String?, format: LoggingConfig.Format = .text) -> Logger {
     switch format {
-    case .text: LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    case .text: LoggingSystem.bootstrap { DeferredMetadataLogHandler(base: StreamLogHandler.standardError(label: $0)) }
     case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
     }
     var logger = Logger(label: label)
