@@ -268,7 +268,7 @@ func serverTLS(_ tls: TLSConfig) throws -> TLSConfiguration {
 }
 
 /// Keeps this replica's in-flight rows alive in PostgreSQL (every 5 s) and, on shutdown, writes the completions
-/// still pending.
+/// still pending and gives back the slices of limits it holds.
 struct AdmissionMaintenanceService: Service {
     let admission: PostgresAdmission
     let logger: Logger
@@ -279,7 +279,7 @@ struct AdmissionMaintenanceService: Service {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
         }
-        await admission.flushPending()
+        await admission.releaseLeases()
     }
 }
 

@@ -5,17 +5,20 @@ import Synchronization
 import SwitchboardCore
 import SwitchboardRouting
 
-/// Admission shared by every replica on one PostgreSQL: exact, because each decision is taken under the advisory
-/// locks of the request's scopes, on the database's clock, from the shared counts.
+/// Admission shared by every replica on one PostgreSQL: exact, because the database never hands out more than a
+/// limit, each grant decided under the advisory locks of the request's scopes, on the database's clock, from the
+/// shared counts.
 ///
-/// Per scope the database holds requests and tokens per whole second (`rate_windows`), requests in flight and USD
-/// reserved per replica (`inflight`, with a heartbeat: a replica that stops is ignored after `staleAfter`
-/// seconds), and daily spend (`spend_daily`). An admission is one statement, `sb_admit`: lock, read, decide (the
-/// rules of `AdmissionBook`, checked against it by a test), write — one round trip, the locks held only inside
-/// the database.
-/// Completions are batched (every `flushInterval`, in one transaction): in-flight counts and reservations given
-/// back, token estimates corrected, actual spend added — atomically, so a budget never sees a request neither as
-/// reserved nor as spent.
+/// Per scope the database holds requests and tokens per whole second (`rate_windows`), requests in flight (or slots
+/// held) and USD reserved per replica (`inflight`, with a heartbeat: a replica that stops is ignored after
+/// `staleAfter` seconds), and daily spend (`spend_daily`). A replica leases slices of them (`sb_lease`, one round
+/// trip, the rules of `AdmissionBook`) and admits from its slices without a round trip (`LeaseBook`): requests and
+/// tokens charged in one database second and usable until it ends, in-flight slots, reserved USD. Near a limit the
+/// slices shrink to one request and admission is per request; a refusal always comes from the database. Unused
+/// units go back with the next lease or the completion batch (see docs/keys-and-limits.md).
+/// Completions are batched (every `flushInterval`, in one transaction): reservations given back, token estimates
+/// corrected, actual spend added — atomically, so a budget never sees a request neither as reserved nor as spent —
+/// with what the replica owes back. `sb_admit` (per request, `admit(_:charge:at:)`) stays for tests on a fixed clock.
 public final class PostgresAdmission: AdmissionLedger {
     struct Completion {
         var grant: AdmissionGrant
@@ -32,20 +35,37 @@ public final class PostgresAdmission: AdmissionLedger {
     let flushInterval: Duration
     private let flushes = WriteGate()
     public static let staleAfter = 30.0
+    /// Seconds after which the rows of a replica without heartbeat are ignored.
+    let staleAfter: Double
+    let lease = Mutex(LeaseState())
+    /// Monotonic seconds (the slices' deadlines).
+    let clock: @Sendable () -> Double
+    let leaseCalls = Atomic<Int>(0)
 
-    public init(storage: PostgresStorage, flushInterval: Duration = .milliseconds(20), logger: Logger,
-                onAlerts: @escaping @Sendable ([BudgetAlert]) -> Void = { _ in }) {
+    public convenience init(storage: PostgresStorage, flushInterval: Duration = .milliseconds(20), logger: Logger,
+                            onAlerts: @escaping @Sendable ([BudgetAlert]) -> Void = { _ in }) {
+        self.init(storage: storage, flushInterval: flushInterval, logger: logger, onAlerts: onAlerts, staleAfter: Self.staleAfter,
+                  clock: Self.monotonicSeconds())
+    }
+
+    init(storage: PostgresStorage, flushInterval: Duration = .milliseconds(20), logger: Logger,
+         onAlerts: @escaping @Sendable ([BudgetAlert]) -> Void = { _ in }, staleAfter: Double, clock: @escaping @Sendable () -> Double) {
         self.storage = storage
         replica = KeyText.random(12, alphabet: KeyText.idAlphabet)
         self.flushInterval = flushInterval
         self.logger = logger
         self.onAlerts = onAlerts
+        self.staleAfter = staleAfter
+        self.clock = clock
     }
+
+    /// Round trips to `sb_lease` so far.
+    public var leaseRoundTrips: Int { leaseCalls.load(ordering: .relaxed) }
 
     public var chargesSpend: Bool { true }
 
     public func admit(_ checks: [AdmissionCheck], charge: AdmissionCharge) async throws -> AdmissionDecision {
-        try await admit(checks, charge: charge, at: nil)
+        try await leaseAdmit(checks, charge: charge)
     }
 
     /// One round trip: `sb_admit` decides and charges under the scopes' locks. `at` (seconds since 1970) replaces
@@ -59,31 +79,19 @@ public final class PostgresAdmission: AdmissionLedger {
         let rows = try await storage.client.query("""
             SELECT admitted, kind, r_scope, r_limit, r_value, retry_ms, spent, now_s, lim_req, rem_req, reset_req_ms, lim_tok, rem_tok, reset_tok_ms
             FROM sb_admit(\(scopes)::text[], \(rpms)::bigint[], \(tpms)::bigint[], \(concs)::bigint[], \(bScopes)::text[], \(bPeriods)::text[],
-                          \(bLimits)::float8[], \(charge.tokens), \(charge.reserveUSD), \(replica), \(Self.staleAfter), \(at))
+                          \(bLimits)::float8[], \(charge.tokens), \(charge.reserveUSD), \(replica), \(staleAfter), \(at))
             """, logger: logger).collect()
         guard let row = rows.first?.makeRandomAccess() else { throw StorageError.corrupt("sb_admit returned no row") }
-        var status = RateLimitStatus()
-        status.limitRequests = try row["lim_req"].decode(Int?.self)
-        status.remainingRequests = try row["rem_req"].decode(Int?.self)
-        status.resetRequestsMs = try row["reset_req_ms"].decode(Double?.self)
-        status.limitTokens = try row["lim_tok"].decode(Int?.self)
-        status.remainingTokens = try row["rem_tok"].decode(Int?.self)
-        status.resetTokensMs = try row["reset_tok_ms"].decode(Double?.self)
         let now = try row["now_s"].decode(Double.self)
         if try row["admitted"].decode(Bool.self) {
             return .admitted(AdmissionGrant(rateScopes: scopes, budgetScopes: Array(Set(bScopes)).sorted(), charge: charge,
-                                            startedMs: now * 1000, status: status))
+                                            startedMs: now * 1000, status: try Self.status(row)))
         }
-        let scope = try row["r_scope"].decode(String.self), limit = try row["r_limit"].decode(String.self)
-        let value = try row["r_value"].decode(Double.self), retry = try row["retry_ms"].decode(Double?.self)
-        if try row["kind"].decode(String.self) == "budget" {
-            return .refused(.budget(scope: scope, period: BudgetPeriod(rawValue: limit) ?? .total, limitUSD: value,
-                                    spentUSD: try row["spent"].decode(Double.self), retryAfterMs: retry))
-        }
-        return .refused(.rate(scope: scope, limit: limit, value: Int(value), retryAfterMs: retry, status: status))
+        return .refused(try Self.refusal(row))
     }
 
     public func complete(_ grant: AdmissionGrant, actualTokens: Int?, actualUSD: Double, budgets: [String: [Budget]]) -> [BudgetAlert] {
+        lease.withLock { $0.book.complete(grant) }
         let schedule = pending.withLock { p in
             p.items.append(Completion(grant: grant, tokens: actualTokens, usd: actualUSD, budgets: budgets))
             defer { p.scheduled = true }
@@ -104,8 +112,16 @@ public final class PostgresAdmission: AdmissionLedger {
         _ = try? await flushes.run { await self.flushNow() }
     }
 
-    private func flushNow() async {
+    /// Gives back every slice this replica holds, with the completions pending (at shutdown).
+    public func releaseLeases() async {
+        _ = try? await flushes.run { await self.flushNow(everything: true) }
+    }
+
+    /// With the completions, what this replica owes back: unused units of expired slices, spare slots and USD beyond
+    /// what it keeps (`everything`: all it holds; `idle`: also all of scopes unused since the last idle pass).
+    private func flushNow(everything: Bool = false, idle: Bool = false) async {
         var delay = flushInterval
+        var first = true
         while true {
             let items = pending.withLock { p in
                 let items = p.items
@@ -113,28 +129,38 @@ public final class PostgresAdmission: AdmissionLedger {
                 if items.isEmpty { p.scheduled = false }
                 return items
             }
-            if items.isEmpty { return }
+            let now = clock()
+            let returns = lease.withLock { $0.book.collect(now: now, everything: everything && first, idle: idle && first) }
+            first = false
+            if items.isEmpty && returns.isEmpty { return }
             do {
-                try await write(items)
+                try await write(items, returns)
+                if !returns.rates.isEmpty { lease.withLock { $0.book.givenBack += 1 } }
             } catch {
                 logger.error("Could not write finished requests' limits and spend; retrying", metadata: ["error.type": "\(type(of: error))"])
                 pending.withLock { $0.items.insert(contentsOf: items, at: 0) }
+                lease.withLock { $0.book.returns.merge(returns) }
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
             }
         }
     }
 
-    func write(_ items: [Completion]) async throws {
+    /// Writes completions and what this replica gives back. A completed request's slots stay with the replica
+    /// (`LeaseBook.complete`); they come back to the database through `returns`.
+    func write(_ items: [Completion], _ returns: LeaseBook.Returns = .init()) async throws {
         var release: [String: (requests: Int, reserved: Double)] = [:]
-        var tokenFix: [String: Int] = [:]
+        var rateFix: [String: (requests: Int, tokens: Int)] = [:]
         var spend: [String: SpendRollup.Row] = [:]
         var alertBudgets: [String: [Budget]] = [:]
+        for (scope, n) in returns.slots { release[scope, default: (0, 0)].requests += n }
+        for (scope, usd) in returns.usd { release[scope, default: (0, 0)].reserved += usd }
+        for (k, v) in returns.rates {
+            rateFix["\(k.scope)\u{0}\(k.second)", default: (0, 0)].requests -= v.requests
+            rateFix["\(k.scope)\u{0}\(k.second)", default: (0, 0)].tokens -= v.tokens
+        }
         for c in items {
             let g = c.grant
-            for scope in Set(g.rateScopes + g.budgetScopes) {
-                release[scope, default: (0, 0)].requests += 1
-            }
             let day = BudgetCalendar.day(g.startedMs / 1000), second = Int((g.startedMs / 1000).rounded(.down))
             for scope in g.budgetScopes {
                 release[scope, default: (0, 0)].reserved += g.charge.reserveUSD
@@ -144,12 +170,12 @@ public final class PostgresAdmission: AdmissionLedger {
                 if let b = c.budgets[scope], b.contains(where: { $0.alertUSD != nil }) { alertBudgets[scope] = b }
             }
             if let actual = c.tokens, actual != g.charge.tokens {
-                for scope in g.rateScopes { tokenFix["\(scope)\u{0}\(second)", default: 0] += actual - g.charge.tokens }
+                for scope in g.rateScopes { rateFix["\(scope)\u{0}\(second)", default: (0, 0)].tokens += actual - g.charge.tokens }
             }
         }
         let logger = logger, replica = replica
         let releaseScopes = Array(release.keys)
-        let fixKeys = Array(tokenFix.keys)
+        let fixKeys = Array(rateFix.keys)
         let lockScopes = Array(Set(releaseScopes + spend.values.map(\.scope) + fixKeys.map { String($0.split(separator: "\u{0}")[0]) })).sorted()
         try await storage.client.withTransaction(logger: logger) { tx in
             // The scopes' advisory locks first, in sb_admit's order: admissions and completions of a scope take
@@ -158,9 +184,10 @@ public final class PostgresAdmission: AdmissionLedger {
             if !fixKeys.isEmpty {
                 let parts = fixKeys.map { $0.split(separator: "\u{0}", maxSplits: 1) }
                 try await tx.query("""
-                    UPDATE rate_windows SET tokens = GREATEST(0, rate_windows.tokens + d.delta)
+                    UPDATE rate_windows SET requests = GREATEST(0, rate_windows.requests + d.dr), tokens = GREATEST(0, rate_windows.tokens + d.dt)
                     FROM (SELECT unnest(\(parts.map { String($0[0]) })::text[]) AS scope, unnest(\(parts.map { Int($0[1])! })::bigint[]) AS second,
-                                 unnest(\(fixKeys.map { tokenFix[$0]! })::bigint[]) AS delta) d
+                                 unnest(\(fixKeys.map { rateFix[$0]!.requests })::bigint[]) AS dr,
+                                 unnest(\(fixKeys.map { rateFix[$0]!.tokens })::bigint[]) AS dt) d
                     WHERE rate_windows.scope = d.scope AND rate_windows.second = d.second
                     """, logger: logger)
             }
@@ -207,8 +234,9 @@ public final class PostgresAdmission: AdmissionLedger {
         if !alerts.isEmpty { onAlerts(alerts) }
     }
 
-    /// Keeps this replica's in-flight rows alive and clears what no replica needs any more. Run it every few
-    /// seconds (well within `staleAfter`).
+    /// Keeps this replica's in-flight rows (its requests and the slices it holds) alive, gives back the slices of
+    /// scopes it stopped using, and clears what no replica needs any more. Run it every few seconds (well within
+    /// `staleAfter`).
     public func maintain() async throws {
         let logger = logger, replica = replica
         try await storage.client.withTransaction(logger: logger) { conn in
@@ -218,5 +246,7 @@ public final class PostgresAdmission: AdmissionLedger {
             try await conn.query("DELETE FROM inflight WHERE heartbeat < extract(epoch FROM clock_timestamp()) - 600", logger: logger)
             try await conn.query("DELETE FROM rate_windows WHERE second < extract(epoch FROM clock_timestamp())::bigint - 120", logger: logger)
         }
+        // What this replica holds on scopes it no longer uses goes back (with the usual give-backs).
+        _ = try? await flushes.run { await self.flushNow(idle: true) }
     }
 }

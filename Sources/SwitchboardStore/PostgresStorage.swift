@@ -104,7 +104,7 @@ public final class PostgresStorage: Storage {
         (7, ["ALTER TABLE request_log ADD COLUMN route_rule TEXT"]),
         (8, AuditSchema.table(integer: "BIGINT", collate: #" COLLATE "C""#)),
         (9, ReviewSchema.table(integer: "BIGINT", collate: #" COLLATE "C""#)),
-    ] + ResponseSchema.postgresMigrations + BatchSchema.postgresMigrations
+    ] + ResponseSchema.postgresMigrations + BatchSchema.postgresMigrations + LeaseSchema.postgresMigrations
 
     /// One admission in one statement (see `PostgresAdmission`): locks the scopes, checks rate limits (the last 60
     /// whole seconds), concurrency (in-flight rows of live replicas) and budgets (period spend plus live

@@ -29,7 +29,7 @@ import Testing
                            "stored_responses", "teams"])
         // Functions can be overloaded, so "exists once" is worth checking for them.
         let functions = try await Self.strings(replicas[2], "SELECT proname::text FROM pg_proc WHERE proname LIKE 'sb\\_%' ORDER BY 1")
-        #expect(functions == ["sb_admit", "sb_lock_scopes"])
+        #expect(functions == ["sb_admit", "sb_lease", "sb_lock_scopes"])
 
         // A replica started later finds everything applied: the same rows, the same times.
         let late = try await PostgresStorage.open(url: url)
