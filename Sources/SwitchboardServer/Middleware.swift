@@ -82,9 +82,8 @@ struct FrontMiddleware: RouterMiddleware {
 /// `req_` + 24 hex digits from the system generator.
 func newRequestID() -> String {
     var g = SystemRandomNumberGenerator()
-    let a = g.next() as UInt64, b = g.next() as UInt32
-    let hex = String(a, radix: 16), hex2 = String(b, radix: 16)
-    return "req_" + String(repeating: "0", count: 16 - hex.count) + hex + String(repeating: "0", count: 8 - hex2.count) + hex2
+    let high = (g.next() as UInt64).bigEndian, low = (g.next() as UInt32).bigEndian
+    return "req_" + KeyHash.hex(withUnsafeBytes(of: high) { Array($0) } + withUnsafeBytes(of: low) { Array($0) })
 }
 
 /// Resolves the client key (`Authorization: Bearer` or `x-api-key`) to an identity; 401 otherwise.

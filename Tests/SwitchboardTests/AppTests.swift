@@ -37,6 +37,8 @@ import Testing
             #expect(echoed.header("x-request-id") == "my-trace-123")
             let generated = try await h.get("/healthz", key: nil)
             #expect(generated.header("x-request-id")?.hasPrefix("req_") == true)
+            let id = generated.header("x-request-id") ?? ""
+            #expect(id.count == 28 && id.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase }, "\(id)")
             let failed = try await h.post("/v1/chat/completions", "{", key: nil)
             #expect(failed.header("x-request-id")?.hasPrefix("req_") == true)
         }
