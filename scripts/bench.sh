@@ -30,6 +30,13 @@
 #   BENCH_OUT=path       JSON results (default .bench-results.json in the repo root)
 #   KEEP_TMP=1           keep the temporary directory (configs, logs, raw tool output)
 #   STARTUP_TIMEOUT=30 BUILD_TIMEOUT=3600   seconds
+#   SCALE=1              also the many-open-streams run (scripts/bench/scale.sh; implied by SCALE_STREAMS): slow streams
+#                        from `switchboard mock-provider --tokens-per-s 1`, direct and through Switchboard, then idle
+#                        keep-alive connections and a client past server.max_connections; raises `ulimit -n`
+#   SCALE_STREAMS=10000  concurrent slow streams (needs 2 descriptors each in Switchboard: stops if the hard limit
+#                        cannot be raised that far, unless SCALE_FORCE=1)
+#   SCALE_IDLE_CONNS=5000 SCALE_RATE=2000 SCALE_TOKENS=30 SCALE_PROBES=100 SCALE_NOFILE=65536   idle connections,
+#                        new connections/s, events (seconds) per stream, streams opened once all are open, ulimit -n
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -643,6 +650,8 @@ if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
         if [[ $storage == postgres ]]; then "$REPO_ROOT/scripts/pg.sh" stop "$GOV_PG_DIR"; GOV_PG_DIR=""; fi
     done
 fi
+
+source "$CONF_DIR/scale.sh"  # many open streams, only with SCALE=1 / SCALE_STREAMS=N
 
 # ---------------------------------------------------------------------------------------------
 # 6. Report
