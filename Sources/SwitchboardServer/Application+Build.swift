@@ -225,6 +225,7 @@ func passthroughHeaders(_ request: Request) -> [(name: String, value: String)] {
 }
 
 /// Reads the request body up to `limit` bytes; 413 beyond it, without reading further.
+@inline(never)
 func readBody(_ request: Request, limit: Int) async throws(GatewayError) -> ByteBuffer {
     if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
         throw .bodyTooLarge(limit: limit)
@@ -297,8 +298,8 @@ struct StorageService: Service {
 /// Builds the whole application: storage opened and migrated, the upstream client, the request log, the server.
 ///
 /// - Parameters:
-///   - transport: replaces the real upstream clients (tests); nil builds the default transport (lean NIO client for
-///     http://, AsyncHTTPClient for https://).
+///   - transport: replaces the real upstream client (tests); nil builds the default transport (the lean NIO client,
+///     for http:// and https://).
 ///   - configSource: where `config` came from, for `/admin/config`: the file's absolute path, or
 ///     `ConfigReport.demoSource`.
 ///   - adjustReloaded: applied to every configuration a reload reads (`serve --listen` overrides `server.listen`).

@@ -19,12 +19,15 @@ enum FileDescriptorLimit {
         return limit.rlim_cur > rlim_t(Int32.max) ? Int(Int32.max) : Int(limit.rlim_cur)
     }
 
-    /// `server.max_connections`, lowered so that client connections leave a quarter of the descriptors (at least 64)
-    /// for upstream connections, storage and files: the gateway stops accepting before descriptors run out.
+    /// `server.max_connections`, lowered to fit the descriptor limit: every client connection may hold an upstream
+    /// connection (a stream, a request waiting for its answer), so client connections get at most half of what is
+    /// left after a reserve (a tenth, at least 64) for idle pooled upstream connections, hedged attempts, storage
+    /// and files. The gateway stops accepting before descriptors run out (running out is fatal: libdispatch traps
+    /// when it cannot open `/proc` files for its worker threads).
     static func connectionCap(_ configured: Int, logger: Logger) -> Int {
         let available = raise()
-        let reserve = max(64, available / 4)
-        let cap = max(16, min(configured, available - reserve))
+        let reserve = max(64, available / 10)
+        let cap = max(16, min(configured, (available - reserve) / 2))
         if cap < configured {
             logger.notice("server.max_connections lowered to fit the file-descriptor limit",
                           metadata: ["max_connections": "\(cap)", "fd_limit": "\(available)"])

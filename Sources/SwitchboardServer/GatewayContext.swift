@@ -9,8 +9,14 @@ public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// `x-request-id`: the client's when it sent a sane one, else generated.
     public var requestID: String = ""
-    /// Set by `AuthMiddleware`.
-    public var identity: Identity?
+    /// Set by `AuthMiddleware`. Kept behind a reference: the context is copied into every async frame of the
+    /// request's path (middleware, routes), and those frames stay allocated on the connection's task for as long as
+    /// it lives; an `Identity` inline (~370 bytes) made each copy ~450 bytes.
+    public var identity: Identity? {
+        get { identityBox?.identity }
+        set { identityBox = newValue.map(IdentityBox.init) }
+    }
+    private var identityBox: IdentityBox?
     /// The client's connection, to notice when it goes away (nil in-process, where no connection is guarded).
     var connection: ClientConnection?
     /// The client's channel, for its address (read only when something asks: GeoIP, the WAF).
@@ -112,4 +118,10 @@ public struct Identity: Sendable, Equatable {
         let base = parts[0].hasPrefix("team:") ? "team '\(team ?? "")'" : "key '\(name)'"
         return parts.count > 1 ? "\(base) on model '\(parts[1])'" : base
     }
+}
+
+/// An identity on the heap, shared by the copies of a request's context.
+final class IdentityBox: Sendable {
+    let identity: Identity
+    init(_ identity: Identity) { self.identity = identity }
 }

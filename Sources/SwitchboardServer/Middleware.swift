@@ -93,6 +93,15 @@ struct AuthMiddleware: RouterMiddleware {
     var metrics: GatewayMetrics? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.identity = try await authenticate(request, context)
+        return try await next(request, context)
+    }
+
+    /// The caller's identity, or the error that refuses it. Apart from `handle`, whose async frame stays allocated
+    /// for the whole request (and on the connection's task after it): the key's records are not kept in it.
+    @inline(never)
+    func authenticate(_ request: Request, _ context: Context) async throws -> Identity {
         guard let presented = Self.presentedKey(request) else { throw GatewayError.missingKey }
         let resolution: KeyResolution
         do {
@@ -111,9 +120,7 @@ struct AuthMiddleware: RouterMiddleware {
                     "key": "\(identity.name)", "client.address": "\(context.clientAddress ?? "unknown")"])
                 throw GatewayError(.ipNotAllowed, "This key may not be used from this address.")
             }
-            var context = context
-            context.identity = identity
-            return try await next(request, context)
+            return identity
         case .refused(let why):
             throw GatewayError(.invalidAPIKey, why)
         case .unknown:

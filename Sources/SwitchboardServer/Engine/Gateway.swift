@@ -111,6 +111,12 @@ final class Gateway: Sendable {
     }
 
     /// Serves one request of the client's API end to end: the engine's steps in order.
+    ///
+    /// The steps are not inlined into one another (`@inline(never)`): an async function's frame holds every local of
+    /// what is inlined into it, the frames of a call chain are allocated together on the request's task, and the
+    /// connection's task keeps its deepest chain's memory for as long as the connection lives (each open stream
+    /// held ~68 KB of task memory before, measured with `perf probe` on `swift_task_alloc`).
+    @inline(never)
     func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil,
                                traceHeaders: TraceHeaders = .init(), headers: HTTPFields = [:], clientAddress: String? = nil,

@@ -9,6 +9,7 @@ extension Gateway {
     /// Runs `lease`'s attempt; if it has no first byte after `afterMs`, starts a second one on another deployment.
     /// The first to answer wins and the other is cancelled (its lease abandoned: no verdict on its health). A
     /// failure before the hedge starts is returned at once, so the caller's retry logic takes over.
+    @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
     func hedged<API: ClientAPI>(_ call: Call<API>, _ lease: AttemptLease, plan: inout RoutePlan, afterMs: Double,
                                 exchange: inout Exchange, trace: AttemptTrace) async -> (AttemptResult, AttemptLease) {
         let frozen = plan

@@ -41,6 +41,7 @@ struct Call<API: ClientAPI>: Sendable {
 extension Gateway {
     /// Starts the request's record (and spans), and checks that its model exists and the key may use it.
     /// Returns the error the client gets when it may not go on.
+    @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
     func identify<API: ClientAPI>(_ call: inout Call<API>, into exchange: inout Exchange) -> GatewayError? {
         let model = call.model
         exchange.spans = tracing.map {

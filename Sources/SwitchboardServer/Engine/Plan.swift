@@ -7,6 +7,7 @@ import SwitchboardRouting
 
 extension Gateway {
     /// The request's plan of attempts (nil: its model does not exist).
+    @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
     func plan<API: ClientAPI>(_ call: Call<API>) -> RoutePlan? {
         let identity = call.identity
         return table.plan(model: call.model, needs: API.needs(call.request), affinityKey: call.affinity ?? API.affinityKey(call.request),

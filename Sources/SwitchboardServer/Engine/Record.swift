@@ -33,6 +33,7 @@ struct Exchange: Sendable {
     /// What the guardrails did to the request (`pii=pseudonymise:email,phone`), for `x-switchboard-guardrails`.
     var guardrails: [String] = []
 
+    @inline(never) // keeps its temporaries out of the async frames that make an exchange (Gateway.serve)
     init(endpoint: String, model: String, stream: Bool, identity: Identity, requestID: String) {
         record = RequestRecord(id: requestID, startedAt: Date().timeIntervalSince1970, keyName: identity.name,
                                endpoint: endpoint, model: model, stream: stream, status: 0, keyID: identity.keyID, team: identity.team)
@@ -120,6 +121,7 @@ struct Exchange: Sendable {
     }
 
     /// Ends the request with an error the gateway answers itself (the body is kept as the answer when bodies are logged).
+    @inline(never) // as above
     mutating func fail<API: ClientAPI>(_ error: GatewayError, api: API.Type, _ recorder: any UsageRecorder, headers: HTTPFields = [:]) -> Response {
         finish(status: error.status, usage: nil, errorCode: error.code.name)
         let body = API.errorBody(error)

@@ -18,6 +18,7 @@ enum ReviewOutcome {
 }
 
 extension Gateway {
+    @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
     func hold<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange, reason: String) async -> ReviewOutcome {
         guard let desk = reviews else {
             return .respond(exchange.fail(GatewayError(.forbidden, "This request needs a person's review (\(reason)), and this gateway has no "
@@ -46,6 +47,7 @@ extension Gateway {
 
     /// Carries a decided ticket on: an approved one (edited or not) goes on; an expired one goes to the fallback model
     /// when configured; the others are refused.
+    @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
     func resume<API: ClientAPI>(_ ticket: ReviewTicket, _ call: inout Call<API>, _ exchange: inout Exchange, desk: ReviewDesk) -> ReviewOutcome {
         let approved = ticket.status == .approved || ticket.status == .done
         guard approved || (ticket.status == .expired && desk.config.onTimeout == .fallback) else {

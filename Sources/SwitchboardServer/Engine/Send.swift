@@ -29,6 +29,7 @@ struct AttemptTrace: Sendable {
 extension Gateway {
     /// One attempt on the lease's deployment, in its own span when tracing is on. Touches no shared state: the
     /// caller reports the outcome.
+    @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
     func attempt<API: ClientAPI>(_ call: Call<API>, _ lease: AttemptLease, plan: RoutePlan, trace: AttemptTrace) async -> AttemptResult {
         guard let tracing, let parent = trace.parent else {
             return await send(call, lease, plan: plan, traceHeaders: trace.client.passthrough)

@@ -82,6 +82,9 @@ final class KeyDirectory: Sendable {
         self.now = now
     }
 
+    /// Never inlined into `AuthMiddleware`, whose async frame lives as long as the request (and its task's memory as
+    /// long as the connection): the key and team records read here would stay in it.
+    @inline(never)
     func resolve(_ presented: String) async throws -> KeyResolution {
         if let identity = reloadedStaticKeys.withLock({ $0.map { $0[presented] } ?? staticKeys[presented] }) { return .identity(identity) }
         // Switchboard's own form by its id; a supplied text by the id drawn from it (garbage never reaches storage).
