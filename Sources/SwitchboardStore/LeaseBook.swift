@@ -37,8 +37,8 @@ struct LeaseBook {
         /// when most of an expired rate slice was unused.
         var rateAsk = 0, slotAsk = 0, usdAsk = 0
         /// Asks grew since the last reply on this scope: they grow once per round trip, not once per request
-        /// missing at the same time.
-        var grew = false
+        /// missing at the same time, and only after a first reply (a burst of first requests asks for no spare).
+        var grew = false, replied = false
         /// The window's counts and oldest second at the last lease (`x-ratelimit-*` figures; -1: none).
         var used = 0, usedTokens = 0, oldest = -1
         var touched = true
@@ -113,7 +113,7 @@ struct LeaseBook {
         var ask = Ask(charge: charge, rateScopes: rateScopes, budgetScopes: budgetScopes, epoch: givenBack)
         for name in names {
             var s = scopes[name]!
-            let grow = !s.grew
+            let grow = s.replied && !s.grew
             ask.scopes.append(name)
             ask.rpms.append(s.rates.rpm ?? 0)
             ask.tpms.append(s.rates.tpm ?? 0)
@@ -206,6 +206,7 @@ struct LeaseBook {
             if ask.slotAsk[i] >= 0 { s.slots += reply.slots[i] - 1 }
             if ask.usdAsk[i] >= 0 { s.usd += max(0, reply.usd[i] - ask.charge.reserveUSD) }
             s.grew = false
+            s.replied = true
             scopes[name] = s
         }
         return grant(ask.scopes, ask.rateScopes, ask.budgetScopes, ask.charge, startedS: reply.now, dbNow: reply.now)

@@ -64,7 +64,9 @@ extension PostgresAdmission {
             }
             let answer: LeaseAnswer
             do {
-                answer = try await callLease(ask)
+                // Not cancelled with the request (a client gone): a lease the database granted is always taken in
+                // here, never lost with its spare parts.
+                answer = try await Task { try await self.callLease(ask) }.value
             } catch {
                 let ready = lease.withLock { s in
                     s.book.putBack(ask, refused: false)

@@ -19,7 +19,7 @@ import Testing
     @Test func admitsFromItsSlicesUntilTheyRunOutThenAsks() throws {
         var book = LeaseBook()
         guard case .lease(let first)? = book.admit(checks, charge: charge, now: 0) else { Issue.record("nothing to admit from yet"); return }
-        #expect(first.rateAsk == [1] && first.slotAsk == [1] && first.usdAsk.count == 1)
+        #expect(first.rateAsk == [0] && first.slotAsk == [0] && first.usdAsk == [0])
         _ = book.granted(first, reply(first, spare: 3, now: 100.25), now: 0)
         for _ in 0..<3 {
             guard case .admitted(let g)? = book.admit(checks, charge: charge, now: 0.1) else { Issue.record("not admitted from the slice"); return }
@@ -27,7 +27,7 @@ import Testing
         }
         // Empty: never refused here, a lease is asked (for more: the slice ran out within its second).
         guard case .lease(let second)? = book.admit(checks, charge: charge, now: 0.2) else { Issue.record("admitted with empty slices"); return }
-        #expect(second.rateAsk == [2] && second.tookRate == [nil])
+        #expect(second.rateAsk == [1] && second.tookRate == [nil])
         // Refused: nothing was taken locally, nothing changes; the next request asks again.
         book.putBack(second, refused: true)
         #expect(book.admit(checks, charge: charge, now: 0.2, localOnly: true) == nil)
@@ -39,11 +39,11 @@ import Testing
         _ = book.granted(ask, reply(ask, spare: 9, now: 100.5), now: 0)
         guard case .admitted(let grant)? = book.admit(checks, charge: charge, now: 0.1) else { Issue.record("not admitted"); return }
         // The second ended (less the margin): 8 unused requests owed on second 100, and the spare slots and USD go
-        // back beyond what is kept: no slot (50 is under 64 requests' worth), one request's USD (the ask).
+        // back beyond what is kept: nothing (50 slots is under 64 requests' worth; the USD ask is still 0).
         let owed = book.collect(now: 0.46)
         #expect(owed.rates[LeaseBook.RateKey(scope: "key:k", second: 100)]?.requests == 8)
         #expect(owed.slots["key:k"] == 8)
-        #expect(abs((owed.usd["key:k"] ?? 0) - 0.07) < 1e-9)
+        #expect(abs((owed.usd["key:k"] ?? 0) - 0.08) < 1e-9)
         // A completed request's slot stays with the replica until the next collection.
         book.complete(grant)
         #expect(book.scopes["key:k"]?.slots == 1)
