@@ -566,7 +566,7 @@ for t in "${TARGETS[@]}"; do
     rec "rss_peak_mb.$t" "$(kb_to_mb "$(mem_kb VmHWM "${mpids[@]}")")"
 done
 
-stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
+stop_pid() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # ---------------------------------------------------------------------------------------------
 # 5d'. Tracing on: a second Switchboard exporting a span tree for every request (sample_ratio 1) to the instant
