@@ -66,8 +66,9 @@ import Testing
         let (ledgers, stores) = try await Self.replicas(3)
         let checks = [AdmissionCheck(scope: "key:r", rates: .init(rpm: 600))]
         let grants = try await Self.run(ledgers, checks, charge: .init(tokens: 10, reserveUSD: 0), attempts: 1800)
+        // Exactly the limit over all replicas; how it splits between them depends on scheduling (under load one
+        // replica's workers may start after the others have used it all), so only the total is checked.
         #expect(grants.map(\.count).reduce(0, +) == 600)
-        #expect(grants.allSatisfy { !$0.isEmpty })
         let trips = ledgers.map(\.leaseRoundTrips).reduce(0, +)
         #expect(trips < 1800, "slices: \(trips) round trips for 1800 requests")
         // The next one is refused by the database, with sb_admit's figures.
