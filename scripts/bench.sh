@@ -233,7 +233,22 @@ run_wrk() {
     [[ -n $line ]] || { cat "$out" >&2; die "no BENCH_WRK summary from wrk ($url)"; }
     WRK=()
     for kv in ${line#BENCH_WRK }; do WRK[${kv%%=*}]=${kv#*=}; done
+    WRK_ERRS=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
 }
+
+# wrk_measured LABEL URL PID... : a WARMUP-second run, then the measured DURATION-second one with the CPU the PIDs
+# used meanwhile -> sets WRK and WRK_ERRS (as run_wrk) and CPU_US (CPU per request)
+wrk_measured() {
+    local label=$1 url=$2 ticks0 ticks1
+    shift 2
+    run_wrk "$label-warmup" "$url" "$WARMUP"
+    ticks0=$(cpu_ticks "$@")
+    run_wrk "$label" "$url" "$DURATION"
+    ticks1=$(cpu_ticks "$@")
+    CPU_US=$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${WRK[requests]}" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')
+}
+
+ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; } # microseconds -> milliseconds
 
 # run_hey LABEL URL -> sets HEY_P50_MS HEY_P99_MS HEY_RPS HEY_BAD
 run_hey() {
@@ -451,22 +466,16 @@ log "sanity checks passed for: ${TARGETS[*]}"
 # ---------------------------------------------------------------------------------------------
 for t in "${TARGETS[@]}"; do
     log "wrk ${LABEL[$t]}: warm-up ${WARMUP}s, then ${DURATION}s (-t$THREADS -c$CONNECTIONS)"
-    run_wrk "$t-warmup" "${CHAT_URL[$t]}" "$WARMUP"
     mapfile -t cpids < <(target_pids "$t")
-    ticks0=$(cpu_ticks "${cpids[@]}")
-    run_wrk "$t" "${CHAT_URL[$t]}" "$DURATION"
-    ticks1=$(cpu_ticks "${cpids[@]}")
-    reqs=${WRK[requests]}
-    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+    wrk_measured "$t" "${CHAT_URL[$t]}" "${cpids[@]}"
     rec "rps.$t" "${WRK[rps]}"
-    rec "wrk_p50_ms.$t" "$(awk -v u="${WRK[p50_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
-    rec "wrk_p99_ms.$t" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
-    rec "wrk_requests.$t" "$reqs"
-    rec "wrk_errors.$t" "$errs"
-    cpu_us=$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')
-    rec "cpu_us.$t" "$cpu_us"
-    log "  ${LABEL[$t]}: ${WRK[rps]} req/s, p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, cpu ${cpu_us} us/req, errors $errs"
-    ((errs == 0)) || log "  warning: ${LABEL[$t]} had $errs errors/non-2xx responses under wrk"
+    rec "wrk_p50_ms.$t" "$(ms "${WRK[p50_us]}")"
+    rec "wrk_p99_ms.$t" "$(ms "${WRK[p99_us]}")"
+    rec "wrk_requests.$t" "${WRK[requests]}"
+    rec "wrk_errors.$t" "$WRK_ERRS"
+    rec "cpu_us.$t" "$CPU_US"
+    log "  ${LABEL[$t]}: ${WRK[rps]} req/s, p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, cpu ${CPU_US} us/req, errors $WRK_ERRS"
+    ((WRK_ERRS == 0)) || log "  warning: ${LABEL[$t]} had $WRK_ERRS errors/non-2xx responses under wrk"
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -481,17 +490,13 @@ if ((HAVE_SW)) && [[ $NO_TLS != 1 ]]; then
     log "wrk switchboard, https:// upstream: warm-up ${WARMUP}s, then ${DURATION}s"
     PLAIN_BODY=$CHAT_BODY
     CHAT_BODY=$TLS_BODY
-    run_wrk "sw-tls-warmup" "${CHAT_URL[sw]}" "$WARMUP"
-    ticks0=$(cpu_ticks "$SW_PID")
-    run_wrk "sw-tls" "${CHAT_URL[sw]}" "$DURATION"
-    ticks1=$(cpu_ticks "$SW_PID")
+    wrk_measured "sw-tls" "${CHAT_URL[sw]}" "$SW_PID"
     CHAT_BODY=$PLAIN_BODY
-    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
     rec "tls_rps.sw" "${WRK[rps]}"
-    rec "tls_p99_ms.sw" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
-    rec "tls_errors.sw" "$errs"
-    rec "tls_cpu_us.sw" "$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${WRK[requests]}" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')"
-    log "  https:// upstream: ${WRK[rps]} req/s, p99 ${WRK[p99_us]} us, errors $errs"
+    rec "tls_p99_ms.sw" "$(ms "${WRK[p99_us]}")"
+    rec "tls_errors.sw" "$WRK_ERRS"
+    rec "tls_cpu_us.sw" "$CPU_US"
+    log "  https:// upstream: ${WRK[rps]} req/s, p99 ${WRK[p99_us]} us, errors $WRK_ERRS"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -512,27 +517,22 @@ done
 # percentiles: hey starts all its workers' rate tickers together, so it sends bursts of
 # RATE_WORKERS requests and reports latencies rounded to 0.1 ms.
 RATE_INTERVAL_MS=$(awk -v w="$RATE_WORKERS" -v r="$RATE_RPS" 'BEGIN { printf "%.0f", w * 1000 / r }')
-for t in "${TARGETS[@]}"; do
-    log "wrk paced ${LABEL[$t]}: ~${RATE_RPS} req/s (${RATE_WORKERS} conns, 1 req per ~${RATE_INTERVAL_MS} ms each) for ${RATE_DURATION}s"
-    run_wrk "$t-paced" "${CHAT_URL[$t]}" "$RATE_DURATION" "$RATE_WORKERS" "$RATE_INTERVAL_MS"
-    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
-    rec "paced_p50_ms.$t" "$(awk -v u="${WRK[p50_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
-    rec "paced_p99_ms.$t" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
-    rec "paced_rps.$t" "${WRK[rps]}"
-    rec "paced_errors.$t" "$errs"
-    log "  ${LABEL[$t]}: p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, ${WRK[rps]} req/s, errors $errs"
-done
+# paced KEY RATE INTERVAL_MS: every target at ~RATE req/s, recorded as KEY_p50_ms.T, KEY_p99_ms.T, KEY_rps.T, KEY_errors.T
+paced() {
+    local key=$1 rate=$2 interval=$3 t
+    for t in "${TARGETS[@]}"; do
+        log "wrk paced ${LABEL[$t]}: ~$rate req/s (${RATE_WORKERS} conns, 1 req per ~$interval ms each) for ${RATE_DURATION}s"
+        run_wrk "$t-$key" "${CHAT_URL[$t]}" "$RATE_DURATION" "$RATE_WORKERS" "$interval"
+        rec "${key}_p50_ms.$t" "$(ms "${WRK[p50_us]}")"
+        rec "${key}_p99_ms.$t" "$(ms "${WRK[p99_us]}")"
+        rec "${key}_rps.$t" "${WRK[rps]}"
+        rec "${key}_errors.$t" "$WRK_ERRS"
+        log "  ${LABEL[$t]}: p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, ${WRK[rps]} req/s, errors $WRK_ERRS"
+    done
+}
+paced paced "$RATE_RPS" "$RATE_INTERVAL_MS"
 # And at half that rate (a moderate load: periodic work on the serving core shows in its p99).
-for t in "${TARGETS[@]}"; do
-    log "wrk paced ${LABEL[$t]}: ~$((RATE_RPS / 2)) req/s for ${RATE_DURATION}s"
-    run_wrk "$t-paced-half" "${CHAT_URL[$t]}" "$RATE_DURATION" "$RATE_WORKERS" "$((RATE_INTERVAL_MS * 2))"
-    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
-    rec "half_p50_ms.$t" "$(awk -v u="${WRK[p50_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
-    rec "half_p99_ms.$t" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
-    rec "half_rps.$t" "${WRK[rps]}"
-    rec "half_errors.$t" "$errs"
-    log "  ${LABEL[$t]}: p50 ${WRK[p50_us]} us, p99 ${WRK[p99_us]} us, ${WRK[rps]} req/s, errors $errs"
-done
+paced half "$((RATE_RPS / 2))" "$((RATE_INTERVAL_MS * 2))"
 
 # ---------------------------------------------------------------------------------------------
 # 5c. Streaming time-to-first-byte (sequential curl, targets interleaved)
@@ -583,15 +583,11 @@ if ((HAVE_SW)) && [[ -z $TRACING && $NO_TRACING_RUN != 1 ]]; then
         "$SWITCHBOARD_BIN" serve --config "$TR_CONFIG" --listen "127.0.0.1:$TR_PORT"
     TR_PID=$STARTED_PID
     log "wrk switchboard, tracing on (sample_ratio 1): warm-up ${WARMUP}s, then ${DURATION}s"
-    run_wrk "sw-tracing-warmup" "http://127.0.0.1:$TR_PORT/v1/chat/completions" "$WARMUP"
-    ticks0=$(cpu_ticks "$TR_PID")
-    run_wrk "sw-tracing" "http://127.0.0.1:$TR_PORT/v1/chat/completions" "$DURATION"
-    ticks1=$(cpu_ticks "$TR_PID")
-    errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+    wrk_measured "sw-tracing" "http://127.0.0.1:$TR_PORT/v1/chat/completions" "$TR_PID"
     rec "trace_rps.sw" "${WRK[rps]}"
-    rec "trace_errors.sw" "$errs"
-    rec "trace_cpu_us.sw" "$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${WRK[requests]}" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')"
-    log "  tracing on: ${WRK[rps]} req/s, errors $errs"
+    rec "trace_errors.sw" "$WRK_ERRS"
+    rec "trace_cpu_us.sw" "$CPU_US"
+    log "  tracing on: ${WRK[rps]} req/s, errors $WRK_ERRS"
     stop_pid "$TR_PID"
 fi
 
@@ -623,29 +619,21 @@ if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
         # The static key on the same instance and storage first: the governed run's reference (both write the
         # request log to this storage; only admission and charging differ).
         log "wrk switchboard, static key on $storage: warm-up ${WARMUP}s, then ${DURATION}s"
-        run_wrk "gov-static-$storage-warmup" "$GOV_URL" "$WARMUP"
-        ticks0=$(cpu_ticks "$GOV_PID")
-        run_wrk "gov-static-$storage" "$GOV_URL" "$DURATION"
-        ticks1=$(cpu_ticks "$GOV_PID")
+        wrk_measured "gov-static-$storage" "$GOV_URL" "$GOV_PID"
         rec "gov_static_rps.$storage" "${WRK[rps]}"
-        rec "gov_static_cpu_us.$storage" "$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${WRK[requests]}" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')"
+        rec "gov_static_cpu_us.$storage" "$CPU_US"
         export WRK_KEY
         log "wrk switchboard, governed key on $storage: warm-up ${WARMUP}s, then ${DURATION}s"
-        run_wrk "gov-$storage-warmup" "$GOV_URL" "$WARMUP"
-        ticks0=$(cpu_ticks "$GOV_PID")
-        run_wrk "gov-$storage" "$GOV_URL" "$DURATION"
-        ticks1=$(cpu_ticks "$GOV_PID")
-        reqs=${WRK[requests]}
-        errs=$((WRK[errors_connect] + WRK[errors_read] + WRK[errors_write] + WRK[errors_status] + WRK[errors_timeout]))
+        wrk_measured "gov-$storage" "$GOV_URL" "$GOV_PID"
         rec "gov_rps.$storage" "${WRK[rps]}"
-        rec "gov_p99_ms.$storage" "$(awk -v u="${WRK[p99_us]}" 'BEGIN { printf "%.3f", u / 1000 }')"
-        rec "gov_errors.$storage" "$errs"
-        rec "gov_cpu_us.$storage" "$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n }')"
+        rec "gov_p99_ms.$storage" "$(ms "${WRK[p99_us]}")"
+        rec "gov_errors.$storage" "$WRK_ERRS"
+        rec "gov_cpu_us.$storage" "$CPU_US"
         unset WRK_KEY
         sleep 1.5   # let the last batches of spend reach storage
         spent=$("$SWITCHBOARD_BIN" keys show bench-governed --config "$GOV_CONFIG" | python3 -c 'import json, sys; d = json.load(sys.stdin)["spend"]; print(d["month_usd"])')
         rec "gov_spend_usd.$storage" "$spent"
-        log "  $storage: ${WRK[rps]} req/s, p99 ${WRK[p99_us]} us, errors $errs, spend recorded $spent USD"
+        log "  $storage: ${WRK[rps]} req/s, p99 ${WRK[p99_us]} us, errors $WRK_ERRS, spend recorded $spent USD"
         stop_pid "$GOV_PID"
         if [[ $storage == postgres ]]; then "$REPO_ROOT/scripts/pg.sh" stop "$GOV_PG_DIR"; GOV_PG_DIR=""; fi
     done
