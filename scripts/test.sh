@@ -147,6 +147,7 @@ finish() {
         dump_logs
         printf '\nFailed:\n'
         printf '  - %s\n' "${FAILURES[@]}"
+        if [[ -n ${SWIFT_FAILURES:-} ]]; then printf '\nswift test:\n%s\n' "$SWIFT_FAILURES"; fi
         printf 'Logs kept in %s\n' "$LOGS"
     fi
     printf 'total: %d passed, %d failed\n' "$PASSED" "$FAILED"
@@ -244,8 +245,15 @@ if [[ ${SKIP_SWIFT_TEST:-0} == 1 ]]; then
 else
     rc=0
     # Swift Testing only (there are no XCTest tests: its runner would only print "Executed 0 tests").
-    swift test --disable-xctest "$@" || rc=$?
-    if ((rc == 0)); then pass "swift test"; else fail "swift test" "exit status $rc"; fi
+    # The output is kept too: a failure's lines are repeated in the summary, which is what a CI tail shows.
+    swift test --disable-xctest "$@" 2>&1 | tee "$LOGS/swift-test.log" || rc=$?
+    if ((rc == 0)); then
+        pass "swift test"
+    else
+        fail "swift test" "exit status $rc"
+        # Swift Testing marks a failing test and each recorded issue with ✘.
+        SWIFT_FAILURES="$(grep -E '✘|recorded an issue|Fatal error|Crash' "$LOGS/swift-test.log" | head -n 40 || true)"
+    fi
 fi
 
 section "Build"

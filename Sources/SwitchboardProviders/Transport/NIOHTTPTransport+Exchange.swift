@@ -149,14 +149,16 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
             state = .collecting(exchange, head, buffer)
         case (.body(let part), .streaming(let source, _)):
             if source.yield(part) == .stopProducing { producing = false }
+        // The connection goes back to the pool before the caller hears of the end: a caller that sends its next
+        // request at once finds it there rather than opening another.
         case (.end, .collecting(let exchange, let head, let buffer)):
             state = .idle
-            exchange.result.succeed(ExchangeResult(head: head, body: .collected(buffer)))
             finishExchange(keepAlive: head.isKeepAlive, context: context)
+            exchange.result.succeed(ExchangeResult(head: head, body: .collected(buffer)))
         case (.end, .streaming(let source, let keepAlive)):
             state = .idle
-            source.finish()
             finishExchange(keepAlive: keepAlive, context: context)
+            source.finish()
         case (_, .closing):
             break
         default:
