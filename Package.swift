@@ -26,8 +26,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        // OpenTelemetry tracing; only the OTLP/HTTP exporter (no gRPC stack to build).
-        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
@@ -72,7 +70,6 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "OTel", package: "swift-otel"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "NIOPosix", package: "swift-nio"),

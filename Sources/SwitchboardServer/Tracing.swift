@@ -1,9 +1,10 @@
+import Foundation
 import HTTPTypes
 import Logging
-import OTel
 import ServiceLifecycle
 import Synchronization
 import SwitchboardCore
+import SwitchboardProviders
 import Tracing
 
 /// The W3C trace context a client sent (`traceparent`, `tracestate`). Only these two headers: a carrier that is
@@ -68,37 +69,28 @@ private struct HeaderListInjector: Injector {
 
 /// OpenTelemetry spans for the gateway (`tracing:`): one server span per request, a client span per upstream
 /// attempt with the routing decision as attributes, W3C trace context taken from the client and given to the
-/// upstream. Exported over OTLP/HTTP by swift-otel's batch processor, off the request path.
+/// upstream. Recorded by `GatewayTracer` and exported over OTLP/HTTP by `SpanExportService`, off the request path.
 public struct GatewayTracing: Sendable {
     let tracer: any Tracer
 
     init(tracer: any Tracer) { self.tracer = tracer }
 
     /// The tracer and the background service that exports its spans (run it with the server), or nil when tracing
-    /// is off.
+    /// is off. The `OTEL_*` variables of `environment` override the configuration (`TraceExportSettings`).
     public static func make(_ config: TracingConfig, logger: Logger) throws -> (GatewayTracing, any Service)? {
+        make(config, environment: ProcessInfo.processInfo.environment, logger: logger)
+    }
+
+    static func make(_ config: TracingConfig, environment: [String: String], transport: (any UpstreamTransport)? = nil,
+                     logger: Logger) -> (GatewayTracing, any Service)? {
         guard config.enabled else { return nil }
-        var c = OTel.Configuration.default
-        c.serviceName = config.serviceName
-        // swift-otel logs the header values it merges from OTEL_EXPORTER_OTLP_*HEADERS (and the YAML's): drop them.
+        // Header values are secrets: whatever this logs goes through the handler that drops value-bearing metadata.
         var diagnostics = Logger(label: logger.label, factory: { _ in RedactingLogHandler(base: logger.handler) })
         diagnostics.logLevel = logger.logLevel
-        c.diagnosticLogger = .custom(diagnostics)
-        c.diagnosticLogLevel = .warning
-        c.propagators = [.traceContext]
-        c.metrics.enabled = false
-        c.logs.enabled = false
-        c.traces.enabled = true
-        c.traces.sampler = .parentBasedTraceIDRatio(ratio: config.sampleRatio) ?? .parentBasedAlwaysOn
-        c.traces.batchSpanProcessor.scheduleDelay = .milliseconds(config.exportIntervalMs)
-        c.traces.batchSpanProcessor.exportTimeout = .milliseconds(Int64(config.exportTimeoutSeconds * 1000))
-        c.traces.batchSpanProcessor.maxQueueSize = config.maxQueue
-        c.traces.batchSpanProcessor.maxExportBatchSize = min(512, config.maxQueue)
-        c.traces.otlpExporter.endpoint = config.endpoint
-        c.traces.otlpExporter.protocol = config.wireProtocol == .json ? .httpJSON : .httpProtobuf
-        c.traces.otlpExporter.headers = config.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        c.traces.otlpExporter.timeout = .milliseconds(Int64(config.exportTimeoutSeconds * 1000))
-        let (tracer, service) = try OTel.makeTracingBackend(configuration: c)
+        let settings = TraceExportSettings(config, environment: environment, logger: diagnostics)
+        let queue = SpanQueue(capacity: settings.maxQueue, batchSize: settings.batchSize)
+        let tracer = GatewayTracer(sampler: settings.sampler, sink: queue)
+        let service = SpanExportService(queue: queue, settings: settings, transport: transport, logger: diagnostics)
         return (GatewayTracing(tracer: tracer), service)
     }
 
@@ -166,8 +158,8 @@ final class RequestSpans: Sendable {
     }
 }
 
-/// Passes log records on without the metadata in which swift-otel shows configuration values (header values among
-/// them).
+/// Passes log records on without the metadata that could show configuration values (header values among them): the
+/// tracing exporter's diagnostics go through it.
 struct RedactingLogHandler: LogHandler {
     var base: any LogHandler
     static let hidden: Set<String> = ["previous_value", "environment_value", "new_value", "value", "headers", "carrier"]
