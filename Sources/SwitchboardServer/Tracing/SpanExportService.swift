@@ -36,6 +36,7 @@ final class SpanExportService: Service, Sendable {
         await withGracefulShutdownHandler {
             while !queue.isStopping, !Task.isCancelled {
                 await waitForWork()
+                if queue.isStopping { break }      // the final flush below sends it, without second tries
                 await exportWaiting(&reporter, final: false)
             }
         } onGracefulShutdown: {
