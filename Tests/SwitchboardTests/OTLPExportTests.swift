@@ -106,7 +106,8 @@ struct DictionaryInjector: Injector {
                             parentSpanID: 0x0102_0304_0506_0708, name: "chat demo", kind: .client, startNanos: 1_000, endNanos: 2_500,
                             attributes: attributes, events: [SpanEvent(name: "exception", at: DefaultTracerClock.Timestamp(nanosecondsSinceEpoch: 2_000),
                                                                        attributes: ["exception.type": "E"])],
-                            links: [], linkAttributes: [], status: SpanStatus(code: .error, message: "boom"))
+                            links: [SpanIdentity(traceID: traceID, spanID: 9, flags: 1, traceState: nil, isRemote: true)],
+                            linkAttributes: [["link.kind": "follows"]], status: SpanStatus(code: .error, message: "boom"))
     }
 
     static let resource = ExportResource(attributes: [("service.name", "gw"), ("deployment.environment", "test")])
@@ -161,6 +162,9 @@ struct DictionaryInjector: Injector {
         #expect(event.fixed64(1) == 2_000)
         #expect(event.string(2) == "exception")
         #expect(try event.keyValues(3)["exception.type"]?.string(1) == "E")
+        let link = try #require(try s.messages(13).first)
+        #expect(link.bytes(1)?.count == 16 && link.bytes(2) == [0, 0, 0, 0, 0, 0, 0, 9])
+        #expect(try link.keyValues(4)["link.kind"]?.string(1) == "follows")
         let status = try #require(try s.message(15))
         #expect(status.string(2) == "boom")
         #expect(status.varint(3) == 2)             // STATUS_CODE_ERROR
@@ -193,6 +197,8 @@ struct DictionaryInjector: Injector {
         #expect(values["gen_ai.request.model"]?["stringValue"] as? String == "m-1")
         let event = try #require((s["events"] as? [[String: Any]])?.first)
         #expect(event["timeUnixNano"] as? String == "2000" && event["name"] as? String == "exception")
+        let link = try #require((s["links"] as? [[String: Any]])?.first)
+        #expect(link["traceId"] as? String == "0af7651916cd43dd8448eb211c80319c" && link["spanId"] as? String == "0000000000000009")
         let status = try #require(s["status"] as? [String: Any])
         #expect(status["code"] as? Int == 2 && status["message"] as? String == "boom")
         // Escaping: quotes, backslashes and control characters survive a round trip.
@@ -280,6 +286,9 @@ struct DictionaryInjector: Injector {
         let tracer = GatewayTracer(sampler: .parentBased(ratio: 1), sink: list)
         let span = tracer.startSpan("op", context: .topLevel, ofKind: .internal)
         span.recordError(ReadErrorForTest())
+        var linked = InstrumentationContext.topLevel
+        linked.spanIdentity = SpanIdentity(traceID: Self.traceID, spanID: 5, flags: 1, traceState: nil, isRemote: true)
+        span.addLink(SpanLink(context: linked, attributes: [:]))
         span.setStatus(SpanStatus(code: .ok, message: "ignored"))
         span.setStatus(SpanStatus(code: .error, message: "too late"))
         span.end()
@@ -289,6 +298,7 @@ struct DictionaryInjector: Injector {
         let finished = list.all[0]
         #expect(finished.status == SpanStatus(code: .ok))
         #expect(finished.events.map(\.name) == ["exception"])
+        #expect(finished.links.map(\.spanID) == [5])
         #expect(finished.events.first?.attributes.get("exception.message") == .string("read error for test"))
         #expect(finished.attributes.isEmpty)
         #expect(finished.parentSpanID == nil && finished.identity.traceID.isValid)

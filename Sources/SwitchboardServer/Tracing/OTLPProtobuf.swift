@@ -42,6 +42,25 @@ struct ProtobufWriter {
         for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i))) }
     }
 
+    /// A span id as an 8-byte `bytes` field (big-endian).
+    mutating func idField(_ field: Int, _ id: UInt64) {
+        tag(field, wireType: 2)
+        bytes.append(8)
+        appendBigEndian(id)
+    }
+
+    /// A trace id as a 16-byte `bytes` field.
+    mutating func idField(_ field: Int, _ id: TraceID) {
+        tag(field, wireType: 2)
+        bytes.append(16)
+        appendBigEndian(id.high)
+        appendBigEndian(id.low)
+    }
+
+    private mutating func appendBigEndian(_ v: UInt64) {
+        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(56 - 8 * i))) }
+    }
+
     mutating func doubleField(_ field: Int, _ value: Double) { fixed64Field(field, value.bitPattern) }
 
     mutating func bytesField<Bytes: Collection<UInt8>>(_ field: Int, _ value: Bytes) {
@@ -93,10 +112,10 @@ enum OTLPProtobuf {
     }
 
     static func span(_ w: inout ProtobufWriter, _ s: FinishedSpan) {
-        w.bytesField(1, traceIDBytes(s.identity.traceID))
-        w.bytesField(2, idBytes(s.identity.spanID))
+        w.idField(1, s.identity.traceID)
+        w.idField(2, s.identity.spanID)
         if let state = s.identity.traceState { w.stringField(3, state) }
-        if let parent = s.parentSpanID { w.bytesField(4, idBytes(parent)) }
+        if let parent = s.parentSpanID { w.idField(4, parent) }
         w.stringField(5, s.name)
         w.varintField(6, UInt64(kindNumber(s.kind)))
         w.fixed64Field(7, s.startNanos)
@@ -111,8 +130,8 @@ enum OTLPProtobuf {
         }
         for (link, attrs) in zip(s.links, s.linkAttributes) {
             w.messageField(13) { l in
-                l.bytesField(1, traceIDBytes(link.traceID))
-                l.bytesField(2, idBytes(link.spanID))
+                l.idField(1, link.traceID)
+                l.idField(2, link.spanID)
                 if let state = link.traceState { l.stringField(3, state) }
                 attributes(&l, field: 4, attrs)
             }
@@ -135,9 +154,6 @@ enum OTLPProtobuf {
         case .consumer: 5
         }
     }
-
-    static func idBytes(_ id: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: id >> UInt64(56 - 8 * $0)) } }
-    static func traceIDBytes(_ id: TraceID) -> [UInt8] { idBytes(id.high) + idBytes(id.low) }
 
     /// Attributes in key order (a stable export, and tests can compare bytes).
     static func attributes(_ w: inout ProtobufWriter, field: Int, _ attributes: SpanAttributes) {
