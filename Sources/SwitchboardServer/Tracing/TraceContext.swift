@@ -9,7 +9,13 @@ struct TraceID: Sendable, Hashable {
     var isValid: Bool { high != 0 || low != 0 }
 
     /// Lower-case hex, 32 characters.
-    var hex: String { Hex.string(high) + Hex.string(low) }
+    var hex: String {
+        String(unsafeUninitializedCapacity: 32) { out in
+            Hex.write(high, into: out, at: 0)
+            Hex.write(low, into: out, at: 16)
+            return 32
+        }
+    }
 }
 
 /// The identity of one span, carried in an `InstrumentationContext` so that children and the outgoing
@@ -26,7 +32,17 @@ struct SpanIdentity: Sendable, Hashable {
 
     /// `00-TRACEID-SPANID-FLAGS` (W3C Trace Context, version 00).
     var traceparent: String {
-        "00-" + traceID.hex + "-" + Hex.string(spanID) + "-" + (isSampled ? "01" : "00")
+        String(unsafeUninitializedCapacity: 55) { out in
+            for (i, c) in "00-".utf8.enumerated() { out[i] = c }
+            Hex.write(traceID.high, into: out, at: 3)
+            Hex.write(traceID.low, into: out, at: 19)
+            out[35] = UInt8(ascii: "-")
+            Hex.write(spanID, into: out, at: 36)
+            out[52] = UInt8(ascii: "-")
+            out[53] = UInt8(ascii: "0")
+            out[54] = isSampled ? UInt8(ascii: "1") : UInt8(ascii: "0")
+            return 55
+        }
     }
 
     /// Parses a version-00 `traceparent` (55 characters, lower-case hex, ids not all zero); nil for anything else.
@@ -72,9 +88,14 @@ enum Hex {
     /// 16 hex characters, zero-padded.
     static func string(_ value: UInt64) -> String {
         String(unsafeUninitializedCapacity: 16) { out in
-            for i in 0..<16 { out[i] = digits[Int((value >> UInt64(60 - 4 * i)) & 0xF)] }
+            write(value, into: out, at: 0)
             return 16
         }
+    }
+
+    /// Writes `value` as 16 hex characters at `offset`.
+    static func write(_ value: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        for i in 0..<16 { out[offset + i] = digits[Int((value >> UInt64(60 - 4 * i)) & 0xF)] }
     }
 
     /// The value of up to 16 lower-case hex characters; nil on any other character.
