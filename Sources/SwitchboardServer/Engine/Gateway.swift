@@ -115,7 +115,8 @@ final class Gateway: Sendable {
     /// The steps are not inlined into one another (`@inline(never)`): an async function's frame holds every local of
     /// what is inlined into it, the frames of a call chain are allocated together on the request's task, and the
     /// connection's task keeps its deepest chain's memory for as long as the connection lives (each open stream
-    /// held ~68 KB of task memory before, measured with `perf probe` on `swift_task_alloc`).
+    /// held ~68 KB of task memory before, measured with `perf probe` on `swift_task_alloc`). For the same reason the
+    /// steps are in two halves, each with a frame of its own: the first's is given back before the second's is taken.
     @inline(never)
     func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil,
@@ -126,6 +127,13 @@ final class Gateway: Sendable {
         var exchange = Exchange(endpoint: API.endpoint(request), model: call.model, stream: API.isStream(request), identity: identity,
                                 requestID: requestID)
         metrics?.started()
+        if let response = await admitted(&call, &exchange, reviewed: reviewed) { return response }
+        return await routed(call, &exchange)
+    }
+
+    /// Steps 1–3½: nil when the request goes on to be routed, else the answer it gets.
+    @inline(never)
+    private func admitted<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange, reviewed: ReviewTicket?) async -> Response? {
         // 1. identify
         if let error = identify(&call, into: &exchange) { return exchange.fail(error, api: API.self, recorder) }
         // 2. admit
@@ -144,6 +152,12 @@ final class Gateway: Sendable {
             if case .respond(let response) = await hold(&call, &exchange, reason: reason) { return response }
         }
         if let reviewed, let desk = reviews, case .respond(let response) = resume(reviewed, &call, &exchange, desk: desk) { return response }
+        return nil
+    }
+
+    /// Steps 4–8.
+    @inline(never)
+    private func routed<API: ClientAPI>(_ call: Call<API>, _ exchange: inout Exchange) async -> Response {
         // 4. plan
         guard var plan = plan(call) else { return exchange.fail(.unknownModel(call.model), api: API.self, recorder) }
         // 5. attempt (6. hedge inside)

@@ -83,26 +83,48 @@ final class KeyDirectory: Sendable {
     }
 
     /// Never inlined into `AuthMiddleware`, whose async frame lives as long as the request (and its task's memory as
-    /// long as the connection): the key and team records read here would stay in it.
+    /// long as the connection): the key and team records read here would stay in it. The common answers (a static
+    /// key, a cached one) are found without an async frame; only a fetch from storage takes one (`fetch`), which
+    /// holds the records.
     @inline(never)
     func resolve(_ presented: String) async throws -> KeyResolution {
-        if let identity = reloadedStaticKeys.withLock({ $0.map { $0[presented] } ?? staticKeys[presented] }) { return .identity(identity) }
-        // Switchboard's own form by its id; a supplied text by the id drawn from it (garbage never reaches storage).
-        guard let (id, secret) = SuppliedKey.lookup(presented) else { return .unknown }
-        let t = now()
-        var entry = cache.withLock { $0[id] }
-        if entry == nil || t - entry!.fetched > ttl {
-            let key = try await storage.key(id: id)
-            let team = try await key?.team.asyncFlatMap { try await storage.team(name: $0) }
-            entry = Entry(key: key, team: team, fetched: t)
-            cache.withLock { c in
-                if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }
-                c[id] = entry
-            }
+        switch lookup(presented) {
+        case .decided(let resolution): resolution
+        case .fetch(let id, let secret, let t): try await fetch(id: id, secret: secret, at: t)
         }
-        guard let key = entry?.key, KeyHash.matches(secret: secret, key) else { return .unknown }
+    }
+
+    private enum Lookup {
+        case decided(KeyResolution)
+        case fetch(id: String, secret: String, at: Double)
+    }
+
+    @inline(never)
+    private func lookup(_ presented: String) -> Lookup {
+        if let identity = reloadedStaticKeys.withLock({ $0.map { $0[presented] } ?? staticKeys[presented] }) { return .decided(.identity(identity)) }
+        // Switchboard's own form by its id; a supplied text by the id drawn from it (garbage never reaches storage).
+        guard let (id, secret) = SuppliedKey.lookup(presented) else { return .decided(.unknown) }
+        let t = now()
+        guard let entry = cache.withLock({ $0[id] }), t - entry.fetched <= ttl else { return .fetch(id: id, secret: secret, at: t) }
+        return .decided(Self.decide(entry, secret: secret, at: t))
+    }
+
+    @inline(never)
+    private func fetch(id: String, secret: String, at t: Double) async throws -> KeyResolution {
+        let key = try await storage.key(id: id)
+        let team = try await key?.team.asyncFlatMap { try await storage.team(name: $0) }
+        let entry = Entry(key: key, team: team, fetched: t)
+        cache.withLock { c in
+            if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }
+            c[id] = entry
+        }
+        return Self.decide(entry, secret: secret, at: t)
+    }
+
+    private static func decide(_ entry: Entry, secret: String, at t: Double) -> KeyResolution {
+        guard let key = entry.key, KeyHash.matches(secret: secret, key) else { return .unknown }
         if let why = key.refusal(at: t) { return .refused(why) }
-        return .identity(Identity(key: key, team: entry?.team))
+        return .identity(Identity(key: key, team: entry.team))
     }
 
     /// Whether `text` is the master key or a key of the configuration (a supplied key may not repeat one).
