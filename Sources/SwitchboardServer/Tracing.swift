@@ -102,7 +102,7 @@ public struct GatewayTracing: Sendable {
         let span = tracer.startSpan("\(operation) \(model)", context: parent, ofKind: .server)
         // A span sampled out records nothing: its attributes are not even built.
         guard span.isRecording else { return span }
-        span.updateAttributes { a in
+        span.editAttributes { a in
             a["gen_ai.operation.name"] = operation
             a["gen_ai.request.model"] = model
             a["switchboard.request_id"] = requestID
@@ -116,7 +116,7 @@ public struct GatewayTracing: Sendable {
     func attemptSpan(parent: any Span, provider: String, deployment: String, model: String, policy: String,
                      reason: String, attempt: Int, delayMs: Double) -> (any Span, [(name: String, value: String)]) {
         let span = tracer.startSpan("attempt \(provider)/\(deployment)", context: parent.context, ofKind: .client)
-        if span.isRecording { span.updateAttributes { a in
+        if span.isRecording { span.editAttributes { a in
             a["gen_ai.request.model"] = deployment
             a["switchboard.model"] = model
             a["switchboard.provider"] = provider
@@ -185,10 +185,15 @@ struct RedactingLogHandler: LogHandler {
 }
 
 extension Span {
+    /// `updateAttributes`, in place when the span is the gateway's own (no copy of the attributes per update).
+    func editAttributes(_ body: (inout SpanAttributes) -> Void) {
+        if let own = self as? RecordedSpan { own.modifyAttributes(body) } else { updateAttributes(body) }
+    }
+
     /// Ends an attempt span with its outcome.
     func endAttempt(status: Int?, error: String?, ttftMs: Double?) {
         guard isRecording else { return end() }
-        updateAttributes { a in
+        editAttributes { a in
             if let status { a["http.response.status_code"] = status }
             if let ttftMs { a["switchboard.ttft_ms"] = ttftMs }
             if let error { a["error.type"] = error }
@@ -200,7 +205,7 @@ extension Span {
     /// Ends a request span with what its record says.
     func endRequest(_ r: RequestRecord) {
         guard isRecording else { return end() }
-        updateAttributes { a in
+        editAttributes { a in
             a["http.response.status_code"] = r.status
             if let p = r.provider { a["switchboard.provider"] = p }
             if let d = r.upstreamModel {

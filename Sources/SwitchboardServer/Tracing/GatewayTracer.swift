@@ -130,6 +130,13 @@ final class RecordedSpan: Span, Sendable {
         set { if isRecording { state.withLock { if !$0.ended { $0.attributes = newValue } } } }
     }
 
+    /// Changes the attributes in place under the lock: what `updateAttributes` does, without copying them first.
+    /// `body` must not touch this span.
+    func modifyAttributes(_ body: (inout SpanAttributes) -> Void) {
+        guard isRecording else { return }
+        state.withLock { if !$0.ended { body(&$0.attributes) } }
+    }
+
     /// OpenTelemetry's rules: `ok` is final, `unset` changes nothing, a message only goes with `error`.
     func setStatus(_ status: SpanStatus) {
         guard isRecording else { return }
