@@ -75,7 +75,20 @@ struct EdgeMiddleware: RouterMiddleware {
         self.now = now
     }
 
+    /// The checks and the error handling are in functions of their own (`@inline(never)`): this frame stays
+    /// allocated for the whole request, on the deepest chain of its task's memory, and is kept small.
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let context = try checked(request, context)
+        do {
+            return try await next(request, context)
+        } catch {
+            throw failed(error, request, context)
+        }
+    }
+
+    /// The context with the forwarded address when it is trusted; throws the refusal of a request the edge turns away.
+    @inline(never)
+    func checked(_ request: Request, _ context: Context) throws -> Context {
         var context = context
         if waf.trustForwardedFor, let first = commaList(request.headers[.xForwardedFor]).first {
             context.forwardedAddress = first
@@ -94,17 +107,24 @@ struct EdgeMiddleware: RouterMiddleware {
             throw refuse(GatewayError(.authThrottled, "Too many failed authentications from this address; retry in \(Int(wait.rounded(.up))) s.",
                                       retryAfterSeconds: max(1, Int(wait.rounded(.up)))), address, request, context)
         }
-        do {
-            return try await next(request, context)
-        } catch let error as GatewayError where error.code == .invalidAPIKey || error.code == .missingAPIKey {
+        return context
+    }
+
+    /// What a failure of the rest of the chain becomes: a failed authentication counts against the address, a body
+    /// refusal is counted as the edge's.
+    @inline(never)
+    func failed(_ error: any Error, _ request: Request, _ context: Context) -> any Error {
+        guard let error = error as? GatewayError else { return error }
+        let address = context.clientAddress
+        if error.code == .invalidAPIKey || error.code == .missingAPIKey {
             if let address, let failures, failures.failed(address, now: now()) {
                 context.logger.warning("Address blocked after failed authentications", metadata: [
                     "client.address": "\(address)", "failures": "\(failures.limits.max)", "block_s": "\(failures.limits.blockSeconds)"])
             }
-            throw error
-        } catch let error as GatewayError where Self.bodyRefusals.contains(error.code) {
-            throw refuse(error, address, request, context)
+            return error
         }
+        if Self.bodyRefusals.contains(error.code) { return refuse(error, address, request, context) }
+        return error
     }
 
     /// The codes of `RequestLimits`' refusals.

@@ -13,40 +13,61 @@ struct FrontMiddleware: RouterMiddleware {
     /// `logging.access_log`: one info line per request.
     var accessLog = false
 
+    /// The work before and after `next` is in functions of its own (`@inline(never)`): this frame stays allocated for
+    /// the whole request, on the deepest chain of its task's memory, and is kept small.
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
+        let context = Self.identified(request, context)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = rendered(error, request, context)
+        }
+        finish(&response, request, context, started: started)
+        return response
+    }
+
+    /// The context with the request's id, which every line logged about the request carries.
+    @inline(never)
+    static func identified(_ request: Request, _ context: Context) -> Context {
         var context = context
-        context.requestID = Self.requestID(from: request)
-        // Every line logged about this request carries its id.
+        context.requestID = requestID(from: request)
         context.logger[metadataKey: "request.id"] = .string(context.requestID)
-        // Errors on the Anthropic routes come in Anthropic's shape, everywhere else in OpenAI's.
+        return context
+    }
+
+    /// Any error as a JSON error response: on the Anthropic routes in Anthropic's shape, everywhere else in OpenAI's.
+    @inline(never)
+    func rendered(_ error: any Error, _ request: Request, _ context: Context) -> Response {
         let anthropic = request.uri.path.hasPrefix("/v1/messages")
         func render(_ e: GatewayError, _ headers: HTTPFields = [:]) -> Response {
             e.response(body: anthropic ? e.anthropicBody : e.openAIBody, headers: headers)
         }
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch let error as GatewayError {
-            response = render(error)
-        } catch let error as HTTPError where error.status == .notFound {
+        switch error {
+        case let error as GatewayError:
+            return render(error)
+        case let error as HTTPError where error.status == .notFound:
             let path = request.uri.path
             if let methods = Self.methods(for: path, in: routes) {
                 var headers = HTTPFields()
                 headers[.allow] = methods.map(\.rawValue).joined(separator: ", ")
-                response = render(GatewayError.methodNotAllowed(method: request.method.rawValue, path: path), headers)
-            } else {
-                // `/chat/completions` for `/v1/chat/completions`: an SDK whose base URL lacks `/v1`.
-                let hint = routes["/v1" + path] != nil ? "/v1" + path : nil
-                response = render(GatewayError.notFound(path: path, didYouMean: hint))
+                return render(GatewayError.methodNotAllowed(method: request.method.rawValue, path: path), headers)
             }
-        } catch let error as HTTPError {
-            response = render(GatewayError(.forStatus(Int(error.status.code)),
-                                           error.body ?? error.status.reasonPhrase))
-        } catch {
+            // `/chat/completions` for `/v1/chat/completions`: an SDK whose base URL lacks `/v1`.
+            let hint = routes["/v1" + path] != nil ? "/v1" + path : nil
+            return render(GatewayError.notFound(path: path, didYouMean: hint))
+        case let error as HTTPError:
+            return render(GatewayError(.forStatus(Int(error.status.code)), error.body ?? error.status.reasonPhrase))
+        default:
             context.logger.error("Unhandled error", metadata: ["error.type": "\(type(of: error))", "request.id": "\(context.requestID)"])
-            response = render(GatewayError.internalError("unexpected \(type(of: error))"))
+            return render(GatewayError.internalError("unexpected \(type(of: error))"))
         }
+    }
+
+    /// `x-request-id` on the response, and the access log's line.
+    @inline(never)
+    func finish(_ response: inout Response, _ request: Request, _ context: Context, started: ContinuousClock.Instant) {
         response.headers[.requestID] = context.requestID
         if accessLog {
             // The status and the time to the response head (a stream goes on after this).
@@ -55,7 +76,6 @@ struct FrontMiddleware: RouterMiddleware {
                 "http.status": "\(response.status.code)", "duration_ms": "\(String(format: "%.3f", Exchange.ms(ContinuousClock.now - started)))",
             ])
         }
-        return response
     }
 
     /// The methods of the route `path` matches: exactly, or a pattern whose `*` segments match any one segment.

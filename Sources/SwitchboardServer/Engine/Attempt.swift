@@ -17,20 +17,15 @@ enum AttemptsOutcome: Sendable {
     case gaveUp(GatewayError, HTTPFields)
 }
 
+/// The last answer an output check rejected: still the client's answer if no later tier gives one.
+typealias RejectedAnswer = (result: AttemptResult, lease: AttemptLease, usage: Usage?)
+
 extension Gateway {
-    /// Runs the plan's attempts until one answers or the plan gives up.
+    /// Runs the plan's attempts until one answers or the plan gives up. What is not waiting is in functions of its
+    /// own (`@inline(never)`): this frame is on the request's deepest chain, and is kept small.
     func attempts<API: ClientAPI>(_ call: Call<API>, plan: inout RoutePlan, _ exchange: inout Exchange) async -> AttemptsOutcome {
         var failure: GatewayError?
-        // The last answer an output check rejected: still the client's answer if no later tier gives one.
-        var rejected: (result: AttemptResult, lease: AttemptLease, usage: Usage?)?
-        func fallBack(_ error: GatewayError, _ headers: HTTPFields, _ exchange: inout Exchange) -> AttemptsOutcome {
-            guard let (result, lease, usage) = rejected else { return .gaveUp(error, headers) }
-            // Its deployment (and price) again, then its cost no longer counted apart; it was counted as an attempt.
-            exchange.attempt(lease.model.deployments[lease.deployment], reason: lease.reason, model: lease.model.name)
-            exchange.record.attempts -= 1
-            exchange.undrop(usage)
-            return .answered(result, lease: lease)
-        }
+        var rejected: RejectedAnswer?
         while true {
             let lease: AttemptLease
             switch plan.next() {
@@ -39,7 +34,8 @@ extension Gateway {
                 if Task.isCancelled { return .gaveUp(.clientClosed, [:]) }
                 continue
             case .exhausted(let why):
-                return fallBack(exhaustedError(why, last: failure, model: call.model, plan: plan), exchange.headers(modelName: plan.current.name), &exchange)
+                return Self.fallBack(exhaustedError(why, last: failure, model: call.model, plan: plan), exchange.headers(modelName: plan.current.name),
+                                     rejected, &exchange)
             case .attempt(let l):
                 lease = l
             }
@@ -54,35 +50,63 @@ extension Gateway {
             } else {
                 (result, winner) = (await attempt(call, lease, plan: plan, trace: number), lease)
             }
-            let deployment = winner.model.deployments[winner.deployment]
-            exchange.attempt(deployment, reason: winner.reason, model: winner.model.name)
+            Self.note(winner, in: &exchange)
             if Task.isCancelled {
                 // The client went away (`cancellingOnDisconnect`): nobody waits for this answer, and an attempt cut
                 // short says nothing about the deployment's health.
                 winner.abandon()
                 return .gaveUp(.clientClosed, exchange.headers(modelName: winner.model.name))
             }
-            if case .complete(let body, let usage, let latency) = result, let check = call.outputCheck, plan.canEscalate,
-               let why = check.rejects(body) {
-                // A tier answered, but not well enough: its answer is dropped (and charged), the next tier tries.
-                winner.firstByte(ttftMs: latency)
-                winner.finished(latencyMs: latency, usage: usage)
-                exchange.dropped(usage)
-                rejected = (result, winner, usage)
-                plan.escalate(after: winner)
-                call.logger.debug("Answer rejected by the routing rule's output check", metadata: ["request.id": "\(call.requestID)", "why": "\(why)"])
-                continue
-            }
+            if Self.checkRejects(call, result, winner, plan: &plan, &exchange, rejected: &rejected) { continue }
             guard case .failed(let error, let kind) = result else { return .answered(result, lease: winner) }
             plan.failed(winner, kind)
             failure = error
-            call.logger.debug("Upstream attempt failed", metadata: ["request.id": "\(call.requestID)", "provider": "\(deployment.provider)",
-                                                                    "error": "\(error.code)"])
-            if case .failed = kind, error.code == .upstreamAuthFailed {
-                // request.id comes with the request's logger (FrontMiddleware).
-                call.logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(deployment.provider)"])
-            }
-            if !kind.isRetryable { return fallBack(error, exchange.headers(modelName: winner.model.name), &exchange) }
+            Self.logFailure(call, winner, error, kind)
+            if !kind.isRetryable { return Self.fallBack(error, exchange.headers(modelName: winner.model.name), rejected, &exchange) }
+        }
+    }
+
+    /// The attempt in the request's record.
+    @inline(never)
+    static func note(_ winner: AttemptLease, in exchange: inout Exchange) {
+        exchange.attempt(winner.model.deployments[winner.deployment], reason: winner.reason, model: winner.model.name)
+    }
+
+    /// Whether the routing rule's output check rejects a whole answer that a later tier may improve on: then the
+    /// answer is dropped (and charged), kept in `rejected`, and the plan escalates.
+    @inline(never)
+    static func checkRejects<API: ClientAPI>(_ call: Call<API>, _ result: AttemptResult, _ winner: AttemptLease, plan: inout RoutePlan,
+                                            _ exchange: inout Exchange, rejected: inout RejectedAnswer?) -> Bool {
+        guard case .complete(let body, let usage, let latency) = result, let check = call.outputCheck, plan.canEscalate,
+              let why = check.rejects(body) else { return false }
+        winner.firstByte(ttftMs: latency)
+        winner.finished(latencyMs: latency, usage: usage)
+        exchange.dropped(usage)
+        rejected = (result, winner, usage)
+        plan.escalate(after: winner)
+        call.logger.debug("Answer rejected by the routing rule's output check", metadata: ["request.id": "\(call.requestID)", "why": "\(why)"])
+        return true
+    }
+
+    /// Nothing more to try: the last answer an output check rejected if there is one, else the error.
+    @inline(never)
+    static func fallBack(_ error: GatewayError, _ headers: HTTPFields, _ rejected: RejectedAnswer?, _ exchange: inout Exchange) -> AttemptsOutcome {
+        guard let (result, lease, usage) = rejected else { return .gaveUp(error, headers) }
+        // Its deployment (and price) again, then its cost no longer counted apart; it was counted as an attempt.
+        exchange.attempt(lease.model.deployments[lease.deployment], reason: lease.reason, model: lease.model.name)
+        exchange.record.attempts -= 1
+        exchange.undrop(usage)
+        return .answered(result, lease: lease)
+    }
+
+    @inline(never)
+    static func logFailure<API: ClientAPI>(_ call: Call<API>, _ winner: AttemptLease, _ error: GatewayError, _ kind: RoutePlan.Failure) {
+        let provider = winner.model.deployments[winner.deployment].provider
+        call.logger.debug("Upstream attempt failed", metadata: ["request.id": "\(call.requestID)", "provider": "\(provider)",
+                                                                "error": "\(error.code)"])
+        if case .failed = kind, error.code == .upstreamAuthFailed {
+            // request.id comes with the request's logger (FrontMiddleware).
+            call.logger.warning("Upstream rejected the provider credentials", metadata: ["provider": "\(provider)"])
         }
     }
 }

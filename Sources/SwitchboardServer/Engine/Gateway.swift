@@ -131,13 +131,19 @@ final class Gateway: Sendable {
         return await routed(call, &exchange)
     }
 
-    /// Steps 1–3½: nil when the request goes on to be routed, else the answer it gets.
+    /// Steps 1–2 (then 3–3½): nil when the request goes on to be routed, else the answer it gets.
     @inline(never)
     private func admitted<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange, reviewed: ReviewTicket?) async -> Response? {
         // 1. identify
         if let error = identify(&call, into: &exchange) { return exchange.fail(error, api: API.self, recorder) }
         // 2. admit
         if let (error, headers) = await admit(call, &exchange) { return exchange.fail(error, api: API.self, recorder, headers: headers) }
+        return await staged(&call, &exchange, reviewed: reviewed)
+    }
+
+    /// Steps 3–3½.
+    @inline(never)
+    private func staged<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange, reviewed: ReviewTicket?) async -> Response? {
         // 3. request stages (for a request a reviewer let go, none holds it again)
         call.reviewed = reviewed != nil
         switch await stages.runRequest(&call, &exchange) {

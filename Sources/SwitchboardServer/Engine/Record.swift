@@ -65,6 +65,7 @@ struct Exchange: Sendable {
     }
 
     /// Ends the request: its admission is completed with the actual usage and cost, its record handed over.
+    @inline(never) // its copy of the record stays out of the async frames that call it
     func emit(_ recorder: any UsageRecorder) {
         var record = record
         if let bodyLimit, responseTotal > 0 {
@@ -107,6 +108,7 @@ struct Exchange: Sendable {
         record.ttftMs = Self.ms(ContinuousClock.now - started)
     }
 
+    @inline(never) // as `emit`
     mutating func finish(status: Int, usage: Usage?, errorCode: String? = nil) {
         record.status = status
         record.errorCode = errorCode
