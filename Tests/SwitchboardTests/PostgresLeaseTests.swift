@@ -17,7 +17,9 @@ import Testing
         var read: @Sendable () -> Double { { [self] in seconds.withLock { $0 } } }
     }
 
-    static func replicas(_ n: Int, clocks: [ManualClock?] = []) async throws -> ([PostgresAdmission], [PostgresStorage]) {
+    /// No heartbeats run here (`maintain`), so a replica's rows are as old as its last lease: `staleAfter` is far
+    /// longer than a test may take under load (a run of 55 s made the replicas stale at 30 s and over-admit).
+    static func replicas(_ n: Int, clocks: [ManualClock?] = [], staleAfter: Double = 300) async throws -> ([PostgresAdmission], [PostgresStorage]) {
         let url = try await TestPostgres.freshDatabase()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -27,7 +29,7 @@ import Testing
             try await s.migrate()
             stores.append(s)
             let clock = i < clocks.count ? clocks[i]?.read : nil
-            ledgers.append(PostgresAdmission(storage: s, logger: logger, staleAfter: PostgresAdmission.staleAfter,
+            ledgers.append(PostgresAdmission(storage: s, logger: logger, staleAfter: staleAfter,
                                              clock: clock ?? PostgresAdmission.monotonicSeconds()))
         }
         return (ledgers, stores)
@@ -192,8 +194,8 @@ import Testing
         let held = try await Self.run([a], checks, charge: charge, attempts: 300)
         #expect(held[0].count == 100)
         guard case .refused = try await b.admit(checks, charge: charge) else { Issue.record("admitted over the limit"); return }
-        // A's heartbeat stopped a minute ago (its rows, slots and reservations, are older than staleAfter).
-        try await stores[0].client.query("UPDATE inflight SET heartbeat = heartbeat - 60 WHERE replica = \(a.replica)")
+        // A's heartbeat stopped ten minutes ago (its rows, slots and reservations, are older than staleAfter).
+        try await stores[0].client.query("UPDATE inflight SET heartbeat = heartbeat - 600 WHERE replica = \(a.replica)")
         let after = try await Self.run([b], checks, charge: charge, attempts: 300)
         #expect(after[0].count == 100)
         try await Self.close(stores)
