@@ -2,7 +2,7 @@ import Logging
 import Testing
 @testable import SwitchboardServer
 
-/// swift-otel's diagnostics go through `RedactingLogHandler`: the metadata that shows configuration values is dropped,
+/// The span exporter's diagnostics go through `RedactingLogHandler`: the metadata that shows configuration values is dropped,
 /// the rest of the record reaches the base handler unchanged.
 @Suite struct RedactingLogHandlerTests {
     @Test func dropsConfigurationValuesAndKeepsTheRest() throws {
