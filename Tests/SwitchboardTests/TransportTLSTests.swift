@@ -106,7 +106,9 @@ import Testing
         }
     }
 
-    /// The head deadline, the connect limit (which includes the handshake) and the idle limit hold on TLS too.
+    /// The head deadline, the connect limit (which includes the handshake) and the idle limit hold on TLS too. The
+    /// bounds on the time taken leave room for a loaded machine (a run took 4 s once with both cores busy): without the
+    /// head deadline the answer would come at 2 s (no error), without the connect limit the request would last 5 s.
     @Test func timeouts() async throws {
         let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
@@ -114,7 +116,7 @@ import Testing
             let start = clock.now
             let error = await Self.failure(transport, Self.request("https://127.0.0.1:\(server.port)/slow", caFile: pki.ca, timeout: .milliseconds(300)))
             #expect(error == UpstreamError(.timeout))
-            #expect(clock.now - start < .milliseconds(1500))
+            #expect(clock.now - start < .milliseconds(4500))
         }
         // A server that accepts the TCP connection but never answers the handshake.
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key, tls: false) { server in
@@ -122,7 +124,7 @@ import Testing
             let start = clock.now
             let request = Self.request("https://127.0.0.1:\(server.port)/json", caFile: pki.ca, limits: AttemptLimits(connect: .milliseconds(300)))
             #expect(await Self.failure(transport, request) == UpstreamError(.connectFailed))
-            #expect(clock.now - start < .milliseconds(1500))
+            #expect(clock.now - start < .milliseconds(4500))
             #expect(server.accepted == 1)
         }
         await transport.shutdown()
