@@ -27,12 +27,7 @@ struct TraceHeaders: Sendable, CustomStringConvertible {
     }
 
     static func isValid(_ traceparent: String) -> Bool {
-        let b = Array(traceparent.utf8)
-        guard b.count == 55, b[0] == UInt8(ascii: "0"), b[1] == UInt8(ascii: "0"),
-              b[2] == UInt8(ascii: "-"), b[35] == UInt8(ascii: "-"), b[52] == UInt8(ascii: "-") else { return false }
-        func hex(_ r: Range<Int>) -> Bool { r.allSatisfy { (48...57).contains(b[$0]) || (97...102).contains(b[$0]) } }
-        func zero(_ r: Range<Int>) -> Bool { r.allSatisfy { b[$0] == UInt8(ascii: "0") } }
-        return hex(3..<35) && hex(36..<52) && hex(53..<55) && !zero(3..<35) && !zero(36..<52)
+        SpanIdentity(traceparent: traceparent, traceState: nil) != nil
     }
 
     /// As upstream headers, passed on unchanged (tracing off).

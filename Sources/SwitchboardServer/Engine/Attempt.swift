@@ -68,14 +68,14 @@ extension Gateway {
 
     /// The attempt in the request's record.
     @inline(never)
-    static func note(_ winner: AttemptLease, in exchange: inout Exchange) {
+    private static func note(_ winner: AttemptLease, in exchange: inout Exchange) {
         exchange.attempt(winner.model.deployments[winner.deployment], reason: winner.reason, model: winner.model.name)
     }
 
     /// Whether the routing rule's output check rejects a whole answer that a later tier may improve on: then the
     /// answer is dropped (and charged), kept in `rejected`, and the plan escalates.
     @inline(never)
-    static func checkRejects<API: ClientAPI>(_ call: Call<API>, _ result: AttemptResult, _ winner: AttemptLease, plan: inout RoutePlan,
+    private static func checkRejects<API: ClientAPI>(_ call: Call<API>, _ result: AttemptResult, _ winner: AttemptLease, plan: inout RoutePlan,
                                             _ exchange: inout Exchange, rejected: inout RejectedAnswer?) -> Bool {
         guard case .complete(let body, let usage, let latency) = result, let check = call.outputCheck, plan.canEscalate,
               let why = check.rejects(body) else { return false }
@@ -90,7 +90,7 @@ extension Gateway {
 
     /// Nothing more to try: the last answer an output check rejected if there is one, else the error.
     @inline(never)
-    static func fallBack(_ error: GatewayError, _ headers: HTTPFields, _ rejected: RejectedAnswer?, _ exchange: inout Exchange) -> AttemptsOutcome {
+    private static func fallBack(_ error: GatewayError, _ headers: HTTPFields, _ rejected: RejectedAnswer?, _ exchange: inout Exchange) -> AttemptsOutcome {
         guard let (result, lease, usage) = rejected else { return .gaveUp(error, headers) }
         // Its deployment (and price) again, then its cost no longer counted apart; it was counted as an attempt.
         exchange.attempt(lease.model.deployments[lease.deployment], reason: lease.reason, model: lease.model.name)
@@ -100,7 +100,7 @@ extension Gateway {
     }
 
     @inline(never)
-    static func logFailure<API: ClientAPI>(_ call: Call<API>, _ winner: AttemptLease, _ error: GatewayError, _ kind: RoutePlan.Failure) {
+    private static func logFailure<API: ClientAPI>(_ call: Call<API>, _ winner: AttemptLease, _ error: GatewayError, _ kind: RoutePlan.Failure) {
         let provider = winner.model.deployments[winner.deployment].provider
         call.logger.debug("Upstream attempt failed", metadata: ["request.id": "\(call.requestID)", "provider": "\(provider)",
                                                                 "error": "\(error.code)"])

@@ -1,4 +1,5 @@
 import Tracing
+import SwitchboardCore
 
 /// OTLP/HTTP JSON: the same `ExportTraceServiceRequest` in the OTLP JSON mapping — lower camel case field names,
 /// trace and span ids as hex, enums as numbers, 64-bit integers (times, int attributes) as strings.
@@ -142,29 +143,11 @@ struct JSONWriter {
 
     mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
-    mutating func string(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
-            switch c {
-            case UInt8(ascii: "\""): raw(#"\""#)
-            case UInt8(ascii: "\\"): raw(#"\\"#)
-            case UInt8(ascii: "\n"): raw(#"\n"#)
-            case UInt8(ascii: "\r"): raw(#"\r"#)
-            case UInt8(ascii: "\t"): raw(#"\t"#)
-            case 0..<0x20:
-                raw(#"\u00"#)
-                bytes.append(Self.hexDigit(c >> 4))
-                bytes.append(Self.hexDigit(c & 0xF))
-            default: bytes.append(c)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
+    /// A JSON string, quoted and escaped as the gateway's other hand-written JSON is (`JSONString`).
+    mutating func string(_ s: String) { raw(JSONString.quote(s)) }
 
     /// A finite double as a JSON number; NaN and the infinities as the strings proto3's JSON mapping uses.
     mutating func double(_ d: Double) {
         if d.isNaN { raw(#""NaN""#) } else if d.isInfinite { raw(d > 0 ? #""Infinity""# : #""-Infinity""#) } else { raw("\(d)") }
     }
-
-    private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10 }
 }
