@@ -51,7 +51,7 @@ start)
         exit 1
     }
     as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500" \
         start >&2 || { cat "$dir/server.log" >&2; exit 1; }
     psql=psql
     [[ -x $bin/psql ]] && psql=$bin/psql

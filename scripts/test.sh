@@ -278,20 +278,22 @@ else
     rc=0
     # Swift Testing only (there are no XCTest tests: its runner would only print "Executed 0 tests").
     # The output is kept too: a failure's lines are repeated in the summary, which is what a CI tail shows.
-    run_swift_tests "$LOGS/swift-test.log" "$@" || rc=$?
-    if ((rc == 124)); then
-        printf '\nSTALLED swift test: no output for %s s; stacks in %s. Running the tests once more.\n' \
-            "${SWIFT_TEST_STALL:-150}" "$LOGS/swift-test.log.stacks"
-        mv "$LOGS/swift-test.log" "$LOGS/swift-test.stalled.log"
+    # Up to three runs when a run stalls (each is kept with its stacks).
+    for attempt in 1 2 3; do
         rc=0
         run_swift_tests "$LOGS/swift-test.log" "$@" || rc=$?
-    fi
+        ((rc == 124)) || break
+        printf '\nSTALLED swift test (run %d): no output for %s s; stacks in %s.\n' \
+            "$attempt" "${SWIFT_TEST_STALL:-150}" "$LOGS/swift-test.stalled-$attempt.log.stacks"
+        mv "$LOGS/swift-test.log" "$LOGS/swift-test.stalled-$attempt.log"
+        mv "$LOGS/swift-test.log.stacks" "$LOGS/swift-test.stalled-$attempt.log.stacks" 2>/dev/null || true
+    done
     if ((rc == 0)); then
         pass "swift test"
     else
-        fail "swift test" "exit status $rc$( ((rc == 124)) && printf ' (stalled twice)')"
+        fail "swift test" "exit status $rc$( ((rc == 124)) && printf ' (stalled three times)')"
         # Swift Testing marks a failing test and each recorded issue with ✘.
-        SWIFT_FAILURES="$(grep -E '✘|recorded an issue|Fatal error|Crash' "$LOGS/swift-test.log" | head -n 40 || true)"
+        SWIFT_FAILURES="$(grep -E '^✘|Fatal error' "$LOGS/swift-test.log" | head -n 40 || true)"
     fi
 fi
 
