@@ -46,7 +46,7 @@ enum ConfigDiff {
     /// Taken from the file: providers, models, routing (but its client timeouts), router (but `pricing`), guardrails,
     /// `auth.master_key` and `auth.keys`, `server.max_in_flight`/`queue_depth`/`queue_timeout_s`. Everything else
     /// waits for a restart: the listener (`server.listen`, `tls`, `max_connections`, `max_body_bytes`,
-    /// `request_timeout_s`, `event_loop_threads`, `tasks_on_event_loops`, `shutdown_grace_s`), `storage`, `tracing`, `metrics`, `logging`,
+    /// `request_timeout_s`, `event_loop_threads`, `shutdown_grace_s`), `storage`, `tracing`, `metrics`, `logging`,
     /// `waf`, `review`, `audit`, `responses` and `batches` (their services start once), the other `auth` settings, `routing.connect_timeout_s`/`timeout_s` (the shared
     /// upstream clients) and `router.pricing` (its refresh loop).
     static func applicable(_ next: GatewayConfig, running: GatewayConfig) -> (config: GatewayConfig, needsRestart: [String]) {
@@ -66,7 +66,6 @@ enum ConfigDiff {
         keep("server.max_connections", \.server.maxConnections)
         keep("server.request_timeout_s", \.server.requestTimeoutSeconds)
         keep("server.event_loop_threads", \.server.eventLoopThreads)
-        keep("server.tasks_on_event_loops", \.server.tasksOnEventLoops)
         keep("server.shutdown_grace_s", \.server.shutdownGraceSeconds)
         keep("storage", \.storage)
         keep("tracing", \.tracing)

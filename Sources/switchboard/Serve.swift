@@ -37,16 +37,7 @@ struct Serve: AsyncParsableCommand {
         // Before anything touches the event loop group: the configured count, else one per CPU this process may use
         // (NIO's own default counts the machine's cores even under `taskset`).
         NIOSingletons.groupLoopCountSuggestion = cfg.server.eventLoopThreads > 0 ? cfg.server.eventLoopThreads : defaultEventLoopThreads()
-        // Swift concurrency's jobs run on those event loops: a task resumes on the loop that woke it, so a request's
-        // tasks, its client connection and its upstream connection share one thread, with no hop to a second pool of
-        // threads and back at every await.
-        let onEventLoops = cfg.server.tasksOnEventLoops && NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let logger = makeLogger("switchboard", level: logLevel, format: cfg.logging.format)
-        if onEventLoops {
-            logger.info("Tasks run on the event loops", metadata: ["threads": "\(NIOSingletons.groupLoopCountSuggestion)"])
-        } else if cfg.server.tasksOnEventLoops {
-            logger.notice("Tasks run on Swift's own thread pool: the event loops could not take it over")
-        }
         let demo = config == nil
         let final = cfg
         let started = StartFlag()

@@ -22,7 +22,7 @@ import Testing
 
     @Test func fullConfigWithSecretsAndDefaults() throws {
         let yaml = """
-        server: { listen: "0.0.0.0:9000", max_body_bytes: 1024, shutdown_grace_s: 2.5, tasks_on_event_loops: false }
+        server: { listen: "0.0.0.0:9000", max_body_bytes: 1024, shutdown_grace_s: 2.5 }
         storage: "memory"
         auth: { master_key: "env:MASTER", keys: [ { name: app, key: "env:APP_KEY", models: ["gpt-*"] } ] }
         providers:
@@ -42,8 +42,6 @@ import Testing
         """
         let c = try ConfigLoader.load(yaml: yaml, environment: ["MASTER": "m-0123456", "APP_KEY": "k", "OPENAI_API_KEY": "sk-x", "HDR": "h"])
         #expect(c.server.port == 9000 && c.server.maxBodyBytes == 1024 && c.server.shutdownGraceSeconds == 2.5)
-        let demo = try ConfigLoader.load(yaml: DemoConfig.yaml, environment: [:])
-        #expect(!c.server.tasksOnEventLoops && demo.server.tasksOnEventLoops)
         #expect(c.auth.masterKey == "m-0123456" && c.auth.keys[0].key == "k" && c.auth.keys[0].models == ["gpt-*"])
         guard case .openai(let o) = c.providers[0].kind else { Issue.record("kind"); return }
         #expect(o.baseURL == "https://api.openai.com/v1" && o.apiKey == "sk-x")
@@ -59,7 +57,7 @@ import Testing
     @Test func everyProblemIsReportedWithItsPath() {
         let yaml = """
         provders: []
-        server: { listen: "nowhere", max_body_bytes: "big", tasks_on_event_loops: sometimes }
+        server: { listen: "nowhere", max_body_bytes: "big" }
         auth: { master_key: "env:DOES_NOT_EXIST_XYZ" }
         providers:
           - { name: openai, kind: openai, api_key: "env:MISSING_KEY", base_urll: "x" }
@@ -81,7 +79,6 @@ import Testing
             #"provders: unknown key "provders"; did you mean "providers"?"#,
             #"server.listen: expected "HOST:PORT" (port 0–65535), found "nowhere""#,
             #"server.max_body_bytes: expected an integer, found "big""#,
-            "server.tasks_on_event_loops: expected true or false, found",
             "auth.master_key: environment variable DOES_NOT_EXIST_XYZ is not set",
             #"providers[0].base_urll: unknown key "base_urll"; did you mean "base_url"?"#,
             "providers[0].api_key: environment variable MISSING_KEY is not set",

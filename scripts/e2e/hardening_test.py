@@ -366,29 +366,6 @@ def test_the_accept_loop_stays_idle_when_descriptors_run_short() -> None:
     wait_until(healthz, 5, "healthz to answer 200 once the connections closed", alive=lambda: p.poll() is None)
 
 
-@runner.test
-def test_tasks_run_on_the_event_loops_unless_turned_off() -> None:
-    with open(os.path.join(args.work, "gateway.err.log")) as f:
-        check(re.search(r"Tasks run on the event loops.*threads=\d+|threads=\d+.*Tasks run on the event loops", f.read()),
-              "the start-up log does not say that tasks run on the event loops (server.tasks_on_event_loops defaults to true)")
-    port = free_port()
-    config = os.path.join(args.work, "pool.yaml")
-    with open(config, "w") as f:
-        f.write(f'server: {{ listen: "127.0.0.1:{port}", tasks_on_event_loops: false }}\nauth: {{ keys: [ {{ name: u, key: "sk-user" }} ] }}\n'
-                f'storage: memory\nproviders: [ {{ name: sim, kind: mock }} ]\nmodels: [ {{ name: demo, deployments: [ {{ provider: sim, model: s }} ] }} ]\n')
-    p = start("pool-gateway", config)
-    procs.append(p)
-    wait_http_ok(f"http://127.0.0.1:{port}/healthz", timeout=30, alive=lambda: p.poll() is None)
-    for stream in (False, True):
-        r = request("POST", f"http://127.0.0.1:{port}/v1/chat/completions", headers=bearer("sk-user"),
-                    json_body={"model": "demo", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
-        check_eq(r.status, 200, f"a {'streamed' if stream else 'plain'} request with tasks on Swift's own pool")
-        if stream:
-            check(b"data: [DONE]" in r.body, "the stream did not end with [DONE]")
-    with open(os.path.join(args.work, "pool-gateway.err.log")) as f:
-        check("Tasks run on" not in f.read(), "tasks_on_event_loops: false still logged where tasks run")
-
-
 try:
     code = runner.run()
 finally:

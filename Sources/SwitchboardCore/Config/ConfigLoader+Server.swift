@@ -6,8 +6,7 @@ extension Walker {
     mutating func serverConfig(_ node: Node) -> ServerConfig {
         var server = ServerConfig()
         guard let m = mapping(node, "server", allowed: ["listen", "max_body_bytes", "event_loop_threads", "shutdown_grace_s", "max_in_flight",
-                                                        "queue_depth", "queue_timeout_s", "tls", "max_connections", "request_timeout_s",
-                                                        "tasks_on_event_loops"]) else {
+                                                        "queue_depth", "queue_timeout_s", "tls", "max_connections", "request_timeout_s"]) else {
             return server
         }
         if let v = int(m, "max_in_flight", "server", range: 0...1_000_000) { server.maxInFlight = v }
@@ -32,7 +31,6 @@ extension Walker {
         }
         if let v = int(m, "max_body_bytes", "server", range: 1...(1 << 30)) { server.maxBodyBytes = v }
         if let v = int(m, "event_loop_threads", "server", range: 0...256) { server.eventLoopThreads = v }
-        if let v = bool(m, "tasks_on_event_loops", "server") { server.tasksOnEventLoops = v }
         if let v = number(m, "shutdown_grace_s", "server", range: 0...3600) { server.shutdownGraceSeconds = v }
         if let v = int(m, "max_connections", "server", range: 1...1_000_000) { server.maxConnections = v }
         if let v = number(m, "request_timeout_s", "server", range: 0.001...3600) { server.requestTimeoutSeconds = v }

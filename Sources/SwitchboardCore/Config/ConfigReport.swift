@@ -67,7 +67,6 @@ public enum ConfigReport {
         let host = s.host.contains(":") ? "[\(s.host)]" : s.host
         return .object([
             "listen": .string("\(host):\(s.port)"), "max_body_bytes": .int(s.maxBodyBytes), "event_loop_threads": .int(s.eventLoopThreads),
-            "tasks_on_event_loops": .bool(s.tasksOnEventLoops),
             "shutdown_grace_s": .double(s.shutdownGraceSeconds), "max_in_flight": .int(s.maxInFlight), "queue_depth": .int(s.queueDepth),
             "queue_timeout_s": .double(s.queueTimeoutSeconds), "max_connections": .int(s.maxConnections),
             "request_timeout_s": .double(s.requestTimeoutSeconds),

@@ -50,9 +50,6 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxBodyBytes: Int = 8 << 20
     /// `server.event_loop_threads`; 0 (default) means one per CPU core.
     public var eventLoopThreads: Int = 0
-    /// `server.tasks_on_event_loops`; default true. Swift concurrency's jobs run on the event loop threads (a request's
-    /// tasks on its connection's loop), not on a pool of their own; false keeps the runtime's default pool.
-    public var tasksOnEventLoops: Bool = true
     /// `server.shutdown_grace_s`; default 30. How long in-flight requests may run on after SIGTERM/SIGINT.
     public var shutdownGraceSeconds: Double = 30
     /// `server.max_in_flight`: model requests served at once; beyond it they queue by priority class. 0 (default):

@@ -24,7 +24,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
     let idleTimeout: TimeAmount
     let maxResponseBytes: Int
     let maxIdlePerHost: Int
-    let idle = Mutex<[String: [any Channel]]>([:])
+    private let idle = Mutex<[String: [any Channel]]>([:])
     private let tlsContexts = TLSContexts()
 
     public init(connectTimeout: Duration, idleTimeout: Duration, maxResponseBytes: Int = 64 << 20, maxIdlePerHost: Int = 256,
@@ -76,9 +76,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
     // MARK: Connections
 
     private func connection(to target: UpstreamTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (any Channel, reused: Bool) {
-        // Prefer a connection on the caller's own event loop: with tasks on the event loops (`serve`), the whole
-        // exchange then stays on one thread.
-        while let channel = idle.withLock({ $0[target.key]?.removeLast(preferringWithin: 16) { $0.eventLoop.inEventLoop } }) {
+        while let channel = idle.withLock({ $0[target.key]?.popLast() }) {
             if channel.isActive { return (channel, true) }
         }
         let tls: NIOSSLContext?
@@ -163,17 +161,3 @@ public final class NIOHTTPTransport: UpstreamTransport {
     }
 }
 
-
-extension Array {
-    /// Removes and returns the last element that `preferred` accepts among the last `window` ones, else the last one
-    /// (nil when empty).
-    mutating func removeLast(preferringWithin window: Int, _ preferred: (Element) -> Bool) -> Element? {
-        guard !isEmpty else { return nil }
-        var i = endIndex - 1
-        while i >= Swift.max(startIndex, endIndex - window) {
-            if preferred(self[i]) { return remove(at: i) }
-            i -= 1
-        }
-        return removeLast()
-    }
-}
