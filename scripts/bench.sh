@@ -24,9 +24,9 @@
 #   NO_TLS=1             skip the https:// upstream run (the instant upstream also served over TLS, with a CA and
 #                        certificate made here with openssl; Switchboard verifies it through the provider's ca_file)
 #   NO_TRACING_RUN=1     skip the tracing-on run (a second Switchboard with tracing at sample_ratio 1, CPU per request
-#                        compared with the tracing-off figure); skipped anyway when TRACING is set
+#                        compared with tracing off measured right before and after it); skipped anyway when TRACING is set
 #   NO_GOVERNED=1        skip the governed-key runs (a managed key with limits and a budget, on SQLite and on a
-#                        throwaway PostgreSQL started with scripts/pg.sh)
+#                        throwaway PostgreSQL started with scripts/pg.sh, against the static key right before and after)
 #   BENCH_OUT=path       JSON results (default .bench-results.json in the repo root)
 #   KEEP_TMP=1           keep the temporary directory (configs, logs, raw tool output)
 #   STARTUP_TIMEOUT=30 BUILD_TIMEOUT=3600   seconds
@@ -570,9 +570,13 @@ stop_pid() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true;
 
 # ---------------------------------------------------------------------------------------------
 # 5d'. Tracing on: a second Switchboard exporting a span tree for every request (sample_ratio 1) to the instant
-#      upstream's OTLP endpoint (accepts and discards); CPU per request compared with the tracing-off run above.
+#      upstream's OTLP endpoint (accepts and discards); CPU per request compared with tracing off measured right
+#      before and right after it (the mean of the two: the VM's speed drifts within minutes).
 # ---------------------------------------------------------------------------------------------
 if ((HAVE_SW)) && [[ -z $TRACING && $NO_TRACING_RUN != 1 ]]; then
+    log "wrk switchboard, tracing off (reference before): warm-up ${WARMUP}s, then ${DURATION}s"
+    wrk_measured "sw-trace-ref1" "${CHAT_URL[sw]}" "$SW_PID"
+    TRACE_REF1=$CPU_US
     stop_pid "$SW_PID"   # one Switchboard at a time on the server CPU
     read -r TR_PORT <<<"$(free_ports 1)"
     TR_CONFIG=$TMP/switchboard-tracing.yaml
@@ -587,8 +591,15 @@ if ((HAVE_SW)) && [[ -z $TRACING && $NO_TRACING_RUN != 1 ]]; then
     rec "trace_rps.sw" "${WRK[rps]}"
     rec "trace_errors.sw" "$WRK_ERRS"
     rec "trace_cpu_us.sw" "$CPU_US"
-    log "  tracing on: ${WRK[rps]} req/s, errors $WRK_ERRS"
+    TRACE_ON=$CPU_US
     stop_pid "$TR_PID"
+    start_server "switchboard (tracing off again)" "http://127.0.0.1:$SW_PORT/readyz" "$TMP/switchboard-ref.log" \
+        "$SWITCHBOARD_BIN" serve --config "$SW_CONFIG" --listen "127.0.0.1:$SW_PORT"
+    SW_PID=$STARTED_PID
+    log "wrk switchboard, tracing off (reference after): warm-up ${WARMUP}s, then ${DURATION}s"
+    wrk_measured "sw-trace-ref2" "${CHAT_URL[sw]}" "$SW_PID"
+    rec "trace_ref_cpu_us.sw" "$(awk -v a="$TRACE_REF1" -v b="$CPU_US" 'BEGIN { printf "%.2f", (a + b) / 2 }')"
+    log "  tracing on: ${WRK[rps]} req/s, errors $WRK_ERRS; CPU per request $TRACE_ON us on, $TRACE_REF1 / $CPU_US us off before / after"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -620,7 +631,7 @@ if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
         # request log to this storage; only admission and charging differ).
         log "wrk switchboard, static key on $storage: warm-up ${WARMUP}s, then ${DURATION}s"
         wrk_measured "gov-static-$storage" "$GOV_URL" "$GOV_PID"
-        rec "gov_static_rps.$storage" "${WRK[rps]}"
+        STATIC1=${WRK[rps]}
         rec "gov_static_cpu_us.$storage" "$CPU_US"
         export WRK_KEY
         log "wrk switchboard, governed key on $storage: warm-up ${WARMUP}s, then ${DURATION}s"
@@ -629,11 +640,17 @@ if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
         rec "gov_p99_ms.$storage" "$(ms "${WRK[p99_us]}")"
         rec "gov_errors.$storage" "$WRK_ERRS"
         rec "gov_cpu_us.$storage" "$CPU_US"
+        GOV_RPS=${WRK[rps]} GOV_P99=${WRK[p99_us]} GOV_ERRS=$WRK_ERRS
         unset WRK_KEY
+        # The static key once more after it: the reference is the mean of the runs before and after.
+        log "wrk switchboard, static key on $storage again: warm-up ${WARMUP}s, then ${DURATION}s"
+        wrk_measured "gov-static2-$storage" "$GOV_URL" "$GOV_PID"
+        rec "gov_static_rps.$storage" "$(awk -v a="$STATIC1" -v b="${WRK[rps]}" 'BEGIN { printf "%.2f", (a + b) / 2 }')"
+        log "  static key $STATIC1 / ${WRK[rps]} req/s before / after"
         sleep 1.5   # let the last batches of spend reach storage
         spent=$("$SWITCHBOARD_BIN" keys show bench-governed --config "$GOV_CONFIG" | python3 -c 'import json, sys; d = json.load(sys.stdin)["spend"]; print(d["month_usd"])')
         rec "gov_spend_usd.$storage" "$spent"
-        log "  $storage: ${WRK[rps]} req/s, p99 ${WRK[p99_us]} us, errors $WRK_ERRS, spend recorded $spent USD"
+        log "  $storage: $GOV_RPS req/s governed, p99 $GOV_P99 us, errors $GOV_ERRS, spend recorded $spent USD"
         stop_pid "$GOV_PID"
         if [[ $storage == postgres ]]; then "$REPO_ROOT/scripts/pg.sh" stop "$GOV_PG_DIR"; GOV_PG_DIR=""; fi
     done
