@@ -22,7 +22,8 @@
 #                        instant upstream's /v1/traces, which accepts and discards them: what tracing costs
 #   NO_SWITCHBOARD=1     benchmark only direct and nginx proxy (no build, switchboard column empty)
 #   NO_TLS=1             skip the https:// upstream run (the instant upstream also served over TLS, with a CA and
-#                        certificate made here with openssl; Switchboard verifies it through the provider's ca_file)
+#                        certificate made here with openssl; Switchboard verifies it through the provider's ca_file;
+#                        compared with the http:// runs right before and after it)
 #   NO_TRACING_RUN=1     skip the tracing-on run (a second Switchboard with tracing at sample_ratio 1, CPU per request
 #                        compared with tracing off measured right before and after it); skipped anyway when TRACING is set
 #   NO_GOVERNED=1        skip the governed-key runs (a managed key with limits and a budget, on SQLite and on a
@@ -469,6 +470,7 @@ for t in "${TARGETS[@]}"; do
     mapfile -t cpids < <(target_pids "$t")
     wrk_measured "$t" "${CHAT_URL[$t]}" "${cpids[@]}"
     rec "rps.$t" "${WRK[rps]}"
+    [[ $t == sw ]] && SW_RPS=${WRK[rps]}
     rec "wrk_p50_ms.$t" "$(ms "${WRK[p50_us]}")"
     rec "wrk_p99_ms.$t" "$(ms "${WRK[p99_us]}")"
     rec "wrk_requests.$t" "${WRK[requests]}"
@@ -497,6 +499,12 @@ if ((HAVE_SW)) && [[ $NO_TLS != 1 ]]; then
     rec "tls_errors.sw" "$WRK_ERRS"
     rec "tls_cpu_us.sw" "$CPU_US"
     log "  https:// upstream: ${WRK[rps]} req/s, p99 ${WRK[p99_us]} us, errors $WRK_ERRS"
+    TLS_RPS=${WRK[rps]}
+    # http:// once more after it: the reference is the mean of the http:// runs before and after.
+    log "wrk switchboard, http:// upstream again: warm-up ${WARMUP}s, then ${DURATION}s"
+    wrk_measured "sw-plain2" "${CHAT_URL[sw]}" "$SW_PID"
+    rec "tls_ref_rps.sw" "$(awk -v a="$SW_RPS" -v b="${WRK[rps]}" 'BEGIN { printf "%.2f", (a + b) / 2 }')"
+    log "  http:// $SW_RPS / ${WRK[rps]} req/s before / after, https:// $TLS_RPS req/s"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -223,9 +223,10 @@ def main():
     # Every target of DESIGN.md section 6 in one list (the README's table).
     def ratio_of(a, b):
         return div(num(raw, a), num(raw, b))
-    # Tracing against tracing off measured around it (older result files: the main run).
+    # https:// and tracing against their references measured around them (older result files: the main run).
     trace_ref = "trace_ref_cpu_us.sw" if "trace_ref_cpu_us.sw" in raw else "cpu_us.sw"
-    cpu_sw, tls_ratio, trace_ratio = num(raw, "cpu_us.sw"), ratio_of("tls_rps.sw", "rps.sw"), ratio_of("trace_cpu_us.sw", trace_ref)
+    tls_ref = "tls_ref_rps.sw" if "tls_ref_rps.sw" in raw else "rps.sw"
+    cpu_sw, tls_ratio, trace_ratio = num(raw, "cpu_us.sw"), ratio_of("tls_rps.sw", tls_ref), ratio_of("trace_cpu_us.sw", trace_ref)
     summary = [
         ("throughput, static key, http:// upstream (x nginx)", results["throughput_rps"]["ratio_sw_over_nginx"], ">= 0.5", lambda v: v >= 0.5),
         ("CPU per request (us)", cpu_sw, "<= 50", lambda v: v <= 50),
