@@ -599,7 +599,7 @@ if ((HAVE_SW)) && [[ -z $TRACING && $NO_TRACING_RUN != 1 ]]; then
     rec "trace_rps.sw" "${WRK[rps]}"
     rec "trace_errors.sw" "$WRK_ERRS"
     rec "trace_cpu_us.sw" "$CPU_US"
-    TRACE_ON=$CPU_US
+    TRACE_ON=$CPU_US TRACE_RPS=${WRK[rps]} TRACE_ERRS=$WRK_ERRS
     stop_pid "$TR_PID"
     start_server "switchboard (tracing off again)" "http://127.0.0.1:$SW_PORT/readyz" "$TMP/switchboard-ref.log" \
         "$SWITCHBOARD_BIN" serve --config "$SW_CONFIG" --listen "127.0.0.1:$SW_PORT"
@@ -607,7 +607,7 @@ if ((HAVE_SW)) && [[ -z $TRACING && $NO_TRACING_RUN != 1 ]]; then
     log "wrk switchboard, tracing off (reference after): warm-up ${WARMUP}s, then ${DURATION}s"
     wrk_measured "sw-trace-ref2" "${CHAT_URL[sw]}" "$SW_PID"
     rec "trace_ref_cpu_us.sw" "$(awk -v a="$TRACE_REF1" -v b="$CPU_US" 'BEGIN { printf "%.2f", (a + b) / 2 }')"
-    log "  tracing on: ${WRK[rps]} req/s, errors $WRK_ERRS; CPU per request $TRACE_ON us on, $TRACE_REF1 / $CPU_US us off before / after"
+    log "  tracing on: $TRACE_RPS req/s, errors $TRACE_ERRS; CPU per request $TRACE_ON us on, $TRACE_REF1 / $CPU_US us off before / after"
 fi
 
 # ---------------------------------------------------------------------------------------------
