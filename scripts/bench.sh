@@ -250,6 +250,7 @@ wrk_measured() {
 }
 
 ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; } # microseconds -> milliseconds
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (a + b) / 2 }'; } # of a reference measured before and after
 
 # run_hey LABEL URL -> sets HEY_P50_MS HEY_P99_MS HEY_RPS HEY_BAD
 run_hey() {
@@ -503,7 +504,7 @@ if ((HAVE_SW)) && [[ $NO_TLS != 1 ]]; then
     # http:// once more after it: the reference is the mean of the http:// runs before and after.
     log "wrk switchboard, http:// upstream again: warm-up ${WARMUP}s, then ${DURATION}s"
     wrk_measured "sw-plain2" "${CHAT_URL[sw]}" "$SW_PID"
-    rec "tls_ref_rps.sw" "$(awk -v a="$SW_RPS" -v b="${WRK[rps]}" 'BEGIN { printf "%.2f", (a + b) / 2 }')"
+    rec "tls_ref_rps.sw" "$(mean "$SW_RPS" "${WRK[rps]}")"
     log "  http:// $SW_RPS / ${WRK[rps]} req/s before / after, https:// $TLS_RPS req/s"
 fi
 
@@ -606,7 +607,7 @@ if ((HAVE_SW)) && [[ -z $TRACING && $NO_TRACING_RUN != 1 ]]; then
     SW_PID=$STARTED_PID
     log "wrk switchboard, tracing off (reference after): warm-up ${WARMUP}s, then ${DURATION}s"
     wrk_measured "sw-trace-ref2" "${CHAT_URL[sw]}" "$SW_PID"
-    rec "trace_ref_cpu_us.sw" "$(awk -v a="$TRACE_REF1" -v b="$CPU_US" 'BEGIN { printf "%.2f", (a + b) / 2 }')"
+    rec "trace_ref_cpu_us.sw" "$(mean "$TRACE_REF1" "$CPU_US")"
     log "  tracing on: $TRACE_RPS req/s, errors $TRACE_ERRS; CPU per request $TRACE_ON us on, $TRACE_REF1 / $CPU_US us off before / after"
 fi
 
@@ -653,7 +654,7 @@ if ((HAVE_SW)) && [[ ${NO_GOVERNED:-0} != 1 ]]; then
         # The static key once more after it: the reference is the mean of the runs before and after.
         log "wrk switchboard, static key on $storage again: warm-up ${WARMUP}s, then ${DURATION}s"
         wrk_measured "gov-static2-$storage" "$GOV_URL" "$GOV_PID"
-        rec "gov_static_rps.$storage" "$(awk -v a="$STATIC1" -v b="${WRK[rps]}" 'BEGIN { printf "%.2f", (a + b) / 2 }')"
+        rec "gov_static_rps.$storage" "$(mean "$STATIC1" "${WRK[rps]}")"
         log "  static key $STATIC1 / ${WRK[rps]} req/s before / after"
         sleep 1.5   # let the last batches of spend reach storage
         spent=$("$SWITCHBOARD_BIN" keys show bench-governed --config "$GOV_CONFIG" | python3 -c 'import json, sys; d = json.load(sys.stdin)["spend"]; print(d["month_usd"])')

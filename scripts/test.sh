@@ -283,10 +283,14 @@ else
         rc=0
         run_swift_tests "$LOGS/swift-test.log" "$@" || rc=$?
         ((rc == 124)) || break
-        printf '\nSTALLED swift test (run %d): no output for %s s; stacks in %s.\n' \
-            "$attempt" "${SWIFT_TEST_STALL:-150}" "$LOGS/swift-test.stalled-$attempt.log.stacks"
-        mv "$LOGS/swift-test.log" "$LOGS/swift-test.stalled-$attempt.log"
-        mv "$LOGS/swift-test.log.stacks" "$LOGS/swift-test.stalled-$attempt.log.stacks" 2>/dev/null || true
+        kept=$LOGS/swift-test.log
+        if ((attempt < 3)); then # the last stalled run's log stays where the summary reads it
+            kept=$LOGS/swift-test.stalled-$attempt.log
+            mv "$LOGS/swift-test.log" "$kept"
+            mv "$LOGS/swift-test.log.stacks" "$kept.stacks" 2>/dev/null || true
+        fi
+        printf '\nSTALLED swift test (run %d): no output for %s s; output in %s, stacks in %s.\n' \
+            "$attempt" "${SWIFT_TEST_STALL:-150}" "$kept" "$kept.stacks"
     done
     if ((rc == 0)); then
         pass "swift test"

@@ -93,7 +93,7 @@ extension Gateway {
     private static func fallBack(_ error: GatewayError, _ headers: HTTPFields, _ rejected: RejectedAnswer?, _ exchange: inout Exchange) -> AttemptsOutcome {
         guard let (result, lease, usage) = rejected else { return .gaveUp(error, headers) }
         // Its deployment (and price) again, then its cost no longer counted apart; it was counted as an attempt.
-        exchange.attempt(lease.model.deployments[lease.deployment], reason: lease.reason, model: lease.model.name)
+        note(lease, in: &exchange)
         exchange.record.attempts -= 1
         exchange.undrop(usage)
         return .answered(result, lease: lease)
