@@ -98,11 +98,11 @@ public struct GatewayTracing: Sendable {
         // A span sampled out records nothing: its attributes are not even built.
         guard span.isRecording else { return span }
         span.editAttributes { a in
-            a["gen_ai.operation.name"] = operation
-            a["gen_ai.request.model"] = model
-            a["switchboard.request_id"] = requestID
-            a["switchboard.key.name"] = identity.name
-            if let team = identity.team { a["switchboard.team"] = team }
+            a["gen_ai.operation.name"] = .string(operation)
+            a["gen_ai.request.model"] = .string(model)
+            a["switchboard.request_id"] = .string(requestID)
+            a["switchboard.key.name"] = .string(identity.name)
+            if let team = identity.team { a["switchboard.team"] = .string(team) }
         }
         return span
     }
@@ -112,14 +112,14 @@ public struct GatewayTracing: Sendable {
                      reason: String, attempt: Int, delayMs: Double) -> (any Span, [(name: String, value: String)]) {
         let span = tracer.startSpan("attempt \(provider)/\(deployment)", context: parent.context, ofKind: .client)
         if span.isRecording { span.editAttributes { a in
-            a["gen_ai.request.model"] = deployment
-            a["switchboard.model"] = model
-            a["switchboard.provider"] = provider
-            a["switchboard.deployment"] = deployment
-            a["switchboard.route.policy"] = policy
-            a["switchboard.route.reason"] = reason
-            a["switchboard.attempt"] = attempt
-            if delayMs > 0 { a["switchboard.route.backoff_ms"] = delayMs }
+            a["gen_ai.request.model"] = .string(deployment)
+            a["switchboard.model"] = .string(model)
+            a["switchboard.provider"] = .string(provider)
+            a["switchboard.deployment"] = .string(deployment)
+            a["switchboard.route.policy"] = .string(policy)
+            a["switchboard.route.reason"] = .string(reason)
+            a["switchboard.attempt"] = .int(Int64(attempt))
+            if delayMs > 0 { a["switchboard.route.backoff_ms"] = .double(delayMs) }
         } }
         var headers: [(name: String, value: String)] = []
         tracer.inject(span.context, into: &headers, using: HeaderListInjector())
@@ -181,17 +181,22 @@ struct RedactingLogHandler: LogHandler {
 
 extension Span {
     /// `updateAttributes`, in place when the span is the gateway's own (no copy of the attributes per update).
-    func editAttributes(_ body: (inout SpanAttributes) -> Void) {
-        if let own = self as? RecordedSpan { own.modifyAttributes(body) } else { updateAttributes(body) }
+    func editAttributes(_ body: (inout AttributeList) -> Void) {
+        if let own = self as? RecordedSpan { return own.modifyAttributes(body) }
+        updateAttributes { attributes in
+            var list = AttributeList(attributes)
+            body(&list)
+            attributes = list.spanAttributes
+        }
     }
 
     /// Ends an attempt span with its outcome.
     func endAttempt(status: Int?, error: String?, ttftMs: Double?) {
         guard isRecording else { return end() }
         editAttributes { a in
-            if let status { a["http.response.status_code"] = status }
-            if let ttftMs { a["switchboard.ttft_ms"] = ttftMs }
-            if let error { a["error.type"] = error }
+            if let status { a["http.response.status_code"] = .int(Int64(status)) }
+            if let ttftMs { a["switchboard.ttft_ms"] = .double(ttftMs) }
+            if let error { a["error.type"] = .string(error) }
         }
         if let error { setStatus(SpanStatus(code: .error, message: error)) }
         end()
@@ -201,25 +206,25 @@ extension Span {
     func endRequest(_ r: RequestRecord) {
         guard isRecording else { return end() }
         editAttributes { a in
-            a["http.response.status_code"] = r.status
-            if let p = r.provider { a["switchboard.provider"] = p }
+            a["http.response.status_code"] = .int(Int64(r.status))
+            if let p = r.provider { a["switchboard.provider"] = .string(p) }
             if let d = r.upstreamModel {
-                a["switchboard.deployment"] = d
-                a["gen_ai.response.model"] = d
+                a["switchboard.deployment"] = .string(d)
+                a["gen_ai.response.model"] = .string(d)
             }
-            if let m = r.servedModel { a["switchboard.served_model"] = m }
-            a["switchboard.attempts"] = r.attempts
-            if let reason = r.routeReason { a["switchboard.route.reason"] = reason }
-            if let rule = r.routeRule { a["switchboard.route.rule"] = rule }
-            if r.hedged { a["switchboard.hedged"] = true }
+            if let m = r.servedModel { a["switchboard.served_model"] = .string(m) }
+            a["switchboard.attempts"] = .int(Int64(r.attempts))
+            if let reason = r.routeReason { a["switchboard.route.reason"] = .string(reason) }
+            if let rule = r.routeRule { a["switchboard.route.rule"] = .string(rule) }
+            if r.hedged { a["switchboard.hedged"] = .bool(true) }
             if r.status < 400 || r.usage.totalTokens > 0 {
-                a["gen_ai.usage.input_tokens"] = r.usage.promptTokens
-                a["gen_ai.usage.output_tokens"] = r.usage.completionTokens
-                if r.usage.cachedTokens > 0 { a["gen_ai.usage.cache_read.input_tokens"] = r.usage.cachedTokens }
+                a["gen_ai.usage.input_tokens"] = .int(Int64(r.usage.promptTokens))
+                a["gen_ai.usage.output_tokens"] = .int(Int64(r.usage.completionTokens))
+                if r.usage.cachedTokens > 0 { a["gen_ai.usage.cache_read.input_tokens"] = .int(Int64(r.usage.cachedTokens)) }
             }
-            a["switchboard.cost_usd"] = r.costUSD
-            if let ttft = r.ttftMs { a["switchboard.ttft_ms"] = ttft }
-            if let code = r.errorCode { a["error.type"] = code }
+            a["switchboard.cost_usd"] = .double(r.costUSD)
+            if let ttft = r.ttftMs { a["switchboard.ttft_ms"] = .double(ttft) }
+            if let code = r.errorCode { a["error.type"] = .string(code) }
         }
         // Server spans: 5xx are the gateway's errors; 4xx are the client's and stay unset.
         if r.status >= 500 || r.status == 0 { setStatus(SpanStatus(code: .error, message: r.errorCode)) }

@@ -104,7 +104,7 @@ struct DictionaryInjector: Injector {
         attributes["switchboard.hedged"] = true
         return FinishedSpan(identity: SpanIdentity(traceID: traceID, spanID: 0xB7AD_6B71_6920_3331, flags: 1, traceState: "e2e=1", isRemote: false),
                             parentSpanID: 0x0102_0304_0506_0708, name: "chat demo", kind: .client, startNanos: 1_000, endNanos: 2_500,
-                            attributes: attributes, events: [SpanEvent(name: "exception", at: DefaultTracerClock.Timestamp(nanosecondsSinceEpoch: 2_000),
+                            attributes: AttributeList(attributes), events: [SpanEvent(name: "exception", at: DefaultTracerClock.Timestamp(nanosecondsSinceEpoch: 2_000),
                                                                        attributes: ["exception.type": "E"])],
                             links: [SpanIdentity(traceID: traceID, spanID: 9, flags: 1, traceState: nil, isRemote: true)],
                             linkAttributes: [["link.kind": "follows"]], status: SpanStatus(code: .error, message: "boom"))
@@ -278,6 +278,38 @@ struct DictionaryInjector: Injector {
         #expect(try #require(out["traceparent"]).hasSuffix("-00"))
         let child = tracer.startSpan("child", context: span.context, ofKind: .client)
         #expect(!child.isRecording && child.context.spanIdentity?.traceID == span.context.spanIdentity?.traceID)
+    }
+
+    /// A recording span's attributes: set by appending, finished in key order with the last value of a key set twice
+    /// (the exporters write them as they are), nil removes; `Span.attributes` sees the same.
+    @Test func attributesEndInKeyOrderWithTheLastValue() throws {
+        var list = AttributeList()
+        list["b.second"] = .int(1)
+        list["a.first"] = .string("x")
+        list["c.third"] = .bool(true)
+        list["b.second"] = .int(2)
+        list["gone"] = .double(1.5)
+        list["gone"] = nil
+        #expect(list["b.second"] == .int(2))
+        let ordered = list.ordered
+        #expect(ordered.items.map(\.key) == ["a.first", "b.second", "c.third"])
+        #expect(ordered.items.map(\.value) == [.string("x"), .int(2), .bool(true)])
+        #expect(AttributeList.precedes("a.b", "a.c") && AttributeList.precedes("a", "a.b") && !AttributeList.precedes("b", "a"))
+
+        let sink = SpanList()
+        let tracer = GatewayTracer(sampler: .parentBased(ratio: 1), sink: sink)
+        let span = tracer.startSpan("op", context: .topLevel, ofKind: .server)
+        span.editAttributes { a in
+            a["z.last"] = .string("first")
+            a["m.middle"] = .int(7)
+        }
+        span.attributes["a.set.through.protocol"] = true
+        span.editAttributes { $0["z.last"] = .string("second") }
+        #expect(span.attributes.get("z.last") == .string("second"))
+        span.end()
+        let finished = try #require(sink.all.first)
+        #expect(finished.attributes.items.map(\.key) == ["a.set.through.protocol", "m.middle", "z.last"])
+        #expect(finished.attributes["z.last"] == .string("second"))
     }
 
     /// Recording spans: `recordError` adds an exception event, `ok` is final, `end` exports once.

@@ -46,7 +46,7 @@ struct UpstreamTarget: Sendable {
         }
         guard !host.isEmpty, (1...65535).contains(port) else { return nil }
         self.caFile = tls ? caFile : nil
-        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let bracketed = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host   // (not Foundation's substring search: per request)
         key = "\(tls ? "https" : "http")://\(bracketed):\(port)" + (self.caFile.map { " ca=\($0)" } ?? "")
     }
 

@@ -9,7 +9,7 @@ struct FinishedSpan: Sendable {
     var kind: SpanKind
     var startNanos: UInt64
     var endNanos: UInt64
-    var attributes: SpanAttributes
+    var attributes: AttributeList
     var events: [SpanEvent]
     var links: [SpanIdentity]
     var linkAttributes: [SpanAttributes]
@@ -83,7 +83,7 @@ final class RecordedSpan: Span, Sendable {
 
     private struct State {
         var name: String
-        var attributes = SpanAttributes()
+        var attributes = AttributeList()
         var events: [SpanEvent] = []
         var links: [SpanIdentity] = []
         var linkAttributes: [SpanAttributes] = []
@@ -117,7 +117,7 @@ final class RecordedSpan: Span, Sendable {
         self.start = start
         self.sink = sink
         isRecording = true
-        state = Mutex(State(name: name))
+        state = Mutex(State(name: name, attributes: AttributeList(capacity: 24)))
     }
 
     var operationName: String {
@@ -126,13 +126,17 @@ final class RecordedSpan: Span, Sendable {
     }
 
     var attributes: SpanAttributes {
-        get { isRecording ? state.withLock { $0.attributes } : [:] }
-        set { if isRecording { state.withLock { if !$0.ended { $0.attributes = newValue } } } }
+        get { isRecording ? state.withLock { $0.attributes.spanAttributes } : [:] }
+        set {
+            guard isRecording else { return }
+            let list = AttributeList(newValue)
+            state.withLock { if !$0.ended { $0.attributes = list } }
+        }
     }
 
     /// Changes the attributes in place under the lock: what `updateAttributes` does, without copying them first.
     /// `body` must not touch this span.
-    func modifyAttributes(_ body: (inout SpanAttributes) -> Void) {
+    func modifyAttributes(_ body: (inout AttributeList) -> Void) {
         guard isRecording else { return }
         state.withLock { if !$0.ended { body(&$0.attributes) } }
     }
@@ -183,6 +187,10 @@ final class RecordedSpan: Span, Sendable {
                                 endNanos: max(end, start), attributes: s.attributes, events: s.events, links: s.links,
                                 linkAttributes: s.linkAttributes, status: s.status)
         }
-        if let finished { sink.append(finished) }
+        // Put in key order outside the lock (nothing else changes a finished span's copy).
+        if var finished {
+            finished.attributes = finished.attributes.ordered
+            sink.append(finished)
+        }
     }
 }

@@ -80,9 +80,13 @@ enum OTLPJSON {
 
     /// `,"attributes":[...]` in key order; nothing when there are none.
     static func attributes(_ j: inout JSONWriter, _ attributes: SpanAttributes) {
+        self.attributes(&j, AttributeList(attributes))
+    }
+
+    static func attributes(_ j: inout JSONWriter, _ attributes: AttributeList) {
         guard !attributes.isEmpty else { return }
         j.raw(#","attributes":["#)
-        for (i, (key, value)) in OTLPProtobuf.sorted(attributes).enumerated() {
+        for (i, (key, value)) in attributes.items.enumerated() {
             if i > 0 { j.raw(",") }
             keyValue(&j, key, value)
         }

@@ -156,15 +156,12 @@ enum OTLPProtobuf {
     }
 
     /// Attributes in key order (a stable export, and tests can compare bytes).
-    static func attributes(_ w: inout ProtobufWriter, field: Int, _ attributes: SpanAttributes) {
-        for (key, value) in sorted(attributes) { w.messageField(field) { keyValue(&$0, key, value) } }
+    static func attributes(_ w: inout ProtobufWriter, field: Int, _ attributes: AttributeList) {
+        for (key, value) in attributes.items { w.messageField(field) { keyValue(&$0, key, value) } }
     }
 
-    static func sorted(_ attributes: SpanAttributes) -> [(String, SpanAttribute)] {
-        var list: [(String, SpanAttribute)] = []
-        list.reserveCapacity(attributes.count)
-        attributes.forEach { list.append(($0, $1)) }
-        return list.sorted { $0.0 < $1.0 }
+    static func attributes(_ w: inout ProtobufWriter, field: Int, _ attributes: SpanAttributes) {
+        self.attributes(&w, field: field, AttributeList(attributes))
     }
 
     static func keyValue(_ w: inout ProtobufWriter, _ key: String, _ value: SpanAttribute) {
