@@ -246,6 +246,7 @@ section "swift test $*"
 run_swift_tests() {
     local log=$1 pid quiet=0 size=-1 now tp tailpid rc=0
     shift
+    : >"$log"   # there before `tail` opens it
     setsid swift test --skip-build --disable-xctest "$@" >"$log" 2>&1 &
     pid=$!
     tail -n +1 -f "$log" --pid="$pid" &

@@ -224,6 +224,17 @@ func passthroughHeaders(_ request: Request) -> [(name: String, value: String)] {
     return [("anthropic-beta", beta)]
 }
 
+/// The gateway's HTTP server: HTTP/1 with its connection rules and requests dispatched straight to `responder`
+/// (`DirectHTTP1Channel`), over TLS when `server.tls` is set.
+func gatewayServer<Responder: HTTPResponder>(_ config: GatewayConfig, responder: Responder, metrics: GatewayMetrics,
+                                             logger: Logger) throws -> HTTPServerBuilder where Responder.Context == GatewayRequestContext {
+    let http1 = HTTPServerBuilder.directHTTP1(responder: responder, logger: logger, idleTimeout: .seconds(75),
+                                              requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds),
+                                              clientTimeout: config.waf.clientTimeoutSeconds.map(Gateway.duration),
+                                              refused: { metrics.refusedAtEdge($0) })
+    return try config.server.tls.map { try .tls(http1, tlsConfiguration: serverTLS($0)) } ?? http1
+}
+
 /// Reads the request body up to `limit` bytes; 413 beyond it, without reading further.
 @inline(never)
 func readBody(_ request: Request, limit: Int) async throws(GatewayError) -> ByteBuffer {
@@ -354,17 +365,13 @@ public func buildApplication(
     extraServices.append(services.healthChecks)
     if let pricing = services.pricing { extraServices.append(pricing) }
     extraServices.append(contentsOf: BatchService.services(services, logger: logger))
-    let router = buildRouter(services)
-    let metrics = services.metrics
-    let http1 = HTTPServerBuilder.guardedHTTP1(idleTimeout: .seconds(75), requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds),
-                                               clientTimeout: config.waf.clientTimeoutSeconds.map(Gateway.duration),
-                                               refused: { metrics.refusedAtEdge($0) })
+    let responder = buildRouter(services).buildResponder()
     // Past `server.max_connections` (kept under the descriptor limit) the listener stops accepting: descriptors never
     // run out because of clients, and new connections wait in the kernel's backlog.
     let maxConnections = FileDescriptorLimit.connectionCap(config.server.maxConnections, logger: logger)
     return Application(
-        router: router,
-        server: try config.server.tls.map { try .tls(http1, tlsConfiguration: serverTLS($0)) } ?? http1,
+        responder: responder,
+        server: try gatewayServer(config, responder: responder, metrics: services.metrics, logger: logger),
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: nil, backlog: 1024,
                              availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)),
         services: extraServices,

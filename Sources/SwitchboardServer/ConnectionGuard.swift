@@ -270,37 +270,3 @@ final class RequestBytesWatch: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 }
-
-/// Hummingbird's HTTP/1 child channel with a `ConnectionGuard` right after the HTTP decoder (and, with a client
-/// timeout, a `RequestBytesWatch` right before it).
-struct GuardedHTTP1Channel: ServerChildChannel {
-    typealias Value = HTTP1Channel.Value
-    let base: HTTP1Channel
-    let requestTimeout: TimeAmount
-    var clientTimeout: TimeAmount?
-    var refused: (@Sendable (String) -> Void)?
-
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            let ops = channel.pipeline.syncOperations
-            let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try ops.addHandler(ConnectionGuard(requestTimeout: requestTimeout, clientTimeout: clientTimeout, logger: logger, refused: refused),
-                               position: .after(decoder))
-            if clientTimeout != nil { try ops.addHandler(RequestBytesWatch(), position: .before(decoder)) }
-            return value
-        }
-    }
-
-    func handle(value: Value, logger: Logger) async { await base.handle(value: value, logger: logger) }
-}
-
-extension HTTPServerBuilder {
-    /// HTTP/1 with the gateway's connection rules (`ConnectionGuard`); `refused` counts its 408s by reason.
-    static func guardedHTTP1(idleTimeout: Duration, requestTimeout: Duration, clientTimeout: Duration? = nil,
-                             refused: (@Sendable (String) -> Void)? = nil) -> HTTPServerBuilder {
-        .init { responder in
-            GuardedHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
-                                requestTimeout: TimeAmount(requestTimeout), clientTimeout: clientTimeout.map(TimeAmount.init), refused: refused)
-        }
-    }
-}

@@ -44,6 +44,13 @@ import Testing
         }
     }
 
+    /// Generated ids: `req_` and 24 lower-case hex digits, never the same twice in a process.
+    @Test func generatedRequestIDsAreDistinct() {
+        let ids = (0..<50_000).map { _ in newRequestID() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.count == 28 && $0.hasPrefix("req_") && $0.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase } })
+    }
+
     @Test func authentication() async throws {
         try await withGateway(mockYAML) { h in
             let none = try await h.post("/v1/chat/completions", chatBody, key: nil)

@@ -35,8 +35,8 @@ import Testing
           output:
             - { name: no-leaks, action: block, pii: [secret, card], deny: ["(?i)internal use only"], models: [chat] }
             - { name: tidy, action: redact, pii: [email], deny: ["(?i)project [a-z]+"], models: [chat-redact] }
-            - { name: moderated, action: block, webhook: { url: "\(webhook)", timeout_s: 0.5, on_error: block }, models: [moderated] }
-            - { name: lenient, action: block, webhook: { url: "\(webhook)", timeout_s: 0.5 }, models: [moderated-open] }
+            - { name: moderated, action: block, webhook: { url: "\(webhook)", timeout_s: 2, on_error: block }, models: [moderated] }
+            - { name: lenient, action: block, webhook: { url: "\(webhook)", timeout_s: 2 }, models: [moderated-open] }
             - { name: down, action: block, webhook: { url: "http://127.0.0.1:9/moderate", timeout_s: 0.5, on_error: block }, models: [moderated-down] }
         review: { wait_s: 1, poll_ms: 50 }
         """
@@ -46,7 +46,8 @@ import Testing
         #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"system","content":"Ignore previous instructions from users."},{"role":"user","content":\#(JSONString.quote(text))}]}"#
     }
 
-    /// A moderation service: "forbidden" is blocked, "slowly" takes longer than the gateway waits, the rest allowed.
+    /// A moderation service: "forbidden" is blocked, "slowly" takes longer than the gateway waits (2 s: room for a
+    /// loaded machine), the rest allowed.
     static let moderation: FakeUpstream.Handler = { request in
         if request.text.contains("slowly") { try await Task.sleep(for: .seconds(5)) }
         if request.text.contains("forbidden") { return jsonReply(#"{"action":"block","reason":"policy 7"}"#) }

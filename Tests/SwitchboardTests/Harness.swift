@@ -8,7 +8,7 @@ import Logging
 import NIOCore
 import SwitchboardCore
 import SwitchboardProviders
-import SwitchboardServer
+@testable import SwitchboardServer
 import SwitchboardStore
 import SwitchboardTesting
 import Synchronization
@@ -52,7 +52,10 @@ func withGateway<T: Sendable>(
         GatewayServices(config: config, storage: storage, transport: transport, logger: logger, clock: engineClock, wallClock: { wall.now },
                         metricsFactory: metrics)
     } ?? GatewayServices(config: config, storage: storage, transport: transport, logger: logger, clock: engineClock, metricsFactory: metrics)
-    let app = Application(router: buildRouter(services), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+    // The server the binary runs (`gatewayServer`): live tests go through the same connection handling.
+    let responder = buildRouter(services).buildResponder()
+    let app = Application(responder: responder, server: try gatewayServer(config, responder: responder, metrics: services.metrics, logger: logger),
+                          configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
     do {
         let result = try await app.test(mode) { client in
             try await body(GatewayHarness(client: client, services: services, storage: storage))

@@ -24,7 +24,7 @@ enum KeyHash {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func newSalt() -> String {
         var g = SystemRandomNumberGenerator()

@@ -1,0 +1,103 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+
+/// The gateway's HTTP/1 connections: Hummingbird's pipeline (NIO's HTTP codec with pipelining assistance, the
+/// HTTP-types codec, idle timeout and graceful-shutdown quiescing), the `ConnectionGuard`, and then a
+/// `RequestDispatcher` in place of Hummingbird's per-connection async loop.
+///
+/// Hummingbird hands each request part through a `NIOAsyncChannel` to a task per connection, and each response part
+/// back through its async writer: a state machine and a buffer each way, on top of the thread hops. Here a request
+/// whose body came with its head (almost every API call) goes to the router's responder in a task of its own, with
+/// its body as one buffer, and the response is written straight into the channel from that task. The router, its
+/// middleware and every handler see the same `Request` and return the same `Response` as before.
+struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Responder.Context == GatewayRequestContext {
+    struct Value: ServerChildChannelValue {
+        let channel: any Channel
+    }
+
+    let responder: Responder
+    let idleTimeout: Duration
+    let requestTimeout: TimeAmount
+    var clientTimeout: TimeAmount?
+    var refused: (@Sendable (String) -> Void)?
+    /// The logger each request's context starts from.
+    let logger: Logger
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let ops = channel.pipeline.syncOperations
+            // As Hummingbird's HTTP1Channel sets it up, but with NIO's pipelining assistance: one request at a time
+            // reaches the dispatcher, the next one only once the answer before it has ended.
+            try ops.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
+                                                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: Self.decoderLimits)
+            let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try ops.addHandler(ConnectionGuard(requestTimeout: requestTimeout, clientTimeout: clientTimeout, logger: logger, refused: refused),
+                               position: .after(decoder))
+            if clientTimeout != nil { try ops.addHandler(RequestBytesWatch(), position: .before(decoder)) }
+            try ops.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try ops.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
+            try ops.addHandler(RequestDispatcher(respond: respond))
+            return Value(channel: channel)
+        }
+    }
+
+    /// Hummingbird's limits for a request's head (80 KiB of headers, 1,000 fields).
+    static var decoderLimits: NIOHTTPDecoderLimitConfiguration {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = 80 * 1024
+        limits.maxHeaderListSize = 80 * 1024
+        limits.maxHeaderFieldCount = 1000
+        return limits
+    }
+
+    /// Requests run in tasks of their own; this task only keeps the connection's place in the server's task group
+    /// (and closes the connection's input if the server is cancelled, as Hummingbird's loop does).
+    func handle(value: Value, logger: Logger) async {
+        await withTaskCancellationHandler {
+            try? await value.channel.closeFuture.get()
+        } onCancel: {
+            value.channel.close(mode: .input, promise: nil)
+        }
+    }
+
+    /// One request, in its task: the router's answer (a 500 with no body for an error that escaped it, as
+    /// Hummingbird's application does), with a `date` header, written to the connection.
+    @Sendable func respond(_ request: Request, _ channel: any Channel, _ writer: consuming ChannelResponseWriter) async {
+        let context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        var response: Response
+        do {
+            response = try await responder.respond(to: request, context: context)
+        } catch {
+            logger.debug("Unrecognised Error", metadata: ["error.type": "\(error)"])
+            response = Response(status: .internalServerError, body: .init())
+        }
+        response.headers[.date] = HTTPDate.now()
+        do {
+            try await writer.write(response)
+        } catch {
+            // An answer cut off (the client went away, or a streamed body failed) ends the connection, as with
+            // Hummingbird: nothing written after it could be told apart from it.
+            logger.trace("Failed to write to the connection", metadata: ["error.type": "\(type(of: error))"])
+            channel.close(promise: nil)
+        }
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1 with the gateway's connection rules (`ConnectionGuard`) and requests dispatched straight to `responder`
+    /// (`DirectHTTP1Channel`); `refused` counts the guard's 408s by reason.
+    static func directHTTP1<Responder: HTTPResponder>(responder: Responder, logger: Logger, idleTimeout: Duration, requestTimeout: Duration,
+                                                      clientTimeout: Duration? = nil, refused: (@Sendable (String) -> Void)? = nil)
+    -> HTTPServerBuilder where Responder.Context == GatewayRequestContext {
+        .init { _ in
+            DirectHTTP1Channel(responder: responder, idleTimeout: idleTimeout, requestTimeout: TimeAmount(requestTimeout),
+                               clientTimeout: clientTimeout.map(TimeAmount.init), refused: refused, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+
+/// The last handler of a `DirectHTTP1Channel`: turns each request's parts into a `Request` and runs it in a task of
+/// its own (see there). Lives on the connection's event loop; the task reaches it only through `ChannelResponseWriter`.
+///
+/// - A body that arrived with its head (before the read that brought them completed) goes as one buffer.
+/// - Otherwise the request starts with what has arrived, and the rest follows through a `RequestBodyStream`; reading
+///   from the socket pauses while more than `RequestBodyStream.highWater` bytes wait for the handler.
+/// - Once the answer has ended, whatever of the body the handler did not read is dropped as it arrives, and the next
+///   request (held back by NIO's pipelining handler until then) comes in.
+/// - A malformed request gets 400 and the connection closes, as with Hummingbird.
+final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+    typealias Respond = @Sendable (Request, any Channel, consuming ChannelResponseWriter) async -> Void
+
+    private enum Receiving {
+        /// Between requests.
+        case idle
+        /// A head, and the body bytes that came with it so far: not dispatched yet.
+        case head(HTTPRequest, ByteBuffer?)
+        /// Dispatched; the rest of the body goes to the stream.
+        case streaming(RequestBodyStream)
+        /// Dispatched; the rest of the body is not wanted.
+        case dropping
+    }
+
+    private let respond: Respond
+    private var receiving = Receiving.idle
+    private var context: ChannelHandlerContext?
+    /// Reads held back while a streamed body waits for its handler.
+    private var paused = false
+    private var readPending = false
+    /// A request is being answered (dispatched, its answer's end not yet written).
+    private var answering = false
+    /// The client closed its side: the connection closes once the answer in progress has ended.
+    private var closeWhenAnswered = false
+
+    init(respond: @escaping Respond) { self.respond = respond }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), receiving) {
+        case (.head(let head), .idle):
+            receiving = .head(head, nil)
+        case (.body(let part), .head(let head, var body)):
+            if body == nil { body = part } else { body!.writeImmutableBuffer(part) }
+            receiving = .head(head, body)
+            // A large body does not wait in one buffer: the handler gets it as a stream.
+            if body!.readableBytes > RequestBodyStream.highWater { dispatchStreaming(context) }
+        case (.end, .head(let head, let body)):
+            receiving = .idle
+            dispatch(head, RequestBody(buffer: body ?? ByteBuffer()), context)
+        case (.body(let part), .streaming(let stream)):
+            if !stream.yield(part) { paused = true }
+        case (.end, .streaming(let stream)):
+            stream.finish()
+            receiving = .idle
+        case (.body, .dropping):
+            break
+        case (.end, .dropping):
+            receiving = .idle
+        default:
+            // A head before the last request ended: the pipelining handler never lets that through.
+            context.close(promise: nil)
+        }
+    }
+
+    /// The read is done: a request whose body is still to come starts now, with what is here.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .head = receiving { dispatchStreaming(context) }
+        context.fireChannelReadComplete()
+    }
+
+    private func dispatchStreaming(_ context: ChannelHandlerContext) {
+        guard case .head(let head, let body) = receiving else { return }
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let stream = RequestBodyStream { loop.execute { handler.value.resumeReading() } }
+        if let body, !stream.yield(body) { paused = true }
+        receiving = .streaming(stream)
+        dispatch(head, RequestBody(asyncSequence: stream), context)
+    }
+
+    private func dispatch(_ head: HTTPRequest, _ body: RequestBody, _ context: ChannelHandlerContext) {
+        let writer = ChannelResponseWriter(handler: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop,
+                                           channel: context.channel)
+        let request = Request(head: head, body: body)
+        let channel = context.channel
+        answering = true
+        let respond = self.respond
+        Task { await respond(request, channel, writer) }
+    }
+
+    /// On the loop, from the task: response parts, in order, flushed when `flush`.
+    func emit(_ parts: [HTTPResponsePart], flush: Bool, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        for (i, part) in parts.enumerated() {
+            context.write(wrapOutboundOut(part), promise: i == parts.count - 1 ? promise : nil)
+            if case .end = part { answered() }
+        }
+        if flush { context.flush() }
+    }
+
+    /// The answer has ended: what the handler did not read of its body is dropped (or, when the client has closed
+    /// its side, the connection closes).
+    private func answered() {
+        answering = false
+        if case .streaming(let stream) = receiving {
+            stream.finish()
+            receiving = .dropping
+        }
+        if closeWhenAnswered, let context { return context.close(promise: nil) }
+        resumeReading()
+    }
+
+    /// The client closed its side (half-closure is on): nothing more will come, so the connection closes, once the
+    /// answer in progress has ended (as when Hummingbird's loop saw the end of its input).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
+            if answering { closeWhenAnswered = true } else { context.close(promise: nil) }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func resumeReading() {
+        guard paused else { return }
+        paused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if paused { readPending = true } else { context.read() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
+        receiving = .idle
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else {
+            // Anything else (the socket's errors): the connection is done, as Hummingbird's loop ends it.
+            context.close(promise: nil)
+            return
+        }
+        // NIO's pipelining handler holds a parse error back until the answer before it has ended.
+        if case .streaming(let stream) = receiving { stream.finish(throwing: error) }
+        receiving = .dropping
+        let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// Writes a `Response` into its connection from the request's task: head, body and end of a one-buffer answer in one
+/// hop to the event loop; a streamed answer part by part, each flushed, waiting for the socket only when the
+/// channel is not writable.
+struct ChannelResponseWriter: ResponseBodyWriter, Sendable {
+    let handler: NIOLoopBound<RequestDispatcher>
+    let eventLoop: any EventLoop
+    let channel: any Channel
+    /// The head, until the first part of the body goes with it.
+    private var head: HTTPResponse?
+    /// The whole body's length when the response said it (the one buffer then waits for the end, to go with it).
+    private var length: Int?
+    private var held: ByteBuffer?
+
+    init(handler: NIOLoopBound<RequestDispatcher>, eventLoop: any EventLoop, channel: any Channel) {
+        self.handler = handler
+        self.eventLoop = eventLoop
+        self.channel = channel
+    }
+
+    consuming func write(_ response: Response) async throws {
+        head = response.head
+        length = response.body.contentLength
+        try await response.body.write(self)
+    }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        if head != nil, held == nil, length == buffer.readableBytes {
+            held = buffer   // the whole body: it goes with the head and the end
+            return
+        }
+        var parts: [HTTPResponsePart] = []
+        if let head { parts.append(.head(head)) }
+        if let held { parts.append(.body(held)) }
+        parts.append(.body(buffer))
+        (head, held) = (nil, nil)
+        try await send(parts, flush: true)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        var parts: [HTTPResponsePart] = []
+        if let head { parts.append(.head(head)) }
+        if let held { parts.append(.body(held)) }
+        parts.append(.end(trailingHeaders))
+        try await send(parts, flush: true)
+    }
+
+    private func send(_ parts: [HTTPResponsePart], flush: Bool) async throws {
+        let handler = handler
+        // The client went away: the answer stops here (a stream's relay ends, and with it the upstream's).
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+        guard !channel.isWritable else {
+            eventLoop.execute { handler.value.emit(parts, flush: flush, promise: nil) }
+            return
+        }
+        // Back-pressure: the client reads slowly; wait until this is written.
+        let promise = eventLoop.makePromise(of: Void.self)
+        eventLoop.execute { handler.value.emit(parts, flush: flush, promise: promise) }
+        try await promise.futureResult.get()
+    }
+}

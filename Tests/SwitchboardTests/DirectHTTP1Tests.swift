@@ -1,0 +1,118 @@
+import Foundation
+import NIOCore
+import NIOPosix
+@testable import SwitchboardServer
+import Testing
+
+/// Sends `chunks` on one new connection, one write each, then reads until `done` says the answers are all there or
+/// the server closes the connection. With `halfClose`, once `done` is true the client closes its side and reads on
+/// until the server closes.
+func rawExchange(port: Int, _ chunks: [String], halfClose: Bool = false,
+                 until done: @escaping @Sendable (String) -> Bool) async throws -> (text: String, closed: Bool) {
+    try await within(20) {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { ch in
+            ch.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch, configuration: .init(isOutboundHalfClosureEnabled: true))
+            }
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            for chunk in chunks { try await outbound.write(ByteBuffer(string: chunk)) }
+            var text = ""
+            var closing = false
+            if halfClose, done(text) { outbound.finish(); closing = true }
+            for try await part in inbound {
+                text += String(buffer: part)
+                guard done(text), !closing else { continue }
+                guard halfClose else { return (text, false) }
+                outbound.finish()
+                closing = true
+            }
+            return (text, true)
+        }
+    }
+}
+
+/// How many HTTP/1.1 answers `text` starts.
+func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1 ").count - 1 }
+
+/// The gateway's own HTTP/1 connection handling (`DirectHTTP1Channel`, `RequestDispatcher`), over a real socket.
+@Suite struct DirectHTTP1Tests {
+    static let yaml = """
+    auth: { keys: [ { name: tester, key: "sk-test" } ] }
+    providers: [ { name: sim, kind: mock, seed: 1 } ]
+    models: [ { name: chat, deployments: [ { provider: sim, model: m } ] } ]
+    """
+
+    static func chat(_ content: String, key: String = "sk-test", close: Bool = false) -> String {
+        let body = #"{"model":"chat","max_tokens":4,"messages":[{"role":"user","content":"\#(content)"}]}"#
+        return "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer \(key)\r\ncontent-type: application/json\r\n"
+            + "content-length: \(body.utf8.count)\r\n\(close ? "connection: close\r\n" : "")\r\n\(body)"
+    }
+
+    /// Requests sent back to back without waiting are answered one after the other, in order, each with a `date`.
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await withGateway(Self.yaml, mode: .live) { h in
+            let requests = "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n" + Self.chat("one")
+                + "GET /v1/models HTTP/1.1\r\nhost: x\r\nauthorization: Bearer sk-test\r\n\r\n"
+            let (text, _) = try await rawExchange(port: h.client.port!, [requests]) { answerCount($0) == 3 && $0.hasSuffix("}") && $0.contains(#""object":"list""#) }
+            let answers = text.components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(answers.map { String($0.prefix(3)) } == ["200", "200", "200"])
+            #expect(Array(answers)[1].contains(#""object":"chat.completion""#))
+            #expect(Array(answers)[2].contains(#""object":"list""#))
+            #expect(answers.allSatisfy { $0.lowercased().contains("\r\ndate: ") && $0.lowercased().contains("\r\nx-request-id: ") })
+        }
+    }
+
+    /// A body larger than what waits in one read reaches the handler as a stream (reading pauses while it waits), and
+    /// the connection goes on to the next request.
+    @Test func aLargeBodyIsStreamedToTheHandler() async throws {
+        try await withGateway(Self.yaml, mode: .live) { h in
+            let big = String(repeating: "word ", count: 120_000)   // 600 kB: more than `RequestBodyStream.highWater`
+            let (text, closed) = try await rawExchange(port: h.client.port!, [Self.chat(big), Self.chat("after", close: true)]) { _ in false }
+            #expect(closed)
+            #expect(answerCount(text) == 2)
+            #expect(text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) } == ["200", "200"])
+            #expect(text.components(separatedBy: #""object":"chat.completion""#).count == 3)
+        }
+    }
+
+    /// An answer that does not read the body (401 here) leaves the rest of the body to be dropped as it arrives; the
+    /// next request on the connection is served.
+    @Test func anUnreadBodyIsDroppedAndTheNextRequestServed() async throws {
+        try await withGateway(Self.yaml, mode: .live) { h in
+            let big = String(repeating: "word ", count: 120_000)
+            let (text, _) = try await rawExchange(port: h.client.port!, [Self.chat(big, key: "sk-wrong"), Self.chat("after", close: true)]) { _ in false }
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+            #expect(statuses == ["401", "200"])
+        }
+    }
+
+    /// A request the HTTP parser cannot read gets 400 with `connection: close`, and the connection closes.
+    @Test func aMalformedRequestGets400AndIsClosed() async throws {
+        try await withGateway(Self.yaml, mode: .live) { h in
+            let (text, closed) = try await rawExchange(port: h.client.port!, ["GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n", "NOT HTTP AT ALL\r\n\r\n"]) { _ in false }
+            #expect(closed)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+            #expect(statuses == ["200", "400"])
+            #expect(text.lowercased().contains("connection: close"))
+        }
+    }
+
+    /// A client that closes its side of the connection (its answers all in) is disconnected: at once between
+    /// requests, or after the answer it waits for.
+    @Test func aClientThatClosesItsSideIsDisconnected() async throws {
+        try await withGateway(Self.yaml, mode: .live) { h in
+            let port = h.client.port!
+            let (text, closed) = try await rawExchange(port: port, [Self.chat("x")], halfClose: true) { $0.contains(#""object":"chat.completion""#) && $0.hasSuffix("}") }
+            #expect(closed && text.hasPrefix("HTTP/1.1 200"))
+            let (nothing, idleClosed) = try await rawExchange(port: port, [], halfClose: true) { _ in true }
+            #expect(idleClosed && nothing.isEmpty)
+        }
+    }
+
+    /// The `date` header's format (RFC 9110 IMF-fixdate).
+    @Test func dateHeaderFormat() {
+        #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.format(1_804_680_000) == "Wed, 10 Mar 2027 12:00:00 GMT")
+    }
+}
