@@ -106,11 +106,13 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
+        var ended = false
         for (i, part) in parts.enumerated() {
             context.write(wrapOutboundOut(part), promise: i == parts.count - 1 ? promise : nil)
-            if case .end = part { answered() }
+            if case .end = part { ended = true }
         }
         if flush { context.flush() }
+        if ended { answered() }   // after the flush: it may close the connection
     }
 
     /// The answer has ended: what the handler did not read of its body is dropped (or, when the client has closed
