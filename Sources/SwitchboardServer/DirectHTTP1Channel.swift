@@ -68,7 +68,7 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
 
     /// One request, in its task: the router's answer (a 500 with no body for an error that escaped it, as
     /// Hummingbird's application does), with a `date` header, written to the connection.
-    @Sendable func respond(_ request: Request, _ channel: any Channel, _ writer: consuming ChannelResponseWriter) async {
+    @Sendable func respond(_ request: Request, _ channel: any Channel, _ writer: ChannelResponseWriter) async {
         let context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
         var response: Response
         do {
@@ -78,6 +78,15 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
             response = Response(status: .internalServerError, body: .init())
         }
         response.headers[.date] = HTTPDate.now()
+        guard response.body.contentLength == nil else { return await Self.write(response, writer, channel, logger) }
+        // A stream (its length unknown) is relayed for as long as it lasts: from a task of its own, so this one ends
+        // now, and with it the memory of the request's deepest calls (admission, routing, the upstream call), which a
+        // task keeps for as long as it lives. The new task starts small and only ever holds the relay's frames.
+        let logger = logger
+        Task { await Self.write(response, writer, channel, logger) }
+    }
+
+    private static func write(_ response: Response, _ writer: ChannelResponseWriter, _ channel: any Channel, _ logger: Logger) async {
         do {
             try await writer.write(response)
         } catch {

@@ -18,7 +18,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
-    typealias Respond = @Sendable (Request, any Channel, consuming ChannelResponseWriter) async -> Void
+    typealias Respond = @Sendable (Request, any Channel, ChannelResponseWriter) async -> Void
 
     private enum Receiving {
         /// Between requests.
