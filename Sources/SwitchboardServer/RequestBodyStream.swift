@@ -81,27 +81,21 @@ final class RequestBodyStream: AsyncSequence, Sendable {
     }
 
     fileprivate func next() async throws -> ByteBuffer? {
-        let taken = state.withLock { take(&$0) }
-        if taken == nil {
-            return try await withCheckedThrowingContinuation { c in
-                // A part may have come since: take it, or wait for `yield` or `finish` to hand over the next.
-                let ready = state.withLock { s in
-                    let t = take(&s)
-                    if t == nil { s.waiter = c }
-                    return t
-                }
-                switch ready {
-                case .part(let part, let drained)?:
-                    if drained { self.drained() }
-                    c.resume(returning: part)
-                case .end(let error)?:
-                    if let error { c.resume(throwing: error) } else { c.resume(returning: nil) }
-                case nil:
-                    break
-                }
+        if let taken = state.withLock({ take(&$0) }) { return try settle(taken) }
+        return try await withCheckedThrowingContinuation { c in
+            // A part may have come since: take it, or wait for `yield` or `finish` to hand over the next.
+            let ready = state.withLock { s in
+                let t = take(&s)
+                if t == nil { s.waiter = c }
+                return t
             }
+            if let ready { c.resume(with: Result { try settle(ready) }) }
         }
-        switch taken! {
+    }
+
+    /// What `next` returns for what it took: a part (asking for more reading when that made room), or the end.
+    private func settle(_ taken: Taken) throws -> ByteBuffer? {
+        switch taken {
         case .part(let part, let drained):
             if drained { self.drained() }
             return part

@@ -51,11 +51,16 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         switch (unwrapInboundIn(data), receiving) {
         case (.head(let head), .idle):
             receiving = .head(head, nil)
-        case (.body(let part), .head(let head, var body)):
-            if body == nil { body = part } else { body!.writeImmutableBuffer(part) }
-            receiving = .head(head, body)
+        case (.body(let part), .head(let head, let body)):
+            receiving = .idle   // so the buffer appended to is not shared (no copy per part)
+            var whole = part
+            if var body {
+                body.writeImmutableBuffer(part)
+                whole = body
+            }
+            receiving = .head(head, whole)
             // A large body does not wait in one buffer: the handler gets it as a stream.
-            if body!.readableBytes > RequestBodyStream.highWater { dispatchStreaming(context) }
+            if whole.readableBytes > RequestBodyStream.highWater { dispatchStreaming(context) }
         case (.end, .head(let head, let body)):
             receiving = .idle
             dispatch(head, RequestBody(buffer: body ?? ByteBuffer()), context)
@@ -100,8 +105,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         Task { await respond(request, channel, writer) }
     }
 
-    /// On the loop, from the task: response parts, in order, flushed when `flush`.
-    func emit(_ parts: [HTTPResponsePart], flush: Bool, promise: EventLoopPromise<Void>?) {
+    /// On the loop, from the task: response parts, in order, then a flush.
+    func emit(_ parts: [HTTPResponsePart], promise: EventLoopPromise<Void>?) {
         guard let context else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
@@ -111,7 +116,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(part), promise: i == parts.count - 1 ? promise : nil)
             if case .end = part { ended = true }
         }
-        if flush { context.flush() }
+        context.flush()
         if ended { answered() }   // after the flush: it may close the connection
     }
 
@@ -206,7 +211,7 @@ struct ChannelResponseWriter: ResponseBodyWriter, Sendable {
         if let held { parts.append(.body(held)) }
         parts.append(.body(buffer))
         (head, held) = (nil, nil)
-        try await send(parts, flush: true)
+        try await send(parts)
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
@@ -214,20 +219,20 @@ struct ChannelResponseWriter: ResponseBodyWriter, Sendable {
         if let head { parts.append(.head(head)) }
         if let held { parts.append(.body(held)) }
         parts.append(.end(trailingHeaders))
-        try await send(parts, flush: true)
+        try await send(parts)
     }
 
-    private func send(_ parts: [HTTPResponsePart], flush: Bool) async throws {
+    private func send(_ parts: [HTTPResponsePart]) async throws {
         let handler = handler
         // The client went away: the answer stops here (a stream's relay ends, and with it the upstream's).
         guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
         guard !channel.isWritable else {
-            eventLoop.execute { handler.value.emit(parts, flush: flush, promise: nil) }
+            eventLoop.execute { handler.value.emit(parts, promise: nil) }
             return
         }
         // Back-pressure: the client reads slowly; wait until this is written.
         let promise = eventLoop.makePromise(of: Void.self)
-        eventLoop.execute { handler.value.emit(parts, flush: flush, promise: promise) }
+        eventLoop.execute { handler.value.emit(parts, promise: promise) }
         try await promise.futureResult.get()
     }
 }
