@@ -241,13 +241,16 @@ fi
 
 section "swift test $*"
 # Runs the test binary (built already) with its output in $1 and on the terminal. A run whose output stops for
-# SWIFT_TEST_STALL seconds is stopped (status 124) after its threads' stacks are kept in $1.stacks: seen here about
-# once in five runs, every thread idle and tests pending, i.e. Swift's global executor with no worker thread left.
+# SWIFT_TEST_STALL seconds is stopped (status 124) after its threads' stacks are kept in $1.stacks. A stall shows as
+# every thread idle with a test pending: a task awaiting what never comes. The one traced (2026-12-07) was the lean
+# transport's: a connection closed by its idle limit before the request reached it dropped the request's promise.
 run_swift_tests() {
     local log=$1 pid quiet=0 size=-1 now tp tailpid rc=0
     shift
     : >"$log"   # there before `tail` opens it
-    setsid swift test --skip-build --disable-xctest "$@" >"$log" 2>&1 &
+    # Line-buffered (the test binary inherits `stdbuf`'s setting): written to a file, its output would otherwise go
+    # out in 4 KiB blocks, and a stalled run's log would end a few dozen lines before the test that stalled.
+    setsid stdbuf -oL -eL swift test --skip-build --disable-xctest "$@" >"$log" 2>&1 &
     pid=$!
     tail -n +1 -f "$log" --pid="$pid" &
     tailpid=$!

@@ -51,7 +51,7 @@ struct TestPKI: Sendable {
     struct PKIError: Error { var step: String }
 }
 
-/// An in-process HTTPS/1.1 server on 127.0.0.1 for transport tests. It counts the TCP connections it accepts and
+/// An in-process HTTPS/1.1 server on 127.0.0.1 for transport tests (or HTTP/1.1, `runPlain`). It counts the TCP connections it accepts and
 /// answers by path:
 /// - `/json`, `/v1/chat/completions`: a chat completion (keep-alive, with a length);
 /// - `/close`: the same, then closes the connection without saying so in the head (a keep-alive connection the
@@ -84,6 +84,10 @@ final class TLSTestServer: Sendable {
     static func start(cert: String, key: String, tls: Bool = true) async throws -> TLSTestServer {
         let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
         let context = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        return try await start(tls: context, answers: tls)
+    }
+
+    private static func start(tls context: NIOSSLContext?, answers: Bool) async throws -> TLSTestServer {
         let counter = Counter()
         let requests = Counter()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -91,10 +95,10 @@ final class TLSTestServer: Sendable {
             .childChannelInitializer { channel in
                 counter.add()
                 return channel.eventLoop.makeCompletedFuture {
-                    guard tls else { return }
+                    guard answers else { return }
                     let ops = channel.pipeline.syncOperations
                     try ops.addHandler(RawCloser())
-                    try ops.addHandler(NIOSSLServerHandler(context: context))
+                    if let context { try ops.addHandler(NIOSSLServerHandler(context: context)) }
                     try ops.configureHTTPServerPipeline(withErrorHandling: true)
                     try ops.addHandler(Responder(requests: requests))
                 }
@@ -106,7 +110,16 @@ final class TLSTestServer: Sendable {
     func stop() async { try? await channel.close() }
 
     static func run<T>(cert: String, key: String, tls: Bool = true, _ body: (TLSTestServer) async throws -> T) async throws -> T {
-        let server = try await start(cert: cert, key: key, tls: tls)
+        try await serve(try await start(cert: cert, key: key, tls: tls), body)
+    }
+
+    /// The same answers over plain HTTP/1.1: an upstream that, unlike Hummingbird's server, takes connections that
+    /// close at once in its stride.
+    static func runPlain<T>(_ body: (TLSTestServer) async throws -> T) async throws -> T {
+        try await serve(try await start(tls: nil, answers: true), body)
+    }
+
+    private static func serve<T>(_ server: TLSTestServer, _ body: (TLSTestServer) async throws -> T) async throws -> T {
         do {
             let result = try await body(server)
             await server.stop()

@@ -5,7 +5,8 @@ import SwitchboardTesting
 import Testing
 @testable import SwitchboardProviders
 
-/// The lean transport over TLS, against an in-process HTTPS server with certificates made at test time.
+/// The lean transport over TLS, against an in-process HTTPS server with certificates made at test time. The idle
+/// limit is long: on a loaded machine a new connection may wait seconds for its request (the whole suite runs at once).
 @Suite struct TransportTLSTests {
     let pki: TestPKI
 
@@ -32,7 +33,7 @@ import Testing
     /// Trusting the CA from `ca_file`, two requests share one TLS connection; a bundle of several CAs works too.
     @Test func verifiedAndKeptAlive() async throws {
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
-            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(30))
             for caFile in [pki.ca, pki.ca, pki.bundle] {
                 let r = try await transport.execute(Self.request("https://127.0.0.1:\(server.port)/json", caFile: caFile))
                 #expect(r.status == 200)
@@ -47,7 +48,7 @@ import Testing
     /// A host name (SNI and the certificate's DNS name) rather than an IP address.
     @Test func byHostName() async throws {
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
-            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(30))
             let r = try await transport.execute(Self.request("https://localhost:\(server.port)/json", caFile: pki.ca))
             #expect(r.status == 200)
             await transport.shutdown()
@@ -57,7 +58,7 @@ import Testing
     /// The system's trust roots do not know the test CA, another CA is not the one that signed, and a certificate
     /// for another name fails even from the right CA: all `connectFailed`, and nothing reaches the server.
     @Test func untrustedCertificatesFail() async throws {
-        let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
+        let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(30))
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
             let url = "https://127.0.0.1:\(server.port)/json"
             #expect(await Self.failure(transport, Self.request(url, caFile: nil)) == UpstreamError(.connectFailed))
@@ -81,7 +82,7 @@ import Testing
         let file = pki.dir + "/rotating-\(UUID().uuidString).pem"
         try FileManager.default.copyItem(atPath: pki.otherCA, toPath: file)
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
-            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(30))
             let url = "https://127.0.0.1:\(server.port)/json"
             #expect(await Self.failure(transport, Self.request(url, caFile: file)) == UpstreamError(.connectFailed))
             try FileManager.default.removeItem(atPath: file)
@@ -93,7 +94,7 @@ import Testing
 
     @Test func streamedResponse() async throws {
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
-            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(30))
             let r = try await transport.execute(Self.request("https://127.0.0.1:\(server.port)/stream", caFile: pki.ca, stream: true))
             #expect(r.status == 200 && r.header("content-type") == "text/event-stream")
             var text = ""
@@ -134,7 +135,7 @@ import Testing
     /// goes on a new connection. An answer whose end is the connection's end, without close_notify, is complete.
     @Test func serverClosesConnections() async throws {
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
-            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(30))
             for path in ["/close", "/close", "/eof", "/eof", "/json"] {
                 let r = try await transport.execute(Self.request("https://127.0.0.1:\(server.port)\(path)", caFile: pki.ca))
                 #expect(r.status == 200)

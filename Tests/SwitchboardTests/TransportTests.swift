@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 import SwitchboardTesting
 import Testing
 @testable import SwitchboardProviders
@@ -59,6 +60,44 @@ import Testing
             for try await part in r.body { total += part.readableBytes }
             #expect(total == 64 * (chunk.utf8.count + 8))
             await transport.shutdown()
+        }
+    }
+
+    /// A connection that closes before its request reaches it (here its idle limit, zero, passes at once) ends the
+    /// request with an error. It once left the request waiting for good: the connection's handlers were gone, and
+    /// the write carrying the request's promise was dropped unseen (a TLS test hung on a loaded machine so).
+    @Test func aConnectionClosedBeforeItsRequestEndsIt() async throws {
+        try await TLSTestServer.runPlain { server in
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(1), idleTimeout: .zero)
+            for _ in 0..<20 {
+                let outcome = await Self.outcome(within: .seconds(5)) {
+                    _ = try await transport.execute(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/json", body: ByteBuffer(string: "{}"),
+                                                                    timeout: .seconds(2)))
+                }
+                #expect(["ok", "connection_closed", "timeout"].contains(outcome))
+                if outcome == "hung" { break }
+            }
+            await transport.shutdown()
+        }
+    }
+
+    /// "ok", the upstream error's code, or "hung" when `op` has not ended in time (it is left behind then: a hung
+    /// operation may not answer cancellation, and a task group would wait for it).
+    static func outcome(within limit: Duration, _ op: @escaping @Sendable () async throws -> Void) async -> String {
+        let first = Mutex<CheckedContinuation<String, Never>?>(nil)
+        return await withCheckedContinuation { c in
+            first.withLock { $0 = c }
+            let end: @Sendable (String) -> Void = { s in first.withLock { c in c.take() }?.resume(returning: s) }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                end("hung")
+            }
+            Task {
+                do { try await op(); end("ok") }
+                catch let e as UpstreamError { end(e.code.rawValue) }
+                catch { end("\(error)") }
+                timer.cancel()
+            }
         }
     }
 }

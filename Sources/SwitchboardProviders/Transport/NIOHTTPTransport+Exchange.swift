@@ -1,8 +1,12 @@
 import NIOCore
 import NIOHTTP1
 
-/// Thrown when a pooled connection turns out to be closed before any response byte arrived.
-struct StaleConnection: Error {}
+/// Thrown when a connection turns out to be closed before any response byte arrived: a pooled one the upstream
+/// closed while it was idle (the request may have been sent), or any connection that closed before the request was
+/// written (`neverSent`: its idle limit passed while the caller was slow to use it, say).
+struct StaleConnection: Error {
+    var neverSent = false
+}
 
 typealias BodyProducer = NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDemand>
 
@@ -73,8 +77,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)
         guard case .idle = state, context.channel.isActive else {
-            exchange.result.fail(StaleConnection())
-            promise?.fail(StaleConnection())
+            exchange.result.fail(StaleConnection(neverSent: true))
+            promise?.fail(StaleConnection(neverSent: true))
             return
         }
         state = .awaitingHead(exchange, sawBytes: false)

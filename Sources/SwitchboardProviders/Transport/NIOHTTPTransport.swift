@@ -48,8 +48,8 @@ public final class NIOHTTPTransport: UpstreamTransport {
             do {
                 return try await exchange(head: head, body: request.body, stream: request.streamResponse,
                                           timeout: TimeAmount(request.timeout), limits: request.limits, on: channel, key: target.key)
-            } catch let error as StaleConnection where reused && attempt == 0 && !Task.isCancelled {
-                _ = error   // the upstream closed an idle keep-alive connection: try once more on a new one
+            } catch let error as StaleConnection where (reused || error.neverSent) && attempt == 0 && !Task.isCancelled {
+                _ = error   // the connection closed before it could serve: try once more on a new one
             } catch let error as StaleConnection {
                 _ = error
                 throw UpstreamError(.connectionClosed)
@@ -143,7 +143,12 @@ public final class NIOHTTPTransport: UpstreamTransport {
         let promise = channel.eventLoop.makePromise(of: ExchangeResult.self)
         let start = Exchange(head: head, body: body, stream: stream, headTimeout: timeout, idleTimeout: limits.idle.map(TimeAmount.init),
                              total: limits.total.map(TimeAmount.init), result: promise)
-        channel.writeAndFlush(start, promise: nil)
+        // On the loop: a connection that has closed since it was taken (its idle limit passed, say) may have lost its
+        // handlers already, and would drop the write unseen, so that the result never came. Nothing was sent.
+        channel.eventLoop.execute {
+            guard channel.isActive else { return promise.fail(StaleConnection(neverSent: true)) }
+            channel.writeAndFlush(start, promise: nil)
+        }
         let result = try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {
