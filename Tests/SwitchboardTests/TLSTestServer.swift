@@ -17,35 +17,50 @@ struct TestPKI: Sendable {
     var server: (cert: String, key: String) { (dir + "/server.pem", dir + "/server.key") }
     var wrongName: (cert: String, key: String) { (dir + "/wrong.pem", dir + "/wrong.key") }
 
-    static let shared = Result { try TestPKI.make() }
+    /// The certificates, made once, on a thread of their own. Made on one of Swift's few shared threads, with
+    /// Foundation's `Process` (whose end is seen from a dispatch queue that Swift's tasks share), the six `openssl`
+    /// runs took up to 20 s in the full suite, and held threads every other test needed meanwhile.
+    static func shared() async throws -> TestPKI { try await made.value }
+
+    private static let made = Task<TestPKI, any Error> {
+        try await withCheckedThrowingContinuation { c in
+            Thread { c.resume(with: Result { try make() }) }.start()
+        }
+    }
 
     static func make() throws -> TestPKI {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        func openssl(_ args: [String]) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["openssl"] + args
-            p.currentDirectoryURL = URL(fileURLWithPath: dir)
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else { throw PKIError(step: args.prefix(2).joined(separator: " ")) }
-        }
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         for name in ["ca", "other-ca"] {
-            try openssl(["req", "-x509"] + ec + ["-days", "3650", "-subj", "/CN=Switchboard test \(name)", "-keyout", "\(name).key", "-out", "\(name).pem"])
+            try openssl(["req", "-x509"] + ec + ["-days", "3650", "-subj", "/CN=Switchboard test \(name)", "-keyout", "\(dir)/\(name).key",
+                         "-out", "\(dir)/\(name).pem"])
         }
         for (name, san) in [("server", "DNS:localhost,IP:127.0.0.1"), ("wrong", "DNS:wrong.example")] {
-            try "subjectAltName=\(san)\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n".write(toFile: "\(dir)/\(name).ext", atomically: true, encoding: .utf8)
-            try openssl(["req"] + ec + ["-subj", "/CN=\(name)", "-keyout", "\(name).key", "-out", "\(name).csr"])
-            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "3650",
-                         "-extfile", "\(name).ext", "-out", "\(name).pem"])
+            let file = "\(dir)/\(name)"
+            try "subjectAltName=\(san)\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n".write(toFile: "\(file).ext", atomically: true, encoding: .utf8)
+            try openssl(["req"] + ec + ["-subj", "/CN=\(name)", "-keyout", "\(file).key", "-out", "\(file).csr"])
+            try openssl(["x509", "-req", "-in", "\(file).csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key", "-CAcreateserial", "-days", "3650",
+                         "-extfile", "\(file).ext", "-out", "\(file).pem"])
         }
         let bundle = try String(contentsOfFile: "\(dir)/other-ca.pem", encoding: .utf8) + String(contentsOfFile: "\(dir)/ca.pem", encoding: .utf8)
         try bundle.write(toFile: "\(dir)/bundle.pem", atomically: true, encoding: .utf8)
         return TestPKI(dir: dir)
+    }
+
+    /// Runs `openssl` (found on PATH) with its output discarded, and waits for it on this thread.
+    private static func openssl(_ args: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0) }
+        let argv: [UnsafeMutablePointer<CChar>?] = (["openssl"] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid = pid_t()
+        var status: Int32 = 0
+        guard posix_spawnp(&pid, "openssl", &actions, nil, argv, environ) == 0 else { throw PKIError(step: "spawn openssl") }
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        guard status == 0 else { throw PKIError(step: args.prefix(2).joined(separator: " ")) }
     }
 
     struct PKIError: Error { var step: String }

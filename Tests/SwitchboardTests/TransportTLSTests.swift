@@ -10,7 +10,7 @@ import Testing
 @Suite struct TransportTLSTests {
     let pki: TestPKI
 
-    init() throws { pki = try TestPKI.shared.get() }
+    init() async throws { pki = try await TestPKI.shared() }
 
     static func request(_ url: String, caFile: String?, timeout: Duration = .seconds(5), stream: Bool = false,
                         limits: AttemptLimits = .init()) -> UpstreamRequest {
@@ -107,17 +107,18 @@ import Testing
         }
     }
 
-    /// The head deadline, the connect limit (which includes the handshake) and the idle limit hold on TLS too. The
-    /// bounds on the time taken leave room for a loaded machine (a run took 4 s once with both cores busy): without the
-    /// head deadline the answer would come at 2 s (no error), without the connect limit the request would last 5 s.
+    /// The head deadline and the connect limit (which includes the handshake) hold on TLS too: without the head
+    /// deadline the answer would come at 2 s (no error), without the connect limit the request would last 30 s (the
+    /// transport's connect timeout). The bounds on the time taken leave room for a loaded machine: in the full suite
+    /// a test's task may wait seconds for a thread (8 s once in CI).
     @Test func timeouts() async throws {
-        let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(5))
+        let transport = NIOHTTPTransport(connectTimeout: .seconds(30), idleTimeout: .seconds(60))
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key) { server in
             let clock = ContinuousClock()
             let start = clock.now
             let error = await Self.failure(transport, Self.request("https://127.0.0.1:\(server.port)/slow", caFile: pki.ca, timeout: .milliseconds(300)))
             #expect(error == UpstreamError(.timeout))
-            #expect(clock.now - start < .milliseconds(4500))
+            #expect(clock.now - start < .seconds(15))
         }
         // A server that accepts the TCP connection but never answers the handshake.
         try await TLSTestServer.run(cert: pki.server.cert, key: pki.server.key, tls: false) { server in
@@ -125,7 +126,7 @@ import Testing
             let start = clock.now
             let request = Self.request("https://127.0.0.1:\(server.port)/json", caFile: pki.ca, limits: AttemptLimits(connect: .milliseconds(300)))
             #expect(await Self.failure(transport, request) == UpstreamError(.connectFailed))
-            #expect(clock.now - start < .milliseconds(4500))
+            #expect(clock.now - start < .seconds(15))
             #expect(server.accepted == 1)
         }
         await transport.shutdown()
