@@ -23,8 +23,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private enum Receiving {
         /// Between requests.
         case idle
-        /// A head, and the body bytes that came with it so far: not dispatched yet.
-        case head(HTTPRequest, ByteBuffer?)
+        /// A head, not dispatched yet (the body bytes that came with it so far are in `pendingBody`).
+        case head(HTTPRequest)
         /// Dispatched; the rest of the body goes to the stream.
         case streaming(RequestBodyStream)
         /// Dispatched; the rest of the body is not wanted.
@@ -33,6 +33,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let respond: Respond
     private var receiving = Receiving.idle
+    /// Kept out of `receiving` so that it is this handler's alone: parts are appended in place, never copied.
+    private var pendingBody: ByteBuffer?
     private var context: ChannelHandlerContext?
     /// Reads held back while a streamed body waits for its handler.
     private var paused = false
@@ -50,20 +52,14 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), receiving) {
         case (.head(let head), .idle):
-            receiving = .head(head, nil)
-        case (.body(let part), .head(let head, let body)):
-            receiving = .idle   // so the buffer appended to is not shared (no copy per part)
-            var whole = part
-            if var body {
-                body.writeImmutableBuffer(part)
-                whole = body
-            }
-            receiving = .head(head, whole)
+            receiving = .head(head)
+        case (.body(let part), .head):
+            if pendingBody == nil { pendingBody = part } else { pendingBody!.writeImmutableBuffer(part) }
             // A large body does not wait in one buffer: the handler gets it as a stream.
-            if whole.readableBytes > RequestBodyStream.highWater { dispatchStreaming(context) }
-        case (.end, .head(let head, let body)):
+            if pendingBody!.readableBytes > RequestBodyStream.highWater { dispatchStreaming(context) }
+        case (.end, .head(let head)):
             receiving = .idle
-            dispatch(head, RequestBody(buffer: body ?? ByteBuffer()), context)
+            dispatch(head, RequestBody(buffer: pendingBody.take() ?? ByteBuffer()), context)
         case (.body(let part), .streaming(let stream)):
             if !stream.yield(part) { paused = true }
         case (.end, .streaming(let stream)):
@@ -86,7 +82,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func dispatchStreaming(_ context: ChannelHandlerContext) {
-        guard case .head(let head, let body) = receiving else { return }
+        guard case .head(let head) = receiving else { return }
+        let body = pendingBody.take()
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let stream = RequestBodyStream { loop.execute { handler.value.resumeReading() } }
@@ -158,6 +155,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
         receiving = .idle
+        pendingBody = nil
         context.fireChannelInactive()
     }
 
@@ -170,6 +168,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         // NIO's pipelining handler holds a parse error back until the answer before it has ended.
         if case .streaming(let stream) = receiving { stream.finish(throwing: error) }
         receiving = .dropping
+        pendingBody = nil
         let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
