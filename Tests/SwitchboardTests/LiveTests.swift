@@ -6,21 +6,34 @@ import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
 import SwitchboardTesting
+import Synchronization
 import Testing
 
 struct TimedOut: Error {}
 
-/// Fails instead of hanging when `op` does not finish in time (a guard, not a wait).
+/// Fails instead of hanging when `op` does not finish in time (a guard, not a wait). On time out `op` is cancelled
+/// and left behind: what hangs may not answer cancellation, and a task group would wait for it.
 func within<T: Sendable>(_ seconds: Double, _ op: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { g in
-        g.addTask { try await op() }
-        g.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw TimedOut()
+    let waiter = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    let work = Mutex<Task<Void, Never>?>(nil)
+    let end: @Sendable (Result<T, any Error>) -> Void = { r in waiter.withLock { $0.take() }?.resume(with: r) }
+    let cancel: @Sendable () -> Void = { work.withLock { $0 }?.cancel() }
+    let start: @Sendable (Task<Void, Never>) -> Void = { t in work.withLock { $0 = t } }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { c in
+            waiter.withLock { $0 = c }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(seconds))
+                end(.failure(TimedOut()))
+                cancel()
+            }
+            start(Task {
+                do { end(.success(try await op())) } catch { end(.failure(error)) }
+                timer.cancel()
+            })
         }
-        let r = try await g.next()!
-        g.cancelAll()
-        return r
+    } onCancel: {
+        cancel()
     }
 }
 

@@ -66,8 +66,8 @@ struct TestPKI: Sendable {
     struct PKIError: Error { var step: String }
 }
 
-/// An in-process HTTPS/1.1 server on 127.0.0.1 for transport tests (or HTTP/1.1, `runPlain`). It counts the TCP connections it accepts and
-/// answers by path:
+/// An in-process HTTPS/1.1 server on 127.0.0.1 for transport tests (or HTTP/1.1, `runPlain`). It counts the TCP
+/// connections it accepts and answers by path:
 /// - `/json`, `/v1/chat/completions`: a chat completion (keep-alive, with a length);
 /// - `/close`: the same, then closes the connection without saying so in the head (a keep-alive connection the
 ///   server drops);

@@ -1,7 +1,6 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Synchronization
 import SwitchboardTesting
 import Testing
 @testable import SwitchboardProviders
@@ -70,34 +69,21 @@ import Testing
         try await TLSTestServer.runPlain { server in
             let transport = NIOHTTPTransport(connectTimeout: .seconds(1), idleTimeout: .zero)
             for _ in 0..<20 {
-                let outcome = await Self.outcome(within: .seconds(5)) {
-                    _ = try await transport.execute(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/json", body: ByteBuffer(string: "{}"),
+                var outcome = "ok"
+                do {
+                    _ = try await within(5) {
+                        try await transport.execute(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/json", body: ByteBuffer(string: "{}"),
                                                                     timeout: .seconds(2)))
+                    }
+                } catch is TimedOut {
+                    outcome = "hung"
+                } catch {
+                    outcome = (error as? UpstreamError)?.code.rawValue ?? "\(error)"
                 }
                 #expect(["ok", "connection_closed", "timeout"].contains(outcome))
                 if outcome == "hung" { break }
             }
             await transport.shutdown()
-        }
-    }
-
-    /// "ok", the upstream error's code, or "hung" when `op` has not ended in time (it is left behind then: a hung
-    /// operation may not answer cancellation, and a task group would wait for it).
-    static func outcome(within limit: Duration, _ op: @escaping @Sendable () async throws -> Void) async -> String {
-        let first = Mutex<CheckedContinuation<String, Never>?>(nil)
-        return await withCheckedContinuation { c in
-            first.withLock { $0 = c }
-            let end: @Sendable (String) -> Void = { s in first.withLock { c in c.take() }?.resume(returning: s) }
-            let timer = Task {
-                try? await Task.sleep(for: limit)
-                end("hung")
-            }
-            Task {
-                do { try await op(); end("ok") }
-                catch let e as UpstreamError { end(e.code.rawValue) }
-                catch { end("\(error)") }
-                timer.cancel()
-            }
         }
     }
 }
