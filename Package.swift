@@ -75,6 +75,12 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // The benchmark's floor: the least a SwiftNIO reverse proxy does (scripts/bench.sh).
+        .executableTarget(name: "floor-proxy", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "switchboard", dependencies: [
             "SwitchboardServer", "SwitchboardSimulator", "SwitchboardStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

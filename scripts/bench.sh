@@ -4,7 +4,9 @@
 # Starts, on 127.0.0.1 only:
 #   (A) direct      an "instant upstream" (nginx `return`) speaking the OpenAI chat API, plain and SSE
 #   (B) nginx proxy nginx reverse proxy in front of (A), upstream keepalive 64   -- the reference
-#   (C) switchboard .build/release/switchboard in front of (A)
+#   (C) SwiftNIO floor  .build/release/floor-proxy in front of (A): the least a SwiftNIO reverse proxy does
+#                   (Sources/floor-proxy), what the gateway costs before it does anything of its own
+#   (D) switchboard .build/release/switchboard in front of (A)
 # and measures max throughput (wrk), latency at a fixed rate (hey), CPU per request, streaming
 # time-to-first-byte, RSS and start-up time. Prints a table and writes JSON to $BENCH_OUT.
 #
@@ -21,6 +23,8 @@
 #   TRACING=RATIO        turn on OpenTelemetry tracing with this sample_ratio (1 = every request), exported to the
 #                        instant upstream's /v1/traces, which accepts and discards them: what tracing costs
 #   NO_SWITCHBOARD=1     benchmark only direct and nginx proxy (no build, switchboard column empty)
+#   NO_FLOOR=1           leave out the SwiftNIO floor (built with `swift build -c release --product floor-proxy` when
+#                        missing, or unless SKIP_BUILD=1)
 #   NO_TLS=1             skip the https:// upstream run (the instant upstream also served over TLS, with a CA and
 #                        certificate made here with openssl; Switchboard verifies it through the provider's ca_file;
 #                        compared with the http:// runs right before and after it)
@@ -57,6 +61,8 @@ BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
 NO_SWITCHBOARD=${NO_SWITCHBOARD:-0}
 NO_TLS=${NO_TLS:-0}
 NO_TRACING_RUN=${NO_TRACING_RUN:-0}
+NO_FLOOR=${NO_FLOOR:-0}
+FLOOR_BIN=$REPO_ROOT/.build/release/floor-proxy
 KEEP_TMP=${KEEP_TMP:-0}
 SW_EVENT_LOOP_THREADS=${SW_EVENT_LOOP_THREADS:-}
 TRACING=${TRACING:-}
@@ -312,6 +318,11 @@ if [[ $SKIP_BUILD != 1 ]]; then
     (cd "$REPO_ROOT" && timeout "$BUILD_TIMEOUT" swift build -c release --product switchboard) ||
         die "release build failed"
 fi
+if [[ $NO_FLOOR != 1 && ($SKIP_BUILD != 1 || ! -x $FLOOR_BIN) ]]; then
+    log "building: swift build -c release --product floor-proxy"
+    (cd "$REPO_ROOT" && timeout "$BUILD_TIMEOUT" swift build -c release --product floor-proxy) ||
+        die "release build of floor-proxy failed (or NO_FLOOR=1)"
+fi
 if [[ $NO_SWITCHBOARD != 1 && ! -x $SWITCHBOARD_BIN ]]; then
     die "no Switchboard binary at $SWITCHBOARD_BIN (build it, set SWITCHBOARD_BIN, or NO_SWITCHBOARD=1)"
 fi
@@ -342,7 +353,7 @@ log "loadavg at start: $LOADAVG_START  (nproc $NPROC, pinning: $PIN_DESC)"
 # ---------------------------------------------------------------------------------------------
 # 3. Servers
 # ---------------------------------------------------------------------------------------------
-read -r UP_PORT PX_PORT SW_PORT UP_TLS_PORT <<<"$(free_ports 4)"
+read -r UP_PORT PX_PORT SW_PORT UP_TLS_PORT FL_PORT <<<"$(free_ports 5)"
 
 # The https:// upstream: the same instant upstream on a second port with TLS, its certificate (for 127.0.0.1) signed by
 # a throwaway CA; Switchboard trusts that CA through the provider's `ca_file` (verification stays on).
@@ -390,6 +401,7 @@ render "$CONF_DIR/proxy.conf.in" "$PX_DIR/nginx.conf" PREFIX="$PX_DIR" PORT="$PX
 DIRECT_URL=http://127.0.0.1:$UP_PORT
 NGINX_URL=http://127.0.0.1:$PX_PORT
 SW_URL=http://127.0.0.1:$SW_PORT
+FLOOR_URL=http://127.0.0.1:$FL_PORT
 
 start_server "instant upstream (nginx)" "$DIRECT_URL/v1/models" "$UP_DIR/stdout.log" \
     "$NGINX_BIN" -p "$UP_DIR/" -e "$UP_DIR/error.log" -c "$UP_DIR/nginx.conf"
@@ -400,6 +412,14 @@ start_server "nginx proxy" "$NGINX_URL/v1/models" "$PX_DIR/stdout.log" \
     "$NGINX_BIN" -p "$PX_DIR/" -e "$PX_DIR/error.log" -c "$PX_DIR/nginx.conf"
 PX_PID=$STARTED_PID
 rec startup_ms.nginx "$STARTED_MS"
+
+HAVE_FLOOR=0
+if [[ $NO_FLOOR != 1 ]]; then
+    start_server "SwiftNIO floor" "$FLOOR_URL/v1/models" "$TMP/floor.log" "$FLOOR_BIN" "$FL_PORT" 127.0.0.1 "$UP_PORT"
+    FL_PID=$STARTED_PID
+    rec startup_ms.floor "$STARTED_MS"
+    HAVE_FLOOR=1
+fi
 
 HAVE_SW=0
 if [[ $NO_SWITCHBOARD != 1 ]]; then
@@ -420,18 +440,23 @@ fi
 sleep 0.5 # settle, then idle memory before any request
 rec rss_idle_mb.direct "$(kb_to_mb "$(mem_kb VmRSS $(group_pids "$UP_PID"))")"
 rec rss_idle_mb.nginx "$(kb_to_mb "$(mem_kb VmRSS $(group_pids "$PX_PID"))")"
+((HAVE_FLOOR)) && rec rss_idle_mb.floor "$(kb_to_mb "$(mem_kb VmRSS "$FL_PID")")"
 ((HAVE_SW)) && rec rss_idle_mb.sw "$(kb_to_mb "$(mem_kb VmRSS $(group_pids "$SW_PID"))")"
 
 # Targets: name, chat URL, streaming URL, PIDs for CPU accounting (evaluated when measured)
 TARGETS=(direct nginx)
+((HAVE_FLOOR)) && TARGETS+=(floor)
 ((HAVE_SW)) && TARGETS+=(sw)
-declare -A CHAT_URL=([direct]=$DIRECT_URL/v1/chat/completions [nginx]=$NGINX_URL/v1/chat/completions [sw]=$SW_URL/v1/chat/completions)
-declare -A STREAM_URL=([direct]=$DIRECT_URL/v1/stream/chat/completions [nginx]=$NGINX_URL/v1/stream/chat/completions [sw]=$SW_URL/v1/chat/completions)
-declare -A LABEL=([direct]="direct" [nginx]="nginx proxy" [sw]="switchboard")
+declare -A CHAT_URL=([direct]=$DIRECT_URL/v1/chat/completions [nginx]=$NGINX_URL/v1/chat/completions
+    [floor]=$FLOOR_URL/v1/chat/completions [sw]=$SW_URL/v1/chat/completions)
+declare -A STREAM_URL=([direct]=$DIRECT_URL/v1/stream/chat/completions [nginx]=$NGINX_URL/v1/stream/chat/completions
+    [floor]=$FLOOR_URL/v1/stream/chat/completions [sw]=$SW_URL/v1/chat/completions)
+declare -A LABEL=([direct]="direct" [nginx]="nginx proxy" [floor]="SwiftNIO floor" [sw]="switchboard")
 target_pids() {
     case $1 in
         direct) group_pids "$UP_PID" ;;
         nginx) group_pids "$PX_PID" ;;
+        floor) echo "$FL_PID" ;;
         sw) group_pids "$SW_PID" ;; # Switchboard is one process; children (if any) counted too
     esac
 }

@@ -4,12 +4,12 @@
 Usage: report.py RESULTS_FILE JSON_OUT
 
 RESULTS_FILE holds `key=value` lines. Per-target keys are `<metric>.<target>` with target one of
-direct | nginx | sw; everything else is metadata (`meta.<name>`). Missing values print as "-".
+direct | nginx | floor | sw; everything else is metadata (`meta.<name>`). Missing values print as "-".
 """
 import json
 import sys
 
-TARGETS = ("direct", "nginx", "sw")
+TARGETS = ("direct", "nginx", "floor", "sw")
 
 
 def load(path):
@@ -53,7 +53,8 @@ def main():
 
     def added(vals):
         """Latency a proxy adds over the direct path."""
-        return {"direct": None, "nginx": sub(vals["nginx"], vals["direct"]), "sw": sub(vals["sw"], vals["direct"])}
+        return {"direct": None, "nginx": sub(vals["nginx"], vals["direct"]), "floor": sub(vals["floor"], vals["direct"]),
+                "sw": sub(vals["sw"], vals["direct"])}
 
     def at_most(limit):
         return lambda v, r: None if v is None else v <= limit
@@ -133,7 +134,7 @@ def main():
     def fmt(fmt_spec, v):
         return "-" if v is None else fmt_spec.format(v)
 
-    header = ("figure", "direct", "nginx proxy", "switchboard", "sw/nginx", "design target", "check")
+    header = ("figure", "direct", "nginx proxy", "SwiftNIO floor", "switchboard", "sw/nginx", "design target", "check")
     table = []
     results = {}
     for key, label, vals, spec, target, check in rows:
@@ -143,10 +144,10 @@ def main():
         if key in no_ratio:
             ratio = None
         verdict = None if check is None else check(vals["sw"], ratio)
-        table.append((label, fmt(spec, vals["direct"]), fmt(spec, vals["nginx"]), fmt(spec, vals["sw"]),
+        table.append((label, fmt(spec, vals["direct"]), fmt(spec, vals["nginx"]), fmt(spec, vals.get("floor")), fmt(spec, vals["sw"]),
                       "-" if ratio is None else f"{ratio:.2f}x", target,
                       "" if verdict is None else ("ok" if verdict else "MISS")))
-        results[key] = {"direct": vals["direct"], "nginx": vals["nginx"], "switchboard": vals["sw"],
+        results[key] = {"direct": vals["direct"], "nginx": vals["nginx"], "swiftnio_floor": vals.get("floor"), "switchboard": vals["sw"],
                         "ratio_sw_over_nginx": ratio, "target": target or None, "pass": verdict}
 
     widths = [max(len(str(r[i])) for r in [header] + table) for i in range(len(header))]
@@ -154,7 +155,7 @@ def main():
     def line(r):
         cells = []
         for i, c in enumerate(r):
-            cells.append(str(c).ljust(widths[i]) if i in (0, 5, 6) else str(c).rjust(widths[i]))
+            cells.append(str(c).ljust(widths[i]) if i in (0, 6, 7) else str(c).rjust(widths[i]))
         return " | ".join(cells).rstrip()
 
     governed = {}
@@ -184,6 +185,8 @@ def main():
     print()
     print("direct = the instant upstream itself (nginx `return`); nginx proxy = nginx reverse proxy with upstream")
     print("keepalive; CPU/request of 'direct' is the upstream's own CPU. RSS of nginx = master + worker.")
+    print("SwiftNIO floor = Sources/floor-proxy: the least a SwiftNIO reverse proxy does (NIO's HTTP/1 codec on both")
+    print("connections, upstream keep-alive on the same event loop, nothing else): what the gateway pays before its own work.")
     if governed:
         print()
         print("Governed key (rpm, tpm, max_concurrent and a monthly budget: every request admitted and charged), wrk max:")

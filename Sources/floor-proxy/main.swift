@@ -1,0 +1,161 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// `floor-proxy PORT UPSTREAM_HOST UPSTREAM_PORT`: the least an HTTP/1.1 reverse proxy on SwiftNIO can do, as the
+/// benchmark's floor for the gateway (`scripts/bench.sh`, the "SwiftNIO floor" column). Each client connection takes
+/// a keep-alive connection to the upstream on its own event loop (from a pool, or a new one) with its first request
+/// and gives it back when it closes; a request's head and body go upstream as they were parsed (the `host` header
+/// rewritten), the answer comes back part by part. No routing, no keys, no limits, no logs: what is left is SwiftNIO's
+/// HTTP/1 codec on two connections, its channel pipeline and the kernel, which every SwiftNIO server pays before it
+/// does anything of its own.
+let arguments = CommandLine.arguments
+guard arguments.count == 4, let port = Int(arguments[1]), let upstreamPort = Int(arguments[3]) else {
+    print("usage: floor-proxy PORT UPSTREAM_HOST UPSTREAM_PORT")
+    exit(2)
+}
+let upstream = (host: arguments[2], port: upstreamPort)
+
+/// Idle upstream connections, by event loop.
+let pool = Mutex<[ObjectIdentifier: [Back]]>([:])
+
+/// The client's side: one request at a time (the benchmark's clients do not pipeline).
+final class Front: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var context: ChannelHandlerContext?
+    private var back: Back?
+    private var waiting: [HTTPClientRequestPart] = []
+    private var connecting = false
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part: HTTPClientRequestPart
+        switch unwrapInboundIn(data) {
+        case .head(var head):
+            head.headers.replaceOrAdd(name: "host", value: "\(upstream.host):\(upstream.port)")
+            part = .head(head)
+        case .body(let buffer):
+            part = .body(.byteBuffer(buffer))
+        case .end(let trailers):
+            part = .end(trailers)
+        }
+        if let back { return back.send(part) }
+        waiting.append(part)
+        guard !connecting else { return }
+        connecting = true
+        let loop = ObjectIdentifier(context.eventLoop)
+        while let idle = pool.withLock({ $0[loop]?.popLast() }) {
+            guard idle.channel?.isActive == true else { continue }
+            return attach(idle)
+        }
+        let front = NIOLoopBound(self, eventLoop: context.eventLoop)
+        ClientBootstrap(group: context.eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(Back())
+                }
+            }
+            .connect(host: upstream.host, port: upstream.port)
+            .flatMapThrowing { try $0.pipeline.syncOperations.handler(type: Back.self) }
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let back): front.value.attach(back)
+                case .failure: front.value.context?.close(promise: nil)
+                }
+            }
+    }
+
+    private func attach(_ back: Back) {
+        self.back = back
+        back.front = self
+        for part in waiting { back.send(part) }
+        waiting = []
+    }
+
+    func answer(_ part: HTTPServerResponsePart) {
+        guard let context else { return }
+        if case .end = part { context.writeAndFlush(wrapOutboundOut(part), promise: nil) } else { context.write(wrapOutboundOut(part), promise: nil) }
+    }
+
+    func close() { context?.close(promise: nil) }
+
+    /// The client went away: its upstream connection goes back to the pool, unless an answer is still coming on it.
+    func channelInactive(context: ChannelHandlerContext) {
+        self.context = nil
+        if let back {
+            back.front = nil
+            if back.busy {
+                back.channel?.close(promise: nil)
+            } else {
+                let loop = ObjectIdentifier(context.eventLoop)
+                pool.withLock { $0[loop, default: []].append(back) }
+            }
+        }
+        context.fireChannelInactive()
+    }
+}
+
+/// The upstream's side: its answer goes to the client as it comes.
+final class Back: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    /// Touched on the connection's event loop only (the pool hands it between connections of the same loop).
+    var front: Front?
+    private(set) var channel: (any Channel)?
+    /// A request went out and its answer has not ended.
+    private(set) var busy = false
+
+    func handlerAdded(context: ChannelHandlerContext) { channel = context.channel }
+
+    func send(_ part: HTTPClientRequestPart) {
+        guard let channel else { return }
+        if case .end = part {
+            busy = true
+            channel.writeAndFlush(part, promise: nil)
+        } else {
+            channel.write(part, promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            front?.answer(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers)))
+        case .body(let buffer):
+            front?.answer(.body(.byteBuffer(buffer)))
+        case .end(let trailers):
+            busy = false
+            front?.answer(.end(trailers))
+        }
+    }
+
+    /// The upstream closed: a client still waiting for an answer on it is closed too.
+    func channelInactive(context: ChannelHandlerContext) {
+        if busy { front?.close() }
+        channel = nil
+        context.fireChannelInactive()
+    }
+}
+
+let server = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    .serverChannelOption(.backlog, value: 1024)
+    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+    .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            try channel.pipeline.syncOperations.addHandler(Front())
+        }
+    }
+    .bind(host: "127.0.0.1", port: port)
+    .wait()
+print("floor-proxy listening on 127.0.0.1:\(port), upstream \(upstream.host):\(upstream.port)")
+try server.closeFuture.wait()
