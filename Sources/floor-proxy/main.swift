@@ -10,12 +10,20 @@ import Synchronization
 /// rewritten), the answer comes back part by part. No routing, no keys, no limits, no logs: what is left is SwiftNIO's
 /// HTTP/1 codec on two connections, its channel pipeline and the kernel, which every SwiftNIO server pays before it
 /// does anything of its own.
+///
+/// Two switches add one layer of the gateway's each, to measure what it costs (docs/benchmark.md):
+/// - `FLOOR_TASK=1`: each request goes through a Swift task, as the gateway's do: the task is started from the event
+///   loop with the whole request, hands it to the upstream's loop and waits for the whole answer, then hands that to
+///   the client's loop (two thread hops each way).
+/// - `FLOOR_PIPELINING=1`: NIO's HTTP/1 pipelining assistance on client connections, as the gateway has.
 let arguments = CommandLine.arguments
 guard arguments.count == 4, let port = Int(arguments[1]), let upstreamPort = Int(arguments[3]) else {
     print("usage: floor-proxy PORT UPSTREAM_HOST UPSTREAM_PORT")
     exit(2)
 }
 let upstream = (host: arguments[2], port: upstreamPort)
+let viaTask = getenv("FLOOR_TASK") != nil
+let pipelining = getenv("FLOOR_PIPELINING") != nil
 
 /// Idle upstream connections, by event loop.
 let pool = Mutex<[ObjectIdentifier: [Back]]>([:])
@@ -29,6 +37,9 @@ final class Front: ChannelInboundHandler {
     private var back: Back?
     private var waiting: [HTTPClientRequestPart] = []
     private var connecting = false
+    /// With `FLOOR_TASK`: the request so far, and the answer so far with the task waiting for it.
+    private var request: [HTTPClientRequestPart] = []
+    private var answer: (parts: [HTTPServerResponsePart], promise: EventLoopPromise<[HTTPServerResponsePart]>)?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
@@ -43,9 +54,28 @@ final class Front: ChannelInboundHandler {
         case .end(let trailers):
             part = .end(trailers)
         }
+        guard viaTask else { return forward(part) }
+        request.append(part)
+        guard case .end = part else { return }
+        let parts = request
+        request = []
+        let loop = context.eventLoop
+        let front = NIOLoopBound(self, eventLoop: loop)
+        Task {
+            let promise = loop.makePromise(of: [HTTPServerResponsePart].self)
+            loop.execute {
+                front.value.answer = ([], promise)
+                for part in parts { front.value.forward(part) }
+            }
+            guard let answer = try? await promise.futureResult.get() else { return }
+            loop.execute { for part in answer { front.value.write(part) } }
+        }
+    }
+
+    private func forward(_ part: HTTPClientRequestPart) {
         if let back { return back.send(part) }
         waiting.append(part)
-        guard !connecting else { return }
+        guard !connecting, let context else { return }
         connecting = true
         let loop = ObjectIdentifier(context.eventLoop)
         while let idle = pool.withLock({ $0[loop]?.popLast() }) {
@@ -67,7 +97,7 @@ final class Front: ChannelInboundHandler {
             .whenComplete { result in
                 switch result {
                 case .success(let back): front.value.attach(back)
-                case .failure: front.value.context?.close(promise: nil)
+                case .failure: front.value.close()
                 }
             }
     }
@@ -79,16 +109,31 @@ final class Front: ChannelInboundHandler {
         waiting = []
     }
 
-    func answer(_ part: HTTPServerResponsePart) {
+    /// A part of the upstream's answer: to the client now, or to the waiting task once it is whole.
+    func received(_ part: HTTPServerResponsePart) {
+        guard var answer else { return write(part) }
+        answer.parts.append(part)
+        guard case .end = part else { return self.answer = answer }
+        self.answer = nil
+        answer.promise.succeed(answer.parts)
+    }
+
+    private func write(_ part: HTTPServerResponsePart) {
         guard let context else { return }
         if case .end = part { context.writeAndFlush(wrapOutboundOut(part), promise: nil) } else { context.write(wrapOutboundOut(part), promise: nil) }
     }
 
-    func close() { context?.close(promise: nil) }
+    func close() {
+        answer?.promise.fail(ChannelError.ioOnClosedChannel)
+        answer = nil
+        context?.close(promise: nil)
+    }
 
     /// The client went away: its upstream connection goes back to the pool, unless an answer is still coming on it.
     func channelInactive(context: ChannelHandlerContext) {
         self.context = nil
+        answer?.promise.fail(ChannelError.ioOnClosedChannel)
+        answer = nil
         if let back {
             back.front = nil
             if back.busy {
@@ -128,12 +173,12 @@ final class Back: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            front?.answer(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers)))
+            front?.received(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers)))
         case .body(let buffer):
-            front?.answer(.body(.byteBuffer(buffer)))
+            front?.received(.body(.byteBuffer(buffer)))
         case .end(let trailers):
             busy = false
-            front?.answer(.end(trailers))
+            front?.received(.end(trailers))
         }
     }
 
@@ -151,11 +196,12 @@ let server = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
     .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: pipelining, withErrorHandling: false)
             try channel.pipeline.syncOperations.addHandler(Front())
         }
     }
     .bind(host: "127.0.0.1", port: port)
     .wait()
-print("floor-proxy listening on 127.0.0.1:\(port), upstream \(upstream.host):\(upstream.port)")
+print("floor-proxy listening on 127.0.0.1:\(port), upstream \(upstream.host):\(upstream.port)"
+      + (viaTask ? ", each request through a task" : "") + (pipelining ? ", pipelining assistance" : ""))
 try server.closeFuture.wait()
