@@ -8,6 +8,10 @@ import Synchronization
 
 /// The recorder behind every request: records go into a bounded buffer (never blocking, dropping and counting
 /// when full) and a background service writes them to storage in batches. On shutdown it writes what is left.
+///
+/// The writer wakes for the first record after a quiet spell and writes it at once; after each write it waits
+/// `gather` before it looks again, so under load records gather into batches and the request path wakes it at most
+/// once per `gather`, not once per record (each wake is a hop to another thread, on the serving core).
 public final class RequestLogService: UsageRecorder, Service {
     private struct State {
         var pending: [RequestRecord] = []
@@ -25,6 +29,8 @@ public final class RequestLogService: UsageRecorder, Service {
         var doneAhead: [Range<Int>] = []
         /// Flushes waiting for everything accepted before they began (`target`) to be written.
         var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        /// Times `record` woke the writer.
+        var wakes = 0
     }
 
     private let state = Mutex(State())
@@ -35,6 +41,8 @@ public final class RequestLogService: UsageRecorder, Service {
     let batchSize: Int
     /// Bodies waiting to be written, at most (beyond it records are kept without their bodies).
     let maxBodyBytes: Int
+    /// How long the writer waits after a write before the next (records arriving meanwhile wait with it).
+    let gather: Duration
     /// Applied to bodies before they are written (`logging.bodies`), which are then cut to `bodyLimit` bytes.
     let redactor: Redactor
     let bodyLimit: Int
@@ -44,7 +52,8 @@ public final class RequestLogService: UsageRecorder, Service {
 
     public init(storage: any Storage, capacity: Int = 10_000, batchSize: Int = 500, maxBodyBytes: Int = 64 << 20,
                 redactor: Redactor = Redactor(kinds: RedactionKind.allCases), bodyLimit: Int = 16 << 10, secrets: SecretScrubber? = nil,
-                logger: Logger) {
+                gather: Duration = .milliseconds(10), logger: Logger) {
+        self.gather = gather
         self.secrets = secrets
         self.bodyLimit = bodyLimit
         self.storage = storage
@@ -57,11 +66,13 @@ public final class RequestLogService: UsageRecorder, Service {
     }
 
     public func record(_ record: RequestRecord) {
-        let accepted = state.withLock { s in
+        // Only the record that finds the buffer empty wakes the writer: one before it did, and the writer takes all.
+        let wake = state.withLock { s in
             guard s.pending.count < capacity else {
                 s.dropped += 1
                 return false
             }
+            let wasEmpty = s.pending.isEmpty
             let bytes = record.bodyBytes
             if bytes > 0, s.bodyBytes + bytes > maxBodyBytes {
                 var stripped = record
@@ -73,10 +84,14 @@ public final class RequestLogService: UsageRecorder, Service {
                 s.bodyBytes += bytes
             }
             s.accepted += 1
-            return true
+            if wasEmpty { s.wakes += 1 }
+            return wasEmpty
         }
-        if accepted { wakeContinuation.yield() }
+        if wake { wakeContinuation.yield() }
     }
+
+    /// Times a record woke the writer (tests).
+    var wakes: Int { state.withLock { $0.wakes } }
 
     /// Flushes waiting for a batch another flush is still writing (tests).
     var waitingFlushes: Int { state.withLock { $0.waiters.count } }
@@ -90,6 +105,7 @@ public final class RequestLogService: UsageRecorder, Service {
     public func run() async throws {
         for await _ in wake.cancelOnGracefulShutdown() {
             await flush()
+            try? await Task.sleep(for: gather)
         }
         await flush()
     }

@@ -14,7 +14,8 @@ import Synchronization
 /// Two switches add one layer of the gateway's each, to measure what it costs (docs/benchmark.md):
 /// - `FLOOR_TASK=1`: each request goes through a Swift task, as the gateway's do: the task is started from the event
 ///   loop with the whole request, hands it to the upstream's loop and waits for the whole answer, then hands that to
-///   the client's loop (two thread hops each way).
+///   the client's loop (two thread hops each way). `FLOOR_TASK=loop`: the same task, started at once on the event
+///   loop's thread (`Task.immediate`) with the loop as its executor, so that it never leaves the loop.
 /// - `FLOOR_PIPELINING=1`: NIO's HTTP/1 pipelining assistance on client connections, as the gateway has.
 let arguments = CommandLine.arguments
 guard arguments.count == 4, let port = Int(arguments[1]), let upstreamPort = Int(arguments[3]) else {
@@ -23,6 +24,7 @@ guard arguments.count == 4, let port = Int(arguments[1]), let upstreamPort = Int
 }
 let upstream = (host: arguments[2], port: upstreamPort)
 let viaTask = getenv("FLOOR_TASK") != nil
+let taskOnLoop = getenv("FLOOR_TASK").map { String(cString: $0) } == "loop"
 let pipelining = getenv("FLOOR_PIPELINING") != nil
 
 /// Idle upstream connections, by event loop.
@@ -61,6 +63,16 @@ final class Front: ChannelInboundHandler {
         request = []
         let loop = context.eventLoop
         let front = NIOLoopBound(self, eventLoop: loop)
+        guard !taskOnLoop else {
+            Task.immediate(executorPreference: LoopExecutor(loop: loop)) {
+                let promise = loop.makePromise(of: [HTTPServerResponsePart].self)
+                front.value.answer = ([], promise)
+                for part in parts { front.value.forward(part) }
+                guard let answer = try? await promise.futureResult.get() else { return }
+                for part in answer { front.value.write(part) }
+            }
+            return
+        }
         Task {
             let promise = loop.makePromise(of: [HTTPServerResponsePart].self)
             loop.execute {
@@ -144,6 +156,17 @@ final class Front: ChannelInboundHandler {
             }
         }
         context.fireChannelInactive()
+    }
+}
+
+/// Runs a task's jobs on an event loop.
+final class LoopExecutor: TaskExecutor {
+    let loop: any EventLoop
+    init(loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 

@@ -106,6 +106,29 @@ func record(_ i: Int, request: String? = nil, response: String? = nil) -> Reques
         #expect(Set(stored.map(\.id)).count == 5000)
     }
 
+    /// Only a record that finds the buffer empty wakes the writer (a wake is a hop to another thread, on the core
+    /// that serves requests): 100 records in a row wake it once; once it has taken them, the next one wakes it again.
+    /// And a writer that runs still writes every record.
+    @Test func recordsWakeTheWriterOncePerBatch() async throws {
+        let storage = CountingStorage()
+        let log = RequestLogService(storage: CountingStorageAdapter(inner: storage), capacity: 1_000, batchSize: 500, logger: Self.logger)
+        for i in 0..<100 { log.record(record(i)) }
+        #expect(log.wakes == 1)
+        await log.flush()
+        log.record(record(100))
+        #expect(log.wakes == 2)
+        let group = ServiceGroup(configuration: .init(services: [log], logger: Self.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for i in 101..<300 { log.record(record(i)) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(log.counts.written == 300)
+        #expect(log.wakes < 300)
+        #expect(Set(try await storage.base.recentRequests(limit: 1000).map(\.id)).count == 300)
+    }
+
     /// The storage is stuck: `record` still returns at once, the queue fills to its capacity and every further
     /// record is dropped and counted; once storage answers, everything queued is written.
     @Test func aFullQueueDropsAndCountsWithoutBlocking() async throws {
