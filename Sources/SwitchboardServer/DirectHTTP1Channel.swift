@@ -9,7 +9,7 @@ import NIOHTTPTypesHTTP1
 
 /// The gateway's HTTP/1 connections: Hummingbird's pipeline (NIO's HTTP codec with pipelining assistance, the
 /// HTTP-types codec, idle timeout and graceful-shutdown quiescing), the `ConnectionGuard`, and then a
-/// `RequestDispatcher` in place of Hummingbird's per-connection async loop.
+/// `RequestDispatcher` in place of Hummingbird's per-connection async loop; in front of the decoder, `ReadAhead`.
 ///
 /// Hummingbird hands each request part through a `NIOAsyncChannel` to a task per connection, and each response part
 /// back through its async writer: a state machine and a buffer each way, on top of the thread hops. Here a request
@@ -40,6 +40,7 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
             try ops.addHandler(ConnectionGuard(requestTimeout: requestTimeout, clientTimeout: clientTimeout, logger: logger, refused: refused),
                                position: .after(decoder))
             if clientTimeout != nil { try ops.addHandler(RequestBytesWatch(), position: .before(decoder)) }
+            try ops.addHandler(ReadAhead(), position: .before(decoder))
             try ops.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try ops.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
             try ops.addHandler(RequestDispatcher(respond: respond))
