@@ -28,6 +28,36 @@ import Testing
         #expect(UpstreamTarget("https://[::1]:8443/v1")?.key == "https://[::1]:8443")
     }
 
+    /// The head deadline holds on a reused connection, whose one timer an earlier exchange armed: a deadline sooner
+    /// than the pending timer is scheduled anew, and a later one is met by the earlier timer re-arming itself when it
+    /// fires. Without either, the request would get the slow answer after 10 s instead of a timeout.
+    @Test func headDeadlinesOnAReusedConnection() async throws {
+        try await FakeUpstream.run({ request in
+            if request.path.hasSuffix("/slow") { try? await Task.sleep(for: .seconds(10)) }
+            return jsonReply(Wire.chatCompletion())
+        }) { fake in
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(30))
+            func call(_ path: String, _ timeout: Duration) async -> UpstreamError? {
+                let request = UpstreamRequest(url: fake.baseURL + path, body: ByteBuffer(string: "{}"), timeout: timeout)
+                do {
+                    _ = try await transport.execute(request).body.collect(upTo: 1 << 20)
+                    return nil
+                } catch let error as UpstreamError {
+                    return error
+                } catch {
+                    return UpstreamError(.other)
+                }
+            }
+            // A long deadline answered in time, then a shorter one on the same connection: the timer moves sooner.
+            #expect(await call("/chat/completions", .seconds(60)) == nil)
+            #expect(await call("/slow", .milliseconds(300)) == UpstreamError(.timeout))
+            // A short deadline answered in time leaves its timer pending; the next exchange's later one is met by it.
+            #expect(await call("/chat/completions", .milliseconds(400)) == nil)
+            #expect(await call("/slow", .milliseconds(900)) == UpstreamError(.timeout))
+            await transport.shutdown()
+        }
+    }
+
     /// Upstreams that close after each response, or answer with no length at all, work on the pooled client.
     @Test func nonKeepAliveUpstreams() async throws {
         try await FakeUpstream.run({ _ in

@@ -58,7 +58,12 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     private var state = State.idle
-    private var headDeadline: Scheduled<Void>?
+    /// When the head of the exchange in flight is due (nil once it came). One timer per connection checks it, not
+    /// one per exchange: a timer still pending from an earlier exchange fires no later than this one's due time and
+    /// re-arms itself for it, so a busy keep-alive connection schedules about one timer per head timeout, not one
+    /// (and a cancellation) per request.
+    private var headDue: NIODeadline?
+    private var headTimer: (task: Scheduled<Void>, at: NIODeadline)?
     /// The exchange's total deadline and its idle watch (only when the request sets them).
     private var totalDeadline: Scheduled<Void>?
     private var idleWatch: Scheduled<Void>?
@@ -86,9 +91,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         // The timers run on this channel's event loop, where the handler and its context live: isolated scheduling
         // lets them use both without crossing threads (and checks that this is the loop).
         let loop = context.eventLoop.assumeIsolated()
-        headDeadline = loop.scheduleTask(in: exchange.headTimeout) { [weak self] in
-            self?.fail(UpstreamError(.timeout), context: context)
-        }
+        headDue = .now() + exchange.headTimeout
+        armHeadTimer(context: context)
         if let total = exchange.total {
             totalDeadline = loop.scheduleTask(in: total) { [weak self] in
                 self?.fail(UpstreamError(.timeout), context: context)
@@ -98,6 +102,22 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         if let body = exchange.body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    /// Makes sure a timer fires by the head's due time (keeping one that fires sooner: it re-arms itself for it).
+    private func armHeadTimer(context: ChannelHandlerContext) {
+        guard let due = headDue else { return }
+        if let timer = headTimer {
+            guard timer.at > due else { return }
+            timer.task.cancel()
+        }
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [weak self] in
+            guard let self else { return }
+            self.headTimer = nil
+            guard let due = self.headDue, case .awaitingHead = self.state else { return }
+            if NIODeadline.now() >= due { self.fail(UpstreamError(.timeout), context: context) } else { self.armHeadTimer(context: context) }
+        }
+        headTimer = (task, due)
     }
 
     /// Checks the gap since the last body part when the idle limit could have passed; re-arms itself otherwise.
@@ -117,9 +137,14 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         }
     }
 
-    private func cancelTimers() {
-        headDeadline?.cancel()
-        headDeadline = nil
+    /// The exchange's timers end with it; the head timer (when the connection stays open) is left to fire and find
+    /// nothing due, or to serve the next exchange.
+    private func cancelTimers(keepingHeadTimer: Bool = false) {
+        headDue = nil
+        if !keepingHeadTimer {
+            headTimer?.task.cancel()
+            headTimer = nil
+        }
         totalDeadline?.cancel()
         totalDeadline = nil
         idleWatch?.cancel()
@@ -131,8 +156,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .awaitingHead(let exchange, _)):
             if head.status.code < 200 { state = .awaitingHead(exchange, sawBytes: true); return }   // 1xx: wait on
-            headDeadline?.cancel()
-            headDeadline = nil
+            headDue = nil
             armIdleWatch(context: context)
             if exchange.stream {
                 let sequence = BodyProducer.makeSequence(
@@ -171,7 +195,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     private func finishExchange(keepAlive: Bool, context: ChannelHandlerContext) {
-        cancelTimers()
+        cancelTimers(keepingHeadTimer: keepAlive)
         idleLimit = nil
         producing = true
         if readHeld { readHeld = false; context.read() }
