@@ -38,8 +38,8 @@ final class ReadAhead: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        asked = false   // before passing it on: a handler behind may ask for the next read as it sees it
         context.fireChannelReadComplete()
-        asked = false
         if unasked < limit, context.channel.isActive { context.read() }
     }
 }

@@ -63,24 +63,20 @@ final class Front: ChannelInboundHandler {
         request = []
         let loop = context.eventLoop
         let front = NIOLoopBound(self, eventLoop: loop)
-        guard !taskOnLoop else {
-            Task.immediate(executorPreference: LoopExecutor(loop: loop)) {
-                let promise = loop.makePromise(of: [HTTPServerResponsePart].self)
-                front.value.answer = ([], promise)
-                for part in parts { front.value.forward(part) }
-                guard let answer = try? await promise.futureResult.get() else { return }
-                for part in answer { front.value.write(part) }
-            }
-            return
-        }
-        Task {
+        // The same work either way; on the loop each step runs in place, from the pool it hops to the loop.
+        let exchange: @Sendable () async -> Void = {
             let promise = loop.makePromise(of: [HTTPServerResponsePart].self)
-            loop.execute {
+            loop.run {
                 front.value.answer = ([], promise)
                 for part in parts { front.value.forward(part) }
             }
             guard let answer = try? await promise.futureResult.get() else { return }
-            loop.execute { for part in answer { front.value.write(part) } }
+            loop.run { for part in answer { front.value.write(part) } }
+        }
+        if taskOnLoop {
+            Task.immediate(executorPreference: LoopExecutor(loop: loop), operation: exchange)
+        } else {
+            Task(operation: exchange)
         }
     }
 
@@ -156,6 +152,13 @@ final class Front: ChannelInboundHandler {
             }
         }
         context.fireChannelInactive()
+    }
+}
+
+extension EventLoop {
+    /// Runs `body` on this loop: in place when already there, else in one hop.
+    func run(_ body: @escaping @Sendable () -> Void) {
+        if inEventLoop { body() } else { execute(body) }
     }
 }
 
