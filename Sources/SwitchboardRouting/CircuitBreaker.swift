@@ -211,9 +211,12 @@ public final class HealthBook: Sendable {
     }
 
     /// The candidates that may be tried now (without taking probes; `admit` does that for the chosen one).
+    /// The candidates available now, in order (`candidates` itself when all are).
     public func available(_ candidates: [Int]) -> [Int] {
         let t = now()
-        return books.withLock { b in candidates.filter { b.breakers[$0].isAvailable(nowMs: t) } }
+        return books.withLock { b in
+            candidates.allSatisfy { b.breakers[$0].isAvailable(nowMs: t) } ? candidates : candidates.filter { b.breakers[$0].isAvailable(nowMs: t) }
+        }
     }
 
     public func admit(_ index: Int) -> Bool {
@@ -260,7 +263,9 @@ public final class HealthBook: Sendable {
     /// The candidates whose ejection is over and whose probe is not taken yet.
     public func awaitingProbe(_ candidates: [Int]) -> [Int] {
         let t = now()
-        return books.withLock { b in candidates.filter { b.breakers[$0].awaitsProbe(nowMs: t) } }
+        return books.withLock { b in
+            candidates.contains { b.breakers[$0].awaitsProbe(nowMs: t) } ? candidates.filter { b.breakers[$0].awaitsProbe(nowMs: t) } : []
+        }
     }
 
     /// Active health checks' verdict on a deployment, and why (for its event log).

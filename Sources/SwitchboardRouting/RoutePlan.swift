@@ -123,6 +123,7 @@ public struct RoutePlan: Sendable {
             if totalAttempts > 0, now >= deadlineMs { return .exhausted(.deadline) }
             let m = current
             var capable: [Int] = []
+            capable.reserveCapacity(m.deployments.count)
             var missing: String?
             var excludedBy: DeploymentPolicy.Exclusion?
             for i in m.deployments.indices {
@@ -143,10 +144,13 @@ public struct RoutePlan: Sendable {
                 if advance(.fallback) { continue }
                 return .exhausted(.attemptsSpent)
             }
+            // Slots are few (a model's deployments) and distinct: arrays, and no copies when every one qualifies
+            // (the books hand back the array they were given), since this runs for every request.
             let slots = capable.map { m.deployments[$0].slot }
-            let healthySlots = Set(table.health.available(slots))
-            let roomSlots = Set(table.capacity.withRoom(slots, tokens: estimatedTokens))
-            let available = capable.filter { healthySlots.contains(m.deployments[$0].slot) && roomSlots.contains(m.deployments[$0].slot) }
+            let healthySlots = table.health.available(slots)
+            let roomSlots = table.capacity.withRoom(slots, tokens: estimatedTokens)
+            let available = healthySlots.count == slots.count && roomSlots.count == slots.count ? capable
+                : capable.filter { healthySlots.contains(m.deployments[$0].slot) && roomSlots.contains(m.deployments[$0].slot) }
             if available.isEmpty {
                 // A deployment is back when it is both healthy and has room; 0 means "unknown" (a probe in flight,
                 // or room only when in-flight requests end).
@@ -167,11 +171,11 @@ public struct RoutePlan: Sendable {
                 }
                 return .exhausted(firstUnavailable ?? reason)
             }
-            let untried = available.filter { !tried.contains($0) }
+            let untried = tried.isEmpty ? available : available.filter { !tried.contains($0) }
             var pool = untried.isEmpty ? available : untried
             // A deployment whose ejection is over gets its one probe now, whatever the balancer thinks of its past
             // latency: otherwise a latency-aware policy could avoid it long after it recovered.
-            let probing = Set(table.health.awaitingProbe(pool.map { m.deployments[$0].slot }))
+            let probing = table.health.awaitingProbe(pool.count == capable.count ? slots : pool.map { m.deployments[$0].slot })
             if !probing.isEmpty { pool = pool.filter { probing.contains(m.deployments[$0].slot) } }
             let context = BalancingContext(attempt: attempts + 1, affinityKey: affinityKey)
             let picked = policy.ranks ? policy.best(pool, of: m, latency: table.latency) : m.balancer.choose(among: pool, context: context)

@@ -5,10 +5,9 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 
 /// The gateway's HTTP/1 connections: Hummingbird's pipeline (NIO's HTTP codec with pipelining assistance, the
-/// HTTP-types codec, idle timeout and graceful-shutdown quiescing), the `ConnectionGuard`, and then a
+/// HTTP-types codec (`ServerCodec`), idle timeout and graceful-shutdown quiescing), the `ConnectionGuard`, and then a
 /// `RequestDispatcher` in place of Hummingbird's per-connection async loop; in front of the decoder, `ReadAhead`.
 ///
 /// Hummingbird hands each request part through a `NIOAsyncChannel` to a task per connection, and each response part
@@ -41,7 +40,7 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
                                position: .after(decoder))
             if clientTimeout != nil { try ops.addHandler(RequestBytesWatch(), position: .before(decoder)) }
             try ops.addHandler(ReadAhead(), position: .before(decoder))
-            try ops.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try ops.addHandler(ServerCodec())
             try ops.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
             try ops.addHandler(RequestDispatcher(respond: respond))
             return Value(channel: channel)

@@ -1,5 +1,8 @@
 import Foundation
+import HTTPTypes
 import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import NIOPosix
 @testable import SwitchboardServer
 import Testing
@@ -108,6 +111,33 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
             let (nothing, idleClosed) = try await rawExchange(port: port, [], halfClose: true) { _ in true }
             #expect(idleClosed && nothing.isEmpty)
         }
+    }
+
+    /// `ServerCodec` converts a request's head exactly as the library's codec does: origin-form targets on its own
+    /// path (kept as sent, query and odd bytes included), any other form through the library; the first `host` (in
+    /// any case) becomes the authority and leaves the fields, a later one stays; invalid names are dropped; a method
+    /// HTTP types cannot carry is an error either way.
+    @Test func theServerCodecConvertsAsTheLibraryDoes() throws {
+        func head(_ uri: String, _ headers: [(String, String)], method: NIOHTTP1.HTTPMethod = .POST) -> HTTPRequestHead {
+            HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders(headers))
+        }
+        let heads = [
+            head("/v1/chat/completions", [("Host", "gw:8080"), ("Authorization", "Bearer k"), ("Content-Type", "application/json")]),
+            head("/v1/x?a=1&b=%20c#frag", [("HOST", "a"), ("host", "b"), ("x-one", "1"), ("x-one", "2"), ("cookie", "a=1; b=2")]),
+            head("//double/slash", [("x-no-host", "1")]),
+            head("/with space", [("bad name", "v"), ("x", "")]),
+            head("http://example.com/abs?q=1", [("Host", "example.com")]),
+            head("*", [("hOsT", "h")]),
+            head("/healthz", [], method: .GET),
+        ]
+        for h in heads {
+            let ours = try ServerCodec.request(h)
+            let theirs = try HTTPRequest(h, secure: false, splitCookie: false)
+            #expect(ours == theirs, "\(h.uri)")
+            #expect(ours.headerFields.map(\.name.rawName) == theirs.headerFields.map(\.name.rawName), "\(h.uri)")
+        }
+        #expect(throws: (any Error).self) { try ServerCodec.request(head("/", [], method: .RAW(value: "BAD METHOD"))) }
+        #expect(throws: (any Error).self) { try HTTPRequest(head("/", [], method: .RAW(value: "BAD METHOD")), secure: false, splitCookie: false) }
     }
 
     /// The `date` header's format (RFC 9110 IMF-fixdate).

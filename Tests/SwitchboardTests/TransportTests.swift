@@ -58,6 +58,48 @@ import Testing
         }
     }
 
+    /// The whole exchange's limit holds on a reused connection too: the connection's one timer, still pending from an
+    /// earlier exchange, re-arms itself for the total due time after the head came; and a total sooner than the
+    /// pending timer is scheduled anew. Without either, the dripping body would hold the request for its 10 s.
+    @Test func totalDeadlinesOnAReusedConnection() async throws {
+        try await FakeUpstream.run({ request in
+            guard request.path.hasSuffix("/drip") else { return jsonReply(Wire.chatCompletion()) }
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                for _ in 0..<500 {
+                    try await writer.write(ByteBuffer(string: " "))
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                try await writer.finish(nil)
+            })
+        }) { fake in
+            let transport = NIOHTTPTransport(connectTimeout: .seconds(2), idleTimeout: .seconds(30))
+            func call(_ path: String, total: Duration) async -> (UpstreamError?, Duration) {
+                let request = UpstreamRequest(url: fake.baseURL + path, body: ByteBuffer(string: "{}"), timeout: .seconds(60),
+                                              limits: AttemptLimits(total: total))
+                let start = ContinuousClock.now
+                do {
+                    _ = try await transport.execute(request).body.collect(upTo: 1 << 20)
+                    return (nil, ContinuousClock.now - start)
+                } catch let error as UpstreamError {
+                    return (error, ContinuousClock.now - start)
+                } catch {
+                    return (UpstreamError(.other), ContinuousClock.now - start)
+                }
+            }
+            // A short total answered in time leaves the timer pending; the next exchange's later total is met by it.
+            #expect(await call("/chat/completions", total: .milliseconds(300)).0 == nil)
+            let later = await call("/drip", total: .milliseconds(900))
+            #expect(later.0 == UpstreamError(.timeout) && later.1 < .seconds(5))
+            // A long total answered in time, then a shorter one on the same connection: the timer moves sooner.
+            #expect(await call("/chat/completions", total: .seconds(60)).0 == nil)
+            let sooner = await call("/drip", total: .milliseconds(300))
+            #expect(sooner.0 == UpstreamError(.timeout) && sooner.1 < .seconds(5))
+            await transport.shutdown()
+        }
+    }
+
     /// Upstreams that close after each response, or answer with no length at all, work on the pooled client.
     @Test func nonKeepAliveUpstreams() async throws {
         try await FakeUpstream.run({ _ in

@@ -58,14 +58,15 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     private var state = State.idle
-    /// When the head of the exchange in flight is due (nil once it came). One timer per connection checks it, not
-    /// one per exchange: a timer still pending from an earlier exchange fires no later than this one's due time and
-    /// re-arms itself for it, so a busy keep-alive connection schedules about one timer per head timeout, not one
-    /// (and a cancellation) per request.
+    /// When the head of the exchange in flight is due (nil once it came), and when the whole exchange must have
+    /// ended (nil when the request sets no total). One timer per connection checks both, not one each per exchange:
+    /// a timer still pending from an earlier exchange fires no later than this one's next due time and re-arms
+    /// itself for it, so a busy keep-alive connection schedules about one timer per head timeout, not two (and two
+    /// cancellations) per request.
     private var headDue: NIODeadline?
-    private var headTimer: (task: Scheduled<Void>, at: NIODeadline)?
-    /// The exchange's total deadline and its idle watch (only when the request sets them).
-    private var totalDeadline: Scheduled<Void>?
+    private var totalDue: NIODeadline?
+    private var deadlineTimer: (task: Scheduled<Void>, at: NIODeadline)?
+    /// The exchange's idle watch (only when the request sets an idle limit).
     private var idleWatch: Scheduled<Void>?
     private var idleLimit: TimeAmount?
     private var lastRead = NIODeadline.now()
@@ -88,36 +89,46 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         }
         state = .awaitingHead(exchange, sawBytes: false)
         producing = true
-        // The timers run on this channel's event loop, where the handler and its context live: isolated scheduling
-        // lets them use both without crossing threads (and checks that this is the loop).
-        let loop = context.eventLoop.assumeIsolated()
-        headDue = .now() + exchange.headTimeout
-        armHeadTimer(context: context)
-        if let total = exchange.total {
-            totalDeadline = loop.scheduleTask(in: total) { [weak self] in
-                self?.fail(UpstreamError(.timeout), context: context)
-            }
-        }
+        let now = NIODeadline.now()
+        headDue = now + exchange.headTimeout
+        totalDue = exchange.total.map { now + $0 }
+        armDeadlineTimer(context: context)
         idleLimit = exchange.idleTimeout
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         if let body = exchange.body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
     }
 
-    /// Makes sure a timer fires by the head's due time (keeping one that fires sooner: it re-arms itself for it).
-    private func armHeadTimer(context: ChannelHandlerContext) {
-        guard let due = headDue else { return }
-        if let timer = headTimer {
+    /// The exchange's next due time: its head's, or its end's.
+    private var nextDue: NIODeadline? {
+        switch (headDue, totalDue) {
+        case (let head?, let total?): min(head, total)
+        case (let head, let total): head ?? total
+        }
+    }
+
+    /// Makes sure a timer fires by the exchange's next due time (keeping one that fires sooner: it re-arms itself).
+    /// The timers run on this channel's event loop, where the handler and its context live: isolated scheduling lets
+    /// them use both without crossing threads (and checks that this is the loop).
+    private func armDeadlineTimer(context: ChannelHandlerContext) {
+        guard let due = nextDue else { return }
+        if let timer = deadlineTimer {
             guard timer.at > due else { return }
             timer.task.cancel()
         }
         let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [weak self] in
             guard let self else { return }
-            self.headTimer = nil
-            guard let due = self.headDue, case .awaitingHead = self.state else { return }
-            if NIODeadline.now() >= due { self.fail(UpstreamError(.timeout), context: context) } else { self.armHeadTimer(context: context) }
+            self.deadlineTimer = nil
+            switch self.state {
+            case .awaitingHead, .collecting, .streaming: break
+            case .idle, .closing: return
+            }
+            let now = NIODeadline.now()
+            if let head = self.headDue, now >= head { return self.fail(UpstreamError(.timeout), context: context) }
+            if let total = self.totalDue, now >= total { return self.fail(UpstreamError(.timeout), context: context) }
+            self.armDeadlineTimer(context: context)
         }
-        headTimer = (task, due)
+        deadlineTimer = (task, due)
     }
 
     /// Checks the gap since the last body part when the idle limit could have passed; re-arms itself otherwise.
@@ -137,16 +148,15 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The exchange's timers end with it; the head timer (when the connection stays open) is left to fire and find
-    /// nothing due, or to serve the next exchange.
-    private func cancelTimers(keepingHeadTimer: Bool = false) {
+    /// The exchange's timers end with it; the deadline timer (when the connection stays open) is left to fire and
+    /// find nothing due, or to serve the next exchange.
+    private func cancelTimers(keepingDeadlineTimer: Bool = false) {
         headDue = nil
-        if !keepingHeadTimer {
-            headTimer?.task.cancel()
-            headTimer = nil
+        totalDue = nil
+        if !keepingDeadlineTimer {
+            deadlineTimer?.task.cancel()
+            deadlineTimer = nil
         }
-        totalDeadline?.cancel()
-        totalDeadline = nil
         idleWatch?.cancel()
         idleWatch = nil
     }
@@ -195,7 +205,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     private func finishExchange(keepAlive: Bool, context: ChannelHandlerContext) {
-        cancelTimers(keepingHeadTimer: keepAlive)
+        cancelTimers(keepingDeadlineTimer: keepAlive)
         idleLimit = nil
         producing = true
         if readHeld { readHeld = false; context.read() }

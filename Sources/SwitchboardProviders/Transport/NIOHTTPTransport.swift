@@ -25,6 +25,10 @@ public final class NIOHTTPTransport: UpstreamTransport {
     let maxResponseBytes: Int
     let maxIdlePerHost: Int
     private let idle = Mutex<[String: [any Channel]]>([:])
+    /// Targets already parsed, by URL and CA file: a provider sends every request to one of a few URLs, and parsing
+    /// one costs several allocations. Bounded: emptied when it would pass `maxTargets`.
+    private let targets = Mutex<[TargetKey: UpstreamTarget]>([:])
+    static let maxTargets = 1024
     private let tlsContexts = TLSContexts()
 
     public init(connectTimeout: Duration, idleTimeout: Duration, maxResponseBytes: Int = 64 << 20, maxIdlePerHost: Int = 256,
@@ -37,7 +41,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
     }
 
     public func execute(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
-        guard let target = UpstreamTarget(request.url, caFile: request.caFile) else { throw UpstreamError(.other) }
+        guard let target = target(request.url, caFile: request.caFile) else { throw UpstreamError(.other) }
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: target.pathAndQuery)
         head.headers.reserveCapacity(request.headers.count + 2)
         head.headers.add(name: "host", value: target.hostHeader)
@@ -71,6 +75,22 @@ public final class NIOHTTPTransport: UpstreamTransport {
         // All at once: closing a TLS connection may wait a moment for the server's close_notify.
         for c in channels { c.close(promise: nil) }
         for c in channels { try? await c.closeFuture.get() }
+    }
+
+    private struct TargetKey: Hashable {
+        var url: String
+        var caFile: String?
+    }
+
+    private func target(_ url: String, caFile: String?) -> UpstreamTarget? {
+        let key = TargetKey(url: url, caFile: caFile)
+        if let known = targets.withLock({ $0[key] }) { return known }
+        guard let target = UpstreamTarget(url, caFile: caFile) else { return nil }
+        targets.withLock { known in
+            if known.count >= Self.maxTargets { known.removeAll(keepingCapacity: true) }
+            known[key] = target
+        }
+        return target
     }
 
     // MARK: Connections
