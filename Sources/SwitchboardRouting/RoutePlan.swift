@@ -76,8 +76,7 @@ public struct RoutePlan: Sendable {
     public let policy: DeploymentPolicy
     /// The request's expected usage, for price limits.
     let expectedUsage: Usage
-    private var visited: Set<String>
-    /// Models in order of trying, with why each was tried.
+    /// Models in order of trying, with why each was tried (each at most once).
     public private(set) var path: [(model: String, reason: Reason)]
     private var attempts = 0
     private var tried: [Int] = []
@@ -108,7 +107,6 @@ public struct RoutePlan: Sendable {
         deadlineMs = startMs + model.deadlineMs
         current = model
         primary = model
-        visited = [model.name]
         path = [(model.name, .primary)]
         rng = SplitMix64(seed: seed)
     }
@@ -229,7 +227,7 @@ public struct RoutePlan: Sendable {
     public var canEscalate: Bool {
         guard policy.allowFallbacks, let escalation else { return false }
         let left = queue ?? escalation
-        return left.contains { !visited.contains($0) && table.models[$0] != nil && allows($0) }
+        return left.contains { !visited($0) && table.models[$0] != nil && allows($0) }
     }
 
     /// The current model answered, but a routing rule's output check rejected the answer: the next model of the
@@ -260,6 +258,9 @@ public struct RoutePlan: Sendable {
         return AttemptLease(table: table, model: m, deployment: chosen, estimatedTokens: estimatedTokens, reason: .hedge, delayMs: 0)
     }
 
+    /// Whether the model was tried already (a few at most: no set to make for every request).
+    private func visited(_ name: String) -> Bool { path.contains { $0.model == name } }
+
     /// Moves to the next model to try; false when there is none.
     private mutating func advance(_ why: Reason) -> Bool {
         // `provider.allow_fallbacks: false`: the model asked for, on the providers allowed, and nothing else.
@@ -278,8 +279,7 @@ public struct RoutePlan: Sendable {
         }
         while let name = queue?.first {
             queue?.removeFirst()
-            guard !visited.contains(name), let m = table.models[name], allows(name) else { continue }
-            visited.insert(name)
+            guard !visited(name), let m = table.models[name], allows(name) else { continue }
             current = m
             currentReason = reason == .primary || reason == .retry ? .fallback : reason
             path.append((name, currentReason))

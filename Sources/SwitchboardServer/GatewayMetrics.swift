@@ -38,9 +38,16 @@ final class GatewayMetrics: UsageRecorder {
         var models: Set<String>
         var providers: Set<String>
         var deployments: Set<String>
-        var counters: [String: CoreMetrics.Counter] = [:]
+        var counters: [CounterKey: CoreMetrics.Counter] = [:]
     }
     private let requests: Mutex<Requests>
+    /// A request counter's label values (a struct, not a joined string: no string is made per record).
+    private struct CounterKey: Hashable {
+        var model: String
+        var provider: String
+        var deployment: String
+        var status: String
+    }
     private let perModel = Mutex<[String: ModelSeries]>([:])
     private let refused: [String: CoreMetrics.Counter]
     private let inFlight: Meter
@@ -152,7 +159,7 @@ final class GatewayMetrics: UsageRecorder {
             let model = r.models.contains(record.model) ? record.model : "unknown"
             let provider = record.provider.map { r.providers.contains($0) ? $0 : "other" } ?? "none"
             let deployment = record.upstreamModel.map { r.deployments.contains($0) ? $0 : "other" } ?? "none"
-            let key = [model, provider, deployment, status].joined(separator: "\u{0}")
+            let key = CounterKey(model: model, provider: provider, deployment: deployment, status: status)
             if let existing = r.counters[key] { return (existing, model) }
             let made = CoreMetrics.Counter(label: "switchboard_requests_total",
                                            dimensions: [("model", model), ("provider", provider), ("deployment", deployment), ("status_class", status)],

@@ -206,6 +206,7 @@ struct ChannelResponseWriter: ResponseBodyWriter, Sendable {
             return
         }
         var parts: [HTTPResponsePart] = []
+        parts.reserveCapacity(3)
         if let head { parts.append(.head(head)) }
         if let held { parts.append(.body(held)) }
         parts.append(.body(buffer))
@@ -215,6 +216,7 @@ struct ChannelResponseWriter: ResponseBodyWriter, Sendable {
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
         var parts: [HTTPResponsePart] = []
+        parts.reserveCapacity(3)
         if let head { parts.append(.head(head)) }
         if let held { parts.append(.body(held)) }
         parts.append(.end(trailingHeaders))

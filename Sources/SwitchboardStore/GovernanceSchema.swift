@@ -114,12 +114,17 @@ struct SpendRollup {
     }
     private(set) var rows: [Row] = []
 
+    private struct Key: Hashable {
+        var scope: String
+        var day: Int
+    }
+
     init(_ records: [RequestRecord]) {
-        var index: [String: Int] = [:]
+        var index: [Key: Int] = [:]
         for r in records {
             let day = BudgetCalendar.day(r.startedAt)
             for scope in spendScopes(r) where !r.chargedScopes.contains(scope) {
-                let k = "\(scope)\u{0}\(day)"
+                let k = Key(scope: scope, day: day)
                 if let i = index[k] {
                     rows[i].usd += r.costUSD
                     rows[i].requests += 1

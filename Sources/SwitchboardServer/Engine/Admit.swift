@@ -32,21 +32,28 @@ extension Gateway {
                                      "Limits could not be checked: storage is not reachable.", retryAfterSeconds: 1), [:])
             }
         }
-        for (gate, what) in [(gate, "The gateway is"), (modelGates[model], "The deployments of '\(model)' are")] {
-            guard let gate else { continue }
-            switch await gate.enter(identity.priority) {
-            case .entered(let permit):
-                exchange.permits.append(permit)
-            case .shed(let how):
-                if Task.isCancelled { return (.clientClosed, [:]) }
-                let why = how == .timedOut ? "no place within \(String(format: "%g", gate.timeoutSeconds)) s"
-                                           : "the queue is full of requests of the same or a higher priority"
-                return (GatewayError(.overloaded,
-                                     "\(what) at capacity; this \(identity.priority.rawValue) request was shed (\(why)). Try again later.",
-                                     retryAfterSeconds: 1), [:])
-            }
-        }
+        // The gates in order; a refusal's wording is only made for a refusal (this runs for every request).
+        if let gate, let shed = await enter(gate, call, &exchange, what: "The gateway is") { return shed }
+        if let gate = modelGates[model], let shed = await enter(gate, call, &exchange, what: "The deployments of '\(model)' are") { return shed }
         return nil
+    }
+
+    /// A place behind one priority gate (kept in `exchange` until the request ends), or why the request was shed.
+    private func enter<API: ClientAPI>(_ gate: PriorityGate, _ call: Call<API>, _ exchange: inout Exchange,
+                                       what: @autoclosure () -> String) async -> (GatewayError, HTTPFields)? {
+        let identity = call.identity
+        switch await gate.enter(identity.priority) {
+        case .entered(let permit):
+            exchange.permits.append(permit)
+            return nil
+        case .shed(let how):
+            if Task.isCancelled { return (.clientClosed, [:]) }
+            let why = how == .timedOut ? "no place within \(String(format: "%g", gate.timeoutSeconds)) s"
+                                       : "the queue is full of requests of the same or a higher priority"
+            return (GatewayError(.overloaded,
+                                 "\(what()) at capacity; this \(identity.priority.rawValue) request was shed (\(why)). Try again later.",
+                                 retryAfterSeconds: 1), [:])
+        }
     }
 
     /// What a request may cost at most, reserved against budgets while it runs: the estimated prompt and
