@@ -13,7 +13,9 @@ import NIOHTTPTypes
 /// Hummingbird hands each request part through a `NIOAsyncChannel` to a task per connection, and each response part
 /// back through its async writer: a state machine and a buffer each way, on top of the thread hops. Here a request
 /// whose body came with its head (almost every API call) goes to the router's responder in a task of its own, with
-/// its body as one buffer, and the response is written straight into the channel from that task. The router, its
+/// its body as one buffer, and the response is written straight into the channel from that task. The task prefers
+/// the connection's event loop as its executor (`LoopExecutor`): what it awaits there (the upstream's answer) resumes
+/// it on the same thread, without a hop to Swift's global pool and back. The router, its
 /// middleware and every handler see the same `Request` and return the same `Response` as before.
 struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Responder.Context == GatewayRequestContext {
     struct Value: ServerChildChannelValue {
@@ -82,8 +84,9 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
         // A stream (its length unknown) is relayed for as long as it lasts: from a task of its own, so this one ends
         // now, and with it the memory of the request's deepest calls (admission, routing, the upstream call), which a
         // task keeps for as long as it lives. The new task starts small and only ever holds the relay's frames.
+        // It prefers the connection's event loop, as the request's task does.
         let logger = logger
-        Task { await Self.write(response, writer, channel, logger) }
+        Task(executorPreference: writer.executor) { await Self.write(response, writer, channel, logger) }
     }
 
     private static func write(_ response: Response, _ writer: ChannelResponseWriter, _ channel: any Channel, _ logger: Logger) async {

@@ -1,5 +1,9 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTesting
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
@@ -110,6 +114,28 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
             #expect(closed && text.hasPrefix("HTTP/1.1 200"))
             let (nothing, idleClosed) = try await rawExchange(port: port, [], halfClose: true) { _ in true }
             #expect(idleClosed && nothing.isEmpty)
+        }
+    }
+
+    /// A request's handler runs on its connection's event loop (its task prefers it as executor), and so does the
+    /// relay of a streamed answer: no hop to Swift's global pool and back for each thing they await.
+    @Test func requestsRunOnTheirConnectionsEventLoop() async throws {
+        let router = Router(context: GatewayRequestContext.self)
+        @Sendable func place() -> String { MultiThreadedEventLoopGroup.currentEventLoop != nil ? "loop" : "pool" }
+        router.get("/where") { _, _ in place() }
+        router.get("/where/stream") { _, _ in
+            Response(status: .ok, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: place()))
+                try await writer.finish(nil)
+            })
+        }
+        let server = HTTPServerBuilder.directHTTP1(responder: router.buildResponder(), logger: Logger(label: "test"),
+                                                   idleTimeout: .seconds(5), requestTimeout: .seconds(5))
+        let app = Application(router: router, server: server, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            for path in ["/where", "/where/stream", "/where"] {
+                try await client.execute(uri: path, method: .get) { r in #expect(String(buffer: r.body) == "loop", "\(path)") }
+            }
         }
     }
 

@@ -96,7 +96,8 @@ public final class NIOHTTPTransport: UpstreamTransport {
     // MARK: Connections
 
     private func connection(to target: UpstreamTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (any Channel, reused: Bool) {
-        while let channel = idle.withLock({ $0[target.key]?.popLast() }) {
+        let here = MultiThreadedEventLoopGroup.currentEventLoop
+        while let channel = idle.withLock({ Self.take(from: &$0[target.key], preferring: here) }) {
             if channel.isActive { return (channel, true) }
         }
         let tls: NIOSSLContext?
@@ -144,6 +145,16 @@ public final class NIOHTTPTransport: UpstreamTransport {
             channel.close(promise: nil)
             throw UpstreamError(.connectFailed)
         }
+    }
+
+    /// The most recently pooled connection, or one on `loop` (the caller's event loop) among the last few: an exchange
+    /// on the caller's own loop needs no hop to another thread.
+    private static func take(from pool: inout [any Channel]?, preferring loop: (any EventLoop)?) -> (any Channel)? {
+        guard let count = pool?.count, count > 0 else { return nil }
+        if let loop, let i = pool!.indices.reversed().prefix(16).first(where: { pool![$0].eventLoop === loop }) {
+            return pool!.remove(at: i)
+        }
+        return pool!.popLast()
     }
 
     /// Puts a connection whose exchange ended cleanly back into the pool (or closes it when the pool is full).
