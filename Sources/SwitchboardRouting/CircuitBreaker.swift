@@ -210,8 +210,8 @@ public final class HealthBook: Sendable {
         self.now = now
     }
 
-    /// The candidates that may be tried now (without taking probes; `admit` does that for the chosen one).
-    /// The candidates available now, in order (`candidates` itself when all are).
+    /// The candidates that may be tried now, in order (without taking probes; `admit` does that for the chosen one):
+    /// `candidates` itself when all may, so that the common case copies nothing.
     public func available(_ candidates: [Int]) -> [Int] {
         let t = now()
         return books.withLock { b in
