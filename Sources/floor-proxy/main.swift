@@ -162,7 +162,8 @@ extension EventLoop {
     }
 }
 
-/// Runs a task's jobs on an event loop.
+/// Runs a task's jobs on an event loop: the gateway's `LoopExecutor` (SwitchboardServer), repeated here so that the
+/// floor depends on SwiftNIO alone.
 final class LoopExecutor: TaskExecutor {
     let loop: any EventLoop
     init(loop: any EventLoop) { self.loop = loop }
