@@ -15,7 +15,8 @@ import NIOHTTPTypes
 /// whose body came with its head (almost every API call) goes to the router's responder in a task of its own, with
 /// its body as one buffer, and the response is written straight into the channel from that task. The task prefers
 /// the connection's event loop as its executor (`LoopExecutor`): what it awaits there (the upstream's answer) resumes
-/// it on the same thread, without a hop to Swift's global pool and back. The router, its
+/// it on the same thread, without a hop to Swift's global pool and back (a request with a large body runs on the pool:
+/// `RequestDispatcher.onLoopBytes`). The router, its
 /// middleware and every handler see the same `Request` and return the same `Response` as before.
 struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Responder.Context == GatewayRequestContext {
     struct Value: ServerChildChannelValue {

@@ -61,7 +61,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             if pendingBody!.readableBytes > RequestBodyStream.highWater { dispatchStreaming(context) }
         case (.end, .head(let head)):
             receiving = .idle
-            dispatch(head, RequestBody(buffer: pendingBody.take() ?? ByteBuffer()), context)
+            let body = pendingBody.take() ?? ByteBuffer()
+            dispatch(head, RequestBody(buffer: body), onLoop: body.readableBytes <= Self.onLoopBytes, context)
         case (.body(let part), .streaming(let stream)):
             if !stream.yield(part) { paused = true }
         case (.end, .streaming(let stream)):
@@ -91,10 +92,18 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         let stream = RequestBodyStream { loop.execute { handler.value.resumeReading() } }
         if let body, !stream.yield(body) { paused = true }
         receiving = .streaming(stream)
-        dispatch(head, RequestBody(asyncSequence: stream), context)
+        // A small body that came in a read of its own still says its length.
+        let small = head.headerFields[.contentLength].flatMap { Int($0) }.map { $0 <= Self.onLoopBytes } ?? false
+        dispatch(head, RequestBody(asyncSequence: stream), onLoop: small, context)
     }
 
-    private func dispatch(_ head: HTTPRequest, _ body: RequestBody, _ context: ChannelHandlerContext) {
+    /// The largest body whose request runs on the connection's event loop. A larger one (parsed, scanned by
+    /// guardrails, redacted: milliseconds of work for a body of megabytes) runs on Swift's pool, as every request did
+    /// before, so that it does not hold up the other connections the loop serves; so does one whose body streams in
+    /// without a length.
+    static let onLoopBytes = 64 * 1024
+
+    private func dispatch(_ head: HTTPRequest, _ body: RequestBody, onLoop: Bool, _ context: ChannelHandlerContext) {
         let executor = self.executor ?? LoopExecutor(loop: context.eventLoop)
         self.executor = executor
         let writer = ChannelResponseWriter(handler: NIOLoopBound(self, eventLoop: context.eventLoop), executor: executor,
@@ -103,7 +112,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         let channel = context.channel
         answering = true
         let respond = self.respond
-        Task(executorPreference: executor) { await respond(request, channel, writer) }
+        if onLoop {
+            Task(executorPreference: executor) { await respond(request, channel, writer) }
+        } else {
+            Task { await respond(request, channel, writer) }
+        }
     }
 
     /// On the loop, from the task: response parts, in order, then a flush.

@@ -118,11 +118,16 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
     }
 
     /// A request's handler runs on its connection's event loop (its task prefers it as executor), and so does the
-    /// relay of a streamed answer: no hop to Swift's global pool and back for each thing they await.
+    /// relay of a streamed answer: no hop to Swift's global pool and back for each thing they await. A request with a
+    /// large body runs on Swift's pool instead, where its work does not hold up the loop's other connections.
     @Test func requestsRunOnTheirConnectionsEventLoop() async throws {
         let router = Router(context: GatewayRequestContext.self)
         @Sendable func place() -> String { MultiThreadedEventLoopGroup.currentEventLoop != nil ? "loop" : "pool" }
         router.get("/where") { _, _ in place() }
+        router.post("/where") { request, _ in
+            _ = try await request.body.collect(upTo: 1 << 20)
+            return place()
+        }
         router.get("/where/stream") { _, _ in
             Response(status: .ok, body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: place()))
@@ -135,6 +140,10 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
         try await app.test(.live) { client in
             for path in ["/where", "/where/stream", "/where"] {
                 try await client.execute(uri: path, method: .get) { r in #expect(String(buffer: r.body) == "loop", "\(path)") }
+            }
+            for (size, expected) in [(1_000, "loop"), (RequestDispatcher.onLoopBytes + 1, "pool")] {
+                let body = ByteBuffer(repeating: UInt8(ascii: "a"), count: size)
+                try await client.execute(uri: "/where", method: .post, body: body) { r in #expect(String(buffer: r.body) == expected, "\(size) bytes") }
             }
         }
     }
