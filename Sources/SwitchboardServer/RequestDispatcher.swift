@@ -112,11 +112,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         let channel = context.channel
         answering = true
         let respond = self.respond
-        if onLoop {
-            Task(executorPreference: executor) { await respond(request, channel, writer) }
-        } else {
-            Task { await respond(request, channel, writer) }
-        }
+        Task(executorPreference: onLoop ? executor : nil) { await respond(request, channel, writer) }
     }
 
     /// On the loop, from the task: response parts, in order, then a flush.

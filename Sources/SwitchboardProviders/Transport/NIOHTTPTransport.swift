@@ -150,11 +150,9 @@ public final class NIOHTTPTransport: UpstreamTransport {
     /// The most recently pooled connection, or one on `loop` (the caller's event loop) among the last few: an exchange
     /// on the caller's own loop needs no hop to another thread.
     private static func take(from pool: inout [any Channel]?, preferring loop: (any EventLoop)?) -> (any Channel)? {
-        guard let count = pool?.count, count > 0 else { return nil }
-        if let loop, let i = pool!.indices.reversed().prefix(16).first(where: { pool![$0].eventLoop === loop }) {
-            return pool!.remove(at: i)
-        }
-        return pool!.popLast()
+        guard let last = pool?.indices.last else { return nil }
+        let mine = loop.flatMap { loop in pool!.indices.reversed().prefix(16).first { pool![$0].eventLoop === loop } }
+        return pool!.remove(at: mine ?? last)
     }
 
     /// Puts a connection whose exchange ended cleanly back into the pool (or closes it when the pool is full).
