@@ -224,15 +224,15 @@ func passthroughHeaders(_ request: Request) -> [(name: String, value: String)] {
     return [("anthropic-beta", beta)]
 }
 
-/// The gateway's HTTP server: HTTP/1 with its connection rules and requests dispatched straight to `responder`
+/// The gateway's connections: HTTP/1 with its connection rules and requests dispatched straight to `responder`
 /// (`DirectHTTP1Channel`), over TLS when `server.tls` is set.
-func gatewayServer<Responder: HTTPResponder>(_ config: GatewayConfig, responder: Responder, metrics: GatewayMetrics,
-                                             logger: Logger) throws -> HTTPServerBuilder where Responder.Context == GatewayRequestContext {
-    let http1 = HTTPServerBuilder.directHTTP1(responder: responder, logger: logger, idleTimeout: .seconds(75),
-                                              requestTimeout: Gateway.duration(config.server.requestTimeoutSeconds),
-                                              clientTimeout: config.waf.clientTimeoutSeconds.map(Gateway.duration),
-                                              refused: { metrics.refusedAtEdge($0) })
-    return try config.server.tls.map { try .tls(http1, tlsConfiguration: serverTLS($0)) } ?? http1
+func gatewayConnection<Responder: HTTPResponder>(_ config: GatewayConfig, responder: Responder, metrics: GatewayMetrics,
+                                                 logger: Logger) throws -> any ServerChildChannel where Responder.Context == GatewayRequestContext {
+    let http1 = DirectHTTP1Channel(responder: responder, idleTimeout: .seconds(75),
+                                   requestTimeout: TimeAmount(Gateway.duration(config.server.requestTimeoutSeconds)),
+                                   clientTimeout: config.waf.clientTimeoutSeconds.map { TimeAmount(Gateway.duration($0)) },
+                                   refused: { metrics.refusedAtEdge($0) }, logger: logger)
+    return try config.server.tls.map { try TLSChannel(http1, tlsConfiguration: serverTLS($0)) } ?? http1
 }
 
 /// Reads the request body up to `limit` bytes; 413 beyond it, without reading further.
@@ -369,13 +369,14 @@ public func buildApplication(
     // Past `server.max_connections` (kept under the descriptor limit) the listener stops accepting: descriptors never
     // run out because of clients, and new connections wait in the kernel's backlog.
     let maxConnections = FileDescriptorLimit.connectionCap(config.server.maxConnections, logger: logger)
-    return Application(
+    return GatewayApplication(
         responder: responder,
-        server: try gatewayServer(config, responder: responder, metrics: services.metrics, logger: logger),
+        connection: try gatewayConnection(config, responder: responder, metrics: services.metrics, logger: logger),
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: nil, backlog: 1024,
                              availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)),
+        host: config.server.host, port: config.server.port, maxConnections: maxConnections,
         services: extraServices,
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
-        logger: logger
+        logger: logger,
+        running: { channel in await onServerRunning(channel.localAddress?.port ?? 0) }
     )
 }

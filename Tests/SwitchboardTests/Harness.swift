@@ -3,6 +3,7 @@ import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTesting
 import Logging
 import NIOCore
@@ -52,9 +53,10 @@ func withGateway<T: Sendable>(
         GatewayServices(config: config, storage: storage, transport: transport, logger: logger, clock: engineClock, wallClock: { wall.now },
                         metricsFactory: metrics)
     } ?? GatewayServices(config: config, storage: storage, transport: transport, logger: logger, clock: engineClock, metricsFactory: metrics)
-    // The server the binary runs (`gatewayServer`): live tests go through the same connection handling.
+    // The connections the binary serves (`gatewayConnection`): live tests go through the same connection handling.
     let responder = buildRouter(services).buildResponder()
-    let app = Application(responder: responder, server: try gatewayServer(config, responder: responder, metrics: services.metrics, logger: logger),
+    let connection = try gatewayConnection(config, responder: responder, metrics: services.metrics, logger: logger)
+    let app = Application(responder: responder, server: HTTPServerBuilder { _ in connection },
                           configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
     do {
         let result = try await app.test(mode) { client in

@@ -1,0 +1,95 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import ServiceLifecycle
+
+/// The gateway's listening socket: NIO's `ServerBootstrap`, each accepted connection's pipeline set up on its event
+/// loop as it is accepted, and nothing else per connection.
+///
+/// Hummingbird's server hands every accepted connection through an async sequence to a task that waits, in a task
+/// group, for the connection to close: two wake-ups of Swift's pool per connection and a fifth of a new connection's
+/// CPU (`docs/benchmark.md`). A connection here is NIO's alone from its accept to its close; its requests still run in
+/// tasks of their own (`RequestDispatcher`). What Hummingbird's server did around that stays as it was:
+/// - `max_connections` (`AvailableConnectionsChannelHandler`): past it, no more are accepted until one closes;
+/// - graceful shutdown (NIO's `ServerQuiescingHelper`): the socket stops listening, idle connections close, busy ones
+///   once their answer has ended, and `run` returns when the last has closed. Cancellation does the same.
+struct GatewayListener: Service {
+    let host: String
+    let port: Int
+    let backlog: Int
+    let maxConnections: Int
+    /// Sets up an accepted connection's pipeline (HTTP/1, over TLS when configured).
+    let setup: @Sendable (any Channel) -> EventLoopFuture<Void>
+    let eventLoopGroup: any EventLoopGroup
+    let logger: Logger
+    let onRunning: @Sendable (any Channel) async -> Void
+
+    init(host: String, port: Int, backlog: Int, maxConnections: Int, connection: some ServerChildChannel,
+         eventLoopGroup: any EventLoopGroup, logger: Logger, onRunning: @escaping @Sendable (any Channel) async -> Void) {
+        (self.host, self.port, self.backlog, self.maxConnections) = (host, port, backlog, maxConnections)
+        self.setup = { channel in connection.setup(channel: channel, logger: logger).map { _ in } }
+        (self.eventLoopGroup, self.logger, self.onRunning) = (eventLoopGroup, logger, onRunning)
+    }
+
+    func run() async throws {
+        let quiescing = ServerQuiescingHelper(group: eventLoopGroup)
+        let (maxConnections, logger) = (self.maxConnections, self.logger)
+        let server = try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: Int32(clamping: backlog))
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    try ops.addHandler(AvailableConnectionsChannelHandler(delegate: MaximumAvailableConnections(maxConnections, logger: logger)))
+                    try ops.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer(setup)
+            .bind(host: host, port: port).get()
+        logger.info("Server started and listening on \(host):\(server.localAddress?.port ?? port)")
+        let drained = server.eventLoop.makePromise(of: Void.self)
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await onRunning(server)
+                try? await drained.futureResult.get()
+            } onGracefulShutdown: {
+                quiescing.initiateShutdown(promise: drained)
+            }
+        } onCancel: {
+            quiescing.initiateShutdown(promise: drained)
+        }
+    }
+}
+
+/// The gateway as a Hummingbird application whose `run` serves with a `GatewayListener`, then its services in a
+/// service group (the listener last, so that it is the first to stop, as Hummingbird's own server is).
+///
+/// `server` builds the same connections for Hummingbird's server, which HummingbirdTesting's live mode runs.
+struct GatewayApplication<Responder: HTTPResponder>: ApplicationProtocol where Responder.Context == GatewayRequestContext {
+    let responder: Responder
+    let connection: any ServerChildChannel
+    let configuration: ApplicationConfiguration
+    let host: String
+    let port: Int
+    let maxConnections: Int
+    let services: [any Service]
+    let logger: Logger
+    let running: @Sendable (any Channel) async -> Void
+
+    var server: HTTPServerBuilder {
+        let connection = connection
+        return .init { _ in connection }
+    }
+
+    func onServerRunning(_ channel: any Channel) async { await running(channel) }
+
+    func run() async throws {
+        let listener = GatewayListener(host: host, port: port, backlog: configuration.backlog, maxConnections: maxConnections,
+                                       connection: connection, eventLoopGroup: eventLoopGroup, logger: logger, onRunning: running)
+        try await ServiceGroup(configuration: .init(services: services + [listener], logger: logger)).run()
+    }
+}
