@@ -15,7 +15,8 @@ import ServiceLifecycle
 /// tasks of their own (`RequestDispatcher`). What Hummingbird's server did around that stays as it was:
 /// - `max_connections` (`AvailableConnectionsChannelHandler`): past it, no more are accepted until one closes;
 /// - graceful shutdown (NIO's `ServerQuiescingHelper`): the socket stops listening, idle connections close, busy ones
-///   once their answer has ended, and `run` returns when the last has closed. Cancellation does the same.
+///   once their answer has ended, and `run` returns when the last has closed. Cancellation does the same, and so
+///   does the listening socket closing on its own.
 struct GatewayListener: Service {
     let host: String
     let port: Int
@@ -52,6 +53,9 @@ struct GatewayListener: Service {
             .bind(host: host, port: port).get()
         logger.info("Server started and listening on \(host):\(server.localAddress?.port ?? port)")
         let drained = server.eventLoop.makePromise(of: Void.self)
+        // A listening socket that closes on its own ends the listener too, once its connections have closed (as the
+        // end of Hummingbird's accept sequence ended its server); quiescing closes it as well, to no further effect.
+        server.closeFuture.whenComplete { _ in quiescing.initiateShutdown(promise: drained) }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await onRunning(server)

@@ -1,3 +1,4 @@
+import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
@@ -89,6 +90,27 @@ private final class Reader: ChannelInboundHandler, Sendable {
                 for c in held { try await c.channel.closeFuture.get() }
             }
             try await tasks.next()
+        }
+    }
+
+    /// A listening socket that closes on its own (not through a shutdown) ends the listener's `run`, as the end of its
+    /// accept sequence ended Hummingbird's server: the service group around it is not left waiting forever.
+    @Test func aListeningSocketThatClosesEndsTheListener() async throws {
+        let router = Router(context: GatewayRequestContext.self)
+        router.get("/") { _, _ in "ok" }
+        let connection = DirectHTTP1Channel(responder: router.buildResponder(), idleTimeout: .seconds(5), requestTimeout: .seconds(5),
+                                            logger: Logger(label: "test"))
+        let (servers, found) = AsyncStream.makeStream(of: (any Channel).self)
+        let listener = GatewayListener(host: "127.0.0.1", port: 0, backlog: 16, maxConnections: 16, connection: connection,
+                                       eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test")) { found.yield($0) }
+        try await within(20) {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await listener.run() }
+                var next = servers.makeAsyncIterator()
+                let server = try #require(await next.next())
+                try await server.close()
+                try await tasks.next()
+            }
         }
     }
 }
