@@ -220,7 +220,7 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
 
 /// Client headers providers may forward (Anthropic beta flags).
 func passthroughHeaders(_ request: Request) -> [(name: String, value: String)] {
-    guard let beta = request.headers[.anthropicBeta] else { return [] }
+    guard let beta = request.headers.value(.anthropicBeta) else { return [] }
     return [("anthropic-beta", beta)]
 }
 
@@ -238,7 +238,7 @@ func gatewayConnection<Responder: HTTPResponder>(_ config: GatewayConfig, respon
 /// Reads the request body up to `limit` bytes; 413 beyond it, without reading further.
 @inline(never)
 func readBody(_ request: Request, limit: Int) async throws(GatewayError) -> ByteBuffer {
-    if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+    if let length = request.headers.value(.contentLength).flatMap({ Int($0) }), length > limit {
         throw .bodyTooLarge(limit: limit)
     }
     do {

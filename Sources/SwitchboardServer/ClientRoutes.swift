@@ -36,7 +36,7 @@ enum ClientRoutes {
         return try await cancellingOnDisconnect(context.connection) {
             await live.gateway.serve(API.self, parsed, identity: identity, requestID: requestID,
                                      clientHeaders: clientHeaders ? passthroughHeaders(request) : [],
-                                     affinity: affinity ? request.headers[.switchboardAffinity] : nil,
+                                     affinity: affinity ? request.headers.value(.switchboardAffinity) : nil,
                                      traceHeaders: TraceHeaders(request.headers), headers: request.headers, clientAddress: address, logger: logger)
         }
     }

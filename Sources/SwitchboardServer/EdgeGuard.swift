@@ -90,7 +90,7 @@ struct EdgeMiddleware: RouterMiddleware {
     @inline(never)
     func checked(_ request: Request, _ context: Context) throws -> Context {
         var context = context
-        if waf.trustForwardedFor, let first = commaList(request.headers[.xForwardedFor]).first {
+        if waf.trustForwardedFor, let first = commaList(request.headers.value(.xForwardedFor)).first {
             context.forwardedAddress = first
         }
         let address = context.clientAddress

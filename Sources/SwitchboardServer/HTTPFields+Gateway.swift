@@ -19,6 +19,20 @@ extension HTTPField.Name {
     static let switchboardAffinity = Self("x-switchboard-affinity")!
 }
 
+extension HTTPFields {
+    /// `self[name]`, the values of every field named `name` joined as HTTP types joins them, without the join when
+    /// there is one: the library's getter joins even a single value through a lazy map, which costs a look-up of
+    /// generic metadata and, for a value too long to be stored inline (an API key), a new string, on every request.
+    func value(_ name: HTTPField.Name) -> String? {
+        var found: String?
+        for field in self where field.name == name {
+            guard found == nil else { return self[name] }
+            found = field.value
+        }
+        return found
+    }
+}
+
 extension GatewayError {
     /// This error as a JSON response, in OpenAI's shape unless another body is given.
     func response(body: String? = nil, headers extra: HTTPFields = [:]) -> Response {

@@ -92,7 +92,7 @@ struct FrontMiddleware: RouterMiddleware {
 
     /// The client's `x-request-id` when it is short and printable, else a new one.
     static func requestID(from request: Request) -> String {
-        if let given = request.headers[.requestID], !given.isEmpty, given.utf8.count <= 128,
+        if let given = request.headers.value(.requestID), !given.isEmpty, given.utf8.count <= 128,
            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return given
         }
@@ -168,8 +168,8 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// The key from `Authorization: Bearer KEY` (scheme case-insensitive) or else `x-api-key`.
     static func presentedKey(_ request: Request) -> String? {
-        if let auth = request.headers[.authorization], let key = bearerToken(auth) { return key }
-        if let key = request.headers[.xAPIKey], !key.isEmpty { return key }
+        if let auth = request.headers.value(.authorization), let key = bearerToken(auth) { return key }
+        if let key = request.headers.value(.xAPIKey), !key.isEmpty { return key }
         return nil
     }
 

@@ -93,7 +93,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         if let body, !stream.yield(body) { paused = true }
         receiving = .streaming(stream)
         // A small body that came in a read of its own still says its length.
-        let small = head.headerFields[.contentLength].flatMap { Int($0) }.map { $0 <= Self.onLoopBytes } ?? false
+        let small = head.headerFields.value(.contentLength).flatMap { Int($0) }.map { $0 <= Self.onLoopBytes } ?? false
         dispatch(head, RequestBody(asyncSequence: stream), onLoop: small, context)
     }
 

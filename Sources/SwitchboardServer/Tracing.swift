@@ -21,9 +21,9 @@ struct TraceHeaders: Sendable, CustomStringConvertible {
     /// Only a well-formed `traceparent` (version 00: 55 characters, lower-case hex ids that are not all zero) is
     /// taken; `tracestate` only with one (W3C Trace Context §3.3). Anything else is ignored, never logged or passed on.
     init(_ headers: HTTPFields) {
-        guard let value = headers[.traceparent], Self.isValid(value) else { return }
+        guard let value = headers.value(.traceparent), Self.isValid(value) else { return }
         traceparent = value
-        tracestate = headers[.tracestate].flatMap { $0.utf8.count <= 512 ? $0 : nil }
+        tracestate = headers.value(.tracestate).flatMap { $0.utf8.count <= 512 ? $0 : nil }
     }
 
     static func isValid(_ traceparent: String) -> Bool {

@@ -148,6 +148,21 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
         }
     }
 
+    /// `HTTPFields.value` gives what the library's subscript gives: nil when absent, one value as it is, several joined
+    /// (by "; " for cookies), names in any case.
+    @Test func aFieldsValueIsTheLibrarysSubscript() {
+        let fields: HTTPFields = [
+            .authorization: "Bearer sk-0123456789abcdef0123456789abcdef", .accept: "a", .cookie: "x=1",
+            HTTPField.Name("X-Many")!: "1", .acceptEncoding: "gzip", HTTPField.Name("x-many")!: "2", .cookie: "y=2",
+        ]
+        for name in [HTTPField.Name.authorization, .accept, .cookie, HTTPField.Name("x-many")!, .acceptEncoding, .contentLength] {
+            #expect(fields.value(name) == fields[name], "\(name)")
+        }
+        #expect(fields.value(HTTPField.Name("x-many")!) == "1, 2")
+        #expect(fields.value(.cookie) == "x=1; y=2")
+        #expect(fields.value(.contentLength) == nil)
+    }
+
     /// `ServerCodec` converts a request's head exactly as the library's codec does: origin-form targets on its own
     /// path (kept as sent, query and odd bytes included), any other form through the library; the first `host` (in
     /// any case) becomes the authority and leaves the fields, a later one stays; invalid names are dropped; a method

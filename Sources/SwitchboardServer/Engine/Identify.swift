@@ -62,7 +62,7 @@ extension Gateway {
         }
         var policy = (API.providerPreferences(call.request) ?? call.identity.providerDefaults).map(DeploymentPolicy.init(preferences:))
             ?? DeploymentPolicy()
-        if let text = call.headers[.switchboardMaxPrice] {
+        if let text = call.headers.value(.switchboardMaxPrice) {
             guard let usd = Double(text.trimmingCharacters(in: .whitespaces)), usd.isFinite, usd >= 0 else {
                 return .invalidParameter("x-switchboard-max-price", "x-switchboard-max-price: expected a price in USD such as 0.01, found \"\(text)\".")
             }
