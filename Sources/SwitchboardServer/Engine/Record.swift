@@ -134,12 +134,18 @@ struct Exchange: Sendable {
 
     /// The routing headers every answer carries: the model, provider and attempts, the route, the key's limits.
     func headers(modelName: String) -> HTTPFields {
+        // Room for these and for what the response adds to them (its content type, `date`, `x-request-id`, the price
+        // and the review's status): the fields are stored once, not regrown as they are added. Appended, not set, as
+        // none is there yet (setting looks for the name first, each time).
         var h = HTTPFields()
-        h[.switchboardModel] = modelName
-        if let p = record.provider { h[.switchboardProvider] = p }
-        h[.switchboardAttempts] = String(record.attempts)
-        if let reason = record.routeReason { h[.switchboardRoute] = route.map { "\(reason); \($0.header(served: modelName))" } ?? reason }
-        if !guardrails.isEmpty { h[.switchboardGuardrails] = guardrails.joined(separator: ", ") }
+        h.reserveCapacity(10)
+        h.append(HTTPField(name: .switchboardModel, value: modelName))
+        if let p = record.provider { h.append(HTTPField(name: .switchboardProvider, value: p)) }
+        h.append(HTTPField(name: .switchboardAttempts, value: String(record.attempts)))
+        if let reason = record.routeReason {
+            h.append(HTTPField(name: .switchboardRoute, value: route.map { "\(reason); \($0.header(served: modelName))" } ?? reason))
+        }
+        if !guardrails.isEmpty { h.append(HTTPField(name: .switchboardGuardrails, value: guardrails.joined(separator: ", "))) }
         ticket?.grant.status.add(to: &h)
         return h
     }
