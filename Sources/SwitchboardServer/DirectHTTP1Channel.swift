@@ -60,7 +60,9 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
     }
 
     /// Requests run in tasks of their own; this task only keeps the connection's place in the server's task group
-    /// (and closes the connection's input if the server is cancelled, as Hummingbird's loop does).
+    /// (and closes the connection's input if the server is cancelled, as Hummingbird's loop does). Only Hummingbird's
+    /// server calls it (HummingbirdTesting's live mode runs it); the binary's `GatewayListener` has no task per
+    /// connection.
     func handle(value: Value, logger: Logger) async {
         await withTaskCancellationHandler {
             try? await value.channel.closeFuture.get()
