@@ -22,12 +22,17 @@ enum FileDescriptorLimit {
     /// `server.max_connections`, lowered to fit the descriptor limit: every client connection may hold an upstream
     /// connection (a stream, a request waiting for its answer), so client connections get at most half of what is
     /// left after a reserve (a tenth, at least 64) for idle pooled upstream connections, hedged attempts, storage
-    /// and files. The gateway stops accepting before descriptors run out (running out is fatal: libdispatch traps
-    /// when it cannot open `/proc` files for its worker threads).
+    /// and files — but never lowered below 16. The gateway stops accepting before descriptors run out (running out
+    /// is fatal: libdispatch traps when it cannot open `/proc` files for its worker threads). A configured value is
+    /// never raised.
     static func connectionCap(_ configured: Int, logger: Logger) -> Int {
-        let available = raise()
+        cap(configured, descriptors: raise(), logger: logger)
+    }
+
+    /// `connectionCap` under a descriptor limit of `available`.
+    static func cap(_ configured: Int, descriptors available: Int, logger: Logger) -> Int {
         let reserve = max(64, available / 10)
-        let cap = max(16, min(configured, (available - reserve) / 2))
+        let cap = min(configured, max(16, (available - reserve) / 2))
         if cap < configured {
             logger.notice("server.max_connections lowered to fit the file-descriptor limit",
                           metadata: ["max_connections": "\(cap)", "fd_limit": "\(available)"])

@@ -50,7 +50,7 @@ private final class Reader: ChannelInboundHandler, Sendable {
     /// connection waits (accepted by the kernel, not by the gateway) until one closes; a graceful shutdown closes the
     /// idle connections and `run` returns.
     @Test func servesHoldsPastItsMaximumAndDrains() async throws {
-        var config = try ConfigLoader.load(yaml: DirectHTTP1Tests.yaml + "\nserver: { max_connections: 16 }", environment: [:])
+        var config = try ConfigLoader.load(yaml: DirectHTTP1Tests.yaml + "\nserver: { max_connections: 4 }", environment: [:])
         config.server.host = "127.0.0.1"
         config.server.port = 0
         let (ports, found) = AsyncStream.makeStream(of: Int.self)
@@ -71,13 +71,13 @@ private final class Reader: ChannelInboundHandler, Sendable {
             }
             try await within(20) {
                 var held: [(channel: any Channel, reader: Reader)] = []
-                for _ in 0..<16 {
+                for _ in 0..<4 {
                     let c = try await connect()
                     try await c.reader.answered(1, on: c.channel.eventLoop).get()
                     #expect(c.reader.text.hasPrefix("HTTP/1.1 200 OK"))
                     held.append(c)
                 }
-                // The 17th is not taken while the 16 stay open (a bounded look: nothing may arrive).
+                // The 5th is not taken while the 4 stay open (a bounded look: nothing may arrive).
                 let waiting = try await connect()
                 let early = waiting.reader.answered(1, on: waiting.channel.eventLoop)
                 try await Task.sleep(for: .milliseconds(300))
@@ -112,5 +112,17 @@ private final class Reader: ChannelInboundHandler, Sendable {
                 try await tasks.next()
             }
         }
+    }
+
+    /// `server.max_connections` is lowered to fit the descriptor limit (half of what a reserve leaves, at least 16),
+    /// never raised: a configured value below 16 stays as it is.
+    @Test func maxConnectionsIsLoweredToFitTheDescriptorsNeverRaised() {
+        let logger = Logger(label: "test")
+        #expect(FileDescriptorLimit.cap(10_000, descriptors: 20_000, logger: logger) == 9_000)
+        #expect(FileDescriptorLimit.cap(5_000, descriptors: 20_000, logger: logger) == 5_000)
+        #expect(FileDescriptorLimit.cap(10_000, descriptors: 256, logger: logger) == 96)
+        #expect(FileDescriptorLimit.cap(10_000, descriptors: 64, logger: logger) == 16)
+        #expect(FileDescriptorLimit.cap(5, descriptors: 20_000, logger: logger) == 5)
+        #expect(FileDescriptorLimit.cap(8, descriptors: 64, logger: logger) == 8)
     }
 }
