@@ -374,7 +374,7 @@ public func buildApplication(
         connection: try gatewayConnection(config, responder: responder, metrics: services.metrics, logger: logger),
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: nil, backlog: 1024,
                              availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)),
-        host: config.server.host, port: config.server.port, maxConnections: maxConnections,
+        host: config.server.host, port: config.server.port,
         services: extraServices,
         logger: logger,
         running: { channel in await onServerRunning(channel.localAddress?.port ?? 0) }

@@ -103,16 +103,3 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
         }
     }
 }
-
-extension HTTPServerBuilder {
-    /// HTTP/1 with the gateway's connection rules (`ConnectionGuard`) and requests dispatched straight to `responder`
-    /// (`DirectHTTP1Channel`); `refused` counts the guard's 408s by reason.
-    static func directHTTP1<Responder: HTTPResponder>(responder: Responder, logger: Logger, idleTimeout: Duration, requestTimeout: Duration,
-                                                      clientTimeout: Duration? = nil, refused: (@Sendable (String) -> Void)? = nil)
-    -> HTTPServerBuilder where Responder.Context == GatewayRequestContext {
-        .init { _ in
-            DirectHTTP1Channel(responder: responder, idleTimeout: idleTimeout, requestTimeout: TimeAmount(requestTimeout),
-                               clientTimeout: clientTimeout.map(TimeAmount.init), refused: refused, logger: logger)
-        }
-    }
-}

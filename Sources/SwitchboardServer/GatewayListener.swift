@@ -21,30 +21,31 @@ struct GatewayListener: Service {
     let host: String
     let port: Int
     let backlog: Int
-    let maxConnections: Int
+    /// `max_connections`: how many connections may be open at once (nil: no limit).
+    let connections: (any AvailableConnectionsDelegate)?
     /// Sets up an accepted connection's pipeline (HTTP/1, over TLS when configured).
     let setup: @Sendable (any Channel) -> EventLoopFuture<Void>
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
     let onRunning: @Sendable (any Channel) async -> Void
 
-    init(host: String, port: Int, backlog: Int, maxConnections: Int, connection: some ServerChildChannel,
+    init(host: String, port: Int, backlog: Int, connections: (any AvailableConnectionsDelegate)?, connection: some ServerChildChannel,
          eventLoopGroup: any EventLoopGroup, logger: Logger, onRunning: @escaping @Sendable (any Channel) async -> Void) {
-        (self.host, self.port, self.backlog, self.maxConnections) = (host, port, backlog, maxConnections)
+        (self.host, self.port, self.backlog, self.connections) = (host, port, backlog, connections)
         self.setup = { channel in connection.setup(channel: channel, logger: logger).map { _ in } }
         (self.eventLoopGroup, self.logger, self.onRunning) = (eventLoopGroup, logger, onRunning)
     }
 
     func run() async throws {
         let quiescing = ServerQuiescingHelper(group: eventLoopGroup)
-        let (maxConnections, logger) = (self.maxConnections, self.logger)
+        let connections = self.connections
         let server = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: Int32(clamping: backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
-                    try ops.addHandler(AvailableConnectionsChannelHandler(delegate: MaximumAvailableConnections(maxConnections, logger: logger)))
+                    if let connections { try ops.addHandler(Self.limiting(connections)) }
                     try ops.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                 }
             }
@@ -69,6 +70,13 @@ struct GatewayListener: Service {
     }
 }
 
+extension GatewayListener {
+    /// The server channel's handler that stops accepting past `delegate`'s limit.
+    static func limiting(_ delegate: some AvailableConnectionsDelegate) -> any ChannelHandler {
+        AvailableConnectionsChannelHandler(delegate: delegate)
+    }
+}
+
 /// The gateway as a Hummingbird application whose `run` serves with a `GatewayListener`, then its services in a
 /// service group (the listener last, so that it is the first to stop, as Hummingbird's own server is).
 ///
@@ -79,7 +87,6 @@ struct GatewayApplication<Responder: HTTPResponder>: ApplicationProtocol where R
     let configuration: ApplicationConfiguration
     let host: String
     let port: Int
-    let maxConnections: Int
     let services: [any Service]
     let logger: Logger
     let running: @Sendable (any Channel) async -> Void
@@ -92,7 +99,7 @@ struct GatewayApplication<Responder: HTTPResponder>: ApplicationProtocol where R
     func onServerRunning(_ channel: any Channel) async { await running(channel) }
 
     func run() async throws {
-        let listener = GatewayListener(host: host, port: port, backlog: configuration.backlog, maxConnections: maxConnections,
+        let listener = GatewayListener(host: host, port: port, backlog: configuration.backlog, connections: configuration.availableConnectionsDelegate,
                                        connection: connection, eventLoopGroup: eventLoopGroup, logger: logger, onRunning: running)
         try await ServiceGroup(configuration: .init(services: services + [listener], logger: logger)).run()
     }

@@ -134,8 +134,9 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
                 try await writer.finish(nil)
             })
         }
-        let server = HTTPServerBuilder.directHTTP1(responder: router.buildResponder(), logger: Logger(label: "test"),
-                                                   idleTimeout: .seconds(5), requestTimeout: .seconds(5))
+        let connection = DirectHTTP1Channel(responder: router.buildResponder(), idleTimeout: .seconds(5), requestTimeout: .seconds(5),
+                                            logger: Logger(label: "test"))
+        let server = HTTPServerBuilder { _ in connection }
         let app = Application(router: router, server: server, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             for path in ["/where", "/where/stream", "/where"] {

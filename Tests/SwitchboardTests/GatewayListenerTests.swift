@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
@@ -101,7 +102,7 @@ private final class Reader: ChannelInboundHandler, Sendable {
         let connection = DirectHTTP1Channel(responder: router.buildResponder(), idleTimeout: .seconds(5), requestTimeout: .seconds(5),
                                             logger: Logger(label: "test"))
         let (servers, found) = AsyncStream.makeStream(of: (any Channel).self)
-        let listener = GatewayListener(host: "127.0.0.1", port: 0, backlog: 16, maxConnections: 16, connection: connection,
+        let listener = GatewayListener(host: "127.0.0.1", port: 0, backlog: 16, connections: MaximumAvailableConnections(16), connection: connection,
                                        eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test")) { found.yield($0) }
         try await within(20) {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
