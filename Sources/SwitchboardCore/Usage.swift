@@ -169,15 +169,29 @@ public struct Price: Sendable, Equatable {
 }
 
 /// Formats a USD amount for headers and logs: plain decimal, no exponent, at most 10 decimals, trailing zeros cut.
+/// In integers, written once into its string (it is on every answer, as `x-switchboard-cost`).
 public func formatUSD(_ amount: Double) -> String {
     guard amount.isFinite, amount > 0 else { return "0" }
     // Past a billion dollars cents are noise, and `amount * 1e10` would not fit a UInt64.
     guard amount < 1e9 else { return String(format: "%.0f", amount) }
-    let scaled = (amount * 1e10).rounded()
-    var digits = String(UInt64(scaled))
-    if digits.count <= 10 { digits = String(repeating: "0", count: 11 - digits.count) + digits }
-    let split = digits.index(digits.endIndex, offsetBy: -10)
-    var fraction = String(digits[split...])
-    while fraction.hasSuffix("0") { fraction.removeLast() }
-    return fraction.isEmpty ? String(digits[..<split]) : "\(digits[..<split]).\(fraction)"
+    let scaled = UInt64((amount * 1e10).rounded())
+    let whole = scaled / 10_000_000_000
+    var fraction = scaled % 10_000_000_000, places = 10
+    guard fraction > 0 else { return String(whole) }
+    while fraction % 10 == 0 { (fraction, places) = (fraction / 10, places - 1) }
+    var wholeDigits = 1
+    while whole >= pow10(wholeDigits) { wholeDigits += 1 }
+    return String(unsafeUninitializedCapacity: wholeDigits + 1 + places) { out in
+        var (w, f, i) = (whole, fraction, wholeDigits + places)
+        for _ in 0..<places { (out[i], f, i) = (UInt8(ascii: "0") + UInt8(f % 10), f / 10, i - 1) }
+        out[i] = UInt8(ascii: ".")
+        for j in stride(from: wholeDigits - 1, through: 0, by: -1) { (out[j], w) = (UInt8(ascii: "0") + UInt8(w % 10), w / 10) }
+        return wholeDigits + 1 + places
+    }
+}
+
+private func pow10(_ n: Int) -> UInt64 {
+    var p: UInt64 = 1
+    for _ in 0..<n { p *= 10 }
+    return p
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import Foundation
 @testable import SwitchboardCore
 
 @Suite struct SSERelayTests {
@@ -127,6 +128,29 @@ import Testing
                       (3_000_000_000, "3000000000"), (1e300, String(format: "%.0f", 1e300)), (.infinity, "0")])
     func formatsUSD(_ amount: Double, _ text: String) {
         #expect(formatUSD(amount) == text)
+    }
+
+    /// The integer formatting against the plain decimal text of the same rounding (the way it was first written),
+    /// over amounts of every size it formats, drawn from a seeded generator, and the edges of its digits.
+    @Test func formatsUSDAsTheDecimalTextOfItsRounding() {
+        func reference(_ amount: Double) -> String {
+            let scaled = (amount * 1e10).rounded()
+            var digits = String(UInt64(scaled))
+            if digits.count <= 10 { digits = String(repeating: "0", count: 11 - digits.count) + digits }
+            let split = digits.index(digits.endIndex, offsetBy: -10)
+            var fraction = String(digits[split...])
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            return fraction.isEmpty ? String(digits[..<split]) : "\(digits[..<split]).\(fraction)"
+        }
+        var random = SplitMix64(seed: 18)
+        var amounts = [1e-10, 4e-11, 6e-11, 0.1, 0.5, 1, 9.9999999999, 10, 99.5, 123456789.0000000001, 999_999_999.9999999]
+        for _ in 0..<20_000 {
+            let mantissa = Double(random.next() % 1_000_000_000) / 1e9
+            amounts.append(mantissa * pow(10, Double(Int(random.next() % 22) - 12)))
+        }
+        for amount in amounts where amount > 0 && amount < 1e9 {
+            #expect(formatUSD(amount) == reference(amount), "\(amount)")
+        }
     }
 
     /// Usage from an upstream is untrusted: sums saturate, absurd or negative counts are not plausible, and a cost is
