@@ -135,7 +135,16 @@ public struct GatewayServices: Sendable {
 }
 
 /// The gateway's routes, in pipeline order.
-public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestContext> {
+public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestContext> { gatewayRoutes(services).router }
+
+/// What the binary answers with: the router, and the client API's busiest routes found by their exact path first.
+public func buildResponder(_ services: GatewayServices) -> GatewayResponder {
+    let (router, direct) = gatewayRoutes(services)
+    return GatewayResponder(router: router.buildResponder(), direct: direct)
+}
+
+/// The router, and the handlers `GatewayResponder` finds without it, behind the same middleware.
+private func gatewayRoutes(_ services: GatewayServices) -> (router: Router<GatewayRequestContext>, direct: [String: GatewayResponder.Handler]) {
     // The request pipeline, in order (DESIGN §3):
     //  1. request id, JSON errors for everything (FrontMiddleware); body size limit (readBody)
     //  2. authenticate: key → identity (AuthMiddleware)
@@ -157,8 +166,10 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
         "/admin/config": [.get], "/admin/route/explain": [.post], "/admin/audit": [.get],
         "/v1/reviews/*": [.get], "/admin/reviews": [.get], "/admin/reviews/*": [.get], "/admin/reviews/*/approve": [.post], "/admin/reviews/*/reject": [.post],
     ]
-    router.add(middleware: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog))
-    if services.config.waf.isActive { router.add(middleware: EdgeMiddleware(waf: services.config.waf, metrics: services.metrics)) }
+    let client = ClientMiddleware(front: FrontMiddleware(routes: routes, accessLog: services.config.logging.accessLog),
+                                  edge: services.config.waf.isActive ? EdgeMiddleware(waf: services.config.waf, metrics: services.metrics) : nil,
+                                  auth: AuthMiddleware(keys: services.keys, metrics: services.metrics))
+    let v1 = client.add(to: router)
 
     // `GET /`: where things are, for someone who opened the gateway's address in a browser or with curl.
     router.get("/") { _, _ in
@@ -195,7 +206,6 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     // `waf`'s body limits, checked by the parse that reads each request (no second pass).
     let bodyLimits = services.config.waf.body
     let live = services.live
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(keys: services.keys, metrics: services.metrics)).add(middleware: RoleMiddleware(.user, .admin))
     ClientRoutes.add(to: v1, live: live, limit: limit, bodyLimits: bodyLimits)
     BatchAPI.add(to: v1, services: services)
     ResponsesRoutes.add(to: v1, live: live, store: services.responseStore, limit: limit, bodyLimits: bodyLimits)
@@ -215,7 +225,8 @@ public func buildRouter(_ services: GatewayServices) -> Router<GatewayRequestCon
     ConfigAPI.add(to: admin, reloader: services.reloader)
     RouteExplainAPI.add(to: admin, explainer: RouteExplainer(live: live), config: services.config,
                         service: services.keyService, limit: limit)
-    return router
+    let direct = ClientRoutes.direct(live: live, limit: limit, bodyLimits: bodyLimits).map { ("/v1/" + $0.path, client.direct($0.handler)) }
+    return (router, Dictionary(uniqueKeysWithValues: direct))
 }
 
 /// Client headers providers may forward (Anthropic beta flags).
@@ -365,7 +376,7 @@ public func buildApplication(
     extraServices.append(services.healthChecks)
     if let pricing = services.pricing { extraServices.append(pricing) }
     extraServices.append(contentsOf: BatchService.services(services, logger: logger))
-    let responder = buildRouter(services).buildResponder()
+    let responder = buildResponder(services)
     // Past `server.max_connections` (kept under the descriptor limit) the listener stops accepting: descriptors never
     // run out because of clients, and new connections wait in the kernel's backlog.
     let maxConnections = FileDescriptorLimit.connectionCap(config.server.maxConnections, logger: logger)

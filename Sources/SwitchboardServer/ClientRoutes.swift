@@ -5,18 +5,7 @@ import SwitchboardCore
 /// The client API's routes under `/v1`: each parses its body and hands it to the engine serving new requests now.
 enum ClientRoutes {
     static func add(to v1: RouterGroup<GatewayRequestContext>, live: LiveGateway, limit: Int, bodyLimits: RequestLimits) {
-        v1.post("chat/completions") { request, context in
-            let parsed = try OpenAIRequest.chat(try await readBody(request, limit: limit), limits: bodyLimits)
-            return try await serve(OpenAIAPI.self, parsed, request, context, live: live)
-        }
-        v1.post("embeddings") { request, context in
-            let parsed = try OpenAIRequest.embeddings(try await readBody(request, limit: limit), limits: bodyLimits)
-            return try await serve(OpenAIAPI.self, parsed, request, context, live: live, clientHeaders: false, affinity: false)
-        }
-        v1.post("messages") { request, context in
-            let parsed = try AnthropicMessagesRequest.parse(try await readBody(request, limit: limit), limits: bodyLimits)
-            return try await serve(AnthropicAPI.self, parsed, request, context, live: live)
-        }
+        for (path, handler) in direct(live: live, limit: limit, bodyLimits: bodyLimits) { v1.post(RouterPath(path), use: handler) }
         v1.post("messages/count_tokens") { request, context in
             let body = try await readBody(request, limit: limit)
             let model = try AnthropicMessagesRequest.countTokensModel(body, limits: bodyLimits)
@@ -26,6 +15,24 @@ enum ClientRoutes {
             }
         }
         ModelsAPI.add(to: v1, live: live)
+    }
+
+    /// The `POST` routes under `/v1` that `GatewayResponder` also finds by their exact path, with their handlers.
+    static func direct(live: LiveGateway, limit: Int, bodyLimits: RequestLimits) -> [(path: String, handler: GatewayResponder.Handler)] {
+        [
+            ("chat/completions", { request, context in
+                let parsed = try OpenAIRequest.chat(try await readBody(request, limit: limit), limits: bodyLimits)
+                return try await serve(OpenAIAPI.self, parsed, request, context, live: live)
+            }),
+            ("embeddings", { request, context in
+                let parsed = try OpenAIRequest.embeddings(try await readBody(request, limit: limit), limits: bodyLimits)
+                return try await serve(OpenAIAPI.self, parsed, request, context, live: live, clientHeaders: false, affinity: false)
+            }),
+            ("messages", { request, context in
+                let parsed = try AnthropicMessagesRequest.parse(try await readBody(request, limit: limit), limits: bodyLimits)
+                return try await serve(AnthropicAPI.self, parsed, request, context, live: live)
+            }),
+        ]
     }
 
     /// Hands a parsed request to the engine serving now, cancelled when the client goes away; with the client's

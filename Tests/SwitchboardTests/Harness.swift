@@ -54,7 +54,7 @@ func withGateway<T: Sendable>(
                         metricsFactory: metrics)
     } ?? GatewayServices(config: config, storage: storage, transport: transport, logger: logger, clock: engineClock, metricsFactory: metrics)
     // The connections the binary serves (`gatewayConnection`): live tests go through the same connection handling.
-    let responder = buildRouter(services).buildResponder()
+    let responder = buildResponder(services)
     let connection = try gatewayConnection(config, responder: responder, metrics: services.metrics, logger: logger)
     let app = Application(responder: responder, server: HTTPServerBuilder { _ in connection },
                           configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
