@@ -9,14 +9,10 @@ public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// `x-request-id`: the client's when it sent a sane one, else generated.
     public var requestID: String = ""
-    /// Set by `AuthMiddleware`. Kept behind a reference: the context is copied into every async frame of the
-    /// request's path (middleware, routes), and those frames stay allocated on the connection's task for as long as
-    /// it lives; an `Identity` inline (~370 bytes) made each copy ~450 bytes.
-    public var identity: Identity? {
-        get { identityBox?.identity }
-        set { identityBox = newValue.map(IdentityBox.init) }
-    }
-    private var identityBox: IdentityBox?
+    /// Set by `AuthMiddleware`. One reference (`Identity` shares its fields among its copies): the context is
+    /// copied into every async frame of the request's path (middleware, routes), and those frames stay allocated for
+    /// as long as the request runs.
+    public var identity: Identity?
     /// The client's connection, to notice when it goes away (nil in-process, where no connection is guarded).
     var connection: ClientConnection?
     /// The client's channel, for its address (read only when something asks: GeoIP, the WAF).
@@ -34,50 +30,47 @@ public struct GatewayRequestContext: RequestContext {
 }
 
 /// An authenticated caller.
+///
+/// A value whose fields its copies share until one of them changes (copy on write): the engine copies it into each
+/// request's call and record, and a copy of its ~17 fields (lists, limits, strings) was ~30 reference-count
+/// operations; now it is one. As `RequestRecord` does.
 public struct Identity: Sendable, Equatable {
+    private var box: Box
+
     /// The key's name (safe to log and record), never the key.
-    public var name: String
+    public var name: String { get { box.fields.name } set { unique(); box.fields.name = newValue } }
     /// Public model names or globs (`*`, `?`) this caller may use; empty means every model.
-    public var allowedModels: [String]
+    public var allowedModels: [String] { get { box.fields.allowedModels } set { unique(); box.fields.allowedModels = newValue } }
     /// Authenticated with the master key: every role, every model, no limits.
-    public var isMaster: Bool
+    public var isMaster: Bool { get { box.fields.isMaster } set { unique(); box.fields.isMaster = newValue } }
     /// The managed key's id (nil for the master key and keys from the configuration).
-    public var keyID: String?
+    public var keyID: String? { get { box.fields.keyID } set { unique(); box.fields.keyID = newValue } }
     /// A key from the configuration's scope for limits and spend, `static:NAME` (nil for every other key).
-    public var staticScope: String?
-    public var roles: [Role]
-    public var priority: PriorityClass
-    public var region: String?
-    public var limits: Limits
+    public var staticScope: String? { get { box.fields.staticScope } set { unique(); box.fields.staticScope = newValue } }
+    public var roles: [Role] { get { box.fields.roles } set { unique(); box.fields.roles = newValue } }
+    public var priority: PriorityClass { get { box.fields.priority } set { unique(); box.fields.priority = newValue } }
+    public var region: String? { get { box.fields.region } set { unique(); box.fields.region = newValue } }
+    public var limits: Limits { get { box.fields.limits } set { unique(); box.fields.limits = newValue } }
     /// The managed key's team, its model list and limits.
-    public var team: String?
-    public var teamModels: [String]
-    public var teamLimits: Limits
+    public var team: String? { get { box.fields.team } set { unique(); box.fields.team = newValue } }
+    public var teamModels: [String] { get { box.fields.teamModels } set { unique(); box.fields.teamModels = newValue } }
+    public var teamLimits: Limits { get { box.fields.teamLimits } set { unique(); box.fields.teamLimits = newValue } }
     /// The key's metadata over its team's (routing rules may match on it).
-    public var metadata: [String: String] = [:]
+    public var metadata: [String: String] { get { box.fields.metadata } set { unique(); box.fields.metadata = newValue } }
     /// Provider preferences for requests that bring none: the key's, else its team's.
-    public var providerDefaults: ProviderPreferences?
+    public var providerDefaults: ProviderPreferences? { get { box.fields.providerDefaults } set { unique(); box.fields.providerDefaults = newValue } }
     /// The team's regions (comma-separated globs), held to as well as the key's own `region`.
-    public var teamRegion: String?
+    public var teamRegion: String? { get { box.fields.teamRegion } set { unique(); box.fields.teamRegion = newValue } }
     /// The key's `max_price_usd`: the most one request may be expected to cost.
-    public var maxPriceUSD: Double?
+    public var maxPriceUSD: Double? { get { box.fields.maxPriceUSD } set { unique(); box.fields.maxPriceUSD = newValue } }
     /// The key's `allowed_ips`: the networks it may be used from (empty: any).
-    public var allowedIPs: [CIDR] = []
+    public var allowedIPs: [CIDR] { get { box.fields.allowedIPs } set { unique(); box.fields.allowedIPs = newValue } }
 
     public init(name: String, allowedModels: [String] = [], isMaster: Bool = false, keyID: String? = nil, roles: [Role] = [.user],
                 priority: PriorityClass = .standard, region: String? = nil, limits: Limits = .init(), team: String? = nil,
                 teamModels: [String] = [], teamLimits: Limits = .init()) {
-        self.name = name
-        self.allowedModels = allowedModels
-        self.isMaster = isMaster
-        self.keyID = keyID
-        self.roles = roles
-        self.priority = priority
-        self.region = region
-        self.limits = limits
-        self.team = team
-        self.teamModels = teamModels
-        self.teamLimits = teamLimits
+        box = Box(Fields(name: name, allowedModels: allowedModels, isMaster: isMaster, keyID: keyID, roles: roles, priority: priority,
+                         region: region, limits: limits, team: team, teamModels: teamModels, teamLimits: teamLimits))
     }
 
     /// The identity of a managed key (and its team, if any).
@@ -118,10 +111,38 @@ public struct Identity: Sendable, Equatable {
         let base = parts[0].hasPrefix("team:") ? "team '\(team ?? "")'" : "key '\(name)'"
         return parts.count > 1 ? "\(base) on model '\(parts[1])'" : base
     }
-}
 
-/// An identity on the heap, shared by the copies of a request's context.
-final class IdentityBox: Sendable {
-    let identity: Identity
-    init(_ identity: Identity) { self.identity = identity }
+    public static func == (a: Identity, b: Identity) -> Bool { a.box === b.box || a.box.fields == b.box.fields }
+
+    /// Before a change: fields of its own, when they are shared.
+    private mutating func unique() {
+        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+    }
+
+    /// The fields, changed only through the one identity that holds them (`unique`): never while another thread reads
+    /// them, so sendable as `Fields` is.
+    private final class Box: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private struct Fields: Equatable {
+        var name: String
+        var allowedModels: [String]
+        var isMaster: Bool
+        var keyID: String?
+        var staticScope: String?
+        var roles: [Role]
+        var priority: PriorityClass
+        var region: String?
+        var limits: Limits
+        var team: String?
+        var teamModels: [String]
+        var teamLimits: Limits
+        var metadata: [String: String] = [:]
+        var providerDefaults: ProviderPreferences?
+        var teamRegion: String?
+        var maxPriceUSD: Double?
+        var allowedIPs: [CIDR] = []
+    }
 }

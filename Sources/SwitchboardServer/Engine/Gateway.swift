@@ -172,7 +172,7 @@ final class Gateway: Sendable {
             return exchange.fail(error, api: API.self, recorder, headers: headers)
         case .answered(let result, let lease):
             // 7. relay (8. record when the answer ends)
-            return await relay(call, result, lease: lease, exchange)
+            return await relay(call, result, lease: lease, &exchange)
         }
     }
 }
