@@ -10,17 +10,24 @@ struct StaleConnection: Error {
 
 typealias BodyProducer = NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDemand>
 
-/// What a request asks of its connection's handler.
-struct Exchange: Sendable {
-    var head: HTTPRequestHead
-    var body: ByteBuffer?
-    var stream: Bool
-    var headTimeout: TimeAmount
+/// What a request asks of its connection's handler. A class: it passes through the channel's pipeline and the
+/// handler's states, each a copy of a struct (its head's fields, its body, its promise) where this is one reference.
+final class Exchange: Sendable {
+    let head: HTTPRequestHead
+    let body: ByteBuffer?
+    let stream: Bool
+    let headTimeout: TimeAmount
     /// The longest gap between body parts (beyond the connection's idle limit), when set.
-    var idleTimeout: TimeAmount?
+    let idleTimeout: TimeAmount?
     /// The whole exchange, when set.
-    var total: TimeAmount?
-    var result: EventLoopPromise<ExchangeResult>
+    let total: TimeAmount?
+    let result: EventLoopPromise<ExchangeResult>
+
+    init(head: HTTPRequestHead, body: ByteBuffer?, stream: Bool, headTimeout: TimeAmount, idleTimeout: TimeAmount?, total: TimeAmount?,
+         result: EventLoopPromise<ExchangeResult>) {
+        (self.head, self.body, self.stream, self.headTimeout) = (head, body, stream, headTimeout)
+        (self.idleTimeout, self.total, self.result) = (idleTimeout, total, result)
+    }
 }
 
 struct ExchangeResult: Sendable {
