@@ -13,8 +13,8 @@ typealias BodyProducer = NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error,
 /// What a request asks of its connection's handler. A class: it passes through the channel's pipeline and the
 /// handler's states, each a copy of a struct (its head's fields, its body, its promise) where this is one reference.
 final class Exchange: Sendable {
-    let head: HTTPRequestHead
-    let body: ByteBuffer?
+    /// The request as it goes out (its head in wire format).
+    let request: UpstreamWrite
     let stream: Bool
     let headTimeout: TimeAmount
     /// The longest gap between body parts (beyond the connection's idle limit), when set.
@@ -23,9 +23,9 @@ final class Exchange: Sendable {
     let total: TimeAmount?
     let result: EventLoopPromise<ExchangeResult>
 
-    init(head: HTTPRequestHead, body: ByteBuffer?, stream: Bool, headTimeout: TimeAmount, idleTimeout: TimeAmount?, total: TimeAmount?,
+    init(request: UpstreamWrite, stream: Bool, headTimeout: TimeAmount, idleTimeout: TimeAmount?, total: TimeAmount?,
          result: EventLoopPromise<ExchangeResult>) {
-        (self.head, self.body, self.stream, self.headTimeout) = (head, body, stream, headTimeout)
+        (self.request, self.stream, self.headTimeout) = (request, stream, headTimeout)
         (self.idleTimeout, self.total, self.result) = (idleTimeout, total, result)
     }
 }
@@ -53,7 +53,7 @@ struct BodyDemand: NIOAsyncSequenceProducerDelegate {
 final class UpstreamExchangeHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = Exchange
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundOut = UpstreamWrite
 
     private enum State {
         case idle
@@ -101,9 +101,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         totalDue = exchange.total.map { now + $0 }
         armDeadlineTimer(context: context)
         idleLimit = exchange.idleTimeout
-        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
-        if let body = exchange.body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        context.writeAndFlush(wrapOutboundOut(exchange.request), promise: promise)
     }
 
     /// The exchange's next due time: its head's, or its end's.

@@ -42,15 +42,15 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     public func execute(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
         guard let target = target(request.url, caFile: request.caFile) else { throw UpstreamError(.other) }
-        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: target.pathAndQuery)
-        head.headers.reserveCapacity(request.headers.count + 2)
-        head.headers.add(name: "host", value: target.hostHeader)
-        for (name, value) in request.headers { head.headers.add(name: name, value: value) }
-        head.headers.add(name: "content-length", value: String(request.body?.readableBytes ?? 0))
+        // A head that may not be sent (a field value with a line break, say) is refused as NIO's validator refused it
+        // in the pipeline before: the exchange failed with the connection closed. Now before any connection is used.
+        guard let head = UpstreamWire.head(method: request.method, target: target.pathAndQuery, host: target.hostHeader, fields: request.headers,
+                                           contentLength: request.body?.readableBytes ?? 0) else { throw UpstreamError(.connectionClosed) }
+        let wire = UpstreamWrite(head: head, body: request.body, method: HTTPMethod(rawValue: request.method))
         for attempt in 0..<2 {
             let (channel, reused) = try await connection(to: target, connectTimeout: request.limits.connect.map(TimeAmount.init) ?? connectTimeout)
             do {
-                return try await exchange(head: head, body: request.body, stream: request.streamResponse,
+                return try await exchange(wire, stream: request.streamResponse,
                                           timeout: TimeAmount(request.timeout), limits: request.limits, on: channel, key: target.key)
             } catch let error as StaleConnection where (reused || error.neverSent) && attempt == 0 && !Task.isCancelled {
                 _ = error   // the connection closed before it could serve: try once more on a new one
@@ -117,7 +117,9 @@ public final class NIOHTTPTransport: UpstreamTransport {
                         try ops.addHandler(NIOSSLClientHandler(context: tls, serverHostname: target.serverName))
                         try ops.addHandler(TLSHandshakeHandler(handshake: handshake))
                     }
-                    try ops.addHTTPClientHandlers()
+                    // HTTP/1.1 out (UpstreamWire.swift) and in (NIO's decoder).
+                    try ops.addHandler(UpstreamWireEncoder())
+                    try ops.addHandler(ByteToMessageHandler(UpstreamResponseDecoder()))
                     try ops.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try ops.addHandler(UpstreamExchangeHandler(maxResponseBytes: maxResponseBytes) { [weak self] channel in
                         self?.release(channel, key: key)
@@ -167,10 +169,10 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     // MARK: One exchange
 
-    private func exchange(head: HTTPRequestHead, body: ByteBuffer?, stream: Bool, timeout: TimeAmount, limits: AttemptLimits,
+    private func exchange(_ request: UpstreamWrite, stream: Bool, timeout: TimeAmount, limits: AttemptLimits,
                           on channel: any Channel, key: String) async throws -> UpstreamResponse {
         let promise = channel.eventLoop.makePromise(of: ExchangeResult.self)
-        let start = Exchange(head: head, body: body, stream: stream, headTimeout: timeout, idleTimeout: limits.idle.map(TimeAmount.init),
+        let start = Exchange(request: request, stream: stream, headTimeout: timeout, idleTimeout: limits.idle.map(TimeAmount.init),
                              total: limits.total.map(TimeAmount.init), result: promise)
         // On the loop: a connection that has closed since it was taken (its idle limit passed, say) may have lost its
         // handlers already, and would drop the write unseen, so that the result never came. Nothing was sent.
