@@ -36,8 +36,11 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
             let ops = channel.pipeline.syncOperations
             // As Hummingbird's HTTP1Channel sets it up, but with NIO's pipelining assistance: one request at a time
             // reaches the dispatcher, the next one only once the answer before it has ended.
-            try ops.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
-                                                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: Self.decoderLimits)
+            // (NIO's `configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false,
+            // withOutboundHeaderValidation: false)`, with `ResponseEncoder` for NIO's response encoder.)
+            try ops.addHandler(ResponseEncoder())
+            try ops.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: Self.decoderLimits)))
+            try ops.addHandler(HTTPServerPipelineHandler())
             let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try ops.addHandler(ConnectionGuard(requestTimeout: requestTimeout, clientTimeout: clientTimeout, logger: logger, refused: refused),
                                position: .after(decoder))

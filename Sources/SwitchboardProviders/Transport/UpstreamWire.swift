@@ -81,7 +81,8 @@ enum UpstreamWire {
     }
 
     private static func isTransferEncoding(_ name: String) -> Bool {
-        name.utf8.count == 17 && zip(name.utf8, "transfer-encoding".utf8).allSatisfy { $0 | 0x20 == $1 }
+        name.utf8.count == 17
+            && zip(name.utf8, "transfer-encoding".utf8).allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0) == $1 }
     }
 }
 
