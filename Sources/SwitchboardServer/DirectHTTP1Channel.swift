@@ -6,9 +6,10 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 
-/// The gateway's HTTP/1 connections: Hummingbird's pipeline (NIO's HTTP codec with pipelining assistance, the
-/// HTTP-types codec (`ServerCodec`), idle timeout and graceful-shutdown quiescing), the `ConnectionGuard`, and then a
-/// `RequestDispatcher` in place of Hummingbird's per-connection async loop; in front of the decoder, `ReadAhead`.
+/// The gateway's HTTP/1 connections: Hummingbird's pipeline (NIO's HTTP decoder with pipelining assistance, the
+/// HTTP-types codec (`ServerCodec`), idle timeout and graceful-shutdown quiescing) with `ResponseEncoder` for NIO's
+/// response encoder, the `ConnectionGuard`, and then a `RequestDispatcher` in place of Hummingbird's per-connection
+/// async loop; in front of the decoder, `ReadAhead`.
 ///
 /// Hummingbird hands each request part through a `NIOAsyncChannel` to a task per connection, and each response part
 /// back through its async writer: a state machine and a buffer each way, on top of the thread hops. Here a request
