@@ -40,15 +40,20 @@ struct AttributeList: Sendable, Equatable {
 
     /// One entry per key, the last value set, in key order: what a finished span keeps and the exporters write.
     var ordered: AttributeList {
-        guard items.count > 1 else { return self }
         var out = self
-        // Swift's sort is stable: of a key set twice, the last set stays the last of its run.
-        out.items.sort { Self.precedes($0.key, $1.key) }
-        var i = 1
-        while i < out.items.count {
-            if out.items[i].key == out.items[i - 1].key { out.items.remove(at: i - 1) } else { i += 1 }
-        }
+        out.order()
         return out
+    }
+
+    /// Puts the list in order (`ordered`) in place: a span's own list is sorted where it is, not copied first.
+    mutating func order() {
+        guard items.count > 1 else { return }
+        // Swift's sort is stable: of a key set twice, the last set stays the last of its run.
+        items.sort { Self.precedes($0.key, $1.key) }
+        var i = 1
+        while i < items.count {
+            if items[i].key == items[i - 1].key { items.remove(at: i - 1) } else { i += 1 }
+        }
     }
 
     /// As a `SpanAttributes` (what `Span.attributes` returns).

@@ -183,14 +183,12 @@ final class RecordedSpan: Span, Sendable {
         let finished: FinishedSpan? = state.withLock { s in
             guard !s.ended else { return nil }
             s.ended = true
+            // In key order where they are: ordering a copy made the list's storage be copied first, every field of it.
+            s.attributes.order()
             return FinishedSpan(identity: identity, parentSpanID: parentSpanID, name: s.name, kind: kind, startNanos: start,
                                 endNanos: max(end, start), attributes: s.attributes, events: s.events, links: s.links,
                                 linkAttributes: s.linkAttributes, status: s.status)
         }
-        // Put in key order outside the lock (nothing else changes a finished span's copy).
-        if var finished {
-            finished.attributes = finished.attributes.ordered
-            sink.append(finished)
-        }
+        if let finished { sink.append(finished) }
     }
 }
