@@ -1,55 +1,55 @@
 /// What the gateway records about one request once it has ended.
 ///
-/// A value, as any struct, whose fields live in one object that its copies share until one of them changes (copy on
-/// write): a record is copied several times on its way to storage (the engine's, the metrics', the log's buffer and
-/// batch, the storage's), and a copy of its ~25 fields, most of them strings, was ~20 reference-count operations.
-/// (Setters, not `_modify` coroutines: called from other modules, those allocated their frames on the heap.)
+/// A value, as any struct, whose fields its copies share until one of them changes (`SharedFields`): a record is
+/// copied several times on its way to storage (the engine's, the metrics', the log's buffer and batch, the storage's),
+/// and a copy of its ~25 fields, most of them strings, was ~20 reference-count operations. (Setters, not `_modify`
+/// coroutines: called from other modules, those allocated their frames on the heap.)
 public struct RequestRecord: Sendable, Equatable {
-    private var box: Box
+    private var box: SharedFields<Fields>
 
-    public var id: String { get { box.fields.id } set { unique(); box.fields.id = newValue } }
+    public var id: String { get { box.fields.id } set { SharedFields.unique(&box); box.fields.id = newValue } }
     /// Start of the request, seconds since 1970.
-    public var startedAt: Double { get { box.fields.startedAt } set { unique(); box.fields.startedAt = newValue } }
+    public var startedAt: Double { get { box.fields.startedAt } set { SharedFields.unique(&box); box.fields.startedAt = newValue } }
     /// Name of the client key (never the key itself).
-    public var keyName: String { get { box.fields.keyName } set { unique(); box.fields.keyName = newValue } }
+    public var keyName: String { get { box.fields.keyName } set { SharedFields.unique(&box); box.fields.keyName = newValue } }
     /// Id of the managed key (nil for the master key and keys from the configuration).
-    public var keyID: String? { get { box.fields.keyID } set { unique(); box.fields.keyID = newValue } }
+    public var keyID: String? { get { box.fields.keyID } set { SharedFields.unique(&box); box.fields.keyID = newValue } }
     /// The managed key's team.
-    public var team: String? { get { box.fields.team } set { unique(); box.fields.team = newValue } }
+    public var team: String? { get { box.fields.team } set { SharedFields.unique(&box); box.fields.team = newValue } }
     /// A configuration key's spend scope (`static:NAME`), charged like a managed key's; not kept in the log.
-    public var staticScope: String? { get { box.fields.staticScope } set { unique(); box.fields.staticScope = newValue } }
+    public var staticScope: String? { get { box.fields.staticScope } set { SharedFields.unique(&box); box.fields.staticScope = newValue } }
     /// Spend scopes whose cost the admission ledger has already written (the request log must not add it again).
-    public var chargedScopes: [String] { get { box.fields.chargedScopes } set { unique(); box.fields.chargedScopes = newValue } }
-    public var endpoint: String { get { box.fields.endpoint } set { unique(); box.fields.endpoint = newValue } }
+    public var chargedScopes: [String] { get { box.fields.chargedScopes } set { SharedFields.unique(&box); box.fields.chargedScopes = newValue } }
+    public var endpoint: String { get { box.fields.endpoint } set { SharedFields.unique(&box); box.fields.endpoint = newValue } }
     /// The public model the client asked for.
-    public var model: String { get { box.fields.model } set { unique(); box.fields.model = newValue } }
+    public var model: String { get { box.fields.model } set { SharedFields.unique(&box); box.fields.model = newValue } }
     /// Provider and upstream model of the attempt that answered (or the last one tried).
-    public var provider: String? { get { box.fields.provider } set { unique(); box.fields.provider = newValue } }
-    public var upstreamModel: String? { get { box.fields.upstreamModel } set { unique(); box.fields.upstreamModel = newValue } }
-    public var stream: Bool { get { box.fields.stream } set { unique(); box.fields.stream = newValue } }
+    public var provider: String? { get { box.fields.provider } set { SharedFields.unique(&box); box.fields.provider = newValue } }
+    public var upstreamModel: String? { get { box.fields.upstreamModel } set { SharedFields.unique(&box); box.fields.upstreamModel = newValue } }
+    public var stream: Bool { get { box.fields.stream } set { SharedFields.unique(&box); box.fields.stream = newValue } }
     /// Status the client got (200 for streams that ended with an error event is reported as the error's status).
-    public var status: Int { get { box.fields.status } set { unique(); box.fields.status = newValue } }
+    public var status: Int { get { box.fields.status } set { SharedFields.unique(&box); box.fields.status = newValue } }
     /// Error code when the request failed, e.g. `upstream_timeout`.
-    public var errorCode: String? { get { box.fields.errorCode } set { unique(); box.fields.errorCode = newValue } }
-    public var attempts: Int { get { box.fields.attempts } set { unique(); box.fields.attempts = newValue } }
+    public var errorCode: String? { get { box.fields.errorCode } set { SharedFields.unique(&box); box.fields.errorCode = newValue } }
+    public var attempts: Int { get { box.fields.attempts } set { SharedFields.unique(&box); box.fields.attempts = newValue } }
     /// How the answering attempt was chosen: primary, retry, fallback, context_window_fallback,
     /// content_policy_fallback or hedge.
-    public var routeReason: String? { get { box.fields.routeReason } set { unique(); box.fields.routeReason = newValue } }
+    public var routeReason: String? { get { box.fields.routeReason } set { SharedFields.unique(&box); box.fields.routeReason = newValue } }
     /// The routing rule that chose the model (`router.rules`), when one did.
-    public var routeRule: String? { get { box.fields.routeRule } set { unique(); box.fields.routeRule = newValue } }
+    public var routeRule: String? { get { box.fields.routeRule } set { SharedFields.unique(&box); box.fields.routeRule = newValue } }
     /// The public model that answered, when a fallback did.
-    public var servedModel: String? { get { box.fields.servedModel } set { unique(); box.fields.servedModel = newValue } }
+    public var servedModel: String? { get { box.fields.servedModel } set { SharedFields.unique(&box); box.fields.servedModel = newValue } }
     /// A hedge was started for this request.
-    public var hedged: Bool { get { box.fields.hedged } set { unique(); box.fields.hedged = newValue } }
-    public var latencyMs: Double { get { box.fields.latencyMs } set { unique(); box.fields.latencyMs = newValue } }
+    public var hedged: Bool { get { box.fields.hedged } set { SharedFields.unique(&box); box.fields.hedged = newValue } }
+    public var latencyMs: Double { get { box.fields.latencyMs } set { SharedFields.unique(&box); box.fields.latencyMs = newValue } }
     /// Time to the first byte of the upstream's body (streams: the first token).
-    public var ttftMs: Double? { get { box.fields.ttftMs } set { unique(); box.fields.ttftMs = newValue } }
-    public var usage: Usage { get { box.fields.usage } set { unique(); box.fields.usage = newValue } }
-    public var costUSD: Double { get { box.fields.costUSD } set { unique(); box.fields.costUSD = newValue } }
+    public var ttftMs: Double? { get { box.fields.ttftMs } set { SharedFields.unique(&box); box.fields.ttftMs = newValue } }
+    public var usage: Usage { get { box.fields.usage } set { SharedFields.unique(&box); box.fields.usage = newValue } }
+    public var costUSD: Double { get { box.fields.costUSD } set { SharedFields.unique(&box); box.fields.costUSD = newValue } }
     /// The first `logging.bodies.max_bytes` of the client's request and of the answer it got (a stream as relayed),
     /// when `logging.bodies` is enabled. Redacted by the request-log writer before they are stored.
-    public var requestBody: String? { get { box.fields.requestBody } set { unique(); box.fields.requestBody = newValue } }
-    public var responseBody: String? { get { box.fields.responseBody } set { unique(); box.fields.responseBody = newValue } }
+    public var requestBody: String? { get { box.fields.requestBody } set { SharedFields.unique(&box); box.fields.requestBody = newValue } }
+    public var responseBody: String? { get { box.fields.responseBody } set { SharedFields.unique(&box); box.fields.responseBody = newValue } }
 
     /// The public model that served the request (or was tried last): the fallback's when one answered, else the one
     /// asked for; nil when the gateway refused the request before trying any provider.
@@ -71,25 +71,13 @@ public struct RequestRecord: Sendable, Equatable {
                 latencyMs: Double = 0, ttftMs: Double? = nil, usage: Usage = Usage(), costUSD: Double = 0,
                 keyID: String? = nil, team: String? = nil, routeReason: String? = nil, servedModel: String? = nil, hedged: Bool = false,
                 routeRule: String? = nil) {
-        box = Box(Fields(id: id, startedAt: startedAt, keyName: keyName, keyID: keyID, team: team, endpoint: endpoint, model: model,
+        box = SharedFields(Fields(id: id, startedAt: startedAt, keyName: keyName, keyID: keyID, team: team, endpoint: endpoint, model: model,
                          provider: provider, upstreamModel: upstreamModel, stream: stream, status: status, errorCode: errorCode,
                          attempts: attempts, routeReason: routeReason, routeRule: routeRule, servedModel: servedModel, hedged: hedged,
                          latencyMs: latencyMs, ttftMs: ttftMs, usage: usage, costUSD: costUSD))
     }
 
-    public static func == (a: RequestRecord, b: RequestRecord) -> Bool { a.box === b.box || a.box.fields == b.box.fields }
-
-    /// Before a change: fields of its own, when they are shared.
-    private mutating func unique() {
-        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
-    }
-
-    /// The fields, changed only through the one record that holds them (`unique`): never while another thread reads
-    /// them, so sendable as `Fields` is.
-    private final class Box: @unchecked Sendable {
-        var fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
-    }
+    public static func == (a: RequestRecord, b: RequestRecord) -> Bool { SharedFields.equal(a.box, b.box) }
 
     private struct Fields: Equatable {
         var id: String

@@ -31,45 +31,45 @@ public struct GatewayRequestContext: RequestContext {
 
 /// An authenticated caller.
 ///
-/// A value whose fields its copies share until one of them changes (copy on write): the engine copies it into each
+/// A value whose fields its copies share until one of them changes (`SharedFields`): the engine copies it into each
 /// request's call and record, and a copy of its ~17 fields (lists, limits, strings) was ~30 reference-count
-/// operations; now it is one. As `RequestRecord` does.
+/// operations; now it is one.
 public struct Identity: Sendable, Equatable {
-    private var box: Box
+    private var box: SharedFields<Fields>
 
     /// The key's name (safe to log and record), never the key.
-    public var name: String { get { box.fields.name } set { unique(); box.fields.name = newValue } }
+    public var name: String { get { box.fields.name } set { SharedFields.unique(&box); box.fields.name = newValue } }
     /// Public model names or globs (`*`, `?`) this caller may use; empty means every model.
-    public var allowedModels: [String] { get { box.fields.allowedModels } set { unique(); box.fields.allowedModels = newValue } }
+    public var allowedModels: [String] { get { box.fields.allowedModels } set { SharedFields.unique(&box); box.fields.allowedModels = newValue } }
     /// Authenticated with the master key: every role, every model, no limits.
-    public var isMaster: Bool { get { box.fields.isMaster } set { unique(); box.fields.isMaster = newValue } }
+    public var isMaster: Bool { get { box.fields.isMaster } set { SharedFields.unique(&box); box.fields.isMaster = newValue } }
     /// The managed key's id (nil for the master key and keys from the configuration).
-    public var keyID: String? { get { box.fields.keyID } set { unique(); box.fields.keyID = newValue } }
+    public var keyID: String? { get { box.fields.keyID } set { SharedFields.unique(&box); box.fields.keyID = newValue } }
     /// A key from the configuration's scope for limits and spend, `static:NAME` (nil for every other key).
-    public var staticScope: String? { get { box.fields.staticScope } set { unique(); box.fields.staticScope = newValue } }
-    public var roles: [Role] { get { box.fields.roles } set { unique(); box.fields.roles = newValue } }
-    public var priority: PriorityClass { get { box.fields.priority } set { unique(); box.fields.priority = newValue } }
-    public var region: String? { get { box.fields.region } set { unique(); box.fields.region = newValue } }
-    public var limits: Limits { get { box.fields.limits } set { unique(); box.fields.limits = newValue } }
+    public var staticScope: String? { get { box.fields.staticScope } set { SharedFields.unique(&box); box.fields.staticScope = newValue } }
+    public var roles: [Role] { get { box.fields.roles } set { SharedFields.unique(&box); box.fields.roles = newValue } }
+    public var priority: PriorityClass { get { box.fields.priority } set { SharedFields.unique(&box); box.fields.priority = newValue } }
+    public var region: String? { get { box.fields.region } set { SharedFields.unique(&box); box.fields.region = newValue } }
+    public var limits: Limits { get { box.fields.limits } set { SharedFields.unique(&box); box.fields.limits = newValue } }
     /// The managed key's team, its model list and limits.
-    public var team: String? { get { box.fields.team } set { unique(); box.fields.team = newValue } }
-    public var teamModels: [String] { get { box.fields.teamModels } set { unique(); box.fields.teamModels = newValue } }
-    public var teamLimits: Limits { get { box.fields.teamLimits } set { unique(); box.fields.teamLimits = newValue } }
+    public var team: String? { get { box.fields.team } set { SharedFields.unique(&box); box.fields.team = newValue } }
+    public var teamModels: [String] { get { box.fields.teamModels } set { SharedFields.unique(&box); box.fields.teamModels = newValue } }
+    public var teamLimits: Limits { get { box.fields.teamLimits } set { SharedFields.unique(&box); box.fields.teamLimits = newValue } }
     /// The key's metadata over its team's (routing rules may match on it).
-    public var metadata: [String: String] { get { box.fields.metadata } set { unique(); box.fields.metadata = newValue } }
+    public var metadata: [String: String] { get { box.fields.metadata } set { SharedFields.unique(&box); box.fields.metadata = newValue } }
     /// Provider preferences for requests that bring none: the key's, else its team's.
-    public var providerDefaults: ProviderPreferences? { get { box.fields.providerDefaults } set { unique(); box.fields.providerDefaults = newValue } }
+    public var providerDefaults: ProviderPreferences? { get { box.fields.providerDefaults } set { SharedFields.unique(&box); box.fields.providerDefaults = newValue } }
     /// The team's regions (comma-separated globs), held to as well as the key's own `region`.
-    public var teamRegion: String? { get { box.fields.teamRegion } set { unique(); box.fields.teamRegion = newValue } }
+    public var teamRegion: String? { get { box.fields.teamRegion } set { SharedFields.unique(&box); box.fields.teamRegion = newValue } }
     /// The key's `max_price_usd`: the most one request may be expected to cost.
-    public var maxPriceUSD: Double? { get { box.fields.maxPriceUSD } set { unique(); box.fields.maxPriceUSD = newValue } }
+    public var maxPriceUSD: Double? { get { box.fields.maxPriceUSD } set { SharedFields.unique(&box); box.fields.maxPriceUSD = newValue } }
     /// The key's `allowed_ips`: the networks it may be used from (empty: any).
-    public var allowedIPs: [CIDR] { get { box.fields.allowedIPs } set { unique(); box.fields.allowedIPs = newValue } }
+    public var allowedIPs: [CIDR] { get { box.fields.allowedIPs } set { SharedFields.unique(&box); box.fields.allowedIPs = newValue } }
 
     public init(name: String, allowedModels: [String] = [], isMaster: Bool = false, keyID: String? = nil, roles: [Role] = [.user],
                 priority: PriorityClass = .standard, region: String? = nil, limits: Limits = .init(), team: String? = nil,
                 teamModels: [String] = [], teamLimits: Limits = .init()) {
-        box = Box(Fields(name: name, allowedModels: allowedModels, isMaster: isMaster, keyID: keyID, roles: roles, priority: priority,
+        box = SharedFields(Fields(name: name, allowedModels: allowedModels, isMaster: isMaster, keyID: keyID, roles: roles, priority: priority,
                          region: region, limits: limits, team: team, teamModels: teamModels, teamLimits: teamLimits))
     }
 
@@ -112,19 +112,7 @@ public struct Identity: Sendable, Equatable {
         return parts.count > 1 ? "\(base) on model '\(parts[1])'" : base
     }
 
-    public static func == (a: Identity, b: Identity) -> Bool { a.box === b.box || a.box.fields == b.box.fields }
-
-    /// Before a change: fields of its own, when they are shared.
-    private mutating func unique() {
-        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
-    }
-
-    /// The fields, changed only through the one identity that holds them (`unique`): never while another thread reads
-    /// them, so sendable as `Fields` is.
-    private final class Box: @unchecked Sendable {
-        var fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
-    }
+    public static func == (a: Identity, b: Identity) -> Bool { SharedFields.equal(a.box, b.box) }
 
     private struct Fields: Equatable {
         var name: String
