@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import SwitchboardCore
 
 /// NIO's HTTP/1 response encoder (`HTTPResponseEncoder`, with its framing headers set automatically), writing the same
 /// bytes without changing the head it is given: NIO's removes `transfer-encoding` from the head's fields before it
@@ -63,8 +64,8 @@ final class ResponseEncoder: ChannelOutboundHandler, RemovableChannelHandler {
         buffer.writeString(head.status.reasonPhrase)
         buffer.writeStaticString("\r\n")
         for (name, value) in head.headers {
-            if dropLength, Self.named(name, "content-length") { continue }
-            if dropTransferEncoding, Self.named(name, "transfer-encoding") { continue }
+            if dropLength, name.equalsASCIICaseInsensitively("content-length") { continue }
+            if dropTransferEncoding, name.equalsASCIICaseInsensitively("transfer-encoding") { continue }
             Self.write(name, value, to: &buffer)
         }
         if isChunked { buffer.writeStaticString("transfer-encoding: chunked\r\n") }
@@ -77,13 +78,5 @@ final class ResponseEncoder: ChannelOutboundHandler, RemovableChannelHandler {
         buffer.writeStaticString(": ")
         buffer.writeString(value)
         buffer.writeStaticString("\r\n")
-    }
-
-    /// `name` is `lowercased` in any case (`lowercased` is lower-case ASCII).
-    private static func named(_ name: String, _ lowercased: StaticString) -> Bool {
-        guard name.utf8.count == lowercased.utf8CodeUnitCount else { return false }
-        return lowercased.withUTF8Buffer { expected in
-            zip(name.utf8, expected).allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0) == $1 }
-        }
     }
 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import SwitchboardCore
 
 /// NIO's HTTP/1 parts to and from HTTP-types parts, as `HTTP1ToHTTPServerCodec` converts them, without its cost for
 /// the requests every client sends. A target in origin form (`/v1/chat/completions?x=1`, which is what HTTP/1
@@ -49,7 +50,7 @@ final class ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         fields.reserveCapacity(head.headers.count)
         var authority: String?
         for (name, value) in head.headers {
-            if authority == nil, isHost(name) {
+            if authority == nil, name.equalsASCIICaseInsensitively("host") {
                 authority = value
                 continue
             }
@@ -57,14 +58,5 @@ final class ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         }
         return HTTPRequest(method: try HTTPRequest.Method(head.method), scheme: "http", authority: authority, path: head.uri,
                            headerFields: fields)
-    }
-
-    /// `host` in any case, without making a lowercased copy of every name.
-    private static func isHost(_ name: String) -> Bool {
-        var utf8 = name.utf8.makeIterator()
-        for expected in "host".utf8 {
-            guard let byte = utf8.next(), byte | 0x20 == expected else { return false }
-        }
-        return utf8.next() == nil
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import SwitchboardCore
 
 /// An upstream request as the lean transport writes it: its head already in HTTP/1.1's wire format, its body, and its
 /// method (which the response's decoder must know: the answer to a `HEAD` has no body).
@@ -32,7 +33,7 @@ enum UpstreamWire {
         buffer.writeStaticString(" HTTP/1.1\r\nhost: ")
         buffer.writeString(host)
         buffer.writeStaticString("\r\n")
-        for (name, value) in fields where !isTransferEncoding(name) {
+        for (name, value) in fields where !name.equalsASCIICaseInsensitively("transfer-encoding") {
             buffer.writeString(name)
             buffer.writeStaticString(": ")
             buffer.writeString(value)
@@ -78,11 +79,6 @@ enum UpstreamWire {
     /// No control character but HTAB.
     static func isValidValue(_ value: String) -> Bool {
         value.utf8.allSatisfy { $0 == UInt8(ascii: "\t") || ($0 > 0x1F && $0 != 0x7F) }
-    }
-
-    private static func isTransferEncoding(_ name: String) -> Bool {
-        name.utf8.count == 17
-            && zip(name.utf8, "transfer-encoding".utf8).allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0) == $1 }
     }
 }
 
