@@ -13,12 +13,12 @@ import NIOHTTPTypes
 ///
 /// Hummingbird hands each request part through a `NIOAsyncChannel` to a task per connection, and each response part
 /// back through its async writer: a state machine and a buffer each way, on top of the thread hops. Here a request
-/// whose body came with its head (almost every API call) goes to the router's responder in a task of its own, with
-/// its body as one buffer, and the response is written straight into the channel from that task. The task prefers
-/// the connection's event loop as its executor (`LoopExecutor`): what it awaits there (the upstream's answer) resumes
-/// it on the same thread, without a hop to Swift's global pool and back (a request with a large body runs on the pool:
-/// `RequestDispatcher.onLoopBytes`). The router, its
-/// middleware and every handler see the same `Request` and return the same `Response` as before.
+/// whose body came with its head (almost every API call) goes to the router's responder in a task of its own (one of
+/// its event loop's workers, which serve one request after another: `LoopExecutor`), with its body as one buffer, and
+/// the response is written straight into the channel from that task. The task prefers the connection's event loop as
+/// its executor: what it awaits there (the upstream's answer) resumes it on the same thread, without a hop to Swift's
+/// global pool and back (a request with a large body runs in a new task on the pool: `RequestDispatcher.onLoopBytes`).
+/// The router, its middleware and every handler see the same `Request` and return the same `Response` as before.
 struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Responder.Context == GatewayRequestContext {
     struct Value: ServerChildChannelValue {
         let channel: any Channel
@@ -88,9 +88,10 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
         }
         response.headers[.date] = HTTPDate.now()
         guard response.body.contentLength == nil else { return await Self.write(response, writer, channel, logger) }
-        // A stream (its length unknown) is relayed for as long as it lasts: from a task of its own, so this one ends
-        // now, and with it the memory of the request's deepest calls (admission, routing, the upstream call), which a
-        // task keeps for as long as it lives. The new task starts small and only ever holds the relay's frames.
+        // A stream (its length unknown) is relayed for as long as it lasts: from a task of its own, so that this one
+        // is free now, and the memory of the request's deepest calls (admission, routing, the upstream call), which a
+        // task keeps for as long as it lives, is not held by every open stream. The new task starts small and only
+        // ever holds the relay's frames.
         // It prefers the connection's event loop, as the request's task does.
         let logger = logger
         Task(executorPreference: writer.executor) { await Self.write(response, writer, channel, logger) }

@@ -6,7 +6,7 @@ import NIOHTTP1
 import NIOHTTPTypes
 
 /// The last handler of a `DirectHTTP1Channel`: turns each request's parts into a `Request` and runs it in a task of
-/// its own (see there). Lives on the connection's event loop; the task reaches it only through `ChannelResponseWriter`.
+/// its own, one of its loop's workers (see there). Lives on the connection's event loop; the task reaches it only through `ChannelResponseWriter`.
 ///
 /// - A body that arrived with its head (before the read that brought them completed) goes as one buffer.
 /// - Otherwise the request starts with what has arrived, and the rest follows through a `RequestBodyStream`; reading
@@ -43,7 +43,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var answering = false
     /// The client closed its side: the connection closes once the answer in progress has ended.
     private var closeWhenAnswered = false
-    /// The executor the connection's requests run on: its event loop (made with the first request).
+    /// The executor the connection's requests run on: its event loop's (found with the first request).
     private var executor: LoopExecutor?
 
     init(respond: @escaping Respond) { self.respond = respond }
@@ -104,7 +104,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     static let onLoopBytes = 64 * 1024
 
     private func dispatch(_ head: HTTPRequest, _ body: RequestBody, onLoop: Bool, _ context: ChannelHandlerContext) {
-        let executor = self.executor ?? LoopExecutor(loop: context.eventLoop)
+        let executor = self.executor ?? LoopExecutor.of(context.eventLoop)
         self.executor = executor
         let writer = ChannelResponseWriter(handler: NIOLoopBound(self, eventLoop: context.eventLoop), executor: executor,
                                            channel: context.channel)
@@ -112,7 +112,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         let channel = context.channel
         answering = true
         let respond = self.respond
-        Task(executorPreference: onLoop ? executor : nil) { await respond(request, channel, writer) }
+        if onLoop {
+            executor.run { await respond(request, channel, writer) }
+        } else {
+            Task { await respond(request, channel, writer) }
+        }
     }
 
     /// On the loop, from the task: response parts, in order, then a flush.
