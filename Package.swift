@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "SwitchboardProviders", dependencies: [
             "SwitchboardCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

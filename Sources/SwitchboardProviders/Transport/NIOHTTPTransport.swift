@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -24,7 +25,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
     let idleTimeout: TimeAmount
     let maxResponseBytes: Int
     let maxIdlePerHost: Int
-    private let idle = Mutex<[String: [any Channel]]>([:])
+    private let idle = Mutex<[String: [UpstreamConnection]]>([:])
     /// Targets already parsed, by URL and CA file: a provider sends every request to one of a few URLs, and parsing
     /// one costs several allocations. Bounded: emptied when it would pass `maxTargets`.
     private let targets = Mutex<[TargetKey: UpstreamTarget]>([:])
@@ -48,10 +49,10 @@ public final class NIOHTTPTransport: UpstreamTransport {
                                            contentLength: request.body?.readableBytes ?? 0) else { throw UpstreamError(.connectionClosed) }
         let wire = UpstreamWrite(head: head, body: request.body, method: HTTPMethod(rawValue: request.method))
         for attempt in 0..<2 {
-            let (channel, reused) = try await connection(to: target, connectTimeout: request.limits.connect.map(TimeAmount.init) ?? connectTimeout)
+            let (connection, reused) = try await connection(to: target, connectTimeout: request.limits.connect.map(TimeAmount.init) ?? connectTimeout)
             do {
                 return try await exchange(wire, stream: request.streamResponse,
-                                          timeout: TimeAmount(request.timeout), limits: request.limits, on: channel, key: target.key)
+                                          timeout: TimeAmount(request.timeout), limits: request.limits, on: connection)
             } catch let error as StaleConnection where (reused || error.neverSent) && attempt == 0 && !Task.isCancelled {
                 _ = error   // the connection closed before it could serve: try once more on a new one
             } catch let error as StaleConnection {
@@ -70,7 +71,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
     public func shutdown() async {
         let channels = idle.withLock { pools in
             defer { pools = [:] }
-            return pools.values.flatMap { $0 }
+            return pools.values.flatMap { $0.map(\.channel) }
         }
         // All at once: closing a TLS connection may wait a moment for the server's close_notify.
         for c in channels { c.close(promise: nil) }
@@ -95,10 +96,10 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     // MARK: Connections
 
-    private func connection(to target: UpstreamTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (any Channel, reused: Bool) {
+    private func connection(to target: UpstreamTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (UpstreamConnection, reused: Bool) {
         let here = MultiThreadedEventLoopGroup.currentEventLoop
-        while let channel = idle.withLock({ Self.take(from: &$0[target.key], preferring: here) }) {
-            if channel.isActive { return (channel, true) }
+        while let connection = idle.withLock({ Self.take(from: &$0[target.key], preferring: here) }) {
+            if connection.channel.isActive { return (connection, true) }
         }
         let tls: NIOSSLContext?
         do { tls = target.tls ? try tlsContexts.context(caFile: target.caFile) : nil } catch { throw UpstreamError(.connectFailed) }
@@ -107,6 +108,8 @@ public final class NIOHTTPTransport: UpstreamTransport {
         // Completed by the handshake handler (TLS only); failed here too when the connection is never made.
         let handshake = tls.map { _ in loop.makePromise(of: Void.self) }
         let key = target.key
+        // The exchange handler, as the initializer adds it (on the loop), for the connection's owner.
+        let added = NIOLockedValueBox<NIOLoopBound<UpstreamExchangeHandler>?>(nil)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -121,9 +124,11 @@ public final class NIOHTTPTransport: UpstreamTransport {
                     try ops.addHandler(UpstreamWireEncoder())
                     try ops.addHandler(ByteToMessageHandler(UpstreamResponseDecoder()))
                     try ops.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try ops.addHandler(UpstreamExchangeHandler(maxResponseBytes: maxResponseBytes) { [weak self] channel in
-                        self?.release(channel, key: key)
-                    })
+                    let handler = UpstreamExchangeHandler(maxResponseBytes: maxResponseBytes) { [weak self] connection in
+                        self?.release(connection, key: key)
+                    }
+                    try ops.addHandler(handler)
+                    added.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
                 }
             }
         let channel: any Channel
@@ -133,7 +138,12 @@ public final class NIOHTTPTransport: UpstreamTransport {
             handshake?.fail(error)
             throw UpstreamError(.connectFailed)
         }
-        guard let handshake else { return (channel, false) }
+        guard let handler = added.withLockedValue({ $0 }) else {
+            channel.close(promise: nil)
+            throw UpstreamError(.connectFailed)
+        }
+        let connection = UpstreamConnection(channel: channel, handler: handler)
+        guard let handshake else { return (connection, false) }
         // The connect timeout covers the handshake too.
         let deadline = channel.eventLoop.scheduleTask(deadline: started + connectTimeout) {
             handshake.fail(ChannelError.connectTimeout(connectTimeout))
@@ -141,7 +151,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
         do {
             try await handshake.futureResult.get()
             deadline.cancel()
-            return (channel, false)
+            return (connection, false)
         } catch {
             deadline.cancel()
             channel.close(promise: nil)
@@ -151,26 +161,27 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     /// The most recently pooled connection, or one on `loop` (the caller's event loop) among the last few: an exchange
     /// on the caller's own loop needs no hop to another thread.
-    private static func take(from pool: inout [any Channel]?, preferring loop: (any EventLoop)?) -> (any Channel)? {
+    private static func take(from pool: inout [UpstreamConnection]?, preferring loop: (any EventLoop)?) -> UpstreamConnection? {
         guard let last = pool?.indices.last else { return nil }
-        let mine = loop.flatMap { loop in pool!.indices.reversed().prefix(16).first { pool![$0].eventLoop === loop } }
+        let mine = loop.flatMap { loop in pool!.indices.reversed().prefix(16).first { pool![$0].channel.eventLoop === loop } }
         return pool!.remove(at: mine ?? last)
     }
 
     /// Puts a connection whose exchange ended cleanly back into the pool (or closes it when the pool is full).
-    private func release(_ channel: any Channel, key: String) {
+    private func release(_ connection: UpstreamConnection, key: String) {
         let kept = idle.withLock { pools -> Bool in
             guard pools[key, default: []].count < maxIdlePerHost else { return false }
-            pools[key, default: []].append(channel)
+            pools[key, default: []].append(connection)
             return true
         }
-        if !kept { channel.close(promise: nil) }
+        if !kept { connection.channel.close(promise: nil) }
     }
 
     // MARK: One exchange
 
     private func exchange(_ request: UpstreamWrite, stream: Bool, timeout: TimeAmount, limits: AttemptLimits,
-                          on channel: any Channel, key: String) async throws -> UpstreamResponse {
+                          on connection: UpstreamConnection) async throws -> UpstreamResponse {
+        let channel = connection.channel
         let promise = channel.eventLoop.makePromise(of: ExchangeResult.self)
         let start = Exchange(request: request, stream: stream, headTimeout: timeout, idleTimeout: limits.idle.map(TimeAmount.init),
                              total: limits.total.map(TimeAmount.init), result: promise)
@@ -178,7 +189,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
         // handlers already, and would drop the write unseen, so that the result never came. Nothing was sent.
         channel.eventLoop.execute {
             guard channel.isActive else { return promise.fail(StaleConnection(neverSent: true)) }
-            channel.writeAndFlush(start, promise: nil)
+            connection.handler.value.start(start)
         }
         let result = try await withTaskCancellationHandler {
             try await promise.futureResult.get()
