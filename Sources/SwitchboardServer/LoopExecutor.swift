@@ -64,8 +64,9 @@ final class LoopExecutor: TaskExecutor, @unchecked Sendable {
         while true {
             await work()
             work = Self.nothing   // what the last request held goes now, not when the next one comes
-            // Back on the loop, as the task prefers; anywhere else (never seen) the worker simply ends.
-            guard loop.inEventLoop, parked.count < Self.maxParked else { return }
+            // A task cancelled (its client went away: `cancellingOnDisconnect`) stays cancelled: it serves no other
+            // request. Back on the loop, as the task prefers; anywhere else (never seen) the worker simply ends.
+            guard !Task.isCancelled, loop.inEventLoop, parked.count < Self.maxParked else { return }
             work = await withUnsafeContinuation { parked.append($0) }
         }
     }

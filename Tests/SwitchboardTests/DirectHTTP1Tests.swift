@@ -4,11 +4,14 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTesting
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 import NIOPosix
+import SwitchboardCore
 @testable import SwitchboardServer
+import SwitchboardTesting
 import Testing
 
 /// Sends `chunks` on one new connection, one write each, then reads until `done` says the answers are all there or
@@ -189,6 +192,45 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
         }
         #expect(throws: (any Error).self) { try ServerCodec.request(head("/", [], method: .RAW(value: "BAD METHOD"))) }
         #expect(throws: (any Error).self) { try HTTPRequest(head("/", [], method: .RAW(value: "BAD METHOD")), secure: false, splitCookie: false) }
+    }
+
+    /// A client that goes away mid-request has its request's task cancelled (`cancellingOnDisconnect`); the
+    /// requests after it are not, on whatever connection and loop they come: the loop's worker that ran it serves
+    /// nothing more (`LoopExecutor`).
+    @Test func requestsAfterAClientWentAwayAreServed() async throws {
+        let arrived = Gate(), release = Gate()
+        let calls = NIOLockedValueBox(0)
+        try await FakeUpstream.run({ _ in
+            if calls.withLockedValue({ $0 += 1; return $0 }) == 1 {
+                arrived.open()
+                await release.wait()
+            }
+            return jsonReply(Wire.chatCompletion())
+        }) { fake in
+            try await withGateway(liveYAML(fake.baseURL, timeout: 30), mode: .live) { h in
+                let port = h.client.port!
+                try await within(10) {
+                    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { ch in
+                        ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+                    }
+                    try await channel.executeThenClose { _, outbound in
+                        try await outbound.write(ByteBuffer(string: Self.chat("leaving")))
+                        await arrived.wait()   // the request is with the upstream; the client leaves
+                    }
+                }
+                let records = try await within(10) {
+                    var r: [RequestRecord] = []
+                    while r.isEmpty { r = try await h.records(); await Task.yield() }
+                    return r
+                }
+                #expect(records.map(\.status) == [499])
+                release.open()
+                for i in 0..<6 {
+                    let (text, _) = try await rawExchange(port: port, [Self.chat("after \(i)", close: true)]) { _ in false }
+                    #expect(text.hasPrefix("HTTP/1.1 200"), "request \(i): \(text.prefix(300))")
+                }
+            }
+        }
     }
 
     /// The `date` header's format (RFC 9110 IMF-fixdate).

@@ -60,6 +60,18 @@ import Testing
         #expect(gone == nil)
     }
 
+    /// A request whose client went away cancels its task (`cancellingOnDisconnect`), for good: that worker ends, and
+    /// the next request gets a task that is not cancelled.
+    @Test func aCancelledWorkerServesNoOtherRequest() async throws {
+        let executor = LoopExecutor(loop: MultiThreadedEventLoopGroup.singleton.next())
+        await run(executor) { withUnsafeCurrentTask { $0?.cancel() } }
+        #expect(try await onLoop(executor) { executor.waiting } == 0)
+        let cancelled = NIOLockedValueBox<Bool?>(nil)
+        await run(executor) { cancelled.withLockedValue { $0 = Task.isCancelled } }
+        #expect(cancelled.withLockedValue { $0 } == false)
+        #expect(try await onLoop(executor) { executor.started } == 2)
+    }
+
     @Test func eachLoopHasOneExecutor() {
         let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
         for loop in loops {
