@@ -6,10 +6,11 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 
-/// The gateway's HTTP/1 connections: Hummingbird's pipeline (NIO's HTTP decoder with pipelining assistance, the
-/// HTTP-types codec (`ServerCodec`), idle timeout and graceful-shutdown quiescing) with `ResponseEncoder` for NIO's
+/// The gateway's HTTP/1 connections: what Hummingbird's pipeline does (NIO's HTTP decoder with pipelining assistance,
+/// graceful-shutdown quiescing, the HTTP-types conversion and the idle timeout) with `ResponseEncoder` for NIO's
 /// response encoder, the `ConnectionGuard`, and then a `RequestDispatcher` in place of Hummingbird's per-connection
-/// async loop; in front of the decoder, `ReadAhead`.
+/// async loop (and of its HTTP-types codec and idle-state handler: the dispatcher converts and times out itself); in
+/// front of the decoder, `ReadAhead`.
 ///
 /// Hummingbird hands each request part through a `NIOAsyncChannel` to a task per connection, and each response part
 /// back through its async writer: a state machine and a buffer each way, on top of the thread hops. Here a request
@@ -47,9 +48,7 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
                                position: .after(decoder))
             if clientTimeout != nil { try ops.addHandler(RequestBytesWatch(), position: .before(decoder)) }
             try ops.addHandler(ReadAhead(), position: .before(decoder))
-            try ops.addHandler(ServerCodec())
-            try ops.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
-            try ops.addHandler(RequestDispatcher(respond: respond))
+            try ops.addHandler(RequestDispatcher(idleTimeout: TimeAmount(idleTimeout), respond: respond))
             return Value(channel: channel)
         }
     }

@@ -6,7 +6,10 @@ import NIOHTTP1
 import NIOHTTPTypes
 
 /// The last handler of a `DirectHTTP1Channel`: turns each request's parts into a `Request` and runs it in a task of
-/// its own, one of its loop's workers (see there). Lives on the connection's event loop; the task reaches it only through `ChannelResponseWriter`.
+/// its own, one of its loop's workers (see there). Lives on the connection's event loop; the task reaches it only
+/// through `ChannelResponseWriter`. It converts the parts between NIO's types and HTTP types itself (`ServerCodec`),
+/// and closes a connection left idle, as Hummingbird's `HTTPConnectionStateHandler` does: two handlers fewer, each
+/// passed by every part of every request and answer.
 ///
 /// - A body that arrived with its head (before the read that brought them completed) goes as one buffer.
 /// - Otherwise the request starts with what has arrived, and the rest follows through a `RequestBodyStream`; reading
@@ -14,10 +17,12 @@ import NIOHTTPTypes
 /// - Once the answer has ended, whatever of the body the handler did not read is dropped as it arrives, and the next
 ///   request (held back by NIO's pipelining handler until then) comes in.
 /// - A malformed request gets 400 and the connection closes, as with Hummingbird.
+/// - A connection with nothing to read or answer for `idleTimeout` closes; one whose request is read and being
+///   answered does not (the answer may take long: a stream, a slow model).
 final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
     typealias Respond = @Sendable (Request, any Channel, ChannelResponseWriter) async -> Void
 
     private enum Receiving {
@@ -45,16 +50,44 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeWhenAnswered = false
     /// The executor the connection's requests run on: its event loop's (found with the first request).
     private var executor: LoopExecutor?
+    /// The idle limit, when the last part was read or the last answer ended, and the timer that checks it.
+    private let idleTimeout: TimeAmount?
+    private var lastActive = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
+    /// Parts were read since the read began (the time is taken once per read, when it completes).
+    private var readParts = false
 
-    init(respond: @escaping Respond) { self.respond = respond }
+    init(idleTimeout: TimeAmount? = nil, respond: @escaping Respond) {
+        self.idleTimeout = idleTimeout
+        self.respond = respond
+    }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { armIdleTimer(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armIdleTimer(context)
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        readParts = true
         switch (unwrapInboundIn(data), receiving) {
         case (.head(let head), .idle):
-            receiving = .head(head)
+            do {
+                receiving = .head(try ServerCodec.request(head))
+            } catch {
+                // A method HTTP types cannot carry: the connection ends, as when the library's codec refused it.
+                context.close(promise: nil)
+            }
         case (.body(let part), .head):
             if pendingBody == nil { pendingBody = part } else { pendingBody!.writeImmutableBuffer(part) }
             // A large body does not wait in one buffer: the handler gets it as a stream.
@@ -80,8 +113,27 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The read is done: a request whose body is still to come starts now, with what is here.
     func channelReadComplete(context: ChannelHandlerContext) {
+        if readParts {
+            readParts = false
+            lastActive = .now()
+        }
         if case .head = receiving { dispatchStreaming(context) }
         context.fireChannelReadComplete()
+    }
+
+    /// Makes sure a timer checks the idle limit by `lastActive` + the limit (keeping one already set: it re-arms
+    /// itself).
+    private func armIdleTimer(_ context: ChannelHandlerContext) {
+        guard let idleTimeout, idleTimer == nil else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastActive + idleTimeout) { [weak self] in
+            guard let self, let context = self.context else { return }
+            self.idleTimer = nil
+            // A request read and being answered: the timer starts again when its answer ends.
+            if self.answering, case .idle = self.receiving { return }
+            if self.answering, case .dropping = self.receiving { return }
+            if NIODeadline.now() >= self.lastActive + idleTimeout { return context.close(promise: nil) }
+            self.armIdleTimer(context)
+        }
     }
 
     private func dispatchStreaming(_ context: ChannelHandlerContext) {
@@ -127,7 +179,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
         var ended = false
         for (i, part) in parts.enumerated() {
-            context.write(wrapOutboundOut(part), promise: i == parts.count - 1 ? promise : nil)
+            context.write(wrapOutboundOut(ServerCodec.response(part)), promise: i == parts.count - 1 ? promise : nil)
             if case .end = part { ended = true }
         }
         context.flush()
@@ -138,6 +190,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// its side, the connection closes).
     private func answered() {
         answering = false
+        if idleTimeout != nil, let context {
+            lastActive = .now()
+            armIdleTimer(context)
+        }
         if case .streaming(let stream) = receiving {
             stream.finish()
             receiving = .dropping
@@ -170,6 +226,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
         if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
         receiving = .idle
         pendingBody = nil
@@ -186,7 +244,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         if case .streaming(let stream) = receiving { stream.finish(throwing: error) }
         receiving = .dropping
         pendingBody = nil
-        let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
+        var head = HTTPResponseHead(version: .http1_1, status: .badRequest)
+        head.headers.add(name: "connection", value: "close")
+        head.headers.add(name: "content-length", value: "0")
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }

@@ -152,6 +152,30 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
         }
     }
 
+    /// A connection with nothing to read or answer for the idle limit is closed, between requests as before the
+    /// first; one whose request is being answered is not, however long the answer takes.
+    @Test func anIdleConnectionIsClosedButNotOneBeingAnswered() async throws {
+        let router = Router(context: GatewayRequestContext.self)
+        router.get("/slow") { _, _ in
+            try await Task.sleep(for: .milliseconds(900))   // a slow answer: three idle limits
+            return "done"
+        }
+        let connection = DirectHTTP1Channel(responder: router.buildResponder(), idleTimeout: .milliseconds(300), requestTimeout: .seconds(5),
+                                            logger: Logger(label: "test"))
+        let server = HTTPServerBuilder { _ in connection }
+        let app = Application(router: router, server: server, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let port = client.port!
+            let started = ContinuousClock.now
+            let (text, closed) = try await rawExchange(port: port, ["GET /slow HTTP/1.1\r\nhost: x\r\n\r\n"]) { _ in false }
+            #expect(closed)
+            #expect(text.hasPrefix("HTTP/1.1 200") && text.hasSuffix("done"))
+            #expect(ContinuousClock.now - started >= .milliseconds(1_150))   // answered after 900 ms, closed 300 ms later
+            let (nothing, idleClosed) = try await rawExchange(port: port, []) { _ in false }
+            #expect(nothing.isEmpty && idleClosed)
+        }
+    }
+
     /// `HTTPFields.value` gives what the library's subscript gives: nil when absent, one value as it is, several joined
     /// (by "; " for cookies), names in any case.
     @Test func aFieldsValueIsTheLibrarysSubscript() {
