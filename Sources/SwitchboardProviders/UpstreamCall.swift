@@ -61,7 +61,10 @@ struct UpstreamCall {
         } catch {
             return .failure(.transport(error, provider: provider, seconds: context.timeout.seconds))
         }
-        if let failure = await failure(of: upstream, stream: request.streamResponse) { return .failure(failure) }
+        // A 2xx is checked without a suspension (its check reads no body).
+        let failure = (200..<300).contains(upstream.status)
+            ? answerProblem(upstream, stream: request.streamResponse) : await failure(of: upstream, stream: request.streamResponse)
+        if let failure { return .failure(failure) }
         if request.streamResponse {
             var body = upstream.body
             for a in adapters { body = a.stream(body) }
@@ -106,11 +109,16 @@ struct UpstreamCall {
         return .answer(body, usage: usage)
     }
 
+    /// Why a 2xx from `upstream` cannot be relayed, if it cannot.
+    private func answerProblem(_ upstream: UpstreamResponse, stream: Bool) -> ProviderFailure? {
+        Self.framingProblem(upstream, stream: stream).map { .badAnswer(provider: provider, $0) }
+    }
+
     /// Why `upstream`'s answer is no answer, if it is not: its status, or a 2xx that cannot be relayed.
     func failure(of upstream: UpstreamResponse, stream: Bool) async -> ProviderFailure? {
         switch upstream.status {
         case 200..<300:
-            return Self.framingProblem(upstream, stream: stream).map { .badAnswer(provider: provider, $0) }
+            return answerProblem(upstream, stream: stream)
         case 300..<400:
             // Redirects are not followed (a provider's URL is configured), and never relayed.
             return .badAnswer(provider: provider, "it answered with a redirect (HTTP \(upstream.status))")

@@ -142,12 +142,16 @@ struct AuthMiddleware: RouterMiddleware {
     func authenticate(_ request: Request, _ context: Context) async throws -> Identity {
         guard let presented = Self.presentedKey(request) else { throw GatewayError.missingKey }
         let resolution: KeyResolution
-        do {
-            resolution = try await keys.resolve(presented)
-        } catch {
-            context.logger.error("Key lookup failed: storage unreachable", metadata: ["error.type": "\(type(of: error))"])
-            throw GatewayError(.storageUnavailable,
-                               "Your key could not be checked: storage is not reachable.", retryAfterSeconds: 1)
+        if let known = keys.resolvedNow(presented) {
+            resolution = known   // a static or cached key: no suspension
+        } else {
+            do {
+                resolution = try await keys.resolve(presented)
+            } catch {
+                context.logger.error("Key lookup failed: storage unreachable", metadata: ["error.type": "\(type(of: error))"])
+                throw GatewayError(.storageUnavailable,
+                                   "Your key could not be checked: storage is not reachable.", retryAfterSeconds: 1)
+            }
         }
         switch resolution {
         case .identity(let identity):

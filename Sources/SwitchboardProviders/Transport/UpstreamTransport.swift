@@ -140,8 +140,13 @@ public struct UpstreamBody: AsyncSequence, Sendable {
         }
     }
 
-    /// Reads the whole body, failing past `limit` bytes.
+    /// Reads the whole body, failing past `limit` bytes. A body that came whole (the lean transport collects one that
+    /// is not streamed) is that buffer, neither iterated nor copied.
     public func collect(upTo limit: Int) async throws -> ByteBuffer {
+        if case .buffer(let whole) = source {
+            guard whole.readableBytes <= limit else { throw UpstreamError(.responseTooLarge) }
+            return whole
+        }
         var out = ByteBuffer()
         for try await var chunk in self {
             guard out.readableBytes + chunk.readableBytes <= limit else { throw UpstreamError(.responseTooLarge) }

@@ -94,6 +94,13 @@ final class KeyDirectory: Sendable {
         }
     }
 
+    /// The answer when it needs no storage (a static key, a cached one): without a suspension. Nil when `resolve`
+    /// must fetch.
+    func resolvedNow(_ presented: String) -> KeyResolution? {
+        if case .decided(let resolution) = lookup(presented) { return resolution }
+        return nil
+    }
+
     private enum Lookup {
         case decided(KeyResolution)
         case fetch(id: String, secret: String, at: Double)
