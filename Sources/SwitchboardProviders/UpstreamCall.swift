@@ -53,7 +53,7 @@ struct UpstreamCall {
     static let maxAnswerBytes = 64 << 20
 
     /// Sends `request` and reads what comes back; `adapters` translate the answer in order.
-    func run(_ request: UpstreamRequest, via transport: any UpstreamTransport, adapters: [AnswerAdapter] = []) async -> ProviderOutcome {
+    nonisolated(nonsending) func run(_ request: UpstreamRequest, via transport: any UpstreamTransport, adapters: [AnswerAdapter] = []) async -> ProviderOutcome {
         let sent = context.clock.nowMs()
         let upstream: UpstreamResponse
         do {

@@ -96,7 +96,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     // MARK: Connections
 
-    private func connection(to target: UpstreamTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (UpstreamConnection, reused: Bool) {
+    nonisolated(nonsending) private func connection(to target: UpstreamTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (UpstreamConnection, reused: Bool) {
         let here = MultiThreadedEventLoopGroup.currentEventLoop
         while let connection = idle.withLock({ Self.take(from: &$0[target.key], preferring: here) }) {
             if connection.channel.isActive { return (connection, true) }
@@ -179,7 +179,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     // MARK: One exchange
 
-    private func exchange(_ request: UpstreamWrite, stream: Bool, timeout: TimeAmount, limits: AttemptLimits,
+    nonisolated(nonsending) private func exchange(_ request: UpstreamWrite, stream: Bool, timeout: TimeAmount, limits: AttemptLimits,
                           on connection: UpstreamConnection) async throws -> UpstreamResponse {
         let channel = connection.channel
         let promise = channel.eventLoop.makePromise(of: ExchangeResult.self)

@@ -11,7 +11,7 @@ import SwitchboardRouting
 extension Gateway {
     /// Admits the request or says why not: the error, and the headers it goes with (`x-ratelimit-*`).
     @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
-    func admit<API: ClientAPI>(_ call: Call<API>, _ exchange: inout Exchange) async -> (GatewayError, HTTPFields)? {
+    nonisolated(nonsending) func admit<API: ClientAPI>(_ call: Call<API>, _ exchange: inout Exchange) async -> (GatewayError, HTTPFields)? {
         let model = call.model
         let identity = call.identity
         let checks = identity.admissionChecks(model: model)

@@ -23,7 +23,7 @@ typealias RejectedAnswer = (result: AttemptResult, lease: AttemptLease, usage: U
 extension Gateway {
     /// Runs the plan's attempts until one answers or the plan gives up. What is not waiting is in functions of its
     /// own (`@inline(never)`): this frame is on the request's deepest chain, and is kept small.
-    func attempts<API: ClientAPI>(_ call: Call<API>, plan: inout RoutePlan, _ exchange: inout Exchange) async -> AttemptsOutcome {
+    nonisolated(nonsending) func attempts<API: ClientAPI>(_ call: Call<API>, plan: inout RoutePlan, _ exchange: inout Exchange) async -> AttemptsOutcome {
         var failure: GatewayError?
         var rejected: RejectedAnswer?
         while true {

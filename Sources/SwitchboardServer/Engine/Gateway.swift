@@ -118,7 +118,7 @@ final class Gateway: Sendable {
     /// held ~68 KB of task memory before, measured with `perf probe` on `swift_task_alloc`). For the same reason the
     /// steps are in two halves, each with a frame of its own: the first's is given back before the second's is taken.
     @inline(never)
-    func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
+    nonisolated(nonsending) func serve<API: ClientAPI>(_ api: API.Type, _ request: API.Request, identity: Identity, requestID: String,
                                clientHeaders: [(name: String, value: String)] = [], affinity: String? = nil,
                                traceHeaders: TraceHeaders = .init(), headers: HTTPFields = [:], clientAddress: String? = nil,
                                logger: Logger, reviewed: ReviewTicket? = nil) async -> Response {
@@ -133,7 +133,7 @@ final class Gateway: Sendable {
 
     /// Steps 1–2 (then 3–3½): nil when the request goes on to be routed, else the answer it gets.
     @inline(never)
-    private func admitted<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange, reviewed: ReviewTicket?) async -> Response? {
+    nonisolated(nonsending) private func admitted<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange, reviewed: ReviewTicket?) async -> Response? {
         // 1. identify
         if let error = identify(&call, into: &exchange) { return exchange.fail(error, api: API.self, recorder) }
         // 2. admit
@@ -143,7 +143,7 @@ final class Gateway: Sendable {
 
     /// Steps 3–3½.
     @inline(never)
-    private func staged<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange, reviewed: ReviewTicket?) async -> Response? {
+    nonisolated(nonsending) private func staged<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange, reviewed: ReviewTicket?) async -> Response? {
         // 3. request stages (for a request a reviewer let go, none holds it again)
         call.reviewed = reviewed != nil
         switch await stages.runRequest(&call, &exchange) {
@@ -163,7 +163,7 @@ final class Gateway: Sendable {
 
     /// Steps 4–8.
     @inline(never)
-    private func routed<API: ClientAPI>(_ call: Call<API>, _ exchange: inout Exchange) async -> Response {
+    nonisolated(nonsending) private func routed<API: ClientAPI>(_ call: Call<API>, _ exchange: inout Exchange) async -> Response {
         // 4. plan
         guard var plan = plan(call) else { return exchange.fail(.unknownModel(call.model), api: API.self, recorder) }
         // 5. attempt (6. hedge inside)

@@ -14,7 +14,7 @@ import SwitchboardRouting
 extension Gateway {
     /// Sends what the attempts came to: a whole answer, or a stream that has begun.
     @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
-    func relay<API: ClientAPI>(_ call: Call<API>, _ result: AttemptResult, lease: AttemptLease, _ exchange: inout Exchange) async -> Response {
+    nonisolated(nonsending) func relay<API: ClientAPI>(_ call: Call<API>, _ result: AttemptResult, lease: AttemptLease, _ exchange: inout Exchange) async -> Response {
         exchange.firstByte()
         var filters = stages.filters(call, exchange)
         switch result {

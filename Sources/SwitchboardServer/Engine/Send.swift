@@ -30,7 +30,7 @@ extension Gateway {
     /// One attempt on the lease's deployment, in its own span when tracing is on. Touches no shared state: the
     /// caller reports the outcome.
     @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
-    func attempt<API: ClientAPI>(_ call: Call<API>, _ lease: AttemptLease, plan: RoutePlan, trace: AttemptTrace) async -> AttemptResult {
+    nonisolated(nonsending) func attempt<API: ClientAPI>(_ call: Call<API>, _ lease: AttemptLease, plan: RoutePlan, trace: AttemptTrace) async -> AttemptResult {
         guard let tracing, let parent = trace.parent else {
             return await send(call, lease, plan: plan, traceHeaders: trace.client.passthrough)
         }
@@ -62,7 +62,7 @@ extension Gateway {
 
     /// Sends one attempt: the provider reads its answer's head and first chunk (streams) or whole body, within the
     /// deployment's limits, and classifies what failed.
-    func send<API: ClientAPI>(_ call: Call<API>, _ lease: AttemptLease, plan: RoutePlan, traceHeaders: [(name: String, value: String)]) async -> AttemptResult {
+    nonisolated(nonsending) func send<API: ClientAPI>(_ call: Call<API>, _ lease: AttemptLease, plan: RoutePlan, traceHeaders: [(name: String, value: String)]) async -> AttemptResult {
         let deployment = lease.model.deployments[lease.deployment]
         guard let provider = slotProviders[lease.slot] else {
             return .failed(.internalError("the provider '\(deployment.provider)' is not configured"), .failed)

@@ -97,7 +97,7 @@ struct EngineStages: Sendable {
 
     /// Runs the request stages in order until one answers or refuses.
     @inline(never) // its own async frame, not part of the caller's (see Gateway.serve)
-    func runRequest<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
+    nonisolated(nonsending) func runRequest<API: ClientAPI>(_ call: inout Call<API>, _ exchange: inout Exchange) async -> RequestVerdict {
         var held: String?
         for stage in request {
             switch await stage.handle(&call, &exchange) {
