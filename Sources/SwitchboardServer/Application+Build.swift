@@ -246,29 +246,6 @@ func gatewayConnection<Responder: HTTPResponder>(_ config: GatewayConfig, respon
     return try config.server.tls.map { try TLSChannel(http1, tlsConfiguration: serverTLS($0)) } ?? http1
 }
 
-/// Reads the request body up to `limit` bytes; 413 beyond it, without reading further. A body that came whole with
-/// its head (almost every API call) is that buffer: its iterator hands it over without a suspension, and it is not
-/// copied into another (as a generic `collect` copies even one part).
-@inline(never)
-func readBody(_ request: Request, limit: Int) async throws(GatewayError) -> ByteBuffer {
-    if let length = request.headers.value(.contentLength).flatMap({ Int($0) }), length > limit {
-        throw .bodyTooLarge(limit: limit)
-    }
-    var parts = request.body.makeAsyncIterator()
-    do {
-        guard var body = try await parts.next() else { return ByteBuffer() }
-        while true {
-            guard body.readableBytes <= limit else { throw GatewayError.bodyTooLarge(limit: limit) }
-            guard var part = try await parts.next() else { return body }
-            body.writeBuffer(&part)
-        }
-    } catch let error as GatewayError {
-        throw error
-    } catch {
-        throw GatewayError(.bodyReadFailed, "The request body could not be read.")
-    }
-}
-
 /// Shuts the shared upstream clients down after the server has drained.
 struct TransportService: Service {
     let transport: DefaultTransport

@@ -3,7 +3,9 @@ import Glibc
 #else
 import Darwin
 #endif
+import HummingbirdCore
 import NIOCore
+import SwitchboardCore
 import Synchronization
 
 /// The rest of a request's body, from the connection's event loop to the request's task (`RequestDispatcher`).
@@ -132,5 +134,28 @@ enum HTTPDate {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"], months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(days[Int(tm.tm_wday)]), \(two(tm.tm_mday)) \(months[Int(tm.tm_mon)]) \(tm.tm_year + 1900) \(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
+    }
+}
+
+/// Reads the request body up to `limit` bytes; 413 beyond it, without reading further. A body that came whole with
+/// its head (almost every API call) is that buffer: its iterator hands it over without a suspension, and it is not
+/// copied into another (as a generic `collect` copies even one part).
+@inline(never)
+func readBody(_ request: Request, limit: Int) async throws(GatewayError) -> ByteBuffer {
+    if let length = request.headers.value(.contentLength).flatMap({ Int($0) }), length > limit {
+        throw .bodyTooLarge(limit: limit)
+    }
+    var parts = request.body.makeAsyncIterator()
+    do {
+        guard var body = try await parts.next() else { return ByteBuffer() }
+        while true {
+            guard body.readableBytes <= limit else { throw GatewayError.bodyTooLarge(limit: limit) }
+            guard var part = try await parts.next() else { return body }
+            body.writeBuffer(&part)
+        }
+    } catch let error as GatewayError {
+        throw error
+    } catch {
+        throw GatewayError(.bodyReadFailed, "The request body could not be read.")
     }
 }
