@@ -13,7 +13,7 @@ import NIOCore
 /// one instead of ending. A task keeps the memory its async frames took (Swift's task allocator frees its slabs only
 /// when the task ends), so a worker serves its next request without asking `malloc` for any: a new task per request
 /// asked for ~23 blocks, half of them over a kilobyte (a request's deepest frames take 2–6 kB each), which glibc
-/// serves from its slow path (about 8% of a proxied request's CPU). At most `maxParked` wait per loop; beyond that a
+/// serves from its slow path (about 4% of a proxied request's samples). At most `maxParked` wait per loop; beyond that a
 /// worker ends, and a request that finds none waiting starts a new one.
 final class LoopExecutor: TaskExecutor, @unchecked Sendable {
     typealias Work = @Sendable () async -> Void
