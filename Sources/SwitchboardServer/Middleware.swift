@@ -142,11 +142,12 @@ struct AuthMiddleware: RouterMiddleware {
     func authenticate(_ request: Request, _ context: Context) async throws -> Identity {
         guard let presented = Self.presentedKey(request) else { throw GatewayError.missingKey }
         let resolution: KeyResolution
-        if let known = keys.resolvedNow(presented) {
+        switch keys.lookup(presented) {
+        case .decided(let known):
             resolution = known   // a static or cached key: no suspension
-        } else {
+        case .fetch(let id, let secret, let t):
             do {
-                resolution = try await keys.resolve(presented)
+                resolution = try await keys.fetch(id: id, secret: secret, at: t)
             } catch {
                 context.logger.error("Key lookup failed: storage unreachable", metadata: ["error.type": "\(type(of: error))"])
                 throw GatewayError(.storageUnavailable,

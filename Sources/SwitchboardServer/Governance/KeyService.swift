@@ -82,32 +82,18 @@ final class KeyDirectory: Sendable {
         self.now = now
     }
 
-    /// Never inlined into `AuthMiddleware`, whose async frame lives as long as the request (and its task's memory as
-    /// long as the connection): the key and team records read here would stay in it. The common answers (a static
-    /// key, a cached one) are found without an async frame; only a fetch from storage takes one (`fetch`), which
-    /// holds the records.
-    @inline(never)
-    func resolve(_ presented: String) async throws -> KeyResolution {
-        switch lookup(presented) {
-        case .decided(let resolution): resolution
-        case .fetch(let id, let secret, let t): try await fetch(id: id, secret: secret, at: t)
-        }
-    }
-
-    /// The answer when it needs no storage (a static key, a cached one): without a suspension. Nil when `resolve`
-    /// must fetch.
-    func resolvedNow(_ presented: String) -> KeyResolution? {
-        if case .decided(let resolution) = lookup(presented) { return resolution }
-        return nil
-    }
-
-    private enum Lookup {
+    /// What `presented` resolves to when no storage is needed (a static key, a cached one: `decided`, without a
+    /// suspension), or the stored key to `fetch`.
+    enum Lookup {
         case decided(KeyResolution)
         case fetch(id: String, secret: String, at: Double)
     }
 
+    /// Neither this nor `fetch` is inlined into `AuthMiddleware`, whose async frame lives as long as the request (and
+    /// its task's memory as long as the connection): the key and team records read here would stay in it. Only a
+    /// fetch from storage takes an async frame of its own, which holds the records.
     @inline(never)
-    private func lookup(_ presented: String) -> Lookup {
+    func lookup(_ presented: String) -> Lookup {
         if let identity = reloadedStaticKeys.withLock({ $0.map { $0[presented] } ?? staticKeys[presented] }) { return .decided(.identity(identity)) }
         // Switchboard's own form by its id; a supplied text by the id drawn from it (garbage never reaches storage).
         guard let (id, secret) = SuppliedKey.lookup(presented) else { return .decided(.unknown) }
@@ -117,7 +103,7 @@ final class KeyDirectory: Sendable {
     }
 
     @inline(never)
-    private func fetch(id: String, secret: String, at t: Double) async throws -> KeyResolution {
+    func fetch(id: String, secret: String, at t: Double) async throws -> KeyResolution {
         let key = try await storage.key(id: id)
         let team = try await key?.team.asyncFlatMap { try await storage.team(name: $0) }
         let entry = Entry(key: key, team: team, fetched: t)
