@@ -122,19 +122,9 @@ public struct AdmissionBook: Sendable {
     public mutating func admit(_ checks: [AdmissionCheck], charge: AdmissionCharge, nowMs: Double, today: Int) -> AdmissionDecision {
         var status = RateLimitStatus()
         for check in checks where !check.rates.isUnlimited {
-            var w = windows[check.scope] ?? CapacityWindow(limits: check.rates)
-            w.limits = check.rates
-            defer { windows[check.scope] = w }
-            if let c = check.rates.maxConcurrent, w.inFlight >= c {
-                return .refused(.rate(scope: check.scope, limit: "max_concurrent", value: c, retryAfterMs: nil, status: w.status(nowMs: nowMs)))
-            }
-            if !w.hasRoom(tokens: charge.tokens, nowMs: nowMs) {
-                let s = w.status(nowMs: nowMs)
-                let rpmFull = check.rates.rpm.map { (s.remainingRequests ?? 1) <= 0 && $0 > 0 } ?? false
-                let limit = rpmFull ? "rpm" : "tpm"
-                return .refused(.rate(scope: check.scope, limit: limit, value: (rpmFull ? check.rates.rpm : check.rates.tpm) ?? 0,
-                                      retryAfterMs: w.msUntilRoom(tokens: charge.tokens, nowMs: nowMs), status: s))
-            }
+            // The window is changed where it is stored: a copy taken out and put back copied its buckets each time.
+            if windows[check.scope] == nil { windows[check.scope] = CapacityWindow(limits: check.rates) }
+            if let refusal = windows[check.scope]!.refusal(check, tokens: charge.tokens, nowMs: nowMs) { return .refused(refusal) }
         }
         for check in checks where !check.budgets.isEmpty {
             let ledger = ledgers[check.scope] ?? SpendLedger()
@@ -227,6 +217,19 @@ extension RateLimitStatus {
 }
 
 extension CapacityWindow {
+    /// Takes `check`'s limits and says why a request of `tokens` may not start now, or nil when it may.
+    mutating func refusal(_ check: AdmissionCheck, tokens: Int, nowMs: Double) -> AdmissionRefusal? {
+        limits = check.rates
+        if let c = check.rates.maxConcurrent, inFlight >= c {
+            return .rate(scope: check.scope, limit: "max_concurrent", value: c, retryAfterMs: nil, status: status(nowMs: nowMs))
+        }
+        guard !hasRoom(tokens: tokens, nowMs: nowMs) else { return nil }
+        let s = status(nowMs: nowMs)
+        let rpmFull = check.rates.rpm.map { (s.remainingRequests ?? 1) <= 0 && $0 > 0 } ?? false
+        return .rate(scope: check.scope, limit: rpmFull ? "rpm" : "tpm", value: (rpmFull ? check.rates.rpm : check.rates.tpm) ?? 0,
+                     retryAfterMs: msUntilRoom(tokens: tokens, nowMs: nowMs), status: s)
+    }
+
     /// Limits, what remains of them and when the oldest counted second ages out.
     mutating func status(nowMs: Double) -> RateLimitStatus {
         var s = RateLimitStatus()

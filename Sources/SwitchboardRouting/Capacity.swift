@@ -10,6 +10,9 @@ public struct CapacityWindow: Sendable, Equatable {
     public var limits: DeploymentLimits
     private var requests = [Int](repeating: 0, count: 60)
     private var tokens = [Int](repeating: 0, count: 60)
+    /// The sums of `requests` and of `tokens`, kept as they change (read for every request).
+    private var requestTotal = 0
+    private var tokenTotal = 0
     private var second: Int = 0
     public private(set) var inFlight = 0
 
@@ -22,6 +25,8 @@ public struct CapacityWindow: Sendable, Equatable {
         for s in seconds where s.second > second - 60 && s.second <= second {
             requests[s.second % 60] += s.requests
             tokens[s.second % 60] += s.tokens
+            requestTotal += s.requests
+            tokenTotal += s.tokens
         }
         self.inFlight = inFlight
     }
@@ -32,25 +37,31 @@ public struct CapacityWindow: Sendable, Equatable {
         guard s > second else { return }
         if s - second >= 60 {
             for i in 0..<60 { requests[i] = 0; tokens[i] = 0 }
+            requestTotal = 0
+            tokenTotal = 0
         } else {
-            for t in (second + 1)...s { requests[t % 60] = 0; tokens[t % 60] = 0 }
+            for t in (second + 1)...s {
+                requestTotal -= requests[t % 60]
+                tokenTotal -= tokens[t % 60]
+                requests[t % 60] = 0
+                tokens[t % 60] = 0
+            }
         }
         second = s
     }
 
-    public mutating func requestsInWindow(nowMs: Double) -> Int { advance(to: nowMs); return requests.reduce(0, +) }
-    public mutating func tokensInWindow(nowMs: Double) -> Int { advance(to: nowMs); return tokens.reduce(0, +) }
+    public mutating func requestsInWindow(nowMs: Double) -> Int { advance(to: nowMs); return requestTotal }
+    public mutating func tokensInWindow(nowMs: Double) -> Int { advance(to: nowMs); return tokenTotal }
 
     /// Whether a request estimated at `tokens` fits now.
     public mutating func hasRoom(tokens estimate: Int, nowMs: Double) -> Bool {
         if let c = limits.maxConcurrent, inFlight >= c { return false }
         guard limits.rpm != nil || limits.tpm != nil else { return true }
         advance(to: nowMs)
-        if let rpm = limits.rpm, requests.reduce(0, +) >= rpm { return false }
+        if let rpm = limits.rpm, requestTotal >= rpm { return false }
         // A request larger than the whole tpm is let through when the window is empty, or it could never run.
         if let tpm = limits.tpm {
-            let used = tokens.reduce(0, +)
-            if used > 0, used + estimate > tpm { return false }
+            if tokenTotal > 0, tokenTotal + estimate > tpm { return false }
         }
         return true
     }
@@ -60,6 +71,8 @@ public struct CapacityWindow: Sendable, Equatable {
         inFlight += 1
         requests[second % 60] += 1
         tokens[second % 60] += estimate
+        requestTotal += 1
+        tokenTotal += estimate
     }
 
     /// The request that started at `startedMs` ended; `actualTokens` (when known) replaces its estimate in the
@@ -69,7 +82,9 @@ public struct CapacityWindow: Sendable, Equatable {
         inFlight = max(0, inFlight - 1)
         let s = Int((startedMs / 1000).rounded(.down))
         if let actual = actualTokens, s > second - 60, s <= second {
-            tokens[s % 60] = max(0, tokens[s % 60] + actual - estimate)
+            let corrected = max(0, tokens[s % 60] + actual - estimate)
+            tokenTotal += corrected - tokens[s % 60]
+            tokens[s % 60] = corrected
         }
     }
 

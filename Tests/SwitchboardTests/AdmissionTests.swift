@@ -2,6 +2,7 @@ import Foundation
 import SwitchboardCore
 import Testing
 @testable import SwitchboardRouting
+@testable import SwitchboardServer
 
 /// Pure tests of key/team specs, key texts, budget calendars and the admission book.
 @Suite struct GovernanceSpecTests {
@@ -182,6 +183,52 @@ import Testing
             }
         }
         #expect(starts["key:a"]!.count > 100)
+    }
+
+    /// The window's running sums always equal its counted seconds, against a plain model of whole seconds.
+    @Test(arguments: [4, 5, 6] as [UInt64])
+    func windowSumsFollowItsSecondsUnderRandomUse(_ seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var w = CapacityWindow(limits: DeploymentLimits(rpm: 1_000_000, tpm: 1_000_000_000))
+        var model: [Int: (requests: Int, tokens: Int)] = [:]
+        var started: [(ms: Double, estimate: Int)] = []
+        var t = Self.now
+        var latest = Int((t / 1000).rounded(.down))
+        for _ in 0..<4000 {
+            t += rng.next() % 50 == 0 ? Double(30_000 + rng.next() % 60_000) : Double(rng.next() % 700)
+            let second = Int((t / 1000).rounded(.down))
+            latest = max(latest, second)
+            if !started.isEmpty, rng.next() % 2 == 0 {
+                let (ms, estimate) = started.remove(at: Int(rng.next() % UInt64(started.count)))
+                let actual = Int(rng.next() % 300)
+                w.release(estimate: estimate, actualTokens: actual, startedMs: ms, nowMs: t)
+                let s = Int((ms / 1000).rounded(.down))
+                if s > latest - 60, s <= latest, let b = model[s] { model[s] = (b.requests, max(0, b.tokens + actual - estimate)) }
+            } else {
+                let estimate = Int(rng.next() % 200)
+                w.acquire(tokens: estimate, nowMs: t)
+                started.append((t, estimate))
+                model[second, default: (0, 0)].requests += 1
+                model[second, default: (0, 0)].tokens += estimate
+            }
+            model = model.filter { $0.key > latest - 60 }
+            let requests = w.requestsInWindow(nowMs: t), tokens = w.tokensInWindow(nowMs: t)
+            #expect(requests == model.values.reduce(0) { $0 + $1.requests })
+            #expect(tokens == model.values.reduce(0) { $0 + $1.tokens })
+        }
+    }
+
+    /// The reset durations of the `x-ratelimit-*` headers read exactly as `String(format: "%.3gs")` wrote them.
+    @Test func resetSecondsReadAsTheFormatterWroteThem() {
+        var rng = SplitMix64(seed: 7)
+        var values: [Double] = [0, 0.0001, 0.000999, 0.001, 0.0015, 0.00999, 0.0625, 0.1, 0.125, 0.9995, 0.99951, 1, 1.005, 1.125,
+                                9.995, 9.9951, 9.996, 10, 12.5, 59.999, 60, 99.95, 99.96, 100, 123.45, 999.4, 999.5, 999.6, 1000, 1234.5, 1e9]
+        for _ in 0..<20_000 {
+            let magnitude = [1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100, 1000][Int(rng.next() % 8)]
+            values.append(Double(rng.next() % 1_000_000) / 1_000_000 * 10 * magnitude)
+            values.append(Double(rng.next() % 60_001) / 1000)     // whole milliseconds of a minute's window
+        }
+        for v in values { #expect(RateLimitStatus.seconds(v) == String(format: "%.3gs", v), "\(v)") }
     }
 }
 
