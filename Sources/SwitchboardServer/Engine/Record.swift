@@ -136,9 +136,9 @@ struct Exchange: Sendable {
     func headers(modelName: String) -> HTTPFields {
         // Room for these and for what the response adds to them (its content type, `date`, `x-request-id`, the price
         // and the review's status): the fields are stored once, not regrown as they are added. Appended, not set, as
-        // none is there yet (setting looks for the name first, each time).
+        // none is there yet (setting looks for the name first, each time). A governed key's six `x-ratelimit-*` too.
         var h = HTTPFields()
-        h.reserveCapacity(10)
+        h.reserveCapacity(ticket == nil ? 10 : 16)
         h.append(HTTPField(name: .switchboardModel, value: modelName))
         if let p = record.provider { h.append(HTTPField(name: .switchboardProvider, value: p)) }
         h.append(HTTPField(name: .switchboardAttempts, value: String(record.attempts)))

@@ -84,18 +84,19 @@ extension HTTPField.Name {
 }
 
 extension RateLimitStatus {
-    /// OpenAI's `x-ratelimit-*` headers (resets as durations such as "12.5s").
+    /// OpenAI's `x-ratelimit-*` headers (resets as durations such as "12.5s"), added to fields that have none of them
+    /// yet (appended: setting looks for the name first, each time).
     func add(to h: inout HTTPFields) {
         func duration(_ ms: Double?) -> String { Self.seconds(max(0, (ms ?? 0) / 1000)) }
         if let l = limitRequests {
-            h[.rateLimitLimitRequests] = String(l)
-            h[.rateLimitRemainingRequests] = String(remainingRequests ?? 0)
-            h[.rateLimitResetRequests] = duration(resetRequestsMs)
+            h.append(HTTPField(name: .rateLimitLimitRequests, value: String(l)))
+            h.append(HTTPField(name: .rateLimitRemainingRequests, value: String(remainingRequests ?? 0)))
+            h.append(HTTPField(name: .rateLimitResetRequests, value: duration(resetRequestsMs)))
         }
         if let l = limitTokens {
-            h[.rateLimitLimitTokens] = String(l)
-            h[.rateLimitRemainingTokens] = String(remainingTokens ?? 0)
-            h[.rateLimitResetTokens] = duration(resetTokensMs)
+            h.append(HTTPField(name: .rateLimitLimitTokens, value: String(l)))
+            h.append(HTTPField(name: .rateLimitRemainingTokens, value: String(remainingTokens ?? 0)))
+            h.append(HTTPField(name: .rateLimitResetTokens, value: duration(resetTokensMs)))
         }
     }
 }

@@ -6,11 +6,14 @@ import SwitchboardStore
 
 /// Salted SHA-256 of a key's secret: the only form in which a managed key is stored.
 enum KeyHash {
-    static func hash(secret: String, salt: String) -> String {
+    static func hash(secret: String, salt: String) -> String { hex(digest(secret: secret, salt: salt)) }
+
+    static func digest(secret: String, salt: String) -> SHA256.Digest {
         var h = SHA256()
-        h.update(data: Array(salt.utf8))
-        h.update(data: Array(secret.utf8))
-        return hex(h.finalize())
+        var (salt, secret) = (salt, secret)
+        salt.withUTF8 { h.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        secret.withUTF8 { h.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return h.finalize()
     }
 
     /// Lower-case hex, two digits a byte (this runs for every request of a managed key: no `String(format:)`).
@@ -31,12 +34,19 @@ enum KeyHash {
         return hex((0..<16).map { _ in UInt8.random(in: 0...255, using: &g) })
     }
 
-    /// Compares in time independent of where the texts differ.
+    /// Compares in time independent of where the texts differ: the digest's hex digits against the stored ones as
+    /// they are made (this runs for every request of a managed key: no texts or arrays built for it).
     static func matches(secret: String, _ key: KeyRecord) -> Bool {
-        let a = Array(hash(secret: secret, salt: key.salt).utf8), b = Array(key.secretHash.utf8)
-        guard a.count == b.count else { return false }
+        let stored = key.secretHash.utf8
+        guard stored.count == 2 * SHA256.byteCount else { return false }
         var diff: UInt8 = 0
-        for i in 0..<a.count { diff |= a[i] ^ b[i] }
+        var i = stored.startIndex
+        for b in digest(secret: secret, salt: key.salt) {
+            diff |= hexDigits[Int(b >> 4)] ^ stored[i]
+            i = stored.index(after: i)
+            diff |= hexDigits[Int(b & 0x0F)] ^ stored[i]
+            i = stored.index(after: i)
+        }
         return diff == 0
     }
 }
