@@ -166,8 +166,19 @@ func answerCount(_ text: String) -> Int { text.components(separatedBy: "HTTP/1.1
         let app = Application(router: router, server: server, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             let port = client.port!
-            let started = ContinuousClock.now
-            let (text, closed) = try await rawExchange(port: port, ["GET /slow HTTP/1.1\r\nhost: x\r\n\r\n"]) { _ in false }
+            // On a busy machine the request may come later than the idle limit after the connection opened: then the
+            // connection is (rightly) closed before it, and the exchange is tried again on a new one.
+            var started = ContinuousClock.now
+            var (text, closed) = ("", false)
+            for _ in 0..<5 {
+                started = ContinuousClock.now
+                do {
+                    (text, closed) = try await rawExchange(port: port, ["GET /slow HTTP/1.1\r\nhost: x\r\n\r\n"]) { _ in false }
+                } catch ChannelError.ioOnClosedChannel {
+                    continue
+                }
+                if !text.isEmpty { break }
+            }
             #expect(closed)
             #expect(text.hasPrefix("HTTP/1.1 200") && text.hasSuffix("done"))
             #expect(ContinuousClock.now - started >= .milliseconds(1_150))   // answered after 900 ms, closed 300 ms later

@@ -65,8 +65,12 @@ enum KeyResolution: Sendable {
 final class KeyDirectory: Sendable {
     private struct Entry {
         var key: KeyRecord?
-        var team: TeamRecord?
+        /// The key's identity (with its team's limits), made once per fetch.
+        var identity: Identity?
         var fetched: Double
+        /// The secret last found to match the key's hash: the same text again is compared as it is, not hashed
+        /// again (kept as long as the entry, `ttl` seconds; the configuration's keys are kept as they are too).
+        var verified: String?
     }
 
     private let staticKeys: [String: Identity]
@@ -109,25 +113,38 @@ final class KeyDirectory: Sendable {
         guard let (id, secret) = SuppliedKey.lookup(presented) else { return .decided(.unknown) }
         let t = now()
         guard let entry = cache.withLock({ $0[id] }), t - entry.fetched <= ttl else { return .fetch(id: id, secret: secret, at: t) }
-        return .decided(Self.decide(entry, secret: secret, at: t))
+        if let verified = entry.verified, Self.same(verified, secret) { return .decided(Self.decide(entry, at: t)) }
+        guard let key = entry.key, KeyHash.matches(secret: secret, key) else { return .decided(.unknown) }
+        cache.withLock { c in if c[id]?.fetched == entry.fetched { c[id]?.verified = secret } }
+        return .decided(Self.decide(entry, at: t))
     }
 
     @inline(never)
     func fetch(id: String, secret: String, at t: Double) async throws -> KeyResolution {
         let key = try await storage.key(id: id)
         let team = try await key?.team.asyncFlatMap { try await storage.team(name: $0) }
-        let entry = Entry(key: key, team: team, fetched: t)
+        let matches = key.map { KeyHash.matches(secret: secret, $0) } ?? false
+        let entry = Entry(key: key, identity: key.map { Identity(key: $0, team: team) }, fetched: t, verified: matches ? secret : nil)
         cache.withLock { c in
             if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }
             c[id] = entry
         }
-        return Self.decide(entry, secret: secret, at: t)
+        return matches ? Self.decide(entry, at: t) : .unknown
     }
 
-    private static func decide(_ entry: Entry, secret: String, at t: Double) -> KeyResolution {
-        guard let key = entry.key, KeyHash.matches(secret: secret, key) else { return .unknown }
+    /// A key whose secret matched: its identity, or why it may not be used now.
+    private static func decide(_ entry: Entry, at t: Double) -> KeyResolution {
+        guard let key = entry.key, let identity = entry.identity else { return .unknown }
         if let why = key.refusal(at: t) { return .refused(why) }
-        return .identity(Identity(key: key, team: entry.team))
+        return .identity(identity)
+    }
+
+    /// Whether two texts are the same, in time independent of where they differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        var diff: UInt8 = 0
+        for (x, y) in zip(a.utf8, b.utf8) { diff |= x ^ y }
+        return diff == 0
     }
 
     /// Whether `text` is the master key or a key of the configuration (a supplied key may not repeat one).
