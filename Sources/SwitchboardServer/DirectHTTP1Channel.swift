@@ -6,11 +6,10 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 
-/// The gateway's HTTP/1 connections: what Hummingbird's pipeline does (NIO's HTTP decoder with pipelining assistance,
-/// graceful-shutdown quiescing, the HTTP-types conversion and the idle timeout) with `ResponseEncoder` for NIO's
-/// response encoder, the `ConnectionGuard`, and then a `RequestDispatcher` in place of Hummingbird's per-connection
-/// async loop (and of its HTTP-types codec and idle-state handler: the dispatcher converts and times out itself); in
-/// front of the decoder, `ReadAhead`.
+/// The gateway's HTTP/1 connections: NIO's HTTP decoder (behind `ReadAhead`), then one `RequestDispatcher` that does
+/// what Hummingbird's pipeline did behind it (NIO's pipelining assistance, graceful-shutdown quiescing, the HTTP-types
+/// conversion, the idle timeout, NIO's response encoder), the connection rules Hummingbird leaves to the application,
+/// and what Hummingbird's per-connection async loop did.
 ///
 /// Hummingbird hands each request part through a `NIOAsyncChannel` to a task per connection, and each response part
 /// back through its async writer: a state machine and a buffer each way, on top of the thread hops. Here a request
@@ -36,19 +35,13 @@ struct DirectHTTP1Channel<Responder: HTTPResponder>: ServerChildChannel where Re
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let ops = channel.pipeline.syncOperations
-            // As Hummingbird's HTTP1Channel sets it up, but with NIO's pipelining assistance: one request at a time
-            // reaches the dispatcher, the next one only once the answer before it has ended.
-            // (NIO's `configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false,
-            // withOutboundHeaderValidation: false)`, with `ResponseEncoder` for NIO's response encoder.)
-            try ops.addHandler(ResponseEncoder())
+            // As Hummingbird's HTTP1Channel sets it up (NIO's HTTP decoder with Hummingbird's limits), with everything
+            // behind the decoder in the one `RequestDispatcher`.
+            if clientTimeout != nil { try ops.addHandler(RequestBytesWatch()) }
+            try ops.addHandler(ReadAhead())
             try ops.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: Self.decoderLimits)))
-            try ops.addHandler(HTTPServerPipelineHandler())
-            let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try ops.addHandler(ConnectionGuard(requestTimeout: requestTimeout, clientTimeout: clientTimeout, logger: logger, refused: refused),
-                               position: .after(decoder))
-            if clientTimeout != nil { try ops.addHandler(RequestBytesWatch(), position: .before(decoder)) }
-            try ops.addHandler(ReadAhead(), position: .before(decoder))
-            try ops.addHandler(RequestDispatcher(idleTimeout: TimeAmount(idleTimeout), respond: respond))
+            try ops.addHandler(RequestDispatcher(idleTimeout: TimeAmount(idleTimeout), requestTimeout: requestTimeout, clientTimeout: clientTimeout,
+                                                 logger: logger, refused: refused, respond: respond))
             return Value(channel: channel)
         }
     }

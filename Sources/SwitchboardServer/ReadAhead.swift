@@ -2,7 +2,7 @@ import NIOCore
 
 /// Keeps a client connection registered for reading while the request on it is answered.
 ///
-/// NIO's pipelining assistance (in `DirectHTTP1Channel`) holds back the read NIO asks for after each request until
+/// The `RequestDispatcher` (as NIO's pipelining assistance did) holds back the read NIO asks for after each request until
 /// that request's answer has ended, so NIO takes the socket out of its poll set after every request and puts it back
 /// after every answer: two `epoll_ctl` calls a request. Sitting in front of the HTTP decoder, this handler asks for
 /// the next read itself after each one, so the socket stays in the poll set. Whatever that brings before the handlers

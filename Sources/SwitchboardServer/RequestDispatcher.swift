@@ -1,31 +1,39 @@
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 
-/// The last handler of a `DirectHTTP1Channel`: turns each request's parts into a `Request` and runs it in a task of
-/// its own, one of its loop's workers (see there). Lives on the connection's event loop; the task reaches it only
-/// through `ChannelResponseWriter`. It converts the parts between NIO's types and HTTP types itself (`ServerCodec`),
-/// and closes a connection left idle, as Hummingbird's `HTTPConnectionStateHandler` does: two handlers fewer, each
-/// passed by every part of every request and answer.
+/// The one handler of a `DirectHTTP1Channel` behind the HTTP decoder: it turns each request's parts into a `Request`
+/// and runs it in a task of its own, one of its loop's workers (see there), and writes the answer's bytes into the
+/// connection itself. Lives on the connection's event loop; the task reaches it only through `ChannelResponseWriter`.
+///
+/// It does, on its own, what five handlers did between the decoder and the socket, each passed by every part of every
+/// request and answer: the conversion between NIO's types and HTTP types (`ServerCodec`), Hummingbird's idle timeout,
+/// NIO's pipelining assistance and graceful-shutdown quiescing, the connection rules Hummingbird leaves to the
+/// application (this file's `+Edge`), and NIO's response encoder (`ResponseFraming`).
 ///
 /// - A body that arrived with its head (before the read that brought them completed) goes as one buffer.
 /// - Otherwise the request starts with what has arrived, and the rest follows through a `RequestBodyStream`; reading
 ///   from the socket pauses while more than `RequestBodyStream.highWater` bytes wait for the handler.
-/// - Once the answer has ended, whatever of the body the handler did not read is dropped as it arrives, and the next
-///   request (held back by NIO's pipelining handler until then) comes in.
+/// - One request at a time (HTTP/1.1 pipelining): what arrives after a request's end while its answer is still being
+///   written waits (parts, a parse error, the client's half-close, in order), and reading from the socket pauses;
+///   once the answer has ended, whatever of the body the handler did not read is dropped as it arrives, and what
+///   waited comes in.
 /// - A malformed request gets 400 and the connection closes, as with Hummingbird.
 /// - A connection with nothing to read or answer for `idleTimeout` closes; one whose request is read and being
 ///   answered does not (the answer may take long: a stream, a slow model).
+/// - Graceful shutdown (`ChannelShouldQuiesceEvent`): an idle connection closes at once; a busy one once the request
+///   being received and its answer have ended (the answer says `connection: close`); nothing after it is read.
 final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
     typealias Respond = @Sendable (Request, any Channel, ChannelResponseWriter) async -> Void
 
-    private enum Receiving {
+    enum Receiving {
         /// Between requests.
         case idle
         /// A head, not dispatched yet (the body bytes that came with it so far are in `pendingBody`).
@@ -36,34 +44,80 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         case dropping
     }
 
-    private let respond: Respond
-    private var receiving = Receiving.idle
-    /// Kept out of `receiving` so that it is this handler's alone: parts are appended in place, never copied.
-    private var pendingBody: ByteBuffer?
-    private var context: ChannelHandlerContext?
-    /// Reads held back while a streamed body waits for its handler.
-    private var paused = false
-    private var readPending = false
-    /// A request is being answered (dispatched, its answer's end not yet written).
-    private var answering = false
-    /// The client closed its side: the connection closes once the answer in progress has ended.
-    private var closeWhenAnswered = false
-    /// The executor the connection's requests run on: its event loop's (found with the first request).
-    private var executor: LoopExecutor?
-    /// The idle limit, when the last part was read or the last answer ended, and the timer that checks it.
-    private let idleTimeout: TimeAmount?
-    private var lastActive = NIODeadline.now()
-    private var idleTimer: Scheduled<Void>?
-    /// Parts were read since the read began (the time is taken once per read, when it completes).
-    private var readParts = false
+    /// What arrived while an answer was being written, in order.
+    enum Waiting {
+        case part(HTTPServerRequestPart)
+        case error(HTTPParserError)
+        case halfClose
+    }
 
-    init(idleTimeout: TimeAmount? = nil, respond: @escaping Respond) {
+    let respond: Respond
+    var receiving = Receiving.idle
+    /// Kept out of `receiving` so that it is this handler's alone: parts are appended in place, never copied.
+    var pendingBody: ByteBuffer?
+    var context: ChannelHandlerContext?
+    /// Reads held back while a streamed body waits for its handler.
+    var paused = false
+    var readPending = false
+    /// A request's head has come in and its end not yet.
+    var requestOpen = false
+    /// A request is being answered (dispatched, its answer's end not yet written).
+    var answering = false
+    /// What arrived after a request's end while its answer was being written.
+    var waiting = CircularBuffer<Waiting>(initialCapacity: 0)
+    /// The client closed its side: the connection closes once the answer in progress has ended.
+    var closeWhenAnswered = false
+    /// Graceful shutdown: the connection closes once the request in progress and its answer have ended.
+    var quiescing = false
+    /// The connection is closing once what is written has gone: nothing more is read or delivered.
+    var closing = false
+    /// The executor the connection's requests run on: its event loop's (found with the first request).
+    var executor: LoopExecutor?
+    /// The idle limit, when the last part was read or the last answer ended, and the timer that checks it.
+    let idleTimeout: TimeAmount?
+    var lastActive = NIODeadline.now()
+    var idleTimer: Scheduled<Void>?
+    /// Parts were read since the read began (the time is taken once per read, when it completes).
+    var readParts = false
+    /// The framing of the answer being written.
+    var framing = ResponseFraming()
+
+    // The connection's rules (`+Edge`).
+    let connection = ClientConnection()
+    let requestTimeout: TimeAmount
+    let clientTimeout: TimeAmount?
+    let logger: Logger
+    /// Counts a refusal by its reason (`switchboard_refused_total`).
+    let refused: (@Sendable (String) -> Void)?
+    /// Per request received and not yet answered: whether its answer closes the connection, and whether it is HTTP/1.0.
+    var answers: [(close: Bool, http10: Bool)] = []
+    /// Set once the connection answered on its own (CONNECT, timeout): everything else on it is dropped.
+    var tookOver = false
+    /// One timer per connection at a time, not one per request: it fires at the oldest unfinished request's deadline.
+    var bodyTimer: Scheduled<Void>?
+    var timerDeadline: NIODeadline?
+    /// When the request being received sent its head, while its end has not arrived.
+    var receivingSince: NIODeadline?
+    /// When the request being received sent its first byte (only with `clientTimeout`), while its end has not arrived.
+    var startedAt: NIODeadline?
+    /// No byte of the next request has arrived yet.
+    var betweenRequests = true
+    /// The target of the request being received, once its head is in (kept as is: looked at only on a timeout).
+    var uri: String?
+
+    init(idleTimeout: TimeAmount? = nil, requestTimeout: TimeAmount, clientTimeout: TimeAmount? = nil,
+         logger: Logger = Logger(label: "switchboard"), refused: (@Sendable (String) -> Void)? = nil, respond: @escaping Respond) {
         self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
+        self.clientTimeout = clientTimeout
+        self.logger = logger
+        self.refused = refused
         self.respond = respond
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        ClientConnection.register(connection, context.channel)
         if context.channel.isActive { armIdleTimer(context) }
     }
 
@@ -71,6 +125,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = nil
         idleTimer?.cancel()
         idleTimer = nil
+        bodyTimer?.cancel()
+        ClientConnection.unregister(context.channel)
+        connection.markGone()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -79,9 +136,26 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !tookOver, !closing else { return }
+        let part = unwrapInboundIn(data)
+        guard arrived(part, context) else { return }
         readParts = true
-        switch (unwrapInboundIn(data), receiving) {
+        // After the last request before a shutdown, nothing more is read.
+        if quiescing, !requestOpen { return }
+        if !waiting.isEmpty || awaitingAnswer {
+            waiting.append(.part(part))
+            return
+        }
+        deliver(part, context)
+    }
+
+    /// The request has ended and its answer not yet: what comes now waits.
+    var awaitingAnswer: Bool { answering && !requestOpen }
+
+    func deliver(_ part: HTTPServerRequestPart, _ context: ChannelHandlerContext) {
+        switch (part, receiving) {
         case (.head(let head), .idle):
+            requestOpen = true
             do {
                 receiving = .head(try ServerCodec.request(head))
             } catch {
@@ -93,37 +167,43 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             // A large body does not wait in one buffer: the handler gets it as a stream.
             if pendingBody!.readableBytes > RequestBodyStream.highWater { dispatchStreaming(context) }
         case (.end, .head(let head)):
-            receiving = .idle
+            (receiving, requestOpen) = (.idle, false)
             let body = pendingBody.take() ?? ByteBuffer()
             dispatch(head, RequestBody(buffer: body), onLoop: body.readableBytes <= Self.onLoopBytes, context)
         case (.body(let part), .streaming(let stream)):
             if !stream.yield(part) { paused = true }
         case (.end, .streaming(let stream)):
             stream.finish()
-            receiving = .idle
+            (receiving, requestOpen) = (.idle, false)
         case (.body, .dropping):
             break
         case (.end, .dropping):
-            receiving = .idle
+            (receiving, requestOpen) = (.idle, false)
+            // Its answer has ended already: a shutdown waiting for this request's end closes now.
+            if quiescing { close(context) }
         default:
-            // A head before the last request ended: the pipelining handler never lets that through.
+            // A head before the last request ended: the decoder never delivers that.
             context.close(promise: nil)
         }
     }
 
     /// The read is done: a request whose body is still to come starts now, with what is here.
     func channelReadComplete(context: ChannelHandlerContext) {
+        readCompleted(context)
+        context.fireChannelReadComplete()
+    }
+
+    func readCompleted(_ context: ChannelHandlerContext) {
         if readParts {
             readParts = false
             lastActive = .now()
         }
         if case .head = receiving { dispatchStreaming(context) }
-        context.fireChannelReadComplete()
     }
 
     /// Makes sure a timer checks the idle limit by `lastActive` + the limit (keeping one already set: it re-arms
     /// itself).
-    private func armIdleTimer(_ context: ChannelHandlerContext) {
+    func armIdleTimer(_ context: ChannelHandlerContext) {
         guard let idleTimeout, idleTimer == nil else { return }
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastActive + idleTimeout) { [weak self] in
             guard let self, let context = self.context else { return }
@@ -136,7 +216,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func dispatchStreaming(_ context: ChannelHandlerContext) {
+    func dispatchStreaming(_ context: ChannelHandlerContext) {
         guard case .head(let head) = receiving else { return }
         let body = pendingBody.take()
         let loop = context.eventLoop
@@ -171,150 +251,64 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// On the loop, from the task: response parts, in order, then a flush.
-    func emit(_ parts: [HTTPResponsePart], promise: EventLoopPromise<Void>?) {
-        guard let context else {
-            promise?.fail(ChannelError.ioOnClosedChannel)
-            return
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is RequestBytesWatch.Arrived:
+            if betweenRequests, !tookOver { requestStarted(context) }
+        case is ChannelShouldQuiesceEvent:
+            quiesce(context)
+        case let e as ChannelEvent where e == .inputClosed:
+            connection.markGone()
+            if awaitingAnswer, !waiting.isEmpty { waiting.append(.halfClose) } else { halfClosed(context) }
+        default:
+            context.fireUserInboundEventTriggered(event)
         }
-        var ended = false
-        for (i, part) in parts.enumerated() {
-            context.write(wrapOutboundOut(ServerCodec.response(part)), promise: i == parts.count - 1 ? promise : nil)
-            if case .end = part { ended = true }
-        }
-        context.flush()
-        if ended { answered() }   // after the flush: it may close the connection
-    }
-
-    /// The answer has ended: what the handler did not read of its body is dropped (or, when the client has closed
-    /// its side, the connection closes).
-    private func answered() {
-        answering = false
-        if idleTimeout != nil, let context {
-            lastActive = .now()
-            armIdleTimer(context)
-        }
-        if case .streaming(let stream) = receiving {
-            stream.finish()
-            receiving = .dropping
-        }
-        if closeWhenAnswered, let context { return context.close(promise: nil) }
-        resumeReading()
     }
 
     /// The client closed its side (half-closure is on): nothing more will come, so the connection closes, once the
     /// answer in progress has ended (as when Hummingbird's loop saw the end of its input).
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let e = event as? ChannelEvent, e == .inputClosed {
-            if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
-            if answering { closeWhenAnswered = true } else { context.close(promise: nil) }
-        }
-        context.fireUserInboundEventTriggered(event)
+    func halfClosed(_ context: ChannelHandlerContext) {
+        if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
+        if answering { closeWhenAnswered = true } else { context.close(promise: nil) }
     }
 
     func resumeReading() {
         guard paused else { return }
         paused = false
-        if readPending, let context {
-            readPending = false
-            context.read()
-        }
+        startReading()
+    }
+
+    /// Passes on a read held back, unless one is still to be held back.
+    func startReading() {
+        guard readPending, !paused, !awaitingAnswer, !(quiescing && !requestOpen), !closing, let context else { return }
+        readPending = false
+        context.read()
     }
 
     func read(context: ChannelHandlerContext) {
-        if paused { readPending = true } else { context.read() }
+        if paused || awaitingAnswer || (quiescing && !requestOpen) || closing { readPending = true } else { context.read() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         idleTimer?.cancel()
         idleTimer = nil
+        bodyTimer?.cancel()
+        connection.markGone()
         if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
         receiving = .idle
         pendingBody = nil
+        waiting.removeAll()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError else {
+        guard let error = error as? HTTPParserError else {
             // Anything else (the socket's errors): the connection is done, as Hummingbird's loop ends it.
             context.close(promise: nil)
             return
         }
-        // NIO's pipelining handler holds a parse error back until the answer before it has ended.
-        if case .streaming(let stream) = receiving { stream.finish(throwing: error) }
-        receiving = .dropping
-        pendingBody = nil
-        var head = HTTPResponseHead(version: .http1_1, status: .badRequest)
-        head.headers.add(name: "connection", value: "close")
-        head.headers.add(name: "content-length", value: "0")
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-    }
-}
-
-/// Writes a `Response` into its connection from the request's task: head, body and end of a one-buffer answer in one
-/// job on the event loop; a streamed answer part by part, each flushed, waiting for the socket only when the channel
-/// is not writable. A job of its own even when the task already runs on the loop (as it prefers to): the answers of
-/// one pass of the loop then go out after its reads, together, which measured better than writing each at once (a
-/// client woken once per burst of answers rather than once per answer).
-struct ChannelResponseWriter: ResponseBodyWriter, Sendable {
-    let handler: NIOLoopBound<RequestDispatcher>
-    /// The connection's event loop, as the executor its tasks prefer.
-    let executor: LoopExecutor
-    var eventLoop: any EventLoop { executor.loop }
-    let channel: any Channel
-    /// The head, until the first part of the body goes with it.
-    private var head: HTTPResponse?
-    /// The whole body's length when the response said it (the one buffer then waits for the end, to go with it).
-    private var length: Int?
-    private var held: ByteBuffer?
-
-    init(handler: NIOLoopBound<RequestDispatcher>, executor: LoopExecutor, channel: any Channel) {
-        self.handler = handler
-        self.executor = executor
-        self.channel = channel
-    }
-
-    consuming func write(_ response: Response) async throws {
-        head = response.head
-        length = response.body.contentLength
-        try await response.body.write(self)
-    }
-
-    mutating func write(_ buffer: ByteBuffer) async throws {
-        if head != nil, held == nil, length == buffer.readableBytes {
-            held = buffer   // the whole body: it goes with the head and the end
-            return
-        }
-        var parts: [HTTPResponsePart] = []
-        parts.reserveCapacity(3)
-        if let head { parts.append(.head(head)) }
-        if let held { parts.append(.body(held)) }
-        parts.append(.body(buffer))
-        (head, held) = (nil, nil)
-        try await send(parts)
-    }
-
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
-        var parts: [HTTPResponsePart] = []
-        parts.reserveCapacity(3)
-        if let head { parts.append(.head(head)) }
-        if let held { parts.append(.body(held)) }
-        parts.append(.end(trailingHeaders))
-        try await send(parts)
-    }
-
-    private func send(_ parts: [HTTPResponsePart]) async throws {
-        let handler = handler
-        // The client went away: the answer stops here (a stream's relay ends, and with it the upstream's).
-        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
-        guard !channel.isWritable else {
-            eventLoop.execute { handler.value.emit(parts, promise: nil) }
-            return
-        }
-        // Back-pressure: the client reads slowly; wait until this is written.
-        let promise = eventLoop.makePromise(of: Void.self)
-        eventLoop.execute { handler.value.emit(parts, promise: promise) }
-        try await promise.futureResult.get()
+        // A parse error after a request's end waits for that request's answer.
+        if awaitingAnswer { return waiting.append(.error(error)) }
+        parseFailed(error, context)
     }
 }

@@ -9,7 +9,8 @@ import Testing
 /// Slow clients (`waf.client_timeout_s`, `server.request_timeout_s`): the connection's own rules, on an embedded
 /// channel whose clock the test moves.
 extension WAFTests {
-    /// A connection as the server builds it (bytes watch, HTTP decoder, guard), with its refusals counted.
+    /// A connection as the server builds it (bytes watch, HTTP decoder, dispatcher), with its refusals counted. Its
+    /// requests are never answered (the rules at hand apply as parts arrive, answered or not).
     final class SlowClientRig {
         let channel = EmbeddedChannel()
         let refused = NIOLockedValueBox<[String]>([])
@@ -21,19 +22,23 @@ extension WAFTests {
             let refused = self.refused
             var quiet = Logger(label: "test")
             quiet.logLevel = .error
-            try ops.addHandler(ConnectionGuard(requestTimeout: requestTimeout, clientTimeout: clientTimeout, logger: quiet,
-                                               refused: { reason in refused.withLockedValue { $0.append(reason) } }))
+            try ops.addHandler(RequestDispatcher(requestTimeout: requestTimeout, clientTimeout: clientTimeout, logger: quiet,
+                                                 refused: { reason in refused.withLockedValue { $0.append(reason) } },
+                                                 respond: { _, _, _ in }))
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         }
 
         func send(_ text: String) throws { try channel.writeInbound(ByteBuffer(string: text)) }
         func wait(_ t: TimeAmount) { channel.embeddedEventLoop.advanceTime(by: t) }
 
-        /// The answer the guard wrote itself (status and body), if any.
+        /// The answer the connection wrote itself (status and body), if any.
         func answer() throws -> (status: HTTPResponseStatus, body: String)? {
-            guard case .head(let head)? = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return nil }
-            guard case .body(.byteBuffer(let body))? = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return (head.status, "") }
-            return (head.status, String(buffer: body))
+            var text = ""
+            while case .byteBuffer(let bytes)? = try channel.readOutbound(as: IOData.self) { text += String(buffer: bytes) }
+            guard !text.isEmpty else { return nil }
+            let parts = text.components(separatedBy: "\r\n\r\n")
+            let status = try #require(Int(parts[0].split(separator: " ")[1]))
+            return (HTTPResponseStatus(statusCode: status), parts.dropFirst().joined(separator: "\r\n\r\n"))
         }
     }
 
