@@ -280,6 +280,34 @@ struct DictionaryInjector: Injector {
         #expect(!child.isRecording && child.context.spanIdentity?.traceID == span.context.spanIdentity?.traceID)
     }
 
+    /// Ordering keeps byte order of the keys and the last value of each, as a stable sort by key and a pass keeping
+    /// the last of each run does, for random lists (keys alike in their first 16 bytes, prefixes of one another,
+    /// non-ASCII, set several times).
+    @Test func orderingMatchesAStableSortByKey() {
+        var rng = SplitMix64(seed: 11)
+        let keys = ["switchboard.route.reason", "switchboard.route.policy", "switchboard.route", "switchboard.rout", "switchboard.ro",
+                    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "a", "a\u{0}", "", "é.key", "e\u{301}.key", "zz", "b"]
+        for _ in 0..<500 {
+            var list = AttributeList()
+            var plain: [(key: String, value: SpanAttribute)] = []
+            for i in 0..<Int(rng.next() % 30) {
+                let key = keys[Int(rng.next() % UInt64(keys.count))]
+                list[key] = .int(Int64(i))
+                plain.append((key, .int(Int64(i))))
+            }
+            // The reference: a stable sort by the keys' bytes, then the last of each run of equal keys.
+            let sorted = plain.enumerated().sorted { a, b in
+                AttributeList.precedes(a.element.key, b.element.key) ||
+                    (!AttributeList.precedes(b.element.key, a.element.key) && a.offset < b.offset)
+            }.map(\.element)
+            var expected: [(key: String, value: SpanAttribute)] = []
+            for (j, item) in sorted.enumerated() where j + 1 == sorted.count || sorted[j + 1].key != item.key { expected.append(item) }
+            list.order()
+            #expect(list.items.map(\.key) == expected.map(\.key))
+            #expect(list.items.map(\.value) == expected.map(\.value))
+        }
+    }
+
     /// A recording span's attributes: set by appending, finished in key order with the last value of a key set twice
     /// (the exporters write them as they are), nil removes; `Span.attributes` sees the same.
     @Test func attributesEndInKeyOrderWithTheLastValue() throws {
