@@ -88,10 +88,13 @@ extension RequestDispatcher {
             stream.finish()
             receiving = .dropping
         }
+        // What held reading back for the request's body is over (before what waited comes in: a request among it
+        // may hold reading back for its own).
+        paused = false
         guard !closing, let context else { return }
         if closeWhenAnswered { return context.close(promise: nil) }
         deliverWaiting(context)
-        if paused { resumeReading() } else { startReading() }
+        startReading()
     }
 
     /// What arrived while the answer was written, in order, until a request ends again before its answer.
