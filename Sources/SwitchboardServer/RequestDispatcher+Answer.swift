@@ -60,13 +60,8 @@ extension RequestDispatcher {
             encode(end, promise: promise, context)
             return false
         }
-        closing = true
-        // Close only once the end is written (closing at once would drop what is queued).
-        let written = context.eventLoop.makePromise(of: Void.self)
-        if let promise { written.futureResult.cascade(to: promise) }
-        encode(end, promise: written, context)
-        context.flush()
-        written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        encode(end, promise: promise, context)
+        closeWhenWritten(context)
         return true
     }
 
@@ -92,7 +87,7 @@ extension RequestDispatcher {
         // may hold reading back for its own).
         paused = false
         guard !closing, let context else { return }
-        if closeWhenAnswered { return context.close(promise: nil) }
+        if closeWhenAnswered { return close(context) }
         deliverWaiting(context)
         startReading()
     }
@@ -130,11 +125,8 @@ extension RequestDispatcher {
         head.headers.add(name: "content-length", value: "0")
         write(.head(head), promise: nil, context)
         if !answers.isEmpty { answers.removeFirst() }
-        closing = true
-        let written = context.eventLoop.makePromise(of: Void.self)
-        encode(.end(nil), promise: written, context)
-        context.flush()
-        written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        encode(.end(nil), promise: nil, context)
+        closeWhenWritten(context)
     }
 
     /// Graceful shutdown: an idle connection closes now, a busy one once its request and answer have ended.
@@ -144,8 +136,14 @@ extension RequestDispatcher {
         quiescing = true
     }
 
-    func close(_ context: ChannelHandlerContext) {
+    /// Closes the connection once what was written to it has gone (closing at once would drop what is queued: the
+    /// end of an answer to a slow reader).
+    func close(_ context: ChannelHandlerContext) { closeWhenWritten(context) }
+
+    func closeWhenWritten(_ context: ChannelHandlerContext) {
         closing = true
-        context.close(promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: written)
+        written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 }

@@ -90,9 +90,7 @@ extension RequestDispatcher {
         }
         encode(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)), promise: nil, context)
         if let body { encode(.body(.byteBuffer(ByteBuffer(string: body))), promise: nil, context) }
-        let written = context.eventLoop.makePromise(of: Void.self)
-        encode(.end(nil), promise: written, context)
-        context.flush()
-        written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        encode(.end(nil), promise: nil, context)
+        closeWhenWritten(context)
     }
 }

@@ -254,7 +254,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case is RequestBytesWatch.Arrived:
-            if betweenRequests, !tookOver { requestStarted(context) }
+            if betweenRequests, !tookOver, !closing { requestStarted(context) }
         case is ChannelShouldQuiesceEvent:
             quiesce(context)
         case let e as ChannelEvent where e == .inputClosed:
@@ -269,7 +269,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// answer in progress has ended (as when Hummingbird's loop saw the end of its input).
     func halfClosed(_ context: ChannelHandlerContext) {
         if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
-        if answering { closeWhenAnswered = true } else { context.close(promise: nil) }
+        if answering { closeWhenAnswered = true } else { close(context) }
     }
 
     func resumeReading() {
@@ -307,6 +307,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
+        // Once the connection has answered on its own or is closing, nothing more is written to it.
+        guard !tookOver, !closing else { return }
         // A parse error after a request's end waits for that request's answer.
         if awaitingAnswer { return waiting.append(.error(error)) }
         parseFailed(error, context)
