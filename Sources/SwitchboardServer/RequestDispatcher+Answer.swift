@@ -56,13 +56,9 @@ extension RequestDispatcher {
     func endAnswer(_ end: HTTPServerResponsePart, promise: EventLoopPromise<Void>?, _ context: ChannelHandlerContext) -> Bool {
         let close = (answers.first?.close ?? false) || (quiescing && !requestOpen)
         if !answers.isEmpty { answers.removeFirst() }
-        guard close else {
-            encode(end, promise: promise, context)
-            return false
-        }
         encode(end, promise: promise, context)
-        closeWhenWritten(context)
-        return true
+        if close { closeWhenWritten(context) }
+        return close
     }
 
     func encode(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?, _ context: ChannelHandlerContext) {
@@ -87,7 +83,7 @@ extension RequestDispatcher {
         // may hold reading back for its own).
         paused = false
         guard !closing, let context else { return }
-        if closeWhenAnswered { return close(context) }
+        if closeWhenAnswered { return closeWhenWritten(context) }
         deliverWaiting(context)
         startReading()
     }
@@ -124,22 +120,18 @@ extension RequestDispatcher {
         head.headers.add(name: "connection", value: "close")
         head.headers.add(name: "content-length", value: "0")
         write(.head(head), promise: nil, context)
-        if !answers.isEmpty { answers.removeFirst() }
-        encode(.end(nil), promise: nil, context)
-        closeWhenWritten(context)
+        if !endAnswer(.end(nil), promise: nil, context) { closeWhenWritten(context) }
     }
 
     /// Graceful shutdown: an idle connection closes now, a busy one once its request and answer have ended.
     func quiesce(_ context: ChannelHandlerContext) {
         waiting.removeAll()
-        if !requestOpen && !answering { return close(context) }
+        if !requestOpen && !answering { return closeWhenWritten(context) }
         quiescing = true
     }
 
     /// Closes the connection once what was written to it has gone (closing at once would drop what is queued: the
     /// end of an answer to a slow reader).
-    func close(_ context: ChannelHandlerContext) { closeWhenWritten(context) }
-
     func closeWhenWritten(_ context: ChannelHandlerContext) {
         closing = true
         let written = context.eventLoop.makePromise(of: Void.self)

@@ -180,7 +180,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         case (.end, .dropping):
             (receiving, requestOpen) = (.idle, false)
             // Its answer has ended already: a shutdown waiting for this request's end closes now.
-            if quiescing { close(context) }
+            if quiescing { closeWhenWritten(context) }
         default:
             // A head before the last request ended: the decoder never delivers that.
             context.close(promise: nil)
@@ -269,7 +269,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// answer in progress has ended (as when Hummingbird's loop saw the end of its input).
     func halfClosed(_ context: ChannelHandlerContext) {
         if case .streaming(let stream) = receiving { stream.finish(throwing: ChannelError.eof) }
-        if answering { closeWhenAnswered = true } else { close(context) }
+        if answering { closeWhenAnswered = true } else { closeWhenWritten(context) }
     }
 
     func resumeReading() {

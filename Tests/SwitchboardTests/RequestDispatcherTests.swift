@@ -16,7 +16,7 @@ import Testing
         let dispatcher: RequestDispatcher
         let dispatched = NIOLockedValueBox<[String]>([])
 
-        let reads = ReadCounter()
+        let reads = ReadAheadTests.Reads()   // the reads that reach the socket's end of the pipeline
 
         init() throws {
             let dispatched = self.dispatched
@@ -49,16 +49,6 @@ import Testing
             var text = ""
             while case .byteBuffer(let bytes)? = try channel.readOutbound(as: IOData.self) { text += String(buffer: bytes) }
             return text
-        }
-    }
-
-    /// Counts the reads that reach the socket's end of the pipeline.
-    final class ReadCounter: ChannelOutboundHandler {
-        typealias OutboundIn = ByteBuffer
-        var count = 0
-        func read(context: ChannelHandlerContext) {
-            count += 1
-            context.read()
         }
     }
 
