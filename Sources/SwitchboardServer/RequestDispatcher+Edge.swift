@@ -56,11 +56,11 @@ extension RequestDispatcher {
     /// gets 408; otherwise the timer waits for the next deadline (it is re-armed only while a request is being
     /// received).
     private func armTimer(_ context: ChannelHandlerContext) {
-        guard let due = deadline, timerDeadline.map({ due < $0 }) ?? true else { return }
+        guard let due = deadline, timerDeadline.map({ due < $0 }) ?? true, self.context != nil else { return }
         bodyTimer?.cancel()
         timerDeadline = due
-        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [weak self] in
-            guard let self else { return }
+        // Holds the dispatcher until it fires or is cancelled (as the idle timer does).
+        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) {
             (self.bodyTimer, self.timerDeadline) = (nil, nil)
             guard !self.tookOver, let due = self.deadline else { return }
             guard context.eventLoop.now >= due else { return self.armTimer(context) }

@@ -202,11 +202,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Makes sure a timer checks the idle limit by `lastActive` + the limit (keeping one already set: it re-arms
-    /// itself).
+    /// itself). The timer holds the dispatcher strongly until it fires or is cancelled (when the handler is removed):
+    /// a weak reference would give the dispatcher a side table, and every retain of it the runtime's slow path.
     func armIdleTimer(_ context: ChannelHandlerContext) {
-        guard let idleTimeout, idleTimer == nil else { return }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastActive + idleTimeout) { [weak self] in
-            guard let self, let context = self.context else { return }
+        guard let idleTimeout, idleTimer == nil, self.context != nil else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastActive + idleTimeout) {
+            guard let context = self.context else { return }
             self.idleTimer = nil
             // A request read and being answered: the timer starts again when its answer ends.
             if self.answering, case .idle = self.receiving { return }

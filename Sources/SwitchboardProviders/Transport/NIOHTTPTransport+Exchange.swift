@@ -97,7 +97,12 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    /// The timers hold the handler strongly until they fire or are cancelled, here at the latest: a weak reference
+    /// would give the handler a side table, and every retain of it (several a request) the runtime's slow path.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        cancelTimers()
+    }
 
     /// Starts `exchange` (on the connection's loop): its request goes out, its deadlines start.
     func start(_ exchange: Exchange) {
@@ -126,13 +131,12 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     /// The timers run on this channel's event loop, where the handler and its context live: isolated scheduling lets
     /// them use both without crossing threads (and checks that this is the loop).
     private func armDeadlineTimer(context: ChannelHandlerContext) {
-        guard let due = nextDue else { return }
+        guard let due = nextDue, self.context != nil else { return }
         if let timer = deadlineTimer {
             guard timer.at > due else { return }
             timer.task.cancel()
         }
-        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [weak self] in
-            guard let self else { return }
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) {
             self.deadlineTimer = nil
             switch self.state {
             case .awaitingHead, .collecting, .streaming: break
@@ -148,9 +152,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
 
     /// Checks the gap since the last body part when the idle limit could have passed; re-arms itself otherwise.
     private func armIdleWatch(context: ChannelHandlerContext) {
-        guard let limit = idleLimit else { return }
-        idleWatch = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastRead + limit) { [weak self] in
-            guard let self else { return }
+        guard let limit = idleLimit, self.context != nil else { return }
+        idleWatch = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastRead + limit) {
             self.idleWatch = nil
             switch self.state {
             case .collecting, .streaming:

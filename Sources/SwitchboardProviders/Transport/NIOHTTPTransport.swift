@@ -25,7 +25,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
     let idleTimeout: TimeAmount
     let maxResponseBytes: Int
     let maxIdlePerHost: Int
-    private let idle = Mutex<[String: [UpstreamConnection]]>([:])
+    private let idle: IdleConnections
     /// Targets already parsed, by URL and CA file: a provider sends every request to one of a few URLs, and parsing
     /// one costs several allocations. Bounded: emptied when it would pass `maxTargets`.
     private let targets = Mutex<[TargetKey: UpstreamTarget]>([:])
@@ -39,6 +39,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
         self.idleTimeout = TimeAmount(idleTimeout)
         self.maxResponseBytes = maxResponseBytes
         self.maxIdlePerHost = maxIdlePerHost
+        idle = IdleConnections(maxPerHost: maxIdlePerHost)
     }
 
     public func execute(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
@@ -69,7 +70,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     /// Closes the pooled idle connections.
     public func shutdown() async {
-        let channels = idle.withLock { pools in
+        let channels = idle.pools.withLock { pools in
             defer { pools = [:] }
             return pools.values.flatMap { $0.map(\.channel) }
         }
@@ -98,7 +99,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
 
     nonisolated(nonsending) private func connection(to target: UpstreamTarget, connectTimeout: TimeAmount) async throws(UpstreamError) -> (UpstreamConnection, reused: Bool) {
         let here = MultiThreadedEventLoopGroup.currentEventLoop
-        while let connection = idle.withLock({ Self.take(from: &$0[target.key], preferring: here) }) {
+        while let connection = idle.pools.withLock({ Self.take(from: &$0[target.key], preferring: here) }) {
             if connection.channel.isActive { return (connection, true) }
         }
         let tls: NIOSSLContext?
@@ -113,7 +114,7 @@ public final class NIOHTTPTransport: UpstreamTransport {
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [idleTimeout, maxResponseBytes] channel in
+            .channelInitializer { [idleTimeout, maxResponseBytes, idle] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
                     if let tls, let handshake {
@@ -124,8 +125,8 @@ public final class NIOHTTPTransport: UpstreamTransport {
                     try ops.addHandler(UpstreamWireEncoder())
                     try ops.addHandler(ByteToMessageHandler(UpstreamResponseDecoder()))
                     try ops.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    let handler = UpstreamExchangeHandler(maxResponseBytes: maxResponseBytes) { [weak self] connection in
-                        self?.release(connection, key: key)
+                    let handler = UpstreamExchangeHandler(maxResponseBytes: maxResponseBytes) { [weak idle] connection in
+                        if let idle { idle.release(connection, key: key) } else { connection.channel.close(promise: nil) }
                     }
                     try ops.addHandler(handler)
                     added.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
@@ -167,15 +168,6 @@ public final class NIOHTTPTransport: UpstreamTransport {
         return pool!.remove(at: mine ?? last)
     }
 
-    /// Puts a connection whose exchange ended cleanly back into the pool (or closes it when the pool is full).
-    private func release(_ connection: UpstreamConnection, key: String) {
-        let kept = idle.withLock { pools -> Bool in
-            guard pools[key, default: []].count < maxIdlePerHost else { return false }
-            pools[key, default: []].append(connection)
-            return true
-        }
-        if !kept { connection.channel.close(promise: nil) }
-    }
 
     // MARK: One exchange
 
@@ -208,3 +200,22 @@ public final class NIOHTTPTransport: UpstreamTransport {
     }
 }
 
+/// The idle keep-alive connections, by target. An object of its own: a connection's handler gives its connection
+/// back through a weak reference to it, and a weakly referenced object gets a side table, which sends every retain
+/// and release of it down the runtime's slow path: this one, rather than the transport every request goes through.
+final class IdleConnections: Sendable {
+    let pools = Mutex<[String: [UpstreamConnection]]>([:])
+    let maxPerHost: Int
+
+    init(maxPerHost: Int) { self.maxPerHost = maxPerHost }
+
+    /// Puts a connection whose exchange ended cleanly back into the pool (or closes it when the pool is full).
+    func release(_ connection: UpstreamConnection, key: String) {
+        let kept = pools.withLock { pools -> Bool in
+            guard pools[key, default: []].count < maxPerHost else { return false }
+            pools[key, default: []].append(connection)
+            return true
+        }
+        if !kept { connection.channel.close(promise: nil) }
+    }
+}
