@@ -11,6 +11,7 @@ import SwitchboardServer
 @main
 enum Entry {
     static func main() async {
+        MallocTuning.applyByRestarting()
         await Switchboard.main()
     }
 }

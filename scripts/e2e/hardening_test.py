@@ -366,6 +366,29 @@ def test_the_accept_loop_stays_idle_when_descriptors_run_short() -> None:
     wait_until(healthz, 5, "healthz to answer 200 once the connections closed", alive=lambda: p.poll() is None)
 
 
+def tunables(pid: int) -> list[bytes]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return [v for v in f.read().split(b"\0") if v.startswith(b"GLIBC_TUNABLES=")]
+
+
+@runner.test
+def test_serve_runs_with_a_larger_malloc_cache_unless_the_operator_chose() -> None:
+    # `switchboard serve` restarts itself once with glibc's per-thread cache of freed blocks raised (MallocTuning.swift):
+    # the same process, serving, with the variable set.
+    check_eq(tunables(procs[0].pid), [b"GLIBC_TUNABLES=glibc.malloc.tcache_count=256"], "the gateway's GLIBC_TUNABLES")
+    # An operator's own setting is kept as it is.
+    port = free_port()
+    env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=7")
+    p = subprocess.Popen([args.bin, "serve", "--config", CONFIG, "--listen", f"127.0.0.1:{port}"], stdin=subprocess.DEVNULL, env=env,
+                         stdout=open(os.path.join(args.work, "tunables.out.log"), "w"),
+                         stderr=open(os.path.join(args.work, "tunables.err.log"), "w"))
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/healthz", timeout=30, alive=lambda: p.poll() is None)
+        check_eq(tunables(p.pid), [b"GLIBC_TUNABLES=glibc.malloc.tcache_count=7"], "an operator's GLIBC_TUNABLES")
+    finally:
+        stop_processes([p])
+
+
 try:
     code = runner.run()
 finally:
