@@ -6,8 +6,8 @@ import Glibc
 /// default. A gateway thread has dozens of requests in flight, each allocating and freeing blocks of the same few sizes
 /// in turn, so that cache overflows at once and most `malloc`s and `free`s take the allocator's slow paths (bins,
 /// locks, coalescing): 6–7% of a proxied request's CPU. With 256 of each size it holds what the requests in flight
-/// free: 6–9% less CPU a request, measured two at a time (docs/benchmark.md), for at most a few MB of freed blocks kept
-/// per event loop thread.
+/// free: 6–9% less CPU a request, measured two at a time (docs/benchmark.md). What it may keep is bounded: 256 blocks
+/// of each of its 64 sizes (up to 1 kB), at most about 8 MB a thread, far less in practice (the benchmark's peak RSS).
 ///
 /// glibc reads its tunables only when a process starts, from `GLIBC_TUNABLES`: `switchboard serve` started without
 /// that variable sets it and executes itself again (same process id, arguments and environment otherwise). When
