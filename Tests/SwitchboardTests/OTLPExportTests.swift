@@ -308,6 +308,23 @@ struct DictionaryInjector: Injector {
         }
     }
 
+    /// A list of keys seen before is ordered as it was (`KeyOrders`), whatever its values; the same keys stored
+    /// elsewhere (made at run time) are no match and are sorted, to the same order.
+    @Test func aKeyListSeenBeforeIsOrderedAsItWas() {
+        let keys = ["switchboard.route.reason", "b", "gen_ai.request.model", "a", "switchboard.route.reason", "e\u{301}.key", "é.key"]
+        let made = keys.map { String(decoding: Array($0.utf8), as: UTF8.self) }
+        for (round, list) in [keys, keys, made, keys, made].enumerated() {
+            var attributes = AttributeList()
+            for (i, key) in list.enumerated() { attributes[key] = .int(Int64(100 * round + i)) }
+            attributes.order()
+            let r = Int64(100 * round)
+            #expect(attributes.items.map(\.key) == ["a", "b", "e\u{301}.key", "gen_ai.request.model", "switchboard.route.reason", "é.key"],
+                    "round \(round)")
+            #expect(attributes.items.map(\.value) == [.int(r + 3), .int(r + 1), .int(r + 5), .int(r + 2), .int(r + 4), .int(r + 6)],
+                    "round \(round)")
+        }
+    }
+
     /// A recording span's attributes: set by appending, finished in key order with the last value of a key set twice
     /// (the exporters write them as they are), nil removes; `Span.attributes` sees the same.
     @Test func attributesEndInKeyOrderWithTheLastValue() throws {

@@ -39,7 +39,7 @@ struct ProtobufWriter {
 
     mutating func fixed64Field(_ field: Int, _ value: UInt64) {
         tag(field, wireType: 1)
-        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i))) }
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// A span id as an 8-byte `bytes` field (big-endian).
@@ -58,7 +58,7 @@ struct ProtobufWriter {
     }
 
     private mutating func appendBigEndian(_ v: UInt64) {
-        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(56 - 8 * i))) }
+        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     mutating func doubleField(_ field: Int, _ value: Double) { fixed64Field(field, value.bitPattern) }
@@ -157,7 +157,10 @@ enum OTLPProtobuf {
 
     /// Attributes in key order (a stable export, and tests can compare bytes).
     static func attributes(_ w: inout ProtobufWriter, field: Int, _ attributes: AttributeList) {
-        for (key, value) in attributes.items { w.messageField(field) { keyValue(&$0, key, value) } }
+        // Read in place (a `for (key, value) in` copied every key and value, and destroyed the copies).
+        attributes.items.withUnsafeBufferPointer { items in
+            for i in items.indices { w.messageField(field) { keyValue(&$0, items[i].key, items[i].value) } }
+        }
     }
 
     static func attributes(_ w: inout ProtobufWriter, field: Int, _ attributes: SpanAttributes) {
