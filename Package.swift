@@ -53,7 +53,7 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
-        ], swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
+        ]),
         // Storage protocol and its SQLite, PostgreSQL and memory implementations.
         .target(name: "SwitchboardStore", dependencies: [
             "SwitchboardCore", "SwitchboardRouting",
@@ -78,7 +78,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
             .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-        ], swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
+        ]),
         // The benchmark's floor: the least a SwiftNIO reverse proxy does (scripts/bench.sh).
         .executableTarget(name: "floor-proxy", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),

@@ -77,7 +77,7 @@ struct EdgeMiddleware: RouterMiddleware {
 
     /// The checks and the error handling are in functions of their own (`@inline(never)`): this frame stays
     /// allocated for the whole request, on the deepest chain of its task's memory, and is kept small.
-    func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let context = try checked(request, context)
         do {
             return try await next(request, context)

@@ -16,7 +16,7 @@ struct FrontMiddleware: RouterMiddleware {
 
     /// The work before and after `next` is in functions of its own (`@inline(never)`): this frame stays allocated for
     /// the whole request, on the deepest chain of its task's memory, and is kept small.
-    func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let context = Self.identified(request, context)
         var response: Response
@@ -130,7 +130,7 @@ struct AuthMiddleware: RouterMiddleware {
     let keys: KeyDirectory
     var metrics: GatewayMetrics? = nil
 
-    func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.identity = try await authenticate(request, context)
         return try await next(request, context)

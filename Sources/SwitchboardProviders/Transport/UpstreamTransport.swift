@@ -115,13 +115,13 @@ public struct UpstreamBody: AsyncSequence, Sendable {
         public mutating func next() async throws -> ByteBuffer? {
             switch state {
             case .httpClient(var it):
-                let chunk = try await it.next(isolation: #isolation)
+                let chunk = try await it.next()
                 state = .httpClient(it)
                 return chunk
-            case .producer(var it):
-                return try await it.next(isolation: #isolation)
+            case .producer(let it):
+                return try await it.next()
             case .generator(var it):
-                let chunk = try await it.next(isolation: #isolation)
+                let chunk = try await it.next()
                 state = .generator(it)
                 return chunk
             case .buffer(let b):

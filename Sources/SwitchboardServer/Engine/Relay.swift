@@ -58,7 +58,7 @@ extension Gateway {
             var filters = filters
             var upstreamError: GatewayError?
             /// Sends bytes through the response stages; false when a stage ended the stream.
-            @concurrent func send(_ bytes: ByteBuffer) async throws -> Bool {
+            func send(_ bytes: ByteBuffer) async throws -> Bool {
                 var out = bytes
                 if !filters.isEmpty, case .stop(let error) = await filters.chunk(&out, &exchange) {
                     upstreamError = error

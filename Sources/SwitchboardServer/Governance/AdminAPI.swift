@@ -13,7 +13,7 @@ struct RoleMiddleware: RouterMiddleware {
 
     init(_ roles: Role...) { self.roles = roles }
 
-    func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let identity = context.identity, roles.contains(where: identity.has) else {
             let names = roles.map { "'\($0.rawValue)'" }.joined(separator: " or ")
             throw GatewayError(.forbidden,
