@@ -168,7 +168,6 @@ public final class NIOHTTPTransport: UpstreamTransport {
         return pool!.remove(at: mine ?? last)
     }
 
-
     // MARK: One exchange
 
     nonisolated(nonsending) private func exchange(_ request: UpstreamWrite, stream: Bool, timeout: TimeAmount, limits: AttemptLimits,
