@@ -122,10 +122,11 @@ extension CircuitBreakerTests {
         models:
           - { name: chat, balancing: round-robin, deployments: [ { provider: up1, model: m }, { provider: up2, model: m } ] }
           - { name: solo, balancing: round-robin, deployments: [ { provider: up1, model: m } ] }
-        routing: { retries: 2 }
+        routing: { retries: 2, health: { ejection_s: 60 } }
         """
     }
 
+    /// The ejection lasts 60 s (not the default 5): on a loaded machine the requests after it came more than 5 s later.
     @Test func aFailingDeploymentIsEjectedAndNoLongerTried() async throws {
         try await FakeUpstream.run({ r in
             r.headers[.authorization] == "Bearer k1" ? jsonReply(Wire.error("down", type: "server_error"), status: .internalServerError)

@@ -52,8 +52,9 @@ import Testing
             #expect(await call("/chat/completions", .seconds(60)) == nil)
             #expect(await call("/slow", .milliseconds(300)) == UpstreamError(.timeout))
             // A short deadline answered in time leaves its timer pending; the next exchange's later one is met by it.
-            #expect(await call("/chat/completions", .milliseconds(400)) == nil)
-            #expect(await call("/slow", .milliseconds(900)) == UpstreamError(.timeout))
+            // (2 s, not less: the answer comes on a new connection, which a loaded machine took over 400 ms to give.)
+            #expect(await call("/chat/completions", .seconds(2)) == nil)
+            #expect(await call("/slow", .seconds(3)) == UpstreamError(.timeout))
             await transport.shutdown()
         }
     }
