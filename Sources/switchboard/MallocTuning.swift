@@ -17,8 +17,9 @@ enum MallocTuning {
     static let tunables = "glibc.malloc.tcache_count=256"
 
     /// For `serve` only; returns when there is nothing to do or when the executable cannot be run again.
-    static func applyByRestarting(_ arguments: [String] = CommandLine.arguments) {
+    static func applyByRestarting() {
         #if canImport(Glibc)
+        let arguments = CommandLine.arguments
         guard arguments.count > 1, arguments[1] == "serve", getenv("GLIBC_TUNABLES") == nil else { return }
         guard setenv("GLIBC_TUNABLES", tunables, 1) == 0 else { return }
         _ = execv("/proc/self/exe", CommandLine.unsafeArgv)

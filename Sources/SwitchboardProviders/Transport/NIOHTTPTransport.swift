@@ -24,7 +24,6 @@ public final class NIOHTTPTransport: UpstreamTransport {
     let connectTimeout: TimeAmount
     let idleTimeout: TimeAmount
     let maxResponseBytes: Int
-    let maxIdlePerHost: Int
     private let idle: IdleConnections
     /// Targets already parsed, by URL and CA file: a provider sends every request to one of a few URLs, and parsing
     /// one costs several allocations. Bounded: emptied when it would pass `maxTargets`.
@@ -38,7 +37,6 @@ public final class NIOHTTPTransport: UpstreamTransport {
         self.connectTimeout = TimeAmount(connectTimeout)
         self.idleTimeout = TimeAmount(idleTimeout)
         self.maxResponseBytes = maxResponseBytes
-        self.maxIdlePerHost = maxIdlePerHost
         idle = IdleConnections(maxPerHost: maxIdlePerHost)
     }
 
